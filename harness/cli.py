@@ -1,0 +1,142 @@
+"""`harness` command line: arguments in, one call out. Heavy modules are imported only by the command
+that needs them, so `harness validate` answers in a fraction of a second and never imports gevent."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from harness.errors import EXIT_BAD_INPUT, HarnessError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from harness.scenario import load_scenario
+    from harness.errors import ScenarioError
+
+    failed = False
+    for path in args.scenarios:
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as exc:
+            failed = True
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            continue
+        print(f"{path}: ok ({scenario.name}, {len(scenario.phases)} phases, {scenario.duration_s:g} s)")
+    return EXIT_BAD_INPUT if failed else 0
+
+
+def _cmd_scenarios(args: argparse.Namespace) -> int:
+    from harness.scenario.catalog import shipped_scenarios
+
+    for path, scenario in shipped_scenarios():
+        print(f"{scenario.name:<28} {scenario.duration_s:>6g} s  {scenario.description.strip().splitlines()[0]}")
+        print(f"{'':<28} {path}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from harness.run.orchestrator import run_scenario_file
+
+    return run_scenario_file(
+        args.scenario,
+        out=args.out,
+        seed=args.seed,
+        duration_scale=args.duration_scale,
+    )
+
+
+def _cmd_target(args: argparse.Namespace) -> int:
+    from harness.target import server
+
+    return server.run(args)
+
+
+def _cmd_proxy(args: argparse.Namespace) -> int:
+    from harness.proxy import server
+
+    return server.run(args)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from harness.report.build import build_report
+
+    result = build_report(args.run_dir)
+    print(f"report: {result.report_html}")
+    return result.exit_code
+
+
+def _add_target_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=9000)
+    p.add_argument("--db", default="harness-target.sqlite3", help="SQLite file (WAL); shared by workers, kept across restarts")
+    p.add_argument("--issuer", default=None, help="issuer URL (default: http://HOST:PORT)")
+    p.add_argument("--workers", type=int, default=1, help="server processes sharing the listener and the store")
+    p.add_argument("--signing-alg", choices=["RS256", "ES256"], default="RS256")
+    p.add_argument("--audit-log", default=None, help="JSON-lines audit log (default: none)")
+    p.add_argument("--max-inflight", type=int, default=512, help="answer 429 + Retry-After above this many requests")
+    p.add_argument("--log-level", default="warning")
+
+
+def _add_proxy_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address of the control API")
+    p.add_argument("--port", type=int, default=8474, help="port of the control API (Toxiproxy's default)")
+    p.add_argument("--config", default=None, help="JSON file of proxies to create at start (like toxiproxy -config)")
+    p.add_argument("--seed", type=int, default=None, help="seed for per-request fault coin flips")
+    p.add_argument("--log-level", default="warning")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness",
+        description="Resilience and chaos testing for single sign-on services.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run a scenario headless and write a report")
+    p.add_argument("scenario", help="scenario YAML file")
+    p.add_argument("--out", default="reports", help="parent directory of the run directory (default: reports)")
+    p.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    p.add_argument(
+        "--duration-scale",
+        type=float,
+        default=1.0,
+        help="multiply every phase duration (e.g. 0.25 for a rehearsal)",
+    )
+    p.set_defaults(handler=_cmd_run)
+
+    p = sub.add_parser("validate", help="check scenario files; run nothing")
+    p.add_argument("scenarios", nargs="+", metavar="SCENARIO")
+    p.set_defaults(handler=_cmd_validate)
+
+    p = sub.add_parser("scenarios", help="list the shipped scenarios")
+    p.set_defaults(handler=_cmd_scenarios)
+
+    p = sub.add_parser("target", help="run the embedded SSO target alone")
+    _add_target_args(p)
+    p.set_defaults(handler=_cmd_target)
+
+    p = sub.add_parser("proxy", help="run the fault proxy alone (Toxiproxy API)")
+    _add_proxy_args(p)
+    p.set_defaults(handler=_cmd_proxy)
+
+    p = sub.add_parser("report", help="rebuild summary, figures and report of a run directory")
+    p.add_argument("run_dir")
+    p.set_defaults(handler=_cmd_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except HarnessError as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130

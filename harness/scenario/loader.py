@@ -1,0 +1,157 @@
+"""YAML -> Scenario, keeping the line of every key so errors read `file:line: field.path: message`.
+
+PyYAML's composer already knows where each node starts; we build plain Python values from the node tree
+ourselves (a few lines) so that we can keep a `path -> line` map beside them. Pydantic's error locations
+are then looked up in that map.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from harness.errors import Problem, ScenarioError
+from harness.scenario.model import Scenario
+
+PathKey = tuple[str | int, ...]
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; raise ScenarioError listing every problem found."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([Problem(str(path), None, "", "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([Problem(str(path), None, "", f"cannot read: {exc}")]) from None
+    return load_scenario_text(text, str(path))
+
+
+def load_scenario_text(text: str, filename: str = "<scenario>") -> Scenario:
+    data, lines = parse_yaml_with_lines(text, filename)
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else type(data).__name__
+        raise ScenarioError([Problem(filename, 1, "", f"a scenario is a YAML mapping, this file is {kind}")])
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_problems(exc, filename, data, lines)) from None
+
+
+def parse_yaml_with_lines(text: str, filename: str) -> tuple[Any, dict[PathKey, int]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError([Problem(filename, line, "", f"not valid YAML: {reason}")]) from None
+    lines: dict[PathKey, int] = {}
+    if node is None:
+        return None, lines
+    try:
+        return _build(node, (), lines), lines
+    except _DuplicateKey as dup:
+        raise ScenarioError([Problem(filename, dup.line, _dotted(dup.path), "key given twice")]) from None
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, path: PathKey, line: int):
+        self.path, self.line = path, line
+
+
+def _build(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> Any:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _scalar(key_node)
+            child = (*path, str(key))
+            if key in out:
+                raise _DuplicateKey(child, key_node.start_mark.line + 1)
+            lines[child] = key_node.start_mark.line + 1
+            out[key] = _build(value_node, child, lines)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(item, (*path, i), lines) for i, item in enumerate(node.value)]
+    return _scalar(node)
+
+
+_CONSTRUCTOR = yaml.SafeLoader("")
+
+
+def _scalar(node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        # SafeConstructor resolves the tag (int, float, bool, null, str) exactly as yaml.safe_load would.
+        return _CONSTRUCTOR.construct_object(node, deep=True)
+    raise ValueError("mapping keys must be scalars")
+
+
+def _problems(exc: ValidationError, filename: str, data: Any, lines: dict[PathKey, int]) -> list[Problem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        message = _message(err)
+        loc = _yaml_path(err["loc"], data)
+        marked = _FIELD_MARK.match(message)
+        if marked:  # a cross-field check that knows which field is at fault (model.at_field)
+            loc = (*loc, *(int(p) if p.isdigit() else p for p in marked.group(1).split(".")))
+            message = message[marked.end() :]
+        problems.append(Problem(filename, _nearest_line(loc, lines), _dotted(loc), message))
+    return problems
+
+
+_FIELD_MARK = re.compile(r"^\[([\w.-]+)\] ")
+
+
+def _yaml_path(loc: tuple[Any, ...], data: Any) -> PathKey:
+    """Drop the parts of a pydantic location that are not in the file: the tags of tagged unions."""
+    out: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part not in node and part in (node.get("type"), node.get("kind")):
+            continue
+        out.append(part)
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return tuple(out)
+
+
+def _nearest_line(loc: PathKey, lines: dict[PathKey, int]) -> int | None:
+    keys = [str(k) if isinstance(k, str) else k for k in loc]
+    for cut in range(len(keys), -1, -1):
+        probe = tuple(keys[:cut])
+        if probe in lines:
+            return lines[probe]
+    return None
+
+
+def _dotted(loc: PathKey) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _message(err: Any) -> str:
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        return "unknown field (check the spelling; see scenarios/schema.json)"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "literal_error":
+        return f"{msg.replace('Input should be', 'expected')} (got {err.get('input')!r})"
+    if kind == "union_tag_invalid":
+        ctx = err.get("ctx", {})
+        return f"unknown {ctx.get('discriminator', 'type').strip(chr(39))} {ctx.get('tag')!r} (known: {ctx.get('expected_tags')})"
+    if msg.startswith("Value error, "):
+        return msg[len("Value error, ") :]
+    got = err.get("input")
+    if kind not in ("model_type",) and isinstance(got, str | int | float | bool) and not isinstance(got, dict):
+        return f"{msg[0].lower()}{msg[1:]} (got {got!r})"
+    return msg[0].lower() + msg[1:]

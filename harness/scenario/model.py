@@ -1,0 +1,256 @@
+"""The scenario: what load to drive, how clients retry, which faults to inject when, which SLOs must hold.
+
+Frozen pydantic models with `extra="forbid"`: validated once at the edge (see `loader.py`), and nothing
+past the loader handles raw dicts. `schema.json` in `scenarios/` is exported from these classes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from harness.scenario.endpoints import ENDPOINT_NAMES
+
+Outcome = Literal[
+    "ok",
+    "http_4xx",
+    "http_429",
+    "http_5xx",
+    "timeout",
+    "connect_error",
+    "reset",
+    "protocol_error",
+    "security_violation",
+]
+RETRYABLE_DEFAULT: tuple[Outcome, ...] = ("connect_error", "timeout", "reset", "http_5xx", "http_429")
+
+EndpointName = Literal[ENDPOINT_NAMES]  # type: ignore[valid-type]
+Seconds = Annotated[float, Field(ge=0)]
+PositiveSeconds = Annotated[float, Field(gt=0)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def at_field(path: str, message: str) -> ValueError:
+    """A cross-field error that names the field at fault (relative to the model), so the loader can
+    point at the right line instead of at the start of the enclosing mapping."""
+    return ValueError(f"[{path}] {message}")
+
+
+# --- where the system under test is -------------------------------------------------------------
+
+
+class EmbeddedTarget(Model):
+    """The SSO service shipped with the harness, started for the run."""
+
+    kind: Literal["embedded"] = "embedded"
+    signing_alg: Literal["RS256", "ES256"] = "RS256"
+    workers: Annotated[int, Field(ge=1, le=16)] = 1
+
+
+class EmbeddedProxy(Model):
+    """The harness's own Toxiproxy-compatible fault proxy, started for the run."""
+
+    kind: Literal["embedded"] = "embedded"
+
+
+class NoProxy(Model):
+    """Load goes straight to the target; only faults that need no proxy are allowed."""
+
+    kind: Literal["none"]
+
+
+# --- load ----------------------------------------------------------------------------------------
+
+
+class Load(Model):
+    users: Annotated[int, Field(ge=1, le=10_000)] = 10
+    spawn_rate: Annotated[float, Field(gt=0)] = 10.0
+    think_time_s: tuple[Seconds, Seconds] = (0.5, 1.5)
+
+    @model_validator(mode="after")
+    def _think_time_ordered(self) -> Load:
+        low, high = self.think_time_s
+        if low > high:
+            raise at_field("think_time_s", f"lower bound {low} is above upper bound {high}")
+        return self
+
+
+class FlowWeight(Model):
+    flow: Literal["client_credentials"]
+    weight: Annotated[float, Field(gt=0)] = 1.0
+
+
+# --- retry policy (mapped onto tenacity by harness.clients.policy) -------------------------------
+
+
+class RetryStop(Model):
+    after_attempt: Annotated[int, Field(ge=1, le=100)] | None = 3
+    after_delay_s: PositiveSeconds | None = None
+
+
+class ExponentialWait(Model):
+    initial_s: PositiveSeconds = 0.1
+    max_s: PositiveSeconds = 5.0
+    multiplier: Annotated[float, Field(gt=0)] = 2.0
+
+
+class RandomWait(Model):
+    min_s: Seconds = 0.0
+    max_s: PositiveSeconds = 1.0
+
+
+class RetryWait(Model):
+    """Exactly one strategy; with none given clients retry at once."""
+
+    fixed_s: Seconds | None = None
+    exponential: ExponentialWait | None = None
+    exponential_jitter: ExponentialWait | None = None
+    random: RandomWait | None = None
+
+    @model_validator(mode="after")
+    def _one_strategy(self) -> RetryWait:
+        chosen = [k for k in ("fixed_s", "exponential", "exponential_jitter", "random") if getattr(self, k) is not None]
+        if len(chosen) > 1:
+            raise at_field(chosen[1], f"give one wait strategy, not {len(chosen)} ({', '.join(chosen)})")
+        return self
+
+
+class Timeouts(Model):
+    connect: PositiveSeconds = 2.0
+    read: PositiveSeconds = 5.0
+
+
+class Retry(Model):
+    stop: RetryStop = RetryStop()
+    wait: RetryWait = RetryWait(exponential_jitter=ExponentialWait())
+    retry_on: tuple[Outcome, ...] = RETRYABLE_DEFAULT
+    respect_retry_after: bool = True
+    max_retry_after_s: PositiveSeconds = 30.0
+    timeout_s: Timeouts = Timeouts()
+
+
+# --- faults (applied through harness.faults) -----------------------------------------------------
+
+
+class _HttpMatch(Model):
+    endpoint: EndpointName | None = None
+    path: str | None = Field(default=None, pattern=r"^/")
+    match: Literal["exact", "prefix", "regex"] = "exact"
+    method: str | None = Field(default=None, pattern=r"^[A-Z]+$")
+
+    @model_validator(mode="after")
+    def _endpoint_or_path(self) -> _HttpMatch:
+        if self.endpoint is not None and self.path is not None:
+            raise at_field("path", "give endpoint or path, not both")
+        return self
+
+
+class LatencyFault(_HttpMatch):
+    """Delay responses. With an endpoint or path, per matching HTTP request; otherwise every TCP chunk."""
+
+    type: Literal["latency"]
+    latency_ms: Annotated[float, Field(ge=0, le=600_000)]
+    jitter_ms: Annotated[float, Field(ge=0)] = 0.0
+
+
+class HttpErrorFault(_HttpMatch):
+    """Answer matching requests with an error status instead of forwarding them, with a probability."""
+
+    type: Literal["http_error"]
+    status: Annotated[int, Field(ge=400, le=599)] = 503
+    probability: Annotated[float, Field(ge=0, le=1)] = 1.0
+    retry_after_s: Seconds | None = None
+
+    @model_validator(mode="after")
+    def _needs_target(self) -> HttpErrorFault:
+        if self.endpoint is None and self.path is None:
+            raise at_field("endpoint", "http_error needs an endpoint or a path to match")
+        return self
+
+
+Fault = Annotated[LatencyFault | HttpErrorFault, Field(discriminator="type")]
+
+
+class Phase(Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)
+    duration_s: Annotated[float, Field(gt=0, le=86_400)]
+    faults: tuple[Fault, ...] = ()
+
+
+# --- SLOs ----------------------------------------------------------------------------------------
+
+Metric = Literal[
+    "availability",
+    "error_rate",
+    "latency_p50_ms",
+    "latency_p90_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "latency_max_ms",
+    "attempts_per_operation",
+    "throughput_ops",
+    "time_to_recover_s",
+    "unauthorized_accepted",
+]
+
+
+class Slo(Model):
+    name: str = Field(min_length=1, max_length=128)
+    metric: Metric
+    scope: Literal["attempt", "operation"] = "operation"
+    phases: tuple[str, ...] | None = None
+    at_least: float | None = None
+    at_most: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Slo:
+        if (self.at_least is None) == (self.at_most is None):
+            raise at_field("at_most", "give exactly one of at_least or at_most")
+        return self
+
+
+# --- the scenario --------------------------------------------------------------------------------
+
+
+class Scenario(Model):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)
+    description: str = ""
+    target: EmbeddedTarget = EmbeddedTarget()
+    proxy: Annotated[EmbeddedProxy | NoProxy, Field(discriminator="kind")] = EmbeddedProxy()
+    seed: int = 0
+    load: Load = Load()
+    flows: tuple[FlowWeight, ...] = Field(default=(FlowWeight(flow="client_credentials"),), min_length=1)
+    retry: Retry = Retry()
+    phases: tuple[Phase, ...] = Field(min_length=1)
+    slos: tuple[Slo, ...] = ()
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Scenario:
+        names = [p.name for p in self.phases]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise at_field(f"phases.{i}.name", f"phase name {name!r} is used twice; names must be unique")
+        for i, slo in enumerate(self.slos):
+            for j, phase in enumerate(slo.phases or ()):
+                if phase not in names:
+                    raise at_field(
+                        f"slos.{i}.phases.{j}", f"no phase named {phase!r} (phases: {', '.join(names)})"
+                    )
+        if isinstance(self.proxy, NoProxy):
+            for i, phase in enumerate(self.phases):
+                if phase.faults:
+                    raise at_field(f"phases.{i}.faults", "faults need a proxy, and proxy.kind is 'none'")
+        return self
+
+    @property
+    def duration_s(self) -> float:
+        return sum(p.duration_s for p in self.phases)
+
+    def scaled(self, factor: float) -> Scenario:
+        """The same scenario with every phase `factor` times as long (short rehearsals, CI)."""
+        phases = tuple(p.model_copy(update={"duration_s": p.duration_s * factor}) for p in self.phases)
+        return self.model_copy(update={"phases": phases})
