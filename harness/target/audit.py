@@ -1,0 +1,94 @@
+"""Audit log: one JSON line per security-relevant event, in the spirit of CloudTrail.
+
+Events carry identifiers (client_id, jti, scope), never a secret or a token: `emit` refuses field names
+that would hold one, so a careless caller fails in tests rather than leaking in production.
+
+Lines are buffered and written with one `os.write` per flush on an O_APPEND descriptor, so whole lines
+from several worker processes interleave without tearing. The buffer is flushed when it grows, by the
+app's periodic task, and at shutdown.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+FORBIDDEN_FIELDS = frozenset(
+    {"client_secret", "secret", "password", "access_token", "refresh_token", "id_token", "token", "code",
+     "device_code", "code_verifier", "authorization"}
+)
+FLUSH_BYTES = 64 * 1024
+
+
+class Audit(Protocol):
+    def emit(self, event: str, **fields: object) -> None: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class NullAudit:
+    """Audit sink used when no `--audit-log` was given."""
+
+    def emit(self, event: str, **fields: object) -> None:
+        _check_fields(fields)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class AuditLog:
+    def __init__(self, path: str, *, clock: Callable[[], float] = time.time):
+        self.path = path
+        self._clock = clock
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._pid = os.getpid()
+        self._lines: list[bytes] = []
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def emit(self, event: str, **fields: object) -> None:
+        _check_fields(fields)
+        record = {"ts": round(self._clock(), 6), "event": event, "pid": self._pid, **fields}
+        line = json.dumps(record, separators=(",", ":"), default=str).encode("utf-8") + b"\n"
+        with self._lock:
+            self._lines.append(line)
+            self._size += len(line)
+            full = self._size >= FLUSH_BYTES
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            if not self._lines or self._fd is None:
+                return
+            data = b"".join(self._lines)
+            self._lines.clear()
+            self._size = 0
+            view = memoryview(data)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+
+    def close(self) -> None:
+        self.flush()
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
+def open_audit(path: str | None) -> Audit:
+    return AuditLog(path) if path else NullAudit()
+
+
+def _check_fields(fields: dict[str, object]) -> None:
+    bad = FORBIDDEN_FIELDS.intersection(fields)
+    if bad:
+        raise ValueError(f"audit events must not carry secrets or tokens: {', '.join(sorted(bad))}")

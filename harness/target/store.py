@@ -1,0 +1,240 @@
+"""SQLite persistence shared by every server process: clients, issued tokens and signing keys.
+
+WAL mode lets readers run beside the one writer, so several uvicorn workers (and a restarted server) see
+the same rows. `synchronous=NORMAL` skips the fsync per commit (WAL stays consistent; a power cut may lose
+the last transactions, which a test target can afford) and keeps a token insert in the tens of
+microseconds. Each thread gets its own connection; writes are single statements or short `BEGIN IMMEDIATE`
+transactions so no process holds the write lock for long.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 5000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS clients (
+    client_id     TEXT PRIMARY KEY,
+    secret_sha256 BLOB,                       -- NULL for public clients (PKCE, device flow)
+    scopes        TEXT NOT NULL DEFAULT '',   -- space separated
+    grant_types   TEXT NOT NULL DEFAULT '',   -- space separated
+    redirect_uris TEXT NOT NULL DEFAULT '',   -- space separated
+    created_at    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    jti        TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL DEFAULT 'access',  -- access | refresh
+    client_id  TEXT NOT NULL,
+    sub        TEXT NOT NULL,
+    scope      TEXT NOT NULL,
+    issued_at  INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    revoked    INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS signing_keys (
+    kid         TEXT PRIMARY KEY,
+    alg         TEXT NOT NULL,
+    private_pem BLOB NOT NULL,   -- PKCS#8, unencrypted: this is a disposable test provider
+    created_at  INTEGER NOT NULL,
+    active      INTEGER NOT NULL DEFAULT 1,  -- 1: signs new tokens; 0: still published for verification
+    retired_at  INTEGER
+);
+-- At most one active key per algorithm. Workers starting together on a new database each generate a key
+-- and `INSERT OR IGNORE` it: this index lets exactly one of them win, and all then load the winner.
+CREATE UNIQUE INDEX IF NOT EXISTS signing_keys_one_active ON signing_keys(alg) WHERE active = 1;
+"""
+
+
+@dataclass(frozen=True)
+class ClientRecord:
+    client_id: str
+    secret_sha256: bytes | None
+    scopes: tuple[str, ...]
+    grant_types: tuple[str, ...]
+    redirect_uris: tuple[str, ...] = ()
+
+    @property
+    def is_confidential(self) -> bool:
+        return self.secret_sha256 is not None
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    jti: str
+    kind: str
+    client_id: str
+    sub: str
+    scope: str
+    issued_at: int
+    expires_at: int
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    kid: str
+    alg: str
+    private_pem: bytes
+    created_at: int
+    active: bool
+
+
+class Store:
+    """One SQLite file; a connection per thread, opened on first use."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    # -- connections -------------------------------------------------------------------------------------
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: autocommit, so a single INSERT is its own short transaction and multi-step
+        # writes say `BEGIN IMMEDIATE` themselves. check_same_thread=False only so that close() may run on
+        # another thread; each connection is still used by the thread that opened it.
+        # `timeout` is SQLite's busy_timeout, set before anything else: switching to WAL needs a lock that
+        # another process may briefly hold.
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+        )
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
+
+    def initialize(self) -> None:
+        """Create the schema if it is missing; safe to run from several processes at once."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _split_sql(_SCHEMA):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    # -- clients -----------------------------------------------------------------------------------------
+
+    def upsert_client(
+        self,
+        client_id: str,
+        *,
+        secret_sha256: bytes | None,
+        scopes: Iterable[str],
+        grant_types: Iterable[str],
+        redirect_uris: Iterable[str] = (),
+        now: int,
+    ) -> None:
+        self._conn.execute(
+            """INSERT INTO clients (client_id, secret_sha256, scopes, grant_types, redirect_uris, created_at)
+               VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT (client_id) DO UPDATE SET
+                 secret_sha256 = excluded.secret_sha256, scopes = excluded.scopes,
+                 grant_types = excluded.grant_types, redirect_uris = excluded.redirect_uris""",
+            (client_id, secret_sha256, " ".join(scopes), " ".join(grant_types), " ".join(redirect_uris), now),
+        )
+
+    def get_client(self, client_id: str) -> ClientRecord | None:
+        row = self._conn.execute(
+            "SELECT client_id, secret_sha256, scopes, grant_types, redirect_uris"
+            " FROM clients WHERE client_id = ?",
+            (client_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return ClientRecord(
+            client_id=row[0],
+            secret_sha256=row[1],
+            scopes=tuple(row[2].split()),
+            grant_types=tuple(row[3].split()),
+            redirect_uris=tuple(row[4].split()),
+        )
+
+    # -- tokens ------------------------------------------------------------------------------------------
+
+    def add_token(
+        self, *, jti: str, kind: str, client_id: str, sub: str, scope: str, issued_at: int, expires_at: int
+    ) -> None:
+        self._conn.execute(
+            "INSERT INTO tokens (jti, kind, client_id, sub, scope, issued_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (jti, kind, client_id, sub, scope, issued_at, expires_at),
+        )
+
+    def get_token(self, jti: str) -> TokenRecord | None:
+        row = self._conn.execute(
+            "SELECT jti, kind, client_id, sub, scope, issued_at, expires_at, revoked"
+            " FROM tokens WHERE jti = ?",
+            (jti,),
+        ).fetchone()
+        if row is None:
+            return None
+        jti, kind, client_id, sub, scope, issued_at, expires_at, revoked = row
+        return TokenRecord(jti, kind, client_id, sub, scope, issued_at, expires_at, bool(revoked))
+
+    def revoke_token(self, jti: str) -> bool:
+        cur = self._conn.execute("UPDATE tokens SET revoked = 1 WHERE jti = ? AND revoked = 0", (jti,))
+        return cur.rowcount > 0
+
+    def count_tokens(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM tokens").fetchone()[0])
+
+    # -- signing keys ------------------------------------------------------------------------------------
+
+    def add_key_if_no_active(self, *, kid: str, alg: str, private_pem: bytes, now: int) -> KeyRecord:
+        """Store `kid` as the active key for `alg` unless one exists; return whichever is active."""
+        self._conn.execute(
+            "INSERT OR IGNORE INTO signing_keys (kid, alg, private_pem, created_at, active)"
+            " VALUES (?, ?, ?, ?, 1)",
+            (kid, alg, private_pem, now),
+        )
+        active = self.active_key(alg)
+        if active is None:  # only if someone retired it between the two statements
+            raise RuntimeError(f"no active {alg} signing key after insert")
+        return active
+
+    def active_key(self, alg: str) -> KeyRecord | None:
+        row = self._conn.execute(
+            "SELECT kid, alg, private_pem, created_at, active FROM signing_keys WHERE alg = ? AND active = 1",
+            (alg,),
+        ).fetchone()
+        return None if row is None else KeyRecord(row[0], row[1], row[2], row[3], bool(row[4]))
+
+    def published_keys(self) -> list[KeyRecord]:
+        """Every key a verifier may still meet: the active ones and the retired ones, oldest first."""
+        rows = self._conn.execute(
+            "SELECT kid, alg, private_pem, created_at, active FROM signing_keys ORDER BY created_at, kid"
+        ).fetchall()
+        return [KeyRecord(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+
+
+def _split_sql(script: str) -> list[str]:
+    # executescript() would COMMIT our BEGIN IMMEDIATE first, so statements run one by one instead.
+    lines = [line.split("--", 1)[0] for line in script.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
