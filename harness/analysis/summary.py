@@ -1,0 +1,190 @@
+"""`summary.json`: every number the reports show, computed once from a run directory.
+
+The HTML report, the JUnit file and anything else that reads a run (notebooks, comparisons, the index
+page) read this dict; none of them recomputes a metric. The dict is JSON-safe (no NaN or infinity: a
+missing value is null) and written with sorted keys so that two builds of one run give the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.analysis import metrics
+from harness.analysis.frames import FaultWindow, PhaseWindow, Run, load_run
+from harness.analysis.metrics import Recovery
+from harness.analysis.recovery import baseline_phase, fault_recoveries
+from harness.analysis.slo import evaluate_slos
+from harness.analysis.statistics import compare_with_baseline
+
+SCHEMA_VERSION = 1
+SUMMARY_FILE = "summary.json"
+COMPLETE_STATUSES = ("completed", "failed")
+
+
+def build_summary(run_dir: str | Path) -> dict[str, Any]:
+    """The summary of a run directory (not written; see `write_summary`)."""
+    return summarize(load_run(run_dir))
+
+
+def summarize(run: Run) -> dict[str, Any]:
+    journal, scenario = run.journal, run.scenario
+    recoveries = fault_recoveries(run)
+    slos = evaluate_slos(run, recoveries)
+    started, ended = journal.get("started_at"), journal.get("ended_at")
+    reference = baseline_phase(run)
+    summary = {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": journal.get("run_id") or run.run_dir.name,
+        "scenario": {
+            "name": scenario.name,
+            "description": scenario.description,
+            "file": (journal.get("scenario") or {}).get("file"),
+            "sha256": (journal.get("scenario") or {}).get("sha256"),
+        },
+        "status": journal.get("status", "unknown"),
+        "exit_code": journal.get("exit_code"),
+        "started_at": started,
+        "ended_at": ended,
+        "duration_s": _duration(started, ended),
+        "test_start": run.t0,
+        "data_end": run.data_end,
+        "complete": journal.get("status") in COMPLETE_STATUSES and run.has_records,
+        "notes": _notes(run),
+        "verdict": "pass" if all(s.passed for s in slos) else "fail",
+        "baseline_phase": reference,
+        "recovery_tolerance": {
+            "availability_drop": metrics.AVAILABILITY_DROP_TOLERANCE,
+            "p95_factor": metrics.P95_FACTOR,
+            "p95_slack_ms": metrics.P95_SLACK_MS,
+        },
+        "phase_order": [p.name for p in run.phases],
+        "phases": {p.name: _phase(run, p, reference) for p in run.phases},
+        "faults": [_fault(f, recoveries[f.id]) for f in run.faults],
+        "slos": [s.as_dict() for s in slos],
+        "totals": _totals(run),
+        "events": list(journal.get("events") or []),
+        "rollback": list(journal.get("rollback") or []),
+    }
+    return json_safe(summary)
+
+
+def write_summary(summary: dict[str, Any], run_dir: str | Path) -> Path:
+    path = Path(run_dir) / SUMMARY_FILE
+    path.write_text(dumps(summary), encoding="utf-8")
+    return path
+
+
+def dumps(summary: dict[str, Any]) -> str:
+    return json.dumps(summary, sort_keys=True, indent=2, allow_nan=False) + "\n"
+
+
+def json_safe(value: Any) -> Any:
+    """Plain JSON values only: numpy scalars unwrapped, NaN and infinities as None, tuples as lists."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def _phase(run: Run, phase: PhaseWindow, reference: str | None) -> dict[str, Any]:
+    ops = run.operations[run.operations["phase"] == phase.name]
+    att = run.attempts[run.attempts["phase"] == phase.name]
+    faults = [f.spec | {"label": f.label, "id": f.id} for f in run.faults if f.phase == phase.name]
+    if not faults:  # the run never got to apply them: show what the scenario planned
+        faults = [dict(spec) for spec in phase.faults]
+    return {
+        "start": phase.start,
+        "end": phase.end,
+        "duration_s": phase.duration_s,
+        "planned_duration_s": phase.planned_duration_s,
+        "faults": faults,
+        "operations": len(ops),
+        "attempts": len(att),
+        "availability": {
+            "attempt": metrics.availability(att),
+            "attempt_interval": metrics.availability_interval(att),
+            "operation": metrics.availability(ops),
+            "operation_interval": metrics.availability_interval(ops),
+        },
+        "latency_ms": {
+            "operation": metrics.latency_percentiles(ops),
+            "attempt": metrics.latency_percentiles(att),
+        },
+        "attempts_per_operation": metrics.attempts_per_operation(ops),
+        "give_up_rate": metrics.give_up_rate(ops, run.scenario.retry.retry_on),
+        "throughput_ops": metrics.throughput_ops(ops, phase.duration_s),
+        "outcomes": metrics.outcome_counts(ops),
+        "attempt_outcomes": metrics.outcome_counts(att),
+        "unauthorized_accepted": metrics.unauthorized_accepted(att),
+        "vs_baseline": None
+        if reference is None or reference == phase.name
+        else compare_with_baseline(run.operations[run.operations["phase"] == reference], ops),
+    }
+
+
+def _fault(fault: FaultWindow, found: Recovery) -> dict[str, Any]:
+    return {
+        "id": fault.id,
+        "type": fault.type,
+        "phase": fault.phase,
+        "label": fault.label,
+        "spec": fault.spec,
+        "apply_asked_at": fault.apply_asked_at,
+        "applied_at": fault.applied_at,
+        "remove_asked_at": fault.remove_asked_at,
+        "removed_at": fault.removed_at,
+        "lateness_ms": fault.lateness_ms,
+        "window": [fault.start, fault.end],
+        "error": fault.error,
+        "time_to_detect_s": found.time_to_detect_s,
+        "time_to_recover_s": found.time_to_recover_s,
+        "recovered": found.recovered,
+    }
+
+
+def _totals(run: Run) -> dict[str, Any]:
+    return {
+        "operations": len(run.operations),
+        "attempts": len(run.attempts),
+        "unauthorized_accepted": metrics.unauthorized_accepted(run.attempts),
+        "availability": {
+            "attempt": metrics.availability(run.attempts),
+            "operation": metrics.availability(run.operations),
+        },
+        "attempts_per_operation": metrics.attempts_per_operation(run.operations),
+    }
+
+
+def _notes(run: Run) -> list[str]:
+    notes = []
+    status = run.journal.get("status", "unknown")
+    if status not in COMPLETE_STATUSES:
+        notes.append(f"the run did not finish (status {status}); the numbers cover only what was recorded")
+    if not run.has_records:
+        notes.append("no records: the run ended before any request was recorded")
+    unrun = [p.name for p in run.phases if p.start is None]
+    if unrun:
+        notes.append(f"phases never started: {', '.join(unrun)}")
+    failed = [f.id for f in run.faults if f.error]
+    if failed:
+        notes.append(f"faults that reported an error: {', '.join(failed)}")
+    return notes
+
+
+def _duration(started: Any, ended: Any) -> float | None:
+    if isinstance(started, int | float) and isinstance(ended, int | float):
+        return float(ended) - float(started)
+    return None
