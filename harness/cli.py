@@ -33,8 +33,8 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
     from harness.scenario.catalog import shipped_scenarios
 
     for path, scenario in shipped_scenarios():
-        print(f"{scenario.name:<28} {scenario.duration_s:>6g} s  {scenario.description.strip().splitlines()[0]}")
-        print(f"{'':<28} {path}")
+        summary = scenario.description.strip().split(". ")[0].rstrip(".")
+        print(f"{scenario.name:<24} {scenario.duration_s:>6g} s  {path.name:<28} {summary}")
     return 0
 
 

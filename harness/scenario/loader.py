@@ -35,8 +35,8 @@ def load_scenario(path: str | Path) -> Scenario:
 def load_scenario_text(text: str, filename: str = "<scenario>") -> Scenario:
     data, lines = parse_yaml_with_lines(text, filename)
     if not isinstance(data, dict):
-        kind = "empty" if data is None else type(data).__name__
-        raise ScenarioError([Problem(filename, 1, "", f"a scenario is a YAML mapping, this file is {kind}")])
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        raise ScenarioError([Problem(filename, lines.get((), 1), "", f"a scenario is a YAML mapping, this file is {kind}")])
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
@@ -94,7 +94,11 @@ def _scalar(node: yaml.Node) -> Any:
 
 def _problems(exc: ValidationError, filename: str, data: Any, lines: dict[PathKey, int]) -> list[Problem]:
     problems = []
-    for err in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    failing = {tuple(e["loc"]) for e in errors}
+    for err in errors:
+        if err["type"] == "too_short" and any(loc[: len(err["loc"])] == tuple(err["loc"]) and loc != tuple(err["loc"]) for loc in failing):
+            continue  # pydantic also calls a list "too short" when its only item failed: say it once
         message = _message(err)
         loc = _yaml_path(err["loc"], data)
         marked = _FIELD_MARK.match(message)

@@ -6,6 +6,7 @@ past the loader handles raw dicts. `schema.json` in `scenarios/` is exported fro
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -138,7 +139,7 @@ class Retry(Model):
 
 class _HttpMatch(Model):
     endpoint: EndpointName | None = None
-    path: str | None = Field(default=None, pattern=r"^/")
+    path: str | None = Field(default=None, min_length=1)
     match: Literal["exact", "prefix", "regex"] = "exact"
     method: str | None = Field(default=None, pattern=r"^[A-Z]+$")
 
@@ -146,6 +147,13 @@ class _HttpMatch(Model):
     def _endpoint_or_path(self) -> _HttpMatch:
         if self.endpoint is not None and self.path is not None:
             raise at_field("path", "give endpoint or path, not both")
+        if self.path is not None and self.match == "regex":
+            try:
+                re.compile(self.path)
+            except re.error as exc:
+                raise at_field("path", f"not a valid regular expression: {exc}") from None
+        elif self.path is not None and not self.path.startswith("/"):
+            raise at_field("path", f"a path starts with '/' (got {self.path!r}); use match: regex for patterns")
         return self
 
 
