@@ -1,0 +1,45 @@
+"""`harness report RUN_DIR`: summary.json, figures/*.png, report.html and junit.xml from a run directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.analysis.frames import load_run
+from harness.analysis.summary import summarize, write_summary
+from harness.errors import EXIT_OK, EXIT_SLO_FAILED
+from harness.report.figures import figures_of, save_figures
+from harness.report.html import render_report
+from harness.report.junit import write_junit
+
+REPORT_FILE = "report.html"
+CAPTIONS = {
+    "latency": "Operation latency p50/p95/p99 per second",
+    "availability": "Availability per second at attempt and operation scope",
+    "throughput": "Throughput (operations/s) and attempts per operation per second",
+}
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    run_dir: Path
+    summary: dict[str, Any]
+    report_html: Path
+    junit_xml: Path
+    exit_code: int  # 0 when every SLO passed, 1 otherwise
+
+
+def build_report(run_dir: str | Path) -> ReportResult:
+    """Analyse the run once and write every report file; raise InputError when it is not a run directory."""
+    run_dir = Path(run_dir)
+    run = load_run(run_dir)
+    summary = summarize(run)
+    write_summary(summary, run_dir)
+    paths = save_figures(figures_of(run), run_dir)
+    figures = {name: (CAPTIONS.get(name, name), path.read_bytes()) for name, path in paths.items()}
+    report = run_dir / REPORT_FILE
+    report.write_text(render_report(summary, figures), encoding="utf-8")
+    junit = write_junit(summary, run_dir)
+    exit_code = EXIT_OK if summary["verdict"] == "pass" else EXIT_SLO_FAILED
+    return ReportResult(run_dir, summary, report, junit, exit_code)
