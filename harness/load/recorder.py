@@ -1,0 +1,45 @@
+"""The record sink of a load process: rows go to its own Parquet shards (flushed about once a second by
+the caller) and, as Locust request events, to Locust's own statistics and web UI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harness.records import ShardWriter
+
+
+class AttemptFailed(Exception):
+    """What Locust's statistics show for a failed attempt or operation: its outcome, never a body."""
+
+
+class Recorder:
+    def __init__(self, records_dir: str | Path, node: str, request_event: Any | None = None):
+        self.attempts = ShardWriter(records_dir, "attempts", node)
+        self.operations = ShardWriter(records_dir, "operations", node)
+        self._request_event = request_event
+
+    def attempt(self, row: dict[str, Any]) -> None:
+        self.attempts.append(row)
+        self._fire(row["method"], f"{row['flow']}.{row['step']}", row, row["bytes"])
+
+    def operation(self, row: dict[str, Any]) -> None:
+        self.operations.append(row)
+        self._fire("OP", f"{row['flow']}.{row['step']}", row, 0)
+
+    def flush(self) -> int:
+        return self.attempts.flush() + self.operations.flush()
+
+    def _fire(self, request_type: str, name: str, row: dict[str, Any], length: int) -> None:
+        if self._request_event is None:
+            return
+        failed = row["outcome"] != "ok"
+        self._request_event.fire(
+            request_type=request_type,
+            name=name,
+            response_time=row["latency_ms"],
+            response_length=length,
+            exception=AttemptFailed(f"{row['outcome']} (status {row['status']})") if failed else None,
+            context={"op_id": row["op_id"], "phase": row["phase"]},
+            start_time=row["ts"],
+        )

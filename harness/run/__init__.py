@@ -1,0 +1,1 @@
+"""Orchestration of a run: services, journal, rollback on every exit path."""

@@ -1,0 +1,134 @@
+"""journal.json: what happened in a run, in the spirit of Chaos Toolkit's journal.
+
+Written when the run starts (status "running"), again whenever something changes, and at the end; each
+write replaces the file atomically, so a reader never sees half of it. Phase and fault times come from
+the timeline's event log (`timeline.jsonl`, written live by the Locust process) folded in by `fold`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("sso-resilience-harness", "locust", "tenacity", "pyarrow", "pandas"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+@dataclass
+class Journal:
+    path: Path
+    run_id: str
+    scenario: dict[str, Any]
+    status: str = "running"
+    exit_code: int | None = None
+    started_at: float = field(default_factory=time.time)
+    ended_at: float | None = None
+    test_start: float | None = None
+    services: dict[str, Any] = field(default_factory=dict)
+    phases: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    rollback: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def event(self, kind: str, detail: str = "", **extra: Any) -> None:
+        self.events.append({"ts": time.time(), "kind": kind, "detail": detail, **extra})
+        self.write()
+
+    def rollback_step(self, action: str, ok: bool, detail: str = "") -> None:
+        self.rollback.append({"ts": time.time(), "action": action, "ok": ok, "detail": detail})
+        self.write()
+
+    def fold(self, timeline_events: list[dict[str, Any]]) -> None:
+        """Rebuild phases and faults from the timeline's events (idempotent: call as often as you like)."""
+        phases: dict[str, dict[str, Any]] = {}
+        faults: dict[str, dict[str, Any]] = {}
+        for ev in timeline_events:
+            kind = ev.get("kind")
+            if kind == "timeline_start" and self.test_start is None:
+                self.test_start = ev.get("asked_at")
+            elif kind == "phase_start":
+                phases[ev["phase"]] = {"name": ev["phase"], "asked_start": ev["asked_at"], "start": ev["ts"], "end": None}
+            elif kind == "phase_end" and ev["phase"] in phases:
+                phases[ev["phase"]]["end"] = ev["ts"]
+            elif kind == "timeline_stop" and ev.get("phase") in phases and phases[ev["phase"]]["end"] is None:
+                phases[ev["phase"]]["end"] = ev["ts"]
+            elif kind in ("fault_applied", "fault_error") and ev.get("action", "apply") == "apply":
+                faults[ev["fault_id"]] = {
+                    "id": ev["fault_id"],
+                    "phase": ev["phase"],
+                    "type": ev.get("type"),
+                    "spec": ev.get("spec", {}),
+                    "toxic": ev.get("toxic"),
+                    "apply_asked_at": ev["asked_at"],
+                    "applied_at": ev["ts"] if kind == "fault_applied" else None,
+                    "remove_asked_at": None,
+                    "removed_at": None,
+                    "error": ev.get("error"),
+                }
+            elif kind in ("fault_removed", "fault_error") and ev.get("fault_id") in faults:
+                fault = faults[ev["fault_id"]]
+                fault["remove_asked_at"] = ev["asked_at"]
+                if kind == "fault_removed":
+                    fault["removed_at"] = ev["ts"]
+                else:
+                    fault["error"] = ev.get("error")
+        self.phases = list(phases.values())
+        self.faults = list(faults.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "run_id": self.run_id,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "scenario": self.scenario,
+            "host": socket.gethostname(),
+            "versions": _versions(),
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "test_start": self.test_start,
+            "services": self.services,
+            "phases": self.phases,
+            "faults": self.faults,
+            "events": self.events,
+            "rollback": self.rollback,
+            "errors": self.errors,
+        }
+
+    def write(self) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Whole lines only: a line being written at this moment is left for the next read."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in text.splitlines(keepends=True):
+        if line.endswith("\n") and line.strip():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return out

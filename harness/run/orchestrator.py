@@ -1,0 +1,369 @@
+"""`harness run`: start the target and the proxy, drive Locust through the scenario, roll every fault
+back, write the journal and the report. Plain Python (no gevent): Locust runs in its own process.
+
+Rollback happens in `finally`, so it runs on a normal end, an SLO failure, an exception, Ctrl-C and
+SIGTERM alike: the proxy is reset and checked to hold no toxic before any process is stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import yaml
+
+from harness.errors import EXIT_ABORTED, EXIT_INFRA, HarnessError, InfrastructureError, InputError
+from harness.run.journal import Journal, read_jsonl
+from harness.run.runtime import CLIENT_ID_ENV, SECRET_ENV, Runtime
+from harness.run.services import ManagedProcess, free_port, python_module, wait_until_ready
+from harness.scenario import Scenario, load_scenario
+
+LOCUSTFILE = Path(__file__).resolve().parent.parent / "load" / "locustfile.py"
+PROXY_NAME = "sso"
+CLIENT_ID = "harness-load"
+READY_TIMEOUT_S = 30.0
+LOCUST_GRACE_S = 60.0  # start-up and shut-down time allowed beyond the scenario's own duration
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM reached the orchestrator."""
+
+
+def run_scenario_file(
+    path: str | Path,
+    out: str | Path = "reports",
+    seed: int | None = None,
+    duration_scale: float = 1.0,
+) -> int:
+    scenario = load_scenario(path)  # bad input raises before anything starts or is written
+    if not duration_scale > 0:
+        raise InputError(f"--duration-scale must be above 0 (got {duration_scale:g})")
+    if seed is not None:
+        scenario = scenario.model_copy(update={"seed": seed})
+    if duration_scale != 1.0:
+        scenario = scenario.scaled(duration_scale)
+    return Run(scenario, Path(path), Path(out)).execute()
+
+
+def run_id_for(scenario: Scenario, now: datetime | None = None) -> str:
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{scenario.name}"
+
+
+@contextmanager
+def _signals_raise() -> Iterator[None]:
+    """Turn SIGINT/SIGTERM into an exception for the duration of the run (never at import)."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _ignore_signals() -> dict[int, Any]:
+    """While rolling back, a second Ctrl-C must not cut the rollback short."""
+    return {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+class Run:
+    def __init__(self, scenario: Scenario, source: Path, out: Path):
+        self.scenario, self.source = scenario, source
+        self.run_id = run_id_for(scenario)
+        self.run_dir = out / self.run_id
+        self.logs = self.run_dir / "logs"
+        self.secret = secrets.token_urlsafe(32)
+        self.processes: dict[str, ManagedProcess] = {}
+        self.proxy_client: Any = None
+        self.journal: Journal | None = None
+        self._scratch: Path | None = None
+
+    # --- the run ---------------------------------------------------------------------------------
+
+    def execute(self) -> int:
+        self._prepare_run_dir()
+        assert self.journal is not None
+        exit_code = EXIT_INFRA
+        status = "crashed"
+        try:
+            with _signals_raise():
+                self._start_services()
+                self._drive_load()
+            status = "completed"
+        except Interrupted as exc:
+            status, exit_code = "interrupted", EXIT_ABORTED
+            self._note_error(f"interrupted by {exc}")
+            print(f"\nharness: {exc}: stopping the load and rolling back every fault", file=sys.stderr)
+        except HarnessError as exc:
+            status, exit_code = "crashed", exc.exit_code
+            self._note_error(str(exc))
+            print(f"harness: {exc}", file=sys.stderr)
+        except Exception as exc:  # still roll back, still write what we have
+            status, exit_code = "crashed", EXIT_INFRA
+            self._note_error(f"{type(exc).__name__}: {exc}")
+            traceback.print_exc()
+        finally:
+            previous = _ignore_signals()
+            try:
+                self._roll_back()
+                self._stop_services()
+                self._close_journal(status)
+            finally:
+                for sig, old in previous.items():
+                    signal.signal(sig, old)
+        return self._report(status, exit_code)
+
+    def _prepare_run_dir(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=False)
+        (self.run_dir / "records").mkdir()
+        self.logs.mkdir()
+        resolved = self.scenario.model_dump(mode="json", exclude_none=True)
+        text = yaml.safe_dump(resolved, sort_keys=False)
+        (self.run_dir / "scenario.yaml").write_text(text, encoding="utf-8")
+        self.journal = Journal(
+            self.run_dir / "journal.json",
+            self.run_id,
+            {
+                "name": self.scenario.name,
+                "description": self.scenario.description,
+                "file": str(self.source),
+                "sha256": hashlib.sha256(text.encode()).hexdigest(),
+                "duration_s": self.scenario.duration_s,
+            },
+        )
+        self.journal.write()
+        print(f"harness: run {self.run_id}: {self.scenario.duration_s:g} s, writing to {self.run_dir}")
+
+    def _start_services(self) -> None:
+        assert self.journal is not None
+        from harness.proxy.client import ToxiproxyClient
+
+        self._scratch = Path(tempfile.mkdtemp(prefix="harness-target-"))  # keys and hashes stay out of reports
+        target_port = free_port()
+        target_url = f"http://127.0.0.1:{target_port}"
+        base_url = target_url
+        proxy_api = None
+        if self.scenario.proxy.kind == "embedded":
+            api_port = free_port()
+            proxy_api = f"http://127.0.0.1:{api_port}"
+            proxy = self._spawn(
+                "proxy",
+                python_module("harness", "proxy", "--port", str(api_port), "--seed", str(self.scenario.seed)),
+            )
+            wait_until_ready(proxy, f"{proxy_api}/version", READY_TIMEOUT_S)
+            self.proxy_client = ToxiproxyClient(proxy_api)
+            created = self.proxy_client.create_proxy(PROXY_NAME, "127.0.0.1:0", f"127.0.0.1:{target_port}")
+            base_url = f"http://{created['listen']}"
+            self.journal.services["proxy"] = {"api": proxy_api, "listen": created["listen"], "pid": proxy.pid}
+
+        target = self._spawn(
+            "target",
+            python_module(
+                "harness",
+                "target",
+                "--port",
+                str(target_port),
+                "--db",
+                str(self._scratch / "target.sqlite3"),
+                "--issuer",
+                base_url,
+                "--signing-alg",
+                self.scenario.target.signing_alg,
+                "--workers",
+                str(self.scenario.target.workers),
+                "--audit-log",
+                str(self.logs / "audit.jsonl"),
+            ),
+            env={CLIENT_ID_ENV: CLIENT_ID, SECRET_ENV: self.secret},
+        )
+        wait_until_ready(target, f"{target_url}/healthz", READY_TIMEOUT_S, ok=lambda r: r.status_code == 200)
+        if base_url != target_url:
+            wait_until_ready(target, f"{base_url}/healthz", READY_TIMEOUT_S, ok=lambda r: r.status_code == 200)
+        self.journal.services["target"] = {"url": target_url, "pid": target.pid, "base_url": base_url}
+
+        runtime = Runtime(
+            run_dir=str(self.run_dir.resolve()),
+            scenario_file=str((self.run_dir / "scenario.yaml").resolve()),
+            base_url=base_url,
+            target_url=target_url,
+            proxy_api=proxy_api,
+            proxy_name=PROXY_NAME if proxy_api else None,
+            client_id=CLIENT_ID,
+            seed=self.scenario.seed,
+        )
+        runtime.save(self.run_dir / "runtime.json")
+        self.journal.event("services_ready", f"target {target_url}, clients use {base_url}")
+
+    def _drive_load(self) -> None:
+        assert self.journal is not None
+        locust = self._spawn(
+            "locust",
+            [
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                str(LOCUSTFILE),
+                "--headless",
+                "--harness-runtime",
+                str(self.run_dir / "runtime.json"),
+                "--exit-code-on-error",
+                "0",
+                "--only-summary",
+                "--loglevel",
+                "WARNING",
+            ],
+            env={SECRET_ENV: self.secret},
+        )
+        self.journal.services["locust"] = {"pid": locust.pid}
+        self.journal.event("load_started", f"locust pid {locust.pid}")
+        deadline = time.monotonic() + self.scenario.duration_s + LOCUST_GRACE_S
+        progress = _Progress(self.run_dir / "timeline.jsonl")
+        while locust.alive():
+            if time.monotonic() > deadline:
+                raise InfrastructureError(f"locust did not finish within the scenario's time; see {locust.log_path}")
+            locust.wait(0.5)
+            progress.print_new()
+        progress.print_new()
+        code = locust.returncode()
+        if code != 0:
+            raise InfrastructureError(f"locust exited with code {code}; last lines:\n{locust.tail()}")
+        self.journal.event("load_finished", f"locust exit code {code}")
+
+    # --- every exit path -------------------------------------------------------------------------
+
+    def _roll_back(self) -> None:
+        """Stop the load first (its timeline removes its own faults), then reset the proxy and check."""
+        assert self.journal is not None
+        locust = self.processes.get("locust")
+        if locust is not None and locust.alive():
+            locust.signal(signal.SIGTERM)  # Locust's quitting handler removes active faults and flushes
+            code = locust.wait(15.0)
+            self.journal.rollback_step("stop load", code is not None, f"locust exit code {code}")
+        if self.proxy_client is None:
+            return
+        try:
+            self.proxy_client.reset()
+            left = {name: p.get("toxics", []) for name, p in self.proxy_client.get_proxies().items()}
+            leftover = {name: [t["name"] for t in toxics] for name, toxics in left.items() if toxics}
+            if leftover:
+                self.journal.rollback_step("proxy reset", False, f"toxics still present: {leftover}")
+            else:
+                self.journal.rollback_step("proxy reset", True, "no toxic remains on any proxy")
+        except Exception as exc:
+            proxy = self.processes.get("proxy")
+            gone = proxy is not None and not proxy.alive()
+            detail = "proxy process is gone, so are its faults" if gone else f"{type(exc).__name__}: {exc}"
+            self.journal.rollback_step("proxy reset", gone, detail)
+
+    def _stop_services(self) -> None:
+        assert self.journal is not None
+        for name in ("locust", "target", "proxy"):
+            process = self.processes.get(name)
+            if process is not None:
+                code = process.stop()
+                self.journal.rollback_step(f"stop {name}", True, f"pid {process.pid} exit code {code}")
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def _close_journal(self, status: str) -> None:
+        assert self.journal is not None
+        self.journal.fold(read_jsonl(self.run_dir / "timeline.jsonl"))
+        self.journal.status = status
+        self.journal.ended_at = time.time()
+        self.journal.write()
+
+    def _report(self, status: str, exit_code: int) -> int:
+        assert self.journal is not None
+        from harness.report.build import build_report
+
+        try:
+            result = build_report(self.run_dir)
+        except Exception as exc:
+            print(f"harness: the report could not be built: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return exit_code if status != "completed" else EXIT_INFRA
+        leaks = scan_for_secret(self.run_dir, self.secret)
+        if leaks:
+            print(f"harness: SECRET FOUND in the run directory: {', '.join(leaks)}", file=sys.stderr)
+            exit_code = EXIT_INFRA
+        elif status == "completed":
+            exit_code = result.exit_code
+        if status == "failed" or (status == "completed" and exit_code != 0):
+            self.journal.status = "failed"
+        self.journal.exit_code = exit_code
+        self.journal.write()
+        _print_verdict(result.summary, result.report_html)
+        return exit_code
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ManagedProcess:
+        process = ManagedProcess(name, argv, self.logs / f"{name}.log", env or {}).start()
+        self.processes[name] = process
+        return process
+
+    def _note_error(self, message: str) -> None:
+        if self.journal is not None:
+            self.journal.errors.append(message)
+            self.journal.event("error", message)
+
+
+def scan_for_secret(run_dir: Path, secret: str) -> list[str]:
+    """Every file of the run directory that contains the run's client secret (should be none)."""
+    needle = secret.encode()
+    return [str(p.relative_to(run_dir)) for p in sorted(run_dir.rglob("*")) if p.is_file() and needle in p.read_bytes()]
+
+
+class _Progress:
+    """Prints the timeline's phase and fault changes as they happen, so a long run is not a silent one."""
+
+    def __init__(self, path: Path):
+        self.path, self.seen = path, 0
+
+    def print_new(self) -> None:
+        events = read_jsonl(self.path)
+        for ev in events[self.seen :]:
+            line = _describe(ev)
+            if line:
+                print(f"  {datetime.fromtimestamp(ev['ts'], UTC):%H:%M:%S} {line}", flush=True)
+        self.seen = len(events)
+
+
+def _describe(ev: dict[str, Any]) -> str:
+    kind = ev.get("kind")
+    late_ms = (ev["ts"] - ev["asked_at"]) * 1000 if "asked_at" in ev and "ts" in ev else 0.0
+    if kind == "phase_start":
+        return f"phase {ev['phase']} started"
+    if kind == "fault_applied":
+        return f"fault {ev['fault_id']} ({ev['type']}) applied, {late_ms:.0f} ms after asked"
+    if kind == "fault_removed":
+        return f"fault {ev['fault_id']} removed, {late_ms:.0f} ms after asked"
+    if kind == "fault_error":
+        return f"fault {ev['fault_id']} could not be {ev.get('action')}d: {ev.get('error')}"
+    return ""
+
+
+def _print_verdict(summary: dict[str, Any], report_html: Path) -> None:
+    for slo in summary.get("slos", []):
+        observed = slo.get("observed")
+        shown = "no data" if observed is None else f"{observed:.4g}"
+        threshold = slo.get("threshold", {})
+        bound = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in threshold.items())
+        print(f"  {slo.get('verdict', '?').upper():<7} {slo['name']}: {shown} ({bound})")
+    print(f"harness: verdict {summary.get('verdict', '?')}; report: {report_html}")

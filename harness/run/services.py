@@ -1,0 +1,126 @@
+"""Processes a run starts: the target, the proxy, Locust. Each in its own session (so a Ctrl-C at the
+terminal reaches only the orchestrator, which then stops them in order), logging to the run's logs/,
+and stopped by the PID we started, never by name."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import requests
+
+from harness.errors import InfrastructureError
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ManagedProcess:
+    name: str
+    argv: Sequence[str]
+    log_path: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = None
+
+    def start(self) -> ManagedProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        try:
+            self.proc = subprocess.Popen(
+                list(self.argv),
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise InfrastructureError(f"{self.name} would not start: {exc}") from exc
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def returncode(self) -> int | None:
+        return self.proc.poll() if self.proc else None
+
+    def signal(self, sig: int) -> None:
+        if self.alive():
+            assert self.proc is not None
+            self.proc.send_signal(sig)
+
+    def wait(self, timeout_s: float) -> int | None:
+        if self.proc is None:
+            return None
+        try:
+            return self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, timeout_s: float = 10.0) -> int | None:
+        """SIGTERM, then SIGKILL if it has not gone after `timeout_s`; returns the exit code."""
+        if self.proc is not None and self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            if self.wait(timeout_s) is None:
+                self.proc.kill()
+                self.wait(5.0)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        return self.returncode()
+
+    def tail(self, lines: int = 15) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", module, *args]
+
+
+def wait_until_ready(
+    process: ManagedProcess,
+    url: str,
+    timeout_s: float = 30.0,
+    ok: Callable[[requests.Response], bool] = lambda r: r.status_code < 500,
+) -> None:
+    """Poll `url` until it answers, the process dies, or the time is up (then InfrastructureError)."""
+    deadline = time.monotonic() + timeout_s
+    session = requests.Session()
+    session.trust_env = False
+    delay = 0.02
+    while time.monotonic() < deadline:
+        if not process.alive():
+            raise InfrastructureError(
+                f"{process.name} exited with code {process.returncode()} before it was ready; "
+                f"last lines of {process.log_path}:\n{process.tail()}"
+            )
+        try:
+            if ok(session.get(url, timeout=1.0)):
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.25)
+    raise InfrastructureError(f"{process.name} did not answer {url} within {timeout_s:g} s; see {process.log_path}")

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import errno
+
+import pytest
+import requests
+import urllib3.exceptions
+
+from harness.clients.classify import classify_exception, classify_status
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [(200, "ok"), (204, "ok"), (302, "ok"), (400, "http_4xx"), (401, "http_4xx"), (429, "http_429"),
+     (500, "http_5xx"), (503, "http_5xx"), (599, "http_5xx"), (999, "protocol_error")],
+)
+def test_status(status: int, outcome: str) -> None:
+    assert classify_status(status) == outcome
+
+
+def test_connect_timeout_is_a_connect_error_not_a_timeout() -> None:
+    assert classify_exception(requests.exceptions.ConnectTimeout()) == "connect_error"
+
+
+def test_read_timeout() -> None:
+    assert classify_exception(requests.exceptions.ReadTimeout()) == "timeout"
+
+
+def test_refused_connection() -> None:
+    refused = urllib3.exceptions.NewConnectionError(None, "refused")  # type: ignore[arg-type]
+    exc = requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/", refused))  # type: ignore[arg-type]
+    assert classify_exception(exc) == "connect_error"
+
+
+def test_reset_mid_exchange() -> None:
+    reset = ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
+    exc = requests.exceptions.ConnectionError(urllib3.exceptions.ProtocolError("Connection aborted.", reset))
+    assert classify_exception(exc) == "reset"
+
+
+def test_peer_closed_without_response_is_reset() -> None:
+    exc = requests.exceptions.ConnectionError(
+        urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionError("Remote end closed"))
+    )
+    assert classify_exception(exc) == "reset"
+
+
+def test_truncated_body_is_protocol_error() -> None:
+    assert classify_exception(requests.exceptions.ChunkedEncodingError("incomplete")) == "protocol_error"
+
+
+def test_bad_json_is_protocol_error() -> None:
+    assert classify_exception(requests.exceptions.JSONDecodeError("x", "doc", 0)) == "protocol_error"
