@@ -146,7 +146,7 @@ def phase_windows(
         if start is None and span is not None:
             start = span[0]
         if start is not None and end is None:
-            end = _first(_next_start(scenario, logged, i), run_end, span[1] if span else None, start)
+            end = _first(_next_start(scenario, logged, spans, i), run_end, span[1] if span else None, start)
         faults = tuple(f.model_dump(mode="json", exclude_none=True) for f in phase.faults)
         windows.append(PhaseWindow(phase.name, phase.duration_s, faults, start, end))
     return tuple(windows)
@@ -161,18 +161,14 @@ def test_start(
     return next((c for c in candidates if c is not None), 0.0)
 
 
-def observed_end(
-    journal: dict[str, Any], attempts: pd.DataFrame, operations: pd.DataFrame, t0: float
-) -> float:
+def observed_end(journal: dict[str, Any], attempts: pd.DataFrame, operations: pd.DataFrame, t0: float) -> float:
     last = [t for t in (_max_ts(attempts), _max_ts(operations)) if t is not None]
     if last:
         return max(last)
     return _first(_number(journal.get("ended_at")), t0)
 
 
-def fault_windows(
-    journal: dict[str, Any], phases: tuple[PhaseWindow, ...], data_end: float
-) -> tuple[FaultWindow, ...]:
+def fault_windows(journal: dict[str, Any], phases: tuple[PhaseWindow, ...], data_end: float) -> tuple[FaultWindow, ...]:
     by_name = {p.name: p for p in phases}
     out = []
     for i, entry in enumerate(journal.get("faults") or ()):
@@ -242,13 +238,20 @@ def _record_spans(attempts: pd.DataFrame, operations: pd.DataFrame) -> dict[str,
     return {str(name): (float(row["min"]), float(row["max"])) for name, row in grouped.iterrows()}
 
 
-def _next_start(scenario: Scenario, logged: dict[Any, dict[str, Any]], index: int) -> float | None:
+def _next_start(
+    scenario: Scenario,
+    logged: dict[Any, dict[str, Any]],
+    spans: dict[str, tuple[float, float]],
+    index: int,
+) -> float | None:
+    """When the first later phase started, by the journal or else by its first record."""
     for later in scenario.phases[index + 1 :]:
-        entry = logged.get(later.name)
-        if entry:
-            start = _coalesce(_number(entry.get("start")), _number(entry.get("asked_start")))
-            if start is not None:
-                return start
+        entry = logged.get(later.name, {})
+        start = _coalesce(_number(entry.get("start")), _number(entry.get("asked_start")))
+        if start is None and later.name in spans:
+            start = spans[later.name][0]
+        if start is not None:
+            return start
     return None
 
 

@@ -42,9 +42,7 @@ def wilson_interval(successes: int, total: int, confidence: float = CONFIDENCE) 
     """Wilson score interval of a binomial proportion; None for zero trials."""
     if total <= 0:
         return None
-    ci = stats.binomtest(int(successes), int(total)).proportion_ci(
-        confidence_level=confidence, method="wilson"
-    )
+    ci = stats.binomtest(int(successes), int(total)).proportion_ci(confidence_level=confidence, method="wilson")
     return float(ci.low), float(ci.high)
 
 
@@ -149,9 +147,7 @@ def availability_series(frame: pd.DataFrame, t0: float) -> pd.Series:
     return pd.Series(ok, dtype=float).groupby(window_index(frame["ts"], t0)).mean().rename("availability")
 
 
-def latency_series(
-    frame: pd.DataFrame, t0: float, names: Iterable[str] = ("p50", "p95", "p99")
-) -> pd.DataFrame:
+def latency_series(frame: pd.DataFrame, t0: float, names: Iterable[str] = ("p50", "p95", "p99")) -> pd.DataFrame:
     """Latency percentiles (ms) per window, one column per name in PERCENTILES."""
     names = list(names)
     if frame.empty:
@@ -238,9 +234,7 @@ def time_to_detect_s(health: pd.DataFrame, t0: float, start: float, end: float) 
     return max(0.0, t0 + float(bad[0]) - start)
 
 
-def time_to_recover_s(
-    health: pd.DataFrame, t0: float, removed: float, horizon_end: float
-) -> tuple[float, bool]:
+def time_to_recover_s(health: pd.DataFrame, t0: float, removed: float, horizon_end: float) -> tuple[float, bool]:
     """From the fault's removal to the first window from which every later window up to `horizon_end` is
     within tolerance. Never recovered: the time to `horizon_end`, and False."""
     windows = health.loc[_first_window(removed, t0) : _last_window(horizon_end, t0)]
@@ -254,9 +248,7 @@ def time_to_recover_s(
     return max(0.0, t0 + float(windows.index[first_good]) - removed), True
 
 
-def recovery(
-    health: pd.DataFrame | None, t0: float, start: float, end: float, horizon_end: float
-) -> Recovery:
+def recovery(health: pd.DataFrame | None, t0: float, start: float, end: float, horizon_end: float) -> Recovery:
     """Detect and recover times of one fault in effect from `start` to `end`."""
     if health is None:
         return Recovery(None, None, None)

@@ -110,9 +110,7 @@ def _availability(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _Measure:
 
 def _error_rate(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _Measure:
     frame = _scoped(slo, run)
-    return _Measure(
-        slo.scope, metrics.error_rate(frame), metrics.error_rate_interval(frame), f"no {slo.scope} records"
-    )
+    return _Measure(slo.scope, metrics.error_rate(frame), metrics.error_rate_interval(frame), f"no {slo.scope} records")
 
 
 def _percentile(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _Measure:

@@ -108,9 +108,7 @@ def journal(status: str = "completed") -> dict[str, Any]:
     }
 
 
-def _attempt(
-    ts: float, op_id: str, n: int, status: int, outcome: str, latency_ms: float, phase: str
-) -> dict[str, Any]:
+def _attempt(ts: float, op_id: str, n: int, status: int, outcome: str, latency_ms: float, phase: str) -> dict[str, Any]:
     return {
         "ts": ts,
         "op_id": op_id,

@@ -1,0 +1,137 @@
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness.analysis.frames import FaultWindow, PhaseWindow, Run
+from harness.analysis.metrics import Recovery
+from harness.analysis.slo import evaluate_slo
+from harness.scenario import load_scenario_text
+from harness.scenario.model import Slo
+
+T0 = 1000.0
+
+
+def make_run(slos_yaml: str, operations, attempts=None, faults=(), fault_in_brownout=True) -> Run:
+    brownout_faults = "[{type: http_error, endpoint: token}]" if fault_in_brownout else "[]"
+    scenario = load_scenario_text(
+        f"""
+name: t
+phases:
+  - {{name: baseline, duration_s: 10}}
+  - {{name: brownout, duration_s: 10, faults: {brownout_faults}}}
+slos: {slos_yaml}
+"""
+    )
+    ops = pd.DataFrame(operations, columns=["ts", "phase", "outcome", "latency_ms", "attempts"])
+    att = pd.DataFrame(attempts or [], columns=["ts", "phase", "outcome", "latency_ms"])
+    phases = (
+        PhaseWindow("baseline", 10, (), T0, T0 + 10),
+        PhaseWindow("brownout", 10, ({"type": "http_error"},) if fault_in_brownout else (), T0 + 10, T0 + 20),
+    )
+    return Run(Path("."), scenario, {}, att, ops, phases, tuple(faults), T0, T0 + 20)
+
+
+def fault(fid: str, phase: str) -> FaultWindow:
+    return FaultWindow(fid, phase, "http_error", {}, "http_error", None, None, None, None, None, T0 + 10, T0 + 20)
+
+
+OPS = [
+    (T0 + 1, "baseline", "ok", 10.0, 1),
+    (T0 + 2, "baseline", "ok", 30.0, 1),
+    (T0 + 11, "brownout", "ok", 100.0, 2),
+    (T0 + 12, "brownout", "http_5xx", 900.0, 4),
+]
+
+
+def only(run: Run):
+    (slo,) = run.scenario.slos
+    return slo
+
+
+def test_availability_passes_at_the_bound_and_reports_the_wilson_interval():
+    run = make_run("[{name: a, metric: availability, phases: [brownout], at_least: 0.5}]", OPS)
+    result = evaluate_slo(only(run), run, {})
+    assert (result.verdict, result.observed, result.scope) == ("pass", 0.5, "operation")
+    assert result.interval == pytest.approx((0.0945, 0.9055), abs=1e-4)
+    assert result.message == "observed 0.5, expected at_least 0.5 over phases brownout"
+    assert result.as_dict()["threshold"] == {"at_least": 0.5}
+
+
+def test_error_rate_and_latency_and_amplification():
+    run = make_run(
+        """[{name: e, metric: error_rate, at_most: 0.2},
+            {name: p, metric: latency_max_ms, phases: [baseline], at_most: 30},
+            {name: r, metric: attempts_per_operation, phases: [brownout], at_most: 2.5},
+            {name: t, metric: throughput_ops, at_least: 0.2}]""",
+        OPS,
+    )
+    results = {s.name: evaluate_slo(s, run, {}) for s in run.scenario.slos}
+    assert (results["e"].verdict, results["e"].observed) == ("fail", 0.25)
+    assert "over all phases" in results["e"].message
+    assert (results["p"].verdict, results["p"].observed) == ("pass", 30.0)
+    assert (results["r"].verdict, results["r"].observed) == ("fail", 3.0)
+    assert (results["t"].verdict, results["t"].observed) == ("pass", 0.2)  # 4 operations in 20 s
+
+
+def test_attempt_scope_reads_attempt_records():
+    attempts = [(T0 + 1, "baseline", "ok", 5.0), (T0 + 11, "brownout", "http_5xx", 5.0)]
+    run = make_run("[{name: a, metric: availability, scope: attempt, at_least: 0.9}]", OPS, attempts)
+    result = evaluate_slo(only(run), run, {})
+    assert (result.verdict, result.observed, result.scope) == ("fail", 0.5, "attempt")
+
+
+def test_nothing_in_scope_is_no_data_and_says_it_is_not_a_pass():
+    run = make_run("[{name: a, metric: latency_p99_ms, scope: attempt, at_most: 100}]", OPS)
+    result = evaluate_slo(only(run), run, {})
+    assert result.verdict == "no_data" and not result.passed
+    assert result.observed is None
+    assert result.message.startswith("no data: no attempt latency samples over all phases")
+    assert "did not pass" in result.message
+
+
+def test_unauthorized_accepted_counts_security_violations():
+    attempts = [(T0 + 1, "baseline", "ok", 5.0), (T0 + 11, "brownout", "security_violation", 5.0)]
+    run = make_run("[{name: f, metric: unauthorized_accepted, at_most: 0}]", OPS, attempts)
+    result = evaluate_slo(only(run), run, {})
+    assert (result.verdict, result.observed, result.scope) == ("fail", 1.0, "attempt")
+
+
+def test_time_to_recover_is_the_worst_fault_in_the_named_phases():
+    run = make_run(
+        "[{name: r, metric: time_to_recover_s, phases: [brownout], at_most: 5}]",
+        OPS,
+        faults=[fault("a", "brownout"), fault("b", "brownout"), fault("c", "baseline")],
+    )
+    recoveries = {"a": Recovery(1.0, 2.0, True), "b": Recovery(0.0, 7.0, False), "c": Recovery(0, 99.0, True)}
+    result = evaluate_slo(only(run), run, recoveries)
+    assert (result.verdict, result.observed) == ("fail", 7.0)
+
+
+def test_time_to_recover_without_faults_is_zero():
+    run = make_run("[{name: r, metric: time_to_recover_s, at_most: 5}]", OPS, fault_in_brownout=False)
+    result = evaluate_slo(only(run), run, {})
+    assert (result.verdict, result.observed) == ("pass", 0.0)
+
+
+def test_time_to_recover_of_planned_faults_never_applied_is_no_data():
+    run = make_run("[{name: r, metric: time_to_recover_s, at_most: 5}]", OPS)
+    result = evaluate_slo(only(run), run, {})
+    assert result.verdict == "no_data"
+    assert "none was applied" in result.message
+
+
+def test_time_to_recover_without_a_baseline_is_no_data():
+    run = make_run("[{name: r, metric: time_to_recover_s, at_most: 5}]", OPS, faults=[fault("a", "brownout")])
+    result = evaluate_slo(only(run), run, {"a": Recovery(None, None, None)})
+    assert result.verdict == "no_data"
+
+
+def test_every_metric_of_the_model_has_a_measure():
+    from typing import get_args
+
+    from harness.analysis.slo import _MEASURES
+    from harness.scenario.model import Metric
+
+    assert set(get_args(Metric)) == set(_MEASURES)
+    assert Slo  # the model the SLOs come from
