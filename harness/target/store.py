@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -112,7 +113,7 @@ class Store:
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
         )
-        conn.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(conn, self.path)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         with self._lock:
@@ -232,6 +233,25 @@ class Store:
             "SELECT kid, alg, private_pem, created_at, active FROM signing_keys ORDER BY created_at, kid"
         ).fetchall()
         return [KeyRecord(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+
+
+def _enable_wal(conn: sqlite3.Connection, path: str) -> None:
+    """Switch the file to WAL (a no-op once it is). Several processes opening a new file at once can make
+    the switch fail with "database is locked" *without* waiting on busy_timeout (SQLite reports the lock
+    upgrade deadlock at once), so retry with backoff for as long as busy_timeout would have waited."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay_s = 0.002
+    while True:
+        try:
+            mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay_s > deadline:
+                raise
+            time.sleep(delay_s)
+            delay_s = min(delay_s * 2, 0.1)
+    if mode.lower() != "wal":
+        raise sqlite3.OperationalError(f"{path}: cannot switch to WAL (journal_mode is {mode})")
 
 
 def _split_sql(script: str) -> list[str]:
