@@ -13,8 +13,8 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from harness.scenario import load_scenario
     from harness.errors import ScenarioError
+    from harness.scenario import load_scenario
 
     failed = False
     for path in args.scenarios:
@@ -72,7 +72,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _add_target_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=9000)
-    p.add_argument("--db", default="harness-target.sqlite3", help="SQLite file (WAL); shared by workers, kept across restarts")
+    p.add_argument(
+        "--db", default="harness-target.sqlite3", help="SQLite file (WAL); shared by workers, kept across restarts"
+    )
     p.add_argument("--issuer", default=None, help="issuer URL (default: http://HOST:PORT)")
     p.add_argument("--workers", type=int, default=1, help="server processes sharing the listener and the store")
     p.add_argument("--signing-alg", choices=["RS256", "ES256"], default="RS256")

@@ -45,10 +45,12 @@ def classify_exception(exc: BaseException) -> Outcome:
         return "connect_error"
     if isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
         return "reset"
-    if isinstance(exc, ConnectionError | OSError):
-        return "connect_error"
-    if isinstance(exc, ValueError | requests.exceptions.InvalidJSONError):
+    if isinstance(exc, requests.exceptions.RequestException | ValueError):
+        # requests' exceptions are OSErrors, so they must be caught before the socket errors below:
+        # what is left of them (bad JSON, too many redirects, bad URL) is not a network failure
         return "protocol_error"
+    if isinstance(exc, OSError):
+        return "connect_error"
     return "protocol_error"
 
 

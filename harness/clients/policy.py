@@ -14,7 +14,7 @@ from tenacity.wait import wait_base
 from harness.scenario.model import Retry
 
 
-class wait_retry_after(wait_base):  # noqa: N801 - named like tenacity's own strategies
+class wait_retry_after(wait_base):
     """Wait at least as long as the last response's Retry-After asked (capped), else as `fallback` says."""
 
     def __init__(self, fallback: wait_base, cap_s: float):

@@ -11,7 +11,7 @@ from harness.faults.registry import ToxicSpec, http_match, register
 
 @register("latency")
 def build(fault: Any, toxic_name: str, paths: Mapping[str, str]) -> ToxicSpec:
-    timing = {"latency": int(round(fault.latency_ms)), "jitter": int(round(fault.jitter_ms))}
+    timing = {"latency": round(fault.latency_ms), "jitter": round(fault.jitter_ms)}
     if fault.endpoint is None and fault.path is None:
         return {"name": toxic_name, "type": "latency", "stream": "downstream", "toxicity": 1.0, "attributes": timing}
     return {

@@ -7,13 +7,12 @@ to the environment by `register()` (no module-level state besides the two Locust
 
 from __future__ import annotations
 
-import locust  # noqa: I001 - first: it monkey-patches the process for gevent before anything else loads
-
 import os
 import random
 from typing import Any
 
 import gevent
+import locust
 from locust import LoadTestShape, User, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner

@@ -7,6 +7,7 @@ the timeline's event log (`timeline.jsonl`, written live by the Locust process) 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -23,10 +24,8 @@ SCHEMA_VERSION = 1
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for dist in ("sso-resilience-harness", "locust", "tenacity", "pyarrow", "pandas"):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            pass
     return out
 
 
@@ -64,11 +63,11 @@ class Journal:
             if kind == "timeline_start" and self.test_start is None:
                 self.test_start = ev.get("asked_at")
             elif kind == "phase_start":
-                phases[ev["phase"]] = {"name": ev["phase"], "asked_start": ev["asked_at"], "start": ev["ts"], "end": None}
-            elif kind == "phase_end" and ev["phase"] in phases:
-                phases[ev["phase"]]["end"] = ev["ts"]
-            elif kind == "timeline_stop" and ev.get("phase") in phases and phases[ev["phase"]]["end"] is None:
-                phases[ev["phase"]]["end"] = ev["ts"]
+                name = ev["phase"]
+                phases[name] = {"name": name, "asked_start": ev["asked_at"], "start": ev["ts"], "end": None}
+            elif kind in ("phase_end", "timeline_stop") and ev.get("phase") in phases:
+                # a stop ends the phase it interrupted; a later phase_end never comes
+                phases[ev["phase"]]["end"] = phases[ev["phase"]]["end"] or ev["ts"]
             elif kind in ("fault_applied", "fault_error") and ev.get("action", "apply") == "apply":
                 faults[ev["fault_id"]] = {
                     "id": ev["fault_id"],

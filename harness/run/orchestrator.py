@@ -91,6 +91,8 @@ class Run:
         self.secret = secrets.token_urlsafe(32)
         self.processes: dict[str, ManagedProcess] = {}
         self.proxy_client: Any = None
+        self.proxy_name = PROXY_NAME
+        self._created_proxy = False
         self.journal: Journal | None = None
         self._scratch: Path | None = None
 
@@ -159,18 +161,31 @@ class Run:
         target_url = f"http://127.0.0.1:{target_port}"
         base_url = target_url
         proxy_api = None
-        if self.scenario.proxy.kind == "embedded":
-            api_port = free_port()
-            proxy_api = f"http://127.0.0.1:{api_port}"
-            proxy = self._spawn(
-                "proxy",
-                python_module("harness", "proxy", "--port", str(api_port), "--seed", str(self.scenario.seed)),
-            )
-            wait_until_ready(proxy, f"{proxy_api}/version", READY_TIMEOUT_S)
+        proxy_cfg = self.scenario.proxy
+        if proxy_cfg.kind != "none":
+            if proxy_cfg.kind == "embedded":
+                api_port = free_port()
+                proxy_api = f"http://127.0.0.1:{api_port}"
+                seed = str(self.scenario.seed)
+                proxy = self._spawn("proxy", python_module("harness", "proxy", "--port", str(api_port), "--seed", seed))
+                wait_until_ready(proxy, f"{proxy_api}/version", READY_TIMEOUT_S)
+            else:
+                proxy_api = proxy_cfg.api.rstrip("/")
+                # a shared proxy: our own proxy name, so that rollback touches nothing of anyone else's
+                self.proxy_name = f"harness-{self.run_id}".lower()
             self.proxy_client = ToxiproxyClient(proxy_api)
-            created = self.proxy_client.create_proxy(PROXY_NAME, "127.0.0.1:0", f"127.0.0.1:{target_port}")
+            if proxy_cfg.kind != "embedded":
+                self._check_external_proxy()
+            created = self.proxy_client.create_proxy(self.proxy_name, "127.0.0.1:0", f"127.0.0.1:{target_port}")
+            self._created_proxy = True
             base_url = f"http://{created['listen']}"
-            self.journal.services["proxy"] = {"api": proxy_api, "listen": created["listen"], "pid": proxy.pid}
+            self.journal.services["proxy"] = {
+                "kind": proxy_cfg.kind,
+                "api": proxy_api,
+                "name": self.proxy_name,
+                "listen": created["listen"],
+                "pid": self.processes["proxy"].pid if "proxy" in self.processes else None,
+            }
 
         target = self._spawn(
             "target",
@@ -203,7 +218,7 @@ class Run:
             base_url=base_url,
             target_url=target_url,
             proxy_api=proxy_api,
-            proxy_name=PROXY_NAME if proxy_api else None,
+            proxy_name=self.proxy_name if proxy_api else None,
             client_id=CLIENT_ID,
             seed=self.scenario.seed,
         )
@@ -259,18 +274,39 @@ class Run:
         if self.proxy_client is None:
             return
         try:
-            self.proxy_client.reset()
-            left = {name: p.get("toxics", []) for name, p in self.proxy_client.get_proxies().items()}
-            leftover = {name: [t["name"] for t in toxics] for name, toxics in left.items() if toxics}
-            if leftover:
-                self.journal.rollback_step("proxy reset", False, f"toxics still present: {leftover}")
+            if self.scenario.proxy.kind == "embedded":
+                self.proxy_client.reset()  # our own proxy process: nothing on it is anyone else's
+                left = self.proxy_client.get_proxies()
             else:
-                self.journal.rollback_step("proxy reset", True, "no toxic remains on any proxy")
+                left = self._remove_own_proxy()
+            leftover = {name: [t["name"] for t in p.get("toxics", [])] for name, p in left.items() if p.get("toxics")}
+            if leftover:
+                self.journal.rollback_step("remove faults", False, f"toxics still present: {leftover}")
+            else:
+                self.journal.rollback_step("remove faults", True, "no toxic remains on the proxy")
         except Exception as exc:
             proxy = self.processes.get("proxy")
             gone = proxy is not None and not proxy.alive()
             detail = "proxy process is gone, so are its faults" if gone else f"{type(exc).__name__}: {exc}"
-            self.journal.rollback_step("proxy reset", gone, detail)
+            self.journal.rollback_step("remove faults", gone, detail)
+
+    def _remove_own_proxy(self) -> dict[str, Any]:
+        """On a shared proxy: delete our toxics and our proxy, nothing else; return what is left of ours."""
+        if not self._created_proxy:
+            return {}
+        proxies = self.proxy_client.get_proxies()
+        ours = proxies.get(self.proxy_name)
+        if ours is not None:
+            for toxic in ours.get("toxics", []):
+                self.proxy_client.remove_toxic(self.proxy_name, toxic["name"])
+            self.proxy_client.delete_proxy(self.proxy_name)
+        return {k: v for k, v in self.proxy_client.get_proxies().items() if k == self.proxy_name}
+
+    def _check_external_proxy(self) -> None:
+        try:
+            self.proxy_client.get_proxies()
+        except Exception as exc:
+            raise InfrastructureError(f"the proxy API at {self.proxy_client.api_url} does not answer: {exc}") from exc
 
     def _stop_services(self) -> None:
         assert self.journal is not None

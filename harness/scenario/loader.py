@@ -36,7 +36,8 @@ def load_scenario_text(text: str, filename: str = "<scenario>") -> Scenario:
     data, lines = parse_yaml_with_lines(text, filename)
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"
-        raise ScenarioError([Problem(filename, lines.get((), 1), "", f"a scenario is a YAML mapping, this file is {kind}")])
+        message = f"a scenario is a YAML mapping, this file is {kind}"
+        raise ScenarioError([Problem(filename, lines.get((), 1), "", message)])
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
@@ -97,7 +98,8 @@ def _problems(exc: ValidationError, filename: str, data: Any, lines: dict[PathKe
     errors = exc.errors(include_url=False)
     failing = {tuple(e["loc"]) for e in errors}
     for err in errors:
-        if err["type"] == "too_short" and any(loc[: len(err["loc"])] == tuple(err["loc"]) and loc != tuple(err["loc"]) for loc in failing):
+        here = tuple(err["loc"])
+        if err["type"] == "too_short" and any(loc[: len(here)] == here and loc != here for loc in failing):
             continue  # pydantic also calls a list "too short" when its only item failed: say it once
         message = _message(err)
         loc = _yaml_path(err["loc"], data)
@@ -152,7 +154,8 @@ def _message(err: Any) -> str:
         return f"{msg.replace('Input should be', 'expected')} (got {err.get('input')!r})"
     if kind == "union_tag_invalid":
         ctx = err.get("ctx", {})
-        return f"unknown {ctx.get('discriminator', 'type').strip(chr(39))} {ctx.get('tag')!r} (known: {ctx.get('expected_tags')})"
+        field = ctx.get("discriminator", "type").strip("'")
+        return f"unknown {field} {ctx.get('tag')!r} (known: {ctx.get('expected_tags')})"
     if msg.startswith("Value error, "):
         return msg[len("Value error, ") :]
     got = err.get("input")

@@ -6,8 +6,10 @@ past the loader handles raw dicts. `schema.json` in `scenarios/` is exported fro
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -56,6 +58,32 @@ class EmbeddedProxy(Model):
     """The harness's own Toxiproxy-compatible fault proxy, started for the run."""
 
     kind: Literal["embedded"] = "embedded"
+
+
+class ToxiproxyProxy(Model):
+    """An already running Toxiproxy (or `harness proxy`) reached through its API. The run adds its own
+    proxy and toxics there and removes exactly those at the end; it never resets what others made."""
+
+    kind: Literal["toxiproxy"]
+    api: str = "http://127.0.0.1:8474"
+
+    @model_validator(mode="after")
+    def _loopback_only(self) -> ToxiproxyProxy:
+        parsed = urlsplit(self.api)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise at_field("api", f"expected an http(s) URL such as http://127.0.0.1:8474 (got {self.api!r})")
+        if not is_loopback(parsed.hostname):
+            raise at_field("api", f"the proxy must be on loopback (127.0.0.0/8, ::1, localhost), not {parsed.hostname}")
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class NoProxy(Model):
@@ -228,7 +256,7 @@ class Scenario(Model):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)
     description: str = ""
     target: EmbeddedTarget = EmbeddedTarget()
-    proxy: Annotated[EmbeddedProxy | NoProxy, Field(discriminator="kind")] = EmbeddedProxy()
+    proxy: Annotated[EmbeddedProxy | ToxiproxyProxy | NoProxy, Field(discriminator="kind")] = EmbeddedProxy()
     seed: int = 0
     load: Load = Load()
     flows: tuple[FlowWeight, ...] = Field(default=(FlowWeight(flow="client_credentials"),), min_length=1)
@@ -243,10 +271,10 @@ class Scenario(Model):
             if name in names[:i]:
                 raise at_field(f"phases.{i}.name", f"phase name {name!r} is used twice; names must be unique")
         for i, slo in enumerate(self.slos):
-            for j, phase in enumerate(slo.phases or ()):
-                if phase not in names:
+            for j, phase_name in enumerate(slo.phases or ()):
+                if phase_name not in names:
                     raise at_field(
-                        f"slos.{i}.phases.{j}", f"no phase named {phase!r} (phases: {', '.join(names)})"
+                        f"slos.{i}.phases.{j}", f"no phase named {phase_name!r} (phases: {', '.join(names)})"
                     )
         if isinstance(self.proxy, NoProxy):
             for i, phase in enumerate(self.phases):

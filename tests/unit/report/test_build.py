@@ -1,0 +1,51 @@
+import json
+
+import pytest
+
+from harness.errors import InputError
+from harness.report.build import build_report
+from tests.unit.analysis.synthetic import write_run
+
+
+def test_build_report_writes_every_file_and_fails_when_an_slo_failed(built, run_dir):
+    assert built.run_dir == run_dir
+    assert built.report_html == run_dir / "report.html"
+    assert built.junit_xml == run_dir / "junit.xml"
+    assert sorted(p.name for p in (run_dir / "figures").iterdir()) == [
+        "availability.png",
+        "latency.png",
+        "throughput.png",
+    ]
+    assert json.loads((run_dir / "summary.json").read_text()) == built.summary
+    assert built.exit_code == 1
+
+
+def test_exit_code_is_zero_when_every_slo_passed(run_dir):
+    scenario = (run_dir / "scenario.yaml").read_text()
+    kept = [line for line in scenario.splitlines() if "brownout-availability" not in line]
+    kept = [line for line in kept if "retry-amplification" not in line and "cooldown-p95" not in line]
+    (run_dir / "scenario.yaml").write_text("\n".join(kept) + "\n")
+    result = build_report(run_dir)
+    assert result.summary["verdict"] == "pass"
+    assert result.exit_code == 0
+
+
+@pytest.mark.parametrize("missing", ["journal.json", "scenario.yaml"])
+def test_not_a_run_directory_is_bad_input_naming_the_file(run_dir, missing):
+    (run_dir / missing).unlink()
+    with pytest.raises(InputError, match=missing) as caught:
+        build_report(run_dir)
+    assert caught.value.exit_code == 2
+
+
+def test_a_crashed_run_without_records_still_gets_a_report(tmp_path):
+    result = build_report(write_run(tmp_path, records=False, status="crashed"))
+    assert result.report_html.is_file() and result.junit_xml.is_file()
+    assert result.exit_code == 1
+
+
+def test_the_cli_prints_the_report_and_returns_the_exit_code(run_dir, capsys):
+    from harness.cli import main
+
+    assert main(["report", str(run_dir)]) == 1
+    assert "report.html" in capsys.readouterr().out
