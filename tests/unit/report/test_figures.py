@@ -71,7 +71,11 @@ def test_series_are_the_per_second_metrics(figures):
 def test_empty_frames_draw_an_annotated_empty_figure():
     empty = pd.DataFrame({"ts": [], "outcome": [], "latency_ms": [], "attempts": []})
     timeline = Timeline(0.0, 5.0, (PhaseMark("baseline", 0.0, 5.0),), (FaultMark("f", "latency", "latency 5ms", 1, 2),))
-    for fig in (latency_figure(empty, timeline), availability_figure(empty, empty, timeline), throughput_figure(empty, timeline)):
+    for fig in (
+        latency_figure(empty, timeline),
+        availability_figure(empty, empty, timeline),
+        throughput_figure(empty, timeline),
+    ):
         assert "no data recorded" in [t.get_text() for ax in fig.axes for t in ax.texts]
         assert all(spans(ax) for ax in fig.axes)
 

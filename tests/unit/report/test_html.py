@@ -55,7 +55,7 @@ def parse(html: str) -> Tables:
 
 def test_slo_table_comes_first_with_the_right_verdicts(built):
     page = parse(built.report_html.read_text(encoding="utf-8"))
-    assert list(page.tables)[0] == "slos"
+    assert next(iter(page.tables)) == "slos"
     head, *rows = page.tables["slos"]
     assert head[:7] == ["SLO", "metric", "scope", "phases", "threshold", "observed", "verdict"]
     assert {r[0]: r[6] for r in rows} == {
