@@ -25,9 +25,10 @@ JOURNAL_FILE = "journal.json"
 SCENARIO_FILE = "scenario.yaml"
 RECORDS_DIR = "records"
 
-# Only the columns analysis uses: records may be millions of rows, and user/node/error strings are big.
-ATTEMPT_COLUMNS = ("ts", "op_id", "endpoint", "attempt", "status", "outcome", "latency_ms", "phase")
-OPERATION_COLUMNS = ("ts", "op_id", "flow", "step", "attempts", "outcome", "status", "latency_ms", "phase")
+# Only the columns analysis uses: records may be millions of rows, and per-record strings (op_id, user,
+# node, error) would take most of the memory. The few-valued strings become pandas categoricals.
+ATTEMPT_COLUMNS = ("ts", "endpoint", "attempt", "status", "outcome", "latency_ms", "phase")
+OPERATION_COLUMNS = ("ts", "flow", "step", "attempts", "outcome", "status", "latency_ms", "phase")
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,12 @@ def read_journal(path: Path) -> dict[str, Any]:
 
 
 def read_frame(records_dir: Path, kind: str, columns: tuple[str, ...]) -> pd.DataFrame:
-    frame = read_records(records_dir, kind, columns).to_pandas()
+    table = read_records(records_dir, kind, columns)
+    # self_destruct hands each column back to the Arrow pool as soon as it is converted: a lower peak.
+    frame = table.to_pandas(strings_to_categorical=True, self_destruct=True, split_blocks=True)
+    del table
+    if frame["ts"].is_monotonic_increasing:
+        return frame
     return frame.sort_values("ts", kind="stable", ignore_index=True)
 
 
@@ -234,7 +240,7 @@ def _record_spans(attempts: pd.DataFrame, operations: pd.DataFrame) -> dict[str,
     both = pd.concat([attempts[["phase", "ts"]], operations[["phase", "ts"]]], ignore_index=True)
     if both.empty:
         return {}
-    grouped = both.groupby("phase")["ts"].agg(["min", "max"])
+    grouped = both.groupby("phase", observed=True)["ts"].agg(["min", "max"])
     return {str(name): (float(row["min"]), float(row["max"])) for name, row in grouped.iterrows()}
 
 

@@ -74,7 +74,7 @@ def error_rate_interval(frame: pd.DataFrame, confidence: float = CONFIDENCE) -> 
 def outcome_counts(frame: pd.DataFrame) -> dict[str, int]:
     """Error breakdown: records per outcome, ok included."""
     counts = frame["outcome"].value_counts(sort=False)
-    return {str(k): int(v) for k, v in sorted(counts.items())}
+    return {str(k): int(v) for k, v in sorted(counts.items()) if v}  # a categorical lists absent outcomes too
 
 
 def unauthorized_accepted(attempts: pd.DataFrame) -> int:

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.analysis.frames import fault_label, load_run
+from harness.analysis.frames import OPERATION_COLUMNS, fault_label, load_run
 from harness.errors import InputError
 from tests.unit.analysis.synthetic import T0, journal, write_run
 
@@ -52,7 +52,7 @@ def test_a_run_without_records_gives_empty_frames(tmp_path):
     run = load_run(write_run(tmp_path, records=False, status="crashed"))
     assert run.attempts.empty and run.operations.empty
     assert not run.has_records
-    assert list(run.operations.columns)[:2] == ["ts", "op_id"]
+    assert list(run.operations.columns) == list(OPERATION_COLUMNS)
 
 
 def test_fault_times_fall_back_to_asked_times_then_to_the_phase_end(run_dir):
