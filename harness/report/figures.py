@@ -62,9 +62,7 @@ class Timeline:
     def of(cls, run: Run) -> Timeline:
         t0 = run.t0
         phases = tuple(
-            PhaseMark(p.name, p.start - t0, p.end - t0)
-            for p in run.phases
-            if p.start is not None and p.end is not None
+            PhaseMark(p.name, p.start - t0, p.end - t0) for p in run.phases if p.start is not None and p.end is not None
         )
         faults = tuple(FaultMark(f.id, f.type, f.label, f.start - t0, f.end - t0) for f in run.faults)
         ends = [run.data_end - t0, *(p.end_s for p in phases)]
@@ -159,9 +157,7 @@ def _figure() -> tuple[Figure, Axes]:
     return fig, fig.add_subplot()
 
 
-def _finish(
-    ax: Axes, timeline: Timeline, *, empty: bool, xlabel: bool = True, phase_names: bool = True
-) -> None:
+def _finish(ax: Axes, timeline: Timeline, *, empty: bool, xlabel: bool = True, phase_names: bool = True) -> None:
     mark_timeline(ax, timeline, phase_names=phase_names)
     ax.set_xlim(0, max(timeline.end_s, 1.0))
     if xlabel:
@@ -181,16 +177,12 @@ def mark_timeline(ax: Axes, timeline: Timeline, *, phase_names: bool = True) -> 
     for phase in timeline.phases:
         ax.axvline(phase.start_s, color="0.35", linestyle="--", linewidth=0.8, gid=f"phase:{phase.name}")
         if phase_names:
-            ax.text(
-                phase.start_s + 0.2, 0.995, phase.name, transform=on_x, va="top", fontsize=8, color="0.25"
-            )
+            ax.text(phase.start_s + 0.2, 0.995, phase.name, transform=on_x, va="top", fontsize=8, color="0.25")
     if timeline.phases:
         ax.axvline(timeline.phases[-1].end_s, color="0.35", linestyle="--", linewidth=0.8, gid="phase:end")
     for fault in timeline.faults:
         colour = fault_colour(fault.type)
-        ax.axvspan(
-            fault.start_s, fault.end_s, color=colour, alpha=0.13, label=fault.label, gid=f"fault:{fault.id}"
-        )
+        ax.axvspan(fault.start_s, fault.end_s, color=colour, alpha=0.13, label=fault.label, gid=f"fault:{fault.id}")
         ax.text(fault.start_s + 0.2, 0.01, fault.label, transform=on_x, va="bottom", fontsize=7, color=colour)
 
 

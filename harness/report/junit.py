@@ -34,9 +34,7 @@ def render_junit(summary: Mapping[str, Any]) -> bytes:
     for key in ("run_id", "status", "verdict"):
         ET.SubElement(properties, "property", {"name": key, "value": str(summary.get(key))})
     for slo in slos:
-        case = ET.SubElement(
-            suite, "testcase", {"classname": "slo", "name": str(slo.get("name")), "time": "0"}
-        )
+        case = ET.SubElement(suite, "testcase", {"classname": "slo", "name": str(slo.get("name")), "time": "0"})
         if slo.get("verdict") != "pass":
             failure = ET.SubElement(
                 case, "failure", {"message": str(slo.get("message")), "type": str(slo.get("verdict"))}
