@@ -1,0 +1,289 @@
+"""One proxied TCP connection: the client-side and server-side asyncio Protocols and the Link between.
+
+Protocol API, not streams: `data_received` hands bytes to the direction's Pipe, which writes them to the
+peer transport (with no toxic, at once); a full peer write buffer pauses reading on the other side.
+End of stream travels through the pipe behind the data, so delayed bytes are delivered before a FIN.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from harness.proxy.addresses import split_hostport
+from harness.proxy.http import RequestFramer
+from harness.proxy.pipeline import Pipe, Stage, StageContext
+
+if TYPE_CHECKING:
+    from harness.proxy.collection import Proxy, ToxicEntry
+
+
+class _Clock:
+    """The loop's clock and timers, as stages see them."""
+
+    __slots__ = ("call_at", "time")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.time = loop.time
+        self.call_at = loop.call_at
+
+
+def _discard(data: bytes) -> None:
+    pass
+
+
+class Link:
+    def __init__(self, proxy: Proxy, client: asyncio.Transport):
+        self.proxy = proxy
+        self.client = client
+        self.server: asyncio.Transport | None = None
+        self.loop = asyncio.get_running_loop()
+        self.framer = RequestFramer()
+        self._early: list[bytes] = []  # client bytes that arrived before the upstream connection
+        self.up = Pipe(self._early.append, self._server_eof, self, self.framer, self._request_forwarded)
+        self.down = Pipe(client.write, self._client_eof, self)
+        self._awaiting = False
+        self._closed = False
+        self._client_gone = False
+        self._server_gone = False
+        self._eof_to_client = False
+        self._eof_to_server = False
+        self._paused_client: set[object] = set()
+        self._paused_server: set[object] = set()
+        self._stages: dict[ToxicEntry, Stage | None] = {}
+        proxy.links.add(self)
+        proxy.counters.connections_total += 1
+        proxy.counters.connections_active += 1
+        self.pause_client("connect")
+        self.apply_toxics(proxy.chain_upstream(), proxy.chain_downstream())
+        self._connect_task = self.loop.create_task(self._connect())
+
+    async def _connect(self) -> None:
+        host, port = split_hostport(self.proxy.upstream, "upstream")
+        try:
+            transport, _ = await self.loop.create_connection(lambda: ServerProtocol(self), host, port)
+        except OSError:
+            self.proxy.counters.upstream_connect_errors += 1
+            self.client.close()
+            return
+        if self._closed:
+            transport.abort()
+            return
+        self.server = transport
+        if self._early:
+            transport.write(b"".join(self._early))
+            self._early.clear()
+        self.up.write = transport.write
+        if self._eof_to_server:  # the client had already finished
+            self._server_eof()
+            return
+        for owner in list(self._paused_server):  # a downstream stage asked for a pause meanwhile
+            self._paused_server.discard(owner)
+            self.pause_server(owner)
+        self.resume_client("connect")
+
+    # --- what stages may ask (LinkPort) ----------------------------------------------------------
+
+    def respond(self, data: bytes, keep_alive: bool) -> None:
+        self.down.inject(data)
+        if not keep_alive:
+            # The request said Connection: close; the server never saw it, so end both sides here.
+            self._client_gone = True
+            if self.server is not None:
+                self.server.close()
+            self.down.feed_eof()
+
+    def awaiting_response(self) -> bool:
+        return self._awaiting
+
+    def _request_forwarded(self) -> None:
+        self._awaiting = True
+
+    def requests_seen(self) -> int:
+        return self.framer.requests
+
+    # --- toxics ----------------------------------------------------------------------------------
+
+    def apply_toxics(self, upstream: list[ToxicEntry], downstream: list[ToxicEntry]) -> None:
+        """Makes this connection's stages match the proxy's toxics. A toxic already applied keeps its
+        stage (and its decision whether this connection is affected at all: Toxiproxy's toxicity)."""
+        previous, self._stages = self._stages, {}
+        for pipe, entries, pause, resume in (
+            (self.up, upstream, self.pause_client, self.resume_client),
+            (self.down, downstream, self.pause_server, self.resume_server),
+        ):
+            stages: list[Stage] = []
+            hold = False
+            for entry in entries:
+                if entry in previous:
+                    stage = previous[entry]
+                elif self.proxy.toxicity_rng.random() < entry.toxicity:
+                    ctx = StageContext(_Clock(self.loop), entry.rng, entry.counters, self, pause, resume)
+                    stage = entry.toxic.stage(ctx)
+                else:
+                    stage = None
+                self._stages[entry] = stage
+                if stage is not None:
+                    stages.append(stage)
+                    hold = hold or entry.toxic.http
+            pipe.set_stages(stages, hold)
+
+    # --- flow control ----------------------------------------------------------------------------
+
+    def pause_client(self, owner: object) -> None:
+        if not self._paused_client:
+            self.client.pause_reading()
+        self._paused_client.add(owner)
+
+    def resume_client(self, owner: object) -> None:
+        self._paused_client.discard(owner)
+        if not self._paused_client and not self._closed and not self._client_gone:
+            self.client.resume_reading()
+
+    def pause_server(self, owner: object) -> None:
+        if not self._paused_server and self.server is not None:
+            self.server.pause_reading()
+        self._paused_server.add(owner)
+
+    def resume_server(self, owner: object) -> None:
+        self._paused_server.discard(owner)
+        if not self._paused_server and self.server is not None and not self._closed and not self._server_gone:
+            self.server.resume_reading()
+
+    # --- end of streams --------------------------------------------------------------------------
+
+    def _server_eof(self) -> None:
+        """The client -> server stream ended and everything before the end was delivered."""
+        self._eof_to_server = True
+        server = self.server
+        if server is None:
+            return
+        if self._client_gone or not server.can_write_eof():
+            server.close()
+        else:
+            server.write_eof()
+        self._close_if_done()
+
+    def _client_eof(self) -> None:
+        self._eof_to_client = True
+        if self._server_gone or self._client_gone or not self.client.can_write_eof():
+            self.client.close()
+        else:
+            self.client.write_eof()
+        self._close_if_done()
+
+    def _close_if_done(self) -> None:
+        if self._eof_to_client and self._eof_to_server:
+            self.close()
+
+    def client_eof(self) -> None:
+        self.up.feed_eof()
+
+    def server_eof(self) -> None:
+        self.down.feed_eof()
+
+    def client_lost(self) -> None:
+        self._client_gone = True
+        self.down.write = _discard
+        self.up.feed_eof()
+        if self.server is None:
+            self.close()
+
+    def server_lost(self) -> None:
+        self._server_gone = True
+        self.up.write = _discard
+        self.down.feed_eof()
+        if self._eof_to_server:
+            self.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.up.close()
+        self.down.close()
+        self.client.close()
+        if self.server is not None:
+            self.server.close()
+        else:
+            self._connect_task.cancel()
+        self._forget()
+
+    def abort(self) -> None:
+        """The proxy went down: cut both sides now, delivering nothing more."""
+        self._closed = True
+        self.up.close()
+        self.down.close()
+        self.client.abort()
+        if self.server is not None:
+            self.server.abort()
+        else:
+            self._connect_task.cancel()
+        self._forget()
+
+    def _forget(self) -> None:
+        if self in self.proxy.links:
+            self.proxy.links.discard(self)
+            self.proxy.counters.connections_active -= 1
+            self.proxy.counters.requests += self.framer.requests
+
+
+class ClientProtocol(asyncio.Protocol):
+    """The side a client connected to (the proxy's listener)."""
+
+    def __init__(self, proxy: Proxy):
+        self.proxy = proxy
+        self.counters = proxy.counters
+        self.link: Link | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.link = Link(self.proxy, transport)  # type: ignore[arg-type]
+        self.feed = self.link.up.feed
+
+    def data_received(self, data: bytes) -> None:
+        self.counters.bytes_upstream += len(data)
+        self.feed(data)
+
+    def eof_received(self) -> bool:
+        assert self.link is not None
+        self.link.client_eof()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.link is not None:
+            self.link.client_lost()
+
+    def pause_writing(self) -> None:
+        if self.link is not None:
+            self.link.pause_server("client-write-buffer")
+
+    def resume_writing(self) -> None:
+        if self.link is not None:
+            self.link.resume_server("client-write-buffer")
+
+
+class ServerProtocol(asyncio.Protocol):
+    """The side the proxy opened to the upstream."""
+
+    def __init__(self, link: Link):
+        self.link = link
+        self.counters = link.proxy.counters
+        self.feed = link.down.feed
+
+    def data_received(self, data: bytes) -> None:
+        self.counters.bytes_downstream += len(data)
+        self.link._awaiting = False
+        self.feed(data)
+
+    def eof_received(self) -> bool:
+        self.link.server_eof()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.link.server_lost()
+
+    def pause_writing(self) -> None:
+        self.link.pause_client("server-write-buffer")
+
+    def resume_writing(self) -> None:
+        self.link.resume_client("server-write-buffer")
