@@ -44,6 +44,9 @@ def build_app(proxies: ProxyCollection) -> Starlette:
 
     def guarded(handler: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:
+            # As Toxiproxy: a web page must not be able to drive the proxy (CSRF, DNS rebinding).
+            if request.headers.get("user-agent", "").startswith("Mozilla/"):
+                return PlainTextResponse("User agent not allowed\n", status_code=403)
             try:
                 return await handler(request)
             except err.ApiError as exc:

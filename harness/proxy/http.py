@@ -48,6 +48,11 @@ class Request:
         return f"Request({self.method} {self.target} #{self.index})"
 
 
+# Stands for every request framed while no HTTP toxic was on the connection: those went out as they
+# came, so no toxic may act on them (partial).
+TRACKED = Request("", "", "", True, -1)
+TRACKED.partial = True
+
 # A piece of the client stream: bytes, the request they belong to (None: not HTTP / between
 # requests), and whether they end that request.
 Segment = tuple[bytes, Request | None, bool]
@@ -65,18 +70,6 @@ def _path_of(target: bytes) -> str:
             return ""
         return (path or b"/").decode("latin-1")
     return target.decode("latin-1")  # "*" (OPTIONS) or authority-form (CONNECT)
-
-
-def _header_value(lower_head: bytes, head: bytes, name: bytes) -> tuple[bytes | None, int]:
-    """Value of header `name` (lowercase, with the leading CRLF and trailing colon) and how many
-    times it occurs."""
-    first = lower_head.find(name)
-    if first < 0:
-        return None, 0
-    count = lower_head.count(name)
-    start = first + len(name)
-    end = head.find(b"\r\n", start)
-    return head[start : end if end >= 0 else len(head)].strip(), count
 
 
 class RequestFramer:
@@ -141,10 +134,11 @@ class RequestFramer:
                         self._emitted = 0
                     self._head = full[pos:]
                     return out
-                request = self._parse_head(full, pos, end + 2)
+                request = self._parse_head(full, pos, end + 2, hold)
                 if request is None:
                     return self._go_opaque(out, full, start)
-                request.partial = start > pos
+                if start > pos and request is not TRACKED:
+                    request.partial = True
                 self.current = request
                 self.requests += 1
                 pos = end + 4
@@ -204,38 +198,78 @@ class RequestFramer:
             out.append((full[start:], None, False))
         return out
 
-    def _parse_head(self, full: bytes, pos: int, end: int) -> Request | None:
+    def _parse_head(self, full: bytes, pos: int, end: int, hold: bool) -> Request | None:
         """Parses the head in full[pos:end] (end just past the last header's CRLF) and sets the body
-        state; None if it is not a request we can frame with certainty."""
-        head = full[pos:end]
-        line_end = head.find(b"\r\n")
-        parts = head[:line_end].split(b" ")
-        if len(parts) != 3 or not _METHOD_RE.match(parts[0]) or not parts[2].startswith(b"HTTP/1."):
+        state; None if it is not a request we can frame with certainty. Without `hold` nothing can
+        be faulted, so no Request is built (the shared TRACKED stands for it)."""
+        line_end = full.find(b"\r\n", pos, end)
+        if full.find(b" HTTP/1.", pos, line_end) < 0:
             return None
-        method = parts[0].decode("ascii")
-        target = parts[1]
+        head = full[pos:end]
         lower = head.lower()
-        te, te_count = _header_value(lower, head, b"\r\ntransfer-encoding:")
-        cl, cl_count = _header_value(lower, head, b"\r\ncontent-length:")
-        conn, _ = _header_value(lower, head, b"\r\nconnection:")
-        self._opaque_after = method == "CONNECT" or b"\r\nupgrade:" in lower
-        if te is not None:
-            if te_count != 1 or not te.lower().rstrip().endswith(b"chunked"):
+        te = lower.find(b"\r\ntransfer-encoding:")
+        cl = lower.find(b"\r\ncontent-length:")
+        self._opaque_after = b"\r\nupgrade:" in lower or head.startswith(b"CONNECT ")
+        if te >= 0:
+            value = head[te + 20 : head.find(b"\r\n", te + 20)]
+            if lower.find(b"\r\ntransfer-encoding:", te + 1) >= 0 or not value.strip().lower().endswith(b"chunked"):
                 return None  # a request body must be chunked-framed (RFC 9112 6.3)
             self._state = _CHUNK_SIZE
-        elif cl is not None:
-            if cl_count != 1 or not cl.isdigit():
+        elif cl >= 0:
+            value = head[cl + 17 : head.find(b"\r\n", cl + 17)].strip()
+            if lower.find(b"\r\ncontent-length:", cl + 1) >= 0 or not value.isdigit():
                 return None
-            self._remaining = int(cl)
+            self._remaining = int(value)
             self._state = _BODY if self._remaining else _HEAD
         else:
             self._state = _HEAD
-        return self._request(method, target, conn, parts)
+        if not hold:
+            return TRACKED
+        parts = head[: line_end - pos].split(b" ")
+        if len(parts) != 3 or not _METHOD_RE.match(parts[0]):
+            return None
+        conn = lower.find(b"\r\nconnection:")
+        conn_value = lower[conn + 13 : lower.find(b"\r\n", conn + 13)] if conn >= 0 else b""
+        keep_alive = b"keep-alive" in conn_value if parts[2] == b"HTTP/1.0" else b"close" not in conn_value
+        target = parts[1]
+        return Request(parts[0].decode("ascii"), target.decode("latin-1"), _path_of(target), keep_alive, self.requests)
 
-    def _request(self, method: str, target: bytes, conn: bytes | None, parts: list[bytes]) -> Request:
-        conn_l = conn.lower() if conn else b""
-        keep_alive = b"close" not in conn_l if parts[2] != b"HTTP/1.0" else b"keep-alive" in conn_l
-        return Request(method, target.decode("latin-1"), _path_of(target), keep_alive, self.requests)
+    def track(self, data: bytes) -> bool:
+        """Keeps count of boundaries while nothing is held back (no HTTP toxic): the caller forwards
+        `data` as it is. True if `data` ends a request. Only when `can_track`."""
+        if self._state == _HEAD:
+            n = len(data)
+            if data.find(b"\r\n\r\n") == n - 4 and n > 4:  # one whole head, the usual case
+                lower = data.lower()
+                if (
+                    b"\r\ncontent-length:" not in lower
+                    and b"\r\ntransfer-encoding:" not in lower
+                    and b"\r\nupgrade:" not in lower
+                    and data.find(b" HTTP/1.", 0, data.find(b"\r\n")) > 0
+                    and not data.startswith(b"CONNECT ")
+                ):
+                    self.requests += 1
+                    return True
+        elif self._state == _BODY:
+            n = len(data)
+            if n < self._remaining:
+                self._remaining -= n
+                return False
+            if n == self._remaining:
+                self._remaining = 0
+                self._state = _OPAQUE if self._opaque_after else _HEAD
+                self.current = None
+                return True
+        elif self._state == _OPAQUE:
+            return False
+        segments = self.feed(data, False)
+        return bool(segments) and segments[-1][2]
+
+    @property
+    def can_track(self) -> bool:
+        """Nothing held and no request being swallowed: `track` may be used."""
+        current = self.current
+        return not self._head and (current is None or current.fault_response is None)
 
 
 def _plausible_request_start(buf: bytes, pos: int) -> bool:

@@ -185,6 +185,12 @@ class Pipe:
             else:
                 first(data, None, False)
             return
+        if first is None and not self.hold and framer.can_track:  # the fast path: no toxic
+            ended = framer.track(data)
+            self.write(data)
+            if ended and self.on_request_end is not None:
+                self.on_request_end()
+            return
         for seg in framer.feed(data, self.hold):
             req = seg[1]
             if req is not None and req.fault_response is not None:

@@ -1,0 +1,131 @@
+"""Request boundaries (harness/proxy/http.py RequestFramer), no sockets."""
+
+from harness.proxy.http import TRACKED, RequestFramer
+
+GET = b"GET /a?x=1 HTTP/1.1\r\nHost: h\r\n\r\n"
+POST = b"POST /token HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
+CHUNKED = (
+    b"POST /upload HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\nX-Trailer: t\r\n\r\n"
+)
+
+
+def _requests(segments):
+    """(method, path, bytes) per request, from segments."""
+    out, current, buf = [], None, b""
+    for data, req, end in segments:
+        buf += data
+        current = req or current
+        if end:
+            out.append((current.method, current.path, buf))
+            buf, current = b"", None
+    return out, buf
+
+
+def test_content_length_body_is_part_of_the_request() -> None:
+    framer = RequestFramer()
+    reqs, rest = _requests(framer.feed(POST))
+    assert reqs == [("POST", "/token", POST)] and rest == b""
+
+
+def test_chunked_body_with_extension_and_trailer() -> None:
+    framer = RequestFramer()
+    reqs, rest = _requests(framer.feed(CHUNKED))
+    assert reqs == [("POST", "/upload", CHUNKED)] and rest == b""
+
+
+def test_two_requests_in_one_buffer_are_split_exactly() -> None:
+    framer = RequestFramer()
+    reqs, _rest = _requests(framer.feed(POST + GET))
+    assert reqs == [("POST", "/token", POST), ("GET", "/a", GET)]
+    assert framer.requests == 2
+
+
+def test_three_kinds_byte_by_byte() -> None:
+    stream = CHUNKED + POST + GET
+    framer = RequestFramer()
+    segments = []
+    for i in range(len(stream)):
+        segments += framer.feed(stream[i : i + 1])
+    reqs, _rest = _requests(segments)
+    assert [(m, p) for m, p, _ in reqs] == [("POST", "/upload"), ("POST", "/token"), ("GET", "/a")]
+    assert b"".join(r[2] for r in reqs) == stream
+
+
+def test_incomplete_head_is_held_until_complete() -> None:
+    framer = RequestFramer()
+    assert framer.feed(GET[:10]) == []
+    segments = framer.feed(GET[10:])
+    assert segments == [(GET, segments[0][1], True)]
+    assert segments[0][1].path == "/a" and not segments[0][1].partial
+
+
+def test_without_hold_every_byte_goes_out_at_once_and_the_request_is_partial() -> None:
+    framer = RequestFramer()
+    first = framer.feed(POST[:10], hold=False)
+    assert first == [(POST[:10], None, False)]
+    rest = framer.feed(POST[10:], hold=True)
+    assert b"".join(s[0] for s in first + rest) == POST
+    assert rest[-1][2] and rest[-1][1].partial  # already partly forwarded: never faulted
+
+
+def test_body_split_over_chunks_keeps_the_request() -> None:
+    framer = RequestFramer()
+    a = framer.feed(POST[:-3])
+    b = framer.feed(POST[-3:] + GET)
+    assert a[-1][2] is False and a[-1][1].method == "POST"
+    assert b[0] == (b"llo", a[-1][1], True)
+    assert b[1][1].method == "GET" and b[1][2]
+
+
+def test_track_fast_path_counts_requests_without_holding() -> None:
+    framer = RequestFramer()
+    assert framer.track(GET) is True
+    assert framer.track(POST[:-2]) is False
+    assert framer.track(POST[-2:]) is True
+    assert framer.requests == 2
+    assert framer.can_track
+
+
+def test_tracked_requests_are_never_faulted() -> None:
+    framer = RequestFramer()
+    segments = framer.feed(POST, hold=False)
+    assert segments == [(POST, TRACKED, True)] and TRACKED.partial
+
+
+def test_non_http_bytes_pass_untouched_and_the_connection_turns_opaque() -> None:
+    framer = RequestFramer()
+    postgres_startup = b"\x00\x00\x00\x08\x04\xd2\x16\x2f"
+    assert framer.feed(postgres_startup) == [(postgres_startup, None, False)]
+    assert framer.opaque
+    assert framer.feed(GET) == [(GET, None, False)]
+
+
+def test_redis_inline_command_is_not_http() -> None:
+    framer = RequestFramer()
+    assert framer.feed(b"PING\r\n") == [(b"PING\r\n", None, False)]
+    assert framer.opaque
+
+
+def test_ambiguous_framing_turns_opaque_rather_than_guessing() -> None:
+    framer = RequestFramer()
+    bad = b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"
+    assert framer.feed(bad) == [(bad, None, False)]
+    assert framer.opaque
+
+
+def test_upgrade_turns_opaque_after_the_request() -> None:
+    framer = RequestFramer()
+    ws = b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+    segments = framer.feed(ws + b"\x81\x05hello")
+    assert segments[0][0] == ws and segments[0][2]
+    assert segments[1] == (b"\x81\x05hello", None, False)
+    assert framer.opaque
+
+
+def test_absolute_form_target_and_keep_alive() -> None:
+    framer = RequestFramer()
+    [(_data, req, _end)] = framer.feed(b"GET http://idp.example/oauth2/token?x=1 HTTP/1.0\r\nHost: h\r\n\r\n")
+    assert req.path == "/oauth2/token" and req.keep_alive is False
+    [(_data, req, _end)] = framer.feed(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+    assert req.keep_alive is False
