@@ -302,9 +302,7 @@ class ProxyCollection:
         returns what it did until then."""
         if not isinstance(body, list):
             raise err.BAD_REQUEST_BODY("expected a JSON list of proxies")
-        wanted = [
-            self._new_proxy(_object(item, f"proxy {i + 1}"), f" at proxy {i + 1}") for i, item in enumerate(body)
-        ]
+        wanted = [self._new_proxy(_object(item, f"proxy {i + 1}"), f" at proxy {i + 1}") for i, item in enumerate(body)]
         done: list[Proxy] = []
         for proxy, enabled in wanted:
             existing = self.proxies.get(proxy.name)

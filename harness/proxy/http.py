@@ -343,9 +343,7 @@ def reason_phrase(status: int) -> str:
 
 def error_response(status: int, retry_after_s: int = 0, keep_alive: bool = True, fault: str = "http_error") -> bytes:
     """The whole response the proxy writes back instead of forwarding a request."""
-    body = json.dumps(
-        {"error": error_code_for(status), "error_description": "injected by harness proxy"}
-    ).encode()
+    body = json.dumps({"error": error_code_for(status), "error_description": "injected by harness proxy"}).encode()
     lines = [
         f"HTTP/1.1 {status} {reason_phrase(status)}",
         "Content-Type: application/json",

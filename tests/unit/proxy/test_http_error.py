@@ -120,4 +120,3 @@ def test_a_pipelining_client_is_forwarded_not_answered_out_of_order() -> None:
     pipe.feed(POST)
     assert sink.data == POST and link.responses == []
     assert stage.ctx.counters.faults_skipped == 1
-
