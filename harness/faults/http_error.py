@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,6 @@ def build(fault: Any, toxic_name: str, paths: Mapping[str, str]) -> ToxicSpec:
             **http_match(fault, paths),
             "status": fault.status,
             "probability": fault.probability,
-            "retry_after": fault.retry_after_s or 0,
+            "retry_after": math.ceil(fault.retry_after_s or 0),  # the header takes whole seconds
         },
     }

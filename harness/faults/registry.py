@@ -43,7 +43,16 @@ def toxic_spec(fault: Any, toxic_name: str, paths: Mapping[str, str] = EMBEDDED_
 
 
 class ProxyApi(Protocol):
-    def add_toxic(self, proxy: str, toxic: Mapping[str, Any]) -> Any: ...
+    def add_toxic(
+        self,
+        proxy: str,
+        type: str,
+        attributes: Mapping[str, Any] | None = None,
+        *,
+        name: str | None = None,
+        stream: str | None = None,
+        toxicity: float = 1.0,
+    ) -> Any: ...
 
     def remove_toxic(self, proxy: str, toxic: str) -> Any: ...
 
@@ -58,7 +67,14 @@ class FaultApplier:
 
     def apply(self, fault: Any, toxic_name: str) -> ToxicSpec:
         spec = toxic_spec(fault, toxic_name, self.paths)
-        self.api.add_toxic(self.proxy, spec)
+        self.api.add_toxic(
+            self.proxy,
+            spec["type"],
+            spec["attributes"],
+            name=spec["name"],
+            stream=spec["stream"],
+            toxicity=spec["toxicity"],
+        )
         return spec
 
     def remove(self, toxic_name: str) -> None:

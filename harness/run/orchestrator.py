@@ -154,8 +154,6 @@ class Run:
 
     def _start_services(self) -> None:
         assert self.journal is not None
-        from harness.proxy.client import ToxiproxyClient
-
         self._scratch = Path(tempfile.mkdtemp(prefix="harness-target-"))  # keys and hashes stay out of reports
         target_port = free_port()
         target_url = f"http://127.0.0.1:{target_port}"
@@ -163,6 +161,8 @@ class Run:
         proxy_api = None
         proxy_cfg = self.scenario.proxy
         if proxy_cfg.kind != "none":
+            from harness.proxy.client import ToxiproxyClient
+
             if proxy_cfg.kind == "embedded":
                 api_port = free_port()
                 proxy_api = f"http://127.0.0.1:{api_port}"
@@ -176,7 +176,9 @@ class Run:
             self.proxy_client = ToxiproxyClient(proxy_api)
             if proxy_cfg.kind != "embedded":
                 self._check_external_proxy()
-            created = self.proxy_client.create_proxy(self.proxy_name, "127.0.0.1:0", f"127.0.0.1:{target_port}")
+            created = self.proxy_client.create_proxy(
+                self.proxy_name, upstream=f"127.0.0.1:{target_port}", listen="127.0.0.1:0"
+            )
             self._created_proxy = True
             base_url = f"http://{created['listen']}"
             self.journal.services["proxy"] = {

@@ -10,7 +10,7 @@ def test_http_error_on_an_endpoint_matches_its_path_exactly() -> None:
     spec = toxic_spec(HttpErrorFault(type="http_error", endpoint="token", probability=0.3, retry_after_s=1), "t1")
     assert spec["type"] == "http_error" and spec["stream"] == "upstream"
     assert spec["attributes"] == {"method": "", "path": "/token", "match": "exact", "status": 503,
-                                  "probability": 0.3, "retry_after": 1.0}
+                                  "probability": 0.3, "retry_after": 1}
 
 
 def test_latency_without_a_target_is_the_tcp_toxic() -> None:

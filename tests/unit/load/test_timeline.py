@@ -30,9 +30,11 @@ class FakeProxy:
         self.toxics: dict[str, dict[str, Any]] = {}
         self.log: list[tuple[float, str, str]] = []
 
-    def add_toxic(self, proxy: str, toxic: dict[str, Any]) -> None:
-        self.toxics[toxic["name"]] = toxic
-        self.log.append((self.fake.now, "add", toxic["type"]))
+    def add_toxic(self, proxy: str, type: str, attributes: Any = None, *, name: str | None = None,
+                  stream: str | None = None, toxicity: float = 1.0) -> None:
+        assert name is not None
+        self.toxics[name] = {"type": type, "attributes": attributes, "stream": stream}
+        self.log.append((self.fake.now, "add", type))
 
     def remove_toxic(self, proxy: str, name: str) -> None:
         if self.fail_remove:
