@@ -1,38 +1,20 @@
 """Client authentication at the token endpoint: HTTP Basic or `client_secret_post` (RFC 6749 2.3.1).
-
-Secrets are kept as a plain SHA-256 hash, compared in constant time. Not PBKDF2/bcrypt/argon2, on
-purpose: our client secrets are generated high-entropy random strings, for which a fast hash is already
-infeasible to invert, while a slow KDF costs every token request tens of milliseconds of CPU (glewlwyd,
-which does that, manages ~89 token req/s) and would turn every load test into a KDF benchmark.
-Human passwords, if users get them later, need a slow KDF; client secrets do not.
-"""
+How secrets are stored and compared (and why SHA-256, not a slow KDF) is in credentials.py."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
+from harness.target.credentials import secret_matches
 from harness.target.oauth import InvalidClient, InvalidRequest
 from harness.target.store import ClientRecord, Store
 
 AUTH_METHODS: tuple[str, ...] = ("client_secret_basic", "client_secret_post")
 MAX_CLIENT_ID_LEN = 256
-# Compared against when the client is unknown, so that an unknown id costs as much as a wrong secret.
-_DUMMY_HASH = hashlib.sha256(b"no such client").digest()
-
-
-def hash_secret(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode("utf-8")).digest()
-
-
-def secret_matches(secret: str, stored_sha256: bytes | None) -> bool:
-    expected = _DUMMY_HASH if stored_sha256 is None else stored_sha256
-    return hmac.compare_digest(hash_secret(secret), expected) and stored_sha256 is not None
 
 
 @dataclass(frozen=True)

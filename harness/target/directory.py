@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 
-from harness.target.clientauth import hash_secret
+from harness.target.credentials import hash_secret
 from harness.target.store import Store
 
 CLIENT_ID_ENV = "HARNESS_CLIENT_ID"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from harness.target.clientauth import hash_secret
+from harness.target.credentials import hash_secret
 from harness.target.keys import KeyRing
 from harness.target.store import Store
 
