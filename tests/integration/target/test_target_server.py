@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -155,3 +157,16 @@ def test_two_servers_starting_together_on_a_new_db_agree_on_one_key(tmp_path: Pa
             jwks = requests.get(f"http://{LOOPBACK}:{port}/.well-known/jwks.json", timeout=5).json()
             kid_sets.append({k["kid"] for k in jwks["keys"]})
     assert kid_sets[0] == kid_sets[1] and len(kid_sets[0]) == 1
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_port_in_use_is_an_infrastructure_failure(tmp_path: Path, workers: str) -> None:
+    with socket.socket() as busy:
+        busy.bind((LOOPBACK, 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        argv = harness_argv("target", "--port", str(port), "--db", str(tmp_path / "t.sqlite3"), "--workers", workers)
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=60, env={**os.environ, **ENV})
+    assert result.returncode == 4, result.stderr
+    assert "did not start" in result.stderr
+    assert CLIENT_SECRET not in result.stdout + result.stderr
