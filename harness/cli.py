@@ -50,15 +50,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_target(args: argparse.Namespace) -> int:
-    from harness.target import server
+    from harness.target.server import run
 
-    return server.run(args)
+    return run(args)
 
 
 def _cmd_proxy(args: argparse.Namespace) -> int:
-    from harness.proxy import server
+    from harness.proxy.server import run
 
-    return server.run(args)
+    return run(args)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

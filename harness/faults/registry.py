@@ -47,7 +47,7 @@ class ProxyApi(Protocol):
         self,
         proxy: str,
         type: str,
-        attributes: Mapping[str, Any] | None = None,
+        attributes: dict[str, Any] | None = None,
         *,
         name: str | None = None,
         stream: str | None = None,
