@@ -1,16 +1,36 @@
 """Logical endpoint names a scenario may target, and where they live on the embedded SSO target.
 
 A fault names `endpoint: token` rather than a path so that the same scenario reads the same against any
-provider; for an external provider the paths come from its discovery document instead of this table.
+provider; for an external provider the OIDC paths come from its discovery document instead of this
+table. Both faces of the embedded target share one listener: `/token` and `/device_authorization` take
+a form body on the OIDC face and a JSON body on the AWS face (botocore's sso-oidc), and the AWS portal
+(botocore's sso) owns `/federation/...`, `/assignment/...` and `POST /logout`, so OIDC's RP-initiated
+logout is `/end_session`.
 """
 
 from __future__ import annotations
 
-# The AWS face's CreateToken is `POST /token` too, so "token" covers both faces.
 EMBEDDED_PATHS: dict[str, str] = {
+    # OIDC face (and the AWS sso-oidc operations that share a path)
     "discovery": "/.well-known/openid-configuration",
     "jwks": "/.well-known/jwks.json",
-    "token": "/token",
+    "authorize": "/authorize",  # OIDC authorization endpoint; also `aws sso login`'s PKCE entry
+    "login": "/login",  # the sign-in form behind /authorize
+    "token": "/token",  # OIDC token endpoint (form) and AWS CreateToken (JSON)
+    "device_authorization": "/device_authorization",  # RFC 8628 (form) and StartDeviceAuthorization (JSON)
+    "device_verification": "/device",  # the page where a user enters or confirms a user code
+    "userinfo": "/userinfo",
+    "introspection": "/introspect",  # RFC 7662
+    "revocation": "/revoke",  # RFC 7009
+    "end_session": "/end_session",  # RP-initiated logout
+    # AWS sso-oidc only
+    "register_client": "/client/register",  # RegisterClient
+    # AWS portal (botocore service "sso")
+    "role_credentials": "/federation/credentials",  # GetRoleCredentials
+    "list_accounts": "/assignment/accounts",  # ListAccounts
+    "list_account_roles": "/assignment/roles",  # ListAccountRoles
+    "logout": "/logout",  # portal Logout (POST)
+    # the service itself
     "health": "/healthz",
 }
 ENDPOINT_NAMES: tuple[str, ...] = tuple(EMBEDDED_PATHS)
