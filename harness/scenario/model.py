@@ -25,6 +25,7 @@ Outcome = Literal[
     "reset",
     "protocol_error",
     "security_violation",
+    "circuit_open",  # refused by the client's own circuit breaker: no request was sent
 ]
 RETRYABLE_DEFAULT: tuple[Outcome, ...] = ("connect_error", "timeout", "reset", "http_5xx", "http_429")
 
@@ -86,6 +87,40 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+class ExternalTarget(Model):
+    """A standards-compliant provider the harness does not start. OIDC paths come from its discovery
+    document; credentials come from the environment variables named here (never from the file). Load
+    leaves loopback only for hosts listed in `allow`, and AWS flows need their endpoint listed there too."""
+
+    kind: Literal["external"]
+    issuer: str
+    allow: tuple[str, ...] = ()
+    client_id_env: str = Field(default="HARNESS_CLIENT_ID", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    client_secret_env: str = Field(default="HARNESS_CLIENT_SECRET", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    username_env: str = Field(default="HARNESS_USERNAME", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    password_env: str = Field(default="HARNESS_PASSWORD", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    scope: str = "openid profile"
+    audience: str | None = None  # expected `aud` of access tokens (jwks_validation); default: not checked
+    redirect_uri: str = "http://127.0.0.1/callback"
+    aws_endpoint: str | None = None  # one listener for sso-oidc and the portal (as AWS_ENDPOINT_URL)
+    aws_start_url: str = "https://d-0000000000.awsapps.com/start"
+
+    @model_validator(mode="after")
+    def _allowed_hosts(self) -> ExternalTarget:
+        for name in ("issuer", "aws_endpoint"):
+            url = getattr(self, name)
+            if url is None:
+                continue
+            parsed = urlsplit(url)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise at_field(name, f"expected an http(s) URL (got {url!r})")
+            if not is_loopback(parsed.hostname) and parsed.hostname not in self.allow:
+                raise at_field(name, f"{parsed.hostname} is not loopback; list it in allow to send load there")
+            if parsed.scheme == "http" and not is_loopback(parsed.hostname):
+                raise at_field(name, "a non-loopback provider must be reached over https")
+        return self
+
+
 class NoProxy(Model):
     """Load goes straight to the target; only faults that need no proxy are allowed."""
 
@@ -99,6 +134,10 @@ class Load(Model):
     users: Annotated[int, Field(ge=1, le=10_000)] = 10
     spawn_rate: Annotated[float, Field(gt=0)] = 10.0
     think_time_s: tuple[Seconds, Seconds] = (0.5, 1.5)
+    # closed: each user waits think_time_s between journeys; open: journeys start at rate_per_s whatever
+    # the response times (users cap the concurrency), latency counted from the intended start
+    arrival: Literal["closed", "open"] = "closed"
+    rate_per_s: Annotated[float, Field(gt=0, le=100_000)] | None = None
 
     @model_validator(mode="after")
     def _think_time_ordered(self) -> Load:
@@ -107,9 +146,29 @@ class Load(Model):
             raise at_field("think_time_s", f"lower bound {low} is above upper bound {high}")
         return self
 
+    @model_validator(mode="after")
+    def _open_needs_rate(self) -> Load:
+        if self.arrival == "open" and self.rate_per_s is None:
+            raise at_field("rate_per_s", "arrival: open needs rate_per_s (journeys started per second)")
+        return self
+
+
+FlowName = Literal[
+    "client_credentials",
+    "authorization_code_pkce",
+    "refresh_token",
+    "device_authorization",
+    "aws_device_login",
+    "aws_credentials_refresh",
+    "jwks_validation",
+    "token_introspection",
+    "revocation",
+]
+AWS_FLOWS: tuple[str, ...] = ("aws_device_login", "aws_credentials_refresh")
+
 
 class FlowWeight(Model):
-    flow: Literal["client_credentials"]
+    flow: FlowName
     weight: Annotated[float, Field(gt=0)] = 1.0
 
 
@@ -153,6 +212,25 @@ class Timeouts(Model):
     read: PositiveSeconds = 5.0
 
 
+class CircuitBreaker(Model):
+    """Per endpoint and load process (pybreaker): after `fail_max` failures in a row the endpoint is not
+    called for `reset_timeout_s`; then one trial call decides. Refused calls end as `circuit_open`."""
+
+    fail_max: Annotated[int, Field(ge=1, le=10_000)] = 5
+    reset_timeout_s: PositiveSeconds = 30.0
+    success_threshold: Annotated[int, Field(ge=1, le=1_000)] = 1
+    trip_on: tuple[Outcome, ...] = ("connect_error", "timeout", "reset", "http_5xx", "http_429")
+
+
+class RetryBudget(Model):
+    """Retries at most `ratio` of the requests of the last `window_s` in one load process, plus a floor of
+    `min_retries_per_s` (Finagle's RetryBudget): under a brownout retries stop adding load."""
+
+    ratio: Annotated[float, Field(ge=0, le=10)] = 0.1
+    min_retries_per_s: Annotated[float, Field(ge=0)] = 1.0
+    window_s: PositiveSeconds = 10.0
+
+
 class Retry(Model):
     stop: RetryStop = RetryStop()
     wait: RetryWait = RetryWait(exponential_jitter=ExponentialWait())
@@ -160,6 +238,8 @@ class Retry(Model):
     respect_retry_after: bool = True
     max_retry_after_s: PositiveSeconds = 30.0
     timeout_s: Timeouts = Timeouts()
+    circuit_breaker: CircuitBreaker | None = None
+    budget: RetryBudget | None = None
 
 
 # --- faults (applied through harness.faults) -----------------------------------------------------
@@ -215,6 +295,10 @@ class Phase(Model):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)
     duration_s: Annotated[float, Field(gt=0, le=86_400)]
     faults: tuple[Fault, ...] = ()
+    # per-phase load, overriding `load:` for this phase only (a stage of the LoadTestShape)
+    users: Annotated[int, Field(ge=0, le=10_000)] | None = None
+    spawn_rate: Annotated[float, Field(gt=0)] | None = None
+    rate_per_s: Annotated[float, Field(gt=0, le=100_000)] | None = None
 
 
 # --- SLOs ----------------------------------------------------------------------------------------
@@ -249,13 +333,41 @@ class Slo(Model):
         return self
 
 
+# --- stop conditions ----------------------------------------------------------------------------
+
+StopMetric = Literal["availability", "error_rate", "latency_p95_ms", "latency_p99_ms", "unauthorized_accepted"]
+
+
+class StopCondition(Model):
+    """Abort the run (faults off, load stopped, exit 3) when a rolling window crosses a bound."""
+
+    name: str | None = Field(default=None, max_length=128)
+    metric: StopMetric
+    scope: Literal["attempt", "operation"] = "operation"
+    window_s: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    min_samples: Annotated[int, Field(ge=1)] = 20
+    below: float | None = None
+    above: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> StopCondition:
+        if (self.below is None) == (self.above is None):
+            raise at_field("above", "give exactly one of below or above")
+        return self
+
+    @property
+    def label(self) -> str:
+        bound = f"below {self.below:g}" if self.below is not None else f"above {self.above:g}"
+        return self.name or f"{self.metric} ({self.scope}, {self.window_s:g} s) {bound}"
+
+
 # --- the scenario --------------------------------------------------------------------------------
 
 
 class Scenario(Model):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)
     description: str = ""
-    target: EmbeddedTarget = EmbeddedTarget()
+    target: Annotated[EmbeddedTarget | ExternalTarget, Field(discriminator="kind")] = EmbeddedTarget()
     proxy: Annotated[EmbeddedProxy | ToxiproxyProxy | NoProxy, Field(discriminator="kind")] = EmbeddedProxy()
     seed: int = 0
     load: Load = Load()
@@ -263,6 +375,7 @@ class Scenario(Model):
     retry: Retry = Retry()
     phases: tuple[Phase, ...] = Field(min_length=1)
     slos: tuple[Slo, ...] = ()
+    stop_conditions: tuple[StopCondition, ...] = ()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:
@@ -276,6 +389,10 @@ class Scenario(Model):
                     raise at_field(
                         f"slos.{i}.phases.{j}", f"no phase named {phase_name!r} (phases: {', '.join(names)})"
                     )
+        if isinstance(self.target, ExternalTarget) and self.target.aws_endpoint is None:
+            for i, fw in enumerate(self.flows):
+                if fw.flow in AWS_FLOWS:
+                    raise at_field(f"flows.{i}.flow", f"{fw.flow} against an external target needs target.aws_endpoint")
         if isinstance(self.proxy, NoProxy):
             for i, phase in enumerate(self.phases):
                 if phase.faults:
