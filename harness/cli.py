@@ -46,7 +46,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         out=args.out,
         seed=args.seed,
         duration_scale=args.duration_scale,
+        dry_run=args.dry_run,
     )
+
+
+def _cmd_cleanup(args: argparse.Namespace) -> int:
+    from harness.run.orchestrator import clean_leftovers
+
+    return clean_leftovers(args.out)
 
 
 def _cmd_target(args: argparse.Namespace) -> int:
@@ -108,7 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="multiply every phase duration (e.g. 0.25 for a rehearsal)",
     )
+    p.add_argument("--dry-run", action="store_true", help="print what would be started and sent where; start nothing")
     p.set_defaults(handler=_cmd_run)
+
+    p = sub.add_parser("cleanup", help="stop processes and remove proxies left behind by crashed runs")
+    p.add_argument("--out", default="reports", help="the reports directory the runs wrote to (default: reports)")
+    p.set_defaults(handler=_cmd_cleanup)
 
     p = sub.add_parser("validate", help="check scenario files; run nothing")
     p.add_argument("scenarios", nargs="+", metavar="SCENARIO")

@@ -45,6 +45,16 @@ class Journal:
     events: list[dict[str, Any]] = field(default_factory=list)
     rollback: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    steady_state: dict[str, Any] = field(default_factory=dict)  # "before"/"after": {ts, ok, detail}
+    stop_condition: dict[str, Any] | None = None
+
+    @property
+    def deviated(self) -> bool | None:
+        """Chaos Toolkit's sense: the steady state held before the experiment and not after it."""
+        before, after = self.steady_state.get("before"), self.steady_state.get("after")
+        if before is None or after is None:
+            return None
+        return bool(before["ok"] and not after["ok"])
 
     def event(self, kind: str, detail: str = "", **extra: Any) -> None:
         self.events.append({"ts": time.time(), "kind": kind, "detail": detail, **extra})
@@ -109,6 +119,9 @@ class Journal:
             "events": self.events,
             "rollback": self.rollback,
             "errors": self.errors,
+            "steady_state": self.steady_state,
+            "deviated": self.deviated,
+            "stop_condition": self.stop_condition,
         }
 
     def write(self) -> None:

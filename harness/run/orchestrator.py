@@ -26,8 +26,11 @@ import yaml
 
 from harness.errors import EXIT_ABORTED, EXIT_INFRA, HarnessError, InfrastructureError, InputError
 from harness.run.journal import Journal, read_jsonl
+from harness.run.leftovers import ActiveRuns, Registration, process_start_ticks
 from harness.run.runtime import CLIENT_ID_ENV, SECRET_ENV, Runtime
+from harness.run.secrets import scan_run_dir
 from harness.run.services import ManagedProcess, free_port, python_module, wait_until_ready
+from harness.run.watch import LiveRecords, Trigger, first_trigger
 from harness.scenario import Scenario, load_scenario
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "load" / "locustfile.py"
@@ -35,6 +38,9 @@ PROXY_NAME = "sso"
 CLIENT_ID = "harness-load"
 READY_TIMEOUT_S = 30.0
 LOCUST_GRACE_S = 60.0  # start-up and shut-down time allowed beyond the scenario's own duration
+LOCUST_STOP_S = 15.0  # how long the load gets to wind down (and remove its faults) on an abort
+WATCH_INTERVAL_S = 1.0
+STEADY_STATE_PROBES = 5
 
 
 class Interrupted(Exception):
@@ -46,6 +52,7 @@ def run_scenario_file(
     out: str | Path = "reports",
     seed: int | None = None,
     duration_scale: float = 1.0,
+    dry_run: bool = False,
 ) -> int:
     scenario = load_scenario(path)  # bad input raises before anything starts or is written
     if not duration_scale > 0:
@@ -54,7 +61,19 @@ def run_scenario_file(
         scenario = scenario.model_copy(update={"seed": seed})
     if duration_scale != 1.0:
         scenario = scenario.scaled(duration_scale)
+    if dry_run:
+        from harness.run.plan import describe_plan
+
+        print(describe_plan(scenario))
+        return 0
     return Run(scenario, Path(path), Path(out)).execute()
+
+
+def clean_leftovers(out: str | Path = "reports") -> int:
+    """`harness cleanup`: undo what crashed runs left behind (processes, proxies on a shared Toxiproxy)."""
+    said = ActiveRuns(Path(out)).clean()
+    print("\n".join(said) if said else "harness: nothing left behind by earlier runs")
+    return 0
 
 
 def run_id_for(scenario: Scenario, now: datetime | None = None) -> str:
@@ -77,9 +96,21 @@ def _signals_raise() -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def _ignore_signals() -> dict[int, Any]:
-    """While rolling back, a second Ctrl-C must not cut the rollback short."""
-    return {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+class StopConditionTriggered(Exception):
+    def __init__(self, trigger: Trigger):
+        super().__init__(trigger.describe())
+        self.trigger = trigger
+        self.record = {
+            "condition": trigger.condition.label,
+            "metric": trigger.condition.metric,
+            "scope": trigger.condition.scope,
+            "window_s": trigger.condition.window_s,
+            "below": trigger.condition.below,
+            "above": trigger.condition.above,
+            "observed": trigger.value,
+            "samples": trigger.samples,
+            "at": trigger.at,
+        }
 
 
 class Run:
@@ -95,19 +126,35 @@ class Run:
         self._created_proxy = False
         self.journal: Journal | None = None
         self._scratch: Path | None = None
+        self._force = False
+        self.active = ActiveRuns(out)
+        self.registration = Registration(self.run_id, str(self.run_dir.resolve()))
 
     # --- the run ---------------------------------------------------------------------------------
 
     def execute(self) -> int:
+        cleaned = self.active.clean()
+        for line in cleaned:
+            print(f"harness: {line}", file=sys.stderr)
         self._prepare_run_dir()
         assert self.journal is not None
+        self.active.save(self.registration)
+        for line in cleaned:
+            self.journal.event("leftovers_cleaned", line.strip())
         exit_code = EXIT_INFRA
         status = "crashed"
         try:
             with _signals_raise():
                 self._start_services()
+                self.journal.steady_state["before"] = self._probe_steady_state()
                 self._drive_load()
+                self.journal.steady_state["after"] = self._probe_steady_state()
             status = "completed"
+        except StopConditionTriggered as exc:
+            status, exit_code = "aborted", EXIT_ABORTED
+            self.journal.stop_condition = exc.record
+            self.journal.event("stop_condition", exc.trigger.describe())
+            print(f"\nharness: {exc.trigger.describe()}: aborting, rolling back every fault", file=sys.stderr)
         except Interrupted as exc:
             status, exit_code = "interrupted", EXIT_ABORTED
             self._note_error(f"interrupted by {exc}")
@@ -121,15 +168,26 @@ class Run:
             self._note_error(f"{type(exc).__name__}: {exc}")
             traceback.print_exc()
         finally:
-            previous = _ignore_signals()
+            previous = self._second_signal_forces()
             try:
                 self._roll_back()
                 self._stop_services()
                 self._close_journal(status)
+                self.active.remove(self.run_id)
             finally:
                 for sig, old in previous.items():
                     signal.signal(sig, old)
         return self._report(status, exit_code)
+
+    def _second_signal_forces(self) -> dict[int, Any]:
+        """While rolling back, another Ctrl-C does not cut the rollback short: it only stops waiting for
+        the load to wind down gracefully."""
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            self._force = True
+            print("\nharness: forcing: the load is killed now; faults are still being removed", file=sys.stderr)
+
+        return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def _prepare_run_dir(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=False)
@@ -180,6 +238,9 @@ class Run:
                 self.proxy_name, upstream=f"127.0.0.1:{target_port}", listen="127.0.0.1:0"
             )
             self._created_proxy = True
+            if proxy_cfg.kind != "embedded":
+                self.registration.shared_proxy = {"api": proxy_api, "name": self.proxy_name}
+                self.active.save(self.registration)
             base_url = f"http://{created['listen']}"
             self.journal.services["proxy"] = {
                 "kind": proxy_cfg.kind,
@@ -250,18 +311,62 @@ class Run:
         )
         self.journal.services["locust"] = {"pid": locust.pid}
         self.journal.event("load_started", f"locust pid {locust.pid}")
-        deadline = time.monotonic() + self.scenario.duration_s + LOCUST_GRACE_S
-        progress = _Progress(self.run_dir / "timeline.jsonl")
-        while locust.alive():
-            if time.monotonic() > deadline:
-                raise InfrastructureError(f"locust did not finish within the scenario's time; see {locust.log_path}")
-            locust.wait(0.5)
-            progress.print_new()
-        progress.print_new()
+        self._watch(locust)
         code = locust.returncode()
         if code != 0:
             raise InfrastructureError(f"locust exited with code {code}; last lines:\n{locust.tail()}")
         self.journal.event("load_finished", f"locust exit code {code}")
+
+    def _watch(self, locust: ManagedProcess) -> None:
+        """Once a second until the load ends: show progress, keep the journal current, judge the stop
+        conditions, and notice a service that died."""
+        assert self.journal is not None
+        deadline = time.monotonic() + self.scenario.duration_s + LOCUST_GRACE_S
+        timeline = self.run_dir / "timeline.jsonl"
+        progress = _Progress(timeline)
+        conditions = self.scenario.stop_conditions
+        horizon = max((c.window_s for c in conditions), default=1.0)
+        live = LiveRecords(self.run_dir / "records", horizon_s=horizon + 2.0)
+        while locust.alive():
+            if time.monotonic() > deadline:
+                raise InfrastructureError(f"locust did not finish within the scenario's time; see {locust.log_path}")
+            locust.wait(WATCH_INTERVAL_S)
+            progress.print_new()
+            self.journal.fold(read_jsonl(timeline))
+            self.journal.write()
+            self._check_services()
+            if conditions and live.poll() >= 0:
+                trigger = first_trigger(conditions, live, time.time())
+                if trigger is not None:
+                    raise StopConditionTriggered(trigger)
+        progress.print_new()
+
+    def _check_services(self) -> None:
+        for name in ("target", "proxy"):
+            process = self.processes.get(name)
+            if process is not None and not process.alive():
+                raise InfrastructureError(
+                    f"the {name} (pid {process.pid}) died with exit code {process.returncode()} during the run; "
+                    f"last lines of {process.log_path}:\n{process.tail()}"
+                )
+
+    def _probe_steady_state(self) -> dict[str, Any]:
+        """A few token calls straight through the clients' path, no retries: does the service work?"""
+        from harness.clients import Caller, RetryPolicy
+        from harness.clients.flows import ClientCredentials, ClientCredentialsFlow
+        from harness.clients.transport import make_session
+        from harness.scenario.model import Retry, RetryStop, RetryWait
+
+        runtime = Runtime.load(self.run_dir / "runtime.json")
+        sink = _CountingSink()
+        with make_session() as session:
+            policy = RetryPolicy(Retry(stop=RetryStop(after_attempt=1), wait=RetryWait()))
+            caller = Caller(session, policy, sink, user="steady-state", node="orchestrator", phase=lambda: "probe")
+            flow = ClientCredentialsFlow(caller, runtime.base_url, ClientCredentials(CLIENT_ID, self.secret))
+            results = [flow.run() for _ in range(STEADY_STATE_PROBES)]
+        ok = all(results)
+        detail = f"{sum(results)}/{len(results)} token requests succeeded; outcomes {sorted(set(sink.outcomes))}"
+        return {"ts": time.time(), "ok": ok, "detail": detail}
 
     # --- every exit path -------------------------------------------------------------------------
 
@@ -271,8 +376,12 @@ class Run:
         locust = self.processes.get("locust")
         if locust is not None and locust.alive():
             locust.signal(signal.SIGTERM)  # Locust's quitting handler removes active faults and flushes
-            code = locust.wait(15.0)
-            self.journal.rollback_step("stop load", code is not None, f"locust exit code {code}")
+            deadline = time.monotonic() + LOCUST_STOP_S
+            while locust.alive() and time.monotonic() < deadline and not self._force:
+                locust.wait(0.1)
+            if locust.alive():
+                locust.stop(timeout_s=0.5)
+            self.journal.rollback_step("stop load", True, f"locust exit code {locust.returncode()}")
         if self.proxy_client is None:
             return
         try:
@@ -336,9 +445,11 @@ class Run:
         except Exception as exc:
             print(f"harness: the report could not be built: {type(exc).__name__}: {exc}", file=sys.stderr)
             return exit_code if status != "completed" else EXIT_INFRA
-        leaks = scan_for_secret(self.run_dir, self.secret)
+        leaks = scan_run_dir(self.run_dir, [self.secret])
         if leaks:
-            print(f"harness: SECRET FOUND in the run directory: {', '.join(leaks)}", file=sys.stderr)
+            for leak in leaks:
+                print(f"harness: SECRET LEAK in the run directory: {leak}", file=sys.stderr)
+            self.journal.errors.append(f"secret scan failed: {', '.join(map(str, leaks))}")
             exit_code = EXIT_INFRA
         elif status == "completed":
             exit_code = result.exit_code
@@ -354,6 +465,11 @@ class Run:
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ManagedProcess:
         process = ManagedProcess(name, argv, self.logs / f"{name}.log", env or {}).start()
         self.processes[name] = process
+        assert process.pid is not None
+        self.registration.children.append(
+            {"name": name, "pid": process.pid, "start_ticks": process_start_ticks(process.pid)}
+        )
+        self.active.save(self.registration)
         return process
 
     def _note_error(self, message: str) -> None:
@@ -362,10 +478,17 @@ class Run:
             self.journal.event("error", message)
 
 
-def scan_for_secret(run_dir: Path, secret: str) -> list[str]:
-    """Every file of the run directory that contains the run's client secret (should be none)."""
-    needle = secret.encode()
-    return [str(p.relative_to(run_dir)) for p in sorted(run_dir.rglob("*")) if p.is_file() and needle in p.read_bytes()]
+class _CountingSink:
+    """Where the steady-state probe's records go: nowhere but a list of outcomes."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[str] = []
+
+    def attempt(self, row: dict[str, Any]) -> None:
+        self.outcomes.append(row["outcome"])
+
+    def operation(self, row: dict[str, Any]) -> None:
+        pass
 
 
 class _Progress:

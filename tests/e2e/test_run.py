@@ -31,7 +31,7 @@ def run_harness(scenario: Path, out: Path, *extra: str) -> subprocess.CompletedP
 
 
 def only_run_dir(out: Path) -> Path:
-    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")]
     return run_dir
 
 

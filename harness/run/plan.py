@@ -1,0 +1,38 @@
+"""`harness run --dry-run`: what a run would start, send where, and change when; nothing is started."""
+
+from __future__ import annotations
+
+import json
+
+from harness.faults import toxic_spec
+from harness.scenario.model import Scenario
+
+
+def describe_plan(scenario: Scenario) -> str:
+    lines = [f"scenario {scenario.name}: {scenario.duration_s:g} s, seed {scenario.seed}"]
+    lines.append(f"target: {scenario.target.kind} (started on 127.0.0.1, a free port; its store in a scratch dir)")
+    proxy = scenario.proxy
+    if proxy.kind == "embedded":
+        lines.append("proxy: embedded `harness proxy` on 127.0.0.1 (its own process), clients go through it")
+    elif proxy.kind == "toxiproxy":
+        lines.append(f"proxy: the Toxiproxy API at {proxy.api}; a proxy named harness-<run id> is added there")
+    else:
+        lines.append("proxy: none; clients talk to the target directly")
+    load = scenario.load
+    lo, hi = load.think_time_s
+    lines.append(f"load: {load.users} users (spawn {load.spawn_rate:g}/s), think time {lo:g}-{hi:g} s")
+    lines.append("flows: " + ", ".join(f"{f.flow} x{f.weight:g}" for f in scenario.flows))
+    offset = 0.0
+    for index, phase in enumerate(scenario.phases):
+        lines.append(f"  t={offset:>6g} s  phase {phase.name} ({phase.duration_s:g} s)")
+        for n, fault in enumerate(phase.faults):
+            spec = toxic_spec(fault, f"harness-<run>-p{index}-f{n}")
+            lines.append(f"             fault {fault.type}: toxic {json.dumps(spec, sort_keys=True)}")
+        offset += phase.duration_s
+    lines.append(f"  t={offset:>6g} s  end: every fault removed, every process stopped")
+    for slo in scenario.slos:
+        bound = f">= {slo.at_least:g}" if slo.at_least is not None else f"<= {slo.at_most:g}"
+        lines.append(f"slo {slo.name}: {slo.metric} ({slo.scope}) {bound} over {', '.join(slo.phases or ['all'])}")
+    for cond in scenario.stop_conditions:
+        lines.append(f"stop if {cond.label}")
+    return "\n".join(lines)
