@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,15 @@ RECORDS_DIR = "records"
 
 # Only the columns analysis uses: records may be millions of rows, and per-record strings (op_id, user,
 # node, error) would take most of the memory. The few-valued strings become pandas categoricals.
-ATTEMPT_COLUMNS = ("ts", "endpoint", "attempt", "status", "outcome", "latency_ms", "phase")
-OPERATION_COLUMNS = ("ts", "flow", "step", "attempts", "outcome", "status", "latency_ms", "phase")
+ATTEMPT_COLUMNS = ("ts", "flow", "step", "endpoint", "attempt", "status", "outcome", "latency_ms", "phase")
+OPERATION_COLUMNS = (
+    "ts", "flow", "step", "attempts", "outcome", "status", "latency_ms", "backoff_ms", "phase", "intended_ts",
+)  # fmt: skip
+
+# An operation record whose step is this one covers a whole journey (all its steps, end to end); the
+# others cover one step each. Availability and recovery are judged on step operations, so that a failed
+# step is not counted twice (once as itself, once as its journey).
+JOURNEY_STEP = "journey"
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,7 @@ class FaultWindow:
     error: str | None
     start: float
     end: float
+    toxic: str | None = None  # the proxy toxic that carried it, for the proxy's counters
 
     @property
     def lateness_ms(self) -> float | None:
@@ -93,6 +102,18 @@ class Run:
 
     def phase(self, name: str) -> PhaseWindow | None:
         return next((p for p in self.phases if p.name == name), None)
+
+    @cached_property
+    def step_operations(self) -> pd.DataFrame:
+        """Operations of one step each (whole-journey records left out): what availability is judged on."""
+        return step_operations(self.operations)
+
+
+def step_operations(operations: pd.DataFrame) -> pd.DataFrame:
+    if "step" not in operations.columns:
+        return operations
+    journeys = operations["step"] == JOURNEY_STEP
+    return operations if not journeys.any() else operations[~journeys]
 
 
 def load_run(run_dir: str | Path) -> Run:
@@ -203,6 +224,7 @@ def fault_windows(journal: dict[str, Any], phases: tuple[PhaseWindow, ...], data
                 error=None if entry.get("error") is None else str(entry.get("error")),
                 start=start,
                 end=max(start, end),
+                toxic=None if entry.get("toxic") is None else str(entry.get("toxic")),
             )
         )
     return tuple(out)

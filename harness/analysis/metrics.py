@@ -4,6 +4,9 @@ Conventions, so that callers never have to guess:
 - A metric of nothing is None, never 0 (an empty frame has no availability and no p99).
 - Latency percentiles come from the raw `latency_ms` samples with numpy's default (linear) interpolation.
 - "ok" is the only successful outcome; everything else counts against availability.
+- Open-loop operations (those with an `intended_ts`) already carry the coordinated-omission corrected
+  latency in `latency_ms` (the client adds the wait from `intended_ts` to `ts`); the closed-loop (service)
+  latency of such an operation is that minus the wait. Closed-loop operations have one latency: both.
 - Time series use 1-second windows: window k holds the records with `t0 + k <= ts < t0 + k + 1`, computed
   with one vectorised groupby on `floor(ts - t0)`; no Python loop touches a record.
 
@@ -24,7 +27,7 @@ from scipy import stats
 
 OK = "ok"
 SECURITY_VIOLATION = "security_violation"
-PERCENTILES: dict[str, float] = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "max": 100.0}
+PERCENTILES: dict[str, float] = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99.9": 99.9, "max": 100.0}
 CONFIDENCE = 0.95
 
 # Recovery tolerance against the baseline (see the module docstring). Absolute 5 points of availability:
@@ -77,6 +80,12 @@ def outcome_counts(frame: pd.DataFrame) -> dict[str, int]:
     return {str(k): int(v) for k, v in sorted(counts.items()) if v}  # a categorical lists absent outcomes too
 
 
+def status_counts(frame: pd.DataFrame) -> dict[str, int]:
+    """Error breakdown by HTTP status (0: no response), as strings so that the keys survive JSON."""
+    counts = frame["status"].value_counts(sort=False)
+    return {str(int(k)): int(v) for k, v in sorted(counts.items()) if v}
+
+
 def unauthorized_accepted(attempts: pd.DataFrame) -> int:
     """Attempts the client flagged as a security violation: a bad token the server let through."""
     return int((attempts["outcome"] == SECURITY_VIOLATION).sum())
@@ -103,12 +112,41 @@ def latency_percentile(frame: pd.DataFrame, q: float) -> float | None:
 
 
 def latency_percentiles(frame: pd.DataFrame) -> dict[str, float | None]:
-    """p50, p90, p95, p99 and max of raw latency samples in ms (all None for no sample)."""
-    values = frame["latency_ms"].dropna().to_numpy(dtype=float)
+    """p50, p90, p95, p99, p99.9 and max of raw latency samples in ms (all None for no sample)."""
+    return percentiles_of(frame["latency_ms"].to_numpy(dtype=float))
+
+
+def percentiles_of(values: np.ndarray) -> dict[str, float | None]:
+    values = values[~np.isnan(values)]
     if not values.size:
         return dict.fromkeys(PERCENTILES)
     found = np.percentile(values, list(PERCENTILES.values()))
     return {name: float(v) for name, v in zip(PERCENTILES, found, strict=True)}
+
+
+def open_loop_wait_ms(operations: pd.DataFrame) -> np.ndarray:
+    """Per operation, how late it started against its intended start (0 for closed-loop operations)."""
+    if "intended_ts" not in operations.columns:
+        return np.zeros(len(operations))
+    wait = (operations["ts"].to_numpy(dtype=float) - operations["intended_ts"].to_numpy(dtype=float)) * 1000.0
+    return np.where(np.isnan(wait), 0.0, np.maximum(wait, 0.0))
+
+
+def has_open_loop(operations: pd.DataFrame) -> bool:
+    return "intended_ts" in operations.columns and bool(operations["intended_ts"].notna().any())
+
+
+def closed_and_open_loop_latency(operations: pd.DataFrame) -> dict[str, dict[str, float | None] | None]:
+    """Percentiles of the service (closed-loop) latency, and of the corrected (open-loop) one when any
+    operation was open-loop (None otherwise)."""
+    recorded = operations["latency_ms"].to_numpy(dtype=float)
+    if not has_open_loop(operations):
+        return {"closed_loop": percentiles_of(recorded), "open_loop": None}
+    open_rows = operations["intended_ts"].notna().to_numpy()
+    return {
+        "closed_loop": percentiles_of(recorded - open_loop_wait_ms(operations)),
+        "open_loop": percentiles_of(recorded[open_rows]),
+    }
 
 
 # --- load and retries -------------------------------------------------------------------------------
@@ -124,6 +162,25 @@ def attempts_per_operation(operations: pd.DataFrame) -> float | None:
     if operations.empty:
         return None
     return float(operations["attempts"].mean())
+
+
+def backoff_share(operations: pd.DataFrame) -> float | None:
+    """Share of the users' waiting time spent sleeping between retries: sum(backoff) / sum(latency)."""
+    if operations.empty or "backoff_ms" not in operations.columns:
+        return None
+    total = float(operations["latency_ms"].sum())
+    return float(operations["backoff_ms"].fillna(0.0).sum()) / total if total > 0 else None
+
+
+def error_budget(frame: pd.DataFrame, target: float) -> dict[str, float | int | None]:
+    """Error budget of an availability objective `target` over a frame: the failures it allows
+    ((1 - target) x total), the failures seen, and the share of the budget they burned (1.0: all of it;
+    None when the objective allows no failure at all)."""
+    total, ok = len(frame), ok_count(frame)
+    allowed = (1.0 - target) * total
+    failed = total - ok
+    burned = failed / allowed if allowed > 0 else (0.0 if failed == 0 and total else None)
+    return {"total": total, "failed": failed, "allowed_failures": allowed, "burned": burned}
 
 
 def throughput_ops(operations: pd.DataFrame, duration_s: float | None) -> float | None:

@@ -24,7 +24,8 @@ def baseline(run: Run) -> Baseline | None:
     name = baseline_phase(run)
     if name is None:
         return None
-    return Baseline.of(run.operations[run.operations["phase"] == name])
+    ops = run.step_operations
+    return Baseline.of(ops[ops["phase"] == name])
 
 
 def horizon_end(run: Run, fault: FaultWindow) -> float:
@@ -41,5 +42,5 @@ def horizon_end(run: Run, fault: FaultWindow) -> float:
 def fault_recoveries(run: Run) -> dict[str, Recovery]:
     """Recovery of each fault, by fault id (all None inside when there is no baseline to compare with)."""
     reference = baseline(run)
-    health = None if reference is None else window_health(run.operations, run.t0, reference)
+    health = None if reference is None else window_health(run.step_operations, run.t0, reference)
     return {f.id: recovery(health, run.t0, f.start, f.end, horizon_end(run, f)) for f in run.faults}

@@ -3,21 +3,22 @@
 A verdict is "pass", "fail" or "no_data". `no_data` (nothing in scope was measured) is not a pass: a test
 that measured nothing did not show that the SLO held, so it fails the run, and its message says why.
 The observed value is the point estimate; for availability and error rate the Wilson interval is reported
-beside it, not used for the verdict.
+beside it, not used for the verdict. Operation-scope SLOs are judged on step operations: whole-journey
+records (`step == "journey"`) are left out, since their failures are already those of their steps.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import pandas as pd
 
 from harness.analysis import metrics
 from harness.analysis.frames import Run
 from harness.analysis.metrics import Recovery
-from harness.scenario.model import Slo
+from harness.scenario.model import Metric, Slo
 
 Verdict = Literal["pass", "fail", "no_data"]
 
@@ -95,7 +96,31 @@ def in_phases(frame: pd.DataFrame, phases: tuple[str, ...] | None) -> pd.DataFra
 
 
 def _scoped(slo: Slo, run: Run) -> pd.DataFrame:
-    return in_phases(run.attempts if slo.scope == "attempt" else run.operations, slo.phases)
+    return in_phases(run.attempts if slo.scope == "attempt" else run.step_operations, slo.phases)
+
+
+def error_budgets(run: Run) -> list[dict[str, Any]]:
+    """The error budget each availability objective allowed over its phases and how much of it was burned
+    (availability `at_least` t, or error_rate `at_most` 1 - t)."""
+    out = []
+    for slo in run.scenario.slos:
+        if slo.metric == "availability" and slo.at_least is not None:
+            target = slo.at_least
+        elif slo.metric == "error_rate" and slo.at_most is not None:
+            target = 1.0 - slo.at_most
+        else:
+            continue
+        budget = metrics.error_budget(_scoped(slo, run), target)
+        out.append(
+            {
+                "slo": slo.name,
+                "scope": slo.scope,
+                "phases": list(slo.phases) if slo.phases is not None else None,
+                "target": target,
+                **budget,
+            }
+        )
+    return out
 
 
 def _availability(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _Measure:
@@ -120,14 +145,14 @@ def _percentile(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _Measure:
 
 
 def _attempts_per_operation(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _Measure:
-    observed = metrics.attempts_per_operation(in_phases(run.operations, slo.phases))
+    observed = metrics.attempts_per_operation(in_phases(run.step_operations, slo.phases))
     return _Measure("operation", observed, missing="no operation records")
 
 
 def _throughput(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _Measure:
     names = set(slo.phases) if slo.phases is not None else {p.name for p in run.phases}
     durations = [p.duration_s for p in run.phases if p.name in names and p.duration_s is not None]
-    observed = metrics.throughput_ops(in_phases(run.operations, slo.phases), sum(durations))
+    observed = metrics.throughput_ops(in_phases(run.step_operations, slo.phases), sum(durations))
     return _Measure("operation", observed, missing="no phase of known duration")
 
 
@@ -159,7 +184,7 @@ _MEASURES: dict[str, Callable[[Slo, Run, Mapping[str, Recovery]], _Measure]] = {
     "throughput_ops": _throughput,
     "time_to_recover_s": _time_to_recover,
     "unauthorized_accepted": _unauthorized,
-    **{f"latency_{name}_ms": _percentile for name in metrics.PERCENTILES},
+    **{f"latency_{name}_ms": _percentile for name in metrics.PERCENTILES if f"latency_{name}_ms" in get_args(Metric)},
 }
 
 

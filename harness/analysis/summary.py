@@ -3,6 +3,8 @@
 The HTML report, the JUnit file and anything else that reads a run (notebooks, comparisons, the index
 page) read this dict; none of them recomputes a metric. The dict is JSON-safe (no NaN or infinity: a
 missing value is null) and written with sorted keys so that two builds of one run give the same file.
+Its schema is `harness/report/summary.schema.json` (documented in docs/summary-schema.md); bump
+SCHEMA_VERSION with any change a reader would notice.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis import metrics
+from harness.analysis.breakdown import breakdown
 from harness.analysis.frames import FaultWindow, PhaseWindow, Run, load_run
 from harness.analysis.metrics import Recovery
+from harness.analysis.proxy_counters import PROXY_METRICS_FILE, ToxicCount, read_toxic_counters
 from harness.analysis.recovery import baseline_phase, fault_recoveries
-from harness.analysis.slo import evaluate_slos
+from harness.analysis.slo import error_budgets, evaluate_slos
 from harness.analysis.statistics import compare_with_baseline
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SUMMARY_FILE = "summary.json"
 COMPLETE_STATUSES = ("completed", "failed")
 
@@ -38,6 +42,7 @@ def summarize(run: Run) -> dict[str, Any]:
     slos = evaluate_slos(run, recoveries)
     started, ended = journal.get("started_at"), journal.get("ended_at")
     reference = baseline_phase(run)
+    counters = read_toxic_counters(run.run_dir)
     summary = {
         "schema_version": SCHEMA_VERSION,
         "run_id": journal.get("run_id") or run.run_dir.name,
@@ -65,8 +70,12 @@ def summarize(run: Run) -> dict[str, Any]:
         },
         "phase_order": [p.name for p in run.phases],
         "phases": {p.name: _phase(run, p, reference) for p in run.phases},
-        "faults": [_fault(f, recoveries[f.id]) for f in run.faults],
+        "faults": [_fault(f, recoveries[f.id], counters) for f in run.faults],
+        "proxy_counters": {"measured": counters is not None, "file": PROXY_METRICS_FILE},
+        "open_loop": metrics.has_open_loop(run.operations),
         "slos": [s.as_dict() for s in slos],
+        "error_budgets": error_budgets(run),
+        "breakdown": breakdown(run),
         "totals": _totals(run),
         "events": list(journal.get("events") or []),
         "rollback": list(journal.get("rollback") or []),
@@ -100,7 +109,8 @@ def json_safe(value: Any) -> Any:
 
 
 def _phase(run: Run, phase: PhaseWindow, reference: str | None) -> dict[str, Any]:
-    ops = run.operations[run.operations["phase"] == phase.name]
+    step_ops = run.step_operations
+    ops = step_ops[step_ops["phase"] == phase.name]
     att = run.attempts[run.attempts["phase"] == phase.name]
     faults = [f.spec | {"label": f.label, "id": f.id} for f in run.faults if f.phase == phase.name]
     if not faults:  # the run never got to apply them: show what the scenario planned
@@ -122,20 +132,25 @@ def _phase(run: Run, phase: PhaseWindow, reference: str | None) -> dict[str, Any
         "latency_ms": {
             "operation": metrics.latency_percentiles(ops),
             "attempt": metrics.latency_percentiles(att),
+            **metrics.closed_and_open_loop_latency(ops),
         },
         "attempts_per_operation": metrics.attempts_per_operation(ops),
+        "backoff_share": metrics.backoff_share(ops),
         "give_up_rate": metrics.give_up_rate(ops, run.scenario.retry.retry_on),
         "throughput_ops": metrics.throughput_ops(ops, phase.duration_s),
         "outcomes": metrics.outcome_counts(ops),
         "attempt_outcomes": metrics.outcome_counts(att),
+        "statuses": metrics.status_counts(ops),
+        "attempt_statuses": metrics.status_counts(att),
         "unauthorized_accepted": metrics.unauthorized_accepted(att),
         "vs_baseline": None
         if reference is None or reference == phase.name
-        else compare_with_baseline(run.operations[run.operations["phase"] == reference], ops),
+        else compare_with_baseline(step_ops[step_ops["phase"] == reference], ops),
     }
 
 
-def _fault(fault: FaultWindow, found: Recovery) -> dict[str, Any]:
+def _fault(fault: FaultWindow, found: Recovery, counters: dict[str, ToxicCount] | None) -> dict[str, Any]:
+    count = None if counters is None or fault.toxic is None else counters.get(fault.toxic)
     return {
         "id": fault.id,
         "type": fault.type,
@@ -152,19 +167,38 @@ def _fault(fault: FaultWindow, found: Recovery) -> dict[str, Any]:
         "time_to_detect_s": found.time_to_detect_s,
         "time_to_recover_s": found.time_to_recover_s,
         "recovered": found.recovered,
+        "toxic": fault.toxic,
+        "configured_rate": configured_rate(fault.spec),
+        "injected": None
+        if count is None
+        else {
+            "requests_matched": count.requests_matched,
+            "faults_injected": count.faults_injected,
+            "faults_skipped": count.faults_skipped,
+            "rate": count.rate,
+        },
     }
 
 
+def configured_rate(spec: dict[str, Any]) -> float:
+    """The share of matching requests the scenario asked the fault to hit."""
+    probability = spec.get("probability")
+    return float(probability) if isinstance(probability, int | float) else 1.0
+
+
 def _totals(run: Run) -> dict[str, Any]:
+    ops = run.step_operations
     return {
-        "operations": len(run.operations),
+        "operations": len(ops),
+        "journeys": len(run.operations) - len(ops),
         "attempts": len(run.attempts),
         "unauthorized_accepted": metrics.unauthorized_accepted(run.attempts),
         "availability": {
             "attempt": metrics.availability(run.attempts),
-            "operation": metrics.availability(run.operations),
+            "operation": metrics.availability(ops),
         },
-        "attempts_per_operation": metrics.attempts_per_operation(run.operations),
+        "latency_ms": metrics.latency_percentiles(ops),
+        "attempts_per_operation": metrics.attempts_per_operation(ops),
     }
 
 

@@ -60,13 +60,13 @@ def test_a_metric_of_nothing_is_none_not_zero():
     assert metrics.attempts_per_operation(empty) is None
     assert metrics.give_up_rate(empty) is None
     assert metrics.latency_percentile(empty, 99) is None
-    assert metrics.latency_percentiles(empty) == dict.fromkeys(["p50", "p90", "p95", "p99", "max"])
+    assert metrics.latency_percentiles(empty) == dict.fromkeys(["p50", "p90", "p95", "p99", "p99.9", "max"])
 
 
 def test_percentiles_come_from_raw_samples():
     f = frame(["ok"] * 100, latencies=np.arange(1.0, 101.0))
     assert metrics.latency_percentiles(f) == pytest.approx(
-        {"p50": 50.5, "p90": 90.1, "p95": 95.05, "p99": 99.01, "max": 100.0}
+        {"p50": 50.5, "p90": 90.1, "p95": 95.05, "p99": 99.01, "p99.9": 99.901, "max": 100.0}
     )
     assert metrics.latency_percentile(f, 99) == pytest.approx(99.01)
 

@@ -20,7 +20,12 @@ def test_availability_difference_uses_fisher_on_small_samples():
 
 def test_no_failure_anywhere_is_no_difference():
     same = ops(["ok"] * 5, [1, 2, 3, 4, 5])
-    assert availability_difference(same, same) == {"difference": 0.0, "p_value": 1.0, "test": "none"}
+    assert availability_difference(same, same) == {
+        "difference": 0.0,
+        "interval": [0.0, 0.0],
+        "p_value": 1.0,
+        "test": "none",
+    }
 
 
 def test_latency_shift_has_cliffs_delta_from_minus_one_to_one():

@@ -15,7 +15,7 @@ from tests.unit.analysis.synthetic import T0, write_run
 
 def test_run_facts_come_from_the_journal(run_dir):
     summary = build_summary(run_dir)
-    assert summary["schema_version"] == 1
+    assert summary["schema_version"] == 2
     assert summary["run_id"] == "20261128T041500Z-synthetic"
     assert summary["scenario"]["name"] == "synthetic"
     assert summary["scenario"]["description"].startswith("Half of the token calls")
@@ -33,7 +33,7 @@ def test_phase_numbers(run_dir):
     assert (baseline["operations"], baseline["attempts"]) == (100, 100)
     assert baseline["availability"]["operation"] == 1.0
     assert baseline["latency_ms"]["operation"] == {"p50": 55.0, "p90": pytest.approx(91.0), "p95": 100.0,
-                                                   "p99": 100.0, "max": 100.0}  # fmt: skip
+                                                   "p99": 100.0, "p99.9": 100.0, "max": 100.0}  # fmt: skip
     assert baseline["throughput_ops"] == 10.0
     assert baseline["vs_baseline"] is None
 
