@@ -8,6 +8,10 @@ End of stream travels through the pipe behind the data, so delayed bytes are del
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import struct
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from harness.proxy.addresses import split_hostport
@@ -50,7 +54,9 @@ class Link:
         self._eof_to_server = False
         self._paused_client: set[object] = set()
         self._paused_server: set[object] = set()
-        self._stages: dict[ToxicEntry, Stage | None] = {}
+        # toxic name -> (entry, this connection's stage or None when toxicity spared it)
+        self._stages: dict[str, tuple[ToxicEntry, Stage | None]] = {}
+        self.server_protocol: ServerProtocol | None = None
         proxy.links.add(self)
         proxy.counters.connections_total += 1
         proxy.counters.connections_active += 1
@@ -61,7 +67,7 @@ class Link:
     async def _connect(self) -> None:
         host, port = split_hostport(self.proxy.upstream, "upstream")
         try:
-            transport, _ = await self.loop.create_connection(lambda: ServerProtocol(self), host, port)
+            transport, protocol = await self.loop.create_connection(lambda: ServerProtocol(self), host, port)
         except OSError:
             self.proxy.counters.upstream_connect_errors += 1
             self.client.close()
@@ -70,6 +76,7 @@ class Link:
             transport.abort()
             return
         self.server = transport
+        self.server_protocol = protocol
         if self._early:
             transport.write(b"".join(self._early))
             self._early.clear()
@@ -96,6 +103,26 @@ class Link:
     def awaiting_response(self) -> bool:
         return self._awaiting
 
+    def intercept_response(self, handler: Callable[[bytes], None] | None) -> None:
+        protocol = self.server_protocol
+        if protocol is not None:
+            protocol.feed = handler or self.down.feed
+
+    def forward_response(self, data: bytes) -> None:
+        if not self._closed:
+            self.down.feed(data)
+
+    def reset(self) -> None:
+        """Both sides get an RST: SO_LINGER 0, then close without flushing."""
+        for transport in (self.client, self.server):
+            if transport is None:
+                continue
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.abort()
+
     def _request_forwarded(self) -> None:
         self._awaiting = True
 
@@ -106,7 +133,8 @@ class Link:
 
     def apply_toxics(self, upstream: list[ToxicEntry], downstream: list[ToxicEntry]) -> None:
         """Makes this connection's stages match the proxy's toxics. A toxic already applied keeps its
-        stage (and its decision whether this connection is affected at all: Toxiproxy's toxicity)."""
+        stage (its state, e.g. limit_data's byte count, and its decision whether this connection is
+        affected at all: Toxiproxy's toxicity); an updated one gets its new attributes."""
         previous, self._stages = self._stages, {}
         for pipe, entries, pause, resume in (
             (self.up, upstream, self.pause_client, self.resume_client),
@@ -115,14 +143,17 @@ class Link:
             stages: list[Stage] = []
             hold = False
             for entry in entries:
-                if entry in previous:
-                    stage = previous[entry]
+                kept = previous.get(entry.name)
+                if kept is not None and kept[0].type == entry.type and kept[0].stream == entry.stream:
+                    stage = kept[1]
+                    if stage is not None and kept[0] is not entry:
+                        stage.update(entry.toxic)
                 elif self.proxy.toxicity_rng.random() < entry.toxicity:
                     ctx = StageContext(_Clock(self.loop), entry.rng, entry.counters, self, pause, resume)
                     stage = entry.toxic.stage(ctx)
                 else:
                     stage = None
-                self._stages[entry] = stage
+                self._stages[entry.name] = (entry, stage)
                 if stage is not None:
                     stages.append(stage)
                     hold = hold or entry.toxic.http
@@ -268,7 +299,7 @@ class ServerProtocol(asyncio.Protocol):
     def __init__(self, link: Link):
         self.link = link
         self.counters = link.proxy.counters
-        self.feed = link.down.feed
+        self.feed: Callable[[bytes], None] = link.down.feed  # swapped by intercept_response
 
     def data_received(self, data: bytes) -> None:
         self.counters.bytes_downstream += len(data)

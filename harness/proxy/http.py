@@ -13,9 +13,7 @@ its bytes pass untouched and no HTTP fault applies to it.
 
 from __future__ import annotations
 
-import json
 import re
-from http import HTTPStatus
 from typing import Literal
 
 import httptools
@@ -31,7 +29,7 @@ class Request:
     """One request seen on a connection. `partial` means some of its bytes were forwarded before the
     proxy knew it was a request (an HTTP toxic added mid-request): such a request is never faulted."""
 
-    __slots__ = ("fault_response", "index", "keep_alive", "method", "partial", "path", "target")
+    __slots__ = ("drop", "fault_response", "index", "keep_alive", "method", "partial", "path", "target")
 
     def __init__(self, method: str, target: str, path: str, keep_alive: bool, index: int):
         self.method = method
@@ -43,6 +41,8 @@ class Request:
         # Set by http_error when it decides to answer this request itself: every byte of it is then
         # swallowed (even if the toxic is removed meanwhile) and this is written back at its end.
         self.fault_response: bytes | None = None
+        # With a fault_response of b"": "close" or "reset" ends the connection instead of answering.
+        self.drop = ""
 
     def __repr__(self) -> str:
         return f"Request({self.method} {self.target} #{self.index})"
@@ -322,37 +322,12 @@ class HttpMatch(BaseModel):
 Probability = Field(default=1.0, ge=0.0, le=1.0)
 
 
-# --- synthetic responses -------------------------------------------------------------------------
-
-_OAUTH_ERRORS = {429: "slow_down", 500: "server_error", 503: "temporarily_unavailable"}
-
-
-def error_code_for(status: int) -> str:
-    """An OAuth-style `error` value for an injected status (RFC 6749 5.2 names where one fits)."""
-    if status in _OAUTH_ERRORS:
-        return _OAUTH_ERRORS[status]
-    return "server_error" if status >= 500 else "invalid_request"
-
-
-def reason_phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
+# --- synthetic responses (see responses.py) -------------------------------------------------------
 
 
 def error_response(status: int, retry_after_s: int = 0, keep_alive: bool = True, fault: str = "http_error") -> bytes:
-    """The whole response the proxy writes back instead of forwarding a request."""
-    body = json.dumps({"error": error_code_for(status), "error_description": "injected by harness proxy"}).encode()
-    lines = [
-        f"HTTP/1.1 {status} {reason_phrase(status)}",
-        "Content-Type: application/json",
-        f"Content-Length: {len(body)}",
-        "Cache-Control: no-store",
-    ]
-    if retry_after_s > 0:
-        lines.append(f"Retry-After: {retry_after_s}")
-    if not keep_alive:
-        lines.append("Connection: close")
-    lines.append(f"X-Harness-Fault: {fault}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    """The OAuth-style error response the proxy writes back instead of forwarding a request."""
+    from harness.proxy.responses import error_body, error_headers, render
+
+    body, content_type = error_body(status)
+    return render(status, body, content_type, error_headers(status, retry_after_s=retry_after_s), keep_alive, fault)

@@ -14,7 +14,7 @@ import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.proxy.http import Request, RequestFramer, Segment
 
@@ -48,6 +48,24 @@ class LinkPort(Protocol):
         """A forwarded request has had no response byte back yet (the client is pipelining)."""
         ...
 
+    def close(self) -> None:
+        """End the connection on both sides with a FIN (Toxiproxy's stub.Close)."""
+
+    def reset(self) -> None:
+        """End the connection on both sides with an RST (SO_LINGER 0), discarding unsent data."""
+
+    def intercept_response(self, handler: Callable[[bytes], None] | None) -> None:
+        """Route server -> client bytes through `handler` (None: straight through again). The handler
+        passes on what it wants with `forward_response`."""
+
+    def forward_response(self, data: bytes) -> None:
+        """Bytes of the server's response continue to the client (through downstream toxics)."""
+
+    def pause_server(self, owner: object) -> None:
+        """Stop reading from the server until `resume_server(owner)`."""
+
+    def resume_server(self, owner: object) -> None: ...
+
 
 @dataclass
 class StageContext:
@@ -64,6 +82,8 @@ class StageContext:
 class Stage:
     """Per-connection state of one toxic in one direction. The default passes everything on."""
 
+    toxic: Any = None
+
     def __init__(self, ctx: StageContext):
         self.ctx = ctx
         self.next: Feed = _unlinked
@@ -75,9 +95,23 @@ class Stage:
     def eof(self) -> None:
         self.next_eof()
 
+    def update(self, toxic: object) -> None:
+        """The toxic's attributes changed (PATCH): keep this connection's state, use the new values."""
+        self.toxic = toxic
+
     def drain(self) -> list[Held]:
         """Stops the stage and returns what it still holds, oldest first (the toxic was removed)."""
         return []
+
+
+def answer(link: LinkPort, req: Request) -> None:
+    """The whole of a swallowed request has been read: answer it, or end the connection (http_drop)."""
+    if req.drop == "reset":
+        link.reset()
+    elif req.drop:
+        link.close()
+    elif req.fault_response is not None:
+        link.respond(req.fault_response, req.keep_alive)
 
 
 def _unlinked(data: bytes, req: Request | None, end: bool) -> None:  # pragma: no cover - wiring bug
@@ -222,8 +256,8 @@ class Pipe:
 
     def swallow(self, data: bytes, req: Request | None, end: bool) -> None:
         """Bytes of a request the proxy answers itself: dropped, and the answer goes back at its end."""
-        if end and req is not None and req.fault_response is not None:
-            self.link.respond(req.fault_response, req.keep_alive)
+        if end and req is not None:
+            answer(self.link, req)
 
     # --- toxics come and go ----------------------------------------------------------------------
 
@@ -269,4 +303,4 @@ class Pipe:
         self._first = None
 
 
-__all__ = ["DelayStage", "Held", "LinkPort", "Pipe", "Segment", "Stage", "StageContext"]
+__all__ = ["DelayStage", "Held", "LinkPort", "Pipe", "Segment", "Stage", "StageContext", "answer"]

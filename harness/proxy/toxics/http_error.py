@@ -1,18 +1,26 @@
 """http_error (ours): answers matching requests with an error status instead of forwarding them.
 
 Per request, on the client -> server stream: a request that matches method and path and wins the coin
-flip (`probability`) is swallowed whole (body included) and the proxy answers it itself, with a small
-OAuth-style JSON body, `Retry-After` when set and `X-Harness-Fault: http_error`; the connection stays
-open for the next request. Toxiproxy's `toxicity` still picks the connections it applies to.
+flip (`probability`) is swallowed whole (body included) and the proxy answers it itself, keeping the
+connection open for the next request. The answer follows a preset (see responses.py): `oauth` error
+JSON, `aws` (`x-amzn-ErrorType` + `__type`, as botocore parses it) or `plain`; `body` and `headers`
+override or add. Toxiproxy's `toxicity` still picks the connections it applies to.
 """
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
 
-from harness.proxy.http import HttpMatch, Request, error_response
-from harness.proxy.pipeline import Stage, StageContext
+from pydantic import Field, field_validator
+
+from harness.proxy.http import HttpMatch, Request
+from harness.proxy.pipeline import StageContext
 from harness.proxy.registry import Toxic, register
+from harness.proxy.request_faults import RequestFaultStage
+from harness.proxy.responses import Preset, error_body, error_headers, render
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 
 
 @register
@@ -24,42 +32,30 @@ class HttpErrorToxic(Toxic, HttpMatch):
     status: int = Field(default=503, ge=400, le=599)
     probability: float = Field(default=1.0, ge=0.0, le=1.0, description="chance per matching request")
     retry_after: int = Field(default=0, ge=0, description="seconds for Retry-After; 0: no header")
+    preset: Preset = "oauth"
+    aws_error: str = Field(default="", description="aws preset: x-amzn-ErrorType (default from status)")
+    body: str | None = Field(default=None, description="replaces the preset's body")
+    headers: dict[str, str] = Field(default_factory=dict, description="extra response headers")
+
+    @field_validator("headers")
+    @classmethod
+    def _header_syntax(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not _TOKEN.match(name) or "\r" in text or "\n" in text:
+                raise ValueError(f"header {name!r}: a name is a token and a value has no line break")
+        return value
 
     def response(self, keep_alive: bool = True) -> bytes:
-        return error_response(self.status, self.retry_after, keep_alive=keep_alive, fault=self.type_name)
+        body, content_type = error_body(self.status, self.preset, self.aws_error, self.body)
+        headers = error_headers(self.status, self.preset, self.aws_error, self.retry_after, self.headers)
+        return render(self.status, body, content_type, headers, keep_alive, self.type_name)
 
     def stage(self, ctx: StageContext) -> HttpErrorStage:
         return HttpErrorStage(self, ctx)
 
 
-class HttpErrorStage(Stage):
-    def __init__(self, toxic: HttpErrorToxic, ctx: StageContext):
-        super().__init__(ctx)
-        self.toxic = toxic
-        self._current: Request | None = None
+class HttpErrorStage(RequestFaultStage):
+    toxic: HttpErrorToxic
 
-    def feed(self, data: bytes, req: Request | None, end: bool) -> None:
-        if req is not None and req is not self._current:
-            self._current = req
-            if req.fault_response is None and self._fires(req):
-                req.fault_response = self.toxic.response(req.keep_alive)
-        if req is not None and req.fault_response is not None:
-            if end:
-                self.ctx.link.respond(req.fault_response, req.keep_alive)
-            return
-        self.next(data, req, end)
-
-    def _fires(self, req: Request) -> bool:
-        if req.partial or not self.toxic.matches(req):
-            return False
-        counters = self.ctx.counters
-        counters.requests_matched += 1
-        if self.ctx.rng.random() >= self.toxic.probability:
-            return False
-        if self.ctx.link.awaiting_response():
-            # The client sent this before the previous response came back: an answer now would
-            # overtake that response, so forward instead.
-            counters.faults_skipped += 1
-            return False
-        counters.faults_injected += 1
-        return True
+    def act(self, req: Request) -> None:
+        req.fault_response = self.toxic.response(req.keep_alive)

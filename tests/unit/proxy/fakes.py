@@ -50,6 +50,37 @@ class FakeLink:
     def __init__(self) -> None:
         self.responses: list[bytes] = []
         self.awaiting = False
+        self.closed = 0
+        self.resets = 0
+        self.handler: Callable[[bytes], None] | None = None
+        self.to_client: list[bytes] = []
+        self.server_paused: set[object] = set()
+
+    def close(self) -> None:
+        self.closed += 1
+
+    def reset(self) -> None:
+        self.resets += 1
+
+    def intercept_response(self, handler: Callable[[bytes], None] | None) -> None:
+        self.handler = handler
+
+    def forward_response(self, data: bytes) -> None:
+        self.to_client.append(data)
+
+    def server_sends(self, data: bytes) -> None:
+        """Bytes from the server, as the connection would route them."""
+        self.awaiting = False
+        if self.handler is not None:
+            self.handler(data)
+        else:
+            self.to_client.append(data)
+
+    def pause_server(self, owner: object) -> None:
+        self.server_paused.add(owner)
+
+    def resume_server(self, owner: object) -> None:
+        self.server_paused.discard(owner)
 
     def respond(self, data: bytes, keep_alive: bool) -> None:
         self.responses.append(data)
