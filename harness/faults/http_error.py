@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from harness.faults.registry import ToxicSpec, http_match, register
+from harness.faults.registry import ToxicSpec, http_match, preset_attributes, register
 
 
 @register("http_error")
@@ -21,5 +21,6 @@ def build(fault: Any, toxic_name: str, paths: Mapping[str, str]) -> ToxicSpec:
             "status": fault.status,
             "probability": fault.probability,
             "retry_after": math.ceil(fault.retry_after_s or 0),  # the header takes whole seconds
+            **preset_attributes(fault),
         },
     }

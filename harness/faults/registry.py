@@ -31,9 +31,38 @@ def http_match(fault: Any, paths: Mapping[str, str]) -> dict[str, Any]:
     return {"method": fault.method or "", "path": path, "match": match}
 
 
+def preset_attributes(fault: Any) -> dict[str, Any]:
+    """The response preset of an answering fault; nothing for the default (older proxies need not know)."""
+    if getattr(fault, "preset", "oauth") == "oauth":
+        return {}
+    return {"preset": fault.preset, "aws_error": fault.aws_error or ""}
+
+
+def tcp_toxic(fault: Any, toxic_name: str, type_name: str, attributes: dict[str, Any]) -> ToxicSpec:
+    """A Toxiproxy TCP toxic on the fault's direction, for its share of connections."""
+    return {
+        "name": toxic_name,
+        "type": type_name,
+        "stream": fault.direction,
+        "toxicity": fault.toxicity,
+        "attributes": attributes,
+    }
+
+
+def _load_builders() -> None:
+    """Imports every module of harness.faults once, so each registers itself (not at package import)."""
+    import importlib
+    import pkgutil
+
+    import harness.faults as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name not in ("registry",) and not info.name.startswith("_"):
+            importlib.import_module(f"{package.__name__}.{info.name}")
+
+
 def toxic_spec(fault: Any, toxic_name: str, paths: Mapping[str, str] = EMBEDDED_PATHS) -> ToxicSpec:
-    # Import the modules for their registration side effect here, not at package import.
-    from harness.faults import http_error, latency  # noqa: F401
+    _load_builders()
 
     try:
         builder = FAULT_TYPES[fault.type]

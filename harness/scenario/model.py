@@ -280,15 +280,117 @@ class HttpErrorFault(_HttpMatch):
     status: Annotated[int, Field(ge=400, le=599)] = 503
     probability: Annotated[float, Field(ge=0, le=1)] = 1.0
     retry_after_s: Seconds | None = None
+    # oauth: RFC 6749 error JSON; aws: also `x-amzn-ErrorType` (what botocore maps to an exception)
+    preset: Literal["oauth", "aws"] = "oauth"
+    aws_error: AwsErrorCode | None = None
 
     @model_validator(mode="after")
     def _needs_target(self) -> HttpErrorFault:
         if self.endpoint is None and self.path is None:
             raise at_field("endpoint", "http_error needs an endpoint or a path to match")
+        if self.aws_error is not None and self.preset != "aws":
+            raise at_field("aws_error", "aws_error needs preset: aws")
         return self
 
 
-Fault = Annotated[LatencyFault | HttpErrorFault, Field(discriminator="type")]
+AwsErrorCode = Literal["SlowDownException", "TooManyRequestsException", "InternalServerException"]
+
+
+class HttpDropFault(_HttpMatch):
+    """Read a matching request, then end the connection without answering (FIN or RST)."""
+
+    type: Literal["http_drop"]
+    probability: Annotated[float, Field(ge=0, le=1)] = 1.0
+    mode: Literal["close", "reset"] = "close"
+
+
+class HttpThrottleFault(_HttpMatch):
+    """A token bucket over matching requests (all connections): over the rate, 429 (or AWS SlowDown)."""
+
+    type: Literal["http_throttle"]
+    rate_per_s: Annotated[float, Field(gt=0, le=1_000_000)]
+    burst: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    status: Annotated[int, Field(ge=400, le=599)] = 429
+    retry_after_s: Seconds | None = 1.0
+    preset: Literal["oauth", "aws"] = "oauth"
+    aws_error: AwsErrorCode | None = None
+
+    @model_validator(mode="after")
+    def _aws_error_needs_preset(self) -> HttpThrottleFault:
+        if self.aws_error is not None and self.preset != "aws":
+            raise at_field("aws_error", "aws_error needs preset: aws")
+        return self
+
+
+class HttpCorruptFault(_HttpMatch):
+    """Break the response to a matching request: truncate it (then close) or garble its body."""
+
+    type: Literal["http_corrupt"]
+    probability: Annotated[float, Field(ge=0, le=1)] = 1.0
+    mode: Literal["truncate", "garble"] = "garble"
+
+
+class _TcpFault(Model):
+    """A Toxiproxy TCP toxic: on one direction of every connection, or a share of connections."""
+
+    direction: Literal["downstream", "upstream"] = "downstream"  # downstream: target -> client
+    toxicity: Annotated[float, Field(ge=0, le=1)] = 1.0  # share of connections affected
+
+
+class BandwidthFault(_TcpFault):
+    type: Literal["bandwidth"]
+    rate_kbps: Annotated[int, Field(ge=1)]  # kilobytes per second, as Toxiproxy's `rate`
+
+
+class TimeoutFault(_TcpFault):
+    """Data stops; the connection closes after timeout_ms without data (0: held until the phase ends)."""
+
+    type: Literal["timeout"]
+    timeout_ms: Annotated[int, Field(ge=0)] = 0
+
+
+class ResetPeerFault(_TcpFault):
+    type: Literal["reset_peer"]
+    timeout_ms: Annotated[int, Field(ge=0)] = 0  # from the first data to the RST
+
+
+class SlowCloseFault(_TcpFault):
+    type: Literal["slow_close"]
+    delay_ms: Annotated[int, Field(ge=0)]
+
+
+class SlicerFault(_TcpFault):
+    type: Literal["slicer"]
+    average_size_bytes: Annotated[int, Field(ge=1)]
+    size_variation_bytes: Annotated[int, Field(ge=0)] = 0
+    delay_us: Annotated[int, Field(ge=0)] = 0
+
+    @model_validator(mode="after")
+    def _variation_below_average(self) -> SlicerFault:
+        if self.size_variation_bytes >= self.average_size_bytes:
+            raise at_field("size_variation_bytes", "must be smaller than average_size_bytes")
+        return self
+
+
+class LimitDataFault(_TcpFault):
+    type: Literal["limit_data"]
+    limit_bytes: Annotated[int, Field(ge=0)]
+
+
+Fault = Annotated[
+    LatencyFault
+    | HttpErrorFault
+    | HttpDropFault
+    | HttpThrottleFault
+    | HttpCorruptFault
+    | BandwidthFault
+    | TimeoutFault
+    | ResetPeerFault
+    | SlowCloseFault
+    | SlicerFault
+    | LimitDataFault,
+    Field(discriminator="type"),
+]
 
 
 class Phase(Model):

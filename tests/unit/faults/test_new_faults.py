@@ -1,0 +1,86 @@
+"""Each scenario fault type becomes a toxic spec the proxy accepts as it is (wire names and units)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from harness.faults import FAULT_TYPES, toxic_spec
+from harness.proxy.registry import create_toxic, toxic_class
+from harness.scenario.model import Fault
+
+FAULTS: dict[str, dict[str, Any]] = {
+    "latency": {"type": "latency", "latency_ms": 20},
+    "http_error": {
+        "type": "http_error",
+        "endpoint": "token",
+        "preset": "aws",
+        "aws_error": "SlowDownException",
+        "status": 400,
+    },
+    "http_drop": {"type": "http_drop", "path": "/oauth2/", "match": "prefix", "mode": "reset", "probability": 0.2},
+    "http_throttle": {"type": "http_throttle", "endpoint": "token", "rate_per_s": 50, "burst": 10},
+    "http_corrupt": {"type": "http_corrupt", "endpoint": "jwks", "mode": "truncate"},
+    "bandwidth": {"type": "bandwidth", "rate_kbps": 64},
+    "timeout": {"type": "timeout", "timeout_ms": 500, "toxicity": 0.5},
+    "reset_peer": {"type": "reset_peer", "timeout_ms": 100, "direction": "upstream"},
+    "slow_close": {"type": "slow_close", "delay_ms": 2000},
+    "slicer": {"type": "slicer", "average_size_bytes": 64, "size_variation_bytes": 16, "delay_us": 500},
+    "limit_data": {"type": "limit_data", "limit_bytes": 1024},
+}
+ADAPTER: TypeAdapter[Any] = TypeAdapter(Fault)
+
+
+def test_every_registered_fault_type_has_an_example_here() -> None:
+    toxic_spec(ADAPTER.validate_python(FAULTS["latency"]), "load")  # registers every module
+    assert set(FAULT_TYPES) == set(FAULTS)
+
+
+@pytest.mark.parametrize("name", sorted(FAULTS))
+def test_spec_is_accepted_by_the_proxy(name: str) -> None:
+    spec = toxic_spec(ADAPTER.validate_python(FAULTS[name]), f"{name}_1")
+    cls = toxic_class(spec["type"])
+    assert spec["stream"] in cls.streams
+    create_toxic(spec["type"], spec["attributes"])  # raises on a wrong attribute name or unit
+
+
+def test_units_are_converted_to_toxiproxy_attributes() -> None:
+    spec = toxic_spec(ADAPTER.validate_python(FAULTS["slicer"]), "s")
+    assert spec["attributes"] == {"average_size": 64, "size_variation": 16, "delay": 500}
+    spec = toxic_spec(ADAPTER.validate_python(FAULTS["timeout"]), "t")
+    assert spec["toxicity"] == 0.5 and spec["stream"] == "downstream" and spec["attributes"] == {"timeout": 500}
+    spec = toxic_spec(ADAPTER.validate_python(FAULTS["reset_peer"]), "r")
+    assert spec["stream"] == "upstream"
+
+
+def test_aws_preset_reaches_the_toxic() -> None:
+    spec = toxic_spec(ADAPTER.validate_python(FAULTS["http_error"]), "e")
+    assert spec["attributes"]["preset"] == "aws" and spec["attributes"]["aws_error"] == "SlowDownException"
+    raw = create_toxic("http_error", spec["attributes"]).response()  # type: ignore[attr-defined]
+    assert b"x-amzn-ErrorType: SlowDownException\r\n" in raw and raw.startswith(b"HTTP/1.1 400 ")
+
+
+def test_throttle_defaults() -> None:
+    spec = toxic_spec(ADAPTER.validate_python(FAULTS["http_throttle"]), "th")
+    assert spec["attributes"]["rate"] == 50 and spec["attributes"]["status"] == 429
+    assert spec["attributes"]["retry_after"] == 1 and "preset" not in spec["attributes"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "field"),
+    [
+        ({"type": "slicer", "average_size_bytes": 10, "size_variation_bytes": 10}, "size_variation_bytes"),
+        ({"type": "http_error", "endpoint": "token", "aws_error": "SlowDownException"}, "aws_error"),
+        ({"type": "http_throttle", "rate_per_s": 0}, "rate_per_s"),
+        ({"type": "bandwidth", "rate_kbps": 0}, "rate_kbps"),
+        ({"type": "bandwidth", "rate": 5}, "rate"),
+        ({"type": "timeout", "timeout_ms": 5, "toxicity": 2}, "toxicity"),
+        ({"type": "http_drop", "mode": "explode"}, "mode"),
+    ],
+)
+def test_invalid_faults_name_their_field(fault: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        ADAPTER.validate_python(fault)
+    assert field in str(info.value)
