@@ -47,6 +47,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
         seed=args.seed,
         duration_scale=args.duration_scale,
         dry_run=args.dry_run,
+        workers=args.workers,
+    )
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    from harness.run.orchestrator import run_scenario_file
+
+    ui = {"web_host": args.web_host, "web_port": args.web_port}
+    return run_scenario_file(args.scenario, out=args.out, seed=args.seed, workers=args.workers, ui=ui)
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from harness.run.loadgen import run_remote_worker
+
+    return run_remote_worker(
+        args.scenario, args.master_host, args.master_port, args.base_url, args.out, args.client_id, args.seed
     )
 
 
@@ -116,7 +132,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="multiply every phase duration (e.g. 0.25 for a rehearsal)",
     )
     p.add_argument("--dry-run", action="store_true", help="print what would be started and sent where; start nothing")
+    p.add_argument("--workers", type=int, default=0, help="Locust worker processes on this machine (0: one process)")
     p.set_defaults(handler=_cmd_run)
+
+    p = sub.add_parser("ui", help="start target and proxy, then Locust's web UI with the Resilience tab")
+    p.add_argument("scenario", help="scenario YAML file")
+    p.add_argument("--out", default="reports", help="parent directory of the run directory (default: reports)")
+    p.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    p.add_argument("--web-host", default="127.0.0.1", help="address of the web UI (default: 127.0.0.1)")
+    p.add_argument("--web-port", type=int, default=8089, help="port of the web UI (default: 8089)")
+    p.add_argument("--workers", type=int, default=0, help="Locust worker processes on this machine (0: one process)")
+    p.set_defaults(handler=_cmd_ui)
+
+    p = sub.add_parser("worker", help="a Locust worker for a master on another machine (multi-machine runs)")
+    p.add_argument("scenario", help="scenario YAML file (the same as the master's)")
+    p.add_argument("--master-host", required=True, help="address of the master (`harness run --workers` or locust)")
+    p.add_argument("--master-port", type=int, default=5557, help="the master's bind port")
+    p.add_argument("--base-url", required=True, help="where this worker's clients send requests (proxy or target)")
+    p.add_argument("--client-id", default="harness-load", help="OAuth client id (secret: $HARNESS_CLIENT_SECRET)")
+    p.add_argument("--out", default="reports", help="records go to OUT/<stamp>-<scenario>-worker/records/")
+    p.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    p.set_defaults(handler=_cmd_worker)
 
     p = sub.add_parser("cleanup", help="stop processes and remove proxies left behind by crashed runs")
     p.add_argument("--out", default="reports", help="the reports directory the runs wrote to (default: reports)")

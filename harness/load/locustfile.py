@@ -1,14 +1,20 @@
 """Locustfile of the harness: `locust -f harness/load/locustfile.py --harness-runtime RUN_DIR/runtime.json`.
 
-`harness run` starts Locust on this file; the scenario, the target's address and where records go come
-from the runtime file the orchestrator wrote. Everything Locust-specific lives in `HarnessPlugin`, bound
-to the environment by `register()` (no module-level state besides the two Locust classes).
+`harness run` and `harness ui` start Locust on this file; the scenario, the target's address and where
+records go come from the runtime file the orchestrator wrote. Everything Locust-specific lives in
+`HarnessPlugin`, bound to the environment by `register()` (no module-level state besides the Locust
+classes). Roles: a local process or a worker makes requests and writes its own record shards; the local
+process or the master runs the fault timeline and the live view; see `distributed.py` for the rest.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import socket
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -17,18 +23,31 @@ from locust import LoadTestShape, User, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from harness.clients import Caller, RetryPolicy
+from harness.clients import RetryPolicy
 from harness.clients.flows import FLOWS, ClientCredentials
 from harness.clients.transport import make_session
 from harness.faults import FaultApplier
+from harness.load import resilience, webui
+from harness.load.distributed import MasterSide, WorkerSide
+from harness.load.live import LiveStats
+from harness.load.pacing import PacedCaller, Pacer
 from harness.load.recorder import Recorder
-from harness.load.shape import target_at
+from harness.load.shape import rate_at, target_at
 from harness.load.timeline import JsonLines, Timeline
 from harness.run.runtime import SECRET_ENV, Runtime
 from harness.scenario import Scenario, load_scenario
 
 FLUSH_INTERVAL_S = 1.0
 PLUGIN_ATTR = "harness_plugin"
+NODE_ENV = "HARNESS_NODE"
+
+
+def node_name(runner: Any) -> str:
+    if isinstance(runner, MasterRunner):
+        return "master"
+    if isinstance(runner, WorkerRunner):
+        return os.environ.get(NODE_ENV) or f"{socket.gethostname()}-{os.getpid()}"
+    return os.environ.get(NODE_ENV) or "local"
 
 
 class HarnessPlugin:
@@ -39,17 +58,26 @@ class HarnessPlugin:
         runner = environment.runner
         self.is_worker = isinstance(runner, WorkerRunner)
         self.is_master = isinstance(runner, MasterRunner)
-        self.node = f"worker-{getattr(runner, 'client_id', os.getpid())}" if self.is_worker else "local"
+        self.node = node_name(runner)
+        # tenacity's jitter draws from the global `random`: seed it per process, so the same seed and
+        # node give the same draws in the same order (per-user choices use their own RNG below)
+        random.seed(f"{runtime.seed}:{self.node}:jitter")
         self.credentials = ClientCredentials(runtime.client_id, os.environ.get(SECRET_ENV, ""))
         self.policy = RetryPolicy(scenario.retry)
+        self.live = LiveStats()
         self.recorder: Recorder | None = None
         if not self.is_master:
             records_dir = os.path.join(runtime.run_dir, "records")
-            self.recorder = Recorder(records_dir, self.node, environment.events.request)
+            self.recorder = Recorder(records_dir, self.node, environment.events.request, self.live)
         self.timeline: Timeline | None = None
-        self._timeline_log: JsonLines | None = None
+        self._events: JsonLines | None = None
+        if not self.is_worker:
+            self._events = JsonLines(os.path.join(runtime.run_dir, "timeline.jsonl"))
+        self.master_side: MasterSide | None = None
         self._greenlets: list[gevent.Greenlet] = []
         self._users_made = 0
+        self.test_started_at: float | None = None
+        self._worker_phase = ""  # on a worker: the phase the master's timeline is in
 
     # --- wiring ----------------------------------------------------------------------------------
 
@@ -61,39 +89,67 @@ class HarnessPlugin:
         ev.quitting.add_listener(self.on_quitting)
         if self.recorder is not None:
             self._greenlets.append(gevent.spawn(self._flush_loop))
+        if self.is_worker:
+            assert self.recorder is not None and self.environment.runner is not None
+            self.environment.runner.register_message("harness_phase", self._on_phase)
+            WorkerSide(self.environment, self.recorder, self.live, self.node).register()
+        if self.is_master:
+            self.master_side = MasterSide(self.environment, self.live, self.emit, self.current_phase)
+            self.master_side.register()
+            self._greenlets.append(gevent.spawn(self.master_side.watch))
+        if self.environment.web_ui is not None:
+            run_dir = os.path.abspath(self.runtime.run_dir)
+            webui.register(self.environment.web_ui, self.view_rows, resilience.COLUMNS, Path(run_dir))
 
     @staticmethod
     def of(environment: Environment) -> HarnessPlugin:
         plugin: HarnessPlugin = getattr(environment, PLUGIN_ATTR)
         return plugin
 
+    def emit(self, event: dict[str, Any]) -> None:
+        if self._events is not None:
+            self._events(event)
+        if self.is_master and event.get("kind") == "phase_start":
+            runner = self.environment.runner
+            assert runner is not None
+            runner.send_message("harness_phase", event["phase"])  # workers label their records with it
+
+    def _on_phase(self, environment: Environment, msg: Any, **_: Any) -> None:
+        self._worker_phase = str(msg.data)
+
     # --- events ----------------------------------------------------------------------------------
 
     def on_test_start(self, **_: Any) -> None:
-        if self.is_worker or self.timeline is not None:
-            return  # the timeline runs once, in the master or the single local process
+        self.test_started_at = time.time()
+        if self.is_worker or (self.timeline is not None and not self.timeline.stopped):
+            return  # the timeline runs once per test, in the master or the single local process
         applier = None
         if self.runtime.proxy_api and self.runtime.proxy_name:
             from harness.proxy.client import ToxiproxyClient
 
             applier = FaultApplier(ToxiproxyClient(self.runtime.proxy_api), self.runtime.proxy_name)
-        self._timeline_log = JsonLines(os.path.join(self.runtime.run_dir, "timeline.jsonl"))
         run_id = os.path.basename(os.path.normpath(self.runtime.run_dir)).split("-")[0].lower()
-        self.timeline = Timeline(self.scenario.phases, applier, self._timeline_log, sleep=gevent.sleep, run_id=run_id)
+        self.timeline = Timeline(self.scenario.phases, applier, self.emit, sleep=gevent.sleep, run_id=run_id)
         self._greenlets.append(gevent.spawn(self.timeline.run))
 
     def on_test_stop(self, **_: Any) -> None:
         if self.timeline is not None:
+            self.timeline.stop()  # the web UI's Stop lands here too: every active fault comes off
+        if self.recorder is not None:
+            self.recorder.flush()
+        if self.environment.web_ui is not None and self.test_started_at is not None:
+            self._build_report_later()
+
+    def on_quitting(self, **_: Any) -> None:
+        if self.timeline is not None:
             self.timeline.stop()
         if self.recorder is not None:
             self.recorder.flush()
-
-    def on_quitting(self, **_: Any) -> None:
-        self.on_test_stop()
         for greenlet in self._greenlets:
             greenlet.kill(block=False)
-        if self._timeline_log is not None:
-            self._timeline_log.close()
+        if self._events is not None:
+            self._events.close()
+            self._events = None
 
     def _flush_loop(self) -> None:
         assert self.recorder is not None
@@ -101,15 +157,50 @@ class HarnessPlugin:
             gevent.sleep(FLUSH_INTERVAL_S)
             self.recorder.flush()
 
-    # --- what users and the shape ask for --------------------------------------------------------
+    def _build_report_later(self) -> None:
+        """In the web UI, a report after each test, built in another process (pandas would stall users)."""
+        import gevent.subprocess
+
+        log_path = os.path.join(self.runtime.run_dir, "logs", "report-ui.log")
+        os.makedirs(os.path.dirname(log_path), exist_ok=True)
+        with open(log_path, "ab") as log:
+            gevent.subprocess.Popen(
+                [sys.executable, "-m", "harness", "report", self.runtime.run_dir],
+                stdout=log,
+                stderr=log,
+                stdin=gevent.subprocess.DEVNULL,
+            )
+
+    # --- what users, the shape and the web UI ask for --------------------------------------------
 
     def current_phase(self) -> str:
-        return self.timeline.current_phase if self.timeline is not None else self.scenario.phases[0].name
+        if self.timeline is not None:
+            return self.timeline.current_phase
+        return self._worker_phase or self.scenario.phases[0].name
+
+    def run_time_s(self) -> float:
+        return time.time() - self.test_started_at if self.test_started_at is not None else 0.0
 
     def new_user_rng(self) -> tuple[int, random.Random]:
         self._users_made += 1
         # string seeds hash deterministically (unlike tuples under PYTHONHASHSEED)
         return self._users_made, random.Random(f"{self.runtime.seed}:{self.node}:{self._users_made}")
+
+    def view_rows(self) -> list[dict[str, Any]]:
+        self.live.absorb_own()
+        timeline = self.timeline
+        running = timeline is not None and not timeline.stopped
+        faults = [f"{a.fault_id} ({a.toxic})" for a in timeline.active] if timeline is not None else []
+        runner = self.environment.runner
+        lost = sorted(self.master_side.lost) if self.master_side is not None else []
+        return resilience.rows(
+            self.scenario,
+            self.live,
+            timeline.current_phase if running and timeline is not None else "",
+            faults,
+            runner.state if runner is not None else "",
+            lost,
+        )
 
 
 @events.init_command_line_parser.add_listener
@@ -132,7 +223,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
 
 
 class SsoUser(User):
-    """One simulated client running the scenario's weighted mix of SSO journeys."""
+    """One simulated client running the scenario's weighted mix of SSO journeys, closed or open loop."""
 
     def on_start(self) -> None:
         plugin = HarnessPlugin.of(self.environment)
@@ -141,7 +232,7 @@ class SsoUser(User):
         self.think_time_s = scenario.load.think_time_s
         assert plugin.recorder is not None
         self.session = make_session()
-        caller = Caller(
+        self.caller = PacedCaller(
             self.session,
             plugin.policy,
             plugin.recorder,
@@ -149,19 +240,28 @@ class SsoUser(User):
             node=plugin.node,
             phase=plugin.current_phase,
         )
-        self.flows = [FLOWS[f.flow](caller, plugin.runtime.base_url, plugin.credentials) for f in scenario.flows]
+        self.pacer: Pacer | None = None
+        if scenario.load.arrival == "open":
+            self.pacer = Pacer(lambda: rate_at(scenario, plugin.run_time_s()), self.rng)
+        flows = [FLOWS[f.flow](self.caller, plugin.runtime.base_url, plugin.credentials) for f in scenario.flows]
+        self.flows = flows
         self.weights = [f.weight for f in scenario.flows]
 
     def on_stop(self) -> None:
         self.session.close()
 
     def wait_time(self) -> float:
+        if self.pacer is not None:
+            return 0.0  # the task itself waits for its due time
         low, high = self.think_time_s
         return self.rng.uniform(low, high)
 
     @task
     def journey(self) -> None:
         flow = self.rng.choices(self.flows, weights=self.weights)[0]
+        if self.pacer is not None:
+            gevent.sleep(self.pacer.wait_s())
+            self.caller.intended_ts = self.pacer.start()
         flow.run()
 
 

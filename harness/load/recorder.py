@@ -1,11 +1,12 @@
 """The record sink of a load process: rows go to its own Parquet shards (flushed about once a second by
-the caller) and, as Locust request events, to Locust's own statistics and web UI."""
+the caller), as Locust request events to Locust's own statistics, and to the live view's counters."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from harness.clients.caller import RecordSink
 from harness.records import ShardWriter
 
 
@@ -14,17 +15,28 @@ class AttemptFailed(Exception):
 
 
 class Recorder:
-    def __init__(self, records_dir: str | Path, node: str, request_event: Any | None = None):
+    def __init__(
+        self, records_dir: str | Path, node: str, request_event: Any | None = None, live: RecordSink | None = None
+    ):
         self.attempts = ShardWriter(records_dir, "attempts", node)
         self.operations = ShardWriter(records_dir, "operations", node)
         self._request_event = request_event
+        self._live = live
+
+    @property
+    def written(self) -> int:
+        return self.attempts.written + self.operations.written
 
     def attempt(self, row: dict[str, Any]) -> None:
         self.attempts.append(row)
+        if self._live is not None:
+            self._live.attempt(row)
         self._fire(row["method"], f"{row['flow']}.{row['step']}", row, row["bytes"])
 
     def operation(self, row: dict[str, Any]) -> None:
         self.operations.append(row)
+        if self._live is not None:
+            self._live.operation(row)
         self._fire("OP", f"{row['flow']}.{row['step']}", row, 0)
 
     def flush(self) -> int:

@@ -53,6 +53,8 @@ def run_scenario_file(
     seed: int | None = None,
     duration_scale: float = 1.0,
     dry_run: bool = False,
+    workers: int = 0,
+    ui: dict[str, Any] | None = None,
 ) -> int:
     scenario = load_scenario(path)  # bad input raises before anything starts or is written
     if not duration_scale > 0:
@@ -66,7 +68,7 @@ def run_scenario_file(
 
         print(describe_plan(scenario))
         return 0
-    return Run(scenario, Path(path), Path(out)).execute()
+    return Run(scenario, Path(path), Path(out), workers=workers, ui=ui).execute()
 
 
 def clean_leftovers(out: str | Path = "reports") -> int:
@@ -114,8 +116,11 @@ class StopConditionTriggered(Exception):
 
 
 class Run:
-    def __init__(self, scenario: Scenario, source: Path, out: Path):
+    def __init__(
+        self, scenario: Scenario, source: Path, out: Path, workers: int = 0, ui: dict[str, Any] | None = None
+    ):
         self.scenario, self.source = scenario, source
+        self.workers, self.ui = workers, ui  # ui: {"web_host", "web_port"} for `harness ui`; None: headless
         self.run_id = run_id_for(scenario)
         self.run_dir = out / self.run_id
         self.logs = self.run_dir / "logs"
@@ -290,32 +295,19 @@ class Run:
 
     def _drive_load(self) -> None:
         assert self.journal is not None
-        locust = self._spawn(
-            "locust",
-            [
-                sys.executable,
-                "-m",
-                "locust",
-                "-f",
-                str(LOCUSTFILE),
-                "--headless",
-                "--harness-runtime",
-                str(self.run_dir / "runtime.json"),
-                "--exit-code-on-error",
-                "0",
-                "--only-summary",
-                "--loglevel",
-                "WARNING",
-            ],
-            env={SECRET_ENV: self.secret},
-        )
-        self.journal.services["locust"] = {"pid": locust.pid}
-        self.journal.event("load_started", f"locust pid {locust.pid}")
-        self._watch(locust)
-        code = locust.returncode()
-        if code != 0:
-            raise InfrastructureError(f"locust exited with code {code}; last lines:\n{locust.tail()}")
-        self.journal.event("load_finished", f"locust exit code {code}")
+        from harness.run import loadgen
+
+        mode = loadgen.LoadMode(workers=self.workers, ui=self.ui is not None, **(self.ui or {}))
+        spawn = lambda name, argv, env: self._spawn(name, argv, env=dict(env))  # noqa: E731
+        load = loadgen.start(spawn, self.journal, self.run_dir, self.secret, mode)
+        try:
+            if mode.ui:
+                load.wait_ui(_Progress(self.run_dir / "timeline.jsonl").print_new)
+            else:
+                self._watch(load.master)
+            load.check_exit(self.journal)
+        finally:
+            load.stop_workers(self.journal)
 
     def _watch(self, locust: ManagedProcess) -> None:
         """Once a second until the load ends: show progress, keep the journal current, judge the stop

@@ -1,0 +1,180 @@
+"""Locust as the run's load generator: the command lines for a local process, a master and its workers,
+the web UI, and a worker on another machine; starting them and waiting for the load to end.
+
+Plain Python like the rest of `harness/run/`: Locust runs in its own processes. A run with `--workers N`
+is one master (named `locust`, so the orchestrator's rollback stops it first and its timeline removes the
+faults) and N workers (`locust-worker-K`), all on a master port of their own, so no stale worker of an
+earlier run can join. Each worker writes its own record shards into the run's `records/` under its node
+name; a worker that dies is reported by the master (`worker_lost` in the timeline) and the run goes on.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import InfrastructureError, InputError
+from harness.run.journal import read_jsonl
+from harness.run.runtime import SECRET_ENV, Runtime
+from harness.run.services import ManagedProcess, free_port
+
+LOCUSTFILE = Path(__file__).resolve().parent.parent / "load" / "locustfile.py"
+EXPECT_WORKERS_WAIT_S = 30
+NODE_ENV = "HARNESS_NODE"  # same name as harness.load.locustfile.NODE_ENV (which imports gevent)
+STATS_FILE = "locust-stats"  # logs/locust-stats.json: Locust's own final request counts
+
+Spawn = Callable[[str, list[str], Mapping[str, str]], ManagedProcess]
+
+
+@dataclass(frozen=True)
+class LoadMode:
+    workers: int = 0  # 0: one local process
+    ui: bool = False
+    web_host: str = "127.0.0.1"
+    web_port: int = 8089
+
+    def __post_init__(self) -> None:
+        if self.workers < 0 or self.workers > 256:
+            raise InputError(f"--workers must be between 0 and 256 (got {self.workers})")
+
+
+def base_argv(runtime_path: Path) -> list[str]:
+    return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--harness-runtime", str(runtime_path)]
+
+
+def local_argv(runtime_path: Path, logs: Path) -> list[str]:
+    return [*base_argv(runtime_path), "--headless", *_headless_tail(logs)]
+
+
+def master_argv(runtime_path: Path, logs: Path, port: int, workers: int, ui: LoadMode | None = None) -> list[str]:
+    argv = [*base_argv(runtime_path), "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]
+    if ui is not None:
+        return [*argv, *_ui_tail(ui)]
+    expect = ["--expect-workers", str(workers), "--expect-workers-max-wait", str(EXPECT_WORKERS_WAIT_S)]
+    return [*argv, "--headless", *expect, *_headless_tail(logs)]
+
+
+def worker_argv(runtime_path: Path, master_host: str, port: int) -> list[str]:
+    return [*base_argv(runtime_path), "--worker", "--master-host", master_host, "--master-port", str(port),
+            "--loglevel", "WARNING"]  # fmt: skip
+
+
+def ui_argv(runtime_path: Path, mode: LoadMode) -> list[str]:
+    return [*base_argv(runtime_path), *_ui_tail(mode)]
+
+
+def _headless_tail(logs: Path) -> list[str]:
+    return ["--exit-code-on-error", "0", "--only-summary", "--loglevel", "WARNING",
+            "--json-file", str(logs / STATS_FILE)]  # fmt: skip
+
+
+def _ui_tail(mode: LoadMode) -> list[str]:
+    return ["--web-host", mode.web_host, "--web-port", str(mode.web_port), "--loglevel", "INFO"]
+
+
+@dataclass
+class Load:
+    """The Locust processes of a run: the master (or the one local process) and its local workers."""
+
+    master: ManagedProcess
+    workers: list[ManagedProcess]
+    mode: LoadMode
+
+    def wait_ui(self, progress: Callable[[], None]) -> None:
+        """The web UI runs until Ctrl-C (or until Locust exits); the user starts and stops tests."""
+        while self.master.alive():
+            self.master.wait(0.5)
+            progress()
+
+    def check_exit(self, journal: Any) -> None:
+        code = self.master.returncode()
+        if code != 0:
+            raise InfrastructureError(f"locust exited with code {code}; last lines:\n{self.master.tail()}")
+        journal.event("load_finished", f"locust exit code {code}")
+
+    def stop_workers(self, journal: Any) -> None:
+        """Workers go after the master (which asks them to flush first); one still up gets SIGTERM, whose
+        quitting handler flushes its records too."""
+        if not self.workers:
+            return
+        if self.master.alive():
+            self.master.signal(signal.SIGTERM)
+            self.master.wait(15.0)
+        deadline = time.monotonic() + 10.0
+        for worker in self.workers:
+            while worker.alive() and time.monotonic() < deadline:
+                worker.wait(0.2)
+            code = worker.stop()
+            journal.rollback_step(f"stop {worker.name}", True, f"pid {worker.pid} exit code {code}")
+
+
+def start(spawn: Spawn, journal: Any, run_dir: Path, secret: str, mode: LoadMode) -> Load:
+    """Start Locust as `mode` says: local, master + N local workers, with or without the web UI."""
+    runtime_path = run_dir / "runtime.json"
+    logs = run_dir / "logs"
+    env = {SECRET_ENV: secret}
+    port = free_port() if mode.workers else 0
+    if mode.workers:
+        argv = master_argv(runtime_path, logs, port, mode.workers, mode if mode.ui else None)
+    else:
+        argv = ui_argv(runtime_path, mode) if mode.ui else local_argv(runtime_path, logs)
+    load = Load(spawn("locust", argv, env), [], mode)
+    journal.services["locust"] = {"pid": load.master.pid, "role": "master" if mode.workers else "local"}
+    for k in range(1, mode.workers + 1):
+        name = f"locust-worker-{k}"
+        worker = spawn(name, worker_argv(runtime_path, "127.0.0.1", port), {**env, NODE_ENV: f"w{k}"})
+        load.workers.append(worker)
+        journal.services[name] = {"pid": worker.pid, "node": f"w{k}", "master_port": port}
+    detail = f"locust pid {load.master.pid}" + (f", {mode.workers} workers on port {port}" if mode.workers else "")
+    journal.event("load_started", detail)
+    if mode.ui:
+        print(f"harness: web UI at http://{mode.web_host}:{mode.web_port} (Ctrl-C here ends the run)", flush=True)
+    return load
+
+
+def lost_workers(run_dir: Path) -> list[dict[str, Any]]:
+    return [ev for ev in read_jsonl(run_dir / "timeline.jsonl") if ev.get("kind") == "worker_lost"]
+
+
+def run_remote_worker(
+    scenario_file: str | Path,
+    master_host: str,
+    master_port: int,
+    base_url: str,
+    out: str | Path,
+    client_id: str,
+    seed: int | None = None,
+) -> int:
+    """`harness worker`: one worker on this machine for a master elsewhere. Records stay here, in
+    OUT/records/ (gather them with the master's run directory for the report)."""
+    from harness.scenario import load_scenario
+
+    scenario = load_scenario(scenario_file)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    run_dir = Path(out) / f"{stamp}-{scenario.name}-worker"
+    (run_dir / "records").mkdir(parents=True)
+    (run_dir / "scenario.yaml").write_text(Path(scenario_file).read_text(encoding="utf-8"), encoding="utf-8")
+    runtime = Runtime(
+        run_dir=str(run_dir.resolve()),
+        scenario_file=str((run_dir / "scenario.yaml").resolve()),
+        base_url=base_url,
+        target_url=base_url,
+        client_id=client_id,
+        seed=scenario.seed if seed is None else seed,
+    )
+    runtime.save(run_dir / "runtime.json")
+    process = ManagedProcess(
+        "locust-worker", worker_argv(run_dir / "runtime.json", master_host, master_port), run_dir / "worker.log"
+    ).start()
+    print(f"harness: worker pid {process.pid} -> master {master_host}:{master_port}, records in {run_dir}")
+    try:
+        while process.alive():
+            process.wait(1.0)
+    except KeyboardInterrupt:
+        process.stop()
+    return process.returncode() or 0
