@@ -50,9 +50,9 @@ class LiveRecords:
                 self.frames[kind] = frame[frame["ts"] >= newest - self.horizon_s].reset_index(drop=True)
         return arrived
 
-    def window(self, kind: str, since: float) -> pd.DataFrame:
+    def window(self, kind: str, since: float, until: float) -> pd.DataFrame:
         frame = self.frames[kind]
-        return frame[frame["ts"] >= since]
+        return frame[(frame["ts"] >= since) & (frame["ts"] <= until)]
 
 
 @dataclass(frozen=True)
@@ -69,11 +69,11 @@ class Trigger:
 def judge(condition: StopCondition, live: LiveRecords, now: float) -> Trigger | None:
     since = now - condition.window_s
     if condition.metric == "unauthorized_accepted":
-        attempts = live.window("attempts", since)
+        attempts = live.window("attempts", since, now)
         value: float | None = float(metrics.unauthorized_accepted(attempts))
         samples = len(attempts)
     else:
-        frame = live.window("attempts" if condition.scope == "attempt" else "operations", since)
+        frame = live.window("attempts" if condition.scope == "attempt" else "operations", since, now)
         samples = len(frame)
         if samples < condition.min_samples:
             return None  # too little evidence: a single failed call must not abort a run

@@ -59,6 +59,14 @@ def parse_yaml_with_lines(text: str, filename: str) -> tuple[Any, dict[PathKey, 
         return _build(node, (), lines), lines
     except _DuplicateKey as dup:
         raise ScenarioError([Problem(filename, dup.line, _dotted(dup.path), "key given twice")]) from None
+    except _Unsupported as bad:
+        raise ScenarioError([Problem(filename, bad.line, _dotted(bad.path), str(bad))]) from None
+
+
+class _Unsupported(Exception):
+    def __init__(self, message: str, path: PathKey, line: int):
+        super().__init__(message)
+        self.path, self.line = path, line
 
 
 class _DuplicateKey(Exception):
@@ -71,7 +79,7 @@ def _build(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> Any:
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = _scalar(key_node)
+            key = _scalar(key_node, path)
             child = (*path, str(key))
             if key in out:
                 raise _DuplicateKey(child, key_node.start_mark.line + 1)
@@ -80,17 +88,21 @@ def _build(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> Any:
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*path, i), lines) for i, item in enumerate(node.value)]
-    return _scalar(node)
+    return _scalar(node, path)
 
 
 _CONSTRUCTOR = yaml.SafeLoader("")
 
 
-def _scalar(node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
+def _scalar(node: yaml.Node, path: PathKey) -> Any:
+    line = node.start_mark.line + 1
+    if not isinstance(node, yaml.ScalarNode):
+        raise _Unsupported("mapping keys must be plain values", path, line)
+    try:
         # SafeConstructor resolves the tag (int, float, bool, null, str) exactly as yaml.safe_load would.
         return _CONSTRUCTOR.construct_object(node, deep=True)
-    raise ValueError("mapping keys must be scalars")
+    except yaml.YAMLError as exc:
+        raise _Unsupported(f"not a value a scenario can hold: {getattr(exc, 'problem', exc)}", path, line) from None
 
 
 def _problems(exc: ValidationError, filename: str, data: Any, lines: dict[PathKey, int]) -> list[Problem]:
@@ -158,6 +170,8 @@ def _message(err: Any) -> str:
         return f"unknown {field} {ctx.get('tag')!r} (known: {ctx.get('expected_tags')})"
     if msg.startswith("Value error, "):
         return msg[len("Value error, ") :]
+    # the model keeps sequences as tuples (frozen); in YAML they are lists
+    msg = msg.replace("a valid tuple", "a list").replace("Tuple should", "List should")
     got = err.get("input")
     if kind not in ("model_type",) and isinstance(got, str | int | float | bool) and not isinstance(got, dict):
         return f"{msg[0].lower()}{msg[1:]} (got {got!r})"

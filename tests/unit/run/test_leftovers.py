@@ -1,0 +1,66 @@
+"""The safety net for crashed runs: registered children are stopped (and only they), shared proxies
+cleaned, the journal marked."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from harness.run.leftovers import ActiveRuns, Registration, process_start_ticks, same_process
+
+
+def sleeper() -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+
+def dead_orchestrator() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_crashed_runs_children_are_stopped_and_its_journal_marked(tmp_path: Path) -> None:
+    child = sleeper()
+    try:
+        run_dir = tmp_path / "r1"
+        run_dir.mkdir()
+        (run_dir / "journal.json").write_text(json.dumps({"status": "running", "events": []}))
+        active = ActiveRuns(tmp_path)
+        reg = Registration("r1", str(run_dir), pid=dead_orchestrator(), start_ticks=1)
+        reg.children.append({"name": "target", "pid": child.pid, "start_ticks": process_start_ticks(child.pid)})
+        active.save(reg)
+        said = active.clean()
+        assert child.wait(timeout=10) is not None
+        assert any("target" in line and "stopped" in line for line in said)
+        journal = json.loads((run_dir / "journal.json").read_text())
+        assert journal["status"] == "crashed" and journal["events"][-1]["kind"] == "crash_detected"
+        assert active.registrations() == []
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_recycled_pid_is_never_signalled(tmp_path: Path) -> None:
+    child = sleeper()
+    try:
+        active = ActiveRuns(tmp_path)
+        reg = Registration("r2", str(tmp_path / "r2"), pid=dead_orchestrator(), start_ticks=1)
+        wrong = (process_start_ticks(child.pid) or 0) + 12345  # same PID, another process's start time
+        reg.children.append({"name": "target", "pid": child.pid, "start_ticks": wrong})
+        active.save(reg)
+        said = active.clean()
+        assert child.poll() is None, "a process that merely reuses the PID must survive"
+        assert any("already gone" in line for line in said)
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_live_run_is_left_alone(tmp_path: Path) -> None:
+    active = ActiveRuns(tmp_path)
+    active.save(Registration("mine", str(tmp_path)))  # this very process: alive
+    assert active.clean() == []
+    assert [r.run_id for r in active.registrations()] == ["mine"]
+    assert same_process(Registration("x", "").pid, None)

@@ -1,0 +1,76 @@
+"""Property tests over the loader: whatever the file holds, the answer is a Scenario or a list of
+located problems (exit 2), never a crash, and every problem points at a line inside the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from harness.errors import ScenarioError
+from harness.scenario import load_scenario_text
+
+DEMO = yaml.safe_load((Path(__file__).resolve().parents[2] / "fixtures/scenarios/valid/demo.yaml").read_text())
+
+junk = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True), st.text(max_size=12),
+    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
+
+
+def paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += paths(v, (*prefix, i))
+    return out
+
+
+ALL_PATHS = [p for p in paths(DEMO) if p]
+
+
+def mutate(doc: Any, path: tuple[Any, ...], action: str, value: Any) -> Any:
+    import copy
+
+    doc = copy.deepcopy(doc)
+    parent = doc
+    for part in path[:-1]:
+        parent = parent[part]
+    last = path[-1]
+    if action == "replace":
+        parent[last] = value
+    elif action == "delete":
+        del parent[last]
+    elif isinstance(parent, dict):
+        parent[f"extra_{abs(hash(str(value))) % 1000}"] = value
+    return doc
+
+
+def check(text: str) -> None:
+    lines = text.count("\n") + 1
+    try:
+        load_scenario_text(text, "prop.yaml")
+    except ScenarioError as exc:
+        assert exc.problems
+        for problem in exc.problems:
+            assert problem.message
+            assert problem.line is None or 1 <= problem.line <= lines
+            assert str(problem).startswith("prop.yaml")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(ALL_PATHS), st.sampled_from(["replace", "delete", "add"]), junk)
+def test_mutated_scenarios_load_or_fail_with_located_problems(path, action, value) -> None:
+    check(yaml.safe_dump(mutate(DEMO, path, action, value), sort_keys=False))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_arbitrary_text_never_crashes_the_loader(text: str) -> None:
+    check(text)
