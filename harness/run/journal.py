@@ -72,6 +72,8 @@ class Journal:
             kind = ev.get("kind")
             if kind == "timeline_start" and self.test_start is None:
                 self.test_start = ev.get("asked_at")
+            elif kind in ("worker_lost", "workers_flushed"):
+                self._fold_event(ev)
             elif kind == "phase_start":
                 name = ev["phase"]
                 phases[name] = {"name": name, "asked_start": ev["asked_at"], "start": ev["ts"], "end": None}
@@ -100,6 +102,17 @@ class Journal:
                     fault["error"] = ev.get("error")
         self.phases = list(phases.values())
         self.faults = list(faults.values())
+
+    def _fold_event(self, ev: dict[str, Any]) -> None:
+        """A load-side event (a lost worker, the workers' final flush) joins `events` once."""
+        if any(e.get("kind") == ev["kind"] and e.get("ts") == ev.get("ts") for e in self.events):
+            return
+        if ev["kind"] == "worker_lost":
+            detail = f"worker {ev.get('node')} stopped answering in phase {ev.get('phase')}; the run goes on"
+        else:
+            detail = f"{ev.get('acks')}/{ev.get('expected')} workers flushed {ev.get('written')} records"
+        extra = {k: v for k, v in ev.items() if k not in ("kind", "ts")}
+        self.events.append({"ts": ev.get("ts"), "kind": ev["kind"], "detail": detail, **extra})
 
     def to_dict(self) -> dict[str, Any]:
         return {

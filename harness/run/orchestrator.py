@@ -343,22 +343,27 @@ class Run:
                 )
 
     def _probe_steady_state(self) -> dict[str, Any]:
-        """A few token calls straight through the clients' path, no retries: does the service work?"""
-        from harness.clients import Caller, RetryPolicy
-        from harness.clients.flows import ClientCredentials, ClientCredentialsFlow
+        """A few token requests along the clients' path, no retries: does the service work right now?"""
+        from harness.clients.classify import classify_exception, classify_status
         from harness.clients.transport import make_session
-        from harness.scenario.model import Retry, RetryStop, RetryWait
 
         runtime = Runtime.load(self.run_dir / "runtime.json")
-        sink = _CountingSink()
+        outcomes: list[str] = []
         with make_session() as session:
-            policy = RetryPolicy(Retry(stop=RetryStop(after_attempt=1), wait=RetryWait()))
-            caller = Caller(session, policy, sink, user="steady-state", node="orchestrator", phase=lambda: "probe")
-            flow = ClientCredentialsFlow(caller, runtime.base_url, ClientCredentials(CLIENT_ID, self.secret))
-            results = [flow.run() for _ in range(STEADY_STATE_PROBES)]
-        ok = all(results)
-        detail = f"{sum(results)}/{len(results)} token requests succeeded; outcomes {sorted(set(sink.outcomes))}"
-        return {"ts": time.time(), "ok": ok, "detail": detail}
+            for _ in range(STEADY_STATE_PROBES):
+                try:
+                    response = session.post(
+                        f"{runtime.base_url}/token",
+                        data={"grant_type": "client_credentials"},
+                        auth=(CLIENT_ID, self.secret),
+                        timeout=(2.0, 5.0),
+                    )
+                    outcomes.append(classify_status(response.status_code))
+                except Exception as exc:  # an unreachable service is a failed probe, not a crash
+                    outcomes.append(classify_exception(exc))
+        ok = outcomes.count("ok")
+        detail = f"{ok}/{len(outcomes)} token requests succeeded; outcomes {sorted(set(outcomes))}"
+        return {"ts": time.time(), "ok": ok == len(outcomes), "detail": detail}
 
     # --- every exit path -------------------------------------------------------------------------
 
@@ -468,19 +473,6 @@ class Run:
         if self.journal is not None:
             self.journal.errors.append(message)
             self.journal.event("error", message)
-
-
-class _CountingSink:
-    """Where the steady-state probe's records go: nowhere but a list of outcomes."""
-
-    def __init__(self) -> None:
-        self.outcomes: list[str] = []
-
-    def attempt(self, row: dict[str, Any]) -> None:
-        self.outcomes.append(row["outcome"])
-
-    def operation(self, row: dict[str, Any]) -> None:
-        pass
 
 
 class _Progress:

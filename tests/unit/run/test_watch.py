@@ -33,7 +33,7 @@ def live(tmp_path: Path) -> LiveRecords:
     ops = [(NOW - 30 + i * 0.5, "ok", 5.0) for i in range(40)]
     ops += [(NOW - 10 + i * 0.25, "http_5xx" if i % 5 < 3 else "ok", 900.0) for i in range(40)]
     write(tmp_path, "operations", ops)
-    write(tmp_path, "attempts", ops + [(NOW - 1, "security_violation", 3.0)])
+    write(tmp_path, "attempts", [*ops, (NOW - 1, "security_violation", 3.0)])
     records = LiveRecords(tmp_path, horizon_s=60)
     assert records.poll() == len(ops) * 2 + 1
     return records
