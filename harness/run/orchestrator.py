@@ -32,6 +32,7 @@ from harness.run.secrets import scan_run_dir
 from harness.run.services import ManagedProcess, free_port, python_module, wait_until_ready
 from harness.run.watch import LiveRecords, Trigger, first_trigger
 from harness.scenario import Scenario, load_scenario
+from harness.scenario.model import EmbeddedTarget
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "load" / "locustfile.py"
 PROXY_NAME = "sso"
@@ -255,6 +256,9 @@ class Run:
                 "pid": self.processes["proxy"].pid if "proxy" in self.processes else None,
             }
 
+        target_cfg = self.scenario.target
+        if not isinstance(target_cfg, EmbeddedTarget):
+            raise InputError("external targets are validated but `harness run` does not drive them yet")
         target = self._spawn(
             "target",
             python_module(
@@ -267,9 +271,9 @@ class Run:
                 "--issuer",
                 base_url,
                 "--signing-alg",
-                self.scenario.target.signing_alg,
+                target_cfg.signing_alg,
                 "--workers",
-                str(self.scenario.target.workers),
+                str(target_cfg.workers),
                 "--audit-log",
                 str(self.logs / "audit.jsonl"),
             ),
