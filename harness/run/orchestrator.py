@@ -123,6 +123,10 @@ class Run:
         self.scenario, self.source = scenario, source
         self.workers, self.ui = workers, ui  # ui: {"web_host", "web_port"} for `harness ui`; None: headless
         self.run_id = run_id_for(scenario)
+        for n in range(2, 1000):  # two runs of one scenario in the same second get their own directories
+            if not (out / self.run_id).exists():
+                break
+            self.run_id = f"{run_id_for(scenario)}-{n}"
         self.run_dir = out / self.run_id
         self.logs = self.run_dir / "logs"
         self.secret = secrets.token_urlsafe(32)
@@ -236,7 +240,7 @@ class Run:
             else:
                 proxy_api = proxy_cfg.api.rstrip("/")
                 # a shared proxy: our own proxy name, so that rollback touches nothing of anyone else's
-                self.proxy_name = f"harness-{self.run_id}".lower()
+                self.proxy_name = f"harness-{self.run_id}-{secrets.token_hex(3)}".lower()
             self.proxy_client = ToxiproxyClient(proxy_api)
             if proxy_cfg.kind != "embedded":
                 self._check_external_proxy()
@@ -301,7 +305,8 @@ class Run:
         assert self.journal is not None
         from harness.run import loadgen
 
-        mode = loadgen.LoadMode(workers=self.workers, ui=self.ui is not None, **(self.ui or {}))
+        ui = {**self.ui, "plan": loadgen.plan_text(self.scenario)} if self.ui is not None else {}
+        mode = loadgen.LoadMode(workers=self.workers, ui=self.ui is not None, **ui)
         spawn = lambda name, argv, env: self._spawn(name, argv, env=dict(env))  # noqa: E731
         load = loadgen.start(spawn, self.journal, self.run_dir, self.secret, mode)
         try:
