@@ -94,6 +94,12 @@ def build_app(proxies: ProxyCollection) -> Starlette:
         proxy = proxies.get(request.path_params["proxy"])
         return _json(proxy.get_toxic(request.path_params["toxic"]).to_json())
 
+    async def toxic_stats(request: Request) -> Response:
+        # Ours, beside Toxiproxy's routes: how often the toxic actually fired (fidelity of a run).
+        proxy = proxies.get(request.path_params["proxy"])
+        entry = proxy.get_toxic(request.path_params["toxic"])
+        return _json({"name": entry.name, **vars(entry.counters)})
+
     async def toxic_update(request: Request) -> Response:
         proxy = proxies.get(request.path_params["proxy"])
         return _json(proxy.update_toxic(request.path_params["toxic"], await _body(request)).to_json())
@@ -124,6 +130,7 @@ def build_app(proxies: ProxyCollection) -> Starlette:
         ("/proxies/{proxy}/toxics", toxic_create, ["POST"]),
         ("/proxies/{proxy}/toxics/{toxic}", toxic_show, ["GET"]),
         ("/proxies/{proxy}/toxics/{toxic}", toxic_update, ["POST", "PATCH"]),
+        ("/proxies/{proxy}/toxics/{toxic}/stats", toxic_stats, ["GET"]),
         ("/proxies/{proxy}/toxics/{toxic}", toxic_delete, ["DELETE"]),
         ("/version", version, ["GET"]),
         ("/metrics", metrics, ["GET"]),

@@ -1,0 +1,187 @@
+"""Pass-through benchmark of the fault proxy beside nginx direct and haproxy (TCP mode), in one run.
+
+    python bench/proxy.py [--duration-s 8] [--runs 3] [--connections 32]
+
+Expects nginx, haproxy and wrk on PATH (Debian: apt-get install -y nginx-light haproxy wrk); installs
+nothing. Loopback only. Paths are run alternating (direct, haproxy, ours, ours + idle HTTP toxic), `runs`
+times each; the medians are printed and written to reports/bench/<UTC stamp>/proxy.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+NGINX_CONF = """worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}; proxy_temp_path {dir}; fastcgi_temp_path {dir};
+  uwsgi_temp_path {dir}; scgi_temp_path {dir};
+  server {{ listen 127.0.0.1:{port}; location / {{ root {dir}/www; }} }}
+}}
+"""
+HAPROXY_CONF = """global
+  maxconn 4096
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+listen bench
+  bind 127.0.0.1:{port}
+  server nginx 127.0.0.1:{upstream}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
+
+
+def _to_ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(port: int, duration_s: int, connections: int) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration_s}s", "--latency", f"http://127.0.0.1:{port}/f.txt"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=duration_s + 30,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": rps,
+        "p99_ms": _to_ms(*p99.groups()) if p99 else float("nan"),
+        "non_2xx": float(errors.group(1)) if errors else 0.0,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration-s", type=int, default=8)
+    parser.add_argument("--warmup-s", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    missing = [tool for tool in ("nginx", "haproxy", "wrk") if shutil.which(tool) is None]
+    if missing:
+        print(f"missing {', '.join(missing)}: apt-get install -y nginx-light haproxy wrk", file=sys.stderr)
+        return 2
+
+    from harness.proxy.client import ToxiproxyClient
+    from harness.proxy.server import ProxyServerThread
+
+    procs: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "www").mkdir()
+        (work / "www" / "f.txt").write_text("ok\n")
+        nginx_port, haproxy_port = free_port(), free_port()
+        (work / "nginx.conf").write_text(NGINX_CONF.format(dir=work, port=nginx_port))
+        (work / "haproxy.cfg").write_text(HAPROXY_CONF.format(port=haproxy_port, upstream=nginx_port))
+        try:
+            procs.append(subprocess.Popen(["nginx", "-c", str(work / "nginx.conf"), "-p", str(work)]))
+            procs.append(subprocess.Popen(["haproxy", "-f", str(work / "haproxy.cfg")]))
+            wait_port(nginx_port)
+            wait_port(haproxy_port)
+            # Ours runs in a child process of its own, as `harness proxy` would (not sharing this GIL).
+            api_port = free_port()
+            procs.append(
+                subprocess.Popen([sys.executable, "-m", "harness", "proxy", "--port", str(api_port)], cwd=ROOT)
+            )
+            client = ToxiproxyClient(f"http://127.0.0.1:{api_port}")
+            client.wait_ready(timeout_s=15)
+            plain = free_port()
+            idle = free_port()
+            client.create_proxy("plain", f"127.0.0.1:{nginx_port}", listen=f"127.0.0.1:{plain}")
+            client.create_proxy("idle_http", f"127.0.0.1:{nginx_port}", listen=f"127.0.0.1:{idle}")
+            client.add_toxic("idle_http", "http_error", stream="upstream", attributes={"path": "/never", "status": 503})
+            paths = {"direct": nginx_port, "haproxy": haproxy_port, "ours": plain, "ours_idle_http_toxic": idle}
+            for port in paths.values():
+                wrk(port, args.warmup_s, args.connections)
+            samples: dict[str, list[dict[str, float]]] = {name: [] for name in paths}
+            for run in range(args.runs):
+                for name, port in paths.items():
+                    result = wrk(port, args.duration_s, args.connections)
+                    samples[name].append(result)
+                    print(
+                        f"run {run + 1} {name:22s} {result['rps']:>10,.0f} req/s  p99 {result['p99_ms']:.2f} ms",
+                        flush=True,
+                    )
+        finally:
+            for proc in reversed(procs):
+                proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+    medians = {
+        name: {key: statistics.median(s[key] for s in runs) for key in ("rps", "p99_ms", "non_2xx")}
+        for name, runs in samples.items()
+    }
+    direct_p99 = medians["direct"]["p99_ms"]
+    summary = {
+        "stamp": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
+        "setup": {
+            "duration_s": args.duration_s,
+            "runs": args.runs,
+            "connections": args.connections,
+            "wrk_threads": 2,
+            "file_bytes": 3,
+        },
+        "medians": medians,
+        "ratios": {
+            "ours_vs_haproxy": medians["ours"]["rps"] / medians["haproxy"]["rps"],
+            "ours_idle_http_vs_haproxy": medians["ours_idle_http_toxic"]["rps"] / medians["haproxy"]["rps"],
+            "ours_vs_direct": medians["ours"]["rps"] / medians["direct"]["rps"],
+        },
+        "added_p99_ms": {name: m["p99_ms"] - direct_p99 for name, m in medians.items() if name != "direct"},
+        "runs": samples,
+    }
+    out_dir = ROOT / "reports" / "bench" / summary["stamp"]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "proxy.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print("\nmedians:")
+    for name, m in medians.items():
+        print(f"  {name:22s} {m['rps']:>10,.0f} req/s  p99 {m['p99_ms']:.2f} ms")
+    print("ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in summary["ratios"].items()))
+    print(f"written {out_dir / 'proxy.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
