@@ -21,6 +21,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -102,7 +103,6 @@ def main() -> int:
         return 2
 
     from harness.proxy.client import ToxiproxyClient
-    from harness.proxy.server import ProxyServerThread
 
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -154,7 +154,7 @@ def main() -> int:
         for name, runs in samples.items()
     }
     direct_p99 = medians["direct"]["p99_ms"]
-    summary = {
+    summary: dict[str, Any] = {
         "stamp": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
         "setup": {
             "duration_s": args.duration_s,

@@ -19,7 +19,6 @@ from harness.proxy.registry import Toxic, register
 from harness.proxy.request_faults import RequestFaultStage
 from harness.proxy.responses import Preset, error_body, error_headers, render
 
-
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 
 

@@ -90,7 +90,7 @@ def test_http_error_header_injection_is_refused() -> None:
 
 
 def test_http_latency_on_the_response_holds_it() -> None:
-    pipe, sink, link, stage, clock = _wired("http_latency", path="/token", latency=200, where="response")
+    pipe, sink, link, _stage, clock = _wired("http_latency", path="/token", latency=200, where="response")
     pipe.feed(POST)
     clock.advance(0)
     assert sink.data == POST  # the request goes at once
@@ -104,7 +104,7 @@ def test_http_latency_on_the_response_holds_it() -> None:
 
 @pytest.mark.parametrize("mode", ["truncate", "garble"])
 def test_http_corrupt_breaks_the_response(mode: str) -> None:
-    pipe, sink, link, _, _ = _wired("http_corrupt", path="/token", mode=mode)
+    pipe, _sink, link, _, _ = _wired("http_corrupt", path="/token", mode=mode)
     pipe.feed(POST)
     link.server_sends(RESPONSE)
     out = b"".join(link.to_client)

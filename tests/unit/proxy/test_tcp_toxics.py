@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -119,8 +120,8 @@ def test_slicer_pieces_cover_the_chunk_in_order(size: int) -> None:
     toxic = SlicerToxic(average_size=16, size_variation=5)
     cuts = toxic.cuts(size, random.Random(size))
     assert cuts[0] == 0 and cuts[-1] == size
-    assert all(b > a for a, b in zip(cuts, cuts[1:], strict=False))
-    assert all(b - a <= 16 + 5 for a, b in zip(cuts, cuts[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(cuts))
+    assert all(b - a <= 16 + 5 for a, b in itertools.pairwise(cuts))
 
 
 def test_slicer_without_average_passes_whole() -> None:
