@@ -1,7 +1,16 @@
-"""One logical call = tenacity running attempts; every attempt and the operation become records.
+"""One logical call = tenacity running attempts; every attempt, step and journey becomes a record.
 
 Attempts never raise: a failed exchange is an AttemptResult with its outcome, so a simulated user never
 dies of a protocol surprise, and tenacity decides on outcomes alone.
+
+Record convention (the operation table holds two kinds of row, told apart by `step`):
+- a *step* operation: one logical request as the user sees it, after retries; `step` names it (`token`,
+  `poll`, `userinfo`...); its `op_id` is `<journey op_id>.<n>` inside a journey;
+- a *journey* operation: the whole flow, `step == "journey"` (JOURNEY_STEP), `op_id` without a dot,
+  `attempts` = every HTTP attempt of the journey, `backoff_ms` = all time spent waiting (retry backoff and
+  protocol waits such as the RFC 8628 poll interval), outcome = that of the first step that failed.
+Local decisions of a relying party (a token accepted or refused without any request) are attempt rows
+with method VERIFY and status 0, so that `unauthorized_accepted` counts what a relying party let through.
 """
 
 from __future__ import annotations
@@ -9,17 +18,20 @@ from __future__ import annotations
 import email.utils
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import requests
 
-from harness.clients.classify import classify_exception, classify_status
+from harness.clients.classify import classify_exception, classify_status, error_code
 from harness.clients.policy import RetryPolicy
 from harness.scenario.model import Outcome
 
 OP_ID_HEADER = "X-Harness-Op-Id"
+JOURNEY_STEP = "journey"
+VERIFY_METHOD = "VERIFY"
 
 
 class RecordSink(Protocol):
@@ -39,6 +51,8 @@ class AttemptResult:
     retry_after_s: float | None = None
     error: str = ""
     response: requests.Response | None = field(default=None, repr=False)
+    reason: str = ""  # protocol error code (OAuth `error`, AWS error shape), never a description
+    final: bool = False  # a protocol answer (e.g. authorization_pending): retrying it is not our call
 
 
 @dataclass
@@ -50,6 +64,37 @@ class OperationResult:
     latency_ms: float
     backoff_ms: float
     response: requests.Response | None = field(default=None, repr=False)
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+    def json(self) -> Any:
+        """The last response's JSON body, or None when there is none or it is not JSON."""
+        if self.response is None:
+            return None
+        try:
+            return self.response.json()
+        except ValueError:
+            return None
+
+
+@dataclass
+class Journey:
+    """What the steps of one journey add up to; written as the journey's operation record at the end."""
+
+    op_id: str
+    flow: str
+    steps: int = 0
+    attempts: int = 0
+    backoff_s: float = 0.0
+    outcome: Outcome = "ok"
+    status: int = 0
+
+    def fail(self, outcome: Outcome, status: int = 0) -> None:
+        if self.outcome == "ok" and outcome != "ok":
+            self.outcome, self.status = outcome, status
 
     @property
     def ok(self) -> bool:
@@ -89,6 +134,52 @@ class Caller:
         self.session, self.policy, self.sink = session, policy, sink
         self.user, self.node, self.phase = user, node, phase
         self.clock, self.perf, self.sleep = clock, perf, sleep
+        self._journey: Journey | None = None
+
+    # --- journeys ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def journey(self, flow: str) -> Iterator[Journey]:
+        """Group the steps made inside into one journey record. An exception escaping a flow (a bug, or a
+        response shape nobody foresaw) ends the journey as a protocol error instead of killing the user."""
+        journey = Journey(uuid.uuid4().hex, flow)
+        outer, self._journey = self._journey, journey
+        ts, t0 = self.clock(), self.perf()
+        try:
+            yield journey
+        except Exception:  # the user must survive; the type is enough to debug, a message might leak
+            journey.fail("protocol_error")
+        finally:
+            self._journey = outer
+            self.sink.operation(
+                self._row(ts, journey.op_id, flow, JOURNEY_STEP)
+                | {
+                    "attempts": journey.attempts,
+                    "outcome": journey.outcome,
+                    "status": journey.status,
+                    "latency_ms": (self.perf() - t0) * 1000.0,
+                    "backoff_ms": journey.backoff_s * 1000.0,
+                    "intended_ts": None,
+                }
+            )
+
+    def wait(self, seconds: float) -> None:
+        """A protocol wait (a poll interval): slept like a backoff and counted as the journey's backoff."""
+        if self._journey is not None:
+            self._journey.backoff_s += seconds
+        (self.sleep or time.sleep)(seconds)
+
+    def _next_op_id(self) -> str:
+        if self._journey is None:
+            return uuid.uuid4().hex
+        self._journey.steps += 1
+        return f"{self._journey.op_id}.{self._journey.steps}"
+
+    def _row(self, ts: float, op_id: str, flow: str, step: str) -> dict[str, Any]:
+        return {"ts": ts, "op_id": op_id, "flow": flow, "step": step, "phase": self.phase(), "user": self.user,
+                "node": self.node}
+
+    # --- one step ---------------------------------------------------------------------------------
 
     def call(
         self,
@@ -99,43 +190,45 @@ class Caller:
         *,
         endpoint: str,
         validate: Validator | None = None,
+        errors: Mapping[str, Outcome] | None = None,
+        aws: bool = False,
+        session: requests.Session | None = None,
+        decides_journey: bool = True,
         headers: Mapping[str, str] | None = None,
         intended_ts: float | None = None,
         **request_kwargs: Any,
     ) -> OperationResult:
-        op_id = uuid.uuid4().hex
+        """`errors` maps protocol error codes (OAuth `error` or, with `aws`, AWS error shapes normalised to
+        the OAuth code) to the outcome they mean here; such answers are final, never retried. A step whose
+        failure the flow handles itself (a pending poll) passes `decides_journey=False`."""
+        op_id = self._next_op_id()
         sent_headers = {OP_ID_HEADER: op_id, **(headers or {})}
         timeout = (self.policy.connect_timeout_s, self.policy.read_timeout_s)
+        http = session or self.session
         attempt_no = 0
+
+        def exchange() -> AttemptResult:
+            return self._exchange(http, method, url, sent_headers, timeout, validate, errors, aws, request_kwargs)
 
         def attempt() -> AttemptResult:
             nonlocal attempt_no
-            attempt_no += 1
             ts, t0 = self.clock(), self.perf()
-            result = self._exchange(method, url, sent_headers, timeout, validate, request_kwargs)
+            guarded = self.policy.guard(endpoint, exchange)
+            if guarded is None:  # the circuit breaker refused: nothing was sent, so no attempt row
+                return AttemptResult("circuit_open", 0, 0.0, error="circuit open", final=True)
+            attempt_no += 1
+            result = guarded
             result.latency_ms = (self.perf() - t0) * 1000.0
+            size = len(result.response.content) if result.response is not None else 0
             self.sink.attempt(
-                {
-                    "ts": ts,
-                    "op_id": op_id,
-                    "flow": flow,
-                    "step": step,
-                    "endpoint": endpoint,
-                    "method": method,
-                    "attempt": attempt_no,
-                    "status": result.status,
-                    "outcome": result.outcome,
-                    "latency_ms": result.latency_ms,
-                    "bytes": len(result.response.content) if result.response is not None else 0,
-                    "phase": self.phase(),
-                    "user": self.user,
-                    "node": self.node,
-                    "error": result.error,
-                }
+                self._row(ts, op_id, flow, step)
+                | {"endpoint": endpoint, "method": method, "attempt": attempt_no, "status": result.status,
+                   "outcome": result.outcome, "latency_ms": result.latency_ms, "bytes": size, "error": result.error}
             )
             return result
 
         retrying = self.policy.retrying(sleep=self.sleep)
+        self.policy.deposit()
         ts, t0 = self.clock(), self.perf()
         last: AttemptResult = retrying(attempt)
         latency_ms = (self.perf() - t0) * 1000.0
@@ -143,41 +236,64 @@ class Caller:
         if intended_ts is not None:  # open loop: the user waited from when the call was due
             latency_ms += max(0.0, ts - intended_ts) * 1000.0
         self.sink.operation(
-            {
-                "ts": ts,
-                "op_id": op_id,
-                "flow": flow,
-                "step": step,
-                "attempts": attempt_no,
-                "outcome": last.outcome,
-                "status": last.status,
-                "latency_ms": latency_ms,
-                "backoff_ms": backoff_ms,
-                "phase": self.phase(),
-                "user": self.user,
-                "node": self.node,
-                "intended_ts": intended_ts,
-            }
+            self._row(ts, op_id, flow, step)
+            | {"attempts": attempt_no, "outcome": last.outcome, "status": last.status, "latency_ms": latency_ms,
+               "backoff_ms": backoff_ms, "intended_ts": intended_ts}
         )
-        return OperationResult(op_id, last.outcome, last.status, attempt_no, latency_ms, backoff_ms, last.response)
+        if self._journey is not None:
+            self._journey.attempts += attempt_no
+            self._journey.backoff_s += backoff_ms / 1000.0
+            if decides_journey:
+                self._journey.fail(last.outcome, last.status)
+        return OperationResult(
+            op_id, last.outcome, last.status, attempt_no, latency_ms, backoff_ms, last.response, last.reason
+        )
+
+    def verdict(self, flow: str, step: str, endpoint: str, outcome: Outcome, latency_ms: float, reason: str) -> None:
+        """A relying party's local decision (no request): one VERIFY attempt row and its step operation.
+        `reason` is a fixed word (e.g. `bad_signature`), never a token or a library message."""
+        op_id = self._next_op_id()
+        ts = self.clock()
+        self.sink.attempt(
+            self._row(ts, op_id, flow, step)
+            | {"endpoint": endpoint, "method": VERIFY_METHOD, "attempt": 1, "status": 0, "outcome": outcome,
+               "latency_ms": latency_ms, "bytes": 0, "error": reason}
+        )
+        self.sink.operation(
+            self._row(ts, op_id, flow, step)
+            | {"attempts": 1, "outcome": outcome, "status": 0, "latency_ms": latency_ms, "backoff_ms": 0.0,
+               "intended_ts": None}
+        )
+        if self._journey is not None:
+            self._journey.attempts += 1
+            self._journey.fail(outcome)
 
     def _exchange(
         self,
+        http: requests.Session,
         method: str,
         url: str,
         headers: Mapping[str, str],
         timeout: tuple[float, float],
         validate: Validator | None,
+        errors: Mapping[str, Outcome] | None,
+        aws: bool,
         request_kwargs: Mapping[str, Any],
     ) -> AttemptResult:
         try:
-            response = self.session.request(method, url, headers=headers, timeout=timeout, **request_kwargs)
+            response = http.request(method, url, headers=headers, timeout=timeout, allow_redirects=False,
+                                    **request_kwargs)
             response.content  # noqa: B018 - read the body inside the timed window, as a user would
         except Exception as exc:  # every failure is an outcome; a user must never die of one
             return AttemptResult(classify_exception(exc), 0, 0.0, error=type(exc).__name__)
-        outcome = classify_status(response.status_code)
-        error = "" if outcome == "ok" else f"HTTP {response.status_code}"
-        if outcome == "ok" and validate is not None:
+        status = response.status_code
+        outcome = classify_status(status)
+        reason = error_code(response, aws=aws) if status >= 400 else ""
+        error = "" if outcome == "ok" else f"HTTP {status}" + (f" {reason}" if reason else "")
+        final = False
+        if errors and reason in errors:
+            outcome, final = errors[reason], True
+        elif outcome == "ok" and validate is not None:
             try:
                 verdict = validate(response)
             except Exception as exc:  # a validator that trips on a malformed body is a protocol error
@@ -186,4 +302,4 @@ class Caller:
                 outcome = verdict
                 error = error or verdict
         retry_after = parse_retry_after(response.headers.get("Retry-After"), self.clock())
-        return AttemptResult(outcome, response.status_code, 0.0, retry_after, error, response)
+        return AttemptResult(outcome, status, 0.0, retry_after, error, response, reason, final)

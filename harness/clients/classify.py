@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import re
 import socket
 
 import requests
@@ -79,3 +80,50 @@ def _caused_by_reset(exc: BaseException) -> bool:
         or (isinstance(e, OSError) and e.errno in _RESET_ERRNOS)
         for e in _chain(exc)
     )
+
+
+# AWS sso-oidc error shapes and the OAuth codes they carry (reference: aws-sso-wire.md section 2).
+AWS_SHAPES: dict[str, str] = {
+    "AuthorizationPendingException": "authorization_pending",
+    "SlowDownException": "slow_down",
+    "ExpiredTokenException": "expired_token",
+    "AccessDeniedException": "access_denied",
+    "InvalidGrantException": "invalid_grant",
+    "InvalidClientException": "invalid_client",
+    "UnauthorizedClientException": "unauthorized_client",
+    "UnsupportedGrantTypeException": "unsupported_grant_type",
+    "InvalidScopeException": "invalid_scope",
+    "InvalidRequestException": "invalid_request",
+    "InvalidClientMetadataException": "invalid_client_metadata",
+    "InvalidRedirectUriException": "invalid_redirect_uri",
+    "InternalServerException": "server_error",
+    "UnauthorizedException": "unauthorized",  # portal
+    "ResourceNotFoundException": "not_found",  # portal
+    "TooManyRequestsException": "too_many_requests",  # portal
+}
+_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,63}$")
+_MAX_ERROR_BODY = 16_384
+
+
+def error_code(response: requests.Response, *, aws: bool = False) -> str:
+    """The protocol error code of an error response, or "" when it has none we trust.
+
+    OAuth (RFC 6749 5.2): the body's `error`. AWS, as botocore reads it: header `x-amzn-ErrorType`, else
+    body `code`, else `__type`, with `:suffix` and `namespace#` stripped; the OAuth `error` field is never
+    used (a plain OAuth body makes the real CLI fail, so here it is no code at all). Known AWS shapes are
+    normalised to their OAuth code so flows match one vocabulary. Only a short identifier is returned:
+    it goes into records, and a description could echo anything."""
+    body: object = None
+    if len(response.content) <= _MAX_ERROR_BODY:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+    fields = body if isinstance(body, dict) else {}
+    if aws:
+        raw = response.headers.get("x-amzn-ErrorType") or fields.get("code") or fields.get("__type") or ""
+        shape = str(raw).split(":", 1)[0].rsplit("#", 1)[-1]
+        code = AWS_SHAPES.get(shape, shape)
+    else:
+        code = str(fields.get("error") or "")
+    return code if _CODE.match(code) else ""

@@ -3,15 +3,20 @@ add the one strategy it lacks (honour the server's Retry-After), written in its 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import tenacity
 from tenacity import RetryCallState
 from tenacity.wait import wait_base
 
+from harness.clients.breaker import Breakers
+from harness.clients.budget import RetryBudget
 from harness.scenario.model import Retry
+
+T = TypeVar("T")
 
 
 class wait_retry_after(wait_base):
@@ -64,9 +69,30 @@ def build_stop(retry: Retry) -> tenacity.stop.stop_base:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Everything a Caller needs to know about retrying, built once per scenario."""
+    """Everything a Caller needs to know about retrying, built once per scenario and load process: the
+    circuit breakers and the retry budget it holds are shared by every user of the process."""
 
     retry: Retry
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
+    breakers: Breakers | None = field(init=False, default=None, repr=False, compare=False)
+    budget: RetryBudget | None = field(init=False, default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.retry.circuit_breaker is not None:
+            object.__setattr__(self, "breakers", Breakers(self.retry.circuit_breaker))
+        if self.retry.budget is not None:
+            object.__setattr__(self, "budget", RetryBudget(self.retry.budget, self.clock))
+
+    def guard(self, endpoint: str, attempt: Callable[[], T]) -> T | None:
+        """Run one attempt through the endpoint's circuit breaker; None when the breaker refused it."""
+        if self.breakers is None:
+            return attempt()
+        return self.breakers.call(endpoint, attempt, lambda r: getattr(r, "outcome", ""))
+
+    def deposit(self) -> None:
+        """One operation starts: it earns the budget its share of retries."""
+        if self.budget is not None:
+            self.budget.deposit()
 
     @property
     def connect_timeout_s(self) -> float:
@@ -86,11 +112,78 @@ class RetryPolicy:
         kwargs: dict[str, Any] = {}
         if sleep is not None:
             kwargs["sleep"] = sleep
+        stop = build_stop(self.retry)
+        if self.budget is not None:
+            stop = stop | stop_when_budget_spent(self.budget)
         return tenacity.Retrying(
-            stop=build_stop(self.retry),
+            stop=stop,
             wait=wait,
-            retry=tenacity.retry_if_result(lambda r: r.outcome in retry_on),
+            retry=tenacity.retry_if_result(lambda r: r.outcome in retry_on and not getattr(r, "final", False)),
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
             reraise=False,
             **kwargs,
         )
+
+
+class stop_when_budget_spent(tenacity.stop.stop_base):
+    """Stop when the process's retry budget has no retry left; takes one when it lets a retry happen.
+    Put it last in a `|` chain: tenacity evaluates stops in order and stops at the first that says so."""
+
+    def __init__(self, budget: RetryBudget):
+        self.budget = budget
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return not self.budget.try_withdraw()
+
+
+AUTHORIZATION_PENDING = "authorization_pending"
+SLOW_DOWN = "slow_down"
+KEEP_POLLING = frozenset({AUTHORIZATION_PENDING, SLOW_DOWN})
+SLOW_DOWN_STEP_S = 5.0  # RFC 8628 3.5, and botocore's SSOTokenFetcher._SLOW_DOWN_DELAY
+
+
+class wait_poll_interval(wait_base):
+    """RFC 8628 3.5: poll every `interval_s`; each slow_down adds 5 s for this and all later polls."""
+
+    def __init__(self, interval_s: float):
+        self.interval_s = interval_s
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        outcome = retry_state.outcome
+        if outcome is not None and not outcome.failed and getattr(outcome.result(), "reason", "") == SLOW_DOWN:
+            self.interval_s += SLOW_DOWN_STEP_S
+        return self.interval_s
+
+
+class stop_before_idle(tenacity.stop.stop_base):
+    """Stop before the time spent sleeping would reach `max_idle_s` (counts injected sleeps too)."""
+
+    def __init__(self, max_idle_s: float):
+        self.max_idle_s = max_idle_s
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return retry_state.idle_for + (retry_state.upcoming_sleep or 0.0) >= self.max_idle_s
+
+
+def poll_retrying(
+    interval_s: float | None,
+    expires_in_s: float,
+    sleep: Callable[[float], Any],
+    before_sleep: Callable[[RetryCallState], Any] | None = None,
+) -> tenacity.Retrying:
+    """Device-code polling as tenacity runs it: the first poll at once (as the AWS CLI does), then every
+    interval (5 s when the server gave none, RFC 8628 3.2) while the answer is authorization_pending or
+    slow_down, and never past the device code's lifetime. Each poll is a Caller.call with its own retries
+    for transport failures; this loop only sees their final results."""
+    kwargs: dict[str, Any] = {}
+    if before_sleep is not None:
+        kwargs["before_sleep"] = before_sleep
+    return tenacity.Retrying(
+        stop=tenacity.stop_before_delay(expires_in_s) | stop_before_idle(expires_in_s),
+        wait=wait_poll_interval(5.0 if interval_s is None else interval_s),
+        retry=tenacity.retry_if_result(lambda r: getattr(r, "reason", "") in KEEP_POLLING),
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+        sleep=sleep,
+        reraise=False,
+        **kwargs,
+    )

@@ -6,11 +6,13 @@ import requests
 
 from harness.clients import Caller, RetryPolicy
 from harness.clients.caller import OP_ID_HEADER, parse_retry_after
-from harness.clients.flows import ClientCredentials, ClientCredentialsFlow
+from harness.clients.flows import ClientCredentials, ClientCredentialsFlow, FlowContext
+from harness.clients.provider import Provider
 from harness.scenario.model import Retry, RetryStop, RetryWait
 from tests.unit.clients.fakes import FakeTime, ListSink, scripted_session
 
 TOKEN_BODY = b'{"access_token": "aaa.bbb.ccc", "token_type": "Bearer", "expires_in": 300}'
+DISCOVERY = (200, {}, b'{"issuer": "http://idp", "token_endpoint": "http://idp/token"}')
 
 
 def make_caller(script: list, retry: Retry | None = None) -> tuple[Caller, ListSink, FakeTime, list]:
@@ -66,25 +68,30 @@ def test_open_loop_latency_counts_from_the_intended_start() -> None:
 
 
 def test_client_credentials_flow_sends_basic_auth_and_records_no_secret() -> None:
-    caller, sink, _, sent = make_caller([(200, {}, TOKEN_BODY)])
-    flow = ClientCredentialsFlow(caller, "http://idp", ClientCredentials("cid", "s3cret-value"))
+    caller, sink, _, sent = make_caller([DISCOVERY, (200, {}, TOKEN_BODY)])
+    flow = ClientCredentialsFlow(FlowContext(caller, Provider.embedded("http://idp"),
+                                             ClientCredentials("cid", "s3cret-value")))
     assert flow.run()
+    sent = sent[1:]
     assert sent[0].headers["Authorization"].startswith("Basic ")
     body = sent[0].body or ""
     assert "grant_type=client_credentials" in (body.decode() if isinstance(body, bytes) else body)
     assert "s3cret-value" not in repr(sink.attempts + sink.operations)
     assert "aaa.bbb.ccc" not in repr(sink.attempts + sink.operations)
-    assert "s3cret-value" not in repr(flow.credentials)
+    assert "s3cret-value" not in repr(flow.ctx)
 
 
 def test_malformed_token_response_is_a_protocol_error_not_a_crash() -> None:
     caller, sink, _, _ = make_caller(
-        [(200, {}, b"<html>gateway</html>"), (200, {}, b'{"token_type": "Bearer"}'), (200, {}, TOKEN_BODY)],
+        [DISCOVERY, (200, {}, b"<html>gateway</html>"), (200, {}, b'{"token_type": "Bearer"}'), (200, {}, TOKEN_BODY)],
         Retry(stop=RetryStop(after_attempt=3), wait=RetryWait(), retry_on=("protocol_error",)),
     )
-    flow = ClientCredentialsFlow(caller, "http://idp", ClientCredentials("cid", "x"))
+    flow = ClientCredentialsFlow(FlowContext(caller, Provider.embedded("http://idp"), ClientCredentials("cid", "x")))
     assert flow.run()
-    assert [a["outcome"] for a in sink.attempts] == ["protocol_error", "protocol_error", "ok"]
+    assert [a["outcome"] for a in sink.attempts] == ["ok", "protocol_error", "protocol_error", "ok"]
+    journey = sink.operations[-1]
+    assert (journey["step"], journey["attempts"], journey["outcome"]) == ("journey", 4, "ok")
+    assert all(op["op_id"].startswith(journey["op_id"] + ".") for op in sink.operations[:-1])
 
 
 def test_parse_retry_after_forms() -> None:

@@ -1,0 +1,130 @@
+"""The second actor of interactive logins: a browser with its own cookie jar that follows redirects one
+hop at a time (each hop a recorded step), fills the sign-in form with the user's credentials and accepts
+any consent or confirmation form, until the provider redirects to the client's redirect URI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import requests
+
+from harness.clients.caller import Caller, OperationResult
+from harness.clients.oauth import UserCredentials
+
+MAX_HOPS = 8
+USER_FIELDS = ("username", "user", "email", "login", "user_name")
+APPROVE_WORDS = ("approve", "allow", "accept", "confirm", "yes", "consent")
+
+
+@dataclass
+class Form:
+    action: str
+    method: str
+    fields: dict[str, str] = field(default_factory=dict)
+    password_field: str | None = None
+    submit: dict[str, str] = field(default_factory=dict)
+
+
+class _FormParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[Form] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.forms.append(Form(a.get("action", ""), a.get("method", "get").upper()))
+        elif self.forms and tag in ("input", "button"):
+            form, name, kind = self.forms[-1], a.get("name", ""), a.get("type", "text").lower()
+            if not name:
+                return
+            if kind == "password":
+                form.password_field = name
+            elif kind == "submit" or tag == "button":
+                if not form.submit or any(w in a.get("value", "").lower() or w in name.lower() for w in APPROVE_WORDS):
+                    form.submit = {name: a.get("value", "")}
+            elif kind not in ("checkbox", "radio") or "checked" in a:
+                form.fields[name] = a.get("value", "")
+
+
+def forms_in(html: str) -> list[Form]:
+    parser = _FormParser()
+    try:
+        parser.feed(html)
+    except Exception:
+        return []
+    return parser.forms
+
+
+@dataclass
+class Landing:
+    """Where the browser ended: the redirect URI's query, or the outcome that stopped it."""
+
+    query: dict[str, str] | None
+    last: OperationResult | None
+
+
+class Browser:
+    def __init__(self, caller: Caller, flow: str, user: UserCredentials, redirect_uri: str):
+        self.caller, self.flow, self.user, self.redirect_uri = caller, flow, user, redirect_uri
+        self.session = requests.Session()
+        self.session.trust_env = False
+        for prefix in ("http://", "https://"):
+            self.session.mount(prefix, caller.session.get_adapter(prefix))
+
+    def close(self) -> None:
+        self.session.close()
+
+    def visit(self, url: str, step: str, endpoint: str) -> Landing:
+        """GET `url` and carry on through redirects and forms until the redirect URI (or a dead end)."""
+        result = self._go(step, "GET", url, endpoint)
+        for _ in range(MAX_HOPS):
+            if not result.ok or result.response is None:
+                return Landing(None, result)
+            response = result.response
+            if response.is_redirect:
+                target = urljoin(response.url, response.headers.get("location", ""))
+                if self._is_redirect_uri(target):
+                    return Landing({k: v[0] for k, v in parse_qs(urlsplit(target).query).items()}, result)
+                result = self._go("redirect", "GET", target, _endpoint_of(target))
+                continue
+            forms = forms_in(response.text)
+            if not forms:
+                return Landing(None, result)  # a page with nothing to do: e.g. "device approved"
+            form = forms[0]
+            data = dict(form.fields)
+            if form.password_field is not None:
+                user_field = next((f for f in data if f.lower() in USER_FIELDS), "username")
+                data[user_field], data[form.password_field] = self.user.username, self.user.password
+                step = "login"
+            else:
+                step = "consent"
+            data.update(form.submit)
+            action = urljoin(response.url, form.action or response.url)
+            if form.method == "POST":
+                result = self._go(step, "POST", action, _endpoint_of(action), data=data)
+            else:
+                result = self._go(step, "GET", action, _endpoint_of(action), params=data)
+        return Landing(None, result)
+
+    def _go(self, step: str, method: str, url: str, endpoint: str, **kwargs: Any) -> OperationResult:
+        return self.caller.call(self.flow, step, method, url, endpoint=endpoint, session=self.session, **kwargs)
+
+    def _is_redirect_uri(self, url: str) -> bool:
+        want, got = urlsplit(self.redirect_uri), urlsplit(url)
+        # RFC 8252 7.3: a loopback redirect URI matches on any port
+        return (got.scheme, got.hostname, got.path) == (want.scheme, want.hostname, want.path)
+
+
+def _endpoint_of(url: str) -> str:
+    """The logical endpoint name of a path on the embedded target, else the path itself (no query)."""
+    from harness.scenario.endpoints import EMBEDDED_PATHS
+
+    path = urlsplit(url).path or "/"
+    for name, known in EMBEDDED_PATHS.items():
+        if path == known:
+            return name
+    return path

@@ -1,0 +1,105 @@
+"""SSO journeys (the scenario's `flows:`), one module per flow, registered here under their wire name.
+
+`build_flows` gives one simulated user its flows, sharing one FlowContext (one discovery, one JWKS cache
+per flow kind). Credentials come from the environment (the embedded target's seeded client by the
+runtime, an external provider's by the variables the scenario names); they never enter a record.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Mapping
+
+from harness.clients.caller import Caller
+from harness.clients.flows.authorization_code_pkce import AuthorizationCodePkceFlow
+from harness.clients.flows.aws_credentials_refresh import AwsCredentialsRefreshFlow
+from harness.clients.flows.aws_device_login import AwsDeviceLoginFlow
+from harness.clients.flows.base import Flow, FlowContext
+from harness.clients.flows.client_credentials import ClientCredentialsFlow
+from harness.clients.flows.device_authorization import DeviceAuthorizationFlow
+from harness.clients.flows.jwks_validation import JwksValidationFlow
+from harness.clients.flows.refresh_token import RefreshTokenFlow
+from harness.clients.flows.revocation import RevocationFlow
+from harness.clients.flows.token_introspection import TokenIntrospectionFlow
+from harness.clients.oauth import ClientCredentials, UserCredentials, token_response_problem
+from harness.clients.provider import Provider
+from harness.scenario.model import ExternalTarget, Scenario
+
+USERNAME_ENV = "HARNESS_USERNAME"
+PASSWORD_ENV = "HARNESS_PASSWORD"
+
+FLOWS: dict[str, type[Flow]] = {
+    flow.name: flow
+    for flow in (
+        ClientCredentialsFlow,
+        AuthorizationCodePkceFlow,
+        RefreshTokenFlow,
+        DeviceAuthorizationFlow,
+        AwsDeviceLoginFlow,
+        AwsCredentialsRefreshFlow,
+        JwksValidationFlow,
+        TokenIntrospectionFlow,
+        RevocationFlow,
+    )
+}
+
+
+def flow_context(
+    scenario: Scenario,
+    caller: Caller,
+    base_url: str,
+    credentials: ClientCredentials,
+    environ: Mapping[str, str] = os.environ,
+    rng: random.Random | None = None,
+) -> FlowContext:
+    target = scenario.target
+    rng = rng or random.Random()
+    if isinstance(target, ExternalTarget):
+        return FlowContext(
+            caller,
+            Provider.external(target.issuer, target.allow, target.aws_endpoint),
+            ClientCredentials(environ.get(target.client_id_env, ""), environ.get(target.client_secret_env, "")),
+            UserCredentials(environ.get(target.username_env, ""), environ.get(target.password_env, "")),
+            scope=target.scope,
+            audience=target.audience,
+            redirect_uri=target.redirect_uri,
+            aws_start_url=target.aws_start_url,
+            rng=rng,
+        )
+    user = UserCredentials(environ.get(USERNAME_ENV, ""), environ.get(PASSWORD_ENV, ""))
+    return FlowContext(caller, Provider.embedded(base_url), credentials, user, rng=rng)
+
+
+def build_flows(
+    scenario: Scenario,
+    caller: Caller,
+    base_url: str,
+    credentials: ClientCredentials,
+    environ: Mapping[str, str] = os.environ,
+    rng: random.Random | None = None,
+) -> list[Flow]:
+    """One instance of each of the scenario's flows for one simulated user, in `scenario.flows` order."""
+    ctx = flow_context(scenario, caller, base_url, credentials, environ, rng)
+    return [FLOWS[weighted.flow](ctx) for weighted in scenario.flows]
+
+
+__all__ = [
+    "FLOWS",
+    "AuthorizationCodePkceFlow",
+    "AwsCredentialsRefreshFlow",
+    "AwsDeviceLoginFlow",
+    "ClientCredentials",
+    "ClientCredentialsFlow",
+    "DeviceAuthorizationFlow",
+    "Flow",
+    "FlowContext",
+    "JwksValidationFlow",
+    "RefreshTokenFlow",
+    "RevocationFlow",
+    "TokenIntrospectionFlow",
+    "UserCredentials",
+    "build_flows",
+    "flow_context",
+    "token_response_problem",
+]

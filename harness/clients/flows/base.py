@@ -1,0 +1,66 @@
+"""What every flow gets (FlowContext) and the journey wrapper around its steps (Flow.run)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from harness.clients.caller import Caller, Journey, OperationResult
+from harness.clients.oauth import ClientCredentials, UserCredentials
+from harness.clients.provider import Provider
+
+
+@dataclass
+class FlowContext:
+    caller: Caller
+    provider: Provider
+    client: ClientCredentials
+    user: UserCredentials = field(default_factory=lambda: UserCredentials("", ""))
+    scope: str = "openid profile"
+    api_scope: str = "api"
+    audience: str | None = None
+    redirect_uri: str = "http://127.0.0.1/callback"
+    aws_start_url: str = "https://d-0000000000.awsapps.com/start"
+    rng: random.Random = field(default_factory=random.Random)
+
+
+class Flow:
+    """A journey: `steps()` makes its calls; `run()` wraps them in one journey record and never raises."""
+
+    name: ClassVar[str]
+
+    def __init__(self, ctx: FlowContext):
+        self.ctx = ctx
+        self.journey: Journey | None = None
+
+    def run(self) -> bool:
+        with self.ctx.caller.journey(self.name) as journey:
+            self.journey = journey
+            if self.ctx.provider.discover(self.ctx.caller, self.name):
+                self.steps()
+            else:
+                journey.fail("protocol_error")
+        return journey.ok
+
+    def steps(self) -> None:
+        raise NotImplementedError
+
+    def fail(self, outcome: Any = "protocol_error") -> None:
+        if self.journey is not None:
+            self.journey.fail(outcome)
+
+    def call(self, step: str, method: str, endpoint: str, **kwargs: Any) -> OperationResult | None:
+        """A step to an OIDC endpoint found by discovery; None (and a failed journey) when it has none."""
+        url = self.ctx.provider.url(endpoint)
+        if url is None:
+            self.fail("protocol_error")
+            return None
+        return self.ctx.caller.call(self.name, step, method, url, endpoint=endpoint, **kwargs)
+
+    def aws_call(self, step: str, method: str, endpoint: str, **kwargs: Any) -> OperationResult | None:
+        url = self.ctx.provider.aws_url(endpoint)
+        if url is None:
+            self.fail("protocol_error")
+            return None
+        return self.ctx.caller.call(self.name, step, method, url, endpoint=endpoint, aws=True, **kwargs)

@@ -1,0 +1,62 @@
+"""`jwks_validation`: a relying party validating access tokens against a cached JWKS. Each journey
+presents one genuine token and invalid ones made from it (bad signature, alg=none, unknown kid, expired,
+wrong audience, and revoked when the provider can revoke). Refusing an invalid token is `ok`; accepting
+one is `security_violation`; refusing the genuine one because the JWKS is unreachable is that fetch's
+outcome (fail closed, at the cost of availability)."""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+from harness.clients.flows.revocation import RevocationFlow
+from harness.clients.relying_party import (
+    JwksCache,
+    RelyingParty,
+    with_alg_none,
+    with_bad_signature,
+    with_unknown_kid,
+)
+
+OTHER_AUDIENCE = "urn:harness:some-other-api"
+
+
+class JwksValidationFlow(RevocationFlow):
+    name: ClassVar[str] = "jwks_validation"
+    rp: RelyingParty | None = None
+
+    def relying_party(self) -> RelyingParty:
+        if self.rp is None:
+            cache = JwksCache(self.ctx.provider, self.ctx.caller, self.name)
+            issuer = None if self.ctx.provider.rebase else self.ctx.provider.issuer
+            self.rp = RelyingParty(cache, issuer=issuer, audience=self.ctx.audience)
+        return self.rp
+
+    def check(self, step: str, token: str, *, genuine: bool, **verify: object) -> bool:
+        t0 = time.perf_counter()
+        verdict = self.relying_party().verify(token, **verify)  # type: ignore[arg-type]
+        latency_ms = (time.perf_counter() - t0) * 1000.0
+        if genuine:
+            outcome = "ok" if verdict.accepted else (
+                verdict.fetch_outcome if verdict.fetch_outcome != "ok" else "protocol_error")
+        else:
+            outcome = "security_violation" if verdict.accepted else "ok"
+        self.ctx.caller.verdict(self.name, step, "jwks", outcome, latency_ms, verdict.reason)
+        return verdict.accepted
+
+    def steps(self) -> None:
+        token = self.get_token()
+        if token is None:
+            return
+        if not self.check("verify", token, genuine=True):
+            return
+        claims_exp = self.relying_party().verify(token).claims.get("exp", 0)
+        self.check("verify_bad_signature", with_bad_signature(token), genuine=False)
+        self.check("verify_alg_none", with_alg_none(token), genuine=False)
+        self.check("verify_unknown_kid", with_unknown_kid(token), genuine=False)
+        self.check("verify_expired", token, genuine=False, now=float(claims_exp) + 3600)
+        self.check("verify_wrong_audience", token, genuine=False, audience=OTHER_AUDIENCE)
+        if self.ctx.provider.url("revocation") is not None and self.ctx.provider.url("introspection") is not None \
+                and self.revoke(token):
+            # a stateless JWT check cannot see a revocation: the relying party asks introspection
+            self.introspect("verify_revoked", token, active=False)

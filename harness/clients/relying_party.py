@@ -1,0 +1,148 @@
+"""A relying party's token check: signature against a cached JWKS (refetched once on an unknown `kid`),
+an allow-list of algorithms, then iss, aud, exp, nbf and nonce. It fails closed: a token it cannot
+verify (JWKS unreachable, unknown key, any parse error) is refused, never waved through.
+
+Verdicts are fixed words (`bad_signature`, `expired`...), so they can go into records; library messages
+and token contents never do.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+
+from harness.clients.caller import Caller
+from harness.clients.oauth import json_object
+from harness.clients.provider import Provider
+from harness.scenario.model import Outcome
+
+ALLOWED_ALGS = ("RS256", "ES256", "PS256", "RS384", "ES384", "RS512", "EdDSA")
+LEEWAY_S = 30.0
+
+
+@dataclass
+class Verdict:
+    accepted: bool
+    reason: str  # "valid" or why it was refused
+    claims: dict[str, Any] = field(default_factory=dict, repr=False)
+    fetch_outcome: Outcome = "ok"  # not ok when the JWKS could not be fetched (refused for that reason)
+
+
+class JwksCache:
+    """The keys of one provider, fetched through the Caller (so each fetch is a recorded `jwks` step)."""
+
+    def __init__(self, provider: Provider, caller: Caller, flow: str, max_age_s: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.provider, self.caller, self.flow, self.max_age_s, self.clock = provider, caller, flow, max_age_s, clock
+        self.keys: dict[str, Any] = {}
+        self.fetched_at: float | None = None
+
+    def key(self, kid: str) -> tuple[Any | None, Outcome]:
+        stale = self.fetched_at is None or self.clock() - self.fetched_at > self.max_age_s
+        if kid not in self.keys or stale:
+            outcome = self.refresh()
+            if kid not in self.keys:
+                return None, outcome
+        return self.keys[kid], "ok"
+
+    def refresh(self) -> Outcome:
+        url = self.provider.url("jwks")
+        if url is None:
+            return "protocol_error"
+        result = self.caller.call(self.flow, "jwks", "GET", url, endpoint="jwks",
+                                  validate=lambda r: None if isinstance((json_object(r) or {}).get("keys"), list)
+                                  else "protocol_error")
+        if not result.ok:
+            return result.outcome  # keep the old keys: a rotation is not a revocation
+        keys: dict[str, Any] = {}
+        for jwk in (result.json() or {}).get("keys", []):
+            try:
+                parsed = jwt.PyJWK.from_dict(jwk)
+            except Exception:  # an unusable key (unknown kty, private parts missing...) is skipped
+                continue
+            if parsed.key_id:
+                keys[parsed.key_id] = parsed
+        self.keys, self.fetched_at = keys, self.clock()
+        return "ok"
+
+
+class RelyingParty:
+    def __init__(self, jwks: JwksCache, *, issuer: str | None, audience: str | None,
+                 clock: Callable[[], float] = time.time):
+        self.jwks, self.issuer, self.audience, self.clock = jwks, issuer, audience, clock
+
+    def verify(self, token: str, *, audience: str | None = None, nonce: str | None = None,
+               now: float | None = None) -> Verdict:
+        try:
+            header = jwt.get_unverified_header(token)
+        except Exception:
+            return Verdict(False, "malformed")
+        alg, kid = header.get("alg"), header.get("kid")
+        if alg not in ALLOWED_ALGS:
+            return Verdict(False, "alg_not_allowed")
+        if not isinstance(kid, str):
+            return Verdict(False, "no_kid")
+        key, fetched = self.jwks.key(kid)
+        if key is None:
+            return Verdict(False, "unknown_kid" if fetched == "ok" else "jwks_unavailable", fetch_outcome=fetched)
+        if key.algorithm_name and key.algorithm_name != alg:
+            return Verdict(False, "alg_mismatch")
+        try:
+            claims = jwt.decode(token, key.key, algorithms=[alg], options={
+                "verify_exp": False, "verify_aud": False, "verify_iss": False, "verify_iat": False,
+                "verify_nbf": False})
+        except jwt.InvalidSignatureError:
+            return Verdict(False, "bad_signature")
+        except Exception:
+            return Verdict(False, "malformed")
+        return self._claims(claims, audience or self.audience, nonce, self.clock() if now is None else now)
+
+    def _claims(self, claims: dict[str, Any], audience: str | None, nonce: str | None, now: float) -> Verdict:
+        if self.issuer is not None and claims.get("iss") != self.issuer:
+            return Verdict(False, "wrong_issuer")
+        if audience is not None:
+            aud = claims.get("aud")
+            auds = aud if isinstance(aud, list) else [aud]
+            if audience not in auds:
+                return Verdict(False, "wrong_audience")
+        exp = claims.get("exp")
+        if not isinstance(exp, int | float) or now > exp + LEEWAY_S:
+            return Verdict(False, "expired")
+        nbf = claims.get("nbf")
+        if isinstance(nbf, int | float) and now + LEEWAY_S < nbf:
+            return Verdict(False, "not_yet_valid")
+        if nonce is not None and claims.get("nonce") != nonce:
+            return Verdict(False, "wrong_nonce")
+        return Verdict(True, "valid", claims)
+
+
+# --- invalid tokens made from a genuine one, for the fail-closed checks --------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def with_bad_signature(token: str) -> str:
+    head, body, sig = token.split(".")
+    middle = len(sig) // 2
+    flipped = "A" if sig[middle] != "A" else "B"
+    return f"{head}.{body}.{sig[:middle]}{flipped}{sig[middle + 1:]}"
+
+
+def with_alg_none(token: str) -> str:
+    head, body, _ = token.split(".")
+    header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    return f"{_b64(json.dumps({**header, 'alg': 'none'}).encode())}.{body}."
+
+
+def with_unknown_kid(token: str) -> str:
+    head, body, sig = token.split(".")
+    header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    return f"{_b64(json.dumps({**header, 'kid': 'harness-unknown-kid'}).encode())}.{body}.{sig}"
