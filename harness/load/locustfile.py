@@ -24,7 +24,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from harness.clients import RetryPolicy
-from harness.clients.flows import ClientCredentials, build_flows
+from harness.clients.flows import FLOWS, ClientCredentials
 from harness.clients.transport import make_session
 from harness.faults import FaultApplier
 from harness.load import resilience, webui
@@ -211,6 +211,12 @@ def _add_arguments(parser: Any) -> None:
         help="runtime.json written by `harness run` (scenario, target address, run directory)",
         include_in_web_ui=False,
     )
+    parser.add_argument(
+        "--harness-scenario",
+        default="",
+        help="the scenario this run drives: its stages (users per phase) and faults; set by `harness ui`, "
+        "the shape follows the phases whatever the user fields say",
+    )
 
 
 @events.init.add_listener
@@ -219,6 +225,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
     if not path:
         raise SystemExit("harness: --harness-runtime (or HARNESS_RUNTIME) is required; use `harness run`")
     runtime = Runtime.load(path)
+    environment.host = runtime.base_url  # the web UI shows where load goes, and asks for no host
     HarnessPlugin(environment, runtime, load_scenario(runtime.scenario_file)).register()
 
 
@@ -243,7 +250,8 @@ class SsoUser(User):
         self.pacer: Pacer | None = None
         if scenario.load.arrival == "open":
             self.pacer = Pacer(lambda: rate_at(scenario, plugin.run_time_s()), self.rng)
-        self.flows = build_flows(scenario, self.caller, plugin.runtime.base_url, plugin.credentials, rng=self.rng)
+        flows = [FLOWS[f.flow](self.caller, plugin.runtime.base_url, plugin.credentials) for f in scenario.flows]
+        self.flows = flows
         self.weights = [f.weight for f in scenario.flows]
 
     def on_stop(self) -> None:

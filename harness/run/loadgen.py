@@ -22,6 +22,7 @@ from harness.errors import InfrastructureError, InputError
 from harness.run.journal import read_jsonl
 from harness.run.runtime import SECRET_ENV, Runtime
 from harness.run.services import ManagedProcess, free_port
+from harness.scenario.model import Scenario
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "load" / "locustfile.py"
 EXPECT_WORKERS_WAIT_S = 30
@@ -37,6 +38,7 @@ class LoadMode:
     ui: bool = False
     web_host: str = "127.0.0.1"
     web_port: int = 8089
+    plan: str = ""  # shown in the web UI's start form (plan_text)
 
     def __post_init__(self) -> None:
         if self.workers < 0 or self.workers > 256:
@@ -68,13 +70,24 @@ def ui_argv(runtime_path: Path, mode: LoadMode) -> list[str]:
     return [*base_argv(runtime_path), *_ui_tail(mode)]
 
 
+def plan_text(scenario: Scenario) -> str:
+    """One line for the web UI's start form: what the shape will do, phase by phase, and the faults."""
+    parts = []
+    for phase in scenario.phases:
+        users = phase.users if phase.users is not None else scenario.load.users
+        faults = "; ".join(f.type + (f" {f.endpoint}" if getattr(f, "endpoint", None) else "") for f in phase.faults)
+        parts.append(f"{phase.name} {phase.duration_s:g}s {users}u" + (f" [{faults}]" if faults else ""))
+    return f"{scenario.name}: " + " | ".join(parts)
+
+
 def _headless_tail(logs: Path) -> list[str]:
     return ["--exit-code-on-error", "0", "--only-summary", "--loglevel", "WARNING",
             "--json-file", str(logs / STATS_FILE)]  # fmt: skip
 
 
 def _ui_tail(mode: LoadMode) -> list[str]:
-    return ["--web-host", mode.web_host, "--web-port", str(mode.web_port), "--loglevel", "INFO"]
+    argv = ["--web-host", mode.web_host, "--web-port", str(mode.web_port), "--loglevel", "INFO"]
+    return [*argv, "--harness-scenario", mode.plan] if mode.plan else argv
 
 
 @dataclass
