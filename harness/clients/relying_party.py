@@ -38,18 +38,20 @@ class JwksCache:
     """The keys of one provider, fetched through the Caller (so each fetch is a recorded `jwks` step)."""
 
     def __init__(self, provider: Provider, caller: Caller, flow: str, max_age_s: float = 300.0,
-                 clock: Callable[[], float] = time.monotonic):
+                 min_refetch_s: float = 10.0, clock: Callable[[], float] = time.monotonic):
         self.provider, self.caller, self.flow, self.max_age_s, self.clock = provider, caller, flow, max_age_s, clock
+        self.min_refetch_s = min_refetch_s  # unknown kids must not turn into a JWKS request per token
         self.keys: dict[str, Any] = {}
         self.fetched_at: float | None = None
 
     def key(self, kid: str) -> tuple[Any | None, Outcome]:
-        stale = self.fetched_at is None or self.clock() - self.fetched_at > self.max_age_s
-        if kid not in self.keys or stale:
+        age = None if self.fetched_at is None else self.clock() - self.fetched_at
+        stale = age is None or age > self.max_age_s
+        if stale or (kid not in self.keys and age is not None and age >= self.min_refetch_s):
             outcome = self.refresh()
             if kid not in self.keys:
                 return None, outcome
-        return self.keys[kid], "ok"
+        return self.keys.get(kid), "ok"
 
     def refresh(self) -> Outcome:
         url = self.provider.url("jwks")

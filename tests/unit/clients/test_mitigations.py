@@ -60,7 +60,7 @@ def test_retry_budget_caps_retries_to_a_fraction_of_requests() -> None:
 def test_budget_stops_retries_in_the_caller() -> None:
     retry = Retry(stop=RetryStop(after_attempt=5), wait=RetryWait(),
                   budget=BudgetSpec(ratio=0.0, min_retries_per_s=0.1, window_s=10))  # one retry in all
-    caller, sink, _, _ = caller_for([503] * 10, retry)
+    caller, _, _, _ = caller_for([503] * 10, retry)
     first = caller.call("f", "s", "GET", "http://idp/x", endpoint="x")
     second = caller.call("f", "s", "GET", "http://idp/x", endpoint="x")
     assert (first.attempts, second.attempts) == (2, 1)
