@@ -103,6 +103,17 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--signing-alg", choices=["RS256", "ES256"], default="RS256")
     p.add_argument("--audit-log", default=None, help="JSON-lines audit log (default: none)")
     p.add_argument("--max-inflight", type=int, default=512, help="answer 429 + Retry-After above this many requests")
+    p.add_argument(
+        "--seed-users", type=int, default=100, help="seed users user0001..userNNNN (password: pw-<username>)"
+    )
+    p.add_argument("--access-token-ttl-s", type=int, default=3600)
+    p.add_argument("--device-interval-s", type=int, default=1, help="device flow polling interval (0: no slow_down)")
+    p.add_argument("--device-expires-s", type=int, default=600, help="lifetime of device codes")
+    p.add_argument(
+        "--rate-limit-per-client", type=float, default=None, help="requests/s per client id and worker (429/SlowDown)"
+    )
+    p.add_argument("--tls", action="store_true", help="serve https with a generated CA (its cert path is printed)")
+    p.add_argument("--tls-dir", default=None, help="where the CA and server certificate live (default: next to --db)")
     p.add_argument("--log-level", default="warning")
 
 

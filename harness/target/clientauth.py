@@ -1,4 +1,5 @@
-"""Client authentication at the token endpoint: HTTP Basic or `client_secret_post` (RFC 6749 2.3.1).
+"""Client authentication at the token endpoint: HTTP Basic, `client_secret_post` (RFC 6749 2.3.1) or,
+for public clients, `none` (the client_id alone).
 How secrets are stored and compared (and why SHA-256, not a slow KDF) is in credentials.py."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from harness.target.credentials import secret_matches
 from harness.target.oauth import InvalidClient, InvalidRequest
 from harness.target.store import ClientRecord, Store
 
-AUTH_METHODS: tuple[str, ...] = ("client_secret_basic", "client_secret_post")
+AUTH_METHODS: tuple[str, ...] = ("client_secret_basic", "client_secret_post", "none")
 MAX_CLIENT_ID_LEN = 256
 
 
@@ -56,13 +57,16 @@ def _from_basic(authorization: str, form_client_id: str | None) -> PresentedCred
     return PresentedCredentials(client_id, secret, "client_secret_basic")
 
 
-def authenticate(store: Store, creds: PresentedCredentials) -> ClientRecord:
-    """The client these credentials prove; InvalidClient (with a reason for the audit log) otherwise."""
+def authenticate(store: Store, creds: PresentedCredentials, *, allow_public: bool = False) -> ClientRecord:
+    """The client these credentials prove; InvalidClient (with a reason for the audit log) otherwise.
+    A public client (no stored secret) authenticates by its id alone where `allow_public` says so (the
+    PKCE, refresh and device grants, revocation); it may never present a secret."""
     client_id = creds.client_id[:MAX_CLIENT_ID_LEN]
     client = store.get_client(client_id) if len(creds.client_id) <= MAX_CLIENT_ID_LEN else None
     stored = client.secret_sha256 if client is not None else None
     if creds.secret is None:
-        # Public clients (no secret) arrive with the PKCE and device grants; none may use this path yet.
+        if allow_public and client is not None and not client.is_confidential:
+            return client
         raise InvalidClient("client authentication failed", reason="no_secret", client_id=client_id)
     if not secret_matches(creds.secret, stored):
         reason = "unknown_client" if client is None else "bad_secret"

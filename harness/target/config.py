@@ -26,6 +26,22 @@ class TargetConfig:
     audit_log: str | None = None
     max_inflight: int = 512
     audit_flush_interval_s: float = 1.0
+    id_token_ttl_s: int = 3600
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    auth_code_ttl_s: int = 60
+    session_ttl_s: int = 8 * 3600
+    device_interval_s: int = 1
+    """RFC 8628 polling interval handed out (AWS uses 1 s); 0 turns slow_down off."""
+    device_expires_s: int = 600
+    role_credentials_ttl_s: int = 3600
+    aws_client_secret_ttl_s: int = 90 * 24 * 3600
+    rate_limit_per_client: float | None = None
+    """Requests per second per client id (token bucket, burst of the same size, per worker)."""
+    admin_token_sha256: str | None = None
+    """SHA-256 (hex) of the chaos API's bearer token; the chaos API is off when None."""
+    control_poll_interval_s: float = 0.2
+    """How often each worker checks the shared control row (chaos state, key rotation)."""
+    tls: bool = False
 
     @property
     def token_audience(self) -> str:
@@ -47,7 +63,7 @@ class TargetConfig:
         return cls(**json.loads(raw))
 
 
-def default_issuer(host: str, port: int) -> str:
+def default_issuer(host: str, port: int, *, scheme: str = "http") -> str:
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"  # IPv6 literal
-    return f"http://{host}:{port}"
+    return f"{scheme}://{host}:{port}"

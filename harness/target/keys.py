@@ -96,33 +96,47 @@ class SigningKey:
 
 
 class KeyRing:
-    """The keys one process signs with and publishes, loaded once from the store."""
+    """The keys one process signs with and publishes, loaded once from the store (and again after a
+    rotation: the app swaps in a new ring, it never mutates one)."""
 
     def __init__(self, signer: SigningKey, published: Sequence[SigningKey]):
         self.signer = signer
         self.published = tuple(published)
+        self.by_kid = {k.kid: k for k in self.published}
         self.jwks = {"keys": [k.public_jwk for k in self.published]}
         self.jwks_json = json.dumps(self.jwks, separators=(",", ":")).encode("ascii")
 
     @classmethod
-    def load(cls, store: Store, alg: str, *, clock: Callable[[], float] = time.time) -> KeyRing:
+    def load(
+        cls,
+        store: Store,
+        alg: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        retention_s: int | None = None,
+        also: Sequence[str] = (),
+    ) -> KeyRing:
         """Load the active key for `alg`, creating it first if the store has none.
 
         Several processes may run this at once on a new database: each generates a candidate, one insert
-        wins (see the unique index in store.py), and every process then signs with the winner.
+        wins (see the unique index in store.py), and every process then signs with the winner. `also` names
+        other algorithms whose keys must exist (published, not signing); a key retired more than
+        `retention_s` ago is no longer published (every token it signed has expired).
         """
-        record = store.active_key(alg)
-        if record is None:
-            candidate = generate_private_key(alg)
-            record = store.add_key_if_no_active(
-                kid=thumbprint_kid(candidate.public_key()),
-                alg=alg,
-                private_pem=private_key_to_pem(candidate),
-                now=int(clock()),
-            )
+        record = ensure_active_key(store, alg, clock=clock)
+        for other in also:
+            ensure_active_key(store, other, clock=clock)
         signer = SigningKey.from_record(record)
-        others = [SigningKey.from_record(r) for r in store.published_keys() if r.kid != signer.kid]
+        since = None if retention_s is None else int(clock()) - retention_s
+        others = [
+            SigningKey.from_record(r) for r in store.published_keys(retired_since=since) if r.kid != signer.kid
+        ]
         return cls(signer, [signer, *others])
+
+    def public_key(self, kid: str) -> tuple[PublicKey, str] | None:
+        """The public key and algorithm published under `kid`, if any."""
+        key = self.by_kid.get(kid)
+        return None if key is None else (key.private_key.public_key(), key.alg)
 
     def sign(self, claims: Mapping[str, Any], *, typ: str) -> str:
         return jwt.encode(
@@ -131,3 +145,32 @@ class KeyRing:
             algorithm=self.signer.alg,
             headers={"kid": self.signer.kid, "typ": typ},
         )
+
+
+def ensure_active_key(store: Store, alg: str, *, clock: Callable[[], float] = time.time) -> KeyRecord:
+    record = store.active_key(alg)
+    if record is None:
+        candidate = generate_private_key(alg)
+        record = store.add_key_if_no_active(
+            kid=thumbprint_kid(candidate.public_key()),
+            alg=alg,
+            private_pem=private_key_to_pem(candidate),
+            now=int(clock()),
+        )
+    return record
+
+
+def rotate(store: Store, alg: str, *, publish_lead_s: int, clock: Callable[[], float] = time.time) -> str:
+    """Start a rotation: publish a new key now that signs after `publish_lead_s` (0: at the next reload,
+    which every worker does within its control poll interval). Returns the new kid."""
+    candidate = generate_private_key(alg)
+    kid = thumbprint_kid(candidate.public_key())
+    now = int(clock())
+    store.add_pending_key(
+        kid=kid, alg=alg, private_pem=private_key_to_pem(candidate), now=now, activates_at=now + publish_lead_s
+    )
+    if publish_lead_s <= 0:
+        store.promote_due_keys(now)
+    else:
+        store.bump_generation()
+    return kid

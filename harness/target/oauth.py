@@ -69,6 +69,46 @@ class TemporarilyUnavailable(OAuthError):
     error = "temporarily_unavailable"
 
 
+class RateLimited(OAuthError):
+    """Per-client rate limit (RFC 6585 429 + Retry-After); the AWS face answers SlowDownException."""
+
+    status = 429
+    error = "temporarily_unavailable"
+
+    def __init__(self, description: str, *, retry_after_s: int):
+        super().__init__(description)
+        self.retry_after_s = retry_after_s
+
+    def headers(self) -> dict[str, str]:
+        return {**NO_STORE, "Retry-After": str(self.retry_after_s)}
+
+
+# RFC 8628 section 3.5
+class AuthorizationPending(OAuthError):
+    error = "authorization_pending"
+
+
+class SlowDown(OAuthError):
+    error = "slow_down"
+
+
+class AccessDenied(OAuthError):
+    error = "access_denied"
+
+
+class ExpiredToken(OAuthError):
+    error = "expired_token"
+
+
+# RFC 7591 (dynamic registration, the AWS RegisterClient face)
+class InvalidClientMetadata(OAuthError):
+    error = "invalid_client_metadata"
+
+
+class InvalidRedirectUri(OAuthError):
+    error = "invalid_redirect_uri"
+
+
 def json_bytes(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode("utf-8")
 

@@ -1,4 +1,6 @@
-"""SQLite persistence shared by every server process: clients, issued tokens and signing keys.
+"""SQLite persistence shared by every server process: clients, issued tokens and signing keys (here), and
+the schema of the directory and of the flows' short-lived state (codes, device codes, refresh tokens,
+sessions; their queries live in directory.py and flowstore.py).
 
 WAL mode lets readers run beside the one writer, so several uvicorn workers (and a restarted server) see
 the same rows. `synchronous=NORMAL` skips the fsync per commit (WAL stays consistent; a power cut may lose
@@ -15,7 +17,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 5000
 
 _SCHEMA = """
@@ -25,7 +27,9 @@ CREATE TABLE IF NOT EXISTS clients (
     scopes        TEXT NOT NULL DEFAULT '',   -- space separated
     grant_types   TEXT NOT NULL DEFAULT '',   -- space separated
     redirect_uris TEXT NOT NULL DEFAULT '',   -- space separated
-    created_at    INTEGER NOT NULL
+    created_at    INTEGER NOT NULL,
+    client_name   TEXT NOT NULL DEFAULT '',
+    secret_expires_at INTEGER NOT NULL DEFAULT 0  -- epoch s; 0: never (RFC 7591)
 );
 CREATE TABLE IF NOT EXISTS tokens (
     jti        TEXT PRIMARY KEY,
@@ -35,15 +39,86 @@ CREATE TABLE IF NOT EXISTS tokens (
     scope      TEXT NOT NULL,
     issued_at  INTEGER NOT NULL,
     expires_at INTEGER NOT NULL,
-    revoked    INTEGER NOT NULL DEFAULT 0
+    revoked    INTEGER NOT NULL DEFAULT 0,
+    family     TEXT                              -- user grants: the login this token descends from
 );
+CREATE INDEX IF NOT EXISTS tokens_family ON tokens(family) WHERE family IS NOT NULL;
+CREATE TABLE IF NOT EXISTS users (
+    username      TEXT PRIMARY KEY,
+    sub           TEXT NOT NULL UNIQUE,
+    email         TEXT NOT NULL,
+    password_hash TEXT NOT NULL,                 -- pbkdf2_sha256$iterations$salt$hash (passwords.py)
+    created_at    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accounts (
+    account_id TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    email      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS roles (
+    account_id TEXT NOT NULL,
+    role_name  TEXT NOT NULL,
+    PRIMARY KEY (account_id, role_name)
+);
+CREATE TABLE IF NOT EXISTS auth_codes (
+    code_sha256    BLOB PRIMARY KEY,
+    client_id      TEXT NOT NULL,
+    redirect_uri   TEXT NOT NULL,
+    sub            TEXT NOT NULL,
+    scope          TEXT NOT NULL,
+    nonce          TEXT,
+    code_challenge TEXT NOT NULL,
+    auth_time      INTEGER NOT NULL,
+    expires_at     INTEGER NOT NULL,
+    used           INTEGER NOT NULL DEFAULT 0,
+    family         TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS device_codes (
+    device_sha256 BLOB PRIMARY KEY,
+    user_code     TEXT NOT NULL UNIQUE,
+    client_id     TEXT NOT NULL,
+    scope         TEXT NOT NULL,
+    expires_at    REAL NOT NULL,
+    interval_s    INTEGER NOT NULL,
+    last_poll     REAL,
+    status        TEXT NOT NULL DEFAULT 'pending',  -- pending | approved | denied | used
+    sub           TEXT,
+    auth_time     INTEGER
+);
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    token_sha256 BLOB PRIMARY KEY,
+    family       TEXT NOT NULL,
+    client_id    TEXT NOT NULL,
+    sub          TEXT NOT NULL,
+    scope        TEXT NOT NULL,
+    auth_time    INTEGER NOT NULL,
+    issued_at    INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    used         INTEGER NOT NULL DEFAULT 0,
+    revoked      INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens(family);
+CREATE TABLE IF NOT EXISTS sessions (
+    session_sha256 BLOB PRIMARY KEY,
+    sub            TEXT NOT NULL,
+    auth_time      INTEGER NOT NULL,
+    expires_at     INTEGER NOT NULL
+);
+-- Settings every worker must share (chaos state); `generation` tells workers to reload it and the keys.
+CREATE TABLE IF NOT EXISTS control (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    generation INTEGER NOT NULL,
+    chaos      TEXT NOT NULL
+);
+INSERT OR IGNORE INTO control (id, generation, chaos) VALUES (1, 0, '{}');
 CREATE TABLE IF NOT EXISTS signing_keys (
     kid         TEXT PRIMARY KEY,
     alg         TEXT NOT NULL,
     private_pem BLOB NOT NULL,   -- PKCS#8, unencrypted: this is a disposable test provider
     created_at  INTEGER NOT NULL,
-    active      INTEGER NOT NULL DEFAULT 1,  -- 1: signs new tokens; 0: still published for verification
-    retired_at  INTEGER
+    active      INTEGER NOT NULL DEFAULT 1,  -- 1: signs new tokens; 0: pending (retired_at NULL) or retired
+    retired_at  INTEGER,
+    activates_at INTEGER                     -- a pending key starts signing then (rotation)
 );
 -- At most one active key per algorithm. Workers starting together on a new database each generate a key
 -- and `INSERT OR IGNORE` it: this index lets exactly one of them win, and all then load the winner.
@@ -58,6 +133,8 @@ class ClientRecord:
     scopes: tuple[str, ...]
     grant_types: tuple[str, ...]
     redirect_uris: tuple[str, ...] = ()
+    client_name: str = ""
+    secret_expires_at: int = 0
 
     @property
     def is_confidential(self) -> bool:
@@ -74,6 +151,7 @@ class TokenRecord:
     issued_at: int
     expires_at: int
     revoked: bool
+    family: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +161,7 @@ class KeyRecord:
     private_pem: bytes
     created_at: int
     active: bool
+    activates_at: int | None = None
 
 
 class Store:
@@ -103,6 +182,11 @@ class Store:
             conn = self._connect()
             self._local.conn = conn
         return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection, for the query modules of other tables (directory, flowstore)."""
+        return self._conn
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: autocommit, so a single INSERT is its own short transaction and multi-step
@@ -132,6 +216,7 @@ class Store:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            _add_v2_columns(conn)
             for statement in _split_sql(_SCHEMA):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -151,19 +236,24 @@ class Store:
         grant_types: Iterable[str],
         redirect_uris: Iterable[str] = (),
         now: int,
+        client_name: str = "",
+        secret_expires_at: int = 0,
     ) -> None:
         self._conn.execute(
-            """INSERT INTO clients (client_id, secret_sha256, scopes, grant_types, redirect_uris, created_at)
-               VALUES (?, ?, ?, ?, ?, ?)
+            """INSERT INTO clients (client_id, secret_sha256, scopes, grant_types, redirect_uris, created_at,
+                                    client_name, secret_expires_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (client_id) DO UPDATE SET
                  secret_sha256 = excluded.secret_sha256, scopes = excluded.scopes,
-                 grant_types = excluded.grant_types, redirect_uris = excluded.redirect_uris""",
-            (client_id, secret_sha256, " ".join(scopes), " ".join(grant_types), " ".join(redirect_uris), now),
+                 grant_types = excluded.grant_types, redirect_uris = excluded.redirect_uris,
+                 client_name = excluded.client_name, secret_expires_at = excluded.secret_expires_at""",
+            (client_id, secret_sha256, " ".join(scopes), " ".join(grant_types), " ".join(redirect_uris), now,
+             client_name, secret_expires_at),
         )
 
     def get_client(self, client_id: str) -> ClientRecord | None:
         row = self._conn.execute(
-            "SELECT client_id, secret_sha256, scopes, grant_types, redirect_uris"
+            "SELECT client_id, secret_sha256, scopes, grant_types, redirect_uris, client_name, secret_expires_at"
             " FROM clients WHERE client_id = ?",
             (client_id,),
         ).fetchone()
@@ -175,29 +265,40 @@ class Store:
             scopes=tuple(row[2].split()),
             grant_types=tuple(row[3].split()),
             redirect_uris=tuple(row[4].split()),
+            client_name=row[5],
+            secret_expires_at=row[6],
         )
 
     # -- tokens ------------------------------------------------------------------------------------------
 
     def add_token(
-        self, *, jti: str, kind: str, client_id: str, sub: str, scope: str, issued_at: int, expires_at: int
+        self,
+        *,
+        jti: str,
+        kind: str,
+        client_id: str,
+        sub: str,
+        scope: str,
+        issued_at: int,
+        expires_at: int,
+        family: str | None = None,
     ) -> None:
         self._conn.execute(
-            "INSERT INTO tokens (jti, kind, client_id, sub, scope, issued_at, expires_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (jti, kind, client_id, sub, scope, issued_at, expires_at),
+            "INSERT INTO tokens (jti, kind, client_id, sub, scope, issued_at, expires_at, family)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (jti, kind, client_id, sub, scope, issued_at, expires_at, family),
         )
 
     def get_token(self, jti: str) -> TokenRecord | None:
         row = self._conn.execute(
-            "SELECT jti, kind, client_id, sub, scope, issued_at, expires_at, revoked"
+            "SELECT jti, kind, client_id, sub, scope, issued_at, expires_at, revoked, family"
             " FROM tokens WHERE jti = ?",
             (jti,),
         ).fetchone()
         if row is None:
             return None
-        jti, kind, client_id, sub, scope, issued_at, expires_at, revoked = row
-        return TokenRecord(jti, kind, client_id, sub, scope, issued_at, expires_at, bool(revoked))
+        jti, kind, client_id, sub, scope, issued_at, expires_at, revoked, family = row
+        return TokenRecord(jti, kind, client_id, sub, scope, issued_at, expires_at, bool(revoked), family)
 
     def revoke_token(self, jti: str) -> bool:
         cur = self._conn.execute("UPDATE tokens SET revoked = 1 WHERE jti = ? AND revoked = 0", (jti,))
@@ -227,12 +328,83 @@ class Store:
         ).fetchone()
         return None if row is None else KeyRecord(row[0], row[1], row[2], row[3], bool(row[4]))
 
-    def published_keys(self) -> list[KeyRecord]:
-        """Every key a verifier may still meet: the active ones and the retired ones, oldest first."""
+    def published_keys(self, *, retired_since: int | None = None) -> list[KeyRecord]:
+        """Every key a verifier may still meet, oldest first: active, pending (published before it signs)
+        and retired ones (all of them, or those retired at or after `retired_since`)."""
         rows = self._conn.execute(
-            "SELECT kid, alg, private_pem, created_at, active FROM signing_keys ORDER BY created_at, kid"
+            "SELECT kid, alg, private_pem, created_at, active, activates_at FROM signing_keys"
+            " WHERE active = 1 OR retired_at IS NULL OR retired_at >= ? ORDER BY created_at, kid",
+            (-1 if retired_since is None else retired_since,),
         ).fetchall()
-        return [KeyRecord(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+        return [KeyRecord(r[0], r[1], r[2], r[3], bool(r[4]), r[5]) for r in rows]
+
+    def add_pending_key(self, *, kid: str, alg: str, private_pem: bytes, now: int, activates_at: int) -> None:
+        """Publish a key that starts signing at `activates_at` (see `promote_due_keys`)."""
+        self._conn.execute(
+            "INSERT INTO signing_keys (kid, alg, private_pem, created_at, active, activates_at)"
+            " VALUES (?, ?, ?, ?, 0, ?)",
+            (kid, alg, private_pem, now, activates_at),
+        )
+
+    def promote_due_keys(self, now: int) -> bool:
+        """Make each due pending key the signer of its algorithm and retire the one it replaces; True if
+        anything changed. Safe to run from every worker: the first one does the work."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            due = conn.execute(
+                "SELECT kid, alg FROM signing_keys WHERE active = 0 AND retired_at IS NULL"
+                " AND activates_at IS NOT NULL AND activates_at <= ? ORDER BY activates_at, kid",
+                (now,),
+            ).fetchall()
+            for kid, alg in due:
+                conn.execute(
+                    "UPDATE signing_keys SET active = 0, retired_at = ? WHERE alg = ? AND active = 1", (now, alg)
+                )
+                conn.execute("UPDATE signing_keys SET active = 1, activates_at = NULL WHERE kid = ?", (kid,))
+            if due:
+                conn.execute("UPDATE control SET generation = generation + 1 WHERE id = 1")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return bool(due)
+
+    def next_activation(self) -> int | None:
+        row = self._conn.execute(
+            "SELECT min(activates_at) FROM signing_keys WHERE active = 0 AND retired_at IS NULL"
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    # -- shared control state (chaos) --------------------------------------------------------------------
+
+    def control(self) -> tuple[int, str]:
+        row = self._conn.execute("SELECT generation, chaos FROM control WHERE id = 1").fetchone()
+        return (0, "{}") if row is None else (int(row[0]), str(row[1]))
+
+    def set_chaos(self, chaos_json: str) -> None:
+        self._conn.execute("UPDATE control SET chaos = ?, generation = generation + 1 WHERE id = 1", (chaos_json,))
+
+    def bump_generation(self) -> None:
+        self._conn.execute("UPDATE control SET generation = generation + 1 WHERE id = 1")
+
+
+_V2_COLUMNS = {
+    "clients": ("client_name TEXT NOT NULL DEFAULT ''", "secret_expires_at INTEGER NOT NULL DEFAULT 0"),
+    "tokens": ("family TEXT",),
+    "signing_keys": ("activates_at INTEGER",),
+}
+
+
+def _add_v2_columns(conn: sqlite3.Connection) -> None:
+    """Bring a version 1 file's tables up to version 2 (CREATE TABLE IF NOT EXISTS leaves them alone)."""
+    for table, columns in _V2_COLUMNS.items():
+        existing = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if not existing:
+            continue  # a new file: the schema creates the table whole
+        for column in columns:
+            if column.split()[0] not in existing:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
 
 
 def _enable_wal(conn: sqlite3.Connection, path: str) -> None:

@@ -1,5 +1,8 @@
-"""Minting access tokens: RFC 9068 JWT access tokens, recorded in the store so that introspection,
-revocation and the harness's fail-closed checks can ask about any token by its jti later."""
+"""Minting tokens: RFC 9068 JWT access tokens (recorded in the store so that introspection, revocation
+and the harness's fail-closed checks can ask about any token by its jti later) and OIDC ID tokens.
+
+`skew_s` (set by the chaos API) shifts the iat/exp claims of issued JWTs, to show what verifiers do with
+a provider whose clock is wrong; the store keeps true times, so the target itself is not fooled."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from harness.target.keys import KeyRing
 from harness.target.store import Store
@@ -39,8 +43,17 @@ class TokenIssuer:
         self._audience = audience
         self._ttl_s = access_token_ttl_s
         self._clock = clock
+        self.skew_s = 0
 
-    def access_token(self, *, client_id: str, sub: str, scope: str) -> IssuedToken:
+    @property
+    def keys(self) -> KeyRing:
+        return self._keys
+
+    @keys.setter
+    def keys(self, ring: KeyRing) -> None:
+        self._keys = ring
+
+    def access_token(self, *, client_id: str, sub: str, scope: str, family: str | None = None) -> IssuedToken:
         now = int(self._clock())
         exp = now + self._ttl_s
         jti = secrets.token_urlsafe(16)
@@ -50,13 +63,38 @@ class TokenIssuer:
             "aud": self._audience,
             "client_id": client_id,
             "scope": scope,
-            "iat": now,
-            "exp": exp,
+            "iat": now + self.skew_s,
+            "exp": exp + self.skew_s,
             "jti": jti,
         }
         token = self._keys.sign(claims, typ=ACCESS_TOKEN_TYP)
         # Recorded before it is handed out: a token the store does not know must never exist.
         self._store.add_token(
-            jti=jti, kind="access", client_id=client_id, sub=sub, scope=scope, issued_at=now, expires_at=exp
+            jti=jti,
+            kind="access",
+            client_id=client_id,
+            sub=sub,
+            scope=scope,
+            issued_at=now,
+            expires_at=exp,
+            family=family,
         )
         return IssuedToken(token=token, jti=jti, scope=scope, expires_in=self._ttl_s)
+
+    def id_token(
+        self, *, client_id: str, sub: str, ttl_s: int, auth_time: int, nonce: str | None, extra: dict[str, Any]
+    ) -> str:
+        """An OIDC ID token (Core section 2); not stored: it authorizes nothing."""
+        now = int(self._clock()) + self.skew_s
+        claims: dict[str, Any] = {
+            "iss": self._issuer,
+            "sub": sub,
+            "aud": client_id,
+            "iat": now,
+            "exp": now + ttl_s,
+            "auth_time": auth_time,
+            **extra,
+        }
+        if nonce is not None:
+            claims["nonce"] = nonce
+        return self._keys.sign(claims, typ="JWT")

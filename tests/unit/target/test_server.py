@@ -44,8 +44,12 @@ def test_prepare_seeds_the_client_and_drops_the_secret_from_the_environment(tmp_
     assert CLIENT_SECRET_ENV not in env
     store = Store(config.db_path)
     client = store.get_client("svc")
-    assert client is not None and client.grant_types == ("client_credentials",)
-    assert client.scopes == ("openid", "profile", "api")
+    assert client is not None and client.grant_types == (
+        "client_credentials", "authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"
+    )
+    assert client.scopes == ("openid", "profile", "email", "offline_access", "api")
+    public = store.get_client("harness-public")
+    assert public is not None and not public.is_confidential
     assert store.active_key("RS256") is not None
     store.close()
 

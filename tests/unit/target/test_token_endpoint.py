@@ -160,9 +160,10 @@ def test_repeated_parameter_is_invalid_request(http: TestClient) -> None:
     assert response.status_code == 400 and response.json()["error"] == "invalid_request"
 
 
-def test_json_body_is_left_for_the_aws_face(http: TestClient) -> None:
+def test_json_body_goes_to_the_aws_face(http: TestClient) -> None:
     response = http.post("/token", json={"grantType": "client_credentials"})
-    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+    assert response.status_code == 400 and response.json()["error"] == "unsupported_grant_type"
+    assert response.headers["x-amzn-errortype"].startswith("UnsupportedGrantTypeException:")
 
 
 def test_token_endpoint_is_post_only(http: TestClient) -> None:
