@@ -229,6 +229,18 @@ def throughput_series(operations: pd.DataFrame, t0: float, length: int | None = 
     return count_series(operations, t0, length).astype(float).rename("throughput_ops")
 
 
+def outcome_series(frame: pd.DataFrame, t0: float, length: int | None = None) -> pd.DataFrame:
+    """Records per window and outcome (one column per outcome seen, ok first), zeros where none."""
+    if frame.empty:
+        return pd.DataFrame(dtype=np.int64)
+    outcome = frame["outcome"].astype(str).to_numpy()
+    table = pd.crosstab(window_index(frame["ts"], t0), outcome)
+    if length is not None:
+        table = table.reindex(range(max(length, int(table.index.max()) + 1)), fill_value=0)
+    columns = sorted(table.columns, key=lambda c: (c != OK, c))
+    return table[columns]
+
+
 def attempts_per_operation_series(operations: pd.DataFrame, t0: float) -> pd.Series:
     attempts = pd.Series(operations["attempts"].to_numpy(dtype=float))
     return attempts.groupby(window_index(operations["ts"], t0)).mean().rename("attempts_per_operation")

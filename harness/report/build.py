@@ -15,9 +15,13 @@ from harness.report.junit import write_junit
 
 REPORT_FILE = "report.html"
 CAPTIONS = {
-    "latency": "Operation latency p50/p95/p99 per second",
+    "timeline": "Fault timeline: the phases, and when each fault was in effect",
+    "latency": "Operation latency p50/p95/p99 per second (step operations)",
+    "latency_by_step": "Operation latency p50/p95/p99 per second, one panel per step",
     "availability": "Availability per second at attempt and operation scope",
     "throughput": "Throughput (operations/s) and attempts per operation per second",
+    "outcomes": "Outcome mix per second, attempts and operations (stacked)",
+    "latency_cdf": "Latency distribution per phase (CDF, log axis)",
 }
 
 

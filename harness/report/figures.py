@@ -31,6 +31,22 @@ DPI = 100
 FAULT_COLOURS = {"http_error": "#d62728", "latency": "#ff7f0e"}
 _SPARE_COLOURS = ("#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#7f7f7f")
 SERIES_COLOURS = {"p50": "#1f77b4", "p95": "#2ca02c", "p99": "#9467bd"}
+# One colour per phase, by its place in the scenario: the same phase has the same colour in the CDF, the
+# timeline strip and the phase names of every time axis (and in a comparison, across runs).
+PHASE_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
+OUTCOME_COLOURS = {
+    "ok": "#55a868",
+    "http_4xx": "#dd8452",
+    "http_429": "#ccb974",
+    "http_5xx": "#c44e52",
+    "timeout": "#8172b3",
+    "connect_error": "#937860",
+    "reset": "#da8bc3",
+    "protocol_error": "#8c8c8c",
+    "security_violation": "#000000",
+}
+MAX_STEP_PANELS = 6
+CDF_POINTS = 400
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,14 @@ class Timeline:
         faults = tuple(FaultMark(f.id, f.type, f.label, f.start - t0, f.end - t0) for f in run.faults)
         ends = [run.data_end - t0, *(p.end_s for p in phases)]
         return cls(t0, max(ends), phases, faults)
+
+
+def phase_colour(index: int) -> str:
+    return PHASE_COLOURS[index % len(PHASE_COLOURS)]
+
+
+def outcome_colour(outcome: str) -> str:
+    return OUTCOME_COLOURS.get(outcome) or _SPARE_COLOURS[zlib.crc32(outcome.encode()) % len(_SPARE_COLOURS)]
 
 
 def fault_colour(fault_type: str) -> str:
@@ -126,13 +150,112 @@ def throughput_figure(operations: pd.DataFrame, timeline: Timeline) -> Figure:
     return fig
 
 
+def step_latency_figure(operations: pd.DataFrame, timeline: Timeline) -> Figure:
+    """One panel per step (the busiest MAX_STEP_PANELS): operation latency p50/p95/p99 per second."""
+    steps = _busiest(operations, "step", MAX_STEP_PANELS)
+    rows = max(len(steps), 1)
+    fig = Figure(figsize=(SIZE_IN[0], 1.0 + 2.2 * rows), dpi=DPI, layout="constrained")
+    axes = fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
+    fig.suptitle("Operation latency per second, per step (end to end, retries and backoff included)")
+    for i, ax in enumerate(axes):
+        step = steps[i] if steps else None
+        frame = operations[operations["step"] == step] if step is not None else operations.iloc[:0]
+        series = metrics.latency_series(frame, timeline.t0, ("p50", "p95", "p99"))
+        for name in series.columns:
+            ax.plot(series.index + 0.5, series[name], label=name, color=SERIES_COLOURS[name], linewidth=1.1)
+        ax.set_title(f"step: {step}" if step is not None else "no step recorded", fontsize=10, loc="left")
+        ax.set_ylabel("latency (ms)")
+        if _wants_log(series):
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(bottom=0)
+        _finish(ax, timeline, empty=frame.empty, xlabel=i == rows - 1, phase_names=i == 0)
+    return fig
+
+
+def outcome_mix_figure(attempts: pd.DataFrame, operations: pd.DataFrame, timeline: Timeline) -> Figure:
+    """Outcomes per second as stacked areas, attempts above and operations below."""
+    fig = Figure(figsize=(SIZE_IN[0], SIZE_IN[1] * 1.5), dpi=DPI, layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    fig.suptitle("Outcome mix per second: what the clients saw (attempts) and what users got (operations)")
+    length = math.ceil(timeline.end_s)
+    for ax, frame, name in ((top, attempts, "attempts"), (bottom, operations, "operations")):
+        table = metrics.outcome_series(frame, timeline.t0, length)
+        if not table.empty:
+            ax.stackplot(
+                table.index + 0.5,
+                [table[c].to_numpy() for c in table.columns],
+                labels=[str(c) for c in table.columns],
+                colors=[outcome_colour(str(c)) for c in table.columns],
+                alpha=0.85,
+            )
+        ax.set_ylabel(f"{name} per second")
+        ax.set_ylim(bottom=0)
+        _finish(ax, timeline, empty=frame.empty, xlabel=ax is bottom, phase_names=ax is top)
+    return fig
+
+
+def latency_cdf_figure(operations: pd.DataFrame, phase_names: tuple[str, ...]) -> Figure:
+    """Distribution of operation latency per phase: empirical CDF on a log latency axis, from raw
+    samples (drawn at CDF_POINTS quantiles, so a million samples cost no more to draw than a thousand)."""
+    fig, ax = _figure()
+    probabilities = np.linspace(0.0, 1.0, CDF_POINTS)
+    drawn = False
+    for i, name in enumerate(phase_names):
+        values = operations.loc[operations["phase"] == name, "latency_ms"].to_numpy(dtype=float)
+        values = values[np.isfinite(values) & (values > 0)]
+        if not values.size:
+            continue
+        ax.plot(np.quantile(values, probabilities), probabilities, color=phase_colour(i), label=name, linewidth=1.4)
+        drawn = True
+    ax.set_title("Operation latency distribution per phase (empirical CDF)")
+    ax.set_xlabel("latency (ms, log scale)")
+    ax.set_ylabel("share of operations at or below")
+    ax.set_ylim(0, 1.01)
+    if drawn:
+        ax.set_xscale("log")
+        ax.legend(loc="lower right", fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no data recorded", transform=ax.transAxes, ha="center", va="center", color="grey")
+    ax.grid(True, alpha=0.3, which="both")
+    return fig
+
+
+def fault_timeline_figure(timeline: Timeline) -> Figure:
+    """A strip: the phases as coloured bands on the top row, each fault as a bar on its own row."""
+    rows = len(timeline.faults) + 1
+    fig = Figure(figsize=(SIZE_IN[0], 0.9 + 0.45 * rows), dpi=DPI, layout="constrained")
+    ax = fig.add_subplot()
+    for i, phase in enumerate(timeline.phases):
+        ax.broken_barh([(phase.start_s, phase.end_s - phase.start_s)], (rows - 1 - 0.4, 0.8),
+                       facecolors=phase_colour(i), alpha=0.8, gid=f"phase-band:{phase.name}")  # fmt: skip
+        ax.text((phase.start_s + phase.end_s) / 2, rows - 1, phase.name, ha="center", va="center", fontsize=8)
+    for j, fault in enumerate(timeline.faults):
+        y = rows - 2 - j
+        ax.broken_barh([(fault.start_s, fault.end_s - fault.start_s)], (y - 0.3, 0.6),
+                       facecolors=fault_colour(fault.type), gid=f"fault-bar:{fault.id}")  # fmt: skip
+    ax.set_yticks(range(rows), [f.label for f in reversed(timeline.faults)] + ["phases"], fontsize=8)
+    ax.set_ylim(-0.6, rows - 0.4)
+    ax.set_title("Fault timeline: phases and when each fault was in effect")
+    mark_timeline(ax, timeline, phase_names=False, fault_labels=False)
+    ax.set_xlim(0, max(timeline.end_s, 1.0))
+    ax.set_xlabel("time since test start (s)")
+    ax.grid(True, axis="x", alpha=0.3)
+    return fig
+
+
 def figures_of(run: Run) -> dict[str, Figure]:
     """Every figure of the report, by file stem, in report order."""
     timeline = Timeline.of(run)
+    ops = run.step_operations
     return {
-        "latency": latency_figure(run.operations, timeline),
-        "availability": availability_figure(run.attempts, run.operations, timeline),
-        "throughput": throughput_figure(run.operations, timeline),
+        "timeline": fault_timeline_figure(timeline),
+        "latency": latency_figure(ops, timeline),
+        "latency_by_step": step_latency_figure(run.operations, timeline),
+        "availability": availability_figure(run.attempts, ops, timeline),
+        "throughput": throughput_figure(ops, timeline),
+        "outcomes": outcome_mix_figure(run.attempts, ops, timeline),
+        "latency_cdf": latency_cdf_figure(ops, tuple(p.name for p in run.phases)),
     }
 
 
@@ -171,19 +294,29 @@ def _finish(ax: Axes, timeline: Timeline, *, empty: bool, xlabel: bool = True, p
         ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
 
 
-def mark_timeline(ax: Axes, timeline: Timeline, *, phase_names: bool = True) -> None:
-    """Phase boundaries as dashed lines (named at the top), fault windows as shaded, labelled spans."""
+def mark_timeline(ax: Axes, timeline: Timeline, *, phase_names: bool = True, fault_labels: bool = True) -> None:
+    """Phase boundaries as dashed lines (named at the top in the phase's colour), fault windows as shaded,
+    labelled spans."""
     on_x = ax.get_xaxis_transform()  # x in data, y in axes fraction
-    for phase in timeline.phases:
+    for i, phase in enumerate(timeline.phases):
         ax.axvline(phase.start_s, color="0.35", linestyle="--", linewidth=0.8, gid=f"phase:{phase.name}")
         if phase_names:
-            ax.text(phase.start_s + 0.2, 0.995, phase.name, transform=on_x, va="top", fontsize=8, color="0.25")
+            ax.text(phase.start_s + 0.2, 0.995, phase.name, transform=on_x, va="top", fontsize=8,
+                    color=phase_colour(i), fontweight="bold")  # fmt: skip
     if timeline.phases:
         ax.axvline(timeline.phases[-1].end_s, color="0.35", linestyle="--", linewidth=0.8, gid="phase:end")
     for fault in timeline.faults:
         colour = fault_colour(fault.type)
         ax.axvspan(fault.start_s, fault.end_s, color=colour, alpha=0.13, label=fault.label, gid=f"fault:{fault.id}")
-        ax.text(fault.start_s + 0.2, 0.01, fault.label, transform=on_x, va="bottom", fontsize=7, color=colour)
+        if fault_labels:
+            ax.text(fault.start_s + 0.2, 0.01, fault.label, transform=on_x, va="bottom", fontsize=7, color=colour)
+
+
+def _busiest(frame: pd.DataFrame, column: str, limit: int) -> list[str]:
+    if frame.empty:
+        return []
+    counts = frame[column].value_counts()
+    return sorted(str(v) for v in counts[counts > 0].index[:limit])
 
 
 def _wants_log(series: pd.DataFrame) -> bool:

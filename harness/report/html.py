@@ -1,82 +1,71 @@
 """`report.html`: one self-contained page (inline CSS, figures as base64 PNG, no script, no network).
 
-It reads the summary dict only; every number shown was computed in `harness.analysis`. Everything that
-comes from a file (names, descriptions, journal details) is escaped.
+Order: the summary first (verdict, headline numbers, SLOs, what each fault did, error budgets), then the
+figures, then one section per phase and one per flow, then the journal's events and rollback. It reads
+the summary dict only; every number shown was computed in `harness.analysis`.
 """
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
-from html import escape
+from collections.abc import Mapping
 from typing import Any
 
-COMPLETE_STATUSES = ("completed", "failed")
-
-CSS = """
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d1d1f; margin: 2rem auto;
-       max-width: 78rem; padding: 0 1rem; }
-h1 { margin-bottom: .2rem; } h2 { margin-top: 2rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
-.description { color: #444; margin-top: 0; }
-.facts { color: #555; font-size: 13px; }
-.badge { display: inline-block; padding: .1rem .55rem; border-radius: .8rem; font-weight: 600;
-         font-size: 12px; text-transform: uppercase; letter-spacing: .03em; }
-h1 .badge { font-size: 15px; vertical-align: middle; margin-left: .6rem; }
-.pass { background: #dff3e4; color: #14632d; } .fail { background: #fbe0e0; color: #8a1414; }
-.no_data { background: #fff1cc; color: #7a5200; }
-.banner { border: 2px solid #c77700; background: #fff7e6; padding: .6rem 1rem; border-radius: .4rem; }
-table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; font-size: 13px; }
-th, td { border-bottom: 1px solid #e5e5e5; padding: .3rem .5rem; text-align: left; vertical-align: top; }
-th { background: #f6f6f6; font-weight: 600; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-.muted { color: #777; } figure { margin: 1rem 0; } img { max-width: 100%; border: 1px solid #eee; }
-figcaption { color: #555; font-size: 13px; }
-"""
+from harness.report.htmlkit import (
+    badge,
+    cards,
+    counts,
+    e,
+    figure,
+    interval,
+    number,
+    page,
+    percent,
+    relative,
+    section,
+    signed,
+    table,
+    threshold,
+    utc,
+)
 
 
 def render_report(summary: Mapping[str, Any], figures: Mapping[str, tuple[str, bytes]]) -> str:
     """The page for one run; `figures` maps a name to (caption, PNG bytes), in display order."""
     scenario = summary.get("scenario") or {}
-    title = f"{scenario.get('name', '?')}: resilience report"
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{escape(title)}</title>",
-        f"<style>{CSS}</style></head><body>",
-        _header(summary),
-        _incomplete(summary),
-        _section("Service level objectives", _slo_table(summary.get("slos") or [])),
-        _section("Phases", _phase_table(summary)),
-        _section("Faults", _fault_table(summary)),
-        _section("Figures", _figures(figures)),
-        _section("Events", _events(summary.get("events") or [], summary)),
-        _section("Rollback", _rollback(summary.get("rollback") or [], summary)),
-        f'<p class="muted">summary schema {escape(str(summary.get("schema_version")))}; '
-        "the numbers on this page are those of summary.json.</p>",
-        "</body></html>",
-    ]
-    return "\n".join(p for p in parts if p) + "\n"
+    return page(
+        f"{scenario.get('name', '?')}: resilience report",
+        [
+            _header(summary),
+            _incomplete(summary),
+            section("Summary", _summary(summary), "summary"),
+            section("Figures", _figures(figures), "figures"),
+            section("Phases", _phases(summary), "phases-section"),
+            section("Flows", _flows(summary), "flows"),
+            section("Events", _events(summary.get("events") or [], summary), "events-section"),
+            section("Rollback", _rollback(summary.get("rollback") or [], summary), "rollback-section"),
+            f'<p class="muted">summary schema {e(summary.get("schema_version"))}; '
+            "the numbers on this page are those of summary.json.</p>",
+        ],
+    )
 
 
-# --- sections ----------------------------------------------------------------------------------------
+# --- header and summary ------------------------------------------------------------------------------
 
 
 def _header(summary: Mapping[str, Any]) -> str:
     scenario = summary.get("scenario") or {}
-    verdict = str(summary.get("verdict", "fail"))
     facts = [
-        f"run {_e(summary.get('run_id'))}",
-        f"status {_e(summary.get('status'))}",
-        f"started {_e(_utc(summary.get('started_at')))}",
-        f"ended {_e(_utc(summary.get('ended_at')))}",
-        f"duration {_e(_number(summary.get('duration_s'), 1))} s",
+        f"run {e(summary.get('run_id'))}",
+        f"status {e(summary.get('status'))}",
+        f"started {e(utc(summary.get('started_at')))}",
+        f"ended {e(utc(summary.get('ended_at')))}",
+        f"duration {e(number(summary.get('duration_s'), 1))} s",
     ]
     if scenario.get("file"):
-        facts.append(f"scenario file {_e(scenario.get('file'))}")
+        facts.append(f"scenario file {e(scenario.get('file'))}")
     return (
-        f"<header><h1>{_e(scenario.get('name'))} {_badge(verdict)}</h1>"
-        f'<p class="description">{_e(scenario.get("description") or "")}</p>'
+        f"<header><h1>{e(scenario.get('name'))} {badge(str(summary.get('verdict', 'fail')))}</h1>"
+        f'<p class="description">{e(scenario.get("description") or "")}</p>'
         f'<p class="facts">{" · ".join(facts)}</p></header>'
     )
 
@@ -86,34 +75,200 @@ def _incomplete(summary: Mapping[str, Any]) -> str:
     if summary.get("complete", False) and not notes:
         return ""
     heading = "" if summary.get("complete", False) else "<strong>Incomplete run.</strong> "
-    items = "".join(f"<li>{_e(n)}</li>" for n in notes)
+    items = "".join(f"<li>{e(n)}</li>" for n in notes)
     return f'<div class="banner" id="incomplete">{heading}<ul>{items}</ul></div>'
+
+
+def headline(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The few numbers a reader wants first, as (label, value) text; also used by the index page."""
+    slos = summary.get("slos") or []
+    totals = summary.get("totals") or {}
+    phases = summary.get("phases") or {}
+    p99 = {n: ((p.get("latency_ms") or {}).get("operation") or {}).get("p99") for n, p in phases.items()}
+    worst_p99 = _first_max([(v, n) for n, v in p99.items()])
+    amplification = _first_max([(p.get("attempts_per_operation"), n) for n, p in phases.items()])
+    recover = [
+        f.get("time_to_recover_s") for f in summary.get("faults") or [] if f.get("time_to_recover_s") is not None
+    ]
+    base = summary.get("baseline_phase")
+    return [
+        ("SLOs held", f"{sum(1 for s in slos if s.get('verdict') == 'pass')} / {len(slos)}"),
+        ("operations", number(totals.get("operations"), 0)),
+        ("availability (operations)", percent(((totals.get("availability") or {}).get("operation")), 3)),
+        (f"p99 in {base or 'baseline'} (ms)", number(p99.get(base) if base else None, 1)),
+        (f"worst p99 (ms){f', {worst_p99[1]}' if worst_p99 else ''}", number(worst_p99[0] if worst_p99 else None, 1)),
+        (
+            f"max attempts/op{f', {amplification[1]}' if amplification else ''}",
+            number(amplification[0] if amplification else None, 3),
+        ),
+        ("worst time to recover (s)", number(max(recover) if recover else None, 1)),
+        ("unauthorized accepted", number(totals.get("unauthorized_accepted"), 0)),
+    ]
+
+
+def _first_max(pairs: list[tuple[Any, str]]) -> tuple[float, str] | None:
+    """The largest (value, phase), the earliest phase on a tie."""
+    best: tuple[float, str] | None = None
+    for value, name in pairs:
+        if isinstance(value, int | float) and (best is None or value > best[0]):
+            best = (float(value), name)
+    return best
+
+
+def _summary(summary: Mapping[str, Any]) -> str:
+    return "".join(
+        [
+            cards(headline(summary), "headline"),
+            "<h3>Service level objectives</h3>",
+            _slo_table(summary.get("slos") or []),
+            "<h3>What the faults did</h3>",
+            _fault_story(summary),
+            _fault_table(summary),
+            "<h3>Error budgets</h3>",
+            _budget_table(summary.get("error_budgets") or []),
+        ]
+    )
 
 
 def _slo_table(slos: list[Mapping[str, Any]]) -> str:
     if not slos:
         return '<p class="muted">The scenario declares no SLO.</p>'
+    rows = [
+        [
+            e(slo.get("name")),
+            e(slo.get("metric")),
+            e(slo.get("scope")),
+            e(", ".join(slo.get("phases") or ["all"])),
+            e(threshold(slo.get("threshold") or {})),
+            e(number(slo.get("observed"), 6) + interval(slo.get("interval"))),
+            badge(str(slo.get("verdict"))),
+            e(slo.get("message")),
+        ]
+        for slo in slos
+    ]
+    head = ["SLO", "metric", "scope", "phases", "threshold", "observed", "verdict", "detail"]
+    return table(head, rows, table_id="slos", numeric={5})
+
+
+def _fault_story(summary: Mapping[str, Any]) -> str:
+    """One sentence per fault: what it changed against the baseline, and how fast it was seen and left."""
+    phases = summary.get("phases") or {}
+    items = []
+    for f in summary.get("faults") or []:
+        vs = (phases.get(f.get("phase")) or {}).get("vs_baseline") or {}
+        avail = vs.get("availability") or {}
+        p99 = ((vs.get("latency") or {}).get("percentile_differences_ms") or {}).get("p99") or {}
+        parts = [f"<strong>{e(f.get('label'))}</strong> during {e(f.get('phase'))}:"]
+        if avail:
+            parts.append(
+                f"operation availability {e(signed(avail.get('difference'), 4))}"
+                f"{e(interval(avail.get('interval'), 4, True))}"
+                f" against {e(summary.get('baseline_phase'))} (p={e(number(avail.get('p_value'), 4))}),"
+            )
+        if p99:
+            parts.append(f"p99 {e(signed(p99.get('difference'), 1))} ms{e(interval(p99.get('interval'), 1, True))};")
+        parts.append(f"detected after {e(number(f.get('time_to_detect_s'), 1))} s,")
+        recovered = f.get("recovered")
+        parts.append(
+            f"recovered {e(number(f.get('time_to_recover_s'), 1))} s after removal."
+            if recovered is not False
+            else f"not recovered {e(number(f.get('time_to_recover_s'), 1))} s after removal."
+        )
+        parts.append(f"Injected: {e(_injected(f))} (configured {e(percent(f.get('configured_rate'), 1))}).")
+        items.append(f"<li>{' '.join(parts)}</li>")
+    if not items:
+        return '<p class="muted">No fault was applied.</p>'
+    return f'<ul id="fault-story">{"".join(items)}</ul>'
+
+
+def _injected(fault: Mapping[str, Any]) -> str:
+    injected = fault.get("injected")
+    if not injected:
+        return "not measured"
+    if injected.get("rate") is None:
+        return f"{injected.get('faults_injected')} faults (no HTTP request matched)"
+    return f"{percent(injected.get('rate'), 1)} of {injected.get('requests_matched')} matched requests"
+
+
+def _fault_table(summary: Mapping[str, Any]) -> str:
+    faults = summary.get("faults") or []
+    if not faults:
+        return ""
+    t0 = summary.get("test_start")
     rows = []
-    for slo in slos:
+    for f in faults:
+        recovered = f.get("recovered")
         rows.append(
             [
-                _e(slo.get("name")),
-                _e(slo.get("metric")),
-                _e(slo.get("scope")),
-                _e(", ".join(slo.get("phases") or ["all"])),
-                _e(_threshold(slo.get("threshold") or {})),
-                _observed(slo),
-                _badge(str(slo.get("verdict"))),
-                _e(slo.get("message")),
+                e(f.get("id")),
+                e(f.get("label") or f.get("type")),
+                e(f.get("phase")),
+                e(relative(f.get("apply_asked_at"), t0)),
+                e(relative(f.get("applied_at"), t0)),
+                e(number(f.get("lateness_ms"), 1)),
+                e(relative(f.get("removed_at"), t0)),
+                e(number(f.get("time_to_detect_s"), 1)),
+                e(number(f.get("time_to_recover_s"), 1)),
+                e("—" if recovered is None else ("yes" if recovered else "no")),
+                e(percent(f.get("configured_rate"), 1)),
+                e(_injected(f)),
+                e(f.get("error") or ""),
             ]
         )
-    head = ["SLO", "metric", "scope", "phases", "threshold", "observed", "verdict", "detail"]
-    return _table(head, rows, table_id="slos", numeric={5})
+    head = ["fault", "what", "phase", "asked (s)", "applied (s)", "lateness (ms)", "removed (s)",
+            "time to detect (s)", "time to recover (s)", "recovered", "configured rate", "injected rate (proxy)",
+            "error"]  # fmt: skip
+    tolerance = summary.get("recovery_tolerance") or {}
+    note = (
+        f'<p class="muted">Times in seconds since the test start. A second is within tolerance when its '
+        f"operation availability is at most {e(tolerance.get('availability_drop'))} below the baseline "
+        f"phase ({e(summary.get('baseline_phase'))}) and its p95 at most "
+        f"max({e(tolerance.get('p95_factor'))} × baseline p95, baseline p95 + "
+        f"{e(tolerance.get('p95_slack_ms'))} ms). The injected rate is read from the proxy's counters "
+        f"(proxy-metrics.txt); without that file it is not measured.</p>"
+    )
+    return table(head, rows, table_id="faults", numeric=set(range(3, 11))) + note
 
 
-def _phase_table(summary: Mapping[str, Any]) -> str:
+def _budget_table(budgets: list[Mapping[str, Any]]) -> str:
+    if not budgets:
+        return '<p class="muted">No availability objective, so no error budget.</p>'
+    rows = [
+        [
+            e(b.get("slo")),
+            e(b.get("scope")),
+            e(", ".join(b.get("phases") or ["all"])),
+            e(percent(b.get("target"), 3)),
+            e(b.get("total")),
+            e(b.get("failed")),
+            e(number(b.get("allowed_failures"), 1)),
+            e(percent(b.get("burned"), 1)),
+        ]
+        for b in budgets
+    ]
+    head = ["SLO", "scope", "phases", "objective", "records", "failed", "failures allowed", "budget burned"]
+    return table(head, rows, table_id="error-budget", numeric=set(range(3, 8)))
+
+
+def _figures(figures: Mapping[str, tuple[str, bytes]]) -> str:
+    if not figures:
+        return '<p class="muted">No figure.</p>'
+    return "".join(figure(name, caption, png) for name, (caption, png) in figures.items())
+
+
+# --- per phase, per flow -----------------------------------------------------------------------------
+
+
+def _phases(summary: Mapping[str, Any]) -> str:
     phases = summary.get("phases") or {}
     order = summary.get("phase_order") or list(phases)
+    out = [_phase_table(summary, phases, order)]
+    for name in order:
+        out.append(section(f"Phase {name}", _phase_detail(summary, name, phases.get(name) or {}), f"phase-{name}", 3))
+    return "".join(out)
+
+
+def _phase_table(summary: Mapping[str, Any], phases: Mapping[str, Any], order: list[str]) -> str:
     t0 = summary.get("test_start")
     rows = []
     for name in order:
@@ -122,83 +277,127 @@ def _phase_table(summary: Mapping[str, Any]) -> str:
         lat = (p.get("latency_ms") or {}).get("operation") or {}
         rows.append(
             [
-                _e(name),
-                _e(_relative(p.get("start"), t0)),
-                _e(_number(p.get("duration_s"), 1)),
-                _e("; ".join(str(f.get("label") or f.get("type")) for f in p.get("faults") or []) or "—"),
-                _e(p.get("operations")),
-                _e(p.get("attempts")),
-                _e(_ratio(avail.get("attempt"))),
-                _e(_ratio(avail.get("operation")) + _interval(avail.get("operation_interval"))),
-                _e(_number(lat.get("p50"), 1)),
-                _e(_number(lat.get("p95"), 1)),
-                _e(_number(lat.get("p99"), 1)),
-                _e(_number(p.get("attempts_per_operation"), 3)),
-                _e(_number(p.get("throughput_ops"), 2)),
-                _e(", ".join(f"{k}: {v}" for k, v in (p.get("outcomes") or {}).items()) or "—"),
+                e(name),
+                e(relative(p.get("start"), t0)),
+                e(number(p.get("duration_s"), 1)),
+                e("; ".join(str(f.get("label") or f.get("type")) for f in p.get("faults") or []) or "—"),
+                e(p.get("operations")),
+                e(p.get("attempts")),
+                e(number(avail.get("attempt"), 4)),
+                e(number(avail.get("operation"), 4) + interval(avail.get("operation_interval"))),
+                e(number(lat.get("p50"), 1)),
+                e(number(lat.get("p95"), 1)),
+                e(number(lat.get("p99"), 1)),
+                e(number(p.get("attempts_per_operation"), 3)),
+                e(number(p.get("throughput_ops"), 2)),
+                e(counts(p.get("outcomes"))),
             ]
         )
     head = ["phase", "start (s)", "duration (s)", "faults", "operations", "attempts",
             "availability (attempt)", "availability (operation, 95% CI)", "p50 (ms)", "p95 (ms)", "p99 (ms)",
             "attempts/op", "throughput (ops/s)", "operation outcomes"]  # fmt: skip
-    return _table(head, rows, table_id="phases", numeric=set(range(1, 13)) - {3})
+    return table(head, rows, table_id="phases", numeric=set(range(1, 13)) - {3})
 
 
-def _fault_table(summary: Mapping[str, Any]) -> str:
-    faults = summary.get("faults") or []
-    if not faults:
-        return '<p class="muted">No fault was applied.</p>'
-    t0 = summary.get("test_start")
+def _phase_detail(summary: Mapping[str, Any], name: str, p: Mapping[str, Any]) -> str:
+    lat = p.get("latency_ms") or {}
+    facts = [
+        f"p99.9 {e(number((lat.get('operation') or {}).get('p99.9'), 1))} ms",
+        f"give-up rate {e(percent(p.get('give_up_rate'), 2))}",
+        f"backoff share of waiting {e(percent(p.get('backoff_share'), 1))}",
+        f"operation statuses {e(counts(p.get('statuses')))}",
+        f"attempt statuses {e(counts(p.get('attempt_statuses')))}",
+        f"unauthorized accepted {e(p.get('unauthorized_accepted'))}",
+    ]
+    if lat.get("open_loop"):
+        facts.append(
+            f"open-loop p99 {e(number(lat['open_loop'].get('p99'), 1))} ms vs closed-loop "
+            f"{e(number((lat.get('closed_loop') or {}).get('p99'), 1))} ms"
+        )
+    out = [f'<p class="facts">{" · ".join(facts)}</p>', _vs_baseline(summary, name, p.get("vs_baseline"))]
+    rows = [r for r in (summary.get("breakdown") or {}).get("operation") or [] if r.get("phase") == name]
+    att = [r for r in (summary.get("breakdown") or {}).get("attempt") or [] if r.get("phase") == name]
+    out.append(_breakdown_table(rows, att, f"breakdown-{name}", ("flow", "step")))
+    return "".join(out)
+
+
+def _vs_baseline(summary: Mapping[str, Any], name: str, vs: Mapping[str, Any] | None) -> str:
+    if not vs:
+        return ""
     rows = []
-    for f in faults:
-        recovered = f.get("recovered")
+    avail = vs.get("availability")
+    if avail:
+        rows.append(["availability (operation)", e(signed(avail.get("difference"), 4)),
+                     e(interval(avail.get("interval"), 4, True).strip()), e(number(avail.get("p_value"), 4)),
+                     e(avail.get("test"))])  # fmt: skip
+    latency = vs.get("latency") or {}
+    for q, d in (latency.get("percentile_differences_ms") or {}).items():
+        rows.append([f"{e(q)} latency (ms)", e(signed(d.get("difference"), 1)),
+                     e(interval(d.get("interval"), 1, True).strip()), "", "bootstrap"])  # fmt: skip
+    if latency:
+        rows.append(["latency shift (Cliff's delta)", e(signed(latency.get("cliffs_delta"), 3)), "",
+                     e(number(latency.get("p_value"), 4)), e(latency.get("test"))])  # fmt: skip
+    head = [f"{name} minus {summary.get('baseline_phase')}", "difference", "95% interval", "p-value", "test"]
+    return table(head, rows, table_id=f"vs-baseline-{name}", numeric={1, 2, 3})
+
+
+def _breakdown_table(
+    operations: list[Mapping[str, Any]], attempts: list[Mapping[str, Any]], table_id: str, keys: tuple[str, ...]
+) -> str:
+    if not operations and not attempts:
+        return '<p class="muted">No record.</p>'
+    by_key = {tuple(r.get(k) for k in keys): r for r in attempts}
+    rows = []
+    for r in operations:
+        a = by_key.get(tuple(r.get(k) for k in keys)) or {}
+        lat = r.get("latency_ms") or {}
         rows.append(
             [
-                _e(f.get("id")),
-                _e(f.get("label") or f.get("type")),
-                _e(f.get("phase")),
-                _e(_relative(f.get("apply_asked_at"), t0)),
-                _e(_relative(f.get("applied_at"), t0)),
-                _e(_number(f.get("lateness_ms"), 1)),
-                _e(_relative(f.get("removed_at"), t0)),
-                _e(_number(f.get("time_to_detect_s"), 1)),
-                _e(_number(f.get("time_to_recover_s"), 1)),
-                _e("—" if recovered is None else ("yes" if recovered else "no")),
-                _e(f.get("error") or ""),
+                *(e(r.get(k) if r.get(k) is not None else "all") for k in keys),
+                e(r.get("count")),
+                e(number(r.get("throughput_per_s"), 2)),
+                e(number(r.get("availability"), 4) + interval(r.get("availability_interval"))),
+                e(number(a.get("availability"), 4)),
+                *(e(number(lat.get(q), 1)) for q in ("p50", "p95", "p99", "p99.9")),
+                e(number(r.get("attempts_per_operation"), 3)),
+                e(percent(r.get("give_up_rate"), 2)),
+                e(percent(r.get("backoff_share"), 1)),
+                e(counts(r.get("outcomes"))),
+                e(counts(a.get("statuses"))),
             ]
         )
-    head = ["fault", "what", "phase", "asked (s)", "applied (s)", "lateness (ms)", "removed (s)",
-            "time to detect (s)", "time to recover (s)", "recovered", "error"]  # fmt: skip
-    tolerance = summary.get("recovery_tolerance") or {}
-    note = (
-        f'<p class="muted">Times in seconds since the test start. A second is within tolerance when its '
-        f"operation availability is at most {_e(tolerance.get('availability_drop'))} below the baseline "
-        f"phase ({_e(summary.get('baseline_phase'))}) and its p95 at most "
-        f"max({_e(tolerance.get('p95_factor'))} × baseline p95, baseline p95 + "
-        f"{_e(tolerance.get('p95_slack_ms'))} ms).</p>"
-    )
-    return _table(head, rows, table_id="faults", numeric=set(range(3, 9))) + note
+    head = [*keys, "operations", "ops/s", "availability (operation, 95% CI)", "availability (attempt)",
+            "p50 (ms)", "p95 (ms)", "p99 (ms)", "p99.9 (ms)", "attempts/op", "give-up", "backoff share",
+            "operation outcomes", "attempt statuses"]  # fmt: skip
+    n = len(keys)
+    return table(head, rows, table_id=table_id, numeric=set(range(n, n + 10)))
 
 
-def _figures(figures: Mapping[str, tuple[str, bytes]]) -> str:
-    if not figures:
-        return '<p class="muted">No figure.</p>'
+def _flows(summary: Mapping[str, Any]) -> str:
+    breakdown = summary.get("breakdown") or {}
+    operations = breakdown.get("operation") or []
+    attempts = breakdown.get("attempt") or []
+    flows = sorted({str(r.get("flow")) for r in operations})
+    if not flows:
+        return '<p class="muted">No record.</p>'
     out = []
-    for name, (caption, png) in figures.items():
-        data = base64.b64encode(png).decode("ascii")
-        out.append(
-            f'<figure id="figure-{_e(name)}"><img alt="{_e(caption)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{_e(caption)}</figcaption></figure>"
-        )
-    return "".join(out)
+    for flow in flows:
+        ops = [r for r in operations if r.get("flow") == flow]
+        att = [r for r in attempts if r.get("flow") == flow]
+        body = _breakdown_table(ops, att, f"flow-{flow}", ("step", "phase"))
+        out.append(section(f"Flow {flow}", body, f"flow-section-{flow}", 3))
+    return '<p class="muted">Per step, each phase, then the whole run (phase "all").</p>' + "".join(out)
+
+
+# --- journal -------------------------------------------------------------------------------------------
 
 
 def _events(events: list[Mapping[str, Any]], summary: Mapping[str, Any]) -> str:
     if not events:
         return '<p class="muted">The journal holds no event.</p>'
     t0 = summary.get("test_start")
-    rows = [[_e(_relative(e.get("ts"), t0)), _e(e.get("kind")), _e(e.get("detail"))] for e in events]
-    return _table(["time (s)", "event", "detail"], rows, table_id="events", numeric={0})
+    rows = [[e(relative(ev.get("ts"), t0)), e(ev.get("kind")), e(ev.get("detail"))] for ev in events]
+    return table(["time (s)", "event", "detail"], rows, table_id="events", numeric={0})
 
 
 def _rollback(steps: list[Mapping[str, Any]], summary: Mapping[str, Any]) -> str:
@@ -207,84 +406,11 @@ def _rollback(steps: list[Mapping[str, Any]], summary: Mapping[str, Any]) -> str
     t0 = summary.get("test_start")
     rows = [
         [
-            _e(_relative(s.get("ts"), t0)),
-            _e(s.get("action")),
-            _badge("pass" if s.get("ok") else "fail", "ok" if s.get("ok") else "failed"),
-            _e(s.get("detail")),
+            e(relative(s.get("ts"), t0)),
+            e(s.get("action")),
+            badge("pass" if s.get("ok") else "fail", "ok" if s.get("ok") else "failed"),
+            e(s.get("detail")),
         ]
         for s in steps
     ]
-    return _table(["time (s)", "action", "result", "detail"], rows, table_id="rollback", numeric={0})
-
-
-# --- small pieces --------------------------------------------------------------------------------------
-
-
-def _section(title: str, body: str) -> str:
-    return f"<section><h2>{escape(title)}</h2>{body}</section>"
-
-
-def _table(head: list[str], rows: Iterable[list[str]], *, table_id: str, numeric: set[int]) -> str:
-    """Cells are already escaped HTML."""
-    thead = "".join(f"<th>{escape(h)}</th>" for h in head)
-    body = "".join(
-        "<tr>"
-        + "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(r))
-        + "</tr>"
-        for r in rows
-    )
-    return f'<table id="{escape(table_id)}"><thead><tr>{thead}</tr></thead><tbody>{body}</tbody></table>'
-
-
-def _badge(verdict: str, text: str | None = None) -> str:
-    css = verdict if verdict in ("pass", "fail", "no_data") else "fail"
-    return f'<span class="badge {css}">{escape(text or verdict.replace("_", " "))}</span>'
-
-
-def _e(value: Any) -> str:
-    return escape("—" if value is None else str(value))
-
-
-def _threshold(threshold: Mapping[str, Any]) -> str:
-    if "at_least" in threshold:
-        return f"≥ {_number(threshold['at_least'], 6)}"
-    if "at_most" in threshold:
-        return f"≤ {_number(threshold['at_most'], 6)}"
-    return "?"
-
-
-def _observed(slo: Mapping[str, Any]) -> str:
-    observed = _number(slo.get("observed"), 6)
-    return _e(observed + _interval(slo.get("interval")))
-
-
-def _interval(interval: Any) -> str:
-    if not interval:
-        return ""
-    return f" [{_number(interval[0], 4)}, {_number(interval[1], 4)}]"
-
-
-def _ratio(value: Any) -> str:
-    return _number(value, 4)
-
-
-def _number(value: Any, decimals: int) -> str:
-    """At most `decimals` decimals, trailing zeros dropped: 1000 stays 1000, 0.5500 is 0.55."""
-    if value is None:
-        return "—"
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        text = f"{float(value):.{decimals}f}"
-        return text.rstrip("0").rstrip(".") if "." in text else text
-    return str(value)
-
-
-def _relative(ts: Any, t0: Any) -> str:
-    if not isinstance(ts, int | float) or not isinstance(t0, int | float):
-        return "—"
-    return f"{ts - t0:+.3f}"
-
-
-def _utc(ts: Any) -> str:
-    if not isinstance(ts, int | float):
-        return "—"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return table(["time (s)", "action", "result", "detail"], rows, table_id="rollback", numeric={0})

@@ -7,14 +7,15 @@ from harness.report.build import build_report
 from tests.unit.analysis.synthetic import write_run
 
 
-def test_build_report_writes_every_file_and_fails_when_an_slo_failed(built, run_dir):
-    assert built.run_dir == run_dir
+def test_build_report_writes_every_file_and_fails_when_an_slo_failed(built):
+    run_dir = built.run_dir
     assert built.report_html == run_dir / "report.html"
     assert built.junit_xml == run_dir / "junit.xml"
     assert sorted(p.name for p in (run_dir / "figures").iterdir()) == [
-        "availability.png",
-        "latency.png",
-        "throughput.png",
+        f"{name}.png"
+        for name in sorted(
+            ["timeline", "latency", "latency_by_step", "availability", "throughput", "outcomes", "latency_cdf"]
+        )
     ]
     assert json.loads((run_dir / "summary.json").read_text()) == built.summary
     assert built.exit_code == 1

@@ -24,8 +24,11 @@ def spans(ax):
     return {p.get_gid(): p for p in ax.patches if isinstance(p, Rectangle) and (p.get_gid() or "").startswith("fault:")}
 
 
+TIME_AXIS = ("timeline", "latency", "latency_by_step", "availability", "throughput", "outcomes")
+
+
 def test_every_axis_has_a_title_and_labelled_units(figures):
-    assert list(figures) == ["latency", "availability", "throughput"]
+    assert list(figures) == [*TIME_AXIS[:2], "latency_by_step", "availability", "throughput", "outcomes", "latency_cdf"]
     titles = {name: fig.axes[0].get_title() for name, fig in figures.items()}
     assert "latency" in titles["latency"].lower()
     assert "availability" in titles["availability"].lower()
@@ -35,13 +38,13 @@ def test_every_axis_has_a_title_and_labelled_units(figures):
     top, bottom = figures["throughput"].axes
     assert top.get_ylabel() == "throughput (operations/s)"
     assert bottom.get_ylabel() == "attempts per operation"
-    for fig in figures.values():
-        assert fig.axes[-1].get_xlabel() == "time since test start (s)"
+    for name in TIME_AXIS:
+        assert figures[name].axes[-1].get_xlabel() == "time since test start (s)"
 
 
 def test_fault_windows_are_shaded_at_their_times_in_every_axis(figures):
-    for fig in figures.values():
-        for ax in fig.axes:
+    for name in TIME_AXIS:
+        for ax in figures[name].axes:
             (span,) = spans(ax).values()
             assert span.get_gid() == "fault:brownout.0"
             assert span.get_x() == pytest.approx(10.0)
@@ -49,7 +52,8 @@ def test_fault_windows_are_shaded_at_their_times_in_every_axis(figures):
             assert span.get_facecolor()[:3] == pytest.approx(
                 tuple(int(fault_colour("http_error")[i : i + 2], 16) / 255 for i in (1, 3, 5))
             )
-            assert "http_error 503 p=0.5 token" in [t.get_text() for t in ax.texts]
+            labels = [t.get_text() for t in ax.texts] + [t.get_text() for t in ax.get_yticklabels()]
+            assert "http_error 503 p=0.5 token" in labels
 
 
 def test_phase_boundaries_are_marked_and_named(figures):

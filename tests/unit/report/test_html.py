@@ -74,7 +74,7 @@ def test_slo_table_comes_first_with_the_right_verdicts(built):
 
 def test_one_embedded_png_per_figure(built):
     page = parse(built.report_html.read_text(encoding="utf-8"))
-    assert len(page.images) == 3
+    assert len(page.images) == 7
     for image in page.images:
         prefix = "data:image/png;base64,"
         assert image["src"].startswith(prefix)
@@ -126,3 +126,41 @@ def test_everything_from_the_summary_is_escaped():
     html = render_report(summary, {})
     assert "<script>" not in html and "<i>" not in html and "<m>" not in html
     assert "&lt;script&gt;" in html
+
+
+def test_summary_comes_first_then_phases_then_flows(built):
+    html = built.report_html.read_text(encoding="utf-8")
+    order = ['id="summary"', 'id="headline"', 'id="slos"', 'id="fault-story"', 'id="faults"',
+             'id="error-budget"', 'id="figures"', 'id="phases"', 'id="phase-baseline"', 'id="phase-brownout"',
+             'id="flows"', 'id="flow-section-client_credentials"', 'id="events"']  # fmt: skip
+    positions = [html.index(marker) for marker in order]
+    assert positions == sorted(positions)
+
+
+def test_headline_cards_and_fault_story(built):
+    page = parse(built.report_html.read_text(encoding="utf-8"))
+    text = " ".join(page.text)
+    assert "SLOs held" in text and "4 / 7" in text
+    assert "worst p99 (ms), brownout" in text
+    assert "operation availability -0.45" in text
+    assert "Injected: not measured (configured 50%)" in text
+
+
+def test_error_budget_and_vs_baseline_tables(built):
+    page = parse(built.report_html.read_text(encoding="utf-8"))
+    budget = {r[0]: r for r in page.tables["error-budget"][1:]}
+    assert budget["brownout-availability"][3:] == ["99%", "100", "45", "1", "4500%"]
+    vs = {r[0]: r for r in page.tables["vs-baseline-brownout"][1:]}
+    assert vs["availability (operation)"][1] == "-0.45"
+    assert vs["p99 latency (ms)"][1] == "+900"
+    assert "vs-baseline-baseline" not in page.tables
+
+
+def test_per_phase_and_per_flow_breakdowns(built):
+    page = parse(built.report_html.read_text(encoding="utf-8"))
+    head, (row,) = page.tables["breakdown-brownout"][0], page.tables["breakdown-brownout"][1:]
+    cells = dict(zip(head, row, strict=True))
+    assert (cells["flow"], cells["step"], cells["operations"]) == ("client_credentials", "token", "100")
+    assert cells["attempt statuses"] == "200: 55, 503: 135"
+    flow = page.tables["flow-client_credentials"]
+    assert [r[1] for r in flow[1:]] == ["baseline", "brownout", "recovery", "all"]
