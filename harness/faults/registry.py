@@ -33,7 +33,7 @@ def http_match(fault: Any, paths: Mapping[str, str]) -> dict[str, Any]:
 
 def preset_attributes(fault: Any) -> dict[str, Any]:
     """The response preset of an answering fault; nothing for the default (older proxies need not know)."""
-    if getattr(fault, "preset", "oauth") == "oauth":
+    if getattr(fault, "preset", None) in (None, "oauth"):
         return {}
     return {"preset": fault.preset, "aws_error": fault.aws_error or ""}
 

@@ -281,7 +281,7 @@ class HttpErrorFault(_HttpMatch):
     probability: Annotated[float, Field(ge=0, le=1)] = 1.0
     retry_after_s: Seconds | None = None
     # oauth: RFC 6749 error JSON; aws: also `x-amzn-ErrorType` (what botocore maps to an exception)
-    preset: Literal["oauth", "aws"] = "oauth"
+    preset: Literal["oauth", "aws"] | None = None  # None: oauth
     aws_error: AwsErrorCode | None = None
 
     @model_validator(mode="after")
@@ -312,7 +312,7 @@ class HttpThrottleFault(_HttpMatch):
     burst: Annotated[int, Field(ge=1, le=1_000_000)] = 1
     status: Annotated[int, Field(ge=400, le=599)] = 429
     retry_after_s: Seconds | None = 1.0
-    preset: Literal["oauth", "aws"] = "oauth"
+    preset: Literal["oauth", "aws"] | None = None  # None: oauth
     aws_error: AwsErrorCode | None = None
 
     @model_validator(mode="after")
