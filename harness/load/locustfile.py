@@ -9,6 +9,7 @@ process or the master runs the fault timeline and the live view; see `distribute
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import socket
@@ -69,6 +70,7 @@ class HarnessPlugin:
         if not self.is_master:
             records_dir = os.path.join(runtime.run_dir, "records")
             self.recorder = Recorder(records_dir, self.node, environment.events.request, self.live)
+            self.recorder.warm_up()
         self.timeline: Timeline | None = None
         self._events: JsonLines | None = None
         if not self.is_worker:
@@ -127,7 +129,9 @@ class HarnessPlugin:
         if self.runtime.proxy_api and self.runtime.proxy_name:
             from harness.proxy.client import ToxiproxyClient
 
-            applier = FaultApplier(ToxiproxyClient(self.runtime.proxy_api), self.runtime.proxy_name)
+            client = ToxiproxyClient(self.runtime.proxy_api)
+            applier = FaultApplier(client, self.runtime.proxy_name)
+            _warm_up(applier, client, self.scenario)
         run_id = os.path.basename(os.path.normpath(self.runtime.run_dir)).split("-")[0].lower()
         self.timeline = Timeline(self.scenario.phases, applier, self.emit, sleep=gevent.sleep, run_id=run_id)
         self._greenlets.append(gevent.spawn(self.timeline.run))
@@ -201,6 +205,18 @@ class HarnessPlugin:
             runner.state if runner is not None else "",
             lost,
         )
+
+
+def _warm_up(applier: FaultApplier, client: Any, scenario: Scenario) -> None:
+    """Pay the one-time costs (fault modules imported on first use, the API's keep-alive connection)
+    before the first phase, so that the first fault change is as punctual as the others."""
+    from harness.faults.registry import toxic_spec
+
+    for phase in scenario.phases:
+        for fault in phase.faults:
+            toxic_spec(fault, "warm-up", applier.paths)
+    with contextlib.suppress(Exception):  # a proxy that does not answer is reported at the first change
+        client.get_proxies()
 
 
 @events.init_command_line_parser.add_listener

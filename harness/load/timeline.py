@@ -138,3 +138,20 @@ class Timeline:
             if left <= 0:
                 return
             self.sleep(min(left, 0.25))
+
+
+def lateness_ms(events: list[Event]) -> list[float]:
+    """How late each fault change took effect (effective minus asked-for time), in milliseconds."""
+    return [
+        (e["ts"] - e["asked_at"]) * 1000.0
+        for e in events
+        if e.get("kind") in ("fault_applied", "fault_removed") and "asked_at" in e and "ts" in e
+    ]
+
+
+def p99(values: list[float]) -> float | None:
+    """Nearest-rank 99th percentile (raw samples, no interpolation)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, -(-99 * len(ordered) // 100) - 1)]

@@ -107,3 +107,21 @@ def test_journal_folds_the_timeline(tmp_path) -> None:
     faults = {f["id"]: f for f in journal.faults}
     assert faults["brownout.0"]["applied_at"] == 110.0 and faults["brownout.0"]["removed_at"] == 115.0
     assert journal.test_start == 100.0
+
+
+def test_lateness_is_effective_minus_asked() -> None:
+    from harness.load.timeline import lateness_ms, p99
+
+    timeline, _, events, fake = make()
+    slow_apply = timeline.applier.apply  # type: ignore[union-attr]
+
+    def apply_taking_20_ms(fault, name):
+        fake.sleep(0.02)
+        return slow_apply(fault, name)
+
+    timeline.applier.apply = apply_taking_20_ms  # type: ignore[union-attr,method-assign]
+    timeline.run(start=100.0)
+    late = lateness_ms(events)
+    assert len(late) == 4
+    assert sorted(round(x) for x in late)[-2:] == [20, 40]  # the second fault waited for the first
+    assert p99(late) == max(late) and p99([]) is None
