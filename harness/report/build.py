@@ -11,6 +11,7 @@ from harness.analysis.summary import summarize, write_summary
 from harness.errors import EXIT_OK, EXIT_SLO_FAILED
 from harness.report.figures import figures_of, save_figures
 from harness.report.html import render_report
+from harness.report.index import write_index
 from harness.report.junit import write_junit
 
 REPORT_FILE = "report.html"
@@ -34,8 +35,9 @@ class ReportResult:
     exit_code: int  # 0 when every SLO passed, 1 otherwise
 
 
-def build_report(run_dir: str | Path) -> ReportResult:
-    """Analyse the run once and write every report file; raise InputError when it is not a run directory."""
+def build_report(run_dir: str | Path, *, index: bool = True) -> ReportResult:
+    """Analyse the run once and write every report file; raise InputError when it is not a run directory.
+    With `index`, the parent directory's index.html is rewritten too (the run's place on the front page)."""
     run_dir = Path(run_dir)
     run = load_run(run_dir)
     summary = summarize(run)
@@ -45,5 +47,7 @@ def build_report(run_dir: str | Path) -> ReportResult:
     report = run_dir / REPORT_FILE
     report.write_text(render_report(summary, figures), encoding="utf-8")
     junit = write_junit(summary, run_dir)
+    if index:
+        write_index(run_dir.resolve().parent)
     exit_code = EXIT_OK if summary["verdict"] == "pass" else EXIT_SLO_FAILED
     return ReportResult(run_dir, summary, report, junit, exit_code)
