@@ -242,7 +242,9 @@ def test_injected_aws_errors_raise_their_class(target: Target) -> None:
     oidc = target.sso_oidc()
     with pytest.raises(oidc.exceptions.SlowDownException):
         register(oidc)
-    rule = {"endpoint": "list_accounts", "status": 429, "retry_after_s": 1, "aws_error_type": "TooManyRequestsException"}
+    rule = {
+        "endpoint": "list_accounts", "status": 429, "retry_after_s": 1, "aws_error_type": "TooManyRequestsException"
+    }
     assert target.chaos("PUT", "/errors", rule).status_code == 200
     sso = target.sso()
     with pytest.raises(sso.exceptions.TooManyRequestsException):
