@@ -4,10 +4,11 @@ that needs them, so `harness validate` answers in a fraction of a second and nev
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from harness.errors import EXIT_BAD_INPUT, HarnessError
+from harness.errors import EXIT_ABORTED, EXIT_BAD_INPUT, HarnessError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -190,14 +191,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate_as_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
+    # SIGTERM means the same as Ctrl-C: stop, clean up, exit 3 (commands that start things install
+    # their own handlers for the time they hold resources)
+    previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
         return handler(args)
     except HarnessError as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        return 130
+        print("harness: interrupted", file=sys.stderr)
+        return EXIT_ABORTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)

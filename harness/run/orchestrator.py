@@ -85,11 +85,14 @@ def run_id_for(scenario: Scenario, now: datetime | None = None) -> str:
 
 
 @contextmanager
-def _signals_raise() -> Iterator[None]:
-    """Turn SIGINT/SIGTERM into an exception for the duration of the run (never at import)."""
+def _signals_raise(received: list[str]) -> Iterator[None]:
+    """Turn SIGINT/SIGTERM into an exception for the duration of the run (never at import). The
+    signal is also written down: an exception raised while a finalizer happens to run is swallowed
+    by Python, so the run's loops check `received` too."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        raise Interrupted(signal.Signals(signum).name)
+        received.append(signal.Signals(signum).name)
+        raise Interrupted(received[-1])
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -137,6 +140,7 @@ class Run:
         self.journal: Journal | None = None
         self._scratch: Path | None = None
         self._force = False
+        self._signals: list[str] = []
         self.active = ActiveRuns(out)
         self.registration = Registration(self.run_id, str(self.run_dir.resolve()))
 
@@ -154,8 +158,9 @@ class Run:
         exit_code = EXIT_INFRA
         status = "crashed"
         try:
-            with _signals_raise():
+            with _signals_raise(self._signals):
                 self._start_services()
+                self._check_signals()
                 self.journal.steady_state["before"] = self._probe_steady_state()
                 self._drive_load()
                 self.journal.steady_state["after"] = self._probe_steady_state()
@@ -329,6 +334,7 @@ class Run:
         horizon = max((c.window_s for c in conditions), default=1.0)
         live = LiveRecords(self.run_dir / "records", horizon_s=horizon + 2.0)
         while locust.alive():
+            self._check_signals()
             if time.monotonic() > deadline:
                 raise InfrastructureError(f"locust did not finish within the scenario's time; see {locust.log_path}")
             locust.wait(WATCH_INTERVAL_S)
@@ -341,6 +347,11 @@ class Run:
                 if trigger is not None:
                     raise StopConditionTriggered(trigger)
         progress.print_new()
+        self._check_signals()
+
+    def _check_signals(self) -> None:
+        if self._signals:
+            raise Interrupted(self._signals[0])
 
     def _check_services(self) -> None:
         for name in ("target", "proxy"):

@@ -35,7 +35,8 @@ def load_scenario(path: str | Path) -> Scenario:
 def load_scenario_text(text: str, filename: str = "<scenario>") -> Scenario:
     data, lines = parse_yaml_with_lines(text, filename)
     if not isinstance(data, dict):
-        kind = "empty" if data is None else f"a {type(data).__name__}"
+        name = type(data).__name__
+        kind = "empty" if data is None else f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
         message = f"a scenario is a YAML mapping, this file is {kind}"
         raise ScenarioError([Problem(filename, lines.get((), 1), "", message)])
     try:

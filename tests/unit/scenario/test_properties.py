@@ -53,7 +53,7 @@ def mutate(doc: Any, path: tuple[Any, ...], action: str, value: Any) -> Any:
 
 
 def check(text: str) -> None:
-    lines = text.count("\n") + 1
+    lines = len(text.splitlines()) + 1  # YAML also breaks lines at NEL, LS and PS, as splitlines does
     try:
         load_scenario_text(text, "prop.yaml")
     except ScenarioError as exc:
