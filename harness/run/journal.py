@@ -54,6 +54,8 @@ class Journal:
         before, after = self.steady_state.get("before"), self.steady_state.get("after")
         if before is None or after is None:
             return None
+        if before.get("ok") is None or after.get("ok") is None:
+            return None  # not probed
         return bool(before["ok"] and not after["ok"])
 
     def event(self, kind: str, detail: str = "", **extra: Any) -> None:

@@ -8,6 +8,7 @@ SIGTERM alike: the proxy is reset and checked to hold no toxic before any proces
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import shutil
 import signal
@@ -32,7 +33,7 @@ from harness.run.secrets import scan_run_dir
 from harness.run.services import ManagedProcess, free_port, python_module, wait_until_ready
 from harness.run.watch import LiveRecords, Trigger, first_trigger
 from harness.scenario import Scenario, load_scenario
-from harness.scenario.model import EmbeddedTarget
+from harness.scenario.model import EmbeddedTarget, ExternalTarget
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "load" / "locustfile.py"
 PROXY_NAME = "sso"
@@ -64,6 +65,7 @@ def run_scenario_file(
         scenario = scenario.model_copy(update={"seed": seed})
     if duration_scale != 1.0:
         scenario = scenario.scaled(duration_scale)
+    check_external_target(scenario)
     if dry_run:
         from harness.run.plan import describe_plan
 
@@ -77,6 +79,21 @@ def clean_leftovers(out: str | Path = "reports") -> int:
     said = ActiveRuns(Path(out)).clean()
     print("\n".join(said) if said else "harness: nothing left behind by earlier runs")
     return 0
+
+
+def check_external_target(scenario: Scenario) -> None:
+    """What an external provider needs before anything starts (the model already checked the hosts)."""
+    target = scenario.target
+    if not isinstance(target, ExternalTarget):
+        return
+    if scenario.proxy.kind != "none":
+        raise InputError(
+            f"{scenario.name}: an external provider is reached at its issuer URL, so proxy faults would not "
+            "touch it; set proxy: {kind: none} (network faults for external providers are not supported yet)"
+        )
+    missing = [name for name in (target.client_id_env, target.client_secret_env) if not os.environ.get(name)]
+    if missing:
+        raise InputError(f"{scenario.name}: set the environment variables {', '.join(missing)} (target credentials)")
 
 
 def run_id_for(scenario: Scenario, now: datetime | None = None) -> str:
@@ -141,6 +158,7 @@ class Run:
         self._scratch: Path | None = None
         self._force = False
         self._signals: list[str] = []
+        self._secret_values: list[str] = []
         self.active = ActiveRuns(out)
         self.registration = Registration(self.run_id, str(self.run_dir.resolve()))
 
@@ -227,6 +245,9 @@ class Run:
 
     def _start_services(self) -> None:
         assert self.journal is not None
+        if isinstance(self.scenario.target, ExternalTarget):
+            self._use_external(self.scenario.target)
+            return
         self._scratch = Path(tempfile.mkdtemp(prefix="harness-target-"))  # keys and hashes stay out of reports
         target_port = free_port()
         target_url = f"http://127.0.0.1:{target_port}"
@@ -323,6 +344,23 @@ class Run:
         finally:
             load.stop_workers(self.journal)
 
+    def _use_external(self, target: ExternalTarget) -> None:
+        """An external provider: nothing to start; the flows discover its endpoints from the issuer and
+        read their credentials from the environment variables the scenario names."""
+        assert self.journal is not None
+        issuer = target.issuer.rstrip("/")
+        self._secret_values += [os.environ.get(target.client_secret_env, ""), os.environ.get(target.password_env, "")]
+        Runtime(
+            run_dir=str(self.run_dir.resolve()),
+            scenario_file=str((self.run_dir / "scenario.yaml").resolve()),
+            base_url=issuer,
+            target_url=issuer,
+            client_id=os.environ.get(target.client_id_env, ""),
+            seed=self.scenario.seed,
+        ).save(self.run_dir / "runtime.json")
+        self.journal.services["target"] = {"kind": "external", "issuer": issuer, "allow": list(target.allow)}
+        self.journal.event("services_ready", f"external provider {issuer}")
+
     def _watch(self, locust: ManagedProcess) -> None:
         """Once a second until the load ends: show progress, keep the journal current, judge the stop
         conditions, and notice a service that died."""
@@ -367,6 +405,8 @@ class Run:
         from harness.clients.classify import classify_exception, classify_status
         from harness.clients.transport import make_session
 
+        if isinstance(self.scenario.target, ExternalTarget):
+            return {"ts": time.time(), "ok": None, "detail": "not probed: external provider (its load is the probe)"}
         runtime = Runtime.load(self.run_dir / "runtime.json")
         outcomes: list[str] = []
         with make_session() as session:
@@ -462,7 +502,7 @@ class Run:
         except Exception as exc:
             print(f"harness: the report could not be built: {type(exc).__name__}: {exc}", file=sys.stderr)
             return exit_code if status != "completed" else EXIT_INFRA
-        leaks = scan_run_dir(self.run_dir, [self.secret])
+        leaks = scan_run_dir(self.run_dir, [self.secret, *self._secret_values])
         if leaks:
             for leak in leaks:
                 print(f"harness: SECRET LEAK in the run directory: {leak}", file=sys.stderr)
