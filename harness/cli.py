@@ -93,6 +93,22 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _cmd_notebook(args: argparse.Namespace) -> int:
+    from harness.report.notebook import execute_notebook
+
+    result = execute_notebook(args.run_dir)
+    print(f"notebook: {result.ipynb}\nnotebook html: {result.html}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from harness.report.compare import compare_runs
+
+    result = compare_runs(args.run_dirs, out_dir=args.out)
+    print(result.out_dir)
+    return 0
+
+
 def _add_target_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=9000)
@@ -188,6 +204,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="rebuild summary, figures and report of a run directory")
     p.add_argument("run_dir")
     p.set_defaults(handler=_cmd_report)
+
+    p = sub.add_parser("notebook", help="execute the report notebook against a run; write .ipynb and .html")
+    p.add_argument("run_dir")
+    p.set_defaults(handler=_cmd_notebook)
+
+    p = sub.add_parser("compare", help="several runs side by side: differences with intervals, overlaid figures")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--out", default=None, help="output directory (default: compare-<UTC stamp> beside the first run)")
+    p.set_defaults(handler=_cmd_compare)
     return parser
 
 

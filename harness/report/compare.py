@@ -1,0 +1,220 @@
+"""`harness compare RUN_DIR RUN_DIR...`: several runs side by side (two retry policies, before and after a
+release). The first run is the reference: every other run gets its differences from it, per phase the
+runs share, with bootstrap intervals and a Mann-Whitney test (from `harness.analysis.statistics`).
+Figures overlay the runs on one time axis (seconds since each run's own test start), shading the
+reference run's fault windows. Written to a directory: compare.json, compare.html, figures/*.png.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from harness.analysis import metrics
+from harness.analysis.frames import Run, load_run
+from harness.analysis.statistics import availability_difference, latency_shift
+from harness.analysis.summary import dumps, json_safe, summarize
+from harness.errors import InputError
+from harness.report.figures import DPI, SIZE_IN, Timeline, mark_timeline, save_figures
+from harness.report.htmlkit import badge, e, figure, interval, number, page, section, signed, table
+from harness.report.index import write_index
+
+COMPARE_JSON = "compare.json"
+COMPARE_HTML = "compare.html"
+RUN_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf")
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    out_dir: Path
+    html: Path
+    data: dict[str, Any]
+
+
+def default_out_dir(run_dirs: Sequence[str | Path]) -> Path:
+    """`compare-<UTC stamp>` beside the first run (reports/compare-... for runs under reports/)."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return Path(run_dirs[0]).resolve().parent / f"compare-{stamp}"
+
+
+def compare_runs(run_dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> CompareResult:
+    if len(run_dirs) < 2:
+        raise InputError("compare needs at least two run directories")
+    runs = [load_run(d) for d in run_dirs]
+    summaries = [summarize(r) for r in runs]
+    out = Path(out_dir) if out_dir is not None else default_out_dir(run_dirs)
+    out.mkdir(parents=True, exist_ok=True)
+    data = json_safe(comparison(runs, summaries))
+    (out / COMPARE_JSON).write_text(dumps(data), encoding="utf-8")
+    paths = save_figures(overlay_figures(runs), out)
+    figures = {name: path.read_bytes() for name, path in paths.items()}
+    html = out / COMPARE_HTML
+    html.write_text(render_compare(data, figures), encoding="utf-8")
+    write_index(out.parent)
+    return CompareResult(out, html, data)
+
+
+def comparison(runs: Sequence[Run], summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    names = [s["run_id"] for s in summaries]
+    shared = [p for p in summaries[0]["phase_order"] if all(p in s["phases"] for s in summaries[1:])]
+    phases = {}
+    for phase in shared:
+        reference = _ops(runs[0], phase)
+        rows = []
+        for run, summary in zip(runs, summaries, strict=True):
+            p = summary["phases"][phase]
+            ops = _ops(run, phase)
+            rows.append(
+                {
+                    "run": summary["run_id"],
+                    "operations": p["operations"],
+                    "availability": p["availability"]["operation"],
+                    "availability_interval": p["availability"]["operation_interval"],
+                    "latency_ms": p["latency_ms"]["operation"],
+                    "attempts_per_operation": p["attempts_per_operation"],
+                    "give_up_rate": p["give_up_rate"],
+                    "vs_reference": None
+                    if run is runs[0]
+                    else {
+                        "availability": availability_difference(reference, ops),
+                        "latency": latency_shift(reference, ops),
+                    },
+                }
+            )
+        phases[phase] = rows
+    return {
+        "runs": [
+            {
+                "run": n,
+                "dir": str(r.run_dir),
+                "scenario": s["scenario"]["name"],
+                "verdict": s["verdict"],
+                "slos": {x["name"]: x["verdict"] for x in s["slos"]},
+            }
+            for n, r, s in zip(names, runs, summaries, strict=True)
+        ],
+        "reference": names[0],
+        "phases": phases,
+    }
+
+
+def _ops(run: Run, phase: str) -> Any:
+    ops = run.step_operations
+    return ops[ops["phase"] == phase]
+
+
+# --- figures -------------------------------------------------------------------------------------------
+
+
+def overlay_figures(runs: Sequence[Run]) -> dict[str, Figure]:
+    timeline = Timeline.of(runs[0])
+    end_s = max(max(r.data_end - r.t0 for r in runs), timeline.end_s)
+    timeline = Timeline(timeline.t0, end_s, timeline.phases, timeline.faults)
+    latency, ax_l = _fig()
+    avail, ax_a = _fig()
+    cdf, ax_c = _fig()
+    for i, run in enumerate(runs):
+        colour, label = RUN_COLOURS[i % len(RUN_COLOURS)], run.run_dir.name
+        ops = run.step_operations
+        p95 = metrics.latency_series(ops, run.t0, ("p95",))
+        ax_l.plot(p95.index + 0.5, p95["p95"], color=colour, label=label, linewidth=1.2)
+        a = metrics.availability_series(ops, run.t0)
+        ax_a.plot(a.index + 0.5, a, color=colour, label=label, linewidth=1.2)
+        values = ops["latency_ms"].to_numpy(dtype=float)
+        values = values[np.isfinite(values) & (values > 0)]
+        if values.size:
+            probabilities = np.linspace(0, 1, 400)
+            ax_c.plot(np.quantile(values, probabilities), probabilities, color=colour, label=label)
+    ax_l.set_title("Operation latency p95 per second, runs overlaid")
+    ax_l.set_ylabel("latency p95 (ms)")
+    ax_l.set_yscale("log")
+    ax_a.set_title("Operation availability per second, runs overlaid")
+    ax_a.set_ylabel("availability (ok / total)")
+    ax_a.set_ylim(-0.02, 1.08)
+    for ax in (ax_l, ax_a):
+        mark_timeline(ax, timeline)
+        ax.set_xlim(0, max(end_s, 1.0))
+        ax.set_xlabel("time since each run's test start (s); shading: faults of the reference run")
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
+    ax_c.set_title("Operation latency distribution over the whole run (empirical CDF)")
+    ax_c.set_xlabel("latency (ms, log scale)")
+    ax_c.set_ylabel("share of operations at or below")
+    if ax_c.lines:
+        ax_c.set_xscale("log")
+        ax_c.legend(loc="lower right", fontsize=8)
+    ax_c.grid(True, alpha=0.3, which="both")
+    return {"latency": latency, "availability": avail, "latency_cdf": cdf}
+
+
+def _fig() -> tuple[Figure, Any]:
+    fig = Figure(figsize=SIZE_IN, dpi=DPI, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+# --- page ----------------------------------------------------------------------------------------------
+
+
+def render_compare(data: dict[str, Any], figures: dict[str, bytes]) -> str:
+    runs = data["runs"]
+    slo_names = list(dict.fromkeys(n for r in runs for n in r["slos"]))
+    verdict_rows = [[e(n), *(badge(r["slos"].get(n, "no_data")) if n in r["slos"] else "—" for r in runs)]
+                    for n in slo_names]  # fmt: skip
+    verdict_rows.insert(0, ["verdict", *(badge(r["verdict"]) for r in runs)])
+    body = [
+        f"<h1>Comparison of {len(runs)} runs</h1>",
+        f'<p class="facts">reference: {e(data["reference"])}; differences are each run minus the reference, '
+        "with 95% bootstrap intervals and the p-value of Fisher/chi² (availability) or Mann-Whitney (latency).</p>",
+        section(
+            "Verdicts", table(["SLO", *(r["run"] for r in runs)], verdict_rows, table_id="verdicts", numeric=set())
+        ),
+    ]
+    for phase, rows in data["phases"].items():
+        body.append(section(f"Phase {phase}", _phase_table(phase, rows), f"phase-{phase}", 3))
+    body.append(section("Figures", "".join(figure(n, n, png) for n, png in figures.items()), "figures"))
+    return page("Comparison", body)
+
+
+def _phase_table(phase: str, rows: list[dict[str, Any]]) -> str:
+    out = []
+    for r in rows:
+        vs = r.get("vs_reference") or {}
+        av = vs.get("availability") or {}
+        diffs = (vs.get("latency") or {}).get("percentile_differences_ms") or {}
+        lat = r.get("latency_ms") or {}
+        out.append(
+            [
+                e(r["run"]),
+                e(r.get("operations")),
+                e(number(r.get("availability"), 4) + interval(r.get("availability_interval"))),
+                e(signed(av.get("difference"), 4) + interval(av.get("interval"), 4, True)) if av else "reference",
+                e(number(av.get("p_value"), 4)) if av else "",
+                *(e(number(lat.get(q), 1)) for q in ("p50", "p95", "p99")),
+                *(
+                    e(
+                        signed((diffs.get(q) or {}).get("difference"), 1)
+                        + interval((diffs.get(q) or {}).get("interval"), 1, True)
+                    )
+                    if diffs
+                    else ""
+                    for q in ("p50", "p95", "p99")
+                ),
+                e(number((vs.get("latency") or {}).get("p_value"), 4)) if vs.get("latency") else "",
+                e(number(r.get("attempts_per_operation"), 3)),
+            ]
+        )
+    head = ["run", "operations", "availability (95% CI)", "Δ availability", "p (availability)", "p50 (ms)",
+            "p95 (ms)", "p99 (ms)", "Δ p50 (ms)", "Δ p95 (ms)", "Δ p99 (ms)", "p (Mann-Whitney)",
+            "attempts/op"]  # fmt: skip
+    return table(head, out, table_id=f"compare-{phase}", numeric=set(range(1, 13)))
+
+
+def read_compare(out_dir: str | Path) -> dict[str, Any]:
+    return json.loads((Path(out_dir) / COMPARE_JSON).read_text(encoding="utf-8"))

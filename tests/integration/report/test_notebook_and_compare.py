@@ -1,0 +1,50 @@
+"""The executed notebook and the comparison, end to end on the small synthetic run (a kernel starts)."""
+
+import json
+from html.parser import HTMLParser
+
+import nbformat
+
+from harness.cli import main
+from harness.report.notebook import inject_parameters, load_template
+from tests.unit.analysis.synthetic import write_run
+from tests.unit.report.test_html import parse
+
+
+def test_parameters_go_right_after_the_parameters_cell():
+    nb = inject_parameters(load_template(), {"run_dir": "/x"})
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    i = next(i for i, t in enumerate(tags) if "parameters" in t)
+    assert tags[i + 1] == ["injected-parameters"]
+    assert nb.cells[i + 1].source.endswith("run_dir = '/x'\n")
+
+
+def test_harness_notebook_executes_and_exports(tmp_path, capsys):
+    run_dir = write_run(tmp_path)
+    assert main(["notebook", str(run_dir)]) == 0
+    assert str(run_dir / "notebook.html") in capsys.readouterr().out
+    nb = nbformat.read(run_dir / "notebook.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.get("execution_count") for c in code)
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+    images = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 7
+    html = (run_dir / "notebook.html").read_text()
+    HTMLParser().feed(html)
+    assert "brownout-availability" in html and "Resilience report notebook" in html
+
+
+def test_harness_compare_writes_a_directory_and_prints_it(tmp_path, capsys):
+    a = write_run(tmp_path / "a")
+    b = write_run(tmp_path / "b")
+    out = tmp_path / "cmp"
+    assert main(["compare", str(a), str(b), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    data = json.loads((out / "compare.json").read_text())
+    ref, other = data["phases"]["brownout"]
+    assert ref["vs_reference"] is None
+    assert other["vs_reference"]["availability"]["difference"] == 0.0
+    page = parse((out / "compare.html").read_text())
+    assert {"verdicts", "compare-baseline", "compare-brownout"} <= set(page.tables)
+    assert len(page.images) == 3
+    assert sorted(p.name for p in (out / "figures").iterdir()) == ["availability.png", "latency.png", "latency_cdf.png"]
