@@ -75,7 +75,7 @@ def plan_text(scenario: Scenario) -> str:
     parts = []
     for phase in scenario.phases:
         users = phase.users if phase.users is not None else scenario.load.users
-        faults = "; ".join(f.type + (f" {f.endpoint}" if getattr(f, "endpoint", None) else "") for f in phase.faults)
+        faults = "; ".join(" ".join(filter(None, (f.type, getattr(f, "endpoint", None)))) for f in phase.faults)
         parts.append(f"{phase.name} {phase.duration_s:g}s {users}u" + (f" [{faults}]" if faults else ""))
     return f"{scenario.name}: " + " | ".join(parts)
 

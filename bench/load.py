@@ -1,0 +1,186 @@
+"""Load-generator benchmark: what the harness's retry-aware user costs against plain Locust users.
+
+    python bench/load.py [--duration-s 8] [--runs 3] [--users 50]
+
+Four users, one request per task against nginx's static file, no wait, one Locust process each:
+  http     plain Locust HttpUser                    harness   Caller (requests + tenacity) + records
+  fast     plain Locust FastHttpUser                harness_fast   the same Caller on geventhttpclient
+Run alternating (A/B/C/D, `runs` times), medians printed with the ratios harness/http (goal >= 0.95) and
+harness_fast/fast (goal >= 0.90), and written to reports/bench/<UTC stamp>/load.json. Expects nginx on
+PATH (Debian: apt-get install -y nginx-light); installs nothing; loopback only. Not a test: `make bench`.
+This file is also the locustfile of the runs (`locust -f bench/load.py CLASS`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+VARIANTS = ("http", "harness", "fast", "harness_fast")
+CLASS_OF = {"http": "PlainHttp", "harness": "HarnessHttp", "fast": "PlainFast", "harness_fast": "HarnessFast"}
+NGINX_CONF = """worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}; proxy_temp_path {dir}; fastcgi_temp_path {dir};
+  uwsgi_temp_path {dir}; scgi_temp_path {dir};
+  server {{ listen 127.0.0.1:{port}; location / {{ root {dir}/www; }} }}
+}}
+"""
+
+
+def _locust_classes() -> None:
+    """Defined only when Locust imports this file, so the driver never monkey-patches itself."""
+    import gevent  # noqa: F401  (locust is imported by the locust command first)
+    from locust import FastHttpUser, HttpUser, User, constant, task
+
+    from harness.clients import Caller, RetryPolicy
+    from harness.clients.transport import make_session
+    from harness.load.fasttransport import FastSession
+    from harness.load.recorder import Recorder
+    from harness.scenario.model import Retry
+
+    records = tempfile.mkdtemp(prefix="bench-records-")
+
+    class PlainHttp(HttpUser):
+        wait_time = constant(0)
+
+        @task
+        def t(self) -> None:
+            self.client.get("/index.html")
+
+    class PlainFast(FastHttpUser):
+        wait_time = constant(0)
+
+        @task
+        def t(self) -> None:
+            self.client.get("/index.html")
+
+    class _Harness(User):
+        abstract = True
+        wait_time = constant(0)
+        session_factory: Any = None
+
+        def on_start(self) -> None:
+            recorder = getattr(self.environment, "bench_recorder", None)
+            if recorder is None:
+                recorder = Recorder(records, f"bench-{os.getpid()}", self.environment.events.request)
+                self.environment.bench_recorder = recorder
+            self.caller = Caller(
+                type(self).session_factory(), RetryPolicy(Retry()), recorder, user="u", node="bench",
+                phase=lambda: "bench",
+            )  # fmt: skip
+            self.url = f"{self.host}/index.html"
+
+        @task
+        def t(self) -> None:
+            self.caller.call("bench", "get", "GET", self.url, endpoint="index")
+
+    class HarnessHttp(_Harness):
+        session_factory = staticmethod(make_session)
+
+    class HarnessFast(_Harness):
+        session_factory = staticmethod(FastSession)
+
+    globals().update(PlainHttp=PlainHttp, PlainFast=PlainFast, HarnessHttp=HarnessHttp, HarnessFast=HarnessFast)
+
+
+if __name__ != "__main__":
+    _locust_classes()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _one_run(variant: str, host: str, users: int, duration_s: int, out: Path) -> dict[str, Any]:
+    stats_file = out / f"{variant}-{time.monotonic_ns()}"
+    subprocess.run(
+        [sys.executable, "-m", "locust", "-f", __file__, CLASS_OF[variant], "--headless", "-u", str(users),
+         "-r", str(users), "-t", f"{duration_s}s", "--host", host, "--only-summary", "--loglevel", "ERROR",
+         "--json-file", str(stats_file), "--exit-code-on-error", "0"],
+        check=True, cwd=ROOT, stdout=subprocess.DEVNULL, timeout=duration_s + 60,
+    )  # fmt: skip
+    entries = json.loads(stats_file.with_suffix(".json").read_text())
+    # the harness users count attempts and operations as two Locust entries; requests are the attempts
+    wire = [e for e in entries if e["method"] != "OP"]
+    n = sum(e["num_requests"] for e in wire)
+    start = min(e["start_time"] for e in wire)
+    end = max(e["last_request_timestamp"] for e in wire)
+    failures = sum(e["num_failures"] for e in wire)
+    return {"requests": n, "failures": failures, "seconds": end - start, "rps": n / (end - start)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration-s", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--users", type=int, default=50)
+    args = parser.parse_args()
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.path.exists(nginx):
+        print("bench/load.py: nginx not found (apt-get install -y nginx-light)", file=sys.stderr)
+        return 2
+    scratch = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    (scratch / "www").mkdir()
+    (scratch / "www" / "index.html").write_text("ok\n")
+    port = _free_port()
+    (scratch / "nginx.conf").write_text(NGINX_CONF.format(dir=scratch, port=port))
+    server = subprocess.Popen([nginx, "-c", str(scratch / "nginx.conf"), "-p", str(scratch)],
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+    host = f"http://127.0.0.1:{port}"
+    results: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        for run in range(args.runs):
+            for variant in VARIANTS:  # alternating, so drift on the machine hits every variant alike
+                result = _one_run(variant, host, args.users, args.duration_s, scratch)
+                results[variant].append(result)
+                print(f"run {run + 1} {variant:<13} {result['rps']:8.0f} req/s ({result['failures']} failed)")
+    finally:
+        server.terminate()
+        server.wait(10)
+    medians = {v: statistics.median(r["rps"] for r in results[v]) for v in VARIANTS}
+    ratios = {
+        "harness_vs_http": medians["harness"] / medians["http"],
+        "harness_fast_vs_fast": medians["harness_fast"] / medians["fast"],
+    }
+    goals = {"harness_vs_http": 0.95, "harness_fast_vs_fast": 0.90}
+    for name, ratio in ratios.items():
+        print(f"{name}: {ratio:.3f} (goal >= {goals[name]:.2f})")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = ROOT / "reports" / "bench" / stamp
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "load.json").write_text(json.dumps(
+        {"users": args.users, "duration_s": args.duration_s, "runs": results, "median_rps": medians,
+         "ratios": ratios, "goals": goals, "cpus": os.cpu_count()}, indent=2))  # fmt: skip
+    print(f"written: {out / 'load.json'}")
+    shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
