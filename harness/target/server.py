@@ -25,6 +25,9 @@ from harness.target.store import Store
 
 APP_FACTORY = "harness.target.app:create_app_from_env"
 GRACEFUL_SHUTDOWN_S = 10
+# With TLS, a connection its client closed without close_notify keeps uvicorn's graceful shutdown waiting
+# for the whole timeout (seen with uvicorn 0.54, both loops and both HTTP parsers); a short one bounds it.
+GRACEFUL_SHUTDOWN_TLS_S = 2
 _VERBOSE_LEVELS = {"trace", "debug", "info"}
 
 
@@ -132,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
             access_log=level in _VERBOSE_LEVELS,
             server_header=False,
             proxy_headers=False,
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_TLS_S if args.tls else GRACEFUL_SHUTDOWN_S,
             **tls,  # type: ignore[arg-type]
         )
     except SystemExit as exc:  # uvicorn exits when it cannot bind or the app fails to start

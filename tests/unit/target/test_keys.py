@@ -80,3 +80,20 @@ def test_unknown_alg_is_refused() -> None:
 def test_public_jwk_of_ec_key_has_fixed_length_coordinates() -> None:
     jwk = public_jwk(generate_private_key("ES256").public_key(), kid="k", alg="ES256")  # type: ignore[arg-type]
     assert jwk["crv"] == "P-256" and len(jwk["x"]) == len(jwk["y"]) == 43
+
+
+def test_rotation_publishes_first_and_promotes_when_due(tmp_path: Path) -> None:
+    from harness.target.keys import rotate
+
+    store = Store(str(tmp_path / "k.sqlite3"))
+    store.initialize()
+    old = KeyRing.load(store, "RS256").signer.kid
+    new = rotate(store, "RS256", publish_lead_s=60, clock=lambda: 1000.0)
+    ring = KeyRing.load(store, "RS256")
+    assert ring.signer.kid == old and new in ring.by_kid
+    assert not store.promote_due_keys(1059)
+    assert store.promote_due_keys(1060)
+    ring = KeyRing.load(store, "RS256", retention_s=100, clock=lambda: 1100.0)
+    assert ring.signer.kid == new and old in ring.by_kid  # retired, still published
+    assert old not in KeyRing.load(store, "RS256", retention_s=10, clock=lambda: 1100.0).by_kid
+    store.close()

@@ -109,3 +109,29 @@ def test_concurrent_first_start_creates_one_signing_key(tmp_path: Path) -> None:
     store = open_store(path)
     assert len(store.published_keys()) == 1
     store.close()
+
+
+def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "v1.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        """CREATE TABLE clients (client_id TEXT PRIMARY KEY, secret_sha256 BLOB, scopes TEXT NOT NULL DEFAULT '',
+             grant_types TEXT NOT NULL DEFAULT '', redirect_uris TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL);
+           CREATE TABLE tokens (jti TEXT PRIMARY KEY, kind TEXT NOT NULL DEFAULT 'access', client_id TEXT NOT NULL,
+             sub TEXT NOT NULL, scope TEXT NOT NULL, issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+             revoked INTEGER NOT NULL DEFAULT 0);
+           CREATE TABLE signing_keys (kid TEXT PRIMARY KEY, alg TEXT NOT NULL, private_pem BLOB NOT NULL,
+             created_at INTEGER NOT NULL, active INTEGER NOT NULL DEFAULT 1, retired_at INTEGER);
+           INSERT INTO clients VALUES ('old', NULL, 'api', 'client_credentials', '', 1);
+           INSERT INTO tokens VALUES ('j1', 'access', 'old', 'old', 'api', 1, 2, 0);"""
+    )
+    conn.close()
+    store = open_store(path)
+    client = store.get_client("old")
+    assert client is not None and client.client_name == "" and client.secret_expires_at == 0
+    token = store.get_token("j1")
+    assert token is not None and token.family is None
+    assert store.control() == (0, "{}")
+    store.close()
