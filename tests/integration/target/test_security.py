@@ -368,3 +368,27 @@ def test_refused(target: Target, case: Callable[[Target], tuple[requests.Respons
 
 def test_the_suite_is_large_enough() -> None:
     assert len(CASES) >= 30
+
+
+GARBAGE_BODIES = [b"", b"{", b"\xff\xfe\x00", b"a=%ZZ&b", b"=" * 5000, b'{"clientId": {"$ne": 1}}', b"[1,2]",
+                  b"grant_type=authorization_code&code=&code_verifier=&redirect_uri="]
+CONTENT_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain", "multipart/form-data"]
+
+
+def test_garbage_never_makes_a_500_or_a_stack_trace(target: Target) -> None:
+    posts = ["/token", "/device_authorization", "/client/register", "/login", "/device", "/introspect", "/revoke",
+             "/end_session", "/authorize", "/logout", "/userinfo"]
+    for path in posts:
+        for body in GARBAGE_BODIES:
+            for ctype in CONTENT_TYPES:
+                response = requests.post(f"{target.base}{path}", data=body, headers={"Content-Type": ctype}, timeout=5)
+                assert response.status_code < 500, (path, body, ctype, response.text[:200])
+                assert "Traceback" not in response.text
+    gets = ["/authorize?client_id=%ff&redirect_uri=%00", "/device?user_code=%ff%fe", "/end_session?id_token_hint=a.b.c",
+            "/federation/credentials?account_id=%ff&role_name=%00", "/assignment/roles?account_id=1&max_result=-1",
+            "/assignment/accounts?max_result=abc", "/login?client_id=" + "x" * 5000, "/userinfo"]
+    for path in gets:
+        for headers in ({}, {"Authorization": "Bearer a.b.c", "x-amz-sso_bearer_token": "e30.e30.e30"}):
+            response = requests.get(f"{target.base}{path}", headers=headers, timeout=5)
+            assert response.status_code < 500, (path, response.text[:200])
+            assert "Traceback" not in response.text
