@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from harness.errors import EXIT_ABORTED, EXIT_INFRA, HarnessError, InfrastructureError, InputError
+from harness.records import shard_paths
 from harness.run.journal import Journal, read_jsonl
 from harness.run.leftovers import ActiveRuns, Registration, process_start_ticks
 from harness.run.runtime import CLIENT_ID_ENV, SECRET_ENV, Runtime
@@ -340,9 +341,18 @@ class Run:
                 load.wait_ui(_Progress(self.run_dir / "timeline.jsonl").print_new)
             else:
                 self._watch(load.master)
+                self._check_load_made_records(load.master)
             load.check_exit(self.journal)
         finally:
             load.stop_workers(self.journal)
+
+    def _check_load_made_records(self, locust: ManagedProcess) -> None:
+        """A run whose simulated users all crashed has no failed SLO to show for it; say so loudly."""
+        if not shard_paths(self.run_dir / "records", "operations"):
+            raise InfrastructureError(
+                f"the load made no request at all (did every simulated user fail?); last lines of "
+                f"{locust.log_path}:\n{locust.tail()}"
+            )
 
     def _use_external(self, target: ExternalTarget) -> None:
         """An external provider: nothing to start; the flows discover its endpoints from the issuer and
