@@ -451,6 +451,7 @@ class Run:
             self.journal.rollback_step("stop load", True, f"locust exit code {locust.returncode()}")
         if self.proxy_client is None:
             return
+        self._save_proxy_counters()
         try:
             if self.scenario.proxy.kind == "embedded":
                 self.proxy_client.reset()  # our own proxy process: nothing on it is anyone else's
@@ -467,6 +468,14 @@ class Run:
             gone = proxy is not None and not proxy.alive()
             detail = "proxy process is gone, so are its faults" if gone else f"{type(exc).__name__}: {exc}"
             self.journal.rollback_step("remove faults", gone, detail)
+
+    def _save_proxy_counters(self) -> None:
+        """The proxy's own count of faults injected, so the report can set it beside the configured rate."""
+        try:
+            (self.run_dir / "proxy-metrics.txt").write_text(self.proxy_client.metrics(), encoding="utf-8")
+        except Exception as exc:  # a dead proxy has no counters; the report says "not measured"
+            assert self.journal is not None
+            self.journal.event("proxy_counters_unavailable", f"{type(exc).__name__}: {exc}")
 
     def _remove_own_proxy(self) -> dict[str, Any]:
         """On a shared proxy: delete our toxics and our proxy, nothing else; return what is left of ours."""
