@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from harness.scenario.endpoints import EMBEDDED_PATHS
+from harness.scenario.endpoints import CHAOS_API_PATH, EMBEDDED_PATHS
 
 # Endpoints that never touch the store: store slowness does not delay them.
 STORELESS = frozenset({"discovery", "jwks", "health"})
@@ -70,7 +70,7 @@ class ChaosMiddleware:
             await self.app(scope, receive, send)
             return
         endpoint = ENDPOINT_BY_PATH.get(scope["path"])
-        if endpoint == "health" or scope["path"].startswith("/chaos"):
+        if endpoint == "health" or scope["path"].startswith(CHAOS_API_PATH):
             await self.app(scope, receive, send)
             return
         rule = state.errors.get(endpoint or "") or state.errors.get("*")

@@ -36,13 +36,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from harness.scenario.endpoints import CHAOS_API_PATH
 from harness.target import keys
 from harness.target.chaos import ChaosState, parse_rule
 from harness.target.oauth import json_response
 from harness.target.services import Services
 
 ADMIN_TOKEN_ENV = "HARNESS_TARGET_ADMIN_TOKEN"
-PREFIX = "/chaos"
+PREFIX = CHAOS_API_PATH
 MAX_SKEW_S = 7 * 24 * 3600
 Handler = Callable[[Request], Awaitable[Response]]
 

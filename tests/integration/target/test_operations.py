@@ -255,3 +255,47 @@ def test_a_stopped_target_exits_cleanly(tmp_path: Path) -> None:
                          ready_url=f"http://{LOOPBACK}:{port}/healthz") as process:
         assert stop_process(process) in (0, -15)
     assert "Traceback" not in (tmp_path / "logs" / "stop.err").read_text()
+
+
+def test_chaos_reaches_every_worker(tmp_path: Path) -> None:
+    with start_target(tmp_path, "--workers", "2", name="workers") as server:
+        rule = {"endpoint": "token", "status": 503, "probability": 1.0}
+        assert server.chaos("PUT", "/errors", rule).status_code == 200
+
+        def all_fail() -> bool:  # a fresh connection per request, so both workers answer some
+            return all(cc_token(server).status_code == 503 for _ in range(20))
+
+        poll_until(all_fail)
+        server.chaos("POST", "/reset")
+        poll_until(lambda: all(cc_token(server).status_code == 200 for _ in range(20)))
+        new_kid = server.chaos("POST", "/keys/rotate", {"publish_lead_s": 0}).json()["kid"]
+        poll_until(lambda: all(signing_kid(server) == new_kid for _ in range(20)))
+
+
+def test_audit_log_has_the_events_and_no_secret(target: Target) -> None:
+    tokens = user_tokens(target, username="user0011")
+    requests.post(f"{target.base}/login", data={"username": "user0011", "password": "wrong-pw"}, timeout=5)
+    oidc = target.sso_oidc()
+    client = oidc.register_client(clientName="audit", clientType="public")
+    auth = oidc.start_device_authorization(clientId=client["clientId"], clientSecret=client["clientSecret"],
+                                           startUrl=START_URL)
+    target.approve(auth["userCode"], username="user0011")
+    aws = oidc.create_token(clientId=client["clientId"], clientSecret=client["clientSecret"], grantType=DEVICE,
+                            deviceCode=auth["deviceCode"])
+    target.sso().get_role_credentials(accessToken=aws["accessToken"], accountId="111111111111",
+                                      roleName="ReadOnlyAccess")
+    requests.post(f"{target.base}/revoke", data={"token": tokens["refresh_token"], "client_id": PUBLIC_CLIENT_ID},
+                  timeout=5)
+    log = target.tmp / "audit.jsonl"
+
+    def flushed() -> bool:
+        return log.exists() and "token_revoked" in log.read_text()
+
+    poll_until(flushed, timeout_s=5)  # the buffer is flushed every second
+    text = log.read_text()
+    for event in ("token_issued", "login", "login_failed", "client_registered", "device_approved",
+                  "credentials_fetched", "token_revoked"):
+        assert f'"event":"{event}"' in text, event
+    for secret in (CLIENT_SECRET, client["clientSecret"], tokens["access_token"], tokens["refresh_token"],
+                   aws["accessToken"], aws["refreshToken"], auth["deviceCode"], "pw-user0011", "wrong-pw"):
+        assert secret not in text
