@@ -25,7 +25,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from harness.clients import RetryPolicy
-from harness.clients.flows import FLOWS, ClientCredentials
+from harness.clients.flows import ClientCredentials, build_flows
 from harness.clients.transport import make_session
 from harness.faults import FaultApplier
 from harness.load import resilience, webui
@@ -266,8 +266,7 @@ class SsoUser(User):
         self.pacer: Pacer | None = None
         if scenario.load.arrival == "open":
             self.pacer = Pacer(lambda: rate_at(scenario, plugin.run_time_s()), self.rng)
-        flows = [FLOWS[f.flow](self.caller, plugin.runtime.base_url, plugin.credentials) for f in scenario.flows]
-        self.flows = flows
+        self.flows = build_flows(scenario, self.caller, plugin.runtime.base_url, plugin.credentials, rng=self.rng)
         self.weights = [f.weight for f in scenario.flows]
 
     def on_stop(self) -> None:
