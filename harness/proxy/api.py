@@ -62,7 +62,10 @@ def build_app(proxies: ProxyCollection) -> Starlette:
         return _json(proxy.to_json(), 201)
 
     async def populate(request: Request) -> Response:
-        done, problem = await proxies.populate(await _body(request))
+        try:
+            done, problem = await proxies.populate(await _body(request))
+        except err.ApiError as exc:  # Toxiproxy's populate errors carry the proxies done: none here
+            return _json({**exc.body(), "proxies": []}, exc.status)
         body: dict[str, Any] = {"proxies": [p.to_json() for p in done]}
         if problem is not None:
             return _json({**problem.body(), **body}, problem.status)
