@@ -31,6 +31,7 @@ from harness.target.oauth import InvalidRequest, json_response
 from harness.target.oidc import OidcFace
 from harness.target.overload import InflightLimit
 from harness.target.portal import PortalFace
+from harness.target.requestid import RequestIdMiddleware
 from harness.target.services import Services
 
 _HEALTHY = b'{"status":"ok"}'
@@ -125,6 +126,7 @@ def create_app(config: TargetConfig) -> Starlette:
         *ChaosApi(lambda: get().services).routes(),
     ]
     middleware = [
+        Middleware(RequestIdMiddleware),
         Middleware(InflightLimit, max_inflight=config.max_inflight, exempt_paths=[P["health"]]),
         Middleware(ChaosMiddleware, state=chaos),
     ]

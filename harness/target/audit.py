@@ -10,12 +10,16 @@ app's periodic task, and at shutdown.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
+
+# Set per request by requestid.RequestIdMiddleware; stamped on every event the request causes.
+current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 FORBIDDEN_FIELDS = frozenset(
     {"client_secret", "secret", "password", "access_token", "refresh_token", "id_token", "token", "code",
@@ -56,6 +60,9 @@ class AuditLog:
     def emit(self, event: str, **fields: object) -> None:
         _check_fields(fields)
         record = {"ts": round(self._clock(), 6), "event": event, "pid": self._pid, **fields}
+        request_id = current_request_id.get()
+        if request_id is not None:
+            record["request_id"] = request_id
         line = json.dumps(record, separators=(",", ":"), default=str).encode("utf-8") + b"\n"
         with self._lock:
             self._lines.append(line)

@@ -40,6 +40,7 @@ def test_register_client_answers_like_aws(target: Target) -> None:
     assert client["clientId"] and client["clientSecret"]
     assert before <= client["clientIdIssuedAt"] <= time.time()
     assert client["clientSecretExpiresAt"] > client["clientIdIssuedAt"] + 86400  # epoch seconds
+    assert len(client["ResponseMetadata"]["RequestId"]) == 24  # x-amzn-RequestId
 
 
 @pytest.mark.parametrize(

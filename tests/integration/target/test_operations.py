@@ -293,6 +293,7 @@ def test_audit_log_has_the_events_and_no_secret(target: Target) -> None:
 
     poll_until(flushed, timeout_s=5)  # the buffer is flushed every second
     text = log.read_text()
+    assert '"request_id":"' in text
     for event in ("token_issued", "login", "login_failed", "client_registered", "device_approved",
                   "credentials_fetched", "token_revoked"):
         assert f'"event":"{event}"' in text, event
