@@ -72,13 +72,24 @@ def _to_ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(port: int, duration_s: int, connections: int) -> dict[str, float]:
+def wrk(
+    port: int,
+    duration_s: int,
+    connections: int,
+    path: str = "/f.txt",
+    script: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> dict[str, float]:
+    """One `wrk -t2 -cN -dS --latency` run on loopback (bench/target.py reuses it with a Lua script)."""
+    argv = ["wrk", "-t2", f"-c{connections}", f"-d{duration_s}s", "--latency"]
+    argv += ["-s", str(script)] if script is not None else []
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{duration_s}s", "--latency", f"http://127.0.0.1:{port}/f.txt"],
+        [*argv, f"http://127.0.0.1:{port}{path}"],
         capture_output=True,
         text=True,
         check=True,
         timeout=duration_s + 30,
+        env=env,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)

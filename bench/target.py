@@ -1,0 +1,163 @@
+"""Embedded SSO target vs node oidc-provider v9: token endpoint (client_credentials, RS256 JWT access token,
+HTTP Basic client auth) and discovery, the same wrk command against both, in one run.
+
+    python bench/target.py [--duration-s 6] [--runs 3] [--connections 32] [--out-dir DIR]
+
+Needs wrk and node on PATH and oidc-provider@9 installed in OIDC_PROVIDER_DIR (default
+~/.cache/harness-bench/oidc-provider; `make bench` installs it there, outside the repository). The peer is
+set up as shared/reference/peers.md says (bench/oidc_provider_server.mjs); ours is `harness target`
+with one worker process, like the one node process. Runs alternate ours/peer per endpoint, `runs` times;
+medians and the ratios ours/peer (goal >= 1.0 each) go to DIR/target.json (default
+reports/bench/<UTC stamp>/). Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+from proxy import free_port, wait_port, wrk  # noqa: E402  (bench/proxy.py: one wrk runner for every bench)
+
+DEFAULT_NODE_DIR = Path.home() / ".cache" / "harness-bench" / "oidc-provider"
+CLIENT_ID = "bench-client"
+ENDPOINTS = ("discovery", "token")
+PATHS = {
+    "ours": {"discovery": "/.well-known/openid-configuration", "token": "/token"},
+    "peer": {"discovery": "/.well-known/openid-configuration", "token": "/token"},
+}
+BODIES = {
+    "ours": "grant_type=client_credentials&scope=api",
+    "peer": "grant_type=client_credentials&scope=api&resource=urn%3Abench%3Aapi",
+}
+
+
+def _token_alg(port: int, body: str, auth: str) -> str:
+    """Ask once and return the access token's JWS alg: both sides must issue an RS256 JWT, or the
+    comparison is of different work."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/token",
+        data=body.encode(),
+        headers={"Authorization": f"Basic {auth}", "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        token = json.loads(response.read())["access_token"]
+    header = token.split(".")[0]
+    return str(json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["alg"])
+
+
+def _wait_http(port: int, path: str, timeout_s: float = 30.0) -> None:
+    wait_port(port, timeout_s)
+    urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout_s).close()
+
+
+def _start(work: Path, node_dir: Path, secret: str) -> tuple[list[subprocess.Popen[bytes]], dict[str, int]]:
+    ports = {"ours": free_port(), "peer": free_port()}
+    logs = {name: open(work / f"{name}.log", "wb") for name in ports}  # noqa: SIM115 - closed with the work dir
+    env_ours = {**os.environ, "HARNESS_CLIENT_ID": CLIENT_ID, "HARNESS_CLIENT_SECRET": secret}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "harness", "target", "--port", str(ports["ours"]), "--db", str(work / "t.db"),
+             "--workers", "1", "--signing-alg", "RS256", "--max-inflight", "100000", "--log-level", "warning"],
+            cwd=ROOT, env=env_ours, stdout=logs["ours"], stderr=subprocess.STDOUT,
+        ),
+        subprocess.Popen(
+            ["node", str(BENCH / "oidc_provider_server.mjs"), str(ports["peer"]), CLIENT_ID, secret],
+            env={**os.environ, "OIDC_PROVIDER_DIR": str(node_dir)}, stdout=logs["peer"], stderr=subprocess.STDOUT,
+        ),
+    ]  # fmt: skip
+    return procs, ports
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration-s", type=int, default=6)
+    parser.add_argument("--warmup-s", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--out-dir", type=Path, default=None)
+    args = parser.parse_args()
+    node_dir = Path(os.environ.get("OIDC_PROVIDER_DIR", DEFAULT_NODE_DIR))
+    missing = [tool for tool in ("wrk", "node") if shutil.which(tool) is None]
+    if missing or not (node_dir / "node_modules" / "oidc-provider").is_dir():
+        print(f"bench/target.py: need wrk, node and oidc-provider@9 in {node_dir} (make bench installs them); "
+              f"missing: {missing or ['oidc-provider']}", file=sys.stderr)  # fmt: skip
+        return 2
+    secret = secrets.token_urlsafe(32)
+    auth = base64.b64encode(f"{CLIENT_ID}:{secret}".encode()).decode()
+    script = BENCH / "token.lua"
+    samples: dict[str, list[dict[str, float]]] = {}
+    algs: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-target-") as tmp:
+        procs, ports = _start(Path(tmp), node_dir, secret)
+        try:
+            for name, port in ports.items():
+                _wait_http(port, PATHS[name]["discovery"])
+                algs[name] = _token_alg(port, BODIES[name], auth)
+            if set(algs.values()) != {"RS256"}:
+                raise RuntimeError(f"both sides must issue RS256 JWT access tokens, got {algs}")
+
+            def one(name: str, endpoint: str, duration_s: int) -> dict[str, float]:
+                if endpoint == "token":
+                    env = {**os.environ, "BENCH_AUTH": auth, "BENCH_BODY": BODIES[name]}
+                    return wrk(ports[name], duration_s, args.connections, PATHS[name]["token"], script, env)
+                return wrk(ports[name], duration_s, args.connections, PATHS[name]["discovery"])
+
+            for endpoint in ENDPOINTS:
+                for name in ports:
+                    one(name, endpoint, args.warmup_s)
+            for run in range(args.runs):
+                for endpoint in ENDPOINTS:
+                    for name in ports:  # alternating A/B, so drift on the shared machine hits both alike
+                        result = one(name, endpoint, args.duration_s)
+                        samples.setdefault(f"{name}_{endpoint}", []).append(result)
+                        print(f"run {run + 1} {name:4s} {endpoint:9s} {result['rps']:>9,.0f} req/s "
+                              f"p99 {result['p99_ms']:.2f} ms non-2xx {result['non_2xx']:.0f}", flush=True)  # fmt: skip
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+    medians = {k: {f: statistics.median(s[f] for s in v) for f in ("rps", "p99_ms", "non_2xx")}
+               for k, v in samples.items()}  # fmt: skip
+    ratios = {e: medians[f"ours_{e}"]["rps"] / medians[f"peer_{e}"]["rps"] for e in ENDPOINTS}
+    peer_version = json.loads((node_dir / "node_modules" / "oidc-provider" / "package.json").read_text())["version"]
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out_dir or ROOT / "reports" / "bench" / stamp
+    out.mkdir(parents=True, exist_ok=True)
+    summary: dict[str, Any] = {
+        "benchmark": "target",
+        "setup": {"duration_s": args.duration_s, "runs": args.runs, "connections": args.connections,
+                  "wrk_threads": 2, "ours": "harness target --workers 1 --signing-alg RS256",
+                  "peer": f"oidc-provider {peer_version} (node {subprocess.check_output(['node', '--version'], text=True).strip()})",
+                  "access_token_alg": algs},
+        "medians": medians, "ratios": ratios, "goals": {e: 1.0 for e in ENDPOINTS}, "runs": samples,
+    }  # fmt: skip
+    (out / "target.json").write_text(json.dumps(summary, indent=2) + "\n")
+    for endpoint, ratio in ratios.items():
+        print(f"{endpoint}: ours/peer {ratio:.2f} (goal >= 1.0)")
+    print(f"written {out / 'target.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
