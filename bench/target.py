@@ -141,6 +141,7 @@ def main() -> int:
                for k, v in samples.items()}  # fmt: skip
     ratios = {e: medians[f"ours_{e}"]["rps"] / medians[f"peer_{e}"]["rps"] for e in ENDPOINTS}
     peer_version = json.loads((node_dir / "node_modules" / "oidc-provider" / "package.json").read_text())["version"]
+    node_version = subprocess.check_output(["node", "--version"], text=True).strip()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out_dir or ROOT / "reports" / "bench" / stamp
     out.mkdir(parents=True, exist_ok=True)
@@ -148,7 +149,7 @@ def main() -> int:
         "benchmark": "target",
         "setup": {"duration_s": args.duration_s, "runs": args.runs, "connections": args.connections,
                   "wrk_threads": 2, "ours": "harness target --workers 1 --signing-alg RS256",
-                  "peer": f"oidc-provider {peer_version} (node {subprocess.check_output(['node', '--version'], text=True).strip()})",
+                  "peer": f"oidc-provider {peer_version} (node {node_version})",
                   "access_token_alg": algs},
         "medians": medians, "ratios": ratios, "goals": {e: 1.0 for e in ENDPOINTS}, "runs": samples,
     }  # fmt: skip
