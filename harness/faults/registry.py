@@ -49,6 +49,13 @@ def tcp_toxic(fault: Any, toxic_name: str, type_name: str, attributes: dict[str,
     }
 
 
+def host_spec(fault: Any, toxic_name: str) -> ToxicSpec:
+    """A process or network fault: not a toxic, a change the orchestrator makes (harness.chaos), asked for
+    through the control channel; the spec describes it for the plan and the journal."""
+    attributes = fault.model_dump(mode="json", exclude_none=True, exclude={"type"})
+    return {"name": toxic_name, "type": fault.type, "channel": "host", "attributes": attributes}
+
+
 def _load_builders() -> None:
     """Imports every module of harness.faults once, so each registers itself (not at package import)."""
     import importlib
@@ -86,6 +93,18 @@ class ProxyApi(Protocol):
     def remove_toxic(self, proxy: str, toxic: str) -> Any: ...
 
 
+class HostChannel(Protocol):
+    def apply(self, fault: Any, name: str) -> Any: ...
+
+    def remove(self, name: str) -> Any: ...
+
+
+def _host_channel_from_env() -> HostChannel | None:
+    from harness.chaos.client import ChaosChannel
+
+    return ChaosChannel.from_env()
+
+
 @dataclass
 class FaultApplier:
     """Applies scenario faults as toxics on one proxy and removes them again."""
@@ -94,8 +113,17 @@ class FaultApplier:
     proxy: str
     paths: Mapping[str, str] = field(default_factory=lambda: dict(EMBEDDED_PATHS))
 
+    host: HostChannel | None = field(default_factory=_host_channel_from_env)
+    _on_host: set[str] = field(default_factory=set)
+
     def apply(self, fault: Any, toxic_name: str) -> ToxicSpec:
         spec = toxic_spec(fault, toxic_name, self.paths)
+        if spec.get("channel") == "host":  # process and network faults: the orchestrator applies them
+            if self.host is None:
+                raise RuntimeError(f"{fault.type} needs `harness run` (no chaos control channel here)")
+            self.host.apply(fault, toxic_name)
+            self._on_host.add(toxic_name)
+            return spec
         self.api.add_toxic(
             self.proxy,
             spec["type"],
@@ -107,4 +135,9 @@ class FaultApplier:
         return spec
 
     def remove(self, toxic_name: str) -> None:
+        if toxic_name in self._on_host:
+            assert self.host is not None
+            self.host.remove(toxic_name)
+            self._on_host.discard(toxic_name)
+            return
         self.api.remove_toxic(self.proxy, toxic_name)

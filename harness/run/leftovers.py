@@ -93,7 +93,7 @@ class ActiveRuns:
                 said.append(_remove_shared_proxy(reg.shared_proxy))
             _mark_journal_crashed(Path(reg.run_dir), said)
             self.remove(reg.run_id)
-        return said
+        return said + _sweep_namespaces()
 
 
 def _stop_child(child: dict[str, Any]) -> str:
@@ -139,3 +139,10 @@ def _mark_journal_crashed(run_dir: Path, said: list[str]) -> None:
         tmp = path.with_name(".journal.json.tmp")
         tmp.write_text(json.dumps(journal, indent=2, sort_keys=True))
         os.replace(tmp, path)
+
+
+def _sweep_namespaces() -> list[str]:
+    """Network namespaces (and veths) of crashed runs, found by name: harness.chaos.leftovers."""
+    from harness.chaos.leftovers import sweep
+
+    return sweep()

@@ -161,6 +161,8 @@ class Run:
         self._signals: list[str] = []
         self._secret_values: list[str] = []
         self.active = ActiveRuns(out)
+        self._chaos: Any = None  # harness.chaos.session.ChaosSession: process and network faults
+        self._chaos_env: dict[str, str] = {}  # the control channel's address and token, for Locust only
         self.registration = Registration(self.run_id, str(self.run_dir.resolve()))
 
     # --- the run ---------------------------------------------------------------------------------
@@ -251,7 +253,8 @@ class Run:
             return
         self._scratch = Path(tempfile.mkdtemp(prefix="harness-target-"))  # keys and hashes stay out of reports
         target_port = free_port()
-        target_url = f"http://127.0.0.1:{target_port}"
+        target_host = self._prepare_chaos()
+        target_url = f"http://{target_host}:{target_port}"
         base_url = target_url
         proxy_api = None
         proxy_cfg = self.scenario.proxy
@@ -272,7 +275,7 @@ class Run:
             if proxy_cfg.kind != "embedded":
                 self._check_external_proxy()
             created = self.proxy_client.create_proxy(
-                self.proxy_name, upstream=f"127.0.0.1:{target_port}", listen="127.0.0.1:0"
+                self.proxy_name, upstream=f"{target_host}:{target_port}", listen="127.0.0.1:0"
             )
             self._created_proxy = True
             if proxy_cfg.kind != "embedded":
@@ -290,11 +293,13 @@ class Run:
         target_cfg = self.scenario.target
         if not isinstance(target_cfg, EmbeddedTarget):
             raise InputError("external targets are validated but `harness run` does not drive them yet")
-        target = self._spawn(
-            "target",
-            python_module(
+        self._target_argv = [
+            *self._target_prefix(),
+            *python_module(
                 "harness",
                 "target",
+                "--host",
+                target_host,
                 "--port",
                 str(target_port),
                 "--db",
@@ -308,12 +313,13 @@ class Run:
                 "--audit-log",
                 str(self.logs / "audit.jsonl"),
             ),
-            env={CLIENT_ID_ENV: CLIENT_ID, SECRET_ENV: self.secret},
-        )
-        wait_until_ready(target, f"{target_url}/healthz", READY_TIMEOUT_S, ok=lambda r: r.status_code == 200)
+        ]
+        self._target_url = target_url
+        target = self._spawn_target()
         if base_url != target_url:
             wait_until_ready(target, f"{base_url}/healthz", READY_TIMEOUT_S, ok=lambda r: r.status_code == 200)
         self.journal.services["target"] = {"url": target_url, "pid": target.pid, "base_url": base_url}
+        self._start_chaos_control()
 
         runtime = Runtime(
             run_dir=str(self.run_dir.resolve()),
@@ -324,6 +330,7 @@ class Run:
             proxy_name=self.proxy_name if proxy_api else None,
             client_id=CLIENT_ID,
             seed=self.scenario.seed,
+            netns=self._chaos.link.netns if self._chaos is not None and self._chaos.link is not None else None,
         )
         runtime.save(self.run_dir / "runtime.json")
         self.journal.event("services_ready", f"target {target_url}, clients use {base_url}")
@@ -334,7 +341,8 @@ class Run:
 
         ui = {**self.ui, "plan": loadgen.plan_text(self.scenario)} if self.ui is not None else {}
         mode = loadgen.LoadMode(workers=self.workers, ui=self.ui is not None, **ui)
-        spawn = lambda name, argv, env: self._spawn(name, argv, env=dict(env))  # noqa: E731
+        chaos_env = self._chaos_env
+        spawn = lambda name, argv, env: self._spawn(name, argv, env={**env, **chaos_env})  # noqa: E731
         load = loadgen.start(spawn, self.journal, self.run_dir, self.secret, mode)
         try:
             if mode.ui:
@@ -404,6 +412,8 @@ class Run:
     def _check_services(self) -> None:
         for name in ("target", "proxy"):
             process = self.processes.get(name)
+            if name == "target" and self._chaos is not None and self._chaos.target_down_intended():
+                continue  # a process fault took it down on purpose and restarts it
             if process is not None and not process.alive():
                 raise InfrastructureError(
                     f"the {name} (pid {process.pid}) died with exit code {process.returncode()} during the run; "
@@ -449,6 +459,7 @@ class Run:
             if locust.alive():
                 locust.stop(timeout_s=0.5)
             self.journal.rollback_step("stop load", True, f"locust exit code {locust.returncode()}")
+        self._roll_back_host_faults()
         if self.proxy_client is None:
             return
         self._save_proxy_counters()
@@ -502,8 +513,70 @@ class Run:
             if process is not None:
                 code = process.stop()
                 self.journal.rollback_step(f"stop {name}", True, f"pid {process.pid} exit code {code}")
+        self._remove_namespace()
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
+
+    # --- process and network faults (harness.chaos) ---------------------------------------------
+
+    def _prepare_chaos(self) -> str:
+        """The session for process/network faults; with target.netns, the run's namespace. Returns the
+        address the target listens on: 127.0.0.1, or the namespace's end of the veth. Load may go to that
+        address because the harness made it (a link-local /30 on a veth pair named after the run)."""
+        from harness.chaos.session import ChaosSession
+
+        self._chaos = ChaosSession(self.scenario, self.run_id, self.run_dir)
+        link = self._chaos.prepare_network()
+        if link is None:
+            return "127.0.0.1"
+        assert self.journal is not None
+        self.journal.services["netns"] = {"name": link.netns, "veth": link.host_if, "host_addr": link.host_addr,
+                                          "target_addr": link.ns_addr, "kernel": self._chaos.kernel}  # fmt: skip
+        self.journal.event("netns_ready", f"{link.netns}: target at {link.ns_addr}; kernel {self._chaos.kernel}")
+        return str(link.ns_addr)
+
+    def _target_prefix(self) -> list[str]:
+        from harness.chaos.netns import exec_prefix
+
+        link = self._chaos.link if self._chaos is not None else None
+        return exec_prefix(link) if link is not None else []
+
+    def _spawn_target(self) -> ManagedProcess:
+        """Start the target (again, after a process fault: same store, port and namespace) until ready."""
+        old = self.processes.get("target")
+        if old is not None:
+            old.stop(timeout_s=1.0)  # closes its log handle; the process is already gone
+        target = self._spawn("target", self._target_argv, env={CLIENT_ID_ENV: CLIENT_ID, SECRET_ENV: self.secret})
+        ok = lambda r: r.status_code == 200  # noqa: E731
+        wait_until_ready(target, f"{self._target_url}/healthz", READY_TIMEOUT_S, ok=ok)
+        return target
+
+    def _start_chaos_control(self) -> None:
+        from harness.chaos.session import OrchestratedTarget
+
+        target = OrchestratedTarget(
+            lambda: self.processes.get("target"), self._spawn_target, self._target_url, (CLIENT_ID, self.secret)
+        )
+        self._chaos_env = self._chaos.start_control(target)
+        if self._chaos.secret():
+            self._secret_values.append(self._chaos.secret())
+
+    def _roll_back_host_faults(self) -> None:
+        assert self.journal is not None
+        if self._chaos is None:
+            return
+        for action, ok, detail in self._chaos.roll_back_faults():
+            self.journal.rollback_step(action, ok, detail)
+        for measured in self._chaos.processes.measurements if self._chaos.processes is not None else []:
+            extra = {k: v for k, v in measured.items() if k not in ("kind", "ts")}
+            self.journal.event(measured["kind"], str(measured.get("fault_toxic", "")), **extra)
+
+    def _remove_namespace(self) -> None:
+        assert self.journal is not None
+        if self._chaos is None:
+            return
+        for action, ok, detail in self._chaos.remove_namespace():
+            self.journal.rollback_step(action, ok, detail)
 
     def _close_journal(self, status: str) -> None:
         assert self.journal is not None

@@ -22,6 +22,7 @@ class Runtime(BaseModel):
     proxy_name: str | None = None
     client_id: str
     seed: int = 0
+    netns: str | None = None  # the network namespace the target runs in (harness.chaos), if any
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(self.model_dump_json(indent=2), encoding="utf-8")

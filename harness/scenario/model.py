@@ -53,6 +53,9 @@ class EmbeddedTarget(Model):
     kind: Literal["embedded"] = "embedded"
     signing_alg: Literal["RS256", "ES256"] = "RS256"
     workers: Annotated[int, Field(ge=1, le=16)] = 1
+    # run the target in a network namespace the harness creates (root only), joined by a veth pair:
+    # what the network faults (packet_loss, partition, ...) act on
+    netns: bool = False
 
 
 class EmbeddedProxy(Model):
@@ -377,6 +380,102 @@ class LimitDataFault(_TcpFault):
     limit_bytes: Annotated[int, Field(ge=0)]
 
 
+class _ProcessFault(Model):
+    """A fault on the embedded target's processes (harness.chaos.process)."""
+
+    target: Literal["one", "all"] = "all"  # one: a single uvicorn worker (the process itself with workers: 1)
+
+
+class ProcessKillFault(_ProcessFault):
+    """Signal the target's processes; at the phase end a dead target is started again (same store, port)."""
+
+    type: Literal["process_kill"]
+    signal: Literal["TERM", "KILL"] = "KILL"
+
+
+class ProcessPauseFault(_ProcessFault):
+    """SIGSTOP, then SIGCONT after duration_s (or at the phase end, whichever comes first)."""
+
+    type: Literal["process_pause"]
+    duration_s: PositiveSeconds | None = None
+
+
+class ProcessRestartFault(Model):
+    """Stop the whole target, wait down_s, start it again on the same store and port."""
+
+    type: Literal["process_restart"]
+    signal: Literal["TERM", "KILL"] = "TERM"
+    down_s: Seconds = 0.0
+
+
+class _NetFault(Model):
+    """A kernel-level fault on the veth link of the target's network namespace (needs target.netns)."""
+
+    direction: Literal["both", "to_target", "from_target"] = "both"
+
+
+class PacketLossFault(_NetFault):
+    type: Literal["packet_loss"]
+    percent: Annotated[float, Field(gt=0, le=100)]
+
+
+class PartitionFault(_NetFault):
+    """Drop every packet on the link (one direction or both)."""
+
+    type: Literal["partition"]
+
+
+class TcpRejectFault(Model):
+    """Answer TCP packets towards the target with a RST (nftables `reject with tcp reset`)."""
+
+    type: Literal["tcp_reject"]
+    percent: Annotated[float, Field(gt=0, le=100)] = 100.0
+
+
+class BandwidthLimitFault(Model):
+    """A tbf qdisc on the target's side of the link: responses flow at rate_kbit_s kilobits per second."""
+
+    type: Literal["bandwidth_limit"]
+    rate_kbit_s: Annotated[int, Field(ge=8, le=10_000_000)]
+    burst_bytes: Annotated[int, Field(ge=1600, le=100_000_000)] = 32_768
+    queue_latency_ms: Annotated[float, Field(gt=0, le=60_000)] = 50.0
+
+
+class PacketDelayFault(Model):
+    """netem delay on the target's side of the link (only where the kernel has sch_netem)."""
+
+    type: Literal["packet_delay"]
+    delay_ms: Annotated[float, Field(gt=0, le=60_000)]
+    jitter_ms: Annotated[float, Field(ge=0, le=60_000)] = 0.0
+
+
+class PacketCorruptFault(Model):
+    """netem corrupt (only where the kernel has sch_netem)."""
+
+    type: Literal["packet_corrupt"]
+    percent: Annotated[float, Field(gt=0, le=100)]
+
+
+class PacketReorderFault(Model):
+    """netem reorder: percent of packets sent at once, the rest delayed by delay_ms (needs sch_netem)."""
+
+    type: Literal["packet_reorder"]
+    percent: Annotated[float, Field(gt=0, le=100)]
+    delay_ms: Annotated[float, Field(gt=0, le=60_000)] = 10.0
+
+
+PROCESS_FAULT_TYPES: tuple[str, ...] = ("process_kill", "process_pause", "process_restart")
+NETWORK_FAULT_TYPES: tuple[str, ...] = (
+    "packet_loss",
+    "partition",
+    "tcp_reject",
+    "bandwidth_limit",
+    "packet_delay",
+    "packet_corrupt",
+    "packet_reorder",
+)
+
+
 Fault = Annotated[
     LatencyFault
     | HttpErrorFault
@@ -388,7 +487,17 @@ Fault = Annotated[
     | ResetPeerFault
     | SlowCloseFault
     | SlicerFault
-    | LimitDataFault,
+    | LimitDataFault
+    | ProcessKillFault
+    | ProcessPauseFault
+    | ProcessRestartFault
+    | PacketLossFault
+    | PartitionFault
+    | TcpRejectFault
+    | BandwidthLimitFault
+    | PacketDelayFault
+    | PacketCorruptFault
+    | PacketReorderFault,
     Field(discriminator="type"),
 ]
 
@@ -499,6 +608,19 @@ class Scenario(Model):
             for i, phase in enumerate(self.phases):
                 if phase.faults:
                     raise at_field(f"phases.{i}.faults", "faults need a proxy, and proxy.kind is 'none'")
+        return self
+
+    @model_validator(mode="after")
+    def _host_faults_need_their_target(self) -> Scenario:
+        """Process faults act on the embedded target's processes, network faults on its namespace."""
+        netns = isinstance(self.target, EmbeddedTarget) and self.target.netns
+        for i, phase in enumerate(self.phases):
+            for j, fault in enumerate(phase.faults):
+                where = f"phases.{i}.faults.{j}.type"
+                if fault.type in PROCESS_FAULT_TYPES and not isinstance(self.target, EmbeddedTarget):
+                    raise at_field(where, f"{fault.type} needs target.kind: embedded (the harness owns its processes)")
+                if fault.type in NETWORK_FAULT_TYPES and not netns:
+                    raise at_field(where, f"{fault.type} needs target.netns: true (the link it acts on)")
         return self
 
     @property

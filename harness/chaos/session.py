@@ -1,0 +1,156 @@
+"""One run's process and network faults, as the orchestrator sees them: prepare the namespace (root
+only), start the control channel once the target is up, and undo everything on every exit path."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from harness.chaos import leftovers
+from harness.chaos.control import ControlServer, HostFaults
+from harness.chaos.netfaults import NetFaults, needs, probe
+from harness.chaos.netns import Link, Namespace, host_addresses
+from harness.chaos.process import ProcessFaults
+from harness.errors import InputError
+from harness.scenario.model import NETWORK_FAULT_TYPES, PROCESS_FAULT_TYPES, EmbeddedTarget, Scenario
+
+
+class EventLog:
+    """Appends events to the run's timeline.jsonl beside the Locust timeline's own (one short line per
+    write, O_APPEND, so lines from the two processes never interleave)."""
+
+    def __init__(self, path: Path):
+        self.path, self._lock = path, threading.Lock()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        with self._lock, open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(event, sort_keys=True) + "\n")
+
+
+class OrchestratedTarget:
+    """The target as the process faults see it: the orchestrator's process handle and restart, and two
+    direct requests (bypassing the proxy) to tell whether it issues tokens and whether a token survived."""
+
+    def __init__(self, process: Callable[[], Any], restart: Callable[[], Any], url: str, client: tuple[str, str]):
+        self._process, self.restart, self.url, self._client = process, restart, url.rstrip("/"), client
+        self._session = requests.Session()
+        self._session.trust_env = False
+
+    def main_pid(self) -> int | None:
+        process = self._process()
+        return process.pid if process is not None else None
+
+    def alive(self) -> bool:
+        process = self._process()
+        return process is not None and bool(process.alive())
+
+    def issue_token(self) -> str | None:
+        try:
+            r = self._session.post(f"{self.url}/token", data={"grant_type": "client_credentials"},
+                                   auth=self._client, timeout=(1.0, 2.0))  # fmt: skip
+            return str(r.json()["access_token"]) if r.status_code == 200 else None
+        except (requests.RequestException, ValueError, KeyError):
+            return None
+
+    def token_active(self, token: str) -> bool | None:
+        try:
+            r = self._session.post(f"{self.url}/introspect", data={"token": token}, auth=self._client, timeout=5.0)
+            return bool(r.json().get("active")) if r.status_code == 200 else None
+        except (requests.RequestException, ValueError):
+            return None
+
+
+def host_fault_types(scenario: Scenario) -> set[str]:
+    return {f.type for p in scenario.phases for f in p.faults if f.type in (*PROCESS_FAULT_TYPES, *NETWORK_FAULT_TYPES)}
+
+
+class ChaosSession:
+    def __init__(self, scenario: Scenario, run_id: str, run_dir: Path):
+        self.scenario, self.run_id = scenario, run_id
+        self.emit = EventLog(run_dir / "timeline.jsonl")
+        self.types = host_fault_types(scenario)
+        self.namespace: Namespace | None = None
+        self.kernel: dict[str, bool] = {}
+        self.processes: ProcessFaults | None = None
+        self.network: NetFaults | None = None
+        self.control: ControlServer | None = None
+
+    @property
+    def link(self) -> Link | None:
+        return self.namespace.link if self.namespace is not None else None
+
+    def prepare_network(self) -> Link | None:
+        """With target.netns: make the namespace and veth, probe the kernel there, and refuse (InputError)
+        fault types it cannot do. Root only; refused with a clear message otherwise."""
+        target = self.scenario.target
+        if not (isinstance(target, EmbeddedTarget) and target.netns):
+            return None
+        if os.geteuid() != 0:
+            raise InputError("target.netns needs root (network namespaces and nftables); run as root or drop it")
+        for tool in ("ip", "tc", "nft"):
+            if shutil.which(tool) is None:
+                raise InputError(f"target.netns needs `{tool}` (Debian: apt-get install -y nftables iproute2)")
+        link = Link.for_run(self.run_id, host_addresses())
+        leftovers.claim(link, self.run_id)  # before anything exists, so a crash is always found by name
+        self.namespace = Namespace(link)
+        self.namespace.create()
+        self.kernel = probe(link)
+        self.emit({"kind": "netns_ready", "ts": time.time(), "netns": link.netns, "veth": link.host_if,
+                   "target_addr": link.ns_addr, "kernel": self.kernel})  # fmt: skip
+        missing = sorted(t for t in self.types & set(NETWORK_FAULT_TYPES) if not self.kernel.get(needs(t)))
+        if missing:
+            have = ", ".join(k for k, v in self.kernel.items() if v) or "nothing"
+            raise InputError(
+                f"this kernel cannot do {', '.join(missing)} (needs {', '.join(sorted({needs(t) for t in missing}))}; "
+                f"probed: {have})"
+            )
+        self.network = NetFaults(link)
+        return link
+
+    def start_control(self, target: OrchestratedTarget) -> dict[str, str]:
+        """Once the target is up: the control channel; returns the environment for Locust (the token)."""
+        if not self.types:
+            return {}
+        self.processes = ProcessFaults(target, self.emit)
+        faults = HostFaults(self.processes, self.network, self.emit, time.time, self.kernel)
+        self.control = ControlServer(faults).start()
+        return self.control.env()
+
+    def secret(self) -> str | None:
+        return self.control.token if self.control is not None else None
+
+    def target_down_intended(self) -> bool:
+        return self.processes is not None and self.processes.target_down_intended()
+
+    def roll_back_faults(self) -> list[tuple[str, bool, str]]:
+        """After the load stopped (its timeline removed what it could): stop the channel, SIGCONT anything
+        paused, wait for restarts under way, remove network faults still on."""
+        steps: list[tuple[str, bool, str]] = []
+        if self.control is not None:
+            self.control.close()
+        if self.processes is not None:
+            said = self.processes.close()
+            left_down = any("left down" in s for s in said)
+            steps.append(("process faults", not left_down, "; ".join(said) or "nothing paused or down"))
+        if self.network is not None:
+            problems = self.network.close()
+            steps.append(("network faults", not problems, "; ".join(problems) or "no nft table or qdisc left"))
+        return steps
+
+    def remove_namespace(self) -> list[tuple[str, bool, str]]:
+        """After the target stopped: delete exactly the run's namespace and veth, check they are gone."""
+        if self.namespace is None:
+            return []
+        left = self.namespace.delete()
+        if not left:
+            leftovers.release(self.namespace.link)
+        detail = f"still present: {left}" if left else f"{self.namespace.link.netns} and its veth removed"
+        return [("remove network namespace", not left, detail)]

@@ -1,0 +1,13 @@
+"""`bandwidth_limit`: tbf qdisc on the target's side of its namespace link; harness.chaos.netfaults."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from harness.faults.registry import ToxicSpec, host_spec, register
+
+
+@register("bandwidth_limit")
+def build(fault: Any, toxic_name: str, paths: Mapping[str, str]) -> ToxicSpec:
+    return host_spec(fault, toxic_name)

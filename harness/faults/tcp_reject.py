@@ -1,0 +1,13 @@
+"""`tcp_reject`: nftables answers TCP towards the target with RST; harness.chaos.netfaults."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from harness.faults.registry import ToxicSpec, host_spec, register
+
+
+@register("tcp_reject")
+def build(fault: Any, toxic_name: str, paths: Mapping[str, str]) -> ToxicSpec:
+    return host_spec(fault, toxic_name)
