@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SCENARIO ?= scenarios/demo.yaml
 
-.PHONY: install run test test-fast lint clean
+.PHONY: install run test test-fast lint clean bench
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,19 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" tests
+
+# Benchmarks against peers (issue 11); not part of `make test`. Installs nginx, haproxy, wrk and node from
+# Debian and oidc-provider@9 from npm into a cache outside the repository. BENCH_ARGS="--only target --quick"
+BENCH_NODE_DIR ?= $(HOME)/.cache/harness-bench/oidc-provider
+BENCH_ARGS ?=
+bench: $(STAMP)
+	@for t in nginx haproxy wrk node npm; do command -v $$t >/dev/null || test -x /usr/sbin/$$t || missing=1; done; \
+	  if [ -n "$$missing" ]; then SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq nginx-light haproxy wrk nodejs npm; fi
+	@test -f $(BENCH_NODE_DIR)/node_modules/oidc-provider/package.json || \
+	  (mkdir -p $(BENCH_NODE_DIR) && cd $(BENCH_NODE_DIR) && echo '{"private": true}' > package.json && \
+	   npm install --no-audit --no-fund --silent oidc-provider@9)
+	PATH="$$PATH:/usr/sbin" OIDC_PROVIDER_DIR=$(BENCH_NODE_DIR) $(BIN)/python bench/run.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check harness tests
