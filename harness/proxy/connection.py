@@ -57,6 +57,7 @@ class Link:
         # toxic name -> (entry, this connection's stage or None when toxicity spared it)
         self._stages: dict[str, tuple[ToxicEntry, Stage | None]] = {}
         self.server_protocol: ServerProtocol | None = None
+        self.response_handler: Callable[[bytes], None] | None = None
         proxy.links.add(self)
         proxy.counters.connections_total += 1
         proxy.counters.connections_active += 1
@@ -104,6 +105,9 @@ class Link:
         return self._awaiting
 
     def intercept_response(self, handler: Callable[[bytes], None] | None) -> None:
+        # Kept for a ServerProtocol not made yet: the first request may be read before the upstream
+        # connection exists, and its response must still go through the handler.
+        self.response_handler = handler
         protocol = self.server_protocol
         if protocol is not None:
             protocol.feed = handler or self.down.feed
@@ -299,7 +303,7 @@ class ServerProtocol(asyncio.Protocol):
     def __init__(self, link: Link):
         self.link = link
         self.counters = link.proxy.counters
-        self.feed: Callable[[bytes], None] = link.down.feed  # swapped by intercept_response
+        self.feed: Callable[[bytes], None] = link.response_handler or link.down.feed  # see intercept_response
 
     def data_received(self, data: bytes) -> None:
         self.counters.bytes_downstream += len(data)
