@@ -36,6 +36,9 @@ from harness.run.watch import LiveRecords, Trigger, first_trigger
 from harness.scenario import Scenario, load_scenario
 from harness.scenario.model import EmbeddedTarget, ExternalTarget
 
+# harness.clients.flows reads these; named here so the orchestrator need not import the flows
+USERNAME_ENV, PASSWORD_ENV = "HARNESS_USERNAME", "HARNESS_PASSWORD"
+
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "load" / "locustfile.py"
 PROXY_NAME = "sso"
 CLIENT_ID = "harness-load"
@@ -80,6 +83,14 @@ def clean_leftovers(out: str | Path = "reports") -> int:
     said = ActiveRuns(Path(out)).clean()
     print("\n".join(said) if said else "harness: nothing left behind by earlier runs")
     return 0
+
+
+def seeded_user_env() -> dict[str, str]:
+    """The embedded target seeds its directory by a documented rule; the load signs in as its first user."""
+    from harness.target.directory import password_for, username
+
+    name = username(1, 1)
+    return {USERNAME_ENV: name, PASSWORD_ENV: password_for(name)}
 
 
 def check_external_target(scenario: Scenario) -> None:
@@ -160,6 +171,7 @@ class Run:
         self._force = False
         self._signals: list[str] = []
         self._secret_values: list[str] = []
+        self._user_env: dict[str, str] = {}
         self.active = ActiveRuns(out)
         self._chaos: Any = None  # harness.chaos.session.ChaosSession: process and network faults
         self._chaos_env: dict[str, str] = {}  # the control channel's address and token, for Locust only
@@ -315,6 +327,8 @@ class Run:
             ),
         ]
         self._target_url = target_url
+        self._user_env = seeded_user_env()
+        self._secret_values.append(self._user_env[PASSWORD_ENV])
         target = self._spawn_target()
         if base_url != target_url:
             wait_until_ready(target, f"{base_url}/healthz", READY_TIMEOUT_S, ok=lambda r: r.status_code == 200)
@@ -342,7 +356,9 @@ class Run:
         ui = {**self.ui, "plan": loadgen.plan_text(self.scenario)} if self.ui is not None else {}
         mode = loadgen.LoadMode(workers=self.workers, ui=self.ui is not None, **ui)
         chaos_env = self._chaos_env
-        spawn = lambda name, argv, env: self._spawn(name, argv, env={**env, **chaos_env})  # noqa: E731
+        spawn = lambda name, argv, env: self._spawn(  # noqa: E731
+            name, argv, env={**env, **chaos_env, **self._user_env}
+        )
         load = loadgen.start(spawn, self.journal, self.run_dir, self.secret, mode)
         try:
             if mode.ui:
