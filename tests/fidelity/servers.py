@@ -1,0 +1,115 @@
+"""Small loopback pieces the fidelity tests control completely: an HTTP server that logs, per request, the
+harness op id it was sent and its own handling time, and can stall like a paused process; a record sink
+that keeps the Caller's rows in memory; a `harness proxy` process with one proxy in front of a server."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from harness.clients.caller import OP_ID_HEADER
+from harness.proxy.client import ToxiproxyClient
+from tests.helpers import LOOPBACK, free_port, harness_argv, running_process
+
+
+@dataclass
+class ServerLog:
+    """What the server saw: op id -> server-side duration (ms, from the parsed request to the answer ready)."""
+
+    duration_ms: dict[str, float] = field(default_factory=dict)
+    stall_from: float | None = None  # epoch s: requests arriving in [stall_from, stall_from + stall_s) wait
+    stall_s: float = 0.0
+    work_s: float = 0.0  # sleep per request, so server time is not all noise
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: without this, +40 ms delayed ACK
+    server: _Server
+
+    def _answer(self) -> None:
+        t0 = time.perf_counter()
+        log = self.server.log
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        now = time.time()
+        if log.stall_from is not None and log.stall_from <= now < log.stall_from + log.stall_s:
+            time.sleep(log.stall_from + log.stall_s - now)  # held like a SIGSTOPped server, released together
+        if log.work_s:
+            time.sleep(log.work_s)
+        body = b'{"access_token":"x","token_type":"Bearer"}'
+        # the server's own duration ends when its answer is ready, before the first byte goes out: what the
+        # client measures must contain it (the client's clock starts before the request leaves)
+        done = time.perf_counter()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+        op_id = self.headers.get(OP_ID_HEADER)
+        if op_id is not None:
+            with log.lock:
+                log.duration_ms[op_id] = (done - t0) * 1000.0
+
+    do_GET = _answer
+    do_POST = _answer
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    log: ServerLog
+
+
+@contextlib.contextmanager
+def logging_server(log: ServerLog) -> Iterator[str]:
+    server = _Server((LOOPBACK, 0), _Handler)
+    server.log = log
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{LOOPBACK}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class MemorySink:
+    """The Caller's record sink, kept in lists (the same rows the Recorder writes to Parquet)."""
+
+    def __init__(self) -> None:
+        self.attempts: list[dict[str, Any]] = []
+        self.operations: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def attempt(self, row: dict[str, Any]) -> None:
+        with self._lock:
+            self.attempts.append(row)
+
+    def operation(self, row: dict[str, Any]) -> None:
+        with self._lock:
+            self.operations.append(row)
+
+
+@contextlib.contextmanager
+def proxy_in_front(upstream_url: str, log_dir: Path, name: str = "fid") -> Iterator[tuple[ToxiproxyClient, str]]:
+    """A real `harness proxy` process with proxy `name` in front of `upstream_url`; yields (API client, url)."""
+    api_port, listen_port = free_port(), free_port()
+    api = f"http://{LOOPBACK}:{api_port}"
+    with running_process(harness_argv("proxy", "--port", str(api_port)), log_dir=log_dir, name="proxy",
+                         ready_url=f"{api}/version"):  # fmt: skip
+        client = ToxiproxyClient(api)
+        client.create_proxy(name, upstream_url.removeprefix("http://"), listen=f"{LOOPBACK}:{listen_port}")
+        try:
+            yield client, f"http://{LOOPBACK}:{listen_port}"
+        finally:
+            client.close()
