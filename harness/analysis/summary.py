@@ -79,6 +79,9 @@ def summarize(run: Run) -> dict[str, Any]:
         "totals": _totals(run),
         "events": list(journal.get("events") or []),
         "rollback": list(journal.get("rollback") or []),
+        "stop_condition": journal.get("stop_condition"),
+        "steady_state": journal.get("steady_state") or {},
+        "deviated": journal.get("deviated"),
     }
     return json_safe(summary)
 
@@ -215,6 +218,18 @@ def _notes(run: Run) -> list[str]:
     failed = [f.id for f in run.faults if f.error]
     if failed:
         notes.append(f"faults that reported an error: {', '.join(failed)}")
+    stop = run.journal.get("stop_condition")
+    if stop:
+        notes.append(
+            f"aborted by the stop condition {stop.get('condition')}: observed {stop.get('observed', float('nan')):.4g}"
+            f" over {stop.get('samples')} records; every fault was removed and the load stopped"
+        )
+    steady = run.journal.get("steady_state") or {}
+    before, after = steady.get("before") or {}, steady.get("after") or {}
+    if before.get("ok") is False:
+        notes.append(f"the service was not healthy before the experiment: {before.get('detail')}")
+    if run.journal.get("deviated"):
+        notes.append(f"deviated: the steady state held before the experiment but not after it ({after.get('detail')})")
     return notes
 
 
