@@ -17,6 +17,7 @@ from harness.clients.oauth import UserCredentials
 MAX_HOPS = 8
 USER_FIELDS = ("username", "user", "email", "login", "user_name")
 APPROVE_WORDS = ("approve", "allow", "accept", "confirm", "yes", "consent")
+DENY_WORDS = ("deny", "no", "cancel", "reject", "decline", "refuse")
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Form:
     fields: dict[str, str] = field(default_factory=dict)
     password_field: str | None = None
     submit: dict[str, str] = field(default_factory=dict)
+    submit_approves: bool = False
 
 
 class _FormParser(HTMLParser):
@@ -44,10 +46,20 @@ class _FormParser(HTMLParser):
             if kind == "password":
                 form.password_field = name
             elif kind == "submit" or tag == "button":
-                if not form.submit or any(w in a.get("value", "").lower() or w in name.lower() for w in APPROVE_WORDS):
-                    form.submit = {name: a.get("value", "")}
+                _offer_submit(form, name, a.get("value", ""))
             elif kind not in ("checkbox", "radio") or "checked" in a:
                 form.fields[name] = a.get("value", "")
+
+
+def _offer_submit(form: Form, name: str, value: str) -> None:
+    """Keep the button a person would press to go on: an approving one over any other, never a denying
+    one. The value decides (`name="approve" value="no"` denies); the name only when there is no value."""
+    word = value.strip().lower() or name.lower()
+    if word in DENY_WORDS or any(w in word for w in DENY_WORDS if len(w) > 2):
+        return
+    approves = any(w in word for w in APPROVE_WORDS)
+    if not form.submit or (approves and not form.submit_approves):
+        form.submit, form.submit_approves = {name: value}, approves
 
 
 def forms_in(html: str) -> list[Form]:
