@@ -1,74 +1,198 @@
-"""Flows against a real `harness target` process on loopback: only the journeys whose endpoints the
-target serves today (client_credentials, jwks_validation). The others are covered by unit tests until
-their endpoints land."""
+"""Every flow against a real `harness target` process on loopback (one per module), checked through its
+records: the step operations it made, one journey row per run adding them up, attempts behind each
+operation, every outcome ok, and no secret of the exchanges in any record value."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from pathlib import Path
+from collections import Counter
+from typing import Any
 
 import pytest
 
-from harness.clients import Caller, RetryPolicy
-from harness.clients.flows import ClientCredentials, ClientCredentialsFlow, FlowContext, JwksValidationFlow
-from harness.clients.provider import Provider
-from harness.clients.transport import make_session
-from harness.scenario.model import Retry, RetryStop, RetryWait
-from tests.helpers import LOOPBACK, free_port, harness_argv, running_process
-from tests.unit.clients.fakes import ListSink
+from harness.clients.caller import JOURNEY_STEP, VERIFY_METHOD
+from harness.clients.flows import (
+    AuthorizationCodePkceFlow,
+    AwsCredentialsRefreshFlow,
+    AwsDeviceLoginFlow,
+    ClientCredentialsFlow,
+    DeviceAuthorizationFlow,
+    Flow,
+    JwksValidationFlow,
+    RefreshTokenFlow,
+    RevocationFlow,
+    TokenIntrospectionFlow,
+)
+from tests.helpers import LOOPBACK, free_port
+from tests.integration.clients.conftest import Harness, user_context
 
 pytestmark = pytest.mark.integration
 
-CLIENT_ID = "it-clients"
-CLIENT_SECRET = "it-Clients-Secret-7hQ2vX9mKp3L"  # distinctive, so a leak is easy to grep for
+
+def run_ok(flow: Flow, h: Harness, runs: int = 1) -> None:
+    for _ in range(runs):
+        journeys_before = len(journeys(h))
+        assert flow.run(), failed_rows(h)
+        assert len(journeys(h)) == journeys_before + 1
 
 
-@contextlib.contextmanager
-def target(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    argv = harness_argv("target", "--host", LOOPBACK, "--port", str(port), "--db", str(tmp_path / "t.db"))
-    env = {"HARNESS_CLIENT_ID": CLIENT_ID, "HARNESS_CLIENT_SECRET": CLIENT_SECRET}
-    with running_process(argv, log_dir=tmp_path / "logs", name="target", env=env,
-                         ready_url=f"http://{LOOPBACK}:{port}/healthz"):
-        yield f"http://{LOOPBACK}:{port}"
+def journeys(h: Harness) -> list[dict[str, Any]]:
+    return [op for op in h.sink.operations if op["step"] == JOURNEY_STEP]
 
 
-def context(base_url: str) -> tuple[FlowContext, ListSink]:
-    sink = ListSink()
-    policy = RetryPolicy(Retry(stop=RetryStop(after_attempt=2), wait=RetryWait(fixed_s=0.01)))
-    caller = Caller(make_session(), policy, sink, user="it", node="local", phase=lambda: "a")
-    return FlowContext(caller, Provider.embedded(base_url), ClientCredentials(CLIENT_ID, CLIENT_SECRET)), sink
+def failed_rows(h: Harness) -> list[tuple[str, str, Any, Any]]:
+    return [(r["step"], r["outcome"], r["status"], r.get("error")) for r in h.rows() if r["outcome"] != "ok"]
 
 
-def test_client_credentials_and_jwks_validation_end_to_end(tmp_path: Path) -> None:
-    with target(tmp_path) as base_url:
-        ctx, sink = context(base_url)
-        assert ClientCredentialsFlow(ctx).run()
-        jwks_flow = JwksValidationFlow(ctx)
-        assert jwks_flow.run() and jwks_flow.run()  # the second journey uses the cached JWKS
-    steps = [(op["flow"], op["step"], op["outcome"]) for op in sink.operations]
-    assert ("client_credentials", "journey", "ok") in steps
-    verdicts = {a["step"]: (a["outcome"], a["error"]) for a in sink.attempts if a["method"] == "VERIFY"}
+def assert_records(h: Harness, flow: str, *, expect_steps: set[str], polls: bool = False) -> Counter[str]:
+    """The records every journey must leave; returns how many step operations each step had."""
+    steps = [op for op in h.sink.operations if op["step"] != JOURNEY_STEP]
+    runs = [op for op in journeys(h) if op["flow"] == flow]
+    assert runs and all(j["outcome"] == "ok" for j in runs)
+    assert all(op["outcome"] == "ok" for op in steps), failed_rows(h)
+    assert all(a["outcome"] == "ok" for a in h.sink.attempts), failed_rows(h)
+    seen = Counter(op["step"] for op in steps)
+    assert expect_steps <= set(seen), seen
+    # each journey's op_id prefixes its steps; its attempts are the sum of theirs
+    for journey in runs:
+        mine = [op for op in steps if op["op_id"].startswith(journey["op_id"] + ".")]
+        assert mine
+        assert journey["attempts"] == sum(op["attempts"] for op in mine)
+        assert journey["latency_ms"] >= max(op["latency_ms"] for op in mine)
+        if polls:  # protocol waits (the poll interval) count as the journey's backoff
+            assert journey["backoff_ms"] >= 900.0
+    # every step operation has its attempts, numbered from 1
+    by_op = Counter(a["op_id"] for a in h.sink.attempts)
+    for op in steps:
+        assert by_op[op["op_id"]] == op["attempts"] >= 1
+    assert all(a["attempt"] >= 1 for a in h.sink.attempts)
+    assert not h.leaked()
+    assert len(h.secrets) > 2  # the scan saw the exchange's tokens, not only the configured secrets
+    return seen
+
+
+def test_client_credentials(target_url: str) -> None:
+    h = user_context(target_url)
+    run_ok(ClientCredentialsFlow(h.ctx), h)
+    assert_records(h, "client_credentials", expect_steps={"discovery", "token", "introspect"})
+
+
+def test_authorization_code_pkce(target_url: str) -> None:
+    h = user_context(target_url, user_index=2)
+    run_ok(AuthorizationCodePkceFlow(h.ctx), h, runs=2)
+    seen = assert_records(h, "authorization_code_pkce",
+                          expect_steps={"discovery", "authorize", "login", "token", "jwks", "id_token", "userinfo"})
+    assert seen["login"] == 2 and seen["jwks"] == 1  # a new browser each journey; the JWKS is cached
+    verdicts = [a for a in h.sink.attempts if a["method"] == VERIFY_METHOD]
+    assert [v["error"] for v in verdicts] == ["valid", "valid"]
+
+
+def test_refresh_token_with_rotation(target_url: str) -> None:
+    h = user_context(target_url, user_index=3)
+    h.ctx.rng.random = lambda: 1.0  # type: ignore[method-assign]  # never the reuse check here
+    flow = RefreshTokenFlow(h.ctx)
+    run_ok(flow, h)
+    first = flow.refresh
+    assert first is not None
+    run_ok(flow, h, runs=2)
+    assert flow.refresh not in (None, first)  # the target rotates refresh tokens
+    seen = assert_records(h, "refresh_token", expect_steps={"login", "token", "refresh"})
+    assert seen["refresh"] == 2
+
+
+def test_refresh_token_reuse_is_refused(target_url: str) -> None:
+    h = user_context(target_url, user_index=3)
+    flow = RefreshTokenFlow(h.ctx)
+    run_ok(flow, h)
+    h.ctx.rng.random = lambda: 0.0  # type: ignore[method-assign]  # always check reuse
+    run_ok(flow, h)
+    assert flow.refresh is None  # after a reuse check the session starts over
+    seen = assert_records(h, "refresh_token", expect_steps={"refresh", "refresh_reuse"})
+    (reuse,) = [a for a in h.sink.attempts if a["step"] == "refresh_reuse"]
+    assert (reuse["status"], reuse["outcome"]) == (400, "ok")
+    assert seen["refresh_reuse"] == 1
+
+
+def test_device_authorization(target_url: str) -> None:
+    h = user_context(target_url, user_index=4)
+    run_ok(DeviceAuthorizationFlow(h.ctx), h)
+    seen = assert_records(h, "device_authorization",
+                          expect_steps={"discovery", "device_authorization", "poll", "approve", "login"}, polls=True)
+    assert seen["poll"] >= 2  # at once (pending), then after the browser approved
+    (pending, *_) = [a for a in h.sink.attempts if a["step"] == "poll"]
+    assert (pending["status"], pending["error"]) == (400, "HTTP 400 authorization_pending")
+
+
+def test_aws_device_login(target_url: str) -> None:
+    h = user_context(target_url, user_index=5)
+    flow = AwsDeviceLoginFlow(h.ctx)
+    run_ok(flow, h, runs=2)
+    seen = assert_records(h, "aws_device_login", polls=True, expect_steps={
+        "register", "device_authorization", "poll", "approve", "list_accounts", "list_account_roles",
+        "role_credentials", "logout"})
+    assert seen["register"] == 1  # RegisterClient is kept while its secret is valid, as the CLI does
+    assert seen["logout"] == 2
+    aws_rows = [a for a in h.sink.attempts if a["endpoint"] in ("register_client", "role_credentials")]
+    assert aws_rows and all(a["status"] == 200 for a in aws_rows)
+
+
+def test_aws_credentials_refresh(target_url: str) -> None:
+    h = user_context(target_url, user_index=1)
+    flow = AwsCredentialsRefreshFlow(h.ctx)
+    run_ok(flow, h, runs=3)
+    seen = assert_records(h, "aws_credentials_refresh", polls=False,
+                          expect_steps={"register", "poll", "list_accounts", "role_credentials"})
+    assert seen["role_credentials"] == 3 and seen["poll"] >= 2 and seen["register"] == 1
+    assert flow.session is not None
+    flow.session["expires_at"] = 0.0  # within the refresh window: CreateToken refresh_token, then credentials
+    run_ok(flow, h)
+    seen = assert_records(h, "aws_credentials_refresh", expect_steps={"refresh"})
+    assert seen["role_credentials"] == 4
+
+
+def test_jwks_validation(target_url: str) -> None:
+    h = user_context(target_url)
+    run_ok(JwksValidationFlow(h.ctx), h, runs=2)  # the second journey uses the cached JWKS
+    verdicts = {a["step"]: (a["outcome"], a["error"]) for a in h.sink.attempts if a["method"] == VERIFY_METHOD}
     assert verdicts["verify"] == ("ok", "valid")
     assert verdicts["verify_bad_signature"] == ("ok", "bad_signature")
     assert verdicts["verify_alg_none"] == ("ok", "alg_not_allowed")
     assert verdicts["verify_unknown_kid"] == ("ok", "unknown_kid")
     assert verdicts["verify_expired"] == ("ok", "expired")
     assert verdicts["verify_wrong_audience"] == ("ok", "wrong_audience")
-    assert not [a for a in sink.attempts if a["outcome"] == "security_violation"]
-    jwks_fetches = [a for a in sink.attempts if a["endpoint"] == "jwks" and a["method"] == "GET"]
-    assert len(jwks_fetches) == 1  # an unknown kid refetches at most every min_refetch_s, never per token
-    assert CLIENT_SECRET not in repr(sink.attempts + sink.operations)
+    seen = assert_records(h, "jwks_validation", expect_steps={"token", "jwks", "revoke", "verify_revoked"})
+    assert seen["jwks"] == 1  # an unknown kid refetches at most every min_refetch_s, never per token
 
 
-def test_relying_party_fails_closed_when_jwks_is_unreachable(tmp_path: Path) -> None:
-    with target(tmp_path) as base_url:
-        ctx, sink = context(base_url)
-        assert ctx.provider.discover(ctx.caller, "setup")
-        ctx.provider.endpoints["jwks"] = f"http://{LOOPBACK}:{free_port()}/jwks"  # nothing listens there
-        assert not JwksValidationFlow(ctx).run()
-    (verdict,) = [a for a in sink.attempts if a["method"] == "VERIFY"]
+def test_token_introspection(target_url: str) -> None:
+    h = user_context(target_url)
+    run_ok(TokenIntrospectionFlow(h.ctx), h)
+    assert_records(h, "token_introspection",
+                   expect_steps={"token", "introspect", "introspect_forged", "introspect_alg_none"})
+
+
+def test_revocation(target_url: str) -> None:
+    h = user_context(target_url)
+    run_ok(RevocationFlow(h.ctx), h)
+    assert_records(h, "revocation", expect_steps={"token", "revoke", "introspect_revoked"})
+
+
+def test_relying_party_fails_closed_when_jwks_is_unreachable(target_url: str) -> None:
+    h = user_context(target_url)
+    assert h.ctx.provider.discover(h.ctx.caller, "setup")
+    h.ctx.provider.endpoints["jwks"] = f"http://{LOOPBACK}:{free_port()}/jwks"  # nothing listens there
+    assert not JwksValidationFlow(h.ctx).run()
+    (verdict,) = [a for a in h.sink.attempts if a["method"] == VERIFY_METHOD]
     assert (verdict["outcome"], verdict["error"]) == ("connect_error", "jwks_unavailable")
-    journey = sink.operations[-1]
+    journey = h.sink.operations[-1]
     assert (journey["step"], journey["outcome"]) == ("journey", "connect_error")
+    assert not h.leaked()
+
+
+def test_wrong_password_fails_the_journey_without_leaking_it(target_url: str) -> None:
+    h = user_context(target_url, user_index=2)
+    h.ctx.user = type(h.ctx.user)(h.ctx.user.username, "pw-wrong-Password-9")
+    h.secrets.add("pw-wrong-Password-9")
+    assert not AuthorizationCodePkceFlow(h.ctx).run()
+    (journey,) = journeys(h)
+    assert journey["outcome"] == "http_4xx"
+    assert not h.leaked()

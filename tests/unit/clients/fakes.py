@@ -8,6 +8,8 @@ from typing import Any
 import requests
 from requests.adapters import BaseAdapter
 
+Scripted = tuple[int, dict[str, str], bytes]
+
 
 class ScriptedAdapter(BaseAdapter):
     """Answers each request with the next item: an int status, (status, headers, body), or an exception."""
@@ -17,7 +19,7 @@ class ScriptedAdapter(BaseAdapter):
         self.script = list(script)
         self.requests: list[requests.PreparedRequest] = []
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         self.requests.append(request)
         item = self.script.pop(0)
         if isinstance(item, BaseException):

@@ -12,7 +12,7 @@ from harness.scenario.model import Retry, RetryStop, RetryWait
 from tests.unit.clients.fakes import FakeTime, ListSink, scripted_session
 
 TOKEN_BODY = b'{"access_token": "aaa.bbb.ccc", "token_type": "Bearer", "expires_in": 300}'
-DISCOVERY = (200, {}, b'{"issuer": "http://idp", "token_endpoint": "http://idp/token"}')
+DISCOVERY: tuple[int, dict[str, str], bytes] = (200, {}, b'{"issuer": "http://idp", "token_endpoint": "http://idp/token"}')
 
 
 def make_caller(script: list, retry: Retry | None = None) -> tuple[Caller, ListSink, FakeTime, list]:

@@ -10,7 +10,7 @@ from harness.clients.classify import error_code
 from harness.clients.policy import poll_retrying
 from harness.scenario.model import CircuitBreaker, Retry, RetryStop, RetryWait
 from harness.scenario.model import RetryBudget as BudgetSpec
-from tests.unit.clients.fakes import FakeTime, ListSink, scripted_session
+from tests.unit.clients.fakes import FakeTime, ListSink, Scripted, scripted_session
 
 
 def caller_for(script: list, retry: Retry) -> tuple[Caller, ListSink, FakeTime, list]:
@@ -78,9 +78,9 @@ def test_aws_error_forms_as_botocore_reads_them() -> None:
 
 
 def test_device_polling_first_at_once_then_interval_plus_5_per_slow_down() -> None:
-    pending = (400, {}, b'{"error": "authorization_pending"}')
-    slow = (400, {}, b'{"error": "slow_down"}')
-    token = (200, {}, b'{"access_token": "a.b.c", "token_type": "Bearer"}')
+    pending: Scripted = (400, {}, b'{"error": "authorization_pending"}')
+    slow: Scripted = (400, {}, b'{"error": "slow_down"}')
+    token: Scripted = (200, {}, b'{"access_token": "a.b.c", "token_type": "Bearer"}')
     caller, sink, fake, _ = caller_for([pending, slow, pending, token],
                                        Retry(stop=RetryStop(after_attempt=3), wait=RetryWait(fixed_s=1),
                                              retry_on=("http_429", "http_5xx")))
@@ -96,7 +96,7 @@ def test_device_polling_first_at_once_then_interval_plus_5_per_slow_down() -> No
 
 
 def test_polling_stops_when_the_device_code_expires() -> None:
-    pending = (400, {}, b'{"error": "authorization_pending"}')
+    pending: Scripted = (400, {}, b'{"error": "authorization_pending"}')
     caller, _, fake, _ = caller_for([pending] * 10, Retry())
     result = poll_retrying(None, 12, sleep=caller.wait)(
         lambda: caller.call("d", "poll", "POST", "http://idp/token", endpoint="token",
