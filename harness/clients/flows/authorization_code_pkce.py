@@ -54,7 +54,9 @@ class AuthorizationCodePkceFlow(Flow):
     def verify_id_token(self, id_token: object, nonce: str | None) -> bool:
         if self.rp is None:
             cache = JwksCache(self.ctx.provider, self.ctx.caller, self.name)
-            issuer = None if self.ctx.provider.rebase else self.ctx.provider.issuer
+            # the discovered issuer is the provider's own, also when reached through the proxy (OIDC
+            # Discovery 4.3: it must equal `iss` exactly), so it is checked for the embedded target too
+            issuer = self.ctx.provider.issuer
             self.rp = RelyingParty(cache, issuer=issuer, audience=self.ctx.client.client_id)
         t0 = time.perf_counter()
         verdict = self.rp.verify(id_token, nonce=nonce) if isinstance(id_token, str) else None

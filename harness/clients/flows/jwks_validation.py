@@ -28,7 +28,9 @@ class JwksValidationFlow(RevocationFlow):
     def relying_party(self) -> RelyingParty:
         if self.rp is None:
             cache = JwksCache(self.ctx.provider, self.ctx.caller, self.name)
-            issuer = None if self.ctx.provider.rebase else self.ctx.provider.issuer
+            # the discovered issuer is the provider's own, also when reached through the proxy (OIDC
+            # Discovery 4.3: it must equal `iss` exactly), so it is checked for the embedded target too
+            issuer = self.ctx.provider.issuer
             self.rp = RelyingParty(cache, issuer=issuer, audience=self.ctx.audience)
         return self.rp
 

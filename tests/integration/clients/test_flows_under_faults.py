@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness.clients.caller import JOURNEY_STEP
-from harness.clients.flows import ClientCredentialsFlow, DeviceAuthorizationFlow
+from harness.clients.flows import AuthorizationCodePkceFlow, ClientCredentialsFlow, DeviceAuthorizationFlow
 from harness.proxy.client import ToxiproxyClient
 from harness.scenario.model import Retry, RetryStop, RetryWait
 from tests.helpers import LOOPBACK, free_port, harness_argv, running_process
@@ -104,3 +104,13 @@ def test_device_login_survives_5xx_polls(proxy_api: ToxiproxyClient, proxied: tu
     assert all(op["outcome"] == "ok" for op in polls)
     assert len(poll_attempts) == sum(op["attempts"] for op in polls) >= len(polls)
     assert not h.leaked()
+
+
+def test_id_token_issuer_checked_through_the_proxy(proxied: tuple[str, str]) -> None:
+    """Paths are re-based onto the proxy, the issuer is not: the ID token's `iss` is the target's own."""
+    _, base = proxied
+    h = through(base)
+    assert AuthorizationCodePkceFlow(h.ctx).run()
+    (verdict,) = [a for a in h.sink.attempts if a["step"] == "id_token"]
+    assert verdict["error"] == "valid"
+    assert h.ctx.provider.issuer is not None and not h.ctx.provider.issuer.startswith(base)
