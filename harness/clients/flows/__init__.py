@@ -3,6 +3,11 @@
 `build_flows` gives one simulated user its flows, sharing one FlowContext (one discovery, one JWKS cache
 per flow kind). Credentials come from the environment (the embedded target's seeded client by the
 runtime, an external provider's by the variables the scenario names); they never enter a record.
+
+Identities on the embedded target: with `HARNESS_USER_COUNT=N` (the target's `--seed-users N`; the width
+of the seeded names depends on it) simulated user `i` signs in as seeded user `i mod N + 1` with the
+target's password rule, so N users spread over N identities (sessions, refresh-token families and device
+approvals are per identity, as in production). Without it every user signs in as HARNESS_USERNAME.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from harness.scenario.model import ExternalTarget, Scenario
 
 USERNAME_ENV = "HARNESS_USERNAME"
 PASSWORD_ENV = "HARNESS_PASSWORD"
+USER_COUNT_ENV = "HARNESS_USER_COUNT"
 
 FLOWS: dict[str, type[Flow]] = {
     flow.name: flow
@@ -52,6 +58,7 @@ def flow_context(
     credentials: ClientCredentials,
     environ: Mapping[str, str] = os.environ,
     rng: random.Random | None = None,
+    user_index: int | None = None,
 ) -> FlowContext:
     target = scenario.target
     rng = rng or random.Random()
@@ -67,8 +74,24 @@ def flow_context(
             aws_start_url=target.aws_start_url,
             rng=rng,
         )
-    user = UserCredentials(environ.get(USERNAME_ENV, ""), environ.get(PASSWORD_ENV, ""))
+    user = embedded_user(environ, rng, user_index)
     return FlowContext(caller, Provider.embedded(base_url), credentials, user, rng=rng)
+
+
+def embedded_user(environ: Mapping[str, str], rng: random.Random, user_index: int | None) -> UserCredentials:
+    """The seeded identity this simulated user signs in as (see the module docstring). Without an index
+    the user's own RNG picks one, so a seeded run still picks the same identities."""
+    try:
+        count = int(environ.get(USER_COUNT_ENV, "0"))
+    except ValueError:
+        count = 0
+    if count < 1:
+        return UserCredentials(environ.get(USERNAME_ENV, ""), environ.get(PASSWORD_ENV, ""))
+    from harness.target.directory import password_for, username  # the target's documented naming rule
+
+    index = user_index % count if user_index is not None else rng.randrange(count)
+    name = username(index + 1, count)
+    return UserCredentials(name, password_for(name))
 
 
 def build_flows(
@@ -78,9 +101,11 @@ def build_flows(
     credentials: ClientCredentials,
     environ: Mapping[str, str] = os.environ,
     rng: random.Random | None = None,
+    user_index: int | None = None,
 ) -> list[Flow]:
-    """One instance of each of the scenario's flows for one simulated user, in `scenario.flows` order."""
-    ctx = flow_context(scenario, caller, base_url, credentials, environ, rng)
+    """One instance of each of the scenario's flows for one simulated user, in `scenario.flows` order;
+    `user_index` (the user's number in its load process) picks its identity on the embedded target."""
+    ctx = flow_context(scenario, caller, base_url, credentials, environ, rng, user_index)
     return [FLOWS[weighted.flow](ctx) for weighted in scenario.flows]
 
 
@@ -100,6 +125,7 @@ __all__ = [
     "TokenIntrospectionFlow",
     "UserCredentials",
     "build_flows",
+    "embedded_user",
     "flow_context",
     "token_response_problem",
 ]
