@@ -11,6 +11,9 @@ from harness.scenario.model import Scenario
 def describe_plan(scenario: Scenario) -> str:
     lines = [f"scenario {scenario.name}: {scenario.duration_s:g} s, seed {scenario.seed}"]
     lines.append(f"target: {scenario.target.kind} (started on 127.0.0.1, a free port; its store in a scratch dir)")
+    if getattr(scenario.target, "netns", False):
+        lines.append("network: target in namespace harness-<run tag> (root), veth pair hv<tag>h/hv<tag>n, a "
+                     "169.254.x.y/30 chosen at start; removed at the end")  # fmt: skip
     proxy = scenario.proxy
     if proxy.kind == "embedded":
         lines.append("proxy: embedded `harness proxy` on 127.0.0.1 (its own process), clients go through it")
@@ -27,6 +30,10 @@ def describe_plan(scenario: Scenario) -> str:
         lines.append(f"  t={offset:>6g} s  phase {phase.name} ({phase.duration_s:g} s)")
         for n, fault in enumerate(phase.faults):
             spec = toxic_spec(fault, f"harness-<run>-p{index}-f{n}")
+            if spec.get("channel") == "host":  # harness.chaos: the orchestrator signals or sets kernel rules
+                attrs = json.dumps(spec["attributes"], sort_keys=True)
+                lines.append(f"             fault {fault.type}: on the target's processes/namespace link {attrs}")
+                continue
             lines.append(f"             fault {fault.type}: toxic {json.dumps(spec, sort_keys=True)}")
         offset += phase.duration_s
     lines.append(f"  t={offset:>6g} s  end: every fault removed, every process stopped")
