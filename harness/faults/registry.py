@@ -56,6 +56,14 @@ def host_spec(fault: Any, toxic_name: str) -> ToxicSpec:
     return {"name": toxic_name, "type": fault.type, "channel": "host", "attributes": attributes}
 
 
+def target_spec(fault: Any, toxic_name: str, apply: dict[str, Any], remove: dict[str, Any] | None) -> ToxicSpec:
+    """A fault the embedded target makes itself: the chaos API requests that switch it on and off (None:
+    nothing to undo), sent by the timeline straight to the target (harness.faults._target_api)."""
+    attributes = fault.model_dump(mode="json", exclude_none=True, exclude={"type"})
+    return {"name": toxic_name, "type": fault.type, "channel": "target", "attributes": attributes,
+            "apply": apply, "remove": remove}  # fmt: skip
+
+
 def _load_builders() -> None:
     """Imports every module of harness.faults once, so each registers itself (not at package import)."""
     import importlib
@@ -93,6 +101,10 @@ class ProxyApi(Protocol):
     def remove_toxic(self, proxy: str, toxic: str) -> Any: ...
 
 
+class TargetChannel(Protocol):
+    def send(self, request: Mapping[str, Any]) -> Any: ...
+
+
 class HostChannel(Protocol):
     def apply(self, fault: Any, name: str) -> Any: ...
 
@@ -105,6 +117,12 @@ def _host_channel_from_env() -> HostChannel | None:
     return ChaosChannel.from_env()
 
 
+def _target_channel_from_env() -> TargetChannel | None:
+    from harness.faults._target_api import TargetChaos
+
+    return TargetChaos.from_env()
+
+
 @dataclass
 class FaultApplier:
     """Applies scenario faults as toxics on one proxy and removes them again."""
@@ -115,6 +133,8 @@ class FaultApplier:
 
     host: HostChannel | None = field(default_factory=_host_channel_from_env)
     _on_host: set[str] = field(default_factory=set)
+    target: TargetChannel | None = field(default_factory=_target_channel_from_env)
+    _on_target: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # name -> its undo request
 
     def apply(self, fault: Any, toxic_name: str) -> ToxicSpec:
         spec = toxic_spec(fault, toxic_name, self.paths)
@@ -123,6 +143,12 @@ class FaultApplier:
                 raise RuntimeError(f"{fault.type} needs `harness run` (no chaos control channel here)")
             self.host.apply(fault, toxic_name)
             self._on_host.add(toxic_name)
+            return spec
+        if spec.get("channel") == "target":  # the embedded target's chaos API
+            if self.target is None:
+                raise RuntimeError(f"{fault.type} needs `harness run` with the embedded target (no chaos API here)")
+            self.target.send(spec["apply"])
+            self._on_target[toxic_name] = spec["remove"]
             return spec
         self.api.add_toxic(
             self.proxy,
@@ -139,5 +165,11 @@ class FaultApplier:
             assert self.host is not None
             self.host.remove(toxic_name)
             self._on_host.discard(toxic_name)
+            return
+        if toxic_name in self._on_target:
+            undo = self._on_target.pop(toxic_name)
+            if undo is not None:
+                assert self.target is not None
+                self.target.send(undo)
             return
         self.api.remove_toxic(self.proxy, toxic_name)

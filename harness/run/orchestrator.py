@@ -26,6 +26,8 @@ from typing import Any
 import yaml
 
 from harness.errors import EXIT_ABORTED, EXIT_INFRA, HarnessError, InfrastructureError, InputError
+from harness.faults._target_api import TOKEN_ENV as TARGET_ADMIN_TOKEN_ENV
+from harness.faults._target_api import URL_ENV as TARGET_CHAOS_URL_ENV
 from harness.records import shard_paths
 from harness.run.journal import Journal, read_jsonl
 from harness.run.leftovers import ActiveRuns, Registration, process_start_ticks
@@ -34,7 +36,7 @@ from harness.run.secrets import scan_run_dir
 from harness.run.services import ManagedProcess, free_port, python_module, wait_until_ready
 from harness.run.watch import LiveRecords, Trigger, first_trigger
 from harness.scenario import Scenario, load_scenario
-from harness.scenario.model import EmbeddedTarget, ExternalTarget
+from harness.scenario.model import TARGET_FAULT_TYPES, EmbeddedTarget, ExternalTarget
 
 # harness.clients.flows reads these; named here so the orchestrator need not import the flows
 USERNAME_ENV, PASSWORD_ENV = "HARNESS_USERNAME", "HARNESS_PASSWORD"
@@ -175,6 +177,7 @@ class Run:
         self.active = ActiveRuns(out)
         self._chaos: Any = None  # harness.chaos.session.ChaosSession: process and network faults
         self._chaos_env: dict[str, str] = {}  # the control channel's address and token, for Locust only
+        self._target_chaos_env: dict[str, str] = {}  # target_* faults: the target's chaos API and admin token
         self.registration = Registration(self.run_id, str(self.run_dir.resolve()))
 
     # --- the run ---------------------------------------------------------------------------------
@@ -329,6 +332,7 @@ class Run:
         self._target_url = target_url
         self._user_env = seeded_user_env()
         self._secret_values.append(self._user_env[PASSWORD_ENV])
+        self._enable_target_chaos_api(target_url)
         target = self._spawn_target()
         if base_url != target_url:
             wait_until_ready(target, f"{base_url}/healthz", READY_TIMEOUT_S, ok=lambda r: r.status_code == 200)
@@ -355,7 +359,7 @@ class Run:
 
         ui = {**self.ui, "plan": loadgen.plan_text(self.scenario)} if self.ui is not None else {}
         mode = loadgen.LoadMode(workers=self.workers, ui=self.ui is not None, **ui)
-        chaos_env = self._chaos_env
+        chaos_env = {**self._chaos_env, **self._target_chaos_env}
         spawn = lambda name, argv, env: self._spawn(  # noqa: E731
             name, argv, env={**env, **chaos_env, **self._user_env}
         )
@@ -476,6 +480,7 @@ class Run:
                 locust.stop(timeout_s=0.5)
             self.journal.rollback_step("stop load", True, f"locust exit code {locust.returncode()}")
         self._roll_back_host_faults()
+        self._reset_target_chaos()
         if self.proxy_client is None:
             return
         self._save_proxy_counters()
@@ -562,7 +567,9 @@ class Run:
         old = self.processes.get("target")
         if old is not None:
             old.stop(timeout_s=1.0)  # closes its log handle; the process is already gone
-        target = self._spawn("target", self._target_argv, env={CLIENT_ID_ENV: CLIENT_ID, SECRET_ENV: self.secret})
+        admin = {k: v for k, v in self._target_chaos_env.items() if k == TARGET_ADMIN_TOKEN_ENV}
+        env = {CLIENT_ID_ENV: CLIENT_ID, SECRET_ENV: self.secret, **admin}
+        target = self._spawn("target", self._target_argv, env=env)
         ok = lambda r: r.status_code == 200  # noqa: E731
         wait_until_ready(target, f"{self._target_url}/healthz", READY_TIMEOUT_S, ok=ok)
         return target
@@ -576,6 +583,32 @@ class Run:
         self._chaos_env = self._chaos.start_control(target)
         if self._chaos.secret():
             self._secret_values.append(self._chaos.secret())
+
+    # --- target_* faults: the embedded target's chaos API (harness/faults/target_*.py) ----------
+
+    def _enable_target_chaos_api(self, target_url: str) -> None:
+        """Only a scenario with target_* faults starts the target with its chaos API on; the admin token
+        goes to the target and the Locust timeline by environment only (added to the secret scan)."""
+        if not any(f.type in TARGET_FAULT_TYPES for p in self.scenario.phases for f in p.faults):
+            return
+        token = secrets.token_urlsafe(32)
+        self._secret_values.append(token)
+        self._target_chaos_env = {TARGET_CHAOS_URL_ENV: target_url, TARGET_ADMIN_TOKEN_ENV: token}
+
+    def _reset_target_chaos(self) -> None:
+        """After the load stopped: every target-side fault off, whatever the timeline managed to remove."""
+        assert self.journal is not None
+        if not self._target_chaos_env:
+            return
+        from harness.faults._target_api import TargetChaos
+
+        chaos = TargetChaos.from_env(self._target_chaos_env)
+        assert chaos is not None
+        try:
+            state = chaos.reset()
+            self.journal.rollback_step("reset target chaos", True, f"target chaos state {state}")
+        except Exception as exc:
+            self.journal.rollback_step("reset target chaos", False, f"{type(exc).__name__}: {exc}")
 
     def _roll_back_host_faults(self) -> None:
         assert self.journal is not None

@@ -464,6 +464,56 @@ class PacketReorderFault(Model):
     delay_ms: Annotated[float, Field(gt=0, le=60_000)] = 10.0
 
 
+class TargetErrorFault(Model):
+    """The embedded target itself answers an endpoint with an error (its chaos API), behind any proxy."""
+
+    type: Literal["target_error"]
+    endpoint: EndpointName | Literal["*"]
+    status: Annotated[int, Field(ge=400, le=599)] = 503
+    probability: Annotated[float, Field(ge=0, le=1)] = 1.0
+    retry_after_s: Annotated[int, Field(ge=0)] | None = None
+    aws_error: AwsErrorCode | None = None  # sent as x-amzn-ErrorType, so boto3 raises that class
+
+
+class TargetStoreLatencyFault(Model):
+    """Every store-backed request of the embedded target waits latency_ms (a slow database)."""
+
+    type: Literal["target_store_latency"]
+    latency_ms: Annotated[float, Field(gt=0, le=60_000)]
+
+
+class TargetClockSkewFault(Model):
+    """JWTs issued by the embedded target carry iat/exp shifted by skew_s (its clock is wrong)."""
+
+    type: Literal["target_clock_skew"]
+    skew_s: Annotated[int, Field(ge=-7 * 24 * 3600, le=7 * 24 * 3600)]
+
+
+class TargetKeyRotationFault(Model):
+    """The embedded target rotates its signing key at the phase start (not undone at the phase end: a
+    rotation is permanent). publish_lead_s 0: the new key signs at once, before verifiers refetch."""
+
+    type: Literal["target_key_rotation"]
+    publish_lead_s: Annotated[int, Field(ge=0, le=86_400)] = 0
+    alg: Literal["RS256", "ES256"] | None = None  # None: the target's signing_alg
+
+
+class TargetDeviceTimingFault(Model):
+    """Device codes issued by the embedded target get this polling interval and lifetime (slow_down and
+    expiry pressure); back to the target's options at the phase end."""
+
+    type: Literal["target_device_timing"]
+    interval_s: Annotated[int, Field(ge=0, le=86_400)] | None = None
+    expires_in_s: Annotated[int, Field(ge=0, le=86_400)] | None = None
+
+
+TARGET_FAULT_TYPES: tuple[str, ...] = (
+    "target_error",
+    "target_store_latency",
+    "target_clock_skew",
+    "target_key_rotation",
+    "target_device_timing",
+)
 PROCESS_FAULT_TYPES: tuple[str, ...] = ("process_kill", "process_pause", "process_restart")
 NETWORK_FAULT_TYPES: tuple[str, ...] = (
     "packet_loss",
@@ -497,7 +547,12 @@ Fault = Annotated[
     | BandwidthLimitFault
     | PacketDelayFault
     | PacketCorruptFault
-    | PacketReorderFault,
+    | PacketReorderFault
+    | TargetErrorFault
+    | TargetStoreLatencyFault
+    | TargetClockSkewFault
+    | TargetKeyRotationFault
+    | TargetDeviceTimingFault,
     Field(discriminator="type"),
 ]
 
@@ -578,6 +633,8 @@ class StopCondition(Model):
 class Scenario(Model):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)
     description: str = ""
+    question: str = Field(default="", max_length=300)  # what the experiment asks; `harness scenarios` lists it
+    hypothesis: str = ""  # what the experiment expects to hold; the SLOs are its measurable form
     target: Annotated[EmbeddedTarget | ExternalTarget, Field(discriminator="kind")] = EmbeddedTarget()
     proxy: Annotated[EmbeddedProxy | ToxiproxyProxy | NoProxy, Field(discriminator="kind")] = EmbeddedProxy()
     seed: int = 0
@@ -619,6 +676,8 @@ class Scenario(Model):
                 where = f"phases.{i}.faults.{j}.type"
                 if fault.type in PROCESS_FAULT_TYPES and not isinstance(self.target, EmbeddedTarget):
                     raise at_field(where, f"{fault.type} needs target.kind: embedded (the harness owns its processes)")
+                if fault.type in TARGET_FAULT_TYPES and not isinstance(self.target, EmbeddedTarget):
+                    raise at_field(where, f"{fault.type} needs target.kind: embedded (the target's chaos API)")
                 if fault.type in NETWORK_FAULT_TYPES and not netns:
                     raise at_field(where, f"{fault.type} needs target.netns: true (the link it acts on)")
         return self

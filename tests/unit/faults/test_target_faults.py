@@ -1,0 +1,78 @@
+"""target_* faults become chaos API requests (on, and off again), sent by FaultApplier's target channel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from harness.faults import FaultApplier, toxic_spec
+from harness.scenario.model import Fault, Scenario
+
+ADAPTER: TypeAdapter[Any] = TypeAdapter(Fault)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    def send(self, request: dict[str, Any]) -> dict[str, Any]:
+        self.sent.append(request)
+        return {}
+
+
+class NoProxy:
+    def add_toxic(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a target fault must not reach the proxy")
+
+    def remove_toxic(self, *args: Any) -> Any:
+        raise AssertionError("a target fault must not reach the proxy")
+
+
+@pytest.mark.parametrize(
+    ("fault", "on", "off"),
+    [
+        ({"type": "target_error", "endpoint": "token", "status": 400, "probability": 0.5,
+          "aws_error": "SlowDownException"},
+         ("PUT", "/chaos/errors", {"endpoint": "token", "status": 400, "probability": 0.5,
+                                   "aws_error_type": "SlowDownException"}),
+         ("DELETE", "/chaos/errors?endpoint=token", None)),
+        ({"type": "target_store_latency", "latency_ms": 250},
+         ("PUT", "/chaos/store_latency", {"latency_ms": 250}), ("PUT", "/chaos/store_latency", {"latency_ms": 0})),
+        ({"type": "target_clock_skew", "skew_s": -300},
+         ("PUT", "/chaos/clock_skew", {"skew_s": -300}), ("PUT", "/chaos/clock_skew", {"skew_s": 0})),
+        ({"type": "target_device_timing", "interval_s": 3},
+         ("PUT", "/chaos/device", {"interval_s": 3, "expires_in_s": None}),
+         ("PUT", "/chaos/device", {"interval_s": None, "expires_in_s": None})),
+        ({"type": "target_key_rotation", "publish_lead_s": 20},
+         ("POST", "/chaos/keys/rotate", {"publish_lead_s": 20}), None),
+    ],
+)  # fmt: skip
+def test_applier_switches_the_fault_on_and_off_through_the_chaos_api(fault: dict, on: tuple, off: tuple | None) -> None:
+    channel = Recorder()
+    applier = FaultApplier(NoProxy(), "p", host=None, target=channel)
+    spec = applier.apply(ADAPTER.validate_python(fault), "f1")
+    assert spec["channel"] == "target"
+    applier.remove("f1")
+    expected = [on] if off is None else [on, off]
+    assert [(r["method"], r["path"], r["body"]) for r in channel.sent] == expected
+
+
+def test_without_a_chaos_api_the_fault_is_refused() -> None:
+    applier = FaultApplier(NoProxy(), "p", host=None, target=None)
+    with pytest.raises(RuntimeError, match="target_clock_skew"):
+        applier.apply(ADAPTER.validate_python({"type": "target_clock_skew", "skew_s": 1}), "f1")
+
+
+def test_spec_names_its_type_and_attributes() -> None:
+    spec = toxic_spec(ADAPTER.validate_python({"type": "target_store_latency", "latency_ms": 5}), "n")
+    assert spec["type"] == "target_store_latency" and spec["attributes"] == {"latency_ms": 5}
+
+
+def test_target_faults_need_the_embedded_target() -> None:
+    with pytest.raises(ValidationError, match=r"needs target\.kind: embedded"):
+        Scenario.model_validate({
+            "name": "x", "target": {"kind": "external", "issuer": "http://127.0.0.1:9"},
+            "phases": [{"name": "a", "duration_s": 1, "faults": [{"type": "target_clock_skew", "skew_s": 5}]}],
+        })  # fmt: skip
