@@ -31,11 +31,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_scenarios(args: argparse.Namespace) -> int:
-    from harness.scenario.catalog import shipped_scenarios
+    from harness.scenario.catalog import listing, shipped_scenarios
 
-    for path, scenario in shipped_scenarios():
-        summary = scenario.description.strip().split(". ")[0].rstrip(".")
-        print(f"{scenario.name:<24} {scenario.duration_s:>6g} s  {path.name:<28} {summary}")
+    for line in listing(shipped_scenarios()):
+        print(line)
     return 0
 
 
