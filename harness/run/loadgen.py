@@ -116,7 +116,7 @@ class Load:
         if not self.workers:
             return
         if self.master.alive():
-            self.master.signal(signal.SIGTERM)
+            self.master.signal(signal.SIGINT)  # Locust's graceful path (see orchestrator._roll_back)
             self.master.wait(15.0)
         deadline = time.monotonic() + 10.0
         for worker in self.workers:

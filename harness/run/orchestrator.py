@@ -472,7 +472,10 @@ class Run:
         assert self.journal is not None
         locust = self.processes.get("locust")
         if locust is not None and locust.alive():
-            locust.signal(signal.SIGTERM)  # Locust's quitting handler removes active faults and flushes
+            # SIGINT, not SIGTERM: Locust 2.47 turns Ctrl-C into its graceful shutdown (quitting handlers
+            # remove active faults and flush records), while its SIGTERM handler never gets installed
+            # in headless shape runs (the process dies with the default action)
+            locust.signal(signal.SIGINT)
             deadline = time.monotonic() + LOCUST_STOP_S
             while locust.alive() and time.monotonic() < deadline and not self._force:
                 locust.wait(0.1)
@@ -630,6 +633,12 @@ class Run:
     def _close_journal(self, status: str) -> None:
         assert self.journal is not None
         self.journal.fold(read_jsonl(self.run_dir / "timeline.jsonl"))
+        cleaned = [s for s in self.journal.rollback if s["action"] == "remove faults" and s["ok"]]
+        for fault in self.journal.faults:
+            if fault["applied_at"] is not None and fault["removed_at"] is None and cleaned:
+                # the load ended before its timeline could remove it; the rollback's verified cleanup did
+                fault["remove_asked_at"] = fault["remove_asked_at"] or cleaned[0]["ts"]
+                fault["removed_at"], fault["removed_by"] = cleaned[0]["ts"], "rollback"
         self.journal.status = status
         self.journal.ended_at = time.time()
         self.journal.write()
