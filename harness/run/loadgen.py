@@ -111,7 +111,7 @@ class Load:
         journal.event("load_finished", f"locust exit code {code}")
 
     def stop_workers(self, journal: Any) -> None:
-        """Workers go after the master (which asks them to flush first); one still up gets SIGTERM, whose
+        """Workers go after the master (which asks them to flush first); one still up gets SIGINT, whose
         quitting handler flushes its records too."""
         if not self.workers:
             return

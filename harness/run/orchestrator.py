@@ -670,7 +670,9 @@ class Run:
     # --- helpers ---------------------------------------------------------------------------------
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ManagedProcess:
-        process = ManagedProcess(name, argv, self.logs / f"{name}.log", env or {}).start()
+        locust = "locust" in argv[:3]  # `python -m locust`: master, local process or worker
+        stop_signal = signal.SIGINT if locust else signal.SIGTERM
+        process = ManagedProcess(name, argv, self.logs / f"{name}.log", env or {}, stop_signal).start()
         self.processes[name] = process
         assert process.pid is not None
         self.registration.children.append(

@@ -32,6 +32,7 @@ class ManagedProcess:
     argv: Sequence[str]
     log_path: Path
     env: Mapping[str, str] = field(default_factory=dict)
+    stop_signal: int = signal.SIGTERM  # Locust stops gracefully on SIGINT only
     proc: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
@@ -76,9 +77,9 @@ class ManagedProcess:
             return None
 
     def stop(self, timeout_s: float = 10.0) -> int | None:
-        """SIGTERM, then SIGKILL if it has not gone after `timeout_s`; returns the exit code."""
+        """`stop_signal`, then SIGKILL if it has not gone after `timeout_s`; returns the exit code."""
         if self.proc is not None and self.alive():
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(self.stop_signal)
             if self.wait(timeout_s) is None:
                 self.proc.kill()
                 self.wait(5.0)
