@@ -30,12 +30,34 @@ FAULTS: dict[str, dict[str, Any]] = {
     "slicer": {"type": "slicer", "average_size_bytes": 64, "size_variation_bytes": 16, "delay_us": 500},
     "limit_data": {"type": "limit_data", "limit_bytes": 1024},
 }
+
+# Faults the orchestrator makes on the host (harness.chaos) or the target makes itself (chaos API):
+# they never become proxy toxics, so they are checked for their channel instead.
+NOT_PROXY: dict[str, dict[str, Any]] = {
+    "process_kill": {"type": "process_kill", "signal": "KILL", "target": "one"},
+    "process_pause": {"type": "process_pause", "duration_s": 2},
+    "process_restart": {"type": "process_restart", "down_s": 1},
+    "packet_loss": {"type": "packet_loss", "percent": 30},
+    "partition": {"type": "partition"},
+    "tcp_reject": {"type": "tcp_reject"},
+    "bandwidth_limit": {"type": "bandwidth_limit", "rate_kbit_s": 64},
+    "packet_delay": {"type": "packet_delay", "delay_ms": 100},
+    "packet_corrupt": {"type": "packet_corrupt", "percent": 5},
+    "packet_reorder": {"type": "packet_reorder", "percent": 10, "delay_ms": 20},
+}
 ADAPTER: TypeAdapter[Any] = TypeAdapter(Fault)
 
 
 def test_every_registered_fault_type_has_an_example_here() -> None:
     toxic_spec(ADAPTER.validate_python(FAULTS["latency"]), "load")  # registers every module
-    assert set(FAULT_TYPES) == set(FAULTS)
+    target_faults = {name for name in FAULT_TYPES if name.startswith("target_")}  # tested with the chaos API
+    assert set(FAULT_TYPES) - target_faults == set(FAULTS) | set(NOT_PROXY)
+
+
+@pytest.mark.parametrize("name", sorted(NOT_PROXY))
+def test_host_faults_go_to_the_orchestrator_not_the_proxy(name: str) -> None:
+    spec = toxic_spec(ADAPTER.validate_python(NOT_PROXY[name]), f"{name}_1")
+    assert spec["channel"] == "host" and spec["type"] == name
 
 
 @pytest.mark.parametrize("name", sorted(FAULTS))
