@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SCENARIO ?= scenarios/demo.yaml
 
-.PHONY: install run test test-fast lint clean bench
+.PHONY: install run test test-fast lint clean bench scenarios
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" tests
+
+# Every shipped scenario end to end in its short form (make test runs a subset): about 5 minutes.
+scenarios: $(STAMP)
+	HARNESS_SCENARIOS=all $(BIN)/python -m pytest -q tests/e2e/test_scenarios.py
 
 # Benchmarks against peers (issue 11); not part of `make test`. Installs nginx, haproxy, wrk and node from
 # Debian and oidc-provider@9 from npm into a cache outside the repository. BENCH_ARGS="--only target --quick"
