@@ -118,6 +118,7 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=1, help="server processes sharing the listener and the store")
     p.add_argument("--signing-alg", choices=["RS256", "ES256"], default="RS256")
     p.add_argument("--audit-log", default=None, help="JSON-lines audit log (default: none)")
+    p.add_argument("--request-log", default=None, help="JSON-lines log, one line per HTTP request (default: none)")
     p.add_argument("--max-inflight", type=int, default=512, help="answer 429 + Retry-After above this many requests")
     p.add_argument(
         "--seed-users", type=int, default=100, help="seed users user0001..userNNNN (password: pw-<username>)"

@@ -32,6 +32,7 @@ from harness.target.oidc import OidcFace
 from harness.target.overload import InflightLimit
 from harness.target.portal import PortalFace
 from harness.target.requestid import RequestIdMiddleware
+from harness.target.requestlog import RequestLog, RequestLogMiddleware, open_request_log
 from harness.target.services import Services
 
 _HEALTHY = b'{"status":"ok"}'
@@ -52,16 +53,19 @@ class Faces:
 
 def create_app(config: TargetConfig) -> Starlette:
     faces: Faces | None = None
+    request_log: RequestLog | None = None
     chaos = ChaosState()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        nonlocal faces
+        nonlocal faces, request_log
         services = Services.open(config, chaos)
         faces = Faces(services)
         app.state.services = services
+        request_log = open_request_log(config.request_log)
+        flushed = [services.audit.flush] + ([request_log.flush] if request_log else [])
         tasks = [
-            asyncio.create_task(_every(config.audit_flush_interval_s, services.audit.flush)),
+            *(asyncio.create_task(_every(config.audit_flush_interval_s, flush)) for flush in flushed),
             asyncio.create_task(_every(config.control_poll_interval_s, services.refresh_control)),
         ]
         try:
@@ -71,6 +75,9 @@ def create_app(config: TargetConfig) -> Starlette:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if request_log is not None:
+                request_log.close()
+                request_log = None
             services.close()
 
     def get() -> Faces:
@@ -127,6 +134,8 @@ def create_app(config: TargetConfig) -> Starlette:
     ]
     middleware = [
         Middleware(RequestIdMiddleware),
+        # only with --request-log: without it a request pays nothing for the option
+        *([Middleware(RequestLogMiddleware, log=lambda: request_log)] if config.request_log else []),
         Middleware(InflightLimit, max_inflight=config.max_inflight, exempt_paths=[P["health"]]),
         Middleware(ChaosMiddleware, state=chaos),
     ]

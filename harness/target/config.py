@@ -24,6 +24,8 @@ class TargetConfig:
     """`aud` of access tokens; the issuer when not set."""
     access_token_ttl_s: int = 3600
     audit_log: str | None = None
+    request_log: str | None = None
+    """One JSON line per HTTP request (requestlog.py); none when not set."""
     max_inflight: int = 512
     audit_flush_interval_s: float = 1.0
     id_token_ttl_s: int = 3600

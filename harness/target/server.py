@@ -62,6 +62,7 @@ def config_from_args(args: argparse.Namespace) -> TargetConfig:
         issuer=args.issuer or default_issuer(args.host, args.port, scheme=scheme),
         signing_alg=args.signing_alg,
         audit_log=os.path.abspath(args.audit_log) if args.audit_log else None,
+        request_log=os.path.abspath(args.request_log) if args.request_log else None,
         max_inflight=args.max_inflight,
         access_token_ttl_s=args.access_token_ttl_s,
         device_interval_s=args.device_interval_s,
@@ -88,12 +89,13 @@ def prepare(config: TargetConfig, environ: MutableMapping[str, str], *, seed_use
         store.close()
         environ.pop(CLIENT_SECRET_ENV, None)
         environ.pop(ADMIN_TOKEN_ENV, None)
-    if config.audit_log:
-        try:
-            with open(config.audit_log, "ab"):
-                pass
-        except OSError as exc:
-            raise InfrastructureError(f"audit log {config.audit_log}: {exc}") from exc
+    for what, log_path in (("audit log", config.audit_log), ("request log", config.request_log)):
+        if log_path:
+            try:
+                with open(log_path, "ab"):
+                    pass
+            except OSError as exc:
+                raise InfrastructureError(f"{what} {log_path}: {exc}") from exc
     return client_id
 
 
