@@ -327,6 +327,7 @@ class Run:
                 str(target_cfg.workers),
                 "--audit-log",
                 str(self.logs / "audit.jsonl"),
+                "--request-log", str(self.logs / "requests.jsonl"),  # per request: fidelity checks
             ),
         ]
         self._target_url = target_url
