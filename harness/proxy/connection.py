@@ -44,7 +44,7 @@ class Link:
         self.loop = asyncio.get_running_loop()
         self.framer = RequestFramer()
         self._early: list[bytes] = []  # client bytes that arrived before the upstream connection
-        self.up = Pipe(self._early.append, self._server_eof, self, self.framer, self._request_forwarded)
+        self.up = Pipe(self._hold_early, self._server_eof, self, self.framer, self._request_forwarded)
         self.down = Pipe(client.write, self._client_eof, self)
         self._awaiting = False
         self._closed = False
@@ -68,7 +68,7 @@ class Link:
     async def _connect(self) -> None:
         host, port = split_hostport(self.proxy.upstream, "upstream")
         try:
-            transport, protocol = await self.loop.create_connection(lambda: ServerProtocol(self), host, port)
+            transport, _ = await self.loop.create_connection(lambda: ServerProtocol(self), host, port)
         except OSError:
             self.proxy.counters.upstream_connect_errors += 1
             self.client.close()
@@ -77,7 +77,6 @@ class Link:
             transport.abort()
             return
         self.server = transport
-        self.server_protocol = protocol
         if self._early:
             transport.write(b"".join(self._early))
             self._early.clear()
@@ -89,6 +88,12 @@ class Link:
             self._paused_server.discard(owner)
             self.pause_server(owner)
         self.resume_client("connect")
+
+    def _hold_early(self, data: bytes) -> None:
+        # uvloop starts reading after connection_made whatever it asked, so the pause in __init__ does
+        # not hold: bytes can come before the upstream connection. Reading is on now, so pausing works.
+        self._early.append(data)
+        self.client.pause_reading()
 
     # --- what stages may ask (LinkPort) ----------------------------------------------------------
 
@@ -304,6 +309,9 @@ class ServerProtocol(asyncio.Protocol):
         self.link = link
         self.counters = link.proxy.counters
         self.feed: Callable[[bytes], None] = link.response_handler or link.down.feed  # see intercept_response
+        # Known to the link from now on, not once create_connection returns: a request read meanwhile
+        # may arm intercept_response, which must reach this protocol (else the response passes whole).
+        link.server_protocol = self
 
     def data_received(self, data: bytes) -> None:
         self.counters.bytes_downstream += len(data)
