@@ -5,6 +5,7 @@ and the records must stay readable. SIGKILL leaves the cleanup to the next start
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import subprocess
@@ -152,3 +153,35 @@ def test_stop_condition_aborts_with_exit_3(shared_proxy: str, tmp_path: Path) ->
     assert journal["steady_state"]["before"]["ok"] is True
     assert our_proxies(shared_proxy, run_dir) == []
     assert any(e["kind"] == "stop_condition" for e in journal["events"])
+
+
+@pytest.mark.parametrize("victim", ["target", "locust"])
+def test_a_dying_service_ends_the_run_cleanly(victim: str, shared_proxy: str, tmp_path: Path) -> None:
+    """The target crashing, or the load generator being killed, mid-fault: exit 4, faults removed,
+    every other process stopped, and the journal says what happened."""
+    scenario = on_proxy(shared_proxy, "interrupt.yaml", tmp_path)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(harness_argv("run", str(scenario), "--out", str(out)),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    pid = None
+    while pid is None and proc.poll() is None and time.monotonic() < deadline:
+        journals = list(out.glob("*/journal.json"))
+        if journals:
+            journal = json.loads(journals[0].read_text())
+            if journal.get("faults"):  # folded in live: the fault is on
+                pid = journal["services"].get(victim, {}).get("pid")
+        time.sleep(0.05)
+    assert pid is not None, "the run never reached its fault phase"
+    os.kill(pid, signal.SIGKILL)  # a PID this test's own run started
+    output, _ = proc.communicate(timeout=90)
+    assert proc.returncode == 4, output
+    (run_dir,) = run_dirs(out)
+    journal = json.loads((run_dir / "journal.json").read_text())
+    assert journal["status"] == "crashed", output
+    assert any(victim in err for err in journal["errors"]), journal["errors"]
+    assert all(step["ok"] for step in journal["rollback"]), journal["rollback"]
+    assert our_proxies(shared_proxy, run_dir) == []
+    for service in journal["services"].values():
+        assert not service.get("pid") or not alive(service["pid"])
+    read_records(run_dir / "records", "attempts")
