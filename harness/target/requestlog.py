@@ -3,7 +3,7 @@ matched to what the server saw (by the harness op id) and its latency compared w
 
 A line holds only `ts`, `method`, `endpoint` (the logical name of harness/scenario/endpoints.py, else the
 path, which never includes the query string), `status`, `duration_ms` (from the app receiving the request
-to its last body byte handed to the server), `op_id` (the X-Harness-Op-Id header, kept only if it is a
+to its last body bytes handed to the server for writing), `op_id` (the X-Harness-Op-Id header, kept only if it is a
 short run of safe characters) and `request_id`. Never a query string, a body, another header, a token or a
 secret: the line is built from those fields alone.
 
@@ -116,12 +116,15 @@ class RequestLogMiddleware:
 
         async def send_and_time(message: Message) -> None:
             nonlocal status, t_end
-            await send(message)
             kind = message["type"]
             if kind == "http.response.start":
                 status = message["status"]
             elif kind == "http.response.body" and not message.get("more_body", False):
+                # stamped as the last bytes are handed over, not after: the server writes them at once, and
+                # the client may have read them before this process runs again, so a later stamp could
+                # exceed the client's own latency (seen on a busy 2-core machine)
                 t_end = self.perf()
+            await send(message)
 
         try:
             await self.app(scope, receive, send_and_time)

@@ -85,7 +85,7 @@ def test_a_line_has_exactly_the_documented_fields(tmp_path: Path) -> None:
     assert list(line) == FIELDS
     assert line["ts"] == 1700000000.25
     assert (line["method"], line["endpoint"], line["status"], line["op_id"]) == ("POST", "token", 200, "abc123.4")
-    assert line["duration_ms"] == pytest.approx(5.0)  # first reading to the reading after the last body chunk
+    assert line["duration_ms"] == pytest.approx(5.0)  # first reading to the one as the last body chunk is handed over
     assert line["request_id"] is None  # no RequestIdMiddleware around this one
 
 
