@@ -1,10 +1,12 @@
 """Small loopback pieces the fidelity tests control completely: an HTTP server that logs, per request, the
 harness op id it was sent and its own handling time, and can stall like a paused process; a record sink
-that keeps the Caller's rows in memory; a `harness proxy` process with one proxy in front of a server."""
+that keeps the Caller's rows in memory; a `harness proxy` process with one proxy in front of a server; the
+real embedded target as a process, with its request log."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ from typing import Any
 
 from harness.clients.caller import OP_ID_HEADER
 from harness.proxy.client import ToxiproxyClient
+from harness.target.directory import CLIENT_ID_ENV, CLIENT_SECRET_ENV
 from tests.helpers import LOOPBACK, free_port, harness_argv, running_process
 
 
@@ -113,3 +116,27 @@ def proxy_in_front(upstream_url: str, log_dir: Path, name: str = "fid") -> Itera
             yield client, f"http://{LOOPBACK}:{listen_port}"
         finally:
             client.close()
+
+
+@dataclass
+class Target:
+    url: str
+    request_log: Path
+    client_id: str = "fidelity-client"
+    client_secret: str = "fidelity-secret-not-real-0001"  # a throwaway value for a throwaway store
+
+    def served(self) -> list[dict[str, Any]]:
+        """The request log's lines; complete once the target has stopped (it flushes at shutdown)."""
+        return [json.loads(line) for line in self.request_log.read_text().splitlines()]
+
+
+@contextlib.contextmanager
+def target_process(log_dir: Path, *, workers: int = 1) -> Iterator[Target]:
+    """A real `harness target` with `--request-log`; after the block it has stopped and flushed its log."""
+    port = free_port()
+    target = Target(f"http://{LOOPBACK}:{port}", log_dir / "requests.jsonl")
+    argv = harness_argv("target", "--port", str(port), "--db", str(log_dir / "target.sqlite3"), "--seed-users", "0",
+                        "--workers", str(workers), "--request-log", str(target.request_log))  # fmt: skip
+    env = {CLIENT_ID_ENV: target.client_id, CLIENT_SECRET_ENV: target.client_secret}
+    with running_process(argv, log_dir=log_dir, name="target", env=env, ready_url=f"{target.url}/healthz"):
+        yield target
