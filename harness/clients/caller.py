@@ -16,8 +16,9 @@ with method VERIFY and status 0, so that `unauthorized_accepted` counts what a r
 from __future__ import annotations
 
 import email.utils
+import itertools
+import os
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -135,6 +136,11 @@ class Caller:
         self.user, self.node, self.phase = user, node, phase
         self.clock, self.perf, self.sleep = clock, perf, sleep
         self._journey: Journey | None = None
+        self._timeout = (policy.connect_timeout_s, policy.read_timeout_s)
+        # op ids: a random prefix per user and a counter, unique across processes without a uuid4 per
+        # call; hex only, so that `<journey>.<n>` stays the one dot in a step's op id
+        self._op_prefix = os.urandom(6).hex()
+        self._op_numbers = itertools.count(1)
 
     # --- journeys ---------------------------------------------------------------------------------
 
@@ -142,7 +148,7 @@ class Caller:
     def journey(self, flow: str) -> Iterator[Journey]:
         """Group the steps made inside into one journey record. An exception escaping a flow (a bug, or a
         response shape nobody foresaw) ends the journey as a protocol error instead of killing the user."""
-        journey = Journey(uuid.uuid4().hex, flow)
+        journey = Journey(self._new_op_id(), flow)
         outer, self._journey = self._journey, journey
         ts, t0 = self.clock(), self.perf()
         try:
@@ -169,9 +175,12 @@ class Caller:
             self._journey.backoff_s += seconds
         (self.sleep or time.sleep)(seconds)
 
+    def _new_op_id(self) -> str:
+        return f"{self._op_prefix}{next(self._op_numbers):x}"
+
     def _next_op_id(self) -> str:
         if self._journey is None:
-            return uuid.uuid4().hex
+            return self._new_op_id()
         self._journey.steps += 1
         return f"{self._journey.op_id}.{self._journey.steps}"
 
@@ -202,9 +211,9 @@ class Caller:
         the OAuth code) to the outcome they mean here; such answers are final, never retried. A step whose
         failure the flow handles itself (a pending poll) passes `decides_journey=False`."""
         op_id = self._next_op_id()
-        sent_headers = {OP_ID_HEADER: op_id, **(headers or {})}
-        timeout = (self.policy.connect_timeout_s, self.policy.read_timeout_s)
-        http = session or self.session
+        sent_headers = {OP_ID_HEADER: op_id, **headers} if headers else {OP_ID_HEADER: op_id}
+        timeout, http, policy, sink, clock, perf = self._timeout, session or self.session, self.policy, \
+            self.sink, self.clock, self.perf
         attempt_no = 0
 
         def exchange() -> AttemptResult:
@@ -212,39 +221,41 @@ class Caller:
 
         def attempt() -> AttemptResult:
             nonlocal attempt_no
-            ts, t0 = self.clock(), self.perf()
-            guarded = self.policy.guard(endpoint, exchange)
-            if guarded is None:  # the circuit breaker refused: nothing was sent, so no attempt row
+            ts, t0 = clock(), perf()
+            result = policy.guard(endpoint, exchange)
+            if result is None:  # the circuit breaker refused: nothing was sent, so no attempt row
                 return AttemptResult("circuit_open", 0, 0.0, error="circuit open", final=True)
             attempt_no += 1
-            result = guarded
-            result.latency_ms = (self.perf() - t0) * 1000.0
-            size = len(result.response.content) if result.response is not None else 0
-            self.sink.attempt(
-                self._row(ts, op_id, flow, step)
-                | {"endpoint": endpoint, "method": method, "attempt": attempt_no, "status": result.status,
-                   "outcome": result.outcome, "latency_ms": result.latency_ms, "bytes": size, "error": result.error}
-            )
+            result.latency_ms = (perf() - t0) * 1000.0
+            sink.attempt({
+                "ts": ts, "op_id": op_id, "flow": flow, "step": step, "phase": self.phase(), "user": self.user,
+                "node": self.node, "endpoint": endpoint, "method": method, "attempt": attempt_no,
+                "status": result.status, "outcome": result.outcome, "latency_ms": result.latency_ms,
+                "bytes": len(result.response.content) if result.response is not None else 0, "error": result.error,
+            })  # fmt: skip
             return result
 
-        retrying = self.policy.retrying(sleep=self.sleep)
-        self.policy.deposit()
-        ts, t0 = self.clock(), self.perf()
-        last: AttemptResult = retrying(attempt)
-        latency_ms = (self.perf() - t0) * 1000.0
-        backoff_ms = retrying.statistics.get("idle_for", 0.0) * 1000.0
+        policy.deposit()
+        ts, t0 = clock(), perf()
+        last = attempt()
+        backoff_s = 0.0
+        if policy.wants_retry(last):  # only now is tenacity needed: a success costs no Retrying
+            last, backoff_s = policy.resume(last, perf() - t0, attempt, self.sleep)
+        latency_ms = (perf() - t0) * 1000.0
+        backoff_ms = backoff_s * 1000.0
         if intended_ts is not None:  # open loop: the user waited from when the call was due
             latency_ms += max(0.0, ts - intended_ts) * 1000.0
-        self.sink.operation(
-            self._row(ts, op_id, flow, step)
-            | {"attempts": attempt_no, "outcome": last.outcome, "status": last.status, "latency_ms": latency_ms,
-               "backoff_ms": backoff_ms, "intended_ts": intended_ts}
-        )
-        if self._journey is not None:
-            self._journey.attempts += attempt_no
-            self._journey.backoff_s += backoff_ms / 1000.0
+        sink.operation({
+            "ts": ts, "op_id": op_id, "flow": flow, "step": step, "phase": self.phase(), "user": self.user,
+            "node": self.node, "attempts": attempt_no, "outcome": last.outcome, "status": last.status,
+            "latency_ms": latency_ms, "backoff_ms": backoff_ms, "intended_ts": intended_ts,
+        })  # fmt: skip
+        journey = self._journey
+        if journey is not None:
+            journey.attempts += attempt_no
+            journey.backoff_s += backoff_s
             if decides_journey:
-                self._journey.fail(last.outcome, last.status)
+                journey.fail(last.outcome, last.status)
         return OperationResult(
             op_id, last.outcome, last.status, attempt_no, latency_ms, backoff_ms, last.response, last.reason
         )
@@ -301,5 +312,6 @@ class Caller:
             if verdict is not None and verdict != "ok":
                 outcome = verdict
                 error = error or verdict
-        retry_after = parse_retry_after(response.headers.get("Retry-After"), self.clock())
+        # only an answer that may be retried needs its Retry-After (RFC 9110 10.2.3: 3xx, 429, 503)
+        retry_after = None if outcome == "ok" else parse_retry_after(response.headers.get("Retry-After"), self.clock())
         return AttemptResult(outcome, status, 0.0, retry_after, error, response, reason, final)

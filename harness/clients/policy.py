@@ -70,18 +70,23 @@ def build_stop(retry: Retry) -> tenacity.stop.stop_base:
 @dataclass(frozen=True)
 class RetryPolicy:
     """Everything a Caller needs to know about retrying, built once per scenario and load process: the
-    circuit breakers and the retry budget it holds are shared by every user of the process."""
+    circuit breakers and the retry budget it holds are shared by every user of the process, and so are
+    the tenacity strategies (stateless), built here once rather than per call."""
 
     retry: Retry
     clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
     breakers: Breakers | None = field(init=False, default=None, repr=False, compare=False)
     budget: RetryBudget | None = field(init=False, default=None, repr=False, compare=False)
+    _retry_on: frozenset[str] = field(init=False, default=frozenset(), repr=False, compare=False)
+    _prototype: tenacity.Retrying | None = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.retry.circuit_breaker is not None:
             object.__setattr__(self, "breakers", Breakers(self.retry.circuit_breaker))
         if self.retry.budget is not None:
             object.__setattr__(self, "budget", RetryBudget(self.retry.budget, self.clock))
+        object.__setattr__(self, "_retry_on", frozenset(self.retry.retry_on))
+        object.__setattr__(self, "_prototype", self._build())
 
     def guard(self, endpoint: str, attempt: Callable[[], T]) -> T | None:
         """Run one attempt through the endpoint's circuit breaker; None when the breaker refused it."""
@@ -102,26 +107,48 @@ class RetryPolicy:
     def read_timeout_s(self) -> float:
         return self.retry.timeout_s.read
 
-    def retrying(self, sleep: Callable[[float], Any] | None = None) -> tenacity.Retrying:
-        """A fresh tenacity.Retrying (they hold per-call state). Attempts return results, never raise,
-        so the predicate looks at the result's outcome."""
-        retry_on = frozenset(self.retry.retry_on)
+    def wants_retry(self, result: Any) -> bool:
+        """tenacity's retry predicate: the outcome is one to retry and not a final protocol answer."""
+        return result.outcome in self._retry_on and not getattr(result, "final", False)
+
+    def retrying(self, sleep: Callable[[float], Any] | None = None, **changes: Any) -> tenacity.Retrying:
+        """A fresh tenacity.Retrying (they hold per-call state), copied from the one built at start.
+        Attempts return results, never raise, so the predicate looks at the result's outcome."""
+        assert self._prototype is not None
+        if sleep is not None:
+            changes["sleep"] = sleep
+        return self._prototype.copy(**changes)
+
+    def resume(self, first: T, took_s: float, attempt: Callable[[], T],
+               sleep: Callable[[float], Any] | None = None) -> tuple[T, float]:
+        """Let tenacity run an operation whose first attempt was made before any Retrying was needed (the
+        common case, a success, never builds one): tenacity gets `first` as its attempt 1, with its start
+        dated back by `took_s` so that stop-after-delay still counts it. (last result, seconds slept)."""
+        pending = [first]
+
+        def replay_then_attempt() -> T:
+            return pending.pop() if pending else attempt()
+
+        def started_earlier(retry_state: RetryCallState) -> None:
+            retry_state.start_time -= took_s
+
+        retrying = self.retrying(sleep, before=started_earlier)
+        last: T = retrying(replay_then_attempt)
+        return last, float(retrying.statistics.get("idle_for", 0.0))
+
+    def _build(self) -> tenacity.Retrying:
         wait = build_wait(self.retry)
         if self.retry.respect_retry_after:
             wait = wait_retry_after(wait, self.retry.max_retry_after_s)
-        kwargs: dict[str, Any] = {}
-        if sleep is not None:
-            kwargs["sleep"] = sleep
         stop = build_stop(self.retry)
         if self.budget is not None:
             stop = stop | stop_when_budget_spent(self.budget)
         return tenacity.Retrying(
             stop=stop,
             wait=wait,
-            retry=tenacity.retry_if_result(lambda r: r.outcome in retry_on and not getattr(r, "final", False)),
+            retry=tenacity.retry_if_result(self.wants_retry),
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
             reraise=False,
-            **kwargs,
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 
 from harness.clients import Caller, RetryPolicy
@@ -99,3 +100,37 @@ def test_parse_retry_after_forms() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0
     assert parse_retry_after("soon", now=0) is None
     assert parse_retry_after(None, now=0) is None
+
+
+def test_a_first_attempt_success_never_builds_a_retrying(monkeypatch: pytest.MonkeyPatch) -> None:
+    caller, sink, _, _ = make_caller([(200, {}, TOKEN_BODY)])
+
+    def no_tenacity(*args: object, **kwargs: object) -> None:
+        raise AssertionError("tenacity is only for operations that need a retry")
+
+    monkeypatch.setattr(RetryPolicy, "retrying", no_tenacity)
+    result = caller.call("f", "token", "POST", "http://idp/token", endpoint="token")
+    assert (result.outcome, result.attempts, result.backoff_ms) == ("ok", 1, 0.0)
+    assert [op["attempts"] for op in sink.operations] == [1]
+
+
+def test_a_final_protocol_answer_is_not_retried() -> None:
+    caller, _, fake, _ = make_caller([(400, {}, b'{"error": "authorization_pending"}')])
+    result = caller.call("f", "poll", "POST", "http://idp/token", endpoint="token",
+                         errors={"authorization_pending": "ok"})
+    assert (result.outcome, result.attempts, result.reason) == ("ok", 1, "authorization_pending")
+    assert fake.slept == []
+
+
+def test_op_ids_are_unique_per_user_and_steps_hang_off_their_journey() -> None:
+    caller, sink, _, _ = make_caller([200, 200, 200])
+    other, _, _, _ = make_caller([])
+    caller.call("f", "a", "GET", "http://idp/a", endpoint="a")
+    with caller.journey("f"):
+        caller.call("f", "b", "GET", "http://idp/b", endpoint="b")
+        caller.call("f", "c", "GET", "http://idp/c", endpoint="c")
+    lone, first, second, journey = (op["op_id"] for op in sink.operations)
+    assert "." not in lone and "." not in journey
+    assert (first, second) == (f"{journey}.1", f"{journey}.2")
+    assert len({lone, journey}) == 2
+    assert other._new_op_id() not in (lone, journey)  # another user's prefix

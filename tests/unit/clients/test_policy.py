@@ -86,3 +86,24 @@ def test_policy_gives_up_with_the_last_result_not_an_exception(attempts: int) ->
 
     last = policy.retrying(sleep=lambda s: None)(attempt)
     assert (count, last.outcome) == (attempts, "http_5xx")
+
+
+def test_resume_counts_the_first_attempt_against_stop_after_delay() -> None:
+    """The first attempt ran before tenacity was asked to retry: its time still counts in the delay."""
+    policy = RetryPolicy(Retry(stop=RetryStop(after_attempt=3, after_delay_s=1.0), wait=RetryWait(fixed_s=0.1)))
+    calls: list[int] = []
+
+    def attempt() -> AttemptResult:
+        calls.append(1)
+        return AttemptResult("http_5xx", 503, 1.0)
+
+    first = AttemptResult("http_5xx", 503, 1.0)
+    last, slept_s = policy.resume(first, 5.0, attempt, sleep=lambda s: None)
+    assert last is first and calls == [] and slept_s == 0.0
+    last, slept_s = policy.resume(first, 0.0, attempt, sleep=lambda s: None)
+    assert len(calls) == 2 and slept_s == pytest.approx(0.2)  # without that time: attempts 2 and 3
+
+
+def test_the_retrying_is_a_fresh_copy_each_time() -> None:
+    policy = RetryPolicy(Retry())
+    assert policy.retrying() is not policy.retrying()
