@@ -19,10 +19,19 @@ from requests.structures import CaseInsensitiveDict
 
 
 class FastResponse:
+    """Headers are turned into a CaseInsensitiveDict on first use only: a successful call never reads them."""
+
     def __init__(self, status_code: int, headers: Any, content: bytes):
         self.status_code = status_code
-        self.headers = CaseInsensitiveDict(headers)
+        self._raw_headers = headers
+        self._headers: CaseInsensitiveDict[str] | None = None
         self.content = content
+
+    @property
+    def headers(self) -> CaseInsensitiveDict[str]:
+        if self._headers is None:
+            self._headers = CaseInsensitiveDict(self._raw_headers.items())
+        return self._headers
 
     @property
     def ok(self) -> bool:
@@ -70,7 +79,7 @@ class FastSession:
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
-        sent = dict(headers or {})
+        sent = dict(headers) if headers else {}
         body: bytes | None = None
         if isinstance(data, dict):
             body = urlencode(data).encode()
@@ -89,7 +98,7 @@ class FastSession:
             raise requests.ConnectionError(f"reset: {exc}") from exc
         except OSError as exc:
             raise requests.ConnectionError(str(exc)) from exc
-        return FastResponse(response.status_code, response.items(), content)
+        return FastResponse(response.status_code, response, content)
 
     def close(self) -> None:
         for client in self._clients.values():
