@@ -1,5 +1,5 @@
-"""Small loopback pieces the fidelity tests control completely: an HTTP server that logs, per request, the
-harness op id it was sent and its own handling time, and can stall like a paused process; a record sink
+"""Small loopback pieces the fidelity tests control completely: an HTTP server that can stall like a paused
+process; a record sink
 that keeps the Caller's rows in memory; a `harness proxy` process with one proxy in front of a server; the
 real embedded target as a process, with its request log."""
 
@@ -10,12 +10,11 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from harness.clients.caller import OP_ID_HEADER
 from harness.proxy.client import ToxiproxyClient
 from harness.target.directory import CLIENT_ID_ENV, CLIENT_SECRET_ENV
 from tests.helpers import LOOPBACK, free_port, harness_argv, running_process
@@ -23,13 +22,10 @@ from tests.helpers import LOOPBACK, free_port, harness_argv, running_process
 
 @dataclass
 class ServerLog:
-    """What the server saw: op id -> server-side duration (ms, from the parsed request to the answer ready)."""
+    """How the server behaves."""
 
-    duration_ms: dict[str, float] = field(default_factory=dict)
     stall_from: float | None = None  # epoch s: requests arriving in [stall_from, stall_from + stall_s) wait
     stall_s: float = 0.0
-    work_s: float = 0.0  # sleep per request, so server time is not all noise
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -38,28 +34,18 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def _answer(self) -> None:
-        t0 = time.perf_counter()
         log = self.server.log
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         now = time.time()
         if log.stall_from is not None and log.stall_from <= now < log.stall_from + log.stall_s:
             time.sleep(log.stall_from + log.stall_s - now)  # held like a SIGSTOPped server, released together
-        if log.work_s:
-            time.sleep(log.work_s)
         body = b'{"access_token":"x","token_type":"Bearer"}'
-        # the server's own duration ends when its answer is ready, before the first byte goes out: what the
-        # client measures must contain it (the client's clock starts before the request leaves)
-        done = time.perf_counter()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
         self.wfile.flush()
-        op_id = self.headers.get(OP_ID_HEADER)
-        if op_id is not None:
-            with log.lock:
-                log.duration_ms[op_id] = (done - t0) * 1000.0
 
     do_GET = _answer
     do_POST = _answer
