@@ -56,7 +56,8 @@ class Link:
         self._paused_server: set[object] = set()
         # toxic name -> (entry, this connection's stage or None when toxicity spared it)
         self._stages: dict[str, tuple[ToxicEntry, Stage | None]] = {}
-        self.server_protocol: ServerProtocol | None = None
+        # Where server bytes go instead of the downstream pipe while a response is intercepted. Read by
+        # ServerProtocol on every chunk, so a handler armed before the upstream connection exists holds.
         self.response_handler: Callable[[bytes], None] | None = None
         proxy.links.add(self)
         proxy.counters.connections_total += 1
@@ -80,7 +81,7 @@ class Link:
         if self._early:
             transport.write(b"".join(self._early))
             self._early.clear()
-        self.up.write = transport.write
+        self.up.set_write(transport.write)
         if self._eof_to_server:  # the client had already finished
             self._server_eof()
             return
@@ -110,12 +111,7 @@ class Link:
         return self._awaiting
 
     def intercept_response(self, handler: Callable[[bytes], None] | None) -> None:
-        # Kept for a ServerProtocol not made yet: the first request may be read before the upstream
-        # connection exists, and its response must still go through the handler.
         self.response_handler = handler
-        protocol = self.server_protocol
-        if protocol is not None:
-            protocol.feed = handler or self.down.feed
 
     def forward_response(self, data: bytes) -> None:
         if not self._closed:
@@ -224,14 +220,14 @@ class Link:
 
     def client_lost(self) -> None:
         self._client_gone = True
-        self.down.write = _discard
+        self.down.set_write(_discard)
         self.up.feed_eof()
         if self.server is None:
             self.close()
 
     def server_lost(self) -> None:
         self._server_gone = True
-        self.up.write = _discard
+        self.up.set_write(_discard)
         self.down.feed_eof()
         if self._eof_to_server:
             self.close()
@@ -308,15 +304,15 @@ class ServerProtocol(asyncio.Protocol):
     def __init__(self, link: Link):
         self.link = link
         self.counters = link.proxy.counters
-        self.feed: Callable[[bytes], None] = link.response_handler or link.down.feed  # see intercept_response
-        # Known to the link from now on, not once create_connection returns: a request read meanwhile
-        # may arm intercept_response, which must reach this protocol (else the response passes whole).
-        link.server_protocol = self
+        self.down = link.down
 
     def data_received(self, data: bytes) -> None:
         self.counters.bytes_downstream += len(data)
-        self.link._awaiting = False
-        self.feed(data)
+        link = self.link
+        link._awaiting = False
+        # Looked up per chunk, not cached: the request that arms an intercept can be read before this
+        # protocol exists (uvloop reads the client before create_connection returns).
+        (link.response_handler or self.down.entry)(data)
 
     def eof_received(self) -> bool:
         self.link.server_eof()

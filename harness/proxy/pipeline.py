@@ -207,6 +207,18 @@ class Pipe:
         self._first: Feed | None = None
         self._first_eof: Callable[[], None] = write_eof
         self.eof_seen = False
+        # What the source's data_received calls: the peer's write itself when there is nothing to do
+        # on the way (no framer, no stage), one Python call less per chunk; else `feed`.
+        self.entry: Callable[[bytes], None] = self.feed
+        self._rebind()
+
+    def set_write(self, write: Callable[[bytes], None]) -> None:
+        """The sink changed (upstream connected, or a side went away)."""
+        self.write = write
+        self._rebind()
+
+    def _rebind(self) -> None:
+        self.entry = self.write if self.framer is None and self._first is None else self.feed
 
     # --- input -----------------------------------------------------------------------------------
 
@@ -275,6 +287,7 @@ class Pipe:
         self.hold = hold
         self._first = stages[0].feed if stages else None
         self._first_eof = stages[0].eof if stages else self.write_eof
+        self._rebind()
         # What removed stages held goes to the next surviving stage (or the sink), oldest data first:
         # data in a later stage is older than data in an earlier one.
         for index in range(len(old) - 1, -1, -1):
@@ -301,6 +314,7 @@ class Pipe:
             stage.drain()
         self.stages = []
         self._first = None
+        self._rebind()
 
 
 __all__ = ["DelayStage", "Held", "LinkPort", "Pipe", "Segment", "Stage", "StageContext", "answer"]
