@@ -47,23 +47,18 @@ class NullAudit:
         pass
 
 
-class AuditLog:
-    def __init__(self, path: str, *, clock: Callable[[], float] = time.time):
+class LineFile:
+    """An O_APPEND file written in whole lines: buffered, one `os.write` per flush, so several worker
+    processes sharing the file never tear each other's lines (the audit log and the request log)."""
+
+    def __init__(self, path: str):
         self.path = path
-        self._clock = clock
         self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self._pid = os.getpid()
         self._lines: list[bytes] = []
         self._size = 0
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # sync endpoints run in a thread pool
 
-    def emit(self, event: str, **fields: object) -> None:
-        _check_fields(fields)
-        record = {"ts": round(self._clock(), 6), "event": event, "pid": self._pid, **fields}
-        request_id = current_request_id.get()
-        if request_id is not None:
-            record["request_id"] = request_id
-        line = json.dumps(record, separators=(",", ":"), default=str).encode("utf-8") + b"\n"
+    def write_bytes(self, line: bytes) -> None:
         with self._lock:
             self._lines.append(line)
             self._size += len(line)
@@ -75,10 +70,9 @@ class AuditLog:
         with self._lock:
             if not self._lines or self._fd is None:
                 return
-            data = b"".join(self._lines)
+            view = memoryview(b"".join(self._lines))
             self._lines.clear()
             self._size = 0
-            view = memoryview(data)
             while view:
                 written = os.write(self._fd, view)
                 view = view[written:]
@@ -89,6 +83,28 @@ class AuditLog:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+
+
+class AuditLog:
+    def __init__(self, path: str, *, clock: Callable[[], float] = time.time):
+        self.path = path
+        self._clock = clock
+        self._file = LineFile(path)
+        self._pid = os.getpid()
+
+    def emit(self, event: str, **fields: object) -> None:
+        _check_fields(fields)
+        record = {"ts": round(self._clock(), 6), "event": event, "pid": self._pid, **fields}
+        request_id = current_request_id.get()
+        if request_id is not None:
+            record["request_id"] = request_id
+        self._file.write_bytes(json.dumps(record, separators=(",", ":"), default=str).encode("utf-8") + b"\n")
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def open_audit(path: str | None) -> Audit:

@@ -14,7 +14,6 @@ so workers sharing the file never tear each other's lines. The app flushes every
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from harness.scenario.endpoints import EMBEDDED_PATHS
-from harness.target.audit import current_request_id
+from harness.target.audit import LineFile, current_request_id
 
 FLUSH_BYTES = 64 * 1024
 MAX_PATH_CHARS = 200
@@ -35,36 +34,11 @@ _ENDPOINT_JSON = {path: json.dumps(name) for name, path in EMBEDDED_PATHS.items(
 _METHOD_JSON = {m: json.dumps(m) for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")}
 
 
-class RequestLog:
-    """The buffered file. One event loop per process writes it, so it needs no lock."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self._lines: list[str] = []
-        self._size = 0
+class RequestLog(LineFile):
+    """The request log's file: whole lines, buffered, shared safely by workers (audit.LineFile)."""
 
     def write(self, line: str) -> None:
-        self._lines.append(line)
-        self._size += len(line)
-        if self._size >= FLUSH_BYTES:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self._lines or self._fd is None:
-            return
-        view = memoryview("".join(self._lines).encode("utf-8"))
-        self._lines.clear()
-        self._size = 0
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-
-    def close(self) -> None:
-        self.flush()
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self.write_bytes(line.encode("utf-8"))
 
 
 def format_line(
