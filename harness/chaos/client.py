@@ -9,17 +9,16 @@ from typing import Any
 
 import requests
 
+from harness.faults._bearer import BearerJsonClient
+
 API_ENV = "HARNESS_CHAOS_API"  # same names as harness.chaos.control (kept import-light for Locust)
 TOKEN_ENV = "HARNESS_CHAOS_TOKEN"
 TIMEOUT_S = 30.0
 
 
-class ChaosChannel:
+class ChaosChannel(BearerJsonClient):
     def __init__(self, url: str, token: str, session: requests.Session | None = None):
-        self.url = url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {token}"}
-        self.session = session or requests.Session()
-        self.session.trust_env = False  # loopback only: no proxy from the environment
+        super().__init__(url, token, TIMEOUT_S, "chaos control", session)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ChaosChannel | None:
@@ -27,17 +26,7 @@ class ChaosChannel:
         return cls(url, token) if url and token else None
 
     def apply(self, fault: Any, name: str) -> dict[str, Any]:
-        body = fault.model_dump(mode="json", exclude_none=True)
-        return self._call("POST", name, body)
+        return self.call("POST", f"/faults/{name}", fault.model_dump(mode="json", exclude_none=True))
 
     def remove(self, name: str) -> dict[str, Any]:
-        return self._call("DELETE", name, None)
-
-    def _call(self, method: str, name: str, body: Any) -> dict[str, Any]:
-        response = self.session.request(
-            method, f"{self.url}/faults/{name}", json=body, headers=self._headers, timeout=TIMEOUT_S
-        )
-        payload: dict[str, Any] = response.json()
-        if response.status_code != 200:
-            raise RuntimeError(f"chaos control {method} {name}: {response.status_code} {payload.get('error')}")
-        return payload
+        return self.call("DELETE", f"/faults/{name}", None)

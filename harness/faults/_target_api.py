@@ -10,17 +10,16 @@ from typing import Any
 
 import requests
 
+from harness.faults._bearer import BearerJsonClient
+
 URL_ENV = "HARNESS_TARGET_CHAOS_URL"  # the target's own address (bypassing the proxy)
 TOKEN_ENV = "HARNESS_TARGET_ADMIN_TOKEN"  # same name as harness.target.chaosapi.ADMIN_TOKEN_ENV
 TIMEOUT_S = 10.0
 
 
-class TargetChaos:
+class TargetChaos(BearerJsonClient):
     def __init__(self, url: str, token: str, session: requests.Session | None = None):
-        self.url = url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {token}"}
-        self.session = session or requests.Session()
-        self.session.trust_env = False  # loopback only: no proxy from the environment
+        super().__init__(url, token, TIMEOUT_S, "target chaos API", session)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> TargetChaos | None:
@@ -29,15 +28,7 @@ class TargetChaos:
 
     def send(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """One change: {"method", "path" (under /chaos), "body" (JSON or None)}."""
-        response = self.session.request(
-            request["method"], f"{self.url}{request['path']}", json=request.get("body"), headers=self._headers,
-            timeout=TIMEOUT_S,
-        )
-        if response.status_code != 200:
-            raise RuntimeError(f"target chaos API {request['method']} {request['path']}: {response.status_code} "
-                               f"{response.text[:200]}")
-        payload: dict[str, Any] = response.json()
-        return payload
+        return self.call(request["method"], request["path"], request.get("body"))
 
     def reset(self) -> dict[str, Any]:
         return self.send({"method": "POST", "path": "/chaos/reset", "body": None})
