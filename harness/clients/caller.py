@@ -150,7 +150,7 @@ class Caller:
         response shape nobody foresaw) ends the journey as a protocol error instead of killing the user."""
         journey = Journey(self._new_op_id(), flow)
         outer, self._journey = self._journey, journey
-        ts, t0 = self.clock(), self.perf()
+        ts, t0, phase = self.clock(), self.perf(), self.phase()
         try:
             yield journey
         except Exception:  # the user must survive; the type is enough to debug, a message might leak
@@ -158,7 +158,7 @@ class Caller:
         finally:
             self._journey = outer
             self.sink.operation(
-                self._row(ts, journey.op_id, flow, JOURNEY_STEP)
+                self._row(ts, journey.op_id, flow, JOURNEY_STEP, phase)
                 | {
                     "attempts": journey.attempts,
                     "outcome": journey.outcome,
@@ -184,9 +184,9 @@ class Caller:
         self._journey.steps += 1
         return f"{self._journey.op_id}.{self._journey.steps}"
 
-    def _row(self, ts: float, op_id: str, flow: str, step: str) -> dict[str, Any]:
-        return {"ts": ts, "op_id": op_id, "flow": flow, "step": step, "phase": self.phase(), "user": self.user,
-                "node": self.node}
+    def _row(self, ts: float, op_id: str, flow: str, step: str, phase: str | None = None) -> dict[str, Any]:
+        return {"ts": ts, "op_id": op_id, "flow": flow, "step": step, "phase": phase or self.phase(),
+                "user": self.user, "node": self.node}
 
     # --- one step ---------------------------------------------------------------------------------
 
@@ -236,7 +236,8 @@ class Caller:
             return result
 
         policy.deposit()
-        ts, t0 = clock(), perf()
+        # an operation belongs to the phase it started in, however long its retries run into the next
+        ts, t0, phase = clock(), perf(), self.phase()
         last = attempt()
         backoff_s = 0.0
         if policy.wants_retry(last):  # only now is tenacity needed: a success costs no Retrying
@@ -246,7 +247,7 @@ class Caller:
         if intended_ts is not None:  # open loop: the user waited from when the call was due
             latency_ms += max(0.0, ts - intended_ts) * 1000.0
         sink.operation({
-            "ts": ts, "op_id": op_id, "flow": flow, "step": step, "phase": self.phase(), "user": self.user,
+            "ts": ts, "op_id": op_id, "flow": flow, "step": step, "phase": phase, "user": self.user,
             "node": self.node, "attempts": attempt_no, "outcome": last.outcome, "status": last.status,
             "latency_ms": latency_ms, "backoff_ms": backoff_ms, "intended_ts": intended_ts,
         })  # fmt: skip

@@ -266,7 +266,9 @@ class SsoUser(User):
         self.pacer: Pacer | None = None
         if scenario.load.arrival == "open":
             self.pacer = Pacer(lambda: rate_at(scenario, plugin.run_time_s()), self.rng)
-        self.flows = build_flows(scenario, self.caller, plugin.runtime.base_url, plugin.credentials, rng=self.rng)
+        self.flows = build_flows(
+            scenario, self.caller, plugin.runtime.base_url, plugin.credentials, rng=self.rng, user_index=index
+        )
         self.weights = [f.weight for f in scenario.flows]
 
     def on_stop(self) -> None:

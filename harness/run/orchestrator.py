@@ -39,7 +39,8 @@ from harness.scenario import Scenario, load_scenario
 from harness.scenario.model import TARGET_FAULT_TYPES, EmbeddedTarget, ExternalTarget
 
 # harness.clients.flows reads these; named here so the orchestrator need not import the flows
-USERNAME_ENV, PASSWORD_ENV = "HARNESS_USERNAME", "HARNESS_PASSWORD"
+USERNAME_ENV, PASSWORD_ENV, USER_COUNT_ENV = "HARNESS_USERNAME", "HARNESS_PASSWORD", "HARNESS_USER_COUNT"
+SEEDED_USERS = 100  # the target's --seed-users default, passed explicitly below
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "load" / "locustfile.py"
 PROXY_NAME = "sso"
@@ -87,12 +88,20 @@ def clean_leftovers(out: str | Path = "reports") -> int:
     return 0
 
 
-def seeded_user_env() -> dict[str, str]:
-    """The embedded target seeds its directory by a documented rule; the load signs in as its first user."""
+def seeded_user_env(count: int = SEEDED_USERS) -> dict[str, str]:
+    """The embedded target seeds `count` users by a documented rule; simulated user i signs in as seeded
+    user i mod count + 1 (harness.clients.flows), user0001 where a flow has no index."""
     from harness.target.directory import password_for, username
 
-    name = username(1, 1)
-    return {USERNAME_ENV: name, PASSWORD_ENV: password_for(name)}
+    name = username(1, count)
+    return {USERNAME_ENV: name, PASSWORD_ENV: password_for(name), USER_COUNT_ENV: str(count)}
+
+
+def seeded_passwords(count: int = SEEDED_USERS) -> list[str]:
+    """Every seeded user's password, for the secret scan."""
+    from harness.target.directory import password_for, username
+
+    return [password_for(username(i, count)) for i in range(1, count + 1)]
 
 
 def check_external_target(scenario: Scenario) -> None:
@@ -321,6 +330,8 @@ class Run:
                 str(self._scratch / "target.sqlite3"),
                 "--issuer",
                 base_url,
+                "--seed-users",
+                str(SEEDED_USERS),
                 "--signing-alg",
                 target_cfg.signing_alg,
                 "--workers",
@@ -332,7 +343,7 @@ class Run:
         ]
         self._target_url = target_url
         self._user_env = seeded_user_env()
-        self._secret_values.append(self._user_env[PASSWORD_ENV])
+        self._secret_values += seeded_passwords()
         self._enable_target_chaos_api(target_url)
         target = self._spawn_target()
         if base_url != target_url:

@@ -134,3 +134,14 @@ def test_op_ids_are_unique_per_user_and_steps_hang_off_their_journey() -> None:
     assert (first, second) == (f"{journey}.1", f"{journey}.2")
     assert len({lone, journey}) == 2
     assert other._new_op_id() not in (lone, journey)  # another user's prefix
+
+
+def test_an_operation_belongs_to_the_phase_it_started_in() -> None:
+    """Retries that run past a phase boundary must not move the operation into the next phase."""
+    caller, sink, fake, _ = make_caller([503, 503, 200], Retry(stop=RetryStop(after_attempt=3),
+                                                                wait=RetryWait(fixed_s=2.0)))
+    start = fake.now
+    caller.phase = lambda: "baseline" if fake.now < start + 1 else "brownout"
+    caller.call("f", "s", "GET", "http://idp/x", endpoint="x")
+    assert [a["phase"] for a in sink.attempts] == ["baseline", "brownout", "brownout"]
+    assert sink.operations[0]["phase"] == "baseline"
