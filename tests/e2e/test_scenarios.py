@@ -59,11 +59,14 @@ def test_every_shipped_scenario_has_an_expectation() -> None:
     assert shipped == set(EXPECTED)
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+# Only the scenarios this run is meant to execute are collected: the others are not skipped (a skip
+# would read as "tried and passed over"), they belong to `make scenarios`.
+SELECTED = sorted(name for name, expected in EXPECTED.items() if ALL or expected.in_make_test)
+
+
+@pytest.mark.parametrize("name", SELECTED)
 def test_short_form_reaches_its_documented_verdict(name: str, tmp_path: Path) -> None:
     expected = EXPECTED[name]
-    if not (ALL or expected.in_make_test):
-        pytest.skip("run by `make scenarios` (HARNESS_SCENARIOS=all)")
     scenario = SCENARIOS / f"{name}.yaml"
     result = subprocess.run(
         harness_argv("run", str(scenario), "--duration-scale", str(expected.scale), "--out", str(tmp_path)),
