@@ -161,7 +161,7 @@ def _fault_story(summary: Mapping[str, Any]) -> str:
         parts = [f"<strong>{e(f.get('label'))}</strong> during {e(f.get('phase'))}:"]
         if avail:
             parts.append(
-                f"operation availability {e(signed(avail.get('difference'), 4))}"
+                f"operation availability changed by {e(signed(avail.get('difference'), 4))}"
                 f"{e(interval(avail.get('interval'), 4, True))}"
                 f" against {e(summary.get('baseline_phase'))} (p={e(number(avail.get('p_value'), 4))}),"
             )

@@ -142,7 +142,7 @@ def test_headline_cards_and_fault_story(built):
     text = " ".join(page.text)
     assert "SLOs held" in text and "4 / 7" in text
     assert "worst p99 (ms), brownout" in text
-    assert "operation availability -0.45" in text
+    assert "operation availability changed by -0.45" in text
     assert "Injected: not measured (configured 50%)" in text
 
 
