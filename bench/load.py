@@ -28,21 +28,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from proxy import NGINX_CONF, free_port  # bench/ is on sys.path: run as a script or as a locustfile
+
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = ("http", "harness", "fast", "harness_fast")
 CLASS_OF = {"http": "PlainHttp", "harness": "HarnessHttp", "fast": "PlainFast", "harness_fast": "HarnessFast"}
-NGINX_CONF = """worker_processes 1;
-daemon off;
-pid {dir}/nginx.pid;
-error_log {dir}/nginx-error.log;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  client_body_temp_path {dir}; proxy_temp_path {dir}; fastcgi_temp_path {dir};
-  uwsgi_temp_path {dir}; scgi_temp_path {dir};
-  server {{ listen 127.0.0.1:{port}; location / {{ root {dir}/www; }} }}
-}}
-"""
 
 
 def _locust_classes() -> None:
@@ -105,12 +95,6 @@ if __name__ != "__main__":
     _locust_classes()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _children_cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -152,7 +136,7 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="bench-load-"))
     (scratch / "www").mkdir()
     (scratch / "www" / "index.html").write_text("ok\n")
-    port = _free_port()
+    port = free_port()
     (scratch / "nginx.conf").write_text(NGINX_CONF.format(dir=scratch, port=port))
     server = subprocess.Popen([nginx, "-c", str(scratch / "nginx.conf"), "-p", str(scratch)],
                               stderr=subprocess.DEVNULL)  # fmt: skip
