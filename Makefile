@@ -19,7 +19,7 @@ run: $(STAMP)
 	$(BIN)/harness run $(SCENARIO)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --durations=15 tests
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" tests
