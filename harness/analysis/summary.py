@@ -218,6 +218,9 @@ def _notes(run: Run) -> list[str]:
     failed = [f.id for f in run.faults if f.error]
     if failed:
         notes.append(f"faults that reported an error: {', '.join(failed)}")
+    lost = [e for e in run.journal.get("events") or [] if e.get("kind") == "worker_lost"]
+    if lost:
+        notes.append("load workers lost during the run: " + "; ".join(str(e.get("detail")) for e in lost))
     stop = run.journal.get("stop_condition")
     if stop:
         notes.append(

@@ -122,3 +122,19 @@ def test_json_safe_turns_nan_and_numpy_into_plain_json():
         "b": [3, None],
         "4": True,
     }
+
+
+def test_notes_say_what_an_sre_must_know_first(tmp_path):
+    """An aborted run, a service unhealthy before the experiment, a deviation and a lost worker each
+    get a plain sentence at the top of the report."""
+    run_dir = write_run(tmp_path, status="aborted")
+    journal = json.loads((run_dir / "journal.json").read_text())
+    journal["stop_condition"] = {"condition": "idp-down", "observed": 0.12, "samples": 80}
+    journal["steady_state"] = {"before": {"ok": False, "detail": "0/5 token requests succeeded"},
+                               "after": {"ok": False, "detail": "0/5"}}
+    journal["events"] = [{"ts": T0 + 5, "kind": "worker_lost", "detail": "worker w2 stopped answering"}]
+    (run_dir / "journal.json").write_text(json.dumps(journal))
+    notes = build_summary(run_dir)["notes"]
+    assert any("stop condition idp-down: observed 0.12 over 80 records" in n for n in notes)
+    assert any("not healthy before the experiment: 0/5 token requests succeeded" in n for n in notes)
+    assert any("worker w2 stopped answering" in n for n in notes)
