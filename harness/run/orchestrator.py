@@ -29,6 +29,7 @@ from harness.errors import EXIT_ABORTED, EXIT_INFRA, HarnessError, Infrastructur
 from harness.faults._target_api import TOKEN_ENV as TARGET_ADMIN_TOKEN_ENV
 from harness.faults._target_api import URL_ENV as TARGET_CHAOS_URL_ENV
 from harness.records import shard_paths
+from harness.run.console import Progress, print_verdict
 from harness.run.journal import Journal, read_jsonl
 from harness.run.leftovers import ActiveRuns, Registration, process_start_ticks
 from harness.run.runtime import CLIENT_ID_ENV, SECRET_ENV, Runtime
@@ -378,7 +379,7 @@ class Run:
         load = loadgen.start(spawn, self.journal, self.run_dir, self.secret, mode)
         try:
             if mode.ui:
-                load.wait_ui(_Progress(self.run_dir / "timeline.jsonl").print_new)
+                load.wait_ui(Progress(self.run_dir / "timeline.jsonl").print_new)
             else:
                 self._watch(load.master)
                 self._check_load_made_records(load.master)
@@ -417,7 +418,7 @@ class Run:
         assert self.journal is not None
         deadline = time.monotonic() + self.scenario.duration_s + LOCUST_GRACE_S
         timeline = self.run_dir / "timeline.jsonl"
-        progress = _Progress(timeline)
+        progress = Progress(timeline)
         conditions = self.scenario.stop_conditions
         horizon = max((c.window_s for c in conditions), default=1.0)
         live = LiveRecords(self.run_dir / "records", horizon_s=horizon + 2.0)
@@ -676,7 +677,7 @@ class Run:
             self.journal.status = "failed"
         self.journal.exit_code = exit_code
         self.journal.write()
-        _print_verdict(result.summary, result.report_html)
+        print_verdict(result.summary, result.report_html)
         return exit_code
 
     # --- helpers ---------------------------------------------------------------------------------
@@ -697,42 +698,3 @@ class Run:
         if self.journal is not None:
             self.journal.errors.append(message)
             self.journal.event("error", message)
-
-
-class _Progress:
-    """Prints the timeline's phase and fault changes as they happen, so a long run is not a silent one."""
-
-    def __init__(self, path: Path):
-        self.path, self.seen = path, 0
-
-    def print_new(self) -> None:
-        events = read_jsonl(self.path)
-        for ev in events[self.seen :]:
-            line = _describe(ev)
-            if line:
-                print(f"  {datetime.fromtimestamp(ev['ts'], UTC):%H:%M:%S} {line}", flush=True)
-        self.seen = len(events)
-
-
-def _describe(ev: dict[str, Any]) -> str:
-    kind = ev.get("kind")
-    late_ms = (ev["ts"] - ev["asked_at"]) * 1000 if "asked_at" in ev and "ts" in ev else 0.0
-    if kind == "phase_start":
-        return f"phase {ev['phase']} started"
-    if kind == "fault_applied":
-        return f"fault {ev['fault_id']} ({ev['type']}) applied, {late_ms:.0f} ms after asked"
-    if kind == "fault_removed":
-        return f"fault {ev['fault_id']} removed, {late_ms:.0f} ms after asked"
-    if kind == "fault_error":
-        return f"fault {ev['fault_id']} could not be {ev.get('action')}d: {ev.get('error')}"
-    return ""
-
-
-def _print_verdict(summary: dict[str, Any], report_html: Path) -> None:
-    for slo in summary.get("slos", []):
-        observed = slo.get("observed")
-        shown = "no data" if observed is None else f"{observed:.4g}"
-        threshold = slo.get("threshold", {})
-        bound = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in threshold.items())
-        print(f"  {slo.get('verdict', '?').upper():<7} {slo['name']}: {shown} ({bound})")
-    print(f"harness: verdict {summary.get('verdict', '?')}; report: {report_html}")
