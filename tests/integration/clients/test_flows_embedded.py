@@ -181,8 +181,11 @@ def test_relying_party_fails_closed_when_jwks_is_unreachable(target_url: str) ->
     assert h.ctx.provider.discover(h.ctx.caller, "setup")
     h.ctx.provider.endpoints["jwks"] = f"http://{LOOPBACK}:{free_port()}/jwks"  # nothing listens there
     assert not JwksValidationFlow(h.ctx).run()
-    (verdict,) = [a for a in h.sink.attempts if a["method"] == VERIFY_METHOD]
-    assert (verdict["outcome"], verdict["error"]) == ("connect_error", "jwks_unavailable")
+    genuine, *invalid = [a for a in h.sink.attempts if a["method"] == VERIFY_METHOD]
+    assert (genuine["step"], genuine["outcome"], genuine["error"]) == ("verify", "connect_error", "jwks_unavailable")
+    # with no keys to check against, every invalid token is still presented, and refused (fail closed)
+    assert {a["step"] for a in invalid} >= {"verify_bad_signature", "verify_alg_none", "verify_expired"}
+    assert {a["outcome"] for a in invalid} == {"ok"}
     journey = h.sink.operations[-1]
     assert (journey["step"], journey["outcome"]) == ("journey", "connect_error")
     assert not h.leaked()
