@@ -72,20 +72,26 @@ def test_records_show_retries_hiding_the_brownout(brownout_run) -> None:
     operations = read_records(run_dir / "records", "operations")
     assert attempts.num_rows > 50 and operations.num_rows > 20
 
-    steps = operations.filter(pc.not_equal(operations["step"], "journey"))  # journey rows sum up their steps
+    # The fault is on the token endpoint only; the journey's other steps (discovery, introspection) are
+    # not touched, so the token step is where the numbers are known: half its attempts fail, and with up
+    # to 4 attempts an operation takes 1 + 1/2 + 1/4 + 1/8 = 1.875 attempts on average.
+    token_attempts = attempts.filter(pc.equal(attempts["endpoint"], "token"))
+    token_steps = operations.filter(pc.equal(operations["step"], "token"))
 
     def count(table, phase: str) -> int:
         return int(pc.sum(pc.equal(table["phase"], phase)).as_py() or 0)
 
-    assert count(attempts, "brownout") > count(steps, "brownout") * 1.3  # retries happened
-    assert count(attempts, "baseline") == count(steps, "baseline")  # and only under the fault
+    assert count(token_attempts, "brownout") > count(token_steps, "brownout") * 1.5  # retries happened
+    assert count(token_attempts, "baseline") == count(token_steps, "baseline")  # and only under the fault
+    in_brownout = token_attempts.filter(pc.equal(token_attempts["phase"], "brownout"))
+    ok_share = pc.sum(pc.equal(in_brownout["outcome"], "ok")).as_py() / in_brownout.num_rows
+    assert ok_share == pytest.approx(0.5, abs=0.1)
 
     summary = json.loads((run_dir / "summary.json").read_text())
     phases = summary["phases"]
     assert phases["brownout"]["availability"]["attempt"] < phases["baseline"]["availability"]["attempt"]
-    assert phases["brownout"]["availability"]["attempt"] == pytest.approx(0.5, abs=0.15)
     assert phases["baseline"]["availability"]["operation"] == 1.0
-    assert phases["brownout"]["attempts_per_operation"] > 1.3
+    assert phases["brownout"]["attempts_per_operation"] > 1.2
 
 
 def test_journal_has_phases_and_fault_removal(brownout_run) -> None:
