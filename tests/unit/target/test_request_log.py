@@ -148,9 +148,9 @@ def test_the_app_logs_each_request_without_secrets(config: TargetConfig, tmp_pat
                           auth=(CLIENT_ID, CLIENT_SECRET), headers={OP_ID_HEADER: "op1"})  # fmt: skip
         assert token.status_code == 200
         assert http.get("/.well-known/jwks.json", headers={OP_ID_HEADER: "op2"}).status_code == 200
-        assert http.get("/nowhere?code=abc").status_code == 404
+        assert http.get("/nowhere?code=querycodeQzX").status_code == 404
     text = path.read_text()  # flushed at shutdown
-    for secret in (CLIENT_SECRET, token.json()["access_token"], "leak", "abc", "Basic"):
+    for secret in (CLIENT_SECRET, token.json()["access_token"], "leak", "querycodeQzX", "Basic"):
         assert secret not in text
     rows = lines(path)
     assert [(r["endpoint"], r["status"], r["op_id"]) for r in rows] == [
