@@ -17,7 +17,7 @@ from harness.clients.oauth import UserCredentials
 MAX_HOPS = 8
 USER_FIELDS = ("username", "user", "email", "login", "user_name")
 APPROVE_WORDS = ("approve", "allow", "accept", "confirm", "yes", "consent")
-DENY_WORDS = ("deny", "no", "cancel", "reject", "decline", "refuse")
+DENY_WORDS = ("deny", "no", "cancel", "abort", "reject", "decline", "refuse")
 
 
 @dataclass
@@ -31,32 +31,70 @@ class Form:
 
 
 class _FormParser(HTMLParser):
+    """Forms with the controls that belong to them: those inside the form, and those elsewhere that name
+    it in a `form` attribute (HTML's form owner: oidc-provider's device confirmation puts its buttons
+    after the form). A control outside every form that names none belongs to none."""
+
     def __init__(self) -> None:
         super().__init__()
         self.forms: list[Form] = []
+        self.by_id: dict[str, Form] = {}
+        self.open: Form | None = None
+        self.pending: list[tuple[str, dict[str, str]]] = []  # controls naming a form further down
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
         if tag == "form":
-            self.forms.append(Form(a.get("action", ""), a.get("method", "get").upper()))
-        elif self.forms and tag in ("input", "button"):
-            form, name, kind = self.forms[-1], a.get("name", ""), a.get("type", "text").lower()
-            if not name:
-                return
-            if kind == "password":
-                form.password_field = name
-            elif kind == "submit" or tag == "button":
-                _offer_submit(form, name, a.get("value", ""))
-            elif kind not in ("checkbox", "radio") or "checked" in a:
-                form.fields[name] = a.get("value", "")
+            self.open = Form(a.get("action", ""), a.get("method", "get").upper())
+            self.forms.append(self.open)
+            if a.get("id"):
+                self.by_id[a["id"]] = self.open
+        elif tag in ("input", "button"):
+            if owner := a.get("form"):
+                if owner in self.by_id:
+                    _add_control(self.by_id[owner], tag, a)
+                else:
+                    self.pending.append((tag, a))
+            elif self.open is not None:
+                _add_control(self.open, tag, a)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.open = None
+
+    def close(self) -> None:
+        super().close()
+        for tag, a in self.pending:
+            if a["form"] in self.by_id:
+                _add_control(self.by_id[a["form"]], tag, a)
+
+
+def _add_control(form: Form, tag: str, a: dict[str, str]) -> None:
+    name, kind = a.get("name", ""), a.get("type", "submit" if tag == "button" else "text").lower()
+    if not name:
+        return
+    if kind == "password":
+        form.password_field = name
+    elif kind == "submit":
+        _offer_submit(form, name, a.get("value", ""))
+    elif kind in ("button", "reset", "image"):
+        return  # script-driven or clearing buttons send nothing a person means to send
+    elif kind not in ("checkbox", "radio") or "checked" in a:
+        form.fields[name] = a.get("value", "")
+
+
+def _denies(word: str) -> bool:
+    word = word.strip().lower()
+    return word in DENY_WORDS or any(w in word for w in DENY_WORDS if len(w) > 2)
 
 
 def _offer_submit(form: Form, name: str, value: str) -> None:
     """Keep the button a person would press to go on: an approving one over any other, never a denying
-    one. The value decides (`name="approve" value="no"` denies); the name only when there is no value."""
-    word = value.strip().lower() or name.lower()
-    if word in DENY_WORDS or any(w in word for w in DENY_WORDS if len(w) > 2):
+    one. Either word can deny: `name="approve" value="no"` refuses, and so does `name="abort" value="yes"`
+    (oidc-provider's device confirmation); the value says approve, or the name when there is no value."""
+    if _denies(value) or _denies(name):
         return
+    word = value.strip().lower() or name.lower()
     approves = any(w in word for w in APPROVE_WORDS)
     if not form.submit or (approves and not form.submit_approves):
         form.submit, form.submit_approves = {name: value}, approves
@@ -66,6 +104,7 @@ def forms_in(html: str) -> list[Form]:
     parser = _FormParser()
     try:
         parser.feed(html)
+        parser.close()
     except Exception:
         return []
     return parser.forms
