@@ -54,8 +54,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_ui(args: argparse.Namespace) -> int:
     from harness.run.orchestrator import run_scenario_file
 
-    ui = {"web_host": args.web_host, "web_port": args.web_port}
-    return run_scenario_file(args.scenario, out=args.out, seed=args.seed, workers=args.workers, ui=ui)
+    ui = {"web_host": args.web_host, "web_port": args.web_port, "duration_scale": args.duration_scale}
+    return run_scenario_file(
+        args.scenario, out=args.out, seed=args.seed, duration_scale=args.duration_scale, workers=args.workers, ui=ui
+    )
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
@@ -163,12 +165,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0, help="Locust worker processes on this machine (0: one process)")
     p.set_defaults(handler=_cmd_run)
 
-    p = sub.add_parser("ui", help="start target and proxy, then Locust's web UI with the Resilience tab")
-    p.add_argument("scenario", help="scenario YAML file")
+    p = sub.add_parser(
+        "ui",
+        help="start target and proxy, then Locust's web UI with the Resilience tab",
+        description="Start target and proxy, then Locust's web UI. Its start form offers this scenario and "
+        "those beside its file or shipped in scenarios/ that run on the same services.",
+    )
+    p.add_argument("scenario", help="scenario YAML file (the form's default)")
     p.add_argument("--out", default="reports", help="parent directory of the run directory (default: reports)")
     p.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     p.add_argument("--web-host", default="127.0.0.1", help="address of the web UI (default: 127.0.0.1)")
     p.add_argument("--web-port", type=int, default=8089, help="port of the web UI (default: 8089)")
+    p.add_argument(
+        "--duration-scale", type=float, default=1.0, help="multiply every phase duration of every offered scenario"
+    )
     p.add_argument("--workers", type=int, default=0, help="Locust worker processes on this machine (0: one process)")
     p.set_defaults(handler=_cmd_ui)
 

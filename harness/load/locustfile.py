@@ -35,12 +35,13 @@ from harness.load.pacing import PacedCaller, Pacer
 from harness.load.recorder import Recorder
 from harness.load.shape import rate_at, target_at
 from harness.load.timeline import JsonLines, Timeline
-from harness.run.runtime import SECRET_ENV, Runtime
+from harness.run.runtime import SECRET_ENV, Runtime, ScenarioChoice
 from harness.scenario import Scenario, load_scenario
 
 FLUSH_INTERVAL_S = 1.0
 PLUGIN_ATTR = "harness_plugin"
 NODE_ENV = "HARNESS_NODE"
+RUNTIME_ENV = "HARNESS_RUNTIME"
 
 
 def node_name(runner: Any) -> str:
@@ -101,7 +102,9 @@ class HarnessPlugin:
             self._greenlets.append(gevent.spawn(self.master_side.watch))
         if self.environment.web_ui is not None:
             run_dir = os.path.abspath(self.runtime.run_dir)
-            webui.register(self.environment.web_ui, self.view_rows, resilience.COLUMNS, Path(run_dir))
+            webui.register(
+                self.environment.web_ui, self.view_rows, resilience.COLUMNS, Path(run_dir), self.start_refusal
+            )
 
     @staticmethod
     def of(environment: Environment) -> HarnessPlugin:
@@ -122,6 +125,7 @@ class HarnessPlugin:
     # --- events ----------------------------------------------------------------------------------
 
     def on_test_start(self, **_: Any) -> None:
+        self._adopt_choice()
         self.test_started_at = time.time()
         if self.is_worker or (self.timeline is not None and not self.timeline.stopped):
             return  # the timeline runs once per test, in the master or the single local process
@@ -135,6 +139,39 @@ class HarnessPlugin:
         run_id = os.path.basename(os.path.normpath(self.runtime.run_dir)).split("-")[0].lower()
         self.timeline = Timeline(self.scenario.phases, applier, self.emit, sleep=gevent.sleep, run_id=run_id)
         self._greenlets.append(gevent.spawn(self.timeline.run))
+
+    # --- the scenario chosen in the web UI's start form ------------------------------------------
+
+    def _chosen(self) -> ScenarioChoice | None:
+        options = self.environment.parsed_options
+        value = str(getattr(options, "harness_scenario", "") or "") if options is not None else ""
+        return self.runtime.choice(value) if value else None
+
+    def start_refusal(self, value: str) -> str | None:
+        """Why the form's Start must be refused (the UI shows the message), or None."""
+        choice = self.runtime.choice(value) if value else None
+        if choice is None or choice.name == self.scenario.name or self.test_started_at is None:
+            return None
+        return (
+            f"This run already holds records of {self.scenario.name}; one run directory keeps one scenario, so "
+            f"its report stays whole. To run {choice.name}, end `harness ui` (Ctrl-C) and start it again."
+        )
+
+    def _adopt_choice(self) -> None:
+        """At the start of a test: switch to the scenario the form chose (workers receive the master's
+        form values with the spawn message). The master or local process also makes it the run's
+        scenario.yaml, which the report and the journal then follow."""
+        choice = self._chosen()
+        if choice is None or choice.name == self.scenario.name or self.test_started_at is not None:
+            return
+        scenario = load_scenario(choice.file)
+        self.scenario, self.policy = scenario, RetryPolicy(scenario.retry)
+        if not self.is_worker:
+            own = Path(self.runtime.scenario_file)
+            tmp = own.with_suffix(".tmp")
+            tmp.write_text(Path(choice.file).read_text(encoding="utf-8"), encoding="utf-8")
+            os.replace(tmp, own)
+            self.emit({"kind": "scenario_selected", "ts": time.time(), "scenario": scenario.name})
 
     def on_test_stop(self, **_: Any) -> None:
         if self.timeline is not None:
@@ -223,16 +260,26 @@ def _warm_up(applier: FaultApplier, client: Any, scenario: Scenario) -> None:
 def _add_arguments(parser: Any) -> None:
     parser.add_argument(
         "--harness-runtime",
-        default=os.environ.get("HARNESS_RUNTIME", ""),
+        default=os.environ.get(RUNTIME_ENV, ""),
         help="runtime.json written by `harness run` (scenario, target address, run directory)",
         include_in_web_ui=False,
     )
+    choices = _form_choices(os.environ.get(RUNTIME_ENV, ""))
     parser.add_argument(
         "--harness-scenario",
-        default="",
-        help="the scenario this run drives: its stages (users per phase) and faults; set by `harness ui`, "
-        "the shape follows the phases whatever the user fields say",
+        default=choices[0] if choices else "",
+        choices=choices or None,
+        help="the scenario this test drives: its phases (users per phase) and faults, shown as "
+        "name: phase duration users [faults]; the shape follows the phases whatever the user fields say",
     )
+
+
+def _form_choices(runtime_path: str) -> list[str]:
+    """The start form's scenarios (`harness ui` wrote them into the runtime); parsed anew each time the
+    web UI renders, so it must stay cheap: one small JSON file."""
+    if not runtime_path or not os.path.exists(runtime_path):
+        return []
+    return [choice.plan for choice in Runtime.load(runtime_path).choices]
 
 
 @events.init.add_listener

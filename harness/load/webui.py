@@ -23,7 +23,14 @@ TAB_KEY = "resilience"
 Rows = Callable[[], list[dict[str, Any]]]
 
 
-def register(web_ui: Any, rows: Rows, columns: list[dict[str, str]], run_dir: Path) -> None:
+def register(
+    web_ui: Any,
+    rows: Rows,
+    columns: list[dict[str, str]],
+    run_dir: Path,
+    start_refusal: Callable[[str], str | None] = lambda value: None,
+) -> None:
+    """`start_refusal(form value of --harness-scenario)`: a reason to refuse Start, shown by the form."""
     web_ui.template_args["extended_tabs"] = [{"title": "Resilience", "key": TAB_KEY}]
     web_ui.template_args["extended_tables"] = [{"key": TAB_KEY, "structure": columns}]
     web_ui.template_args["extended_csv_files"] = [
@@ -39,6 +46,14 @@ def register(web_ui: Any, rows: Rows, columns: list[dict[str, str]], run_dir: Pa
             body["extended_stats"] = [{"key": TAB_KEY, "data": rows()}]
             response.set_data(json.dumps(body))
         return response
+
+    @web_ui.app.before_request
+    def _refuse_start() -> Any:
+        if request.method == "POST" and request.path.rstrip("/").endswith("/swarm"):
+            reason = start_refusal(request.form.get("harness_scenario", ""))
+            if reason:  # Locust's form shows `message` when `success` is false
+                return jsonify({"success": False, "message": reason, "host": web_ui.environment.host})
+        return None
 
     bp = Blueprint("resilience", __name__)
 

@@ -27,6 +27,7 @@ from harness.scenario.model import Scenario
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "load" / "locustfile.py"
 EXPECT_WORKERS_WAIT_S = 30
 NODE_ENV = "HARNESS_NODE"  # same name as harness.load.locustfile.NODE_ENV (which imports gevent)
+RUNTIME_ENV = "HARNESS_RUNTIME"  # same name as harness.load.locustfile.RUNTIME_ENV
 STATS_FILE = "locust-stats"  # logs/locust-stats.json: Locust's own final request counts
 
 Spawn = Callable[[str, list[str], Mapping[str, str]], ManagedProcess]
@@ -104,6 +105,14 @@ class Load:
             self.master.wait(0.5)
             progress()
 
+    def quit_ui(self, journal: Any, timeout_s: float) -> None:
+        """End a web-UI session: SIGINT, Locust's graceful quit (its timeline removes active faults, records
+        are flushed). Its exit code says whether requests failed, which in a chaos test is no fault of ours."""
+        self.master.signal(signal.SIGINT)
+        self.master.wait(timeout_s)
+        code = self.master.returncode() if not self.master.alive() else self.master.stop(timeout_s=2.0)
+        journal.event("load_finished", f"locust exit code {code} (web UI closed)")
+
     def check_exit(self, journal: Any) -> None:
         code = self.master.returncode()
         if code != 0:
@@ -130,7 +139,7 @@ def start(spawn: Spawn, journal: Any, run_dir: Path, secret: str, mode: LoadMode
     """Start Locust as `mode` says: local, master + N local workers, with or without the web UI."""
     runtime_path = run_dir / "runtime.json"
     logs = run_dir / "logs"
-    env = {SECRET_ENV: secret}
+    env = {SECRET_ENV: secret, RUNTIME_ENV: str(runtime_path)}  # RUNTIME_ENV: the form's choices at parse time
     port = free_port() if mode.workers else 0
     if mode.workers:
         argv = master_argv(runtime_path, logs, port, mode.workers, mode if mode.ui else None)

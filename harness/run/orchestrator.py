@@ -23,8 +23,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import yaml
-
 from harness.errors import EXIT_ABORTED, EXIT_INFRA, HarnessError, InfrastructureError, InputError
 from harness.faults._target_api import TOKEN_ENV as TARGET_ADMIN_TOKEN_ENV
 from harness.faults._target_api import URL_ENV as TARGET_CHAOS_URL_ENV
@@ -32,11 +30,12 @@ from harness.records import shard_paths
 from harness.run.console import Progress, print_verdict
 from harness.run.journal import Journal, read_jsonl
 from harness.run.leftovers import ActiveRuns, Registration, process_start_ticks
-from harness.run.runtime import CLIENT_ID_ENV, SECRET_ENV, Runtime
+from harness.run.runtime import CLIENT_ID_ENV, SECRET_ENV, Runtime, ScenarioChoice
 from harness.run.secrets import scan_run_dir
 from harness.run.services import ManagedProcess, free_port, python_module, wait_until_ready
 from harness.run.watch import LiveRecords, Trigger, first_trigger
 from harness.scenario import Scenario, load_scenario
+from harness.scenario.catalog import resolved_yaml
 from harness.scenario.model import TARGET_FAULT_TYPES, EmbeddedTarget, ExternalTarget
 
 # harness.clients.flows reads these; named here so the orchestrator need not import the flows
@@ -120,6 +119,17 @@ def check_external_target(scenario: Scenario) -> None:
         raise InputError(f"{scenario.name}: set the environment variables {', '.join(missing)} (target credentials)")
 
 
+def _journal_scenario(scenario: Scenario, source: Path) -> dict[str, Any]:
+    text = resolved_yaml(scenario)
+    return {
+        "name": scenario.name,
+        "description": scenario.description,
+        "file": str(source),
+        "sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "duration_s": scenario.duration_s,
+    }
+
+
 def run_id_for(scenario: Scenario, now: datetime | None = None) -> str:
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{scenario.name}"
@@ -161,11 +171,10 @@ class StopConditionTriggered(Exception):
 
 
 class Run:
-    def __init__(
-        self, scenario: Scenario, source: Path, out: Path, workers: int = 0, ui: dict[str, Any] | None = None
-    ):
+    def __init__(self, scenario: Scenario, source: Path, out: Path, workers: int = 0, ui: dict[str, Any] | None = None):
         self.scenario, self.source = scenario, source
-        self.workers, self.ui = workers, ui  # ui: {"web_host", "web_port"} for `harness ui`; None: headless
+        # ui: {"web_host", "web_port", "duration_scale"} for `harness ui`; None: headless
+        self.workers, self.ui = workers, ui
         self.run_id = run_id_for(scenario)
         for n in range(2, 1000):  # two runs of one scenario in the same second get their own directories
             if not (out / self.run_id).exists():
@@ -188,6 +197,7 @@ class Run:
         self._chaos: Any = None  # harness.chaos.session.ChaosSession: process and network faults
         self._chaos_env: dict[str, str] = {}  # the control channel's address and token, for Locust only
         self._target_chaos_env: dict[str, str] = {}  # target_* faults: the target's chaos API and admin token
+        self._choice_sources: dict[str, Path] = {}  # web UI: where each offered scenario came from
         self.registration = Registration(self.run_id, str(self.run_dir.resolve()))
 
     # --- the run ---------------------------------------------------------------------------------
@@ -254,19 +264,10 @@ class Run:
         self.run_dir.mkdir(parents=True, exist_ok=False)
         (self.run_dir / "records").mkdir()
         self.logs.mkdir()
-        resolved = self.scenario.model_dump(mode="json", exclude_none=True)
-        text = yaml.safe_dump(resolved, sort_keys=False)
+        text = resolved_yaml(self.scenario)
         (self.run_dir / "scenario.yaml").write_text(text, encoding="utf-8")
         self.journal = Journal(
-            self.run_dir / "journal.json",
-            self.run_id,
-            {
-                "name": self.scenario.name,
-                "description": self.scenario.description,
-                "file": str(self.source),
-                "sha256": hashlib.sha256(text.encode()).hexdigest(),
-                "duration_s": self.scenario.duration_s,
-            },
+            self.run_dir / "journal.json", self.run_id, _journal_scenario(self.scenario, self.source)
         )
         self.journal.write()
         print(f"harness: run {self.run_id}: {self.scenario.duration_s:g} s, writing to {self.run_dir}")
@@ -339,7 +340,8 @@ class Run:
                 str(target_cfg.workers),
                 "--audit-log",
                 str(self.logs / "audit.jsonl"),
-                "--request-log", str(self.logs / "requests.jsonl"),  # per request: fidelity checks
+                "--request-log",
+                str(self.logs / "requests.jsonl"),  # per request: fidelity checks
             ),
         ]
         self._target_url = target_url
@@ -362,6 +364,7 @@ class Run:
             client_id=CLIENT_ID,
             seed=self.scenario.seed,
             netns=self._chaos.link.netns if self._chaos is not None and self._chaos.link is not None else None,
+            choices=self._ui_choices(),
         )
         runtime.save(self.run_dir / "runtime.json")
         self.journal.event("services_ready", f"target {target_url}, clients use {base_url}")
@@ -370,7 +373,9 @@ class Run:
         assert self.journal is not None
         from harness.run import loadgen
 
-        ui = {**self.ui, "plan": loadgen.plan_text(self.scenario)} if self.ui is not None else {}
+        ui = {k: self.ui[k] for k in ("web_host", "web_port")} if self.ui is not None else {}
+        if self.ui is not None:
+            ui["plan"] = loadgen.plan_text(self.scenario)
         mode = loadgen.LoadMode(workers=self.workers, ui=self.ui is not None, **ui)
         chaos_env = {**self._chaos_env, **self._target_chaos_env}
         spawn = lambda name, argv, env: self._spawn(  # noqa: E731
@@ -379,13 +384,65 @@ class Run:
         load = loadgen.start(spawn, self.journal, self.run_dir, self.secret, mode)
         try:
             if mode.ui:
-                load.wait_ui(Progress(self.run_dir / "timeline.jsonl").print_new)
+                self._serve_ui(load)
             else:
                 self._watch(load.master)
                 self._check_load_made_records(load.master)
-            load.check_exit(self.journal)
+                load.check_exit(self.journal)
         finally:
             load.stop_workers(self.journal)
+
+    def _serve_ui(self, load: Any) -> None:
+        """Until Ctrl-C, which is how a web-UI session ends: a normal end, judged like any run (a second
+        Ctrl-C while Locust winds down is an interruption, as in headless runs)."""
+        assert self.journal is not None
+        try:
+            load.wait_ui(Progress(self.run_dir / "timeline.jsonl").print_new)
+        except Interrupted as exc:
+            self._signals.clear()
+            self.journal.event("ui_closed", f"{exc} ended the web UI session")
+            print("\nharness: closing the web UI: stopping Locust, then the report", file=sys.stderr)
+            load.quit_ui(self.journal, LOCUST_STOP_S)
+        self._adopt_ui_choice()
+
+    def _ui_choices(self) -> tuple[ScenarioChoice, ...]:
+        """`harness ui`: the scenarios its start form offers: this one first, then those beside its file
+        and the shipped ones that run on the services started for it, each resolved into choices/."""
+        if self.ui is None:
+            return ()
+        from harness.run.loadgen import plan_text
+        from harness.scenario.catalog import candidates, conflict
+
+        assert self.journal is not None
+        own = self.run_dir / "scenario.yaml"
+        offered = [ScenarioChoice(name=self.scenario.name, file=str(own.resolve()), plan=plan_text(self.scenario))]
+        left_out = []
+        scale = float(self.ui.get("duration_scale", 1.0))
+        for path, candidate in candidates(self.scenario, self.source):
+            candidate = candidate.scaled(scale) if scale != 1.0 else candidate
+            reason = conflict(candidate, self.scenario)
+            if reason is not None:
+                left_out.append(f"{candidate.name} ({reason})")
+                continue
+            copy = self.run_dir / "choices" / f"{candidate.name}.yaml"
+            copy.parent.mkdir(exist_ok=True)
+            copy.write_text(resolved_yaml(candidate), encoding="utf-8")
+            offered.append(ScenarioChoice(name=candidate.name, file=str(copy.resolve()), plan=plan_text(candidate)))
+            self._choice_sources[candidate.name] = path
+        detail = ", ".join(c.name for c in offered[1:]) or "none"
+        self.journal.event("ui_choices", f"also offered: {detail}; not offered: {', '.join(left_out) or 'none'}")
+        return tuple(offered)
+
+    def _adopt_ui_choice(self) -> None:
+        """The web UI's form may have picked another scenario (the Locust side wrote it as scenario.yaml):
+        from here on, the journal and the report speak of that one."""
+        assert self.journal is not None
+        chosen = load_scenario(self.run_dir / "scenario.yaml")
+        if chosen.name == self.scenario.name:
+            return
+        self.journal.scenario = _journal_scenario(chosen, self._choice_sources.get(chosen.name, self.source))
+        self.journal.event("scenario_selected", f"the web UI ran {chosen.name} instead of {self.scenario.name}")
+        self.scenario = chosen
 
     def _check_load_made_records(self, locust: ManagedProcess) -> None:
         """A run whose simulated users all crashed has no failed SLO to show for it; say so loudly."""

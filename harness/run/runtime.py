@@ -11,6 +11,16 @@ SECRET_ENV = "HARNESS_CLIENT_SECRET"
 CLIENT_ID_ENV = "HARNESS_CLIENT_ID"
 
 
+class ScenarioChoice(BaseModel):
+    """A scenario the web UI's start form offers (`harness ui`): runnable on this run's services."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    file: str  # its resolved copy in the run directory (choices/<name>.yaml)
+    plan: str  # what the form shows: phases, users and faults (loadgen.plan_text)
+
+
 class Runtime(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -23,6 +33,12 @@ class Runtime(BaseModel):
     client_id: str
     seed: int = 0
     netns: str | None = None  # the network namespace the target runs in (harness.chaos), if any
+    choices: tuple[ScenarioChoice, ...] = ()  # web UI only: the run's own scenario first
+
+    def choice(self, value: str) -> ScenarioChoice | None:
+        """The choice a start-form value names (the value is its plan; its name is what precedes ':')."""
+        name = value.split(":", 1)[0].strip()
+        return next((c for c in self.choices if c.name == name), None)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(self.model_dump_json(indent=2), encoding="utf-8")

@@ -26,3 +26,55 @@ def question_of(scenario: Scenario) -> str:
 def listing(scenarios: list[tuple[Path, Scenario]]) -> list[str]:
     """One line per scenario: name, full-length duration, file, question."""
     return [f"{s.name:<26} {s.duration_s:>6g} s  {path.name:<30} {question_of(s)}" for path, s in scenarios]
+
+
+def resolved_yaml(scenario: Scenario) -> str:
+    """The scenario with every default filled in, as the run directory keeps it (`scenario.yaml`)."""
+    import yaml
+
+    return yaml.safe_dump(scenario.model_dump(mode="json", exclude_none=True), sort_keys=False)
+
+
+def _fault_types(scenario: Scenario) -> set[str]:
+    return {f.type for p in scenario.phases for f in p.faults}
+
+
+def conflict(candidate: Scenario, started: Scenario) -> str | None:
+    """Why `candidate` cannot run on the services started for `started` (same target, proxy and fault
+    channels; the web UI offers only scenarios this returns None for), or None when it can."""
+    from harness.scenario.model import NETWORK_FAULT_TYPES, PROCESS_FAULT_TYPES, TARGET_FAULT_TYPES
+
+    if candidate.target != started.target:
+        return "needs another target"
+    if candidate.proxy != started.proxy:
+        return "needs another proxy"
+    mine, theirs = _fault_types(started), _fault_types(candidate)
+    if theirs & set(TARGET_FAULT_TYPES) and not mine & set(TARGET_FAULT_TYPES):
+        return "needs the target's chaos API, which this run did not switch on"
+    host = set(PROCESS_FAULT_TYPES + NETWORK_FAULT_TYPES)
+    missing = (theirs & host) - mine  # the control channel serves the fault types it was started for
+    if missing:
+        return f"needs {', '.join(sorted(missing))}, which this run's control channel was not set up for"
+    return None
+
+
+def candidates(started: Scenario, source: Path, directory: Path = SCENARIOS_DIR) -> list[tuple[Path, Scenario]]:
+    """What `harness ui` offers in its start form besides the scenario it was given: the scenarios beside
+    that file and the shipped ones, each loaded (files that do not load are left out), first name wins."""
+    from harness.errors import ScenarioError
+
+    seen = {started.name}
+    out: list[tuple[Path, Scenario]] = []
+    files = sorted(source.resolve().parent.glob("*.yaml")) + sorted(directory.glob("*.yaml"))
+    for path in files:
+        if path.resolve() == source.resolve():
+            continue
+        try:
+            scenario = load_scenario(path)
+        except (ScenarioError, OSError):
+            continue
+        if scenario.name in seen:
+            continue
+        seen.add(scenario.name)
+        out.append((path, scenario))
+    return out
