@@ -26,9 +26,14 @@ class AuthorizationCodePkceFlow(Flow):
         if authorize is None:
             self.fail()
             return None
+        scope = self.requested_scope()
         query = {"response_type": "code", "client_id": self.ctx.client.client_id, "redirect_uri": self.ctx.redirect_uri,
-                 "scope": self.ctx.scope, "state": state, "nonce": nonce, "code_challenge": challenge,
+                 "scope": scope, "state": state, "nonce": nonce, "code_challenge": challenge,
                  "code_challenge_method": "S256"}
+        if "offline_access" in scope.split():
+            # OIDC Core 11: offline access needs prompt=consent, else a provider may drop the scope
+            # (oidc-provider does) and no refresh token comes back
+            query["prompt"] = "consent"
         browser = Browser(self.ctx.caller, self.name, self.ctx.user, self.ctx.redirect_uri)
         try:
             landing = browser.visit(f"{authorize}?{urlencode(query)}", "authorize", "authorize")
@@ -50,6 +55,9 @@ class AuthorizationCodePkceFlow(Flow):
         if not self.verify_id_token(body.get("id_token"), nonce):
             return None
         return body
+
+    def requested_scope(self) -> str:
+        return self.ctx.scope
 
     def verify_id_token(self, id_token: object, nonce: str | None) -> bool:
         if self.rp is None:

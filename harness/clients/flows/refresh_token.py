@@ -1,7 +1,8 @@
 """`refresh_token`: a user keeps a session: logs in once (authorization code + PKCE), then refreshes
 before expiry on each journey. Rotation (RFC 9700 4.14): now and then the replaced refresh token is
 presented again and must be refused; accepted is a `security_violation`. Reuse detection may revoke the
-whole family, so after that check the session starts over."""
+whole family, so after that check the session starts over. The login asks for `offline_access` (OIDC
+Core 11), the standard way to ask for a refresh token; a provider that issues one anyway ignores it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ REUSE_CHECK_PROBABILITY = 0.1
 class RefreshTokenFlow(AuthorizationCodePkceFlow):
     name: ClassVar[str] = "refresh_token"
     refresh: str | None = None
+
+    def requested_scope(self) -> str:
+        scope = self.ctx.scope.split()
+        return " ".join(scope if "offline_access" in scope else [*scope, "offline_access"])
 
     def steps(self) -> None:
         if self.refresh is None:
