@@ -148,3 +148,27 @@ def with_unknown_kid(token: str) -> str:
     head, body, sig = token.split(".")
     header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
     return f"{_b64(json.dumps({**header, 'kid': 'harness-unknown-kid'}).encode())}.{body}.{sig}"
+
+
+def is_jwt(token: str) -> bool:
+    """A JWS in compact form (three base64url parts, a JSON header): what a relying party can check locally."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return False
+    try:
+        return isinstance(json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4))), dict)
+    except ValueError:
+        return False
+
+
+def with_one_char_changed(token: str) -> str:
+    middle = len(token) // 2
+    return f"{token[:middle]}{'A' if token[middle] != 'A' else 'B'}{token[middle + 1:]}"
+
+
+def forgeries(token: str) -> list[tuple[str, str]]:
+    """(name, forged token) made from a genuine access token, JWT or opaque (RFC 6749 1.4: its form is the
+    provider's business)."""
+    if is_jwt(token):
+        return [("forged", with_bad_signature(token)), ("alg_none", with_alg_none(token))]
+    return [("forged", with_one_char_changed(token))]

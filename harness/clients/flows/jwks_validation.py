@@ -2,12 +2,18 @@
 presents one genuine token and invalid ones made from it (bad signature, alg=none, unknown kid, expired,
 wrong audience, and revoked when the provider can revoke). Refusing an invalid token is `ok`; accepting
 one is `security_violation`; refusing the genuine one because the JWKS is unreachable is that fetch's
-outcome (fail closed, at the cost of availability)."""
+outcome (fail closed, at the cost of availability).
+
+The token is asked for the audience the relying party checks: with an absolute-URI audience, as an RFC 8707
+`resource` (a provider implementing it, e.g. oidc-provider, issues a JWT for that API only when asked; one
+that does not ignores the parameter). A provider that will not revoke JWTs (`unsupported_token_type`) skips
+the revoked check: a stateless relying party could not have seen a revocation anyway."""
 
 from __future__ import annotations
 
 import time
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 import jwt
 
@@ -48,8 +54,12 @@ class JwksValidationFlow(RevocationFlow):
         self.ctx.caller.verdict(self.name, step, "jwks", outcome, latency_ms, verdict.reason)
         return verdict.accepted
 
+    def resource(self) -> str | None:
+        audience = self.ctx.audience
+        return audience if audience and urlsplit(audience).scheme else None
+
     def steps(self) -> None:
-        token = self.get_token()
+        token = self.get_token(self.resource())
         if token is None:
             return
         genuine_accepted = self.check("verify", token, genuine=True)
@@ -62,6 +72,6 @@ class JwksValidationFlow(RevocationFlow):
         self.check("verify_expired", token, genuine=False, now=float(claims_exp) + 3600)
         self.check("verify_wrong_audience", token, genuine=False, audience=OTHER_AUDIENCE)
         if genuine_accepted and self.ctx.provider.url("revocation") is not None \
-                and self.ctx.provider.url("introspection") is not None and self.revoke(token):
+                and self.ctx.provider.url("introspection") is not None and self.revoke(token, unsupported_ok=True):
             # a stateless JWT check cannot see a revocation: the relying party asks introspection
             self.introspect("verify_revoked", token, active=False)
