@@ -1,10 +1,12 @@
 """Pass-through benchmark of the fault proxy beside nginx direct and haproxy (TCP mode), in one run.
 
-    python bench/proxy.py [--duration-s 8] [--runs 3] [--connections 32]
+    python bench/proxy.py [--duration-s 8] [--runs 3] [--connections 32] [--only ours_idle_http_toxic]
 
 Expects nginx, haproxy and wrk on PATH (Debian: apt-get install -y nginx-light haproxy wrk); installs
 nothing. Loopback only. Paths are run alternating (direct, haproxy, ours, ours + idle HTTP toxic), `runs`
-times each; the medians are printed and written to reports/bench/<UTC stamp>/proxy.json.
+times each; the medians are printed and written to reports/bench/<UTC stamp>/proxy.json. `--only`
+runs just the named paths of ours beside the two references (direct for added latency, haproxy for
+the ratio), for a quicker look at one case.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ listen bench
   bind 127.0.0.1:{port}
   server nginx 127.0.0.1:{upstream}
 """
+
+
+OURS = ("ours", "ours_idle_http_toxic")
 
 
 def free_port() -> int:
@@ -107,7 +112,16 @@ def main() -> int:
     parser.add_argument("--warmup-s", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--only",
+        type=lambda text: text.split(","),
+        default=list(OURS),
+        help=f"comma-separated paths of ours to run (of {', '.join(OURS)}); direct and haproxy always run",
+    )
     args = parser.parse_args()
+    unknown = sorted(set(args.only) - set(OURS))
+    if unknown:
+        parser.error(f"unknown path {', '.join(unknown)} (known: {', '.join(OURS)})")
     missing = [tool for tool in ("nginx", "haproxy", "wrk") if shutil.which(tool) is None]
     if missing:
         print(f"missing {', '.join(missing)}: apt-get install -y nginx-light haproxy wrk", file=sys.stderr)
@@ -140,7 +154,9 @@ def main() -> int:
             client.create_proxy("plain", f"127.0.0.1:{nginx_port}", listen=f"127.0.0.1:{plain}")
             client.create_proxy("idle_http", f"127.0.0.1:{nginx_port}", listen=f"127.0.0.1:{idle}")
             client.add_toxic("idle_http", "http_error", stream="upstream", attributes={"path": "/never", "status": 503})
-            paths = {"direct": nginx_port, "haproxy": haproxy_port, "ours": plain, "ours_idle_http_toxic": idle}
+            ours = {"ours": plain, "ours_idle_http_toxic": idle}
+            paths = {"direct": nginx_port, "haproxy": haproxy_port}
+            paths.update((name, port) for name, port in ours.items() if name in args.only)
             for port in paths.values():
                 wrk(port, args.warmup_s, args.connections)
             samples: dict[str, list[dict[str, float]]] = {name: [] for name in paths}
@@ -176,9 +192,13 @@ def main() -> int:
         },
         "medians": medians,
         "ratios": {
-            "ours_vs_haproxy": medians["ours"]["rps"] / medians["haproxy"]["rps"],
-            "ours_idle_http_vs_haproxy": medians["ours_idle_http_toxic"]["rps"] / medians["haproxy"]["rps"],
-            "ours_vs_direct": medians["ours"]["rps"] / medians["direct"]["rps"],
+            label: medians[name]["rps"] / medians[reference]["rps"]
+            for label, name, reference in (
+                ("ours_vs_haproxy", "ours", "haproxy"),
+                ("ours_idle_http_vs_haproxy", "ours_idle_http_toxic", "haproxy"),
+                ("ours_vs_direct", "ours", "direct"),
+            )
+            if name in medians
         },
         "added_p99_ms": {name: m["p99_ms"] - direct_p99 for name, m in medians.items() if name != "direct"},
         "runs": samples,
@@ -190,6 +210,7 @@ def main() -> int:
     for name, m in medians.items():
         print(f"  {name:22s} {m['rps']:>10,.0f} req/s  p99 {m['p99_ms']:.2f} ms")
     print("ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in summary["ratios"].items()))
+    print("added p99: " + ", ".join(f"{k} {v:+.2f} ms" for k, v in summary["added_p99_ms"].items()))
     print(f"written {out_dir / 'proxy.json'}")
     return 0
 
