@@ -14,10 +14,13 @@ its bytes pass untouched and no HTTP fault applies to it.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import httptools
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+
+if TYPE_CHECKING:
+    from harness.proxy.sieve import RequestSieve
 
 MAX_HEAD_BYTES = 64 * 1024
 MAX_LINE_BYTES = 4 * 1024
@@ -264,6 +267,70 @@ class RequestFramer:
             return False
         segments = self.feed(data, False)
         return bool(segments) and segments[-1][2]
+
+    def skim(self, data: bytes, sieve: RequestSieve) -> bool | None:
+        """`track` for a pipe with HTTP toxics: when every request that starts in `data` has its whole
+        head there, frames by Content-Length or nothing, and is one `sieve` says no toxic can match,
+        keeps count and returns whether `data` ends a request (the caller forwards it as it is). Else
+        None, with nothing changed: `data` must go through `feed`. Accepts only what `feed` would
+        frame the same way (anything unusual is left to it). Only when `can_track`."""
+        n = len(data)
+        pos = 0
+        if self._state == _BODY:  # the rest of a request that went through here or `track`
+            if self.current is not TRACKED:
+                return None
+            pos = self._remaining
+            if n <= pos:
+                self._remaining = pos - n
+                if pos > n:
+                    return False
+                self._state = _OPAQUE if self._opaque_after else _HEAD
+                self.current = None
+                return True
+            if self._opaque_after:
+                return None
+        elif self._state != _HEAD:
+            return None
+        lower = data.lower()
+        count = 0
+        while pos < n:
+            end = data.find(b"\r\n\r\n", pos)
+            if end < 0:
+                return None
+            parts = data[pos : data.find(b"\r\n", pos)].split(b" ")
+            if len(parts) != 3 or not parts[2].startswith(b"HTTP/1.") or not _METHOD_RE.match(parts[0]):
+                return None
+            target = parts[1]
+            if not target.startswith(b"/"):
+                return None  # absolute-form and the rest: feed parses them
+            query = target.find(b"?")
+            if sieve.may_match(parts[0], target if query < 0 else target[:query]):
+                return None
+            head_end = end + 2
+            if (
+                lower.find(b"\r\ntransfer-encoding:", pos, head_end) >= 0
+                or lower.find(b"\r\nupgrade:", pos, head_end) >= 0
+                or parts[0] == b"CONNECT"
+            ):
+                return None
+            cl = lower.find(b"\r\ncontent-length:", pos, head_end)
+            pos = end + 4
+            if cl >= 0:
+                value = data[cl + 17 : data.find(b"\r\n", cl + 17)].strip()
+                if lower.find(b"\r\ncontent-length:", cl + 1, head_end) >= 0 or not value.isdigit():
+                    return None
+                pos += int(value)
+            count += 1
+        self.requests += count
+        self._opaque_after = False
+        if pos > n:  # inside the last request's body
+            self._state = _BODY
+            self._remaining = pos - n
+            self.current = TRACKED
+            return False
+        self._state = _HEAD
+        self.current = None
+        return True
 
     @property
     def can_track(self) -> bool:

@@ -3,7 +3,8 @@
     source transport -> Pipe.feed -> [RequestFramer] -> stage -> stage -> ... -> sink (peer transport)
 
 A Stage is the per-connection state of one toxic (the toxic itself holds only its attributes). With
-no stage a pipe writes straight to the peer, which is the fast path. Toxics are added and removed
+no stage a pipe writes straight to the peer, which is the fast path; with only HTTP stages, so does a
+request none of their toxics can match (RequestSieve, RequestFramer.skim). Toxics are added and removed
 while connections are open: `Pipe.set_stages` relinks the chain and hands what a removed stage still
 held to the stage after it, so no byte is lost or reordered.
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.proxy.http import Request, RequestFramer, Segment
+from harness.proxy.sieve import RequestSieve
 
 if TYPE_CHECKING:
     from harness.proxy.metrics import ToxicCounters
@@ -83,6 +85,9 @@ class Stage:
     """Per-connection state of one toxic in one direction. The default passes everything on."""
 
     toxic: Any = None
+    # An HTTP stage whose toxic's method and path do not match a request passes it on untouched, at
+    # once while `holds` is False: a pipe may then send such a request past it (Pipe.feed, skim).
+    passes_unmatched = False
 
     def __init__(self, ctx: StageContext):
         self.ctx = ctx
@@ -102,6 +107,10 @@ class Stage:
     def drain(self) -> list[Held]:
         """Stops the stage and returns what it still holds, oldest first (the toxic was removed)."""
         return []
+
+    def holds(self) -> bool:
+        """Bytes wait in this stage: what comes next must queue behind them."""
+        return False
 
 
 def answer(link: LinkPort, req: Request) -> None:
@@ -173,6 +182,9 @@ class DelayStage(Stage):
         if queue and self._timer is None:
             self._timer = self.ctx.clock.call_at(queue[0][0], self._release)
 
+    def holds(self) -> bool:
+        return bool(self.queue)
+
     def drain(self) -> list[Held]:
         if self._timer is not None:
             self._timer.cancel()
@@ -204,6 +216,9 @@ class Pipe:
         self.on_request_end = on_request_end
         self.stages: list[Stage] = []
         self.hold = False
+        # Set while every stage passes unmatched requests on: requests no toxic can match skip them.
+        self.sieve: RequestSieve | None = None
+        self._may_hold: tuple[Stage, ...] = ()
         self._first: Feed | None = None
         self._first_eof: Callable[[], None] = write_eof
         self.eof_seen = False
@@ -237,6 +252,15 @@ class Pipe:
             if ended and self.on_request_end is not None:
                 self.on_request_end()
             return
+        sieve = self.sieve
+        may_hold = self._may_hold
+        if sieve is not None and framer.can_track and not (may_hold and any(s.holds() for s in may_hold)):
+            skimmed = framer.skim(data, sieve)  # the fast path with HTTP toxics: none can match
+            if skimmed is not None:
+                self.write(data)
+                if skimmed and self.on_request_end is not None:
+                    self.on_request_end()
+                return
         for seg in framer.feed(data, self.hold):
             req = seg[1]
             if req is not None and req.fault_response is not None:
@@ -285,6 +309,10 @@ class Pipe:
                 stage.next_eof = self.write_eof
         self.stages = list(stages)
         self.hold = hold
+        sifts = hold and all(stage.passes_unmatched for stage in stages)
+        self.sieve = RequestSieve.of(stage.toxic for stage in stages) if sifts else None
+        # Only stages that can hold anything are asked, per chunk, whether they do.
+        self._may_hold = tuple(stage for stage in stages if type(stage).holds is not Stage.holds)
         self._first = stages[0].feed if stages else None
         self._first_eof = stages[0].eof if stages else self.write_eof
         self._rebind()
@@ -313,6 +341,8 @@ class Pipe:
         for stage in self.stages:
             stage.drain()
         self.stages = []
+        self.sieve = None
+        self._may_hold = ()
         self._first = None
         self._rebind()
 

@@ -21,6 +21,7 @@ class RequestFaultStage(Stage):
     # Acting needs the previous response to be back (answering or touching a response out of order
     # would corrupt the stream).
     needs_idle = True
+    passes_unmatched = True
 
     def __init__(self, toxic: object, ctx: StageContext):
         super().__init__(ctx)

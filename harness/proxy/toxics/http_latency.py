@@ -41,6 +41,7 @@ class HttpLatencyToxic(Toxic, HttpMatch):
 
 class HttpLatencyStage(DelayStage):
     toxic: HttpLatencyToxic
+    passes_unmatched = True
 
     def __init__(self, toxic: HttpLatencyToxic, ctx: StageContext):
         super().__init__(ctx)

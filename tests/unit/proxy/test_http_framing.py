@@ -1,6 +1,9 @@
 """Request boundaries (harness/proxy/http.py RequestFramer), no sockets."""
 
-from harness.proxy.http import TRACKED, RequestFramer
+import pytest
+
+from harness.proxy.http import TRACKED, HttpMatch, RequestFramer
+from harness.proxy.sieve import RequestSieve
 
 GET = b"GET /a?x=1 HTTP/1.1\r\nHost: h\r\n\r\n"
 POST = b"POST /token HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
@@ -129,3 +132,50 @@ def test_absolute_form_target_and_keep_alive() -> None:
     assert req.path == "/oauth2/token" and req.keep_alive is False
     [(_data, req, _end)] = framer.feed(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
     assert req.keep_alive is False
+
+
+# --- skim: the fast path while HTTP toxics are on the pipe (one matching only POST /token) ----------
+
+TOKEN_ONLY = RequestSieve.of([HttpMatch(path="/token", method="POST")])
+OTHER = b"GET /other?q=/token HTTP/1.1\r\nHost: h\r\n\r\n"
+POST_OTHER = b"POST /other HTTP/1.1\r\nHost: h\r\ncontent-length: 5\r\n\r\nhello"
+
+
+def test_skim_counts_requests_no_toxic_can_match_pipelined_ones_included() -> None:
+    framer = RequestFramer()
+    assert framer.skim(OTHER, TOKEN_ONLY) is True
+    assert framer.skim(OTHER + POST_OTHER + GET, TOKEN_ONLY) is True
+    assert framer.skim(POST_OTHER[:-2], TOKEN_ONLY) is False  # inside the body
+    assert framer.skim(POST_OTHER[-2:] + OTHER, TOKEN_ONLY) is True
+    assert framer.requests == 6 and framer.can_track
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        POST,  # a toxic may match it
+        OTHER + POST,  # one of the pipelined requests may match
+        GET[:-2],  # an incomplete head
+        b"POST /other HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        b"GET http://idp.example/token HTTP/1.1\r\n\r\n",  # absolute form
+        b"GET  /other HTTP/1.1\r\n\r\n",  # a request line that feed turns opaque
+        b"\r\n" + OTHER,  # a stray CRLF before the request
+        b"POST /other HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+    ],
+)
+def test_skim_leaves_anything_else_to_feed_and_changes_nothing(data: bytes) -> None:
+    framer, fresh = RequestFramer(), RequestFramer()
+    assert framer.skim(data, TOKEN_ONLY) is None
+    assert repr(framer.feed(data)) == repr(fresh.feed(data))
+    assert (framer.requests, framer.opaque) == (fresh.requests, fresh.opaque)
+
+
+def test_a_body_skimmed_in_part_ends_through_feed_and_the_next_request_is_matched() -> None:
+    framer = RequestFramer()
+    assert framer.skim(POST_OTHER[:-2], TOKEN_ONLY) is False
+    assert framer.skim(POST_OTHER[-2:] + POST, TOKEN_ONLY) is None  # the next one may match
+    tail, token = framer.feed(POST_OTHER[-2:] + POST)
+    assert tail == (b"lo", TRACKED, True)
+    assert token[1].path == "/token" and not token[1].partial and token[2]
+    assert framer.requests == 2

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from harness.proxy.pipeline import Pipe, Stage
+from harness.proxy.registry import create_toxic
 
-from .fakes import FakeLink, Sink, context, upstream_pipe
+from .fakes import FakeLink, ManualClock, Sink, context, upstream_pipe
 
 
 def test_a_pipe_with_nothing_on_the_way_hands_the_peers_write_to_the_source() -> None:
@@ -38,3 +39,73 @@ def test_the_framed_direction_always_goes_through_feed() -> None:
     assert pipe.entry == pipe.feed
     pipe.set_write(sink.write)
     assert pipe.entry == pipe.feed
+
+
+# --- requests no HTTP toxic can match skip the stages; the guarantees stay ----------------------
+
+TOKEN = b"POST /token HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
+OTHER = b"GET /other HTTP/1.1\r\nHost: h\r\n\r\n"
+POST_OTHER = b"POST /other HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
+
+
+def _stage(type_name: str, link: FakeLink, clock: ManualClock | None = None, **attributes: object) -> Stage:
+    return create_toxic(type_name, attributes).stage(context(clock, link=link))
+
+
+def test_an_http_toxic_added_mid_keep_alive_connection_applies_from_the_next_request() -> None:
+    sink, link = Sink(), FakeLink()
+    pipe = upstream_pipe(sink, link)
+    idle = _stage("http_error", link, path="/never")
+    pipe.set_stages([idle], hold=True)
+    pipe.feed(TOKEN)
+    assert sink.data == TOKEN
+    token = _stage("http_error", link, path="/token", method="POST")
+    pipe.set_stages([idle, token], hold=True)
+    link.awaiting = False  # the response came back
+    pipe.feed(TOKEN)
+    pipe.feed(OTHER)
+    assert sink.data == TOKEN + OTHER and len(link.responses) == 1
+    assert token.ctx.counters.requests_matched == token.ctx.counters.faults_injected == 1
+    assert idle.ctx.counters.requests_matched == 0
+
+
+def test_a_toxic_added_inside_a_forwarded_body_spares_that_request_not_the_next() -> None:
+    sink, link = Sink(), FakeLink()
+    pipe = upstream_pipe(sink, link)
+    pipe.set_stages([_stage("http_error", link, path="/never")], hold=True)
+    pipe.feed(POST_OTHER[:-3])
+    pipe.set_stages([_stage("http_error", link, path="/other")], hold=True)
+    pipe.feed(POST_OTHER[-3:])
+    assert sink.data == POST_OTHER and link.responses == []  # partly forwarded before: never faulted
+    link.awaiting = False  # its response came back
+    pipe.feed(POST_OTHER)
+    assert sink.data == POST_OTHER and len(link.responses) == 1
+
+
+def test_pipelined_requests_are_each_matched_and_counted() -> None:
+    sink, link = Sink(), FakeLink()
+    pipe = upstream_pipe(sink, link)
+    stage = _stage("http_error", link, path="/token")
+    pipe.set_stages([stage], hold=True)
+    pipe.feed(OTHER + POST_OTHER + OTHER)
+    pipe.feed(OTHER + TOKEN + OTHER)  # the first response is not back: /token is forwarded, skipped
+    link.awaiting = False
+    pipe.feed(TOKEN + OTHER)
+    assert sink.data == OTHER + POST_OTHER + OTHER + OTHER + TOKEN + OTHER + OTHER
+    assert len(link.responses) == 1
+    assert pipe.framer is not None and pipe.framer.requests == 8
+    counters = stage.ctx.counters
+    assert (counters.requests_matched, counters.faults_skipped, counters.faults_injected) == (2, 1, 1)
+
+
+def test_a_request_no_toxic_matches_waits_behind_a_delayed_one() -> None:
+    clock, sink, link = ManualClock(), Sink(), FakeLink()
+    pipe = upstream_pipe(sink, link)
+    pipe.set_stages([_stage("http_latency", link, clock, path="/token", latency=200)], hold=True)
+    pipe.feed(TOKEN)
+    pipe.feed(OTHER)
+    assert sink.data == b""
+    clock.advance(0.2)
+    assert sink.data == TOKEN + OTHER
+    pipe.feed(OTHER)
+    assert sink.data == TOKEN + OTHER + OTHER
