@@ -37,8 +37,8 @@ CLASS_OF = {"http": "PlainHttp", "harness": "HarnessHttp", "fast": "PlainFast", 
 
 def _locust_classes() -> None:
     """Defined only when Locust imports this file, so the driver never monkey-patches itself."""
-    import gevent  # noqa: F401  (locust is imported by the locust command first)
-    from locust import FastHttpUser, HttpUser, User, constant, task
+    import gevent  # (locust is imported by the locust command first)
+    from locust import FastHttpUser, HttpUser, User, constant, events, task
 
     from harness.clients import Caller, RetryPolicy
     from harness.clients.transport import make_session
@@ -47,6 +47,12 @@ def _locust_classes() -> None:
     from harness.scenario.model import Retry
 
     records = tempfile.mkdtemp(prefix="bench-records-")
+    events.quitting.add_listener(lambda **_: shutil.rmtree(records, ignore_errors=True))
+
+    def _flush_every_second(recorder: Any) -> None:
+        while True:
+            gevent.sleep(1.0)
+            recorder.flush()
 
     class PlainHttp(HttpUser):
         wait_time = constant(0)
@@ -71,7 +77,9 @@ def _locust_classes() -> None:
             recorder = getattr(self.environment, "bench_recorder", None)
             if recorder is None:
                 recorder = Recorder(records, f"bench-{os.getpid()}", self.environment.events.request)
+                recorder.warm_up()
                 self.environment.bench_recorder = recorder
+                gevent.spawn(_flush_every_second, recorder)  # as the harness's plugin does: Parquet costs too
             self.caller = Caller(
                 type(self).session_factory(), RetryPolicy(Retry()), recorder, user="u", node="bench",
                 phase=lambda: "bench",

@@ -88,7 +88,10 @@ class ShardWriter:
                 return 0
             self._seq += 1
             name = f"{self.kind}-{self.node}-{self._seq:06d}.parquet"
-            table = pa.Table.from_pylist(rows, schema=self.schema)
+            # column lists, then from_pydict: about 2 us a row where from_pylist takes about 16 (its
+            # per-row dict walk), and this runs in the load process, between requests
+            table = pa.Table.from_pydict({name: [row.get(name) for row in rows] for name in self.schema.names},
+                                         schema=self.schema)  # fmt: skip
             tmp = self.directory / f".{name}.tmp"
             pq.write_table(table, tmp, compression="zstd")
             os.replace(tmp, self.directory / name)  # readers only ever see whole shards
