@@ -26,6 +26,9 @@ MAX_HEAD_BYTES = 64 * 1024
 MAX_LINE_BYTES = 4 * 1024
 
 _METHOD_RE = re.compile(rb"[A-Z][A-Z0-9_-]{0,31}\Z")
+# A request line as `skim` takes it: method and the path of an origin-form target (groups), then the
+# query, version and CRLF. Stricter than `_parse_head` (one space apart, no CR or LF inside), never looser.
+_SKIM_LINE = re.compile(rb"([A-Z][A-Z0-9_-]{0,31}) (/[^ \r\n?]*)[^ \r\n]* HTTP/1\.[^ \r\n]*\r\n")
 
 
 class Request:
@@ -273,7 +276,9 @@ class RequestFramer:
         head there, frames by Content-Length or nothing, and is one `sieve` says no toxic can match,
         keeps count and returns whether `data` ends a request (the caller forwards it as it is). Else
         None, with nothing changed: `data` must go through `feed`. Accepts only what `feed` would
-        frame the same way (anything unusual is left to it). Only when `can_track`."""
+        frame the same way (anything unusual is left to it). Needs no `can_track` first."""
+        if self._head:
+            return None
         n = len(data)
         pos = 0
         if self._state == _BODY:  # the rest of a request that went through here or `track`
@@ -291,33 +296,23 @@ class RequestFramer:
                 return None
         elif self._state != _HEAD:
             return None
-        lower = data.lower()
         count = 0
         while pos < n:
             end = data.find(b"\r\n\r\n", pos)
-            if end < 0:
+            line = _SKIM_LINE.match(data, pos) if end >= 0 else None
+            if line is None:
                 return None
-            parts = data[pos : data.find(b"\r\n", pos)].split(b" ")
-            if len(parts) != 3 or not parts[2].startswith(b"HTTP/1.") or not _METHOD_RE.match(parts[0]):
+            method, path = line.groups()
+            if sieve.may_match(method, path) or method == b"CONNECT":
                 return None
-            target = parts[1]
-            if not target.startswith(b"/"):
-                return None  # absolute-form and the rest: feed parses them
-            query = target.find(b"?")
-            if sieve.may_match(parts[0], target if query < 0 else target[:query]):
+            head = data[pos : end + 2].lower()
+            if b"\r\ntransfer-encoding:" in head or b"\r\nupgrade:" in head:
                 return None
-            head_end = end + 2
-            if (
-                lower.find(b"\r\ntransfer-encoding:", pos, head_end) >= 0
-                or lower.find(b"\r\nupgrade:", pos, head_end) >= 0
-                or parts[0] == b"CONNECT"
-            ):
-                return None
-            cl = lower.find(b"\r\ncontent-length:", pos, head_end)
             pos = end + 4
+            cl = head.find(b"\r\ncontent-length:")
             if cl >= 0:
-                value = data[cl + 17 : data.find(b"\r\n", cl + 17)].strip()
-                if lower.find(b"\r\ncontent-length:", cl + 1, head_end) >= 0 or not value.isdigit():
+                value = head[cl + 17 : head.find(b"\r\n", cl + 17)].strip()
+                if head.find(b"\r\ncontent-length:", cl + 1) >= 0 or not value.isdigit():
                     return None
                 pos += int(value)
             count += 1

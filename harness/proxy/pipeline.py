@@ -254,7 +254,7 @@ class Pipe:
             return
         sieve = self.sieve
         may_hold = self._may_hold
-        if sieve is not None and framer.can_track and not (may_hold and any(s.holds() for s in may_hold)):
+        if sieve is not None and not (may_hold and any(s.holds() for s in may_hold)):
             skimmed = framer.skim(data, sieve)  # the fast path with HTTP toxics: none can match
             if skimmed is not None:
                 self.write(data)
