@@ -171,8 +171,24 @@ AWS_FLOWS: tuple[str, ...] = ("aws_device_login", "aws_credentials_refresh")
 
 
 class FlowWeight(Model):
+    """One entry of the flow mix. Two entries of the same flow (say, relying parties with and without
+    clock leeway) need their own `name`, which records and reports then use as the flow's name."""
+
     flow: FlowName
     weight: Annotated[float, Field(gt=0)] = 1.0
+    name: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)
+    leeway_s: Annotated[float, Field(ge=0, le=3600)] | None = None  # jwks_validation: exp/nbf leeway (default 30)
+
+    @model_validator(mode="after")
+    def _options_fit_the_flow(self) -> FlowWeight:
+        if self.leeway_s is not None and self.flow != "jwks_validation":
+            raise at_field("leeway_s", f"{self.flow} validates no token locally; leeway_s is for jwks_validation")
+        return self
+
+    @property
+    def label(self) -> str:
+        """The flow's name in records and reports."""
+        return self.name or self.flow
 
 
 # --- retry policy (mapped onto tenacity by harness.clients.policy) -------------------------------
@@ -657,6 +673,11 @@ class Scenario(Model):
                     raise at_field(
                         f"slos.{i}.phases.{j}", f"no phase named {phase_name!r} (phases: {', '.join(names)})"
                     )
+        labels = [fw.label for fw in self.flows]
+        for i, label in enumerate(labels):
+            if label in labels[:i]:
+                where = f"flows.{i}.name" if self.flows[i].name else f"flows.{i}.flow"
+                raise at_field(where, f"the flow mix has {label!r} twice; give each entry of one flow its own name")
         if isinstance(self.target, ExternalTarget) and self.target.aws_endpoint is None:
             for i, fw in enumerate(self.flows):
                 if fw.flow in AWS_FLOWS:
