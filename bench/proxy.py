@@ -201,6 +201,13 @@ def main() -> int:
             if name in medians
         },
         "added_p99_ms": {name: m["p99_ms"] - direct_p99 for name, m in medians.items() if name != "direct"},
+        # Each round's ratio to haproxy measured seconds apart, then their median: on a shared machine
+        # the load drifts between rounds more than between neighbouring paths of one round.
+        "paired_vs_haproxy": {
+            name: statistics.median(a["rps"] / b["rps"] for a, b in zip(runs, samples["haproxy"], strict=True))
+            for name, runs in samples.items()
+            if name.startswith("ours")
+        },
         "runs": samples,
     }
     out_dir = ROOT / "reports" / "bench" / summary["stamp"]
@@ -210,6 +217,8 @@ def main() -> int:
     for name, m in medians.items():
         print(f"  {name:22s} {m['rps']:>10,.0f} req/s  p99 {m['p99_ms']:.2f} ms")
     print("ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in summary["ratios"].items()))
+    paired = summary["paired_vs_haproxy"]
+    print("per-round ratio to haproxy, median: " + ", ".join(f"{k} {v:.2f}" for k, v in paired.items()))
     print("added p99: " + ", ".join(f"{k} {v:+.2f} ms" for k, v in summary["added_p99_ms"].items()))
     print(f"written {out_dir / 'proxy.json'}")
     return 0
