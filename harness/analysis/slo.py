@@ -69,6 +69,8 @@ def evaluate_slo(slo: Slo, run: Run, recoveries: Mapping[str, Recovery]) -> SloR
     measure = _MEASURES[slo.metric](slo, run, recoveries)
     threshold = {"at_least": slo.at_least} if slo.at_least is not None else {"at_most": slo.at_most}
     over = f"over phases {', '.join(slo.phases)}" if slo.phases else "over all phases"
+    if slo.flows:
+        over += f", flows {', '.join(slo.flows)}"
     ((bound, limit),) = threshold.items()
     assert limit is not None
     if measure.observed is None:
@@ -95,8 +97,14 @@ def in_phases(frame: pd.DataFrame, phases: tuple[str, ...] | None) -> pd.DataFra
     return frame if phases is None else frame[frame["phase"].isin(list(phases))]
 
 
+def in_scope(frame: pd.DataFrame, slo: Slo) -> pd.DataFrame:
+    """The records an SLO speaks of: its phases, and its flows when it names some."""
+    frame = in_phases(frame, slo.phases)
+    return frame if slo.flows is None else frame[frame["flow"].isin(list(slo.flows))]
+
+
 def _scoped(slo: Slo, run: Run) -> pd.DataFrame:
-    return in_phases(run.attempts if slo.scope == "attempt" else run.step_operations, slo.phases)
+    return in_scope(run.attempts if slo.scope == "attempt" else run.step_operations, slo)
 
 
 def error_budgets(run: Run) -> list[dict[str, Any]]:
@@ -145,14 +153,14 @@ def _percentile(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _Measure:
 
 
 def _attempts_per_operation(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _Measure:
-    observed = metrics.attempts_per_operation(in_phases(run.step_operations, slo.phases))
+    observed = metrics.attempts_per_operation(in_scope(run.step_operations, slo))
     return _Measure("operation", observed, missing="no operation records")
 
 
 def _throughput(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _Measure:
     names = set(slo.phases) if slo.phases is not None else {p.name for p in run.phases}
     durations = [p.duration_s for p in run.phases if p.name in names and p.duration_s is not None]
-    observed = metrics.throughput_ops(in_phases(run.step_operations, slo.phases), sum(durations))
+    observed = metrics.throughput_ops(in_scope(run.step_operations, slo), sum(durations))
     return _Measure("operation", observed, missing="no phase of known duration")
 
 
@@ -171,7 +179,7 @@ def _time_to_recover(slo: Slo, run: Run, recoveries: Mapping[str, Recovery]) -> 
 
 
 def _unauthorized(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _Measure:
-    frame = in_phases(run.attempts, slo.phases)
+    frame = in_scope(run.attempts, slo)
     if frame.empty:
         return _Measure("attempt", None, missing="no attempt records")
     return _Measure("attempt", float(metrics.unauthorized_accepted(frame)))

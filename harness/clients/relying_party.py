@@ -76,8 +76,9 @@ class JwksCache:
 
 class RelyingParty:
     def __init__(self, jwks: JwksCache, *, issuer: str | None, audience: str | None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, leeway_s: float = LEEWAY_S):
         self.jwks, self.issuer, self.audience, self.clock = jwks, issuer, audience, clock
+        self.leeway_s = leeway_s  # how far exp and nbf may be off the relying party's clock
 
     def verify(self, token: str, *, audience: str | None = None, nonce: str | None = None,
                now: float | None = None) -> Verdict:
@@ -114,10 +115,10 @@ class RelyingParty:
             if audience not in auds:
                 return Verdict(False, "wrong_audience")
         exp = claims.get("exp")
-        if not isinstance(exp, int | float) or now > exp + LEEWAY_S:
+        if not isinstance(exp, int | float) or now > exp + self.leeway_s:
             return Verdict(False, "expired")
         nbf = claims.get("nbf")
-        if isinstance(nbf, int | float) and now + LEEWAY_S < nbf:
+        if isinstance(nbf, int | float) and now + self.leeway_s < nbf:
             return Verdict(False, "not_yet_valid")
         if nonce is not None and claims.get("nonce") != nonce:
             return Verdict(False, "wrong_nonce")

@@ -605,6 +605,7 @@ class Slo(Model):
     metric: Metric
     scope: Literal["attempt", "operation"] = "operation"
     phases: tuple[str, ...] | None = None
+    flows: tuple[str, ...] | None = None  # names in the flow mix (an entry's `name`, else its flow); None: all
     at_least: float | None = None
     at_most: float | None = None
 
@@ -678,6 +679,10 @@ class Scenario(Model):
             if label in labels[:i]:
                 where = f"flows.{i}.name" if self.flows[i].name else f"flows.{i}.flow"
                 raise at_field(where, f"the flow mix has {label!r} twice; give each entry of one flow its own name")
+        for i, slo in enumerate(self.slos):
+            for j, flow in enumerate(slo.flows or ()):
+                if flow not in labels:
+                    raise at_field(f"slos.{i}.flows.{j}", f"no flow named {flow!r} in the mix ({', '.join(labels)})")
         if isinstance(self.target, ExternalTarget) and self.target.aws_endpoint is None:
             for i, fw in enumerate(self.flows):
                 if fw.flow in AWS_FLOWS:

@@ -106,7 +106,13 @@ def build_flows(
     """One instance of each of the scenario's flows for one simulated user, in `scenario.flows` order;
     `user_index` (the user's number in its load process) picks its identity on the embedded target."""
     ctx = flow_context(scenario, caller, base_url, credentials, environ, rng, user_index)
-    return [FLOWS[weighted.flow](ctx) for weighted in scenario.flows]
+    flows: list[Flow] = []
+    for weighted in scenario.flows:
+        if weighted.flow == JwksValidationFlow.name:
+            flows.append(JwksValidationFlow(ctx, weighted.label, leeway_s=weighted.leeway_s))
+        else:
+            flows.append(FLOWS[weighted.flow](ctx, weighted.label))
+    return flows
 
 
 __all__ = [

@@ -34,7 +34,7 @@ class AuthorizationCodePkceFlow(Flow):
             # OIDC Core 11: offline access needs prompt=consent, else a provider may drop the scope
             # (oidc-provider does) and no refresh token comes back
             query["prompt"] = "consent"
-        browser = Browser(self.ctx.caller, self.name, self.ctx.user, self.ctx.redirect_uri)
+        browser = Browser(self.ctx.caller, self.label, self.ctx.user, self.ctx.redirect_uri)
         try:
             landing = browser.visit(f"{authorize}?{urlencode(query)}", "authorize", "authorize")
         finally:
@@ -61,7 +61,7 @@ class AuthorizationCodePkceFlow(Flow):
 
     def verify_id_token(self, id_token: object, nonce: str | None) -> bool:
         if self.rp is None:
-            cache = JwksCache(self.ctx.provider, self.ctx.caller, self.name)
+            cache = JwksCache(self.ctx.provider, self.ctx.caller, self.label)
             # the discovered issuer is the provider's own, also when reached through the proxy (OIDC
             # Discovery 4.3: it must equal `iss` exactly), so it is checked for the embedded target too
             issuer = self.ctx.provider.issuer
@@ -72,9 +72,9 @@ class AuthorizationCodePkceFlow(Flow):
         if verdict is None or not verdict.accepted:
             outcome = verdict.fetch_outcome if verdict and verdict.fetch_outcome != "ok" else "protocol_error"
             reason = verdict.reason if verdict else "missing"
-            self.ctx.caller.verdict(self.name, "id_token", "jwks", outcome, ms, reason)
+            self.ctx.caller.verdict(self.label, "id_token", "jwks", outcome, ms, reason)
             return False
-        self.ctx.caller.verdict(self.name, "id_token", "jwks", "ok", ms, "valid")
+        self.ctx.caller.verdict(self.label, "id_token", "jwks", "ok", ms, "valid")
         return True
 
     def userinfo(self, access_token: str) -> bool:

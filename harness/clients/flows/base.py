@@ -28,16 +28,17 @@ class FlowContext:
 class Flow:
     """A journey: `steps()` makes its calls; `run()` wraps them in one journey record and never raises."""
 
-    name: ClassVar[str]
+    name: ClassVar[str]  # the flow's kind, as the scenario's `flow:` names it
 
-    def __init__(self, ctx: FlowContext):
+    def __init__(self, ctx: FlowContext, label: str | None = None):
         self.ctx = ctx
+        self.label = label or self.name  # its name in records: the flow-mix entry's `name`, else the kind
         self.journey: Journey | None = None
 
     def run(self) -> bool:
-        with self.ctx.caller.journey(self.name) as journey:
+        with self.ctx.caller.journey(self.label) as journey:
             self.journey = journey
-            if self.ctx.provider.discover(self.ctx.caller, self.name):
+            if self.ctx.provider.discover(self.ctx.caller, self.label):
                 self.steps()
             else:
                 journey.fail("protocol_error")
@@ -56,11 +57,11 @@ class Flow:
         if url is None:
             self.fail("protocol_error")
             return None
-        return self.ctx.caller.call(self.name, step, method, url, endpoint=endpoint, **kwargs)
+        return self.ctx.caller.call(self.label, step, method, url, endpoint=endpoint, **kwargs)
 
     def aws_call(self, step: str, method: str, endpoint: str, **kwargs: Any) -> OperationResult | None:
         url = self.ctx.provider.aws_url(endpoint)
         if url is None:
             self.fail("protocol_error")
             return None
-        return self.ctx.caller.call(self.name, step, method, url, endpoint=endpoint, aws=True, **kwargs)
+        return self.ctx.caller.call(self.label, step, method, url, endpoint=endpoint, aws=True, **kwargs)

@@ -23,7 +23,7 @@ class DeviceAuthorizationFlow(Flow):
     name: ClassVar[str] = "device_authorization"
 
     def approve(self, verification_uri: str, endpoint: str = "device_verification") -> None:
-        browser = Browser(self.ctx.caller, self.name, self.ctx.user, self.ctx.redirect_uri)
+        browser = Browser(self.ctx.caller, self.label, self.ctx.user, self.ctx.redirect_uri)
         try:
             landing = browser.visit(verification_uri, "approve", endpoint)
         finally:

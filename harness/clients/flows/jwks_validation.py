@@ -17,8 +17,10 @@ from urllib.parse import urlsplit
 
 import jwt
 
+from harness.clients.flows.base import FlowContext
 from harness.clients.flows.revocation import RevocationFlow
 from harness.clients.relying_party import (
+    LEEWAY_S,
     JwksCache,
     RelyingParty,
     with_alg_none,
@@ -33,13 +35,17 @@ class JwksValidationFlow(RevocationFlow):
     name: ClassVar[str] = "jwks_validation"
     rp: RelyingParty | None = None
 
+    def __init__(self, ctx: FlowContext, label: str | None = None, leeway_s: float | None = None):
+        super().__init__(ctx, label)
+        self.leeway_s = LEEWAY_S if leeway_s is None else leeway_s
+
     def relying_party(self) -> RelyingParty:
         if self.rp is None:
-            cache = JwksCache(self.ctx.provider, self.ctx.caller, self.name)
+            cache = JwksCache(self.ctx.provider, self.ctx.caller, self.label)
             # the discovered issuer is the provider's own, also when reached through the proxy (OIDC
             # Discovery 4.3: it must equal `iss` exactly), so it is checked for the embedded target too
             issuer = self.ctx.provider.issuer
-            self.rp = RelyingParty(cache, issuer=issuer, audience=self.ctx.audience)
+            self.rp = RelyingParty(cache, issuer=issuer, audience=self.ctx.audience, leeway_s=self.leeway_s)
         return self.rp
 
     def check(self, step: str, token: str, *, genuine: bool, **verify: object) -> bool:
@@ -51,7 +57,7 @@ class JwksValidationFlow(RevocationFlow):
                 verdict.fetch_outcome if verdict.fetch_outcome != "ok" else "protocol_error")
         else:
             outcome = "security_violation" if verdict.accepted else "ok"
-        self.ctx.caller.verdict(self.name, step, "jwks", outcome, latency_ms, verdict.reason)
+        self.ctx.caller.verdict(self.label, step, "jwks", outcome, latency_ms, verdict.reason)
         return verdict.accepted
 
     def resource(self) -> str | None:

@@ -6,6 +6,7 @@ import pytest
 from harness.analysis.frames import FaultWindow, PhaseWindow, Run
 from harness.analysis.metrics import Recovery
 from harness.analysis.slo import evaluate_slo
+from harness.errors import ScenarioError
 from harness.scenario import load_scenario_text
 from harness.scenario.model import Slo
 
@@ -135,3 +136,40 @@ def test_every_metric_of_the_model_has_a_measure():
 
     assert set(get_args(Metric)) == set(_MEASURES)
     assert Slo  # the model the SLOs come from
+
+
+def test_an_slo_naming_flows_judges_only_their_records():
+    scenario = load_scenario_text(
+        """
+name: t
+flows:
+  - {flow: jwks_validation}
+  - {flow: jwks_validation, name: strict-rp, leeway_s: 0}
+phases:
+  - {name: skew, duration_s: 10, faults: [{type: target_clock_skew, skew_s: -3620}]}
+slos:
+  - {name: lenient, metric: availability, flows: [jwks_validation], at_least: 0.99}
+  - {name: strict, metric: availability, flows: [strict-rp], at_least: 0.99}
+  - {name: both, metric: availability, at_least: 0.99}
+"""
+    )
+    ops = pd.DataFrame(
+        [(T0 + 1, "skew", "jwks_validation", "ok", 5.0, 1), (T0 + 2, "skew", "jwks_validation", "ok", 5.0, 1),
+         (T0 + 3, "skew", "strict-rp", "protocol_error", 5.0, 1), (T0 + 4, "skew", "strict-rp", "ok", 5.0, 1)],
+        columns=["ts", "phase", "flow", "outcome", "latency_ms", "attempts"],
+    )  # fmt: skip
+    phases = (PhaseWindow("skew", 10, ({"type": "target_clock_skew"},), T0, T0 + 10),)
+    run = Run(Path("."), scenario, {}, ops.iloc[:0], ops, phases, (), T0, T0 + 10)
+    results = {slo.name: evaluate_slo(slo, run, {}) for slo in scenario.slos}
+    assert (results["lenient"].verdict, results["lenient"].observed) == ("pass", 1.0)
+    assert (results["strict"].verdict, results["strict"].observed) == ("fail", 0.5)
+    assert results["both"].observed == 0.75
+    assert results["strict"].message.endswith("over all phases, flows strict-rp")
+
+
+def test_an_slo_naming_a_flow_not_in_the_mix_is_refused_at_its_line():
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario_text("name: t\nphases: [{name: a, duration_s: 1}]\nslos:\n"
+                           "  - {name: x, metric: availability, flows: [nope], at_least: 0.9}\n", "s.yaml")  # fmt: skip
+    (problem,) = caught.value.problems
+    assert str(problem).startswith("s.yaml:4: slos.0.flows.0: no flow named 'nope'")

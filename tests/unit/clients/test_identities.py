@@ -38,3 +38,18 @@ def test_without_an_index_the_users_rng_picks_reproducibly() -> None:
 
 def test_a_bad_count_falls_back_to_the_configured_user() -> None:
     assert embedded_user({**ENV, "HARNESS_USER_COUNT": "many"}, random.Random(0), 3).username == "user0001"
+
+
+def test_a_named_entry_of_the_flow_mix_records_under_its_name_with_its_leeway() -> None:
+    from harness.clients.flows import JwksValidationFlow, build_flows
+    from harness.scenario import load_scenario_text
+
+    scenario = load_scenario_text(
+        "name: t\nphases: [{name: a, duration_s: 1}]\nflows:\n  - {flow: jwks_validation}\n"
+        "  - {flow: jwks_validation, name: strict-rp, leeway_s: 0}\n  - {flow: client_credentials}\n"
+    )
+    lenient, strict, plain = build_flows(scenario, None, "http://127.0.0.1:1", None)  # type: ignore[arg-type]
+    assert isinstance(strict, JwksValidationFlow) and isinstance(lenient, JwksValidationFlow)
+    assert (lenient.label, lenient.leeway_s) == ("jwks_validation", 30.0)
+    assert (strict.label, strict.leeway_s) == ("strict-rp", 0.0)
+    assert plain.label == "client_credentials"
