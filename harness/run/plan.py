@@ -24,7 +24,8 @@ def describe_plan(scenario: Scenario) -> str:
     load = scenario.load
     lo, hi = load.think_time_s
     lines.append(f"load: {load.users} users (spawn {load.spawn_rate:g}/s), think time {lo:g}-{hi:g} s")
-    lines.append("flows: " + ", ".join(f"{f.flow} x{f.weight:g}" for f in scenario.flows))
+    lines.append("flows: " + ", ".join(f"{f.label}{f' ({f.flow})' if f.name else ''} x{f.weight:g}"
+                                       for f in scenario.flows))  # fmt: skip
     offset = 0.0
     for index, phase in enumerate(scenario.phases):
         lines.append(f"  t={offset:>6g} s  phase {phase.name} ({phase.duration_s:g} s)")
