@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import random
+
 from harness.proxy.pipeline import Pipe, Stage
 from harness.proxy.registry import create_toxic
 
@@ -46,6 +49,7 @@ def test_the_framed_direction_always_goes_through_feed() -> None:
 TOKEN = b"POST /token HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
 OTHER = b"GET /other HTTP/1.1\r\nHost: h\r\n\r\n"
 POST_OTHER = b"POST /other HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
+CHUNKED_OTHER = b"POST /other HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
 
 
 def _stage(type_name: str, link: FakeLink, clock: ManualClock | None = None, **attributes: object) -> Stage:
@@ -109,3 +113,31 @@ def test_a_request_no_toxic_matches_waits_behind_a_delayed_one() -> None:
     assert sink.data == TOKEN + OTHER
     pipe.feed(OTHER)
     assert sink.data == TOKEN + OTHER + OTHER
+
+
+def test_skipping_the_stages_changes_nothing_a_client_or_the_counters_can_see() -> None:
+    # The same random stream, read in random pieces (mostly a request each, some pipelined, some cut
+    # inside a head or body), through a pipe whose toxic matches only POST /token and through one that
+    # also has a toxic matching every request (which never fires), so every request there is framed
+    # and goes through the stages.
+    rng = random.Random(5)
+    kinds = [TOKEN, OTHER, POST_OTHER, CHUNKED_OTHER, b"GET /token?x=1 HTTP/1.1\r\n\r\n"]
+    requests = [rng.choice(kinds) for _ in range(400)]
+    stream = b"".join(requests)
+    boundaries = list(itertools.accumulate(map(len, requests)))[:-1]
+    cuts = sorted({at for at in boundaries if rng.random() < 0.8} | set(rng.sample(range(1, len(stream)), 80)))
+    results = []
+    for catch_all in (False, True):
+        sink, link = Sink(), FakeLink()
+        pipe = upstream_pipe(sink, link)
+        token = _stage("http_error", link, path="/token", method="POST", probability=0.5)
+        stages = [token, _stage("http_error", link, probability=0.0)] if catch_all else [token]
+        pipe.set_stages(stages, hold=True)
+        for i, (start, end) in enumerate(zip([0, *cuts], [*cuts, len(stream)], strict=True)):
+            link.awaiting = link.awaiting and i % 3 != 0  # now and then the response is back
+            pipe.feed(stream[start:end])
+        counters = token.ctx.counters
+        assert pipe.framer is not None
+        results.append((sink.data, link.responses, pipe.framer.requests, vars(counters)))
+    assert results[0] == results[1]
+    assert results[0][2] == 400 and results[0][3]["faults_injected"] > 0
