@@ -179,3 +179,14 @@ def test_a_body_skimmed_in_part_ends_through_feed_and_the_next_request_is_matche
     assert tail == (b"lo", TRACKED, True)
     assert token[1].path == "/token" and not token[1].partial and token[2]
     assert framer.requests == 2
+
+
+def test_framing_headers_are_found_whatever_their_case() -> None:
+    sized = b"POST /x HTTP/1.1\r\nCONTENT-length: 2\r\n\r\n"
+    chunked = b"POST /x HTTP/1.1\r\nTransfer-ENCODING: chunked\r\n\r\n"
+    framer = RequestFramer()
+    assert (framer.track(sized), framer.track(b"ab")) == (False, True)
+    assert (framer.track(chunked), framer.track(b"2\r\nab\r\n0\r\n\r\n")) == (False, True)
+    assert (framer.skim(sized, TOKEN_ONLY), framer.skim(b"ab", TOKEN_ONLY)) == (False, True)
+    assert framer.skim(chunked, TOKEN_ONLY) is None
+    assert framer.requests == 3
