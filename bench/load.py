@@ -74,12 +74,7 @@ def _locust_classes() -> None:
         session_factory: Any = None
 
         def on_start(self) -> None:
-            recorder = getattr(self.environment, "bench_recorder", None)
-            if recorder is None:
-                recorder = Recorder(records, f"bench-{os.getpid()}", self.environment.events.request)
-                recorder.warm_up()
-                self.environment.bench_recorder = recorder
-                gevent.spawn(_flush_every_second, recorder)  # as the harness's plugin does: Parquet costs too
+            recorder = self.environment.bench_recorder
             self.caller = Caller(
                 type(self).session_factory(), RetryPolicy(Retry()), recorder, user="u", node="bench",
                 phase=lambda: "bench",
@@ -89,6 +84,16 @@ def _locust_classes() -> None:
         @task
         def t(self) -> None:
             self.caller.call("bench", "get", "GET", self.url, endpoint="index")
+
+    @events.init.add_listener
+    def _recorder(environment: Any, **_: Any) -> None:
+        """As the harness's plugin does at init: one recorder per process, its Parquet codec warmed up
+        before the test (not inside the measured window), flushed once a second (Parquet costs too)."""
+        if any(issubclass(cls, _Harness) for cls in environment.user_classes):
+            recorder = Recorder(records, f"bench-{os.getpid()}", environment.events.request)
+            recorder.warm_up()
+            environment.bench_recorder = recorder
+            gevent.spawn(_flush_every_second, recorder)
 
     class HarnessHttp(_Harness):
         session_factory = staticmethod(make_session)
