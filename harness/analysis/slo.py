@@ -71,6 +71,8 @@ def evaluate_slo(slo: Slo, run: Run, recoveries: Mapping[str, Recovery]) -> SloR
     over = f"over phases {', '.join(slo.phases)}" if slo.phases else "over all phases"
     if slo.flows:
         over += f", flows {', '.join(slo.flows)}"
+    if slo.steps:
+        over += f", steps {', '.join(slo.steps)}"
     ((bound, limit),) = threshold.items()
     assert limit is not None
     if measure.observed is None:
@@ -98,9 +100,11 @@ def in_phases(frame: pd.DataFrame, phases: tuple[str, ...] | None) -> pd.DataFra
 
 
 def in_scope(frame: pd.DataFrame, slo: Slo) -> pd.DataFrame:
-    """The records an SLO speaks of: its phases, and its flows when it names some."""
+    """The records an SLO speaks of: its phases, and its flows and steps when it names some."""
     frame = in_phases(frame, slo.phases)
-    return frame if slo.flows is None else frame[frame["flow"].isin(list(slo.flows))]
+    if slo.flows is not None:
+        frame = frame[frame["flow"].isin(list(slo.flows))]
+    return frame if slo.steps is None else frame[frame["step"].isin(list(slo.steps))]
 
 
 def _scoped(slo: Slo, run: Run) -> pd.DataFrame:

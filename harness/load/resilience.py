@@ -51,8 +51,8 @@ def slo_state(slo: Slo, live: LiveStats) -> tuple[float | None, str]:
     """(observed so far, state) for the metrics a live count can judge; the rest wait for the report."""
     kind = "a" if slo.scope == "attempt" else "o"
     observed: float | None
-    if slo.flows is not None:  # the live counts are per phase, not per flow
-        return None, "judged after the run (per flow)"
+    if slo.flows is not None or slo.steps is not None:  # the live counts are per phase, not per flow
+        return None, "judged after the run (per flow or step)"
     if slo.metric in ("availability", "error_rate"):
         observed = live.phases_total(kind, slo.phases).availability
         if observed is not None and slo.metric == "error_rate":

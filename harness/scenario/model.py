@@ -606,6 +606,7 @@ class Slo(Model):
     scope: Literal["attempt", "operation"] = "operation"
     phases: tuple[str, ...] | None = None
     flows: tuple[str, ...] | None = None  # names in the flow mix (an entry's `name`, else its flow); None: all
+    steps: tuple[str, ...] | None = None  # step names as records carry them (`token`, `verify`...); None: all
     at_least: float | None = None
     at_most: float | None = None
 

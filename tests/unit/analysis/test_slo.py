@@ -167,6 +167,18 @@ slos:
     assert results["strict"].message.endswith("over all phases, flows strict-rp")
 
 
+def test_an_slo_naming_steps_judges_only_their_records():
+    run = make_run("[{name: a, metric: availability, steps: [verify], at_least: 0.99}]", [])
+    ops = pd.DataFrame(
+        [(T0 + 1, "brownout", "verify", "ok", 1.0, 1), (T0 + 2, "brownout", "jwks", "reset", 9.0, 3)],
+        columns=["ts", "phase", "step", "outcome", "latency_ms", "attempts"],
+    )
+    run = Run(Path("."), run.scenario, {}, ops.iloc[:0], ops, run.phases, (), T0, T0 + 20)
+    result = evaluate_slo(only(run), run, {})
+    assert (result.verdict, result.observed) == ("pass", 1.0)
+    assert result.message.endswith("over all phases, steps verify")
+
+
 def test_an_slo_naming_a_flow_not_in_the_mix_is_refused_at_its_line():
     with pytest.raises(ScenarioError) as caught:
         load_scenario_text("name: t\nphases: [{name: a, duration_s: 1}]\nslos:\n"
