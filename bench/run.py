@@ -28,7 +28,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 IDLE = "ours_idle_http_toxic"
-BENCHES = ("load", "proxy", "target", "timing", "report")
+BENCHES = ("load", "proxy", "proxy_memory", "target", "timing", "report")
 
 
 @dataclass
@@ -48,6 +48,8 @@ def _args_for(name: str, opts: argparse.Namespace) -> list[str]:
         return [*common, "--duration-s", str(opts.duration_s)]
     if name == "timing":
         return common
+    if name == "proxy_memory":
+        return ["--connections-total", "200000" if opts.quick else "1000000"]
     return ["--sizes", "100000,1000000" if opts.quick else "100000,1000000,5000000"]
 
 
@@ -126,12 +128,18 @@ def rows_report(d: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def rows_proxy_memory(d: dict[str, Any]) -> list[Row]:
+    what = f"proxy: RSS growth over {d['connections']:,} connections (after warm-up)"
+    return [_at_most(what, d["growth_after_warmup_mb"], None, d["limit_mb"], "MB")]
+
+
 def rows_timing(d: dict[str, Any]) -> list[Row]:
     return [_at_most(f"fault timing: lateness p99 over {d['changes']} changes", d["medians"]["p99_ms"], None, 50, "ms")]
 
 
 ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
-    "load": rows_load, "proxy": rows_proxy, "target": rows_target, "report": rows_report, "timing": rows_timing,
+    "load": rows_load, "proxy": rows_proxy, "proxy_memory": rows_proxy_memory, "target": rows_target,
+    "report": rows_report, "timing": rows_timing,
 }  # fmt: skip
 
 
