@@ -73,6 +73,18 @@ def wait_port(port: int, timeout_s: float = 10.0) -> None:
     raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
 
 
+def stop_all(procs: list[subprocess.Popen[bytes]], timeout_s: float = 5.0) -> None:
+    """End the servers a bench started (its own children, by handle): SIGTERM, then SIGKILL if need be."""
+    for proc in reversed(procs):
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def _to_ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
@@ -169,13 +181,7 @@ def main() -> int:
                         flush=True,
                     )
         finally:
-            for proc in reversed(procs):
-                proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop_all(procs)
     medians = {
         name: {key: statistics.median(s[key] for s in runs) for key in ("rps", "p99_ms", "non_2xx")}
         for name, runs in samples.items()

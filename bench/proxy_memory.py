@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from proxy import NGINX_CONF, ROOT, free_port, wait_port  # bench/ is on sys.path when run as a script
+from proxy import NGINX_CONF, ROOT, free_port, stop_all, wait_port  # bench/ is on sys.path when run as a script
 
 GROWTH_LIMIT_MB = 5.0  # flat: what the last sample may exceed the post-warm-up one by
 
@@ -77,13 +77,7 @@ def main() -> int:
                 samples.append({"connections": done, "rss_mb": vmrss_mb(proxy.pid), "t_s": time.monotonic() - started})
                 print(f"{done:>10,} connections  proxy RSS {samples[-1]['rss_mb']:.1f} MB", flush=True)
         finally:
-            for proc in reversed(procs):
-                proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop_all(procs)
     warm = samples[1]["rss_mb"] if len(samples) > 2 else samples[0]["rss_mb"]
     growth = samples[-1]["rss_mb"] - warm
     summary: dict[str, Any] = {

@@ -32,7 +32,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
-from proxy import free_port, wait_port, wrk  # noqa: E402  (bench/proxy.py: one wrk runner for every bench)
+from proxy import free_port, stop_all, wait_port, wrk  # noqa: E402  (bench/proxy.py: one wrk runner for every bench)
 
 DEFAULT_NODE_DIR = Path.home() / ".cache" / "harness-bench" / "oidc-provider"
 CLIENT_ID = "bench-client"
@@ -134,14 +134,7 @@ def main() -> int:
                         print(f"run {run + 1} {name:4s} {endpoint:9s} {result['rps']:>9,.0f} req/s "
                               f"p99 {result['p99_ms']:.2f} ms non-2xx {result['non_2xx']:.0f}", flush=True)  # fmt: skip
         finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop_all(procs, timeout_s=10)
     medians = {k: {f: statistics.median(s[f] for s in v) for f in ("rps", "p99_ms", "non_2xx")}
                for k, v in samples.items()}  # fmt: skip
     ratios = {e: medians[f"ours_{e}"]["rps"] / medians[f"peer_{e}"]["rps"] for e in ENDPOINTS}
