@@ -144,12 +144,11 @@ class HarnessPlugin:
 
     def _chosen(self) -> ScenarioChoice | None:
         options = self.environment.parsed_options
-        value = str(getattr(options, "harness_scenario", "") or "") if options is not None else ""
-        return self.runtime.choice(value) if value else None
+        return self.runtime.choice(str(getattr(options, "harness_scenario", "") or ""))
 
     def start_refusal(self, value: str) -> str | None:
         """Why the form's Start must be refused (the UI shows the message), or None."""
-        choice = self.runtime.choice(value) if value else None
+        choice = self.runtime.choice(value)
         if choice is None or choice.name == self.scenario.name or self.test_started_at is None:
             return None
         return (

@@ -39,7 +39,6 @@ class LoadMode:
     ui: bool = False
     web_host: str = "127.0.0.1"
     web_port: int = 8089
-    plan: str = ""  # shown in the web UI's start form (plan_text)
 
     def __post_init__(self) -> None:
         if self.workers < 0 or self.workers > 256:
@@ -87,8 +86,8 @@ def _headless_tail(logs: Path) -> list[str]:
 
 
 def _ui_tail(mode: LoadMode) -> list[str]:
-    argv = ["--web-host", mode.web_host, "--web-port", str(mode.web_port), "--loglevel", "INFO"]
-    return [*argv, "--harness-scenario", mode.plan] if mode.plan else argv
+    # the start form's scenarios and its default come from the runtime (RUNTIME_ENV), not from argv
+    return ["--web-host", mode.web_host, "--web-port", str(mode.web_port), "--loglevel", "INFO"]
 
 
 @dataclass

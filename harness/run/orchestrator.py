@@ -374,8 +374,6 @@ class Run:
         from harness.run import loadgen
 
         ui = {k: self.ui[k] for k in ("web_host", "web_port")} if self.ui is not None else {}
-        if self.ui is not None:
-            ui["plan"] = loadgen.plan_text(self.scenario)
         mode = loadgen.LoadMode(workers=self.workers, ui=self.ui is not None, **ui)
         chaos_env = {**self._chaos_env, **self._target_chaos_env}
         spawn = lambda name, argv, env: self._spawn(  # noqa: E731
