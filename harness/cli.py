@@ -75,7 +75,7 @@ def _cmd_cleanup(args: argparse.Namespace) -> int:
 
 
 def _cmd_target(args: argparse.Namespace) -> int:
-    from harness.target.server import run
+    from harness.idp.server import run
 
     return run(args)
 

@@ -1,4 +1,4 @@
-"""The timeline's client for the embedded target's chaos API (harness/target/chaosapi.py): it sends the
+"""The timeline's client for the embedded target's chaos API (harness/idp/chaosapi.py): it sends the
 request a target fault module described, straight to the target (never through the fault proxy, whose
 own faults may be on). Built from the environment `harness run` gives Locust; None elsewhere."""
 
@@ -13,7 +13,7 @@ import requests
 from harness.faults._bearer import BearerJsonClient
 
 URL_ENV = "HARNESS_TARGET_CHAOS_URL"  # the target's own address (bypassing the proxy)
-TOKEN_ENV = "HARNESS_TARGET_ADMIN_TOKEN"  # same name as harness.target.chaosapi.ADMIN_TOKEN_ENV
+TOKEN_ENV = "HARNESS_TARGET_ADMIN_TOKEN"  # same name as harness.idp.chaosapi.ADMIN_TOKEN_ENV
 TIMEOUT_S = 10.0
 
 

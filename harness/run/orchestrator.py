@@ -91,7 +91,7 @@ def clean_leftovers(out: str | Path = "reports") -> int:
 def seeded_user_env(count: int = SEEDED_USERS) -> dict[str, str]:
     """The embedded target seeds `count` users by a documented rule; simulated user i signs in as seeded
     user i mod count + 1 (harness.clients.flows), user0001 where a flow has no index."""
-    from harness.target.directory import password_for, username
+    from harness.idp.directory import password_for, username
 
     name = username(1, count)
     return {USERNAME_ENV: name, PASSWORD_ENV: password_for(name), USER_COUNT_ENV: str(count)}
@@ -99,7 +99,7 @@ def seeded_user_env(count: int = SEEDED_USERS) -> dict[str, str]:
 
 def seeded_passwords(count: int = SEEDED_USERS) -> list[str]:
     """Every seeded user's password, for the secret scan."""
-    from harness.target.directory import password_for, username
+    from harness.idp.directory import password_for, username
 
     return [password_for(username(i, count)) for i in range(1, count + 1)]
 

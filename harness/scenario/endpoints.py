@@ -35,6 +35,6 @@ EMBEDDED_PATHS: dict[str, str] = {
 }
 ENDPOINT_NAMES: tuple[str, ...] = tuple(EMBEDDED_PATHS)
 
-# The embedded target's chaos control API (admin only; routes and JSON in harness/target/chaosapi.py). Not
+# The embedded target's chaos control API (admin only; routes and JSON in harness/idp/chaosapi.py). Not
 # an endpoint name: a scenario cannot aim faults at it.
 CHAOS_API_PATH = "/chaos"

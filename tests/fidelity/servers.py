@@ -15,8 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from harness.idp.directory import CLIENT_ID_ENV, CLIENT_SECRET_ENV
 from harness.proxy.client import ToxiproxyClient
-from harness.target.directory import CLIENT_ID_ENV, CLIENT_SECRET_ENV
 from tests.helpers import LOOPBACK, free_port, harness_argv, running_process
 
 

@@ -87,7 +87,7 @@ def embedded_user(environ: Mapping[str, str], rng: random.Random, user_index: in
         count = 0
     if count < 1:
         return UserCredentials(environ.get(USERNAME_ENV, ""), environ.get(PASSWORD_ENV, ""))
-    from harness.target.directory import password_for, username  # the target's documented naming rule
+    from harness.idp.directory import password_for, username  # the target's documented naming rule
 
     index = user_index % count if user_index is not None else rng.randrange(count)
     name = username(index + 1, count)

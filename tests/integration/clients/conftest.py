@@ -19,8 +19,8 @@ from requests.adapters import HTTPAdapter
 from harness.clients import Caller, RetryPolicy
 from harness.clients.flows import ClientCredentials, FlowContext, UserCredentials
 from harness.clients.provider import Provider
+from harness.idp.directory import password_for, username
 from harness.scenario.model import Retry, RetryStop, RetryWait
-from harness.target.directory import password_for, username
 from tests.helpers import LOOPBACK, free_port, harness_argv, running_process
 from tests.unit.clients.fakes import ListSink
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from harness.clients.flows import embedded_user
-from harness.target.directory import password_for, username
+from harness.idp.directory import password_for, username
 
 ENV = {"HARNESS_USERNAME": "user0001", "HARNESS_PASSWORD": "pw-user0001"}
 

@@ -1,0 +1,313 @@
+"""The pages a person (or a load client acting as one) uses: the authorization endpoint with its sign-in
+form, and the device verification page. Plain HTML forms, no JavaScript; a headless client drives them
+with ordinary form POSTs (application/x-www-form-urlencoded).
+
+`GET|POST /authorize` (RFC 6749 4.1.1, OIDC Core 3.1.2.1, RFC 7636): query (or form) parameters
+    response_type=code, client_id, redirect_uri, scope (or `scopes`, as `aws sso login` sends it), state,
+    nonce, code_challenge, code_challenge_method=S256 (PKCE is required), prompt (`login` or `none`).
+    A bad client_id or redirect_uri answers 400 (never a redirect); other errors redirect with
+    `error`, `error_description`, `state`, `iss`. With a live session cookie the code is issued at once
+    (302); otherwise 200 with the sign-in form.
+`POST /login`: fields `username`, `password`, plus every authorize parameter above as hidden fields
+    copied from the form (a client may also post them directly without fetching the form). Success: a
+    `harness_session` cookie and 302 to `redirect_uri?code=...&state=...&iss=...`. Wrong credentials: 401
+    with the form again. Without authorize parameters a successful sign-in answers 200 and only sets the
+    session. `GET /login` renders the same form.
+`GET /device?user_code=XXXX-XXXX`: the verification page (`verification_uri_complete` points here).
+`POST /device`: fields `user_code`, `username`, `password` (both optional with a live session cookie)
+    and `approve` = `yes` (approve) or `no` (deny). 200 on success; 400 unknown, expired or already
+    decided code; 401 wrong credentials.
+No CSRF token: the forms carry nothing a cross-site attacker could not forge anyway on a test target, and
+the load clients then need no HTML parsing. Passwords follow directory.password_for.
+"""
+
+from __future__ import annotations
+
+import html
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from harness.idp import directory
+from harness.idp.flowstore import AuthCode, normalize_user_code
+from harness.idp.forms import parse_form
+from harness.idp.grants import granted_scope
+from harness.idp.oauth import OAuthError
+from harness.idp.passwords import password_matches
+from harness.idp.redirects import redirect_allowed
+from harness.idp.services import Services
+from harness.scenario.endpoints import EMBEDDED_PATHS
+
+SESSION_COOKIE = "harness_session"
+AUTHORIZE_PARAMS = (
+    "response_type", "client_id", "redirect_uri", "scope", "scopes", "state", "nonce", "code_challenge",
+    "code_challenge_method", "prompt",
+)
+MAX_PARAM_LEN = 2048
+CODE_CHALLENGE_LEN = 43  # base64url of a SHA-256 digest
+PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Content-Security-Policy": "default-src 'none'"}
+APPROVE = frozenset({"yes", "true", "1", "approve", "on"})
+DENY = frozenset({"no", "false", "0", "deny"})
+
+
+class PageError(Exception):
+    """Shown to the user, never redirected (RFC 6749 4.1.2.1: bad client or redirect URI)."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class RedirectError(Exception):
+    def __init__(self, error: str, description: str, redirect_uri: str, state: str | None):
+        super().__init__(description)
+        self.error, self.description, self.redirect_uri, self.state = error, description, redirect_uri, state
+
+
+@dataclass(frozen=True)
+class AuthzRequest:
+    params: dict[str, str]
+    client_id: str
+    redirect_uri: str
+    scope: str
+    state: str | None
+    nonce: str | None
+    code_challenge: str
+    prompt: str
+
+
+class BrowserFace:
+    def __init__(self, services: Services):
+        self.services = services
+
+    # -- /authorize and /login ---------------------------------------------------------------------------
+
+    async def authorize(self, request: Request) -> Response:
+        try:
+            params = await _params(request)
+            authz = self._validate(params)
+            session = self._session(request)
+            if authz.prompt == "none" and session is None:
+                raise RedirectError("login_required", "no session", authz.redirect_uri, authz.state)
+            if session is not None and authz.prompt != "login":
+                return self._issue_code(authz, sub=session[0], auth_time=session[1])
+            return self._login_page(authz.params)
+        except PageError as exc:
+            return _page("Error", f"<p>{html.escape(exc.message)}</p>", status=exc.status)
+        except RedirectError as exc:
+            return self._error_redirect(exc)
+
+    async def login_form(self, request: Request) -> Response:
+        try:
+            params = {k: v for k, v in request.query_params.items() if k in AUTHORIZE_PARAMS}
+            if params:
+                self._validate(params)
+            return self._login_page(params)
+        except PageError as exc:
+            return _page("Error", f"<p>{html.escape(exc.message)}</p>", status=exc.status)
+        except RedirectError as exc:
+            return self._error_redirect(exc)
+
+    async def login(self, request: Request) -> Response:
+        try:
+            form = await _form(request)
+            params = {k: v for k, v in form.items() if k in AUTHORIZE_PARAMS}
+            authz = self._validate(params) if params else None
+            user = self._check_password(form.get("username", ""), form.get("password", ""))
+            if user is None:
+                return self._login_page(params, error="Invalid username or password.", status=401)
+            auth_time = int(time.time())
+            response: Response
+            if authz is None:
+                response = _page("Signed in", f"<p>Signed in as {html.escape(user.username)}.</p>")
+            else:
+                response = self._issue_code(authz, sub=user.sub, auth_time=auth_time)
+            self._start_session(response, user.sub, auth_time)
+            return response
+        except PageError as exc:
+            return _page("Error", f"<p>{html.escape(exc.message)}</p>", status=exc.status)
+        except RedirectError as exc:
+            return self._error_redirect(exc)
+
+    def _validate(self, params: dict[str, str]) -> AuthzRequest:
+        if any(len(v) > MAX_PARAM_LEN for v in params.values()):
+            raise PageError("a parameter is too long")
+        client_id = params.get("client_id", "")
+        client = self.services.store.get_client(client_id) if 0 < len(client_id) <= 256 else None
+        if client is None:
+            raise PageError("unknown client_id")
+        redirect_uri = params.get("redirect_uri", "")
+        if not redirect_allowed(redirect_uri, client.redirect_uris):
+            raise PageError("redirect_uri is not registered for this client")
+        state = params.get("state")
+
+        def fail(error: str, description: str) -> RedirectError:
+            return RedirectError(error, description, redirect_uri, state)
+
+        if params.get("response_type") != "code":
+            raise fail("unsupported_response_type", "response_type must be code")
+        if "authorization_code" not in client.grant_types:
+            raise fail("unauthorized_client", "this client may not use the authorization_code grant")
+        challenge = params.get("code_challenge", "")
+        if params.get("code_challenge_method") != "S256" or len(challenge) != CODE_CHALLENGE_LEN:
+            raise fail("invalid_request", "PKCE is required: code_challenge with code_challenge_method=S256")
+        try:
+            scope = granted_scope(params.get("scope") or params.get("scopes"), client.scopes)
+        except OAuthError as exc:
+            raise fail(exc.error, exc.description) from None
+        prompt = params.get("prompt", "")
+        if prompt not in ("", "login", "none", "consent"):
+            raise fail("invalid_request", "prompt must be none, login or consent")
+        return AuthzRequest(params, client_id, redirect_uri, scope, state, params.get("nonce"), challenge, prompt)
+
+    def _issue_code(self, authz: AuthzRequest, *, sub: str, auth_time: int) -> Response:
+        code = secrets.token_urlsafe(32)
+        config = self.services.config
+        self.services.flows.add_code(
+            code,
+            AuthCode(
+                authz.client_id, authz.redirect_uri, sub, authz.scope, authz.nonce, authz.code_challenge,
+                auth_time, int(time.time()) + config.auth_code_ttl_s, False, secrets.token_urlsafe(12),
+            ),
+        )
+        self.services.audit.emit("code_issued", client_id=authz.client_id, sub=sub, scope=authz.scope)
+        query = {"code": code, **({"state": authz.state} if authz.state is not None else {}), "iss": config.issuer}
+        return _redirect(authz.redirect_uri, query)
+
+    def _error_redirect(self, exc: RedirectError) -> Response:
+        query = {"error": exc.error, "error_description": exc.description, "iss": self.services.config.issuer}
+        if exc.state is not None:
+            query["state"] = exc.state
+        return _redirect(exc.redirect_uri, query)
+
+    def _login_page(self, params: Mapping[str, str], *, error: str = "", status: int = 200) -> Response:
+        hidden = "".join(
+            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">' for k, v in params.items()
+        )
+        message = f'<p class="error">{html.escape(error)}</p>' if error else ""
+        body = (
+            f'{message}<form method="post" action="{EMBEDDED_PATHS["login"]}">{hidden}'
+            '<label>Username <input name="username" autocomplete="username"></label>'
+            '<label>Password <input name="password" type="password" autocomplete="current-password"></label>'
+            '<button type="submit">Sign in</button></form>'
+        )
+        return _page("Sign in", body, status=status)
+
+    # -- /device -----------------------------------------------------------------------------------------
+
+    async def device_page(self, request: Request) -> Response:
+        user_code = normalize_user_code(request.query_params.get("user_code", "")[:32])
+        return self._device_form(user_code)
+
+    async def device_submit(self, request: Request) -> Response:
+        try:
+            form = await _form(request)
+        except PageError as exc:
+            return _page("Error", f"<p>{html.escape(exc.message)}</p>", status=exc.status)
+        user_code = normalize_user_code(form.get("user_code", "")[:32])
+        decision = form.get("approve", "").lower()
+        if decision not in APPROVE | DENY:
+            return self._device_form(user_code, error="Choose approve=yes or approve=no.", status=400)
+        record = self.services.flows.get_by_user_code(user_code) if user_code else None
+        if record is None or record.expires_at <= time.time():
+            return self._device_form(user_code, error="Unknown or expired code.", status=400)
+        session = self._session(request)
+        if form.get("username") or session is None:
+            user = self._check_password(form.get("username", ""), form.get("password", ""))
+            if user is None:
+                return self._device_form(user_code, error="Invalid username or password.", status=401)
+            sub, auth_time = user.sub, int(time.time())
+        else:
+            sub, auth_time = session
+        approve = decision in APPROVE
+        if not self.services.flows.decide_device(user_code, sub=sub, approve=approve, auth_time=auth_time):
+            return self._device_form(user_code, error="This code was already used.", status=400)
+        self.services.audit.emit(
+            "device_approved" if approve else "device_denied", client_id=record.client_id, sub=sub,
+            user_code=user_code,
+        )
+        response = _page("Done", "<p>Device approved. You may close this window.</p>" if approve
+                         else "<p>Request denied.</p>")
+        if session is None:
+            self._start_session(response, sub, auth_time)
+        return response
+
+    def _device_form(self, user_code: str, *, error: str = "", status: int = 200) -> Response:
+        message = f'<p class="error">{html.escape(error)}</p>' if error else ""
+        body = (
+            f'{message}<form method="post" action="{EMBEDDED_PATHS["device_verification"]}">'
+            f'<label>Code <input name="user_code" value="{html.escape(user_code)}"></label>'
+            '<label>Username <input name="username" autocomplete="username"></label>'
+            '<label>Password <input name="password" type="password" autocomplete="current-password"></label>'
+            '<button type="submit" name="approve" value="yes">Approve</button>'
+            '<button type="submit" name="approve" value="no">Deny</button></form>'
+        )
+        return _page("Device sign-in", body, status=status)
+
+    # -- users and sessions ------------------------------------------------------------------------------
+
+    def _check_password(self, username: str, password: str) -> directory.User | None:
+        user = directory.get_user(self.services.store, username[:128]) if username else None
+        ok = password_matches(password[:1024], user.password_hash if user else None)
+        self.services.audit.emit("login" if ok else "login_failed", username=username[:128])
+        return user if ok else None
+
+    def _session(self, request: Request) -> tuple[str, int] | None:
+        raw = request.cookies.get(SESSION_COOKIE)
+        if not raw or len(raw) > 128:
+            return None
+        return self.services.flows.get_session(raw, time.time())
+
+    def _start_session(self, response: Response, sub: str, auth_time: int) -> None:
+        session_id = secrets.token_urlsafe(32)
+        ttl_s = self.services.config.session_ttl_s
+        self.services.flows.add_session(session_id, sub=sub, auth_time=auth_time, expires_at=auth_time + ttl_s)
+        response.set_cookie(
+            SESSION_COOKIE, session_id, max_age=ttl_s, httponly=True, samesite="lax",
+            secure=self.services.config.tls, path="/",
+        )
+
+    def end_session_cookie(self, request: Request, response: Response) -> str | None:
+        """Forget the browser session (RP-initiated logout); the signed-out user's sub, if any."""
+        raw = request.cookies.get(SESSION_COOKIE)
+        session = self._session(request)
+        if raw and session is not None:
+            self.services.flows.end_session(raw)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return None if session is None else session[0]
+
+
+async def _params(request: Request) -> dict[str, str]:
+    if request.method == "POST":
+        form = await _form(request)
+        return {k: v for k, v in form.items() if k in AUTHORIZE_PARAMS}
+    return {k: v for k, v in request.query_params.items() if k in AUTHORIZE_PARAMS}
+
+
+async def _form(request: Request) -> dict[str, str]:
+    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        raise PageError("forms must be application/x-www-form-urlencoded", status=415)
+    try:
+        return parse_form(await request.body())
+    except OAuthError as exc:
+        raise PageError(exc.description) from None
+
+
+def _redirect(uri: str, query: Mapping[str, str]) -> Response:
+    sep = "&" if "?" in uri else "?"
+    return RedirectResponse(uri + sep + urlencode(query), status_code=302, headers={"Cache-Control": "no-store"})
+
+
+def _page(title: str, body: str, *, status: int = 200) -> Response:
+    doc = (
+        f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title></head>"
+        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+    return HTMLResponse(doc, status_code=status, headers=PAGE_HEADERS)

@@ -1,0 +1,146 @@
+"""`harness target`: prepare the store once, then serve the app with uvicorn (uvloop + httptools where
+installed) in one or more worker processes that share the listener and the SQLite file.
+
+uvicorn and starlette are imported inside `run` so that other commands never pay for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import os
+import sqlite3
+import sys
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+from harness.errors import InfrastructureError, InputError
+from harness.idp.chaosapi import ADMIN_TOKEN_ENV, admin_token_sha256
+from harness.idp.config import TargetConfig, default_issuer
+from harness.idp.directory import CLIENT_SECRET_ENV, seed_directory, seed_from_env
+from harness.idp.services import load_keys
+from harness.idp.store import Store
+
+APP_FACTORY = "harness.idp.app:create_app_from_env"
+GRACEFUL_SHUTDOWN_S = 10
+# With TLS, a connection its client closed without close_notify keeps uvicorn's graceful shutdown waiting
+# for the whole timeout (seen with uvicorn 0.54, both loops and both HTTP parsers); a short one bounds it.
+GRACEFUL_SHUTDOWN_TLS_S = 2
+_VERBOSE_LEVELS = {"trace", "debug", "info"}
+
+
+class DropQueryString(logging.Filter):
+    """Cut the query string from uvicorn access log lines: a misbehaving client may put a secret there,
+    and later faces take codes and states in URLs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].partition("?")[0], *args[3:])
+        return True
+
+
+def config_from_args(args: argparse.Namespace) -> TargetConfig:
+    if args.workers < 1:
+        raise InputError(f"--workers must be at least 1 (got {args.workers})")
+    if args.max_inflight < 1:
+        raise InputError(f"--max-inflight must be at least 1 (got {args.max_inflight})")
+    for name in ("seed_users", "device_interval_s"):
+        if getattr(args, name) < 0:
+            raise InputError(f"--{name.replace('_', '-')} must not be negative")
+    for name in ("access_token_ttl_s", "device_expires_s"):
+        if getattr(args, name) < 1:
+            raise InputError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.rate_limit_per_client is not None and args.rate_limit_per_client <= 0:
+        raise InputError("--rate-limit-per-client must be positive")
+    admin = os.environ.get(ADMIN_TOKEN_ENV)
+    scheme = "https" if args.tls else "http"
+    return TargetConfig(
+        db_path=os.path.abspath(args.db),
+        issuer=args.issuer or default_issuer(args.host, args.port, scheme=scheme),
+        signing_alg=args.signing_alg,
+        audit_log=os.path.abspath(args.audit_log) if args.audit_log else None,
+        request_log=os.path.abspath(args.request_log) if args.request_log else None,
+        max_inflight=args.max_inflight,
+        access_token_ttl_s=args.access_token_ttl_s,
+        device_interval_s=args.device_interval_s,
+        device_expires_s=args.device_expires_s,
+        rate_limit_per_client=args.rate_limit_per_client,
+        admin_token_sha256=admin_token_sha256(admin) if admin else None,
+        tls=bool(args.tls),
+    )
+
+
+def prepare(config: TargetConfig, environ: MutableMapping[str, str], *, seed_users: int = 0) -> str | None:
+    """Create schema and signing keys and seed clients and directory, once, before any worker starts;
+    return the seeded client id. Workers then only open the store. The client secret and the admin token
+    leave `environ` afterwards so that worker processes never hold them (workers get the token's hash)."""
+    store = Store(config.db_path)
+    try:
+        store.initialize()
+        load_keys(store, config)
+        client_id = seed_from_env(store, environ)
+        seed_directory(store, seed_users)
+    except sqlite3.Error as exc:
+        raise InfrastructureError(f"target store {config.db_path}: {exc}") from exc
+    finally:
+        store.close()
+        environ.pop(CLIENT_SECRET_ENV, None)
+        environ.pop(ADMIN_TOKEN_ENV, None)
+    for what, log_path in (("audit log", config.audit_log), ("request log", config.request_log)):
+        if log_path:
+            try:
+                with open(log_path, "ab"):
+                    pass
+            except OSError as exc:
+                raise InfrastructureError(f"{what} {log_path}: {exc}") from exc
+    return client_id
+
+
+def log_config() -> dict[str, Any]:
+    from uvicorn.config import LOGGING_CONFIG
+
+    cfg = copy.deepcopy(LOGGING_CONFIG)
+    cfg.setdefault("filters", {})["drop_query"] = {"()": f"{__name__}.DropQueryString"}
+    cfg["handlers"]["access"]["filters"] = ["drop_query"]
+    return cfg
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    config = config_from_args(args)
+    prepare(config, os.environ, seed_users=args.seed_users)
+    os.environ.update(config.to_env())  # read by create_app_from_env in every worker
+    level = str(args.log_level).lower()
+    tls: dict[str, str] = {}
+    if args.tls:
+        from harness.idp.tls import ensure_tls_files
+
+        tls_dir = Path(args.tls_dir) if args.tls_dir else Path(config.db_path).parent / "harness-target-tls"
+        files = ensure_tls_files(tls_dir, args.host)
+        tls = {"ssl_certfile": str(files.server_cert), "ssl_keyfile": str(files.server_key)}
+        print(f"harness target: TLS CA certificate at {files.ca_cert}", file=sys.stderr, flush=True)
+    try:
+        uvicorn.run(
+            APP_FACTORY,
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            loop="auto",  # uvloop when installed
+            http="auto",  # httptools when installed
+            log_level=level,
+            log_config=log_config(),
+            access_log=level in _VERBOSE_LEVELS,
+            server_header=False,
+            proxy_headers=False,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_TLS_S if args.tls else GRACEFUL_SHUTDOWN_S,
+            **tls,  # type: ignore[arg-type]
+        )
+    except SystemExit as exc:  # uvicorn exits when it cannot bind or the app fails to start
+        if exc.code not in (0, None):
+            raise InfrastructureError(f"target did not start on {args.host}:{args.port} (see log)") from None
+    return 0
