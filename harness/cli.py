@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import warnings
 from collections.abc import Callable, Sequence
+from typing import TextIO
 
-from harness.errors import EXIT_ABORTED, EXIT_BAD_INPUT, HarnessError
+from harness.errors import EXIT_ABORTED, EXIT_BAD_INPUT, HarnessError, ScenarioWarning
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -230,7 +232,20 @@ def _terminate_as_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: TextIO | None = None, line: str | None = None) -> None:
+    """A scenario's warnings read like its errors (`file:line: field: what`); others as Python shows them."""
+    if issubclass(category, ScenarioWarning):
+        print(f"harness: warning: {message}", file=file or sys.stderr)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    warnings.showwarning = _show_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler

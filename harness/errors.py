@@ -46,6 +46,14 @@ class ScenarioError(InputError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class ScenarioWarning(UserWarning):
+    """Something in an input file that still works but should change (a deprecated field name)."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(str(problem))
+        self.problem = problem
+
+
 class InfrastructureError(HarnessError):
     exit_code = EXIT_INFRA
 

@@ -16,11 +16,14 @@ import requests
 
 from harness.chaos import leftovers
 from harness.chaos.control import ControlServer, HostFaults
-from harness.chaos.netfaults import NetFaults, needs, probe
+from harness.chaos.netfaults import NetFaults, probe
 from harness.chaos.netns import Link, Namespace, host_addresses
 from harness.chaos.process import ProcessFaults
+from harness.contract import HostEvent
 from harness.errors import InputError
-from harness.scenario.model import NETWORK_FAULT_TYPES, PROCESS_FAULT_TYPES, EmbeddedTarget, Scenario
+from harness.faults import FAULT_TYPES
+from harness.faults.base import NetworkFault
+from harness.scenario.model import EmbeddedTarget, Scenario
 
 
 class EventLog:
@@ -30,7 +33,7 @@ class EventLog:
     def __init__(self, path: Path):
         self.path, self._lock = path, threading.Lock()
 
-    def __call__(self, event: dict[str, Any]) -> None:
+    def __call__(self, event: HostEvent) -> None:
         with self._lock, open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(event, sort_keys=True) + "\n")
 
@@ -68,15 +71,11 @@ class OrchestratedTarget:
             return None
 
 
-def host_fault_types(scenario: Scenario) -> set[str]:
-    return {f.type for p in scenario.phases for f in p.faults if f.type in (*PROCESS_FAULT_TYPES, *NETWORK_FAULT_TYPES)}
-
-
 class ChaosSession:
     def __init__(self, scenario: Scenario, run_id: str, run_dir: Path):
         self.scenario, self.run_id = scenario, run_id
         self.emit = EventLog(run_dir / "timeline.jsonl")
-        self.types = host_fault_types(scenario)
+        self.types = scenario.fault_types("process", "network")
         self.namespace: Namespace | None = None
         self.kernel: dict[str, bool] = {}
         self.processes: ProcessFaults | None = None
@@ -105,11 +104,12 @@ class ChaosSession:
         self.kernel = probe(link)
         self.emit({"kind": "netns_ready", "ts": time.time(), "netns": link.netns, "veth": link.host_if,
                    "target_addr": link.ns_addr, "kernel": self.kernel})  # fmt: skip
-        missing = sorted(t for t in self.types & set(NETWORK_FAULT_TYPES) if not self.kernel.get(needs(t)))
+        needs = {t: m.kernel_feature for t in self.types if issubclass(m := FAULT_TYPES[t], NetworkFault)}
+        missing = sorted(t for t, feature in needs.items() if not self.kernel.get(feature))
         if missing:
             have = ", ".join(k for k, v in self.kernel.items() if v) or "nothing"
             raise InputError(
-                f"this kernel cannot do {', '.join(missing)} (needs {', '.join(sorted({needs(t) for t in missing}))}; "
+                f"this kernel cannot do {', '.join(missing)} (needs {', '.join(sorted({needs[t] for t in missing}))}; "
                 f"probed: {have})"
             )
         self.network = NetFaults(link)

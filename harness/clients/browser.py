@@ -172,7 +172,7 @@ class Browser:
 
 def _endpoint_of(url: str) -> str:
     """The logical endpoint name of a path on the embedded target, else the path itself (no query)."""
-    from harness.scenario.endpoints import EMBEDDED_PATHS
+    from harness.endpoints import EMBEDDED_PATHS
 
     path = urlsplit(url).path or "/"
     for name, known in EMBEDDED_PATHS.items():

@@ -28,7 +28,7 @@ import requests
 
 from harness.clients.classify import classify_exception, classify_status, error_code
 from harness.clients.policy import RetryPolicy
-from harness.scenario.model import Outcome
+from harness.contract import Outcome
 
 OP_ID_HEADER = "X-Harness-Op-Id"
 JOURNEY_STEP = "journey"

@@ -9,7 +9,7 @@ import socket
 import requests
 import urllib3.exceptions
 
-from harness.scenario.model import Outcome
+from harness.contract import Outcome
 
 
 def classify_status(status: int) -> Outcome:

@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-from harness.scenario.model import Outcome
+from harness.contract import Outcome
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import jwt
 from harness.clients.caller import Caller
 from harness.clients.oauth import json_object
 from harness.clients.provider import Provider
-from harness.scenario.model import Outcome
+from harness.contract import Outcome
 
 ALLOWED_ALGS = ("RS256", "ES256", "PS256", "RS384", "ES384", "RS512", "EdDSA")
 LEEWAY_S = 30.0

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from harness.endpoints import EMBEDDED_PATHS as P
 from harness.idp.aws import AwsOidcFace
 from harness.idp.awserrors import OIDC_NAMESPACE
 from harness.idp.browser import BrowserFace
@@ -33,7 +34,6 @@ from harness.idp.portal import PortalFace
 from harness.idp.requestid import RequestIdMiddleware
 from harness.idp.requestlog import RequestLog, RequestLogMiddleware, open_request_log
 from harness.idp.services import Services
-from harness.scenario.endpoints import EMBEDDED_PATHS as P
 
 _HEALTHY = b'{"status":"ok"}'
 _log = logging.getLogger("harness.idp")

@@ -15,6 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from harness.endpoints import EMBEDDED_PATHS
 from harness.idp import clientauth, devices
 from harness.idp.awserrors import oidc_error
 from harness.idp.credentials import hash_secret
@@ -35,7 +36,6 @@ from harness.idp.oauth import (
 from harness.idp.redirects import valid_redirect_uri
 from harness.idp.services import Services
 from harness.idp.store import ClientRecord
-from harness.scenario.endpoints import EMBEDDED_PATHS
 
 MAX_JSON_BYTES = 16 * 1024
 MAX_FIELD_LEN = 4096

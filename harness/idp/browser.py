@@ -18,7 +18,7 @@ with ordinary form POSTs (application/x-www-form-urlencoded).
     and `approve` = `yes` (approve) or `no` (deny). 200 on success; 400 unknown, expired or already
     decided code; 401 wrong credentials.
 No CSRF token: the forms carry nothing a cross-site attacker could not forge anyway on a test target, and
-the load clients then need no HTML parsing. Passwords follow directory.password_for.
+the load clients then need no HTML parsing. Passwords follow contract.seeded_password.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from harness.endpoints import EMBEDDED_PATHS
 from harness.idp import directory
 from harness.idp.flowstore import AuthCode, normalize_user_code
 from harness.idp.forms import parse_form
@@ -41,7 +42,6 @@ from harness.idp.oauth import OAuthError
 from harness.idp.passwords import password_matches
 from harness.idp.redirects import redirect_allowed
 from harness.idp.services import Services
-from harness.scenario.endpoints import EMBEDDED_PATHS
 
 SESSION_COOKIE = "harness_session"
 AUTHORIZE_PARAMS = (

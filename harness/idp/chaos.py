@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from harness.scenario.endpoints import CHAOS_API_PATH, EMBEDDED_PATHS
+from harness.endpoints import CHAOS_API_PATH, EMBEDDED_PATHS
 
 # Endpoints that never touch the store: store slowness does not delay them.
 STORELESS = frozenset({"discovery", "jwks", "health"})

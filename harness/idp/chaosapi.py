@@ -36,13 +36,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from harness.endpoints import CHAOS_API_PATH
 from harness.idp import keys
 from harness.idp.chaos import ChaosState, parse_rule
 from harness.idp.oauth import json_response
 from harness.idp.services import Services
-from harness.scenario.endpoints import CHAOS_API_PATH
 
-ADMIN_TOKEN_ENV = "HARNESS_TARGET_ADMIN_TOKEN"
 PREFIX = CHAOS_API_PATH
 MAX_SKEW_S = 7 * 24 * 3600
 Handler = Callable[[Request], Awaitable[Response]]

@@ -9,10 +9,12 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from harness.contract import Env
+
 SigningAlg = Literal["RS256", "ES256"]
 
-# One variable holding JSON, not one per field: a worker either gets the whole config or fails loudly.
-CONFIG_ENV = "HARNESS_TARGET_CONFIG"
+# One variable holding JSON (Env.TARGET_CONFIG), not one per field: a worker gets the whole config or
+# fails loudly.
 
 
 @dataclass(frozen=True)
@@ -54,14 +56,14 @@ class TargetConfig:
         return self.issuer.rstrip("/") + path
 
     def to_env(self) -> dict[str, str]:
-        return {CONFIG_ENV: json.dumps(asdict(self))}
+        return {Env.TARGET_CONFIG: json.dumps(asdict(self))}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> TargetConfig:
         env = os.environ if environ is None else environ
-        raw = env.get(CONFIG_ENV)
+        raw = env.get(Env.TARGET_CONFIG)
         if not raw:
-            raise RuntimeError(f"{CONFIG_ENV} is not set; start the target with `harness target`")
+            raise RuntimeError(f"{Env.TARGET_CONFIG} is not set; start the target with `harness target`")
         return cls(**json.loads(raw))
 
 

@@ -8,9 +8,9 @@ import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from harness.endpoints import EMBEDDED_PATHS
 from harness.idp.flowstore import DeviceCode, new_user_code
 from harness.idp.services import Services
-from harness.scenario.endpoints import EMBEDDED_PATHS
 
 
 @dataclass(frozen=True)

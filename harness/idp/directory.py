@@ -21,14 +21,11 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from harness.contract import Env, seeded_password, seeded_username
 from harness.idp.credentials import hash_secret
 from harness.idp.passwords import hash_password
 from harness.idp.store import Store
 
-CLIENT_ID_ENV = "HARNESS_CLIENT_ID"
-CLIENT_SECRET_ENV = "HARNESS_CLIENT_SECRET"  # by environment, never argv: argv is world-readable in ps
-PUBLIC_CLIENT_ID_ENV = "HARNESS_PUBLIC_CLIENT_ID"
-REDIRECT_URIS_ENV = "HARNESS_REDIRECT_URIS"
 DEFAULT_PUBLIC_CLIENT_ID = "harness-public"
 DEFAULT_REDIRECT_URIS: tuple[str, ...] = ("http://127.0.0.1/callback",)
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -43,15 +40,6 @@ SEEDED_ACCOUNTS: tuple[tuple[str, str], ...] = (
     ("444444444444", "harness-sandbox"),
 )
 SEEDED_ROLES: tuple[str, ...] = ("AdministratorAccess", "PowerUserAccess", "ReadOnlyAccess")
-
-
-def username(index: int, count: int) -> str:
-    return f"user{index:0{max(4, len(str(count)))}d}"
-
-
-def password_for(name: str) -> str:
-    """The seeded password rule, shared with the load side."""
-    return f"pw-{name}"
 
 
 @dataclass(frozen=True)
@@ -92,11 +80,11 @@ def seed_client(
 
 def seed_from_env(store: Store, environ: Mapping[str, str]) -> str | None:
     """Seed the clients the environment names (see the module docstring); return the confidential id."""
-    redirect_uris = tuple(environ.get(REDIRECT_URIS_ENV, "").split()) or DEFAULT_REDIRECT_URIS
-    public_id = environ.get(PUBLIC_CLIENT_ID_ENV) or DEFAULT_PUBLIC_CLIENT_ID
+    redirect_uris = tuple(environ.get(Env.REDIRECT_URIS, "").split()) or DEFAULT_REDIRECT_URIS
+    public_id = environ.get(Env.PUBLIC_CLIENT_ID) or DEFAULT_PUBLIC_CLIENT_ID
     seed_client(store, public_id, None, grant_types=USER_GRANTS, redirect_uris=redirect_uris, scopes=SCOPES_SUPPORTED)
-    client_id = environ.get(CLIENT_ID_ENV)
-    secret = environ.get(CLIENT_SECRET_ENV)
+    client_id = environ.get(Env.CLIENT_ID)
+    secret = environ.get(Env.CLIENT_SECRET)
     if not client_id or not secret:
         return None
     seed_client(
@@ -113,9 +101,9 @@ def seed_directory(store: Store, user_count: int, *, now: float | None = None) -
     existing = {row[0] for row in conn.execute("SELECT username FROM users")}
     rows = []
     for i in range(1, user_count + 1):
-        name = username(i, user_count)
+        name = seeded_username(i, user_count)
         if name not in existing:
-            rows.append((name, name, f"{name}@example.test", hash_password(password_for(name)), stamp))
+            rows.append((name, name, f"{name}@example.test", hash_password(seeded_password(name)), stamp))
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.executemany(

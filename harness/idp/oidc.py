@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from harness.endpoints import EMBEDDED_PATHS
 from harness.idp import bearer, clientauth, devices, directory
 from harness.idp.browser import BrowserFace
 from harness.idp.config import TargetConfig
@@ -39,7 +40,6 @@ from harness.idp.oauth import (
 from harness.idp.redirects import redirect_allowed
 from harness.idp.services import Services
 from harness.idp.store import ClientRecord
-from harness.scenario.endpoints import EMBEDDED_PATHS
 
 DISCOVERY_CACHE = {"Cache-Control": "public, max-age=300"}
 # Short, so that verifiers notice a key rotation within a minute.

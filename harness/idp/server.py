@@ -16,10 +16,11 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
+from harness.contract import Env
 from harness.errors import InfrastructureError, InputError
-from harness.idp.chaosapi import ADMIN_TOKEN_ENV, admin_token_sha256
+from harness.idp.chaosapi import admin_token_sha256
 from harness.idp.config import TargetConfig, default_issuer
-from harness.idp.directory import CLIENT_SECRET_ENV, seed_directory, seed_from_env
+from harness.idp.directory import seed_directory, seed_from_env
 from harness.idp.services import load_keys
 from harness.idp.store import Store
 
@@ -55,7 +56,7 @@ def config_from_args(args: argparse.Namespace) -> TargetConfig:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1")
     if args.rate_limit_per_client is not None and args.rate_limit_per_client <= 0:
         raise InputError("--rate-limit-per-client must be positive")
-    admin = os.environ.get(ADMIN_TOKEN_ENV)
+    admin = os.environ.get(Env.TARGET_ADMIN_TOKEN)
     scheme = "https" if args.tls else "http"
     return TargetConfig(
         db_path=os.path.abspath(args.db),
@@ -87,8 +88,8 @@ def prepare(config: TargetConfig, environ: MutableMapping[str, str], *, seed_use
         raise InfrastructureError(f"target store {config.db_path}: {exc}") from exc
     finally:
         store.close()
-        environ.pop(CLIENT_SECRET_ENV, None)
-        environ.pop(ADMIN_TOKEN_ENV, None)
+        environ.pop(Env.CLIENT_SECRET, None)
+        environ.pop(Env.TARGET_ADMIN_TOKEN, None)
     for what, log_path in (("audit log", config.audit_log), ("request log", config.request_log)):
         if log_path:
             try:

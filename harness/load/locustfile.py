@@ -27,7 +27,9 @@ from locust.runners import MasterRunner, WorkerRunner
 from harness.clients import RetryPolicy
 from harness.clients.flows import ClientCredentials, build_flows
 from harness.clients.transport import make_session
+from harness.contract import Env, Runtime, ScenarioChoice
 from harness.faults import FaultApplier
+from harness.faults.base import ProxyFault
 from harness.load import resilience, webui
 from harness.load.distributed import MasterSide, WorkerSide
 from harness.load.live import LiveStats
@@ -35,21 +37,18 @@ from harness.load.pacing import PacedCaller, Pacer
 from harness.load.recorder import Recorder
 from harness.load.shape import rate_at, target_at
 from harness.load.timeline import JsonLines, Timeline
-from harness.run.runtime import SECRET_ENV, Runtime, ScenarioChoice
 from harness.scenario import Scenario, load_scenario
 
 FLUSH_INTERVAL_S = 1.0
 PLUGIN_ATTR = "harness_plugin"
-NODE_ENV = "HARNESS_NODE"
-RUNTIME_ENV = "HARNESS_RUNTIME"
 
 
 def node_name(runner: Any) -> str:
     if isinstance(runner, MasterRunner):
         return "master"
     if isinstance(runner, WorkerRunner):
-        return os.environ.get(NODE_ENV) or f"{socket.gethostname()}-{os.getpid()}"
-    return os.environ.get(NODE_ENV) or "local"
+        return os.environ.get(Env.NODE) or f"{socket.gethostname()}-{os.getpid()}"
+    return os.environ.get(Env.NODE) or "local"
 
 
 class HarnessPlugin:
@@ -64,7 +63,7 @@ class HarnessPlugin:
         # tenacity's jitter draws from the global `random`: seed it per process, so the same seed and
         # node give the same draws in the same order (per-user choices use their own RNG below)
         random.seed(f"{runtime.seed}:{self.node}:jitter")
-        self.credentials = ClientCredentials(runtime.client_id, os.environ.get(SECRET_ENV, ""))
+        self.credentials = ClientCredentials(runtime.client_id, os.environ.get(Env.CLIENT_SECRET, ""))
         self.policy = RetryPolicy(scenario.retry)
         self.live = LiveStats()
         self.recorder: Recorder | None = None
@@ -246,11 +245,10 @@ class HarnessPlugin:
 def _warm_up(applier: FaultApplier, client: Any, scenario: Scenario) -> None:
     """Pay the one-time costs (fault modules imported on first use, the API's keep-alive connection)
     before the first phase, so that the first fault change is as punctual as the others."""
-    from harness.faults.registry import toxic_spec
-
     for phase in scenario.phases:
         for fault in phase.faults:
-            toxic_spec(fault, "warm-up", applier.paths)
+            if isinstance(fault, ProxyFault):
+                fault.toxic("warm-up", applier.paths)
     with contextlib.suppress(Exception):  # a proxy that does not answer is reported at the first change
         client.get_proxies()
 
@@ -259,11 +257,11 @@ def _warm_up(applier: FaultApplier, client: Any, scenario: Scenario) -> None:
 def _add_arguments(parser: Any) -> None:
     parser.add_argument(
         "--harness-runtime",
-        default=os.environ.get(RUNTIME_ENV, ""),
+        default=os.environ.get(Env.RUNTIME, ""),
         help="runtime.json written by `harness run` (scenario, target address, run directory)",
         include_in_web_ui=False,
     )
-    choices = _form_choices(os.environ.get(RUNTIME_ENV, ""))
+    choices = _form_choices(os.environ.get(Env.RUNTIME, ""))
     parser.add_argument(
         "--harness-scenario",
         default=choices[0] if choices else "",

@@ -16,26 +16,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.chaos.leftovers import sweep
+from harness.chaos.procs import process_start_ticks, same_process
+from harness.proxy.client import NotFoundError, ToxiproxyClient
+
 ACTIVE_DIR = ".active"
 
-
-def process_start_ticks(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat), or None when
-    there is no such process or it is a zombie (it has exited; only its exit status is left)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # the command name (field 2) may contain spaces and parentheses: split after the last ')'
-    fields = stat[stat.rindex(")") + 2 :].split()
-    if fields[0] in ("Z", "X"):
-        return None
-    return int(fields[19])
-
-
-def same_process(pid: int, start_ticks: int | None) -> bool:
-    current = process_start_ticks(pid)
-    return current is not None and (start_ticks is None or current == start_ticks)
 
 
 @dataclass
@@ -93,7 +79,7 @@ class ActiveRuns:
                 said.append(_remove_shared_proxy(reg.shared_proxy))
             _mark_journal_crashed(Path(reg.run_dir), said)
             self.remove(reg.run_id)
-        return said + _sweep_namespaces()
+        return said + sweep()  # network namespaces of crashed runs, found by name
 
 
 def _stop_child(child: dict[str, Any]) -> str:
@@ -111,8 +97,6 @@ def _stop_child(child: dict[str, Any]) -> str:
 
 
 def _remove_shared_proxy(shared: dict[str, str]) -> str:
-    from harness.proxy.client import NotFoundError, ToxiproxyClient
-
     client = ToxiproxyClient(shared["api"], timeout_s=5.0)
     try:
         client.delete_proxy(shared["name"])  # its toxics go with it
@@ -140,9 +124,3 @@ def _mark_journal_crashed(run_dir: Path, said: list[str]) -> None:
         tmp.write_text(json.dumps(journal, indent=2, sort_keys=True))
         os.replace(tmp, path)
 
-
-def _sweep_namespaces() -> list[str]:
-    """Network namespaces (and veths) of crashed runs, found by name: harness.chaos.leftovers."""
-    from harness.chaos.leftovers import sweep
-
-    return sweep()

@@ -18,16 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.contract import Env, Runtime
 from harness.errors import InfrastructureError, InputError
 from harness.run.journal import read_jsonl
-from harness.run.runtime import SECRET_ENV, Runtime
 from harness.run.services import ManagedProcess, free_port
 from harness.scenario.model import Scenario
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "load" / "locustfile.py"
 EXPECT_WORKERS_WAIT_S = 30
-NODE_ENV = "HARNESS_NODE"  # same name as harness.load.locustfile.NODE_ENV (which imports gevent)
-RUNTIME_ENV = "HARNESS_RUNTIME"  # same name as harness.load.locustfile.RUNTIME_ENV
 STATS_FILE = "locust-stats"  # logs/locust-stats.json: Locust's own final request counts
 
 Spawn = Callable[[str, list[str], Mapping[str, str]], ManagedProcess]
@@ -86,7 +84,7 @@ def _headless_tail(logs: Path) -> list[str]:
 
 
 def _ui_tail(mode: LoadMode) -> list[str]:
-    # the start form's scenarios and its default come from the runtime (RUNTIME_ENV), not from argv
+    # the start form's scenarios and its default come from the runtime (Env.RUNTIME), not from argv
     return ["--web-host", mode.web_host, "--web-port", str(mode.web_port), "--loglevel", "INFO"]
 
 
@@ -138,7 +136,7 @@ def start(spawn: Spawn, journal: Any, run_dir: Path, secret: str, mode: LoadMode
     """Start Locust as `mode` says: local, master + N local workers, with or without the web UI."""
     runtime_path = run_dir / "runtime.json"
     logs = run_dir / "logs"
-    env = {SECRET_ENV: secret, RUNTIME_ENV: str(runtime_path)}  # RUNTIME_ENV: the form's choices at parse time
+    env = {Env.CLIENT_SECRET: secret, Env.RUNTIME: str(runtime_path)}  # Env.RUNTIME: the form's choices at parse time
     port = free_port() if mode.workers else 0
     if mode.workers:
         argv = master_argv(runtime_path, logs, port, mode.workers, mode if mode.ui else None)
@@ -148,7 +146,7 @@ def start(spawn: Spawn, journal: Any, run_dir: Path, secret: str, mode: LoadMode
     journal.services["locust"] = {"pid": load.master.pid, "role": "master" if mode.workers else "local"}
     for k in range(1, mode.workers + 1):
         name = f"locust-worker-{k}"
-        worker = spawn(name, worker_argv(runtime_path, "127.0.0.1", port), {**env, NODE_ENV: f"w{k}"})
+        worker = spawn(name, worker_argv(runtime_path, "127.0.0.1", port), {**env, Env.NODE: f"w{k}"})
         load.workers.append(worker)
         journal.services[name] = {"pid": worker.pid, "node": f"w{k}", "master_port": port}
     detail = f"locust pid {load.master.pid}" + (f", {mode.workers} workers on port {port}" if mode.workers else "")

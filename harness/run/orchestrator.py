@@ -23,24 +23,19 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from harness.chaos.procs import process_start_ticks
+from harness.contract import SEEDED_USERS, Env, Runtime, ScenarioChoice, seeded_password, seeded_username
 from harness.errors import EXIT_ABORTED, EXIT_INFRA, HarnessError, InfrastructureError, InputError
-from harness.faults._target_api import TOKEN_ENV as TARGET_ADMIN_TOKEN_ENV
-from harness.faults._target_api import URL_ENV as TARGET_CHAOS_URL_ENV
 from harness.records import shard_paths
 from harness.run.console import Progress, print_verdict
 from harness.run.journal import Journal, read_jsonl
-from harness.run.leftovers import ActiveRuns, Registration, process_start_ticks
-from harness.run.runtime import CLIENT_ID_ENV, SECRET_ENV, Runtime, ScenarioChoice
+from harness.run.leftovers import ActiveRuns, Registration
 from harness.run.secrets import scan_run_dir
 from harness.run.services import ManagedProcess, free_port, python_module, wait_until_ready
 from harness.run.watch import LiveRecords, Trigger, first_trigger
 from harness.scenario import Scenario, load_scenario
 from harness.scenario.catalog import resolved_yaml
-from harness.scenario.model import TARGET_FAULT_TYPES, EmbeddedTarget, ExternalTarget
-
-# harness.clients.flows reads these; named here so the orchestrator need not import the flows
-USERNAME_ENV, PASSWORD_ENV, USER_COUNT_ENV = "HARNESS_USERNAME", "HARNESS_PASSWORD", "HARNESS_USER_COUNT"
-SEEDED_USERS = 100  # the target's --seed-users default, passed explicitly below
+from harness.scenario.model import EmbeddedTarget, ExternalTarget
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "load" / "locustfile.py"
 PROXY_NAME = "sso"
@@ -91,17 +86,13 @@ def clean_leftovers(out: str | Path = "reports") -> int:
 def seeded_user_env(count: int = SEEDED_USERS) -> dict[str, str]:
     """The embedded target seeds `count` users by a documented rule; simulated user i signs in as seeded
     user i mod count + 1 (harness.clients.flows), user0001 where a flow has no index."""
-    from harness.idp.directory import password_for, username
-
-    name = username(1, count)
-    return {USERNAME_ENV: name, PASSWORD_ENV: password_for(name), USER_COUNT_ENV: str(count)}
+    name = seeded_username(1, count)
+    return {Env.USERNAME: name, Env.PASSWORD: seeded_password(name), Env.USER_COUNT: str(count)}
 
 
 def seeded_passwords(count: int = SEEDED_USERS) -> list[str]:
     """Every seeded user's password, for the secret scan."""
-    from harness.idp.directory import password_for, username
-
-    return [password_for(username(i, count)) for i in range(1, count + 1)]
+    return [seeded_password(seeded_username(i, count)) for i in range(1, count + 1)]
 
 
 def check_external_target(scenario: Scenario) -> None:
@@ -638,8 +629,8 @@ class Run:
         old = self.processes.get("target")
         if old is not None:
             old.stop(timeout_s=1.0)  # closes its log handle; the process is already gone
-        admin = {k: v for k, v in self._target_chaos_env.items() if k == TARGET_ADMIN_TOKEN_ENV}
-        env = {CLIENT_ID_ENV: CLIENT_ID, SECRET_ENV: self.secret, **admin}
+        admin = {k: v for k, v in self._target_chaos_env.items() if k == Env.TARGET_ADMIN_TOKEN}
+        env = {Env.CLIENT_ID: CLIENT_ID, Env.CLIENT_SECRET: self.secret, **admin}
         target = self._spawn("target", self._target_argv, env=env)
         ok = lambda r: r.status_code == 200  # noqa: E731
         wait_until_ready(target, f"{self._target_url}/healthz", READY_TIMEOUT_S, ok=ok)
@@ -660,18 +651,18 @@ class Run:
     def _enable_target_chaos_api(self, target_url: str) -> None:
         """Only a scenario with target_* faults starts the target with its chaos API on; the admin token
         goes to the target and the Locust timeline by environment only (added to the secret scan)."""
-        if not any(f.type in TARGET_FAULT_TYPES for p in self.scenario.phases for f in p.faults):
+        if not self.scenario.fault_types("target"):
             return
         token = secrets.token_urlsafe(32)
         self._secret_values.append(token)
-        self._target_chaos_env = {TARGET_CHAOS_URL_ENV: target_url, TARGET_ADMIN_TOKEN_ENV: token}
+        self._target_chaos_env = {Env.TARGET_CHAOS_URL: target_url, Env.TARGET_ADMIN_TOKEN: token}
 
     def _reset_target_chaos(self) -> None:
         """After the load stopped: every target-side fault off, whatever the timeline managed to remove."""
         assert self.journal is not None
         if not self._target_chaos_env:
             return
-        from harness.faults._target_api import TargetChaos
+        from harness.faults.channels import TargetChaos
 
         chaos = TargetChaos.from_env(self._target_chaos_env)
         assert chaos is not None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from harness.faults import toxic_spec
+from harness.endpoints import EMBEDDED_PATHS
+from harness.faults import Fault
+from harness.faults.base import ProxyFault, TargetFault
 from harness.scenario.model import Scenario
 
 
@@ -30,12 +32,7 @@ def describe_plan(scenario: Scenario) -> str:
     for index, phase in enumerate(scenario.phases):
         lines.append(f"  t={offset:>6g} s  phase {phase.name} ({phase.duration_s:g} s)")
         for n, fault in enumerate(phase.faults):
-            spec = toxic_spec(fault, f"harness-<run>-p{index}-f{n}")
-            if spec.get("channel") == "host":  # harness.chaos: the orchestrator signals or sets kernel rules
-                attrs = json.dumps(spec["attributes"], sort_keys=True)
-                lines.append(f"             fault {fault.type}: on the target's processes/namespace link {attrs}")
-                continue
-            lines.append(f"             fault {fault.type}: toxic {json.dumps(spec, sort_keys=True)}")
+            lines.append(f"             fault {fault.type}: {_fault_line(fault, f'harness-<run>-p{index}-f{n}')}")
         offset += phase.duration_s
     lines.append(f"  t={offset:>6g} s  end: every fault removed, every process stopped")
     for slo in scenario.slos:
@@ -44,3 +41,13 @@ def describe_plan(scenario: Scenario) -> str:
     for cond in scenario.stop_conditions:
         lines.append(f"stop if {cond.label}")
     return "\n".join(lines)
+
+
+def _fault_line(fault: Fault, name: str) -> str:
+    """What the fault's channel is asked for: the toxic, the chaos API call, or the host change."""
+    if isinstance(fault, ProxyFault):
+        return f"toxic {json.dumps(fault.toxic(name, EMBEDDED_PATHS), sort_keys=True)}"
+    if isinstance(fault, TargetFault):
+        return f"the target's chaos API {json.dumps(fault.chaos_requests()[0], sort_keys=True)}"
+    where = "processes" if fault.channel == "process" else "namespace link"
+    return f"on the target's {where} {json.dumps(fault.attributes(), sort_keys=True)}"

@@ -8,13 +8,15 @@ are then looked up in that map.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from harness.errors import Problem, ScenarioError
+from harness.errors import Problem, ScenarioError, ScenarioWarning
+from harness.modelbase import FieldRenamed
 from harness.scenario.model import Scenario
 
 PathKey = tuple[str | int, ...]
@@ -39,10 +41,20 @@ def load_scenario_text(text: str, filename: str = "<scenario>") -> Scenario:
         kind = "empty" if data is None else f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
         message = f"a scenario is a YAML mapping, this file is {kind}"
         raise ScenarioError([Problem(filename, lines.get((), 1), "", message)])
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise ScenarioError(_problems(exc, filename, data, lines)) from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            scenario = Scenario.model_validate(data)
+        except ValidationError as exc:
+            raise ScenarioError(_problems(exc, filename, data, lines)) from None
+    for warning in caught:
+        if isinstance(warning.message, FieldRenamed):
+            for path in sorted(p for p in lines if p and p[-1] == warning.message.old):
+                problem = Problem(filename, lines[path], _dotted(path), str(warning.message))
+                warnings.warn(ScenarioWarning(problem), stacklevel=2)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return scenario
 
 
 def parse_yaml_with_lines(text: str, filename: str) -> tuple[Any, dict[PathKey, int]]:

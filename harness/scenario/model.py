@@ -6,43 +6,17 @@ past the loader handles raw dicts. `schema.json` in `scenarios/` is exported fro
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from harness.scenario.endpoints import ENDPOINT_NAMES
+from harness.contract import Outcome
+from harness.endpoints import is_loopback
+from harness.faults import Channel, Fault
+from harness.modelbase import Model, PositiveSeconds, Seconds, at_field
 
-Outcome = Literal[
-    "ok",
-    "http_4xx",
-    "http_429",
-    "http_5xx",
-    "timeout",
-    "connect_error",
-    "reset",
-    "protocol_error",
-    "security_violation",
-    "circuit_open",  # refused by the client's own circuit breaker: no request was sent
-]
 RETRYABLE_DEFAULT: tuple[Outcome, ...] = ("connect_error", "timeout", "reset", "http_5xx", "http_429")
-
-EndpointName = Literal[ENDPOINT_NAMES]  # type: ignore[valid-type]
-Seconds = Annotated[float, Field(ge=0)]
-PositiveSeconds = Annotated[float, Field(gt=0)]
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-def at_field(path: str, message: str) -> ValueError:
-    """A cross-field error that names the field at fault (relative to the model), so the loader can
-    point at the right line instead of at the start of the enclosing mapping."""
-    return ValueError(f"[{path}] {message}")
-
 
 # --- where the system under test is -------------------------------------------------------------
 
@@ -79,15 +53,6 @@ class ToxiproxyProxy(Model):
         if not is_loopback(parsed.hostname):
             raise at_field("api", f"the proxy must be on loopback (127.0.0.0/8, ::1, localhost), not {parsed.hostname}")
         return self
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class ExternalTarget(Model):
@@ -261,318 +226,6 @@ class Retry(Model):
     budget: RetryBudget | None = None
 
 
-# --- faults (applied through harness.faults) -----------------------------------------------------
-
-
-class _HttpMatch(Model):
-    endpoint: EndpointName | None = None
-    path: str | None = Field(default=None, min_length=1)
-    match: Literal["exact", "prefix", "regex"] = "exact"
-    method: str | None = Field(default=None, pattern=r"^[A-Z]+$")
-
-    @model_validator(mode="after")
-    def _endpoint_or_path(self) -> _HttpMatch:
-        if self.endpoint is not None and self.path is not None:
-            raise at_field("path", "give endpoint or path, not both")
-        if self.path is not None and self.match == "regex":
-            try:
-                re.compile(self.path)
-            except re.error as exc:
-                raise at_field("path", f"not a valid regular expression: {exc}") from None
-        elif self.path is not None and not self.path.startswith("/"):
-            raise at_field("path", f"a path starts with '/' (got {self.path!r}); use match: regex for patterns")
-        return self
-
-
-class LatencyFault(_HttpMatch):
-    """Delay responses. With an endpoint or path, per matching HTTP request; otherwise every TCP chunk."""
-
-    type: Literal["latency"]
-    latency_ms: Annotated[float, Field(ge=0, le=600_000)]
-    jitter_ms: Annotated[float, Field(ge=0)] = 0.0
-
-
-class HttpErrorFault(_HttpMatch):
-    """Answer matching requests with an error status instead of forwarding them, with a probability."""
-
-    type: Literal["http_error"]
-    status: Annotated[int, Field(ge=400, le=599)] = 503
-    probability: Annotated[float, Field(ge=0, le=1)] = 1.0
-    retry_after_s: Seconds | None = None
-    # oauth: RFC 6749 error JSON; aws: also `x-amzn-ErrorType` (what botocore maps to an exception)
-    preset: Literal["oauth", "aws"] | None = None  # None: oauth
-    aws_error: AwsErrorCode | None = None
-
-    @model_validator(mode="after")
-    def _needs_target(self) -> HttpErrorFault:
-        if self.endpoint is None and self.path is None:
-            raise at_field("endpoint", "http_error needs an endpoint or a path to match")
-        if self.aws_error is not None and self.preset != "aws":
-            raise at_field("aws_error", "aws_error needs preset: aws")
-        return self
-
-
-AwsErrorCode = Literal["SlowDownException", "TooManyRequestsException", "InternalServerException"]
-
-
-class HttpDropFault(_HttpMatch):
-    """Read a matching request, then end the connection without answering (FIN or RST)."""
-
-    type: Literal["http_drop"]
-    probability: Annotated[float, Field(ge=0, le=1)] = 1.0
-    mode: Literal["close", "reset"] = "close"
-
-
-class HttpThrottleFault(_HttpMatch):
-    """A token bucket over matching requests (all connections): over the rate, 429 (or AWS SlowDown)."""
-
-    type: Literal["http_throttle"]
-    rate_per_s: Annotated[float, Field(gt=0, le=1_000_000)]
-    burst: Annotated[int, Field(ge=1, le=1_000_000)] = 1
-    status: Annotated[int, Field(ge=400, le=599)] = 429
-    retry_after_s: Seconds | None = 1.0
-    preset: Literal["oauth", "aws"] | None = None  # None: oauth
-    aws_error: AwsErrorCode | None = None
-
-    @model_validator(mode="after")
-    def _aws_error_needs_preset(self) -> HttpThrottleFault:
-        if self.aws_error is not None and self.preset != "aws":
-            raise at_field("aws_error", "aws_error needs preset: aws")
-        return self
-
-
-class HttpCorruptFault(_HttpMatch):
-    """Break the response to a matching request: truncate it (then close) or garble its body."""
-
-    type: Literal["http_corrupt"]
-    probability: Annotated[float, Field(ge=0, le=1)] = 1.0
-    mode: Literal["truncate", "garble"] = "garble"
-
-
-class _TcpFault(Model):
-    """A Toxiproxy TCP toxic: on one direction of every connection, or a share of connections."""
-
-    direction: Literal["downstream", "upstream"] = "downstream"  # downstream: target -> client
-    toxicity: Annotated[float, Field(ge=0, le=1)] = 1.0  # share of connections affected
-
-
-class BandwidthFault(_TcpFault):
-    type: Literal["bandwidth"]
-    rate_kbps: Annotated[int, Field(ge=1)]  # kilobytes per second, as Toxiproxy's `rate`
-
-
-class TimeoutFault(_TcpFault):
-    """Data stops; the connection closes after timeout_ms without data (0: held until the phase ends)."""
-
-    type: Literal["timeout"]
-    timeout_ms: Annotated[int, Field(ge=0)] = 0
-
-
-class ResetPeerFault(_TcpFault):
-    type: Literal["reset_peer"]
-    timeout_ms: Annotated[int, Field(ge=0)] = 0  # from the first data to the RST
-
-
-class SlowCloseFault(_TcpFault):
-    type: Literal["slow_close"]
-    delay_ms: Annotated[int, Field(ge=0)]
-
-
-class SlicerFault(_TcpFault):
-    type: Literal["slicer"]
-    average_size_bytes: Annotated[int, Field(ge=1)]
-    size_variation_bytes: Annotated[int, Field(ge=0)] = 0
-    delay_us: Annotated[int, Field(ge=0)] = 0
-
-    @model_validator(mode="after")
-    def _variation_below_average(self) -> SlicerFault:
-        if self.size_variation_bytes >= self.average_size_bytes:
-            raise at_field("size_variation_bytes", "must be smaller than average_size_bytes")
-        return self
-
-
-class LimitDataFault(_TcpFault):
-    type: Literal["limit_data"]
-    limit_bytes: Annotated[int, Field(ge=0)]
-
-
-class _ProcessFault(Model):
-    """A fault on the embedded target's processes (harness.chaos.process)."""
-
-    target: Literal["one", "all"] = "all"  # one: a single uvicorn worker (the process itself with workers: 1)
-
-
-class ProcessKillFault(_ProcessFault):
-    """Signal the target's processes; at the phase end a dead target is started again (same store, port)."""
-
-    type: Literal["process_kill"]
-    signal: Literal["TERM", "KILL"] = "KILL"
-
-
-class ProcessPauseFault(_ProcessFault):
-    """SIGSTOP, then SIGCONT after duration_s (or at the phase end, whichever comes first)."""
-
-    type: Literal["process_pause"]
-    duration_s: PositiveSeconds | None = None
-
-
-class ProcessRestartFault(Model):
-    """Stop the whole target, wait down_s, start it again on the same store and port."""
-
-    type: Literal["process_restart"]
-    signal: Literal["TERM", "KILL"] = "TERM"
-    down_s: Seconds = 0.0
-
-
-class _NetFault(Model):
-    """A kernel-level fault on the veth link of the target's network namespace (needs target.netns)."""
-
-    direction: Literal["both", "to_target", "from_target"] = "both"
-
-
-class PacketLossFault(_NetFault):
-    type: Literal["packet_loss"]
-    percent: Annotated[float, Field(gt=0, le=100)]
-
-
-class PartitionFault(_NetFault):
-    """Drop every packet on the link (one direction or both)."""
-
-    type: Literal["partition"]
-
-
-class TcpRejectFault(Model):
-    """Answer TCP packets towards the target with a RST (nftables `reject with tcp reset`)."""
-
-    type: Literal["tcp_reject"]
-    percent: Annotated[float, Field(gt=0, le=100)] = 100.0
-
-
-class BandwidthLimitFault(Model):
-    """A tbf qdisc on the target's side of the link: responses flow at rate_kbit_s kilobits per second."""
-
-    type: Literal["bandwidth_limit"]
-    rate_kbit_s: Annotated[int, Field(ge=8, le=10_000_000)]
-    burst_bytes: Annotated[int, Field(ge=1600, le=100_000_000)] = 32_768
-    queue_latency_ms: Annotated[float, Field(gt=0, le=60_000)] = 50.0
-
-
-class PacketDelayFault(Model):
-    """netem delay on the target's side of the link (only where the kernel has sch_netem)."""
-
-    type: Literal["packet_delay"]
-    delay_ms: Annotated[float, Field(gt=0, le=60_000)]
-    jitter_ms: Annotated[float, Field(ge=0, le=60_000)] = 0.0
-
-
-class PacketCorruptFault(Model):
-    """netem corrupt (only where the kernel has sch_netem)."""
-
-    type: Literal["packet_corrupt"]
-    percent: Annotated[float, Field(gt=0, le=100)]
-
-
-class PacketReorderFault(Model):
-    """netem reorder: percent of packets sent at once, the rest delayed by delay_ms (needs sch_netem)."""
-
-    type: Literal["packet_reorder"]
-    percent: Annotated[float, Field(gt=0, le=100)]
-    delay_ms: Annotated[float, Field(gt=0, le=60_000)] = 10.0
-
-
-class TargetErrorFault(Model):
-    """The embedded target itself answers an endpoint with an error (its chaos API), behind any proxy."""
-
-    type: Literal["target_error"]
-    endpoint: EndpointName | Literal["*"]
-    status: Annotated[int, Field(ge=400, le=599)] = 503
-    probability: Annotated[float, Field(ge=0, le=1)] = 1.0
-    retry_after_s: Annotated[int, Field(ge=0)] | None = None
-    aws_error: AwsErrorCode | None = None  # sent as x-amzn-ErrorType, so boto3 raises that class
-
-
-class TargetStoreLatencyFault(Model):
-    """Every store-backed request of the embedded target waits latency_ms (a slow database)."""
-
-    type: Literal["target_store_latency"]
-    latency_ms: Annotated[float, Field(gt=0, le=60_000)]
-
-
-class TargetClockSkewFault(Model):
-    """JWTs issued by the embedded target carry iat/exp shifted by skew_s (its clock is wrong)."""
-
-    type: Literal["target_clock_skew"]
-    skew_s: Annotated[int, Field(ge=-7 * 24 * 3600, le=7 * 24 * 3600)]
-
-
-class TargetKeyRotationFault(Model):
-    """The embedded target rotates its signing key at the phase start (not undone at the phase end: a
-    rotation is permanent). publish_lead_s 0: the new key signs at once, before verifiers refetch."""
-
-    type: Literal["target_key_rotation"]
-    publish_lead_s: Annotated[int, Field(ge=0, le=86_400)] = 0
-    alg: Literal["RS256", "ES256"] | None = None  # None: the target's signing_alg
-
-
-class TargetDeviceTimingFault(Model):
-    """Device codes issued by the embedded target get this polling interval and lifetime (slow_down and
-    expiry pressure); back to the target's options at the phase end."""
-
-    type: Literal["target_device_timing"]
-    interval_s: Annotated[int, Field(ge=0, le=86_400)] | None = None
-    expires_in_s: Annotated[int, Field(ge=0, le=86_400)] | None = None
-
-
-TARGET_FAULT_TYPES: tuple[str, ...] = (
-    "target_error",
-    "target_store_latency",
-    "target_clock_skew",
-    "target_key_rotation",
-    "target_device_timing",
-)
-PROCESS_FAULT_TYPES: tuple[str, ...] = ("process_kill", "process_pause", "process_restart")
-NETWORK_FAULT_TYPES: tuple[str, ...] = (
-    "packet_loss",
-    "partition",
-    "tcp_reject",
-    "bandwidth_limit",
-    "packet_delay",
-    "packet_corrupt",
-    "packet_reorder",
-)
-
-
-Fault = Annotated[
-    LatencyFault
-    | HttpErrorFault
-    | HttpDropFault
-    | HttpThrottleFault
-    | HttpCorruptFault
-    | BandwidthFault
-    | TimeoutFault
-    | ResetPeerFault
-    | SlowCloseFault
-    | SlicerFault
-    | LimitDataFault
-    | ProcessKillFault
-    | ProcessPauseFault
-    | ProcessRestartFault
-    | PacketLossFault
-    | PartitionFault
-    | TcpRejectFault
-    | BandwidthLimitFault
-    | PacketDelayFault
-    | PacketCorruptFault
-    | PacketReorderFault
-    | TargetErrorFault
-    | TargetStoreLatencyFault
-    | TargetClockSkewFault
-    | TargetKeyRotationFault
-    | TargetDeviceTimingFault,
-    Field(discriminator="type"),
-]
-
-
 class Phase(Model):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)
     duration_s: Annotated[float, Field(gt=0, le=86_400)]
@@ -695,19 +348,25 @@ class Scenario(Model):
         return self
 
     @model_validator(mode="after")
-    def _host_faults_need_their_target(self) -> Scenario:
-        """Process faults act on the embedded target's processes, network faults on its namespace."""
+    def _faults_need_their_channel(self) -> Scenario:
+        """Process faults act on the embedded target's processes, target faults on its chaos API, network
+        faults on its namespace."""
+        embedded = isinstance(self.target, EmbeddedTarget)
         netns = isinstance(self.target, EmbeddedTarget) and self.target.netns
         for i, phase in enumerate(self.phases):
             for j, fault in enumerate(phase.faults):
                 where = f"phases.{i}.faults.{j}.type"
-                if fault.type in PROCESS_FAULT_TYPES and not isinstance(self.target, EmbeddedTarget):
+                if fault.channel == "process" and not embedded:
                     raise at_field(where, f"{fault.type} needs target.kind: embedded (the harness owns its processes)")
-                if fault.type in TARGET_FAULT_TYPES and not isinstance(self.target, EmbeddedTarget):
+                if fault.channel == "target" and not embedded:
                     raise at_field(where, f"{fault.type} needs target.kind: embedded (the target's chaos API)")
-                if fault.type in NETWORK_FAULT_TYPES and not netns:
+                if fault.channel == "network" and not netns:
                     raise at_field(where, f"{fault.type} needs target.netns: true (the link it acts on)")
         return self
+
+    def fault_types(self, *channels: Channel) -> set[str]:
+        """The fault types this scenario uses (on `channels`, or on any)."""
+        return {f.type for p in self.phases for f in p.faults if not channels or f.channel in channels}
 
     @property
     def duration_s(self) -> float:

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from harness.chaos.procs import process_start_ticks
 from harness.records import read_records
-from harness.run.leftovers import process_start_ticks
 from tests.helpers import free_port, harness_argv, running_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]

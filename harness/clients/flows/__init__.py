@@ -29,11 +29,8 @@ from harness.clients.flows.revocation import RevocationFlow
 from harness.clients.flows.token_introspection import TokenIntrospectionFlow
 from harness.clients.oauth import ClientCredentials, UserCredentials, token_response_problem
 from harness.clients.provider import Provider
+from harness.contract import Env, seeded_password, seeded_username
 from harness.scenario.model import ExternalTarget, Scenario
-
-USERNAME_ENV = "HARNESS_USERNAME"
-PASSWORD_ENV = "HARNESS_PASSWORD"
-USER_COUNT_ENV = "HARNESS_USER_COUNT"
 
 FLOWS: dict[str, type[Flow]] = {
     flow.name: flow
@@ -82,16 +79,14 @@ def embedded_user(environ: Mapping[str, str], rng: random.Random, user_index: in
     """The seeded identity this simulated user signs in as (see the module docstring). Without an index
     the user's own RNG picks one, so a seeded run still picks the same identities."""
     try:
-        count = int(environ.get(USER_COUNT_ENV, "0"))
+        count = int(environ.get(Env.USER_COUNT, "0"))
     except ValueError:
         count = 0
     if count < 1:
-        return UserCredentials(environ.get(USERNAME_ENV, ""), environ.get(PASSWORD_ENV, ""))
-    from harness.idp.directory import password_for, username  # the target's documented naming rule
-
+        return UserCredentials(environ.get(Env.USERNAME, ""), environ.get(Env.PASSWORD, ""))
     index = user_index % count if user_index is not None else rng.randrange(count)
-    name = username(index + 1, count)
-    return UserCredentials(name, password_for(name))
+    name = seeded_username(index + 1, count)
+    return UserCredentials(name, seeded_password(name))
 
 
 def build_flows(

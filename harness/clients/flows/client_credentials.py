@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from harness.clients.flows.base import Flow
 from harness.clients.oauth import client_auth, introspection_expects, token_response_problem
-from harness.scenario.model import Outcome
+from harness.contract import Outcome
 
 UNSUPPORTED_TOKEN_TYPE = "unsupported_token_type"
 

@@ -10,7 +10,9 @@ import pytest
 from harness.chaos import process as process_module
 from harness.chaos import procs
 from harness.chaos.process import ProcessFaults
-from harness.scenario.model import ProcessKillFault, ProcessPauseFault, ProcessRestartFault
+from harness.faults.process_kill import ProcessKillFault
+from harness.faults.process_pause import ProcessPauseFault
+from harness.faults.process_restart import ProcessRestartFault
 
 
 class FakeTarget:

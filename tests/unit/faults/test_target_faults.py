@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
-from harness.faults import FaultApplier, toxic_spec
-from harness.scenario.model import Fault, Scenario
-
-ADAPTER: TypeAdapter[Any] = TypeAdapter(Fault)
+from harness.faults import FAULT_ADAPTER as ADAPTER
+from harness.faults import FaultApplier
+from harness.faults.base import TargetFault
+from harness.scenario.model import Scenario
 
 
 class Recorder:
@@ -52,8 +52,9 @@ class NoProxy:
 def test_applier_switches_the_fault_on_and_off_through_the_chaos_api(fault: dict, on: tuple, off: tuple | None) -> None:
     channel = Recorder()
     applier = FaultApplier(NoProxy(), "p", host=None, target=channel)
-    spec = applier.apply(ADAPTER.validate_python(fault), "f1")
-    assert spec["channel"] == "target"
+    parsed = ADAPTER.validate_python(fault)
+    assert parsed.channel == "target"
+    applier.apply(parsed, "f1")
     applier.remove("f1")
     expected = [on] if off is None else [on, off]
     assert [(r["method"], r["path"], r["body"]) for r in channel.sent] == expected
@@ -65,9 +66,11 @@ def test_without_a_chaos_api_the_fault_is_refused() -> None:
         applier.apply(ADAPTER.validate_python({"type": "target_clock_skew", "skew_s": 1}), "f1")
 
 
-def test_spec_names_its_type_and_attributes() -> None:
-    spec = toxic_spec(ADAPTER.validate_python({"type": "target_store_latency", "latency_ms": 5}), "n")
-    assert spec["type"] == "target_store_latency" and spec["attributes"] == {"latency_ms": 5}
+def test_retry_after_goes_to_the_target_in_whole_seconds() -> None:
+    fault = ADAPTER.validate_python({"type": "target_error", "endpoint": "token", "retry_after_s": 1.5})
+    assert isinstance(fault, TargetFault)
+    on, _ = fault.chaos_requests()
+    assert on["body"] is not None and on["body"]["retry_after_s"] == 2
 
 
 def test_target_faults_need_the_embedded_target() -> None:

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import build_parser
+from harness.contract import Env
 from harness.errors import InfrastructureError, InputError
 from harness.idp.config import TargetConfig
-from harness.idp.directory import CLIENT_ID_ENV, CLIENT_SECRET_ENV
 from harness.idp.server import DropQueryString, config_from_args, prepare
 from harness.idp.store import Store
 
@@ -39,9 +39,9 @@ def test_nonsense_counts_are_input_errors() -> None:
 
 def test_prepare_seeds_the_client_and_drops_the_secret_from_the_environment(tmp_path: Path) -> None:
     config = parse("--db", str(tmp_path / "x.sqlite3"))
-    env = {CLIENT_ID_ENV: "svc", CLIENT_SECRET_ENV: "s3cret"}
+    env = {Env.CLIENT_ID: "svc", Env.CLIENT_SECRET: "s3cret"}
     assert prepare(config, env) == "svc"
-    assert CLIENT_SECRET_ENV not in env
+    assert Env.CLIENT_SECRET not in env
     store = Store(config.db_path)
     client = store.get_client("svc")
     assert client is not None and client.grant_types == (

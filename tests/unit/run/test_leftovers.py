@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.run.leftovers import ActiveRuns, Registration, process_start_ticks, same_process
+from harness.chaos.procs import process_start_ticks, same_process
+from harness.run.leftovers import ActiveRuns, Registration
 
 
 def sleeper() -> subprocess.Popen[bytes]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.run.runtime import Runtime, ScenarioChoice
+from harness.contract import Runtime, ScenarioChoice
 from harness.scenario import load_scenario, load_scenario_text
 from harness.scenario.catalog import (
     SCENARIOS_DIR,

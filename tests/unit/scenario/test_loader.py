@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.errors import ScenarioError
+from harness.errors import ScenarioError, ScenarioWarning
 from harness.scenario import load_scenario, load_scenario_text
 from harness.scenario.catalog import shipped_scenarios
 
@@ -80,3 +80,14 @@ def test_committed_json_schema_matches_the_model() -> None:
 
     committed = (Path(__file__).resolve().parents[3] / "scenarios" / "schema.json").read_text()
     assert committed == render(), "run: python -m harness.scenario.schema > scenarios/schema.json"
+
+
+def test_a_deprecated_field_name_is_a_warning_at_its_line_and_still_loads() -> None:
+    text = "name: bw\nphases:\n  - name: slow\n    duration_s: 5\n    faults:\n"
+    text += "      - {type: bandwidth, rate_kbps: 16}\n"
+    with pytest.warns(ScenarioWarning) as caught:
+        scenario = load_scenario_text(text, "bw.yaml")
+    (warning,) = [w.message for w in caught]
+    assert isinstance(warning, ScenarioWarning)
+    assert str(warning).startswith("bw.yaml:6: phases.0.faults.0.rate_kbps: rate_kbps is deprecated, write rate_kbyte")
+    assert scenario.phases[0].faults[0].model_dump()["rate_kbyte_s"] == 16

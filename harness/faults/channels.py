@@ -1,0 +1,73 @@
+"""The timeline's clients for the two fault channels that are not the proxy, each built from the
+environment `harness run` gives Locust (None elsewhere):
+
+- `TargetChaos`: the embedded target's chaos API (harness/idp/chaosapi.py), reached at the target's own
+  address, never through the fault proxy, whose own faults may be on;
+- `ChaosChannel`: the orchestrator's control channel (harness/chaos/control.py), which applies process
+  and network faults for the timeline, since the orchestrator owns the target and the namespace.
+
+Both are JSON to a loopback service with a bearer token, no proxy from the environment, a bounded timeout,
+and the service's own words on an error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+
+from harness.contract import ChaosRequest, Env
+from harness.faults.base import FaultModel
+
+TARGET_TIMEOUT_S = 10.0
+CONTROL_TIMEOUT_S = 30.0  # a restart fault waits for the target to stop
+
+
+class BearerJsonClient:
+    def __init__(self, url: str, token: str, timeout_s: float, what: str, session: requests.Session | None = None):
+        self.url, self.timeout_s, self.what = url.rstrip("/"), timeout_s, what
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self.session = session or requests.Session()
+        self.session.trust_env = False  # loopback only: no proxy from the environment
+
+    def call(self, method: str, path: str, body: Any) -> dict[str, Any]:
+        response = self.session.request(method, f"{self.url}{path}", json=body, headers=self._headers,
+                                        timeout=self.timeout_s)  # fmt: skip
+        if response.status_code != 200:
+            raise RuntimeError(f"{self.what} {method} {path}: {response.status_code} {response.text[:200]}")
+        payload: dict[str, Any] = response.json()
+        return payload
+
+
+class TargetChaos(BearerJsonClient):
+    def __init__(self, url: str, token: str, session: requests.Session | None = None):
+        super().__init__(url, token, TARGET_TIMEOUT_S, "target chaos API", session)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> TargetChaos | None:
+        url, token = environ.get(Env.TARGET_CHAOS_URL), environ.get(Env.TARGET_ADMIN_TOKEN)
+        return cls(url, token) if url and token else None
+
+    def send(self, request: ChaosRequest) -> dict[str, Any]:
+        return self.call(request["method"], request["path"], request["body"])
+
+    def reset(self) -> dict[str, Any]:
+        return self.send({"method": "POST", "path": "/chaos/reset", "body": None})
+
+
+class ChaosChannel(BearerJsonClient):
+    def __init__(self, url: str, token: str, session: requests.Session | None = None):
+        super().__init__(url, token, CONTROL_TIMEOUT_S, "chaos control", session)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> ChaosChannel | None:
+        url, token = environ.get(Env.CHAOS_API), environ.get(Env.CHAOS_TOKEN)
+        return cls(url, token) if url and token else None
+
+    def apply(self, fault: FaultModel, name: str) -> dict[str, Any]:
+        return self.call("POST", f"/faults/{name}", fault.model_dump(mode="json", exclude_none=True))
+
+    def remove(self, name: str) -> dict[str, Any]:
+        return self.call("DELETE", f"/faults/{name}", None)
