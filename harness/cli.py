@@ -54,12 +54,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_ui(args: argparse.Namespace) -> int:
+    from harness.run.loadgen import LoadMode
     from harness.run.orchestrator import run_scenario_file
 
-    ui = {"web_host": args.web_host, "web_port": args.web_port, "duration_scale": args.duration_scale}
-    return run_scenario_file(
-        args.scenario, out=args.out, seed=args.seed, duration_scale=args.duration_scale, workers=args.workers, ui=ui
-    )
+    ui = LoadMode(workers=args.workers, ui=True, web_host=args.web_host, web_port=args.web_port)
+    return run_scenario_file(args.scenario, out=args.out, seed=args.seed, duration_scale=args.duration_scale, ui=ui)
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:

@@ -127,6 +127,10 @@ class ChaosSession:
     def secret(self) -> str | None:
         return self.control.token if self.control is not None else None
 
+    def measurements(self) -> list[HostEvent]:
+        """What the process faults measured (restart times, replaced workers), for the journal."""
+        return list(self.processes.measurements) if self.processes is not None else []
+
     def target_down_intended(self) -> bool:
         return self.processes is not None and self.processes.target_down_intended()
 

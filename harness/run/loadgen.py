@@ -20,15 +20,16 @@ from typing import Any
 
 from harness.contract import Env, Runtime
 from harness.errors import InfrastructureError, InputError
-from harness.run.journal import read_jsonl
+from harness.run.journal import Journal, read_jsonl
 from harness.run.services import ManagedProcess, free_port
 from harness.scenario.model import Scenario
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "load" / "locustfile.py"
 EXPECT_WORKERS_WAIT_S = 30
+QUIT_UI_S = 15.0  # how long Locust gets to quit gracefully when the web UI session ends
 STATS_FILE = "locust-stats"  # logs/locust-stats.json: Locust's own final request counts
 
-Spawn = Callable[[str, list[str], Mapping[str, str]], ManagedProcess]
+Spawn = Callable[[str, list[str], Mapping[str, str] | None], ManagedProcess]
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class Load:
             self.master.wait(0.5)
             progress()
 
-    def quit_ui(self, journal: Any, timeout_s: float) -> None:
+    def quit_ui(self, journal: Journal, timeout_s: float = QUIT_UI_S) -> None:
         """End a web-UI session: SIGINT, Locust's graceful quit (its timeline removes active faults, records
         are flushed). Its exit code says whether requests failed, which in a chaos test is no fault of ours."""
         self.master.signal(signal.SIGINT)
@@ -110,19 +111,19 @@ class Load:
         code = self.master.returncode() if not self.master.alive() else self.master.stop(timeout_s=2.0)
         journal.event("load_finished", f"locust exit code {code} (web UI closed)")
 
-    def check_exit(self, journal: Any) -> None:
+    def check_exit(self, journal: Journal) -> None:
         code = self.master.returncode()
         if code != 0:
             raise InfrastructureError(f"locust exited with code {code}; last lines:\n{self.master.tail()}")
         journal.event("load_finished", f"locust exit code {code}")
 
-    def stop_workers(self, journal: Any) -> None:
+    def stop_workers(self, journal: Journal) -> None:
         """Workers go after the master (which asks them to flush first); one still up gets SIGINT, whose
         quitting handler flushes its records too."""
         if not self.workers:
             return
         if self.master.alive():
-            self.master.signal(signal.SIGINT)  # Locust's graceful path (see orchestrator._roll_back)
+            self.master.signal(signal.SIGINT)  # Locust's graceful path (see harness.run.rollback)
             self.master.wait(15.0)
         deadline = time.monotonic() + 10.0
         for worker in self.workers:
@@ -132,11 +133,12 @@ class Load:
             journal.rollback_step(f"stop {worker.name}", True, f"pid {worker.pid} exit code {code}")
 
 
-def start(spawn: Spawn, journal: Any, run_dir: Path, secret: str, mode: LoadMode) -> Load:
-    """Start Locust as `mode` says: local, master + N local workers, with or without the web UI."""
+def start(spawn: Spawn, journal: Journal, run_dir: Path, env: Mapping[str, str], mode: LoadMode) -> Load:
+    """Start Locust as `mode` says: local, master + N local workers, with or without the web UI. `env`:
+    what every load process gets (the client secret, the seeded users, the fault channels)."""
     runtime_path = run_dir / "runtime.json"
     logs = run_dir / "logs"
-    env = {Env.CLIENT_SECRET: secret, Env.RUNTIME: str(runtime_path)}  # Env.RUNTIME: the form's choices at parse time
+    env = {**env, Env.RUNTIME: str(runtime_path)}  # Env.RUNTIME: the form's choices at parse time
     port = free_port() if mode.workers else 0
     if mode.workers:
         argv = master_argv(runtime_path, logs, port, mode.workers, mode if mode.ui else None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -64,6 +65,13 @@ class Trigger:
 
     def describe(self) -> str:
         return f"stop condition {self.condition.label}: observed {self.value:.4g} over {self.samples} records"
+
+    def record(self) -> dict[str, Any]:
+        """The journal's `stop_condition`."""
+        cond = self.condition
+        return {"condition": cond.label, "metric": cond.metric, "scope": cond.scope, "window_s": cond.window_s,
+                "below": cond.below, "above": cond.above, "observed": self.value, "samples": self.samples,
+                "at": self.at}  # fmt: skip
 
 
 def judge(condition: StopCondition, live: LiveRecords, now: float) -> Trigger | None:
