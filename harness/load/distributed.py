@@ -19,6 +19,7 @@ import gevent
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
+from harness.contract import TimelineEvent, WorkersFlushed
 from harness.load.live import LiveStats
 from harness.load.recorder import Recorder
 
@@ -55,7 +56,7 @@ class MasterSide:
         self,
         environment: Environment,
         live: LiveStats,
-        emit: Callable[[dict[str, Any]], None],
+        emit: Callable[[TimelineEvent], None],
         phase: Callable[[], str],
     ):
         self.environment, self.live, self.emit, self.phase = environment, live, emit, phase
@@ -110,7 +111,7 @@ class MasterSide:
         while not expected <= set(self.acks) and time.monotonic() < deadline:
             gevent.sleep(0.05)
         missing = expected - set(self.acks)
-        event: dict[str, Any] = {
+        event: WorkersFlushed = {
             "kind": "workers_flushed",
             "ts": time.time(),
             "acks": len(self.acks),

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.contract import AttemptRow, OperationRow
+
 BUCKET_BASE = 1.05
 BUCKET_MIN_MS = 0.01
 KEEP_S = 120  # per-second rows older than this are dropped; per-phase totals are kept for the run
@@ -71,13 +73,13 @@ class LiveStats:
 
     # --- the sink side (called from Recorder, once per record; must stay cheap) --------------------
 
-    def attempt(self, row: dict[str, Any]) -> None:
+    def attempt(self, row: AttemptRow) -> None:
         self._add("a", row, 1)
 
-    def operation(self, row: dict[str, Any]) -> None:
+    def operation(self, row: OperationRow) -> None:
         self._add("o", row, row["attempts"])
 
-    def _add(self, kind: str, row: dict[str, Any], attempts: int) -> None:
+    def _add(self, kind: str, row: AttemptRow | OperationRow, attempts: int) -> None:
         ok = 1 if row["outcome"] == "ok" else 0
         bucket = bucket_of(row["latency_ms"]) if kind == "o" else -1
         key = (kind, int(row["ts"]), row["phase"], f"{row['flow']}.{row['step']}", ok, bucket)

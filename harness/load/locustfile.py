@@ -27,7 +27,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from harness.clients import RetryPolicy
 from harness.clients.flows import ClientCredentials, build_flows
 from harness.clients.transport import make_session
-from harness.contract import Env, Runtime, ScenarioChoice
+from harness.contract import Env, Runtime, ScenarioChoice, TimelineEvent
 from harness.faults import FaultApplier
 from harness.faults.base import ProxyFault
 from harness.load import resilience, webui
@@ -110,10 +110,10 @@ class HarnessPlugin:
         plugin: HarnessPlugin = getattr(environment, PLUGIN_ATTR)
         return plugin
 
-    def emit(self, event: dict[str, Any]) -> None:
+    def emit(self, event: TimelineEvent) -> None:
         if self._events is not None:
             self._events(event)
-        if self.is_master and event.get("kind") == "phase_start":
+        if self.is_master and event["kind"] == "phase_start":
             runner = self.environment.runner
             assert runner is not None
             runner.send_message("harness_phase", event["phase"])  # workers label their records with it

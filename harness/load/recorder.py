@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.clients.caller import RecordSink
+from harness.contract import AttemptRow, OperationRow
 from harness.records import ShardWriter
 
 
@@ -27,13 +28,13 @@ class Recorder:
     def written(self) -> int:
         return self.attempts.written + self.operations.written
 
-    def attempt(self, row: dict[str, Any]) -> None:
+    def attempt(self, row: AttemptRow) -> None:
         self.attempts.append(row)
         if self._live is not None:
             self._live.attempt(row)
         self._fire(row["method"], f"{row['flow']}.{row['step']}", row, row["bytes"])
 
-    def operation(self, row: dict[str, Any]) -> None:
+    def operation(self, row: OperationRow) -> None:
         self.operations.append(row)
         if self._live is not None:
             self._live.operation(row)
@@ -52,7 +53,7 @@ class Recorder:
         for writer in (self.attempts, self.operations):
             pq.write_table(writer.schema.empty_table(), io.BytesIO(), compression="zstd")
 
-    def _fire(self, request_type: str, name: str, row: dict[str, Any], length: int) -> None:
+    def _fire(self, request_type: str, name: str, row: AttemptRow | OperationRow, length: int) -> None:
         if self._request_event is None:
             return
         failed = row["outcome"] != "ok"

@@ -11,11 +11,12 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 
-from harness.contract import Outcome
+from harness.contract import Env, Outcome
 from harness.endpoints import is_loopback
 from harness.faults import Channel, Fault
 from harness.modelbase import Model, PositiveSeconds, Seconds, at_field
 
+ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
 RETRYABLE_DEFAULT: tuple[Outcome, ...] = ("connect_error", "timeout", "reset", "http_5xx", "http_429")
 
 # --- where the system under test is -------------------------------------------------------------
@@ -63,10 +64,10 @@ class ExternalTarget(Model):
     kind: Literal["external"]
     issuer: str
     allow: tuple[str, ...] = ()
-    client_id_env: str = Field(default="HARNESS_CLIENT_ID", pattern=r"^[A-Z_][A-Z0-9_]*$")
-    client_secret_env: str = Field(default="HARNESS_CLIENT_SECRET", pattern=r"^[A-Z_][A-Z0-9_]*$")
-    username_env: str = Field(default="HARNESS_USERNAME", pattern=r"^[A-Z_][A-Z0-9_]*$")
-    password_env: str = Field(default="HARNESS_PASSWORD", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    client_id_env: str = Field(default=Env.CLIENT_ID, pattern=ENV_NAME)
+    client_secret_env: str = Field(default=Env.CLIENT_SECRET, pattern=ENV_NAME)
+    username_env: str = Field(default=Env.USERNAME, pattern=ENV_NAME)
+    password_env: str = Field(default=Env.PASSWORD, pattern=ENV_NAME)
     scope: str = "openid profile"
     audience: str | None = None  # expected `aud` of access tokens (jwks_validation); default: not checked
     redirect_uri: str = "http://127.0.0.1/callback"
