@@ -95,16 +95,6 @@ def percentile_differences(baseline: pd.DataFrame, phase: pd.DataFrame) -> dict[
     }
 
 
-def bootstrap_interval(values: np.ndarray, q: float, seed: int = SEED) -> list[float] | None:
-    """Percentile-bootstrap 95% interval of the q-th percentile of raw samples."""
-    values = values[~np.isnan(values)]
-    if not values.size:
-        return None
-    boot = _bootstrap_percentiles(values, [q], seed)[:, 0]
-    low, high = np.percentile(boot, [2.5, 97.5])
-    return [float(low), float(high)]
-
-
 def _bootstrap_percentiles(values: np.ndarray, qs: list[float], seed: int) -> np.ndarray:
     """(resamples x len(qs)) percentiles of resamples with replacement; one matrix op, no Python loop per
     sample. A large sample is resampled at MAX_BOOTSTRAP_SAMPLES: it then estimates the interval of a
@@ -112,11 +102,12 @@ def _bootstrap_percentiles(values: np.ndarray, qs: list[float], seed: int) -> np
     rng = np.random.default_rng(seed)
     size = min(values.size, MAX_BOOTSTRAP_SAMPLES)
     draws = values[rng.integers(0, values.size, size=(BOOTSTRAP_RESAMPLES, size))]
-    return np.percentile(draws, qs, axis=1).T
+    percentiles: np.ndarray = np.percentile(draws, qs, axis=1).T
+    return percentiles
 
 
 def _samples(frame: pd.DataFrame, limit: int | None) -> np.ndarray:
     values = frame["latency_ms"].dropna().to_numpy(dtype=float)
     if limit is not None and values.size > limit:
         values = np.random.default_rng(SEED).choice(values, limit, replace=False)
-    return values
+    return np.asarray(values, dtype=float)

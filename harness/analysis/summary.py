@@ -83,7 +83,8 @@ def summarize(run: Run) -> dict[str, Any]:
         "steady_state": journal.get("steady_state") or {},
         "deviated": journal.get("deviated"),
     }
-    return json_safe(summary)
+    safe: dict[str, Any] = json_safe(summary)
+    return safe
 
 
 def write_summary(summary: dict[str, Any], run_dir: str | Path) -> Path:

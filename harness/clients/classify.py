@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import re
 import socket
+from collections.abc import Iterator
 
 import requests
 import urllib3.exceptions
@@ -55,7 +56,7 @@ def classify_exception(exc: BaseException) -> Outcome:
     return "protocol_error"
 
 
-def _chain(exc: BaseException):
+def _chain(exc: BaseException) -> Iterator[BaseException]:
     seen = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:

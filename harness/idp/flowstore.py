@@ -19,10 +19,6 @@ def digest(value: str) -> bytes:
     return hashlib.sha256(value.encode("utf-8")).digest()
 
 
-def new_secret() -> str:
-    return secrets.token_urlsafe(32)
-
-
 def new_user_code() -> str:
     chars = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(8))
     return f"{chars[:4]}-{chars[4:]}"

@@ -37,6 +37,7 @@ from harness.load.pacing import PacedCaller, Pacer
 from harness.load.recorder import Recorder
 from harness.load.shape import rate_at, target_at
 from harness.load.timeline import JsonLines, Timeline
+from harness.proxy.client import ToxiproxyClient
 from harness.scenario import Scenario, load_scenario
 
 FLUSH_INTERVAL_S = 1.0
@@ -130,8 +131,6 @@ class HarnessPlugin:
             return  # the timeline runs once per test, in the master or the single local process
         applier = None
         if self.runtime.proxy_api and self.runtime.proxy_name:
-            from harness.proxy.client import ToxiproxyClient
-
             client = ToxiproxyClient(self.runtime.proxy_api)
             applier = FaultApplier(client, self.runtime.proxy_name)
             _warm_up(applier, client, self.scenario)
@@ -253,7 +252,7 @@ def _warm_up(applier: FaultApplier, client: Any, scenario: Scenario) -> None:
         client.get_proxies()
 
 
-@events.init_command_line_parser.add_listener
+@events.init_command_line_parser.add_listener  # type: ignore[untyped-decorator]
 def _add_arguments(parser: Any) -> None:
     parser.add_argument(
         "--harness-runtime",
@@ -279,7 +278,7 @@ def _form_choices(runtime_path: str) -> list[str]:
     return [choice.plan for choice in Runtime.load(runtime_path).choices]
 
 
-@events.init.add_listener
+@events.init.add_listener  # type: ignore[untyped-decorator]
 def _on_init(environment: Environment, **_: Any) -> None:
     path = environment.parsed_options.harness_runtime if environment.parsed_options else ""
     if not path:
@@ -340,7 +339,7 @@ class ScenarioShape(LoadTestShape):
         plugin = HarnessPlugin.of(self.runner.environment) if self.runner else None
         if plugin is None:
             return None
-        return target_at(plugin.scenario, self.get_run_time())
+        return target_at(plugin.scenario, self.get_run_time())  # type: ignore[no-untyped-call]
 
 
 __all__ = ["HarnessPlugin", "ScenarioShape", "SsoUser", "locust"]

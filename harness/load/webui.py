@@ -39,7 +39,7 @@ def register(
         {"href": "./resilience/rows", "title": "Resilience view (JSON)"},
     ]
 
-    @web_ui.app.after_request
+    @web_ui.app.after_request  # type: ignore[untyped-decorator]
     def _inject(response: Response) -> Response:
         if request.path.rstrip("/").endswith("/stats/requests") and response.is_json:
             body = response.get_json() or {}
@@ -47,7 +47,7 @@ def register(
             response.set_data(json.dumps(body))
         return response
 
-    @web_ui.app.before_request
+    @web_ui.app.before_request  # type: ignore[untyped-decorator]
     def _refuse_start() -> Any:
         if request.method == "POST" and request.path.rstrip("/").endswith("/swarm"):
             reason = start_refusal(request.form.get("harness_scenario", ""))
@@ -58,12 +58,12 @@ def register(
     bp = Blueprint("resilience", __name__)
 
     @bp.route("/resilience/rows")
-    @web_ui.auth_required_if_enabled
+    @web_ui.auth_required_if_enabled  # type: ignore[untyped-decorator]
     def _rows() -> Any:
         return jsonify({"rows": rows()})
 
     @bp.route("/resilience/records.zip")
-    @web_ui.auth_required_if_enabled
+    @web_ui.auth_required_if_enabled  # type: ignore[untyped-decorator]
     def _records() -> Any:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:  # Parquet is compressed already
@@ -73,7 +73,7 @@ def register(
         return send_file(buffer, mimetype="application/zip", as_attachment=True, download_name="records.zip")
 
     @bp.route("/resilience/report")
-    @web_ui.auth_required_if_enabled
+    @web_ui.auth_required_if_enabled  # type: ignore[untyped-decorator]
     def _report() -> Any:
         report = run_dir / "report.html"
         if not report.exists():

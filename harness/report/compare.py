@@ -7,7 +7,6 @@ reference run's fault windows. Written to a directory: compare.json, compare.htm
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -215,6 +214,3 @@ def _phase_table(phase: str, rows: list[dict[str, Any]]) -> str:
             "attempts/op"]  # fmt: skip
     return table(head, out, table_id=f"compare-{phase}", numeric=set(range(1, 13)))
 
-
-def read_compare(out_dir: str | Path) -> dict[str, Any]:
-    return json.loads((Path(out_dir) / COMPARE_JSON).read_text(encoding="utf-8"))

@@ -41,7 +41,8 @@ def render_junit(summary: Mapping[str, Any]) -> bytes:
             )
             failure.text = _detail(slo)
     ET.indent(suite)
-    return ET.tostring(suite, encoding="utf-8", xml_declaration=True) + b"\n"
+    xml: bytes = ET.tostring(suite, encoding="utf-8", xml_declaration=True)
+    return xml + b"\n"
 
 
 def write_junit(summary: Mapping[str, Any], run_dir: str | Path) -> Path:

@@ -22,7 +22,7 @@ from harness.contract import Env, Runtime
 from harness.errors import InfrastructureError, InputError
 from harness.run.journal import Journal, read_jsonl
 from harness.run.services import ManagedProcess, free_port
-from harness.scenario.model import Scenario
+from harness.scenario import Scenario, load_scenario
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "load" / "locustfile.py"
 EXPECT_WORKERS_WAIT_S = 30
@@ -173,8 +173,6 @@ def run_remote_worker(
 ) -> int:
     """`harness worker`: one worker on this machine for a master elsewhere. Records stay here, in
     OUT/records/ (gather them with the master's run directory for the report)."""
-    from harness.scenario import load_scenario
-
     scenario = load_scenario(scenario_file)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     run_dir = Path(out) / f"{stamp}-{scenario.name}-worker"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.errors import ScenarioError
 from harness.scenario.loader import load_scenario
 from harness.scenario.model import Scenario
 
@@ -54,8 +55,6 @@ def conflict(candidate: Scenario, started: Scenario) -> str | None:
 def candidates(started: Scenario, source: Path, directory: Path = SCENARIOS_DIR) -> list[tuple[Path, Scenario]]:
     """What `harness ui` offers in its start form besides the scenario it was given: the scenarios beside
     that file and the shipped ones, each loaded (files that do not load are left out), first name wins."""
-    from harness.errors import ScenarioError
-
     seen = {started.name}
     out: list[tuple[Path, Scenario]] = []
     files = sorted(source.resolve().parent.glob("*.yaml")) + sorted(directory.glob("*.yaml"))

@@ -170,7 +170,8 @@ def _dotted(loc: PathKey) -> str:
 
 
 def _message(err: Any) -> str:
-    kind, msg = err["type"], err["msg"]
+    kind: str = err["type"]
+    msg: str = err["msg"]
     if kind == "extra_forbidden":
         return "unknown field (check the spelling; see scenarios/schema.json)"
     if kind == "missing":
