@@ -121,3 +121,18 @@ def test_only_the_load_package_imports_gevent_or_locust() -> None:
         if name.split(".")[0] in ONLY_IN_LOAD
     ]
     assert wrong == [], "gevent monkey-patches the process it is imported in"
+
+
+MAX_LINES = 450
+
+
+def test_modules_stay_small_or_say_why() -> None:
+    """A module past MAX_LINES says why in its docstring, on a line starting with 'Size:'."""
+    unexplained = []
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > MAX_LINES:
+            doc = ast.get_docstring(ast.parse(text)) or ""
+            if not any(line.startswith("Size:") for line in doc.splitlines()):
+                unexplained.append(f"{path.relative_to(PACKAGE.parent)}: {text.count(chr(10))} lines")
+    assert unexplained == []
