@@ -12,6 +12,7 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -58,7 +59,7 @@ def our_proxies(api: str, run_dir: Path) -> list[str]:
     return [n for n in requests.get(f"{api}/proxies", timeout=5).json() if n == name]
 
 
-def interrupt_once(case: int, api: str, tmp: Path) -> dict:
+def interrupt_once(case: int, api: str, tmp: Path) -> dict[str, Any]:
     rng = random.Random(case)
     sig = SIGNALS[case % 3]
     delay = rng.uniform(0.0, 7.0)
@@ -84,7 +85,7 @@ def interrupt_once(case: int, api: str, tmp: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def interrupted(shared_proxy: str, tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+def interrupted(shared_proxy: str, tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("interrupt")
     for case in range(CASES):
         (tmp / f"s{case}").mkdir()
@@ -92,12 +93,12 @@ def interrupted(shared_proxy: str, tmp_path_factory: pytest.TempPathFactory) -> 
         return list(pool.map(lambda c: interrupt_once(c, shared_proxy, tmp), range(CASES)))
 
 
-def test_every_signal_was_exercised(interrupted: list[dict]) -> None:
+def test_every_signal_was_exercised(interrupted: list[dict[str, Any]]) -> None:
     assert {r["signal"] for r in interrupted} == {"SIGINT", "SIGTERM", "SIGKILL"}
     assert len(interrupted) >= 20
 
 
-def test_sigint_and_sigterm_roll_back_and_exit_3(interrupted: list[dict], shared_proxy: str) -> None:
+def test_sigint_and_sigterm_roll_back_and_exit_3(interrupted: list[dict[str, Any]], shared_proxy: str) -> None:
     for r in (r for r in interrupted if r["signal"] != "SIGKILL"):
         context = f"case {r['case']} {r['signal']} at {r['delay']:.1f} s (rc {r['rc']}):\n{r['output']}"
         dirs = run_dirs(r["out"])
@@ -116,7 +117,7 @@ def test_sigint_and_sigterm_roll_back_and_exit_3(interrupted: list[dict], shared
         assert not (r["out"] / ".active").exists(), context
 
 
-def test_sigkill_is_cleaned_up_by_the_next_start(interrupted: list[dict], shared_proxy: str) -> None:
+def test_sigkill_is_cleaned_up_by_the_next_start(interrupted: list[dict[str, Any]], shared_proxy: str) -> None:
     for r in (r for r in interrupted if r["signal"] == "SIGKILL"):
         context = f"case {r['case']} SIGKILL at {r['delay']:.1f} s"
         assert r["rc"] == -signal.SIGKILL

@@ -79,14 +79,21 @@ def _run_short_form(name: str, out: Path) -> ShortRun:
     return ShortRun(result.returncode, result.stdout[-3000:] + result.stderr[-3000:], run_dirs[0] if run_dirs else None)
 
 
+def _short_form_name(item: pytest.Function) -> str:
+    name = item.callspec.params["name"]  # parametrized over the names in EXPECTED
+    assert isinstance(name, str)
+    return name
+
+
 @pytest.fixture(scope="module")
 def short_runs(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Future[ShortRun]]]:
     """The selected short forms, queued at once in test order on a pool of PARALLEL; each test waits for
     its own. Each run has its own ports, processes and output directory: neighbours share only the CPU."""
-    names = [item.callspec.params["name"] for item in request.session.items
-             if getattr(item, "originalname", "") == "test_short_form_reaches_its_documented_verdict"]  # fmt: skip
+    names = [_short_form_name(item) for item in request.session.items
+             if isinstance(item, pytest.Function)
+             and item.originalname == "test_short_form_reaches_its_documented_verdict"]  # fmt: skip
     pool = ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="short-form")
     try:
         yield {name: pool.submit(_run_short_form, name, tmp_path_factory.mktemp(name)) for name in names}

@@ -92,7 +92,7 @@ def ui_url(tmp_path: Path):
         return process.returncode
 
     try:
-        wait_http_ok(f"http://127.0.0.1:{port}/", timeout_s=40, process=process)  # type: ignore[arg-type]
+        wait_http_ok(f"http://127.0.0.1:{port}/", timeout_s=40, process=process)
         yield f"http://127.0.0.1:{port}", tmp_path / "reports", stop
     finally:
         stop()

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from harness.contract import Env
+from harness.contract import AttemptRow, Env, OperationRow
 from harness.proxy.client import ToxiproxyClient
 from tests.helpers import LOOPBACK, free_port, harness_argv, running_process
 
@@ -76,15 +76,15 @@ class MemorySink:
     """The Caller's record sink, kept in lists (the same rows the Recorder writes to Parquet)."""
 
     def __init__(self) -> None:
-        self.attempts: list[dict[str, Any]] = []
-        self.operations: list[dict[str, Any]] = []
+        self.attempts: list[AttemptRow] = []
+        self.operations: list[OperationRow] = []
         self._lock = threading.Lock()
 
-    def attempt(self, row: dict[str, Any]) -> None:
+    def attempt(self, row: AttemptRow) -> None:
         with self._lock:
             self.attempts.append(row)
 
-    def operation(self, row: dict[str, Any]) -> None:
+    def operation(self, row: OperationRow) -> None:
         with self._lock:
             self.operations.append(row)
 

@@ -19,7 +19,7 @@ from requests.adapters import HTTPAdapter
 from harness.clients import Caller, RetryPolicy
 from harness.clients.flows import ClientCredentials, FlowContext, UserCredentials
 from harness.clients.provider import Provider
-from harness.contract import seeded_password, seeded_username
+from harness.contract import AttemptRow, OperationRow, seeded_password, seeded_username
 from harness.scenario.model import Retry, RetryStop, RetryWait
 from tests.helpers import LOOPBACK, free_port, harness_argv, running_process
 from tests.unit.clients.fakes import ListSink
@@ -94,8 +94,8 @@ class Harness:
     sink: ListSink
     secrets: set[str] = field(default_factory=set)
 
-    def rows(self) -> list[dict[str, Any]]:
-        return self.sink.attempts + self.sink.operations
+    def rows(self) -> list[AttemptRow | OperationRow]:
+        return [*self.sink.attempts, *self.sink.operations]
 
     def leaked(self) -> list[tuple[str, str]]:
         """(field, value) of every record value that contains a secret seen on the wire."""

@@ -22,6 +22,7 @@ from harness.clients.flows import (
     RevocationFlow,
     TokenIntrospectionFlow,
 )
+from harness.contract import OperationRow
 from tests.helpers import LOOPBACK, free_port
 from tests.integration.clients.conftest import Harness, user_context
 
@@ -35,7 +36,7 @@ def run_ok(flow: Flow, h: Harness, runs: int = 1) -> None:
         assert len(journeys(h)) == journeys_before + 1
 
 
-def journeys(h: Harness) -> list[dict[str, Any]]:
+def journeys(h: Harness) -> list[OperationRow]:
     return [op for op in h.sink.operations if op["step"] == JOURNEY_STEP]
 
 

@@ -13,6 +13,7 @@ def test_availability_difference_uses_fisher_on_small_samples():
     base = ops(["ok"] * 20, [10] * 20)
     worse = ops(["ok"] * 10 + ["http_5xx"] * 10, [10] * 20)
     found = availability_difference(base, worse)
+    assert found is not None
     assert found["difference"] == pytest.approx(-0.5)
     assert found["test"] == "fisher_exact"
     assert found["p_value"] < 0.001
@@ -32,9 +33,12 @@ def test_latency_shift_has_cliffs_delta_from_minus_one_to_one():
     base = ops(["ok"] * 50, np.arange(50))
     slower = ops(["ok"] * 50, np.arange(100, 150))
     found = latency_shift(base, slower)
+    assert found is not None
     assert found["cliffs_delta"] == pytest.approx(1.0)
     assert found["p_value"] < 1e-6
-    assert latency_shift(slower, base)["cliffs_delta"] == pytest.approx(-1.0)
+    reverse = latency_shift(slower, base)
+    assert reverse is not None
+    assert reverse["cliffs_delta"] == pytest.approx(-1.0)
 
 
 def test_empty_sides_give_none():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 import requests
 
@@ -10,13 +12,14 @@ from harness.clients.caller import OP_ID_HEADER, parse_retry_after
 from harness.clients.flows import ClientCredentials, ClientCredentialsFlow, FlowContext
 from harness.clients.provider import Provider
 from harness.scenario.model import Retry, RetryStop, RetryWait
-from tests.unit.clients.fakes import FakeTime, ListSink, scripted_session
+from tests.unit.clients.fakes import FakeTime, ListSink, Step, scripted_session
 
 TOKEN_BODY = b'{"access_token": "aaa.bbb.ccc", "token_type": "Bearer", "expires_in": 300}'
 DISCOVERY: tuple[int, dict[str, str], bytes] = (200, {}, b'{"issuer": "http://idp", "token_endpoint": "http://idp/token"}')
 
 
-def make_caller(script: list, retry: Retry | None = None) -> tuple[Caller, ListSink, FakeTime, list]:
+def make_caller(script: Sequence[Step], retry: Retry | None = None
+                ) -> tuple[Caller, ListSink, FakeTime, list[requests.PreparedRequest]]:
     session, adapter = scripted_session(script)
     sink, fake = ListSink(), FakeTime()
     policy = RetryPolicy(retry or Retry(stop=RetryStop(after_attempt=4), wait=RetryWait(fixed_s=0.5)))

@@ -7,17 +7,20 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from harness.contract import ChaosRequest
 from harness.faults import FAULT_ADAPTER as ADAPTER
 from harness.faults import FaultApplier
 from harness.faults.base import TargetFault
 from harness.scenario.model import Scenario
 
+Sent = tuple[str, str, dict[str, Any] | None]  # a chaos request's method, path and body
+
 
 class Recorder:
     def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
+        self.sent: list[ChaosRequest] = []
 
-    def send(self, request: dict[str, Any]) -> dict[str, Any]:
+    def send(self, request: ChaosRequest) -> dict[str, Any]:
         self.sent.append(request)
         return {}
 
@@ -49,7 +52,9 @@ class NoProxy:
          ("POST", "/chaos/keys/rotate", {"publish_lead_s": 20}), None),
     ],
 )  # fmt: skip
-def test_applier_switches_the_fault_on_and_off_through_the_chaos_api(fault: dict, on: tuple, off: tuple | None) -> None:
+def test_applier_switches_the_fault_on_and_off_through_the_chaos_api(
+    fault: dict[str, Any], on: Sent, off: Sent | None
+) -> None:
     channel = Recorder()
     applier = FaultApplier(NoProxy(), "p", host=None, target=channel)
     parsed = ADAPTER.validate_python(fault)

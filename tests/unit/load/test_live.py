@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import msgpack
 
+from harness.contract import AttemptRow, OperationRow, Outcome
 from harness.load.live import LiveStats, bucket_ms, bucket_of, percentile
 from harness.load.resilience import rows, slo_state
 from harness.scenario import load_scenario_text
 
 
-def row(ts: float, outcome: str = "ok", latency_ms: float = 10.0, phase: str = "a", attempts: int = 1) -> dict:
-    return {"ts": ts, "outcome": outcome, "latency_ms": latency_ms, "phase": phase, "flow": "cc", "step": "token",
-            "attempts": attempts}
+def attempt_row(ts: float, outcome: Outcome = "ok", latency_ms: float = 10.0, phase: str = "a") -> AttemptRow:
+    return AttemptRow(ts=ts, op_id="op", flow="cc", step="token", endpoint="token", method="POST", attempt=1,
+                      status=200, outcome=outcome, latency_ms=latency_ms, bytes=0, phase=phase, user="u",
+                      node="local", error="")
+
+
+def operation_row(ts: float, outcome: Outcome = "ok", latency_ms: float = 10.0, phase: str = "a",
+                  attempts: int = 1) -> OperationRow:
+    return OperationRow(ts=ts, op_id="op", flow="cc", step="token", attempts=attempts, outcome=outcome, status=200,
+                        latency_ms=latency_ms, backoff_ms=0.0, phase=phase, user="u", node="local", intended_ts=None)
 
 
 def test_bucket_upper_edge_never_understates() -> None:
@@ -23,8 +31,8 @@ def test_bucket_upper_edge_never_understates() -> None:
 def test_worker_delta_merges_after_msgpack() -> None:
     worker, master = LiveStats(clock=lambda: 105.0), LiveStats(clock=lambda: 105.0)
     for i in range(10):
-        worker.attempt(row(100 + i % 3, "ok" if i % 2 else "http_5xx"))
-    worker.operation(row(101, attempts=3))
+        worker.attempt(attempt_row(100 + i % 3, "ok" if i % 2 else "http_5xx"))
+    worker.operation(operation_row(101, attempts=3))
     shipped = msgpack.unpackb(msgpack.packb(worker.take()))
     master.merge(shipped)
     assert worker.take() == []  # a delta is shipped once
@@ -36,7 +44,7 @@ def test_worker_delta_merges_after_msgpack() -> None:
 def test_window_excludes_the_current_second_and_old_ones() -> None:
     live = LiveStats(clock=lambda: 120.5)
     for ts in (105.0, 115.0, 119.9, 120.2):
-        live.operation(row(ts, latency_ms=ts))
+        live.operation(operation_row(ts, latency_ms=ts))
     live.absorb_own()
     assert live.window("o", 10)["cc.token"].n == 2  # 115 and 119.9; 120 is still filling, 105 too old
     p95 = live.window_p95_ms(10)["cc.token"]
@@ -70,8 +78,8 @@ def test_slo_states_and_rows() -> None:
     scenario = load_scenario_text(SCENARIO)
     live = LiveStats(clock=lambda: 103.0)
     for i in range(10):
-        live.attempt(row(101, "ok" if i < 8 else "http_5xx"))
-    live.operation(row(101, attempts=2))
+        live.attempt(attempt_row(101, "ok" if i < 8 else "http_5xx"))
+    live.operation(operation_row(101, attempts=2))
     live.absorb_own()
     states = {slo.name: slo_state(slo, live) for slo in scenario.slos}
     assert states["avail"] == (0.8, "VIOLATED")

@@ -36,7 +36,7 @@ def api() -> TestClient:
         return FakeListener(), port
 
     client = TestClient(build_app(ProxyCollection(Settings(seed=1, binder=binder))))
-    client.bound = bound  # type: ignore[attr-defined]
+    client.bound = bound
     return client
 
 

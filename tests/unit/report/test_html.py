@@ -15,8 +15,8 @@ class Tables(HTMLParser):
         self.images: list[dict[str, str]] = []
         self.ids: set[str] = set()
         self.text: list[str] = []
-        self._table = None
-        self._cell = None
+        self._table: str | None = None  # the id of the table being read
+        self._cell: list[str] | None = None
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -36,6 +36,7 @@ class Tables(HTMLParser):
 
     def handle_endtag(self, tag):
         if tag in ("td", "th") and self._cell is not None:
+            assert self._table is not None  # a cell is read only inside a table with an id
             self.tables[self._table][-1].append("".join(self._cell).strip())
             self._cell = None
         elif tag == "table":
