@@ -119,14 +119,10 @@ class AwsOidcFace:
             raise RateLimited("too many requests for this client", retry_after_s=retry_after)
         creds = clientauth.PresentedCredentials(client_id, secret, "client_secret_post")
         try:
-            client = clientauth.authenticate(self.services.store, creds)
+            return clientauth.authenticate(self.services.store, creds)
         except InvalidClient as exc:
             self.services.audit.emit("client_auth_failed", client_id=exc.client_id, reason=exc.reason, face="aws")
             raise
-        if client.secret_expires_at and client.secret_expires_at <= time.time():
-            self.services.audit.emit("client_auth_failed", client_id=client_id, reason="secret_expired", face="aws")
-            raise InvalidClient("client registration has expired", reason="secret_expired", client_id=client_id)
-        return client
 
     def _register(self, body: dict[str, Any]) -> dict[str, Any]:
         config = self.services.config

@@ -140,8 +140,8 @@ class BrowserFace:
             raise PageError("a parameter is too long")
         client_id = params.get("client_id", "")
         client = self.services.store.get_client(client_id) if 0 < len(client_id) <= 256 else None
-        if client is None:
-            raise PageError("unknown client_id")
+        if client is None or client.secret_expired(time.time()):
+            raise PageError("unknown client_id")  # a lapsed registration is no client any more
         redirect_uri = params.get("redirect_uri", "")
         if not redirect_allowed(redirect_uri, client.redirect_uris):
             raise PageError("redirect_uri is not registered for this client")

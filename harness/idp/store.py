@@ -140,6 +140,10 @@ class ClientRecord:
     def is_confidential(self) -> bool:
         return self.secret_sha256 is not None
 
+    def secret_expired(self, now: float) -> bool:
+        """True once a registration with an expiring secret has lapsed (0: never expires)."""
+        return 0 < self.secret_expires_at <= now
+
 
 @dataclass(frozen=True)
 class TokenRecord:
