@@ -38,6 +38,7 @@ from harness.idp.services import Services
 from harness.idp.store import ClientRecord
 
 MAX_JSON_BYTES = 16 * 1024
+MAX_JSON_DEPTH = 8
 MAX_FIELD_LEN = 4096
 SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,256}")  # RFC 6749 section 3.3 scope-token
 AWS_DEFAULT_SCOPES: tuple[str, ...] = ("sso:account:access",)
@@ -174,11 +175,32 @@ async def parse_json(request: Request) -> dict[str, Any]:
         raise InvalidRequest("request body too large")
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nesting deeper than the stack
         raise InvalidRequest("request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise InvalidRequest("request body must be a JSON object")
+    _check_text(data)
     return data
+
+
+def _check_text(data: dict[str, Any]) -> None:
+    """Refuse what JSON parses but nothing downstream can hold: nesting beyond MAX_JSON_DEPTH (no member of
+    ours nests at all) and strings that are not Unicode text, such as a lone surrogate written `\ud800`,
+    which SQLite and UTF-8 encoders reject with an exception. Iterative: the walk itself cannot overflow."""
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise InvalidRequest("request body holds a string that is not valid Unicode") from None
+        elif isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise InvalidRequest(f"request body is nested deeper than {MAX_JSON_DEPTH} levels")
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            stack.extend((item, depth + 1) for item in items)
 
 
 def _string(body: dict[str, Any], member: str, *, required: bool = False) -> str:

@@ -32,8 +32,11 @@ from harness.idp.services import Services
 from harness.idp.store import TokenRecord
 
 TOKEN_HEADER = "x-amz-sso_bearer_token"
-ACCOUNT_ID = re.compile(r"\d{12}")
-ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
+# ASCII only: \d and \w also match other scripts' digits and letters (re.ASCII below)
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
+ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+MAX_RESULT = re.compile(r"[0-9]{1,3}")
+NEXT_OFFSET = re.compile(r"o:([0-9]{1,9})")  # far beyond any directory, far below SQLite's int64
 DEFAULT_PAGE = 20
 _KEY_ALPHABET = string.ascii_uppercase + "234567"
 
@@ -134,7 +137,7 @@ def _page(request: Request) -> tuple[int, int]:
     raw_limit = request.query_params.get("max_result")
     limit = DEFAULT_PAGE
     if raw_limit is not None:
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+        if not MAX_RESULT.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= 100:
             raise PortalInvalidRequest("max_result must be an integer 1..100")
         limit = int(raw_limit)
     raw_next = request.query_params.get("next_token")
@@ -142,9 +145,10 @@ def _page(request: Request) -> tuple[int, int]:
     if raw_next:
         try:
             decoded = base64.urlsafe_b64decode(raw_next.encode("ascii") + b"==").decode("ascii")
-            if not decoded.startswith("o:") or not decoded[2:].isdigit():
+            match = NEXT_OFFSET.fullmatch(decoded)
+            if match is None:
                 raise ValueError(decoded)
-            offset = int(decoded[2:])
+            offset = int(match[1])
         except (ValueError, binascii.Error, UnicodeError):
             raise PortalInvalidRequest("next_token is not valid") from None
     return offset, limit
