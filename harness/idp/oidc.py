@@ -150,7 +150,7 @@ class OidcFace:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return _bearer_error(401, None)
-        record = bearer.token_record(self.services.keys, self.services.store, token.strip())
+        record = self.services.access_token(token.strip())
         if record is None or record.family is None:
             self.services.audit.emit("token_rejected", endpoint="userinfo")
             return _bearer_error(401, "invalid_token")
@@ -182,7 +182,7 @@ class OidcFace:
 
     def _introspect(self, token: str) -> dict[str, Any] | None:
         services = self.services
-        record = bearer.token_record(services.keys, services.store, token)
+        record = services.access_token(token)
         if record is not None:
             return {
                 "active": True, "scope": record.scope, "client_id": record.client_id, "sub": record.sub,

@@ -19,7 +19,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from harness.idp import bearer, directory
+from harness.idp import directory
 from harness.idp.awserrors import (
     PortalError,
     PortalInvalidRequest,
@@ -116,7 +116,7 @@ class PortalFace:
         raw = request.headers.get(TOKEN_HEADER)
         if not raw:
             raise PortalUnauthorized("Session token not found or invalid")
-        record = bearer.token_record(self.services.keys, self.services.store, raw)
+        record = self.services.access_token(raw)
         if record is None or record.family is None:
             self.services.audit.emit("token_rejected", face="aws", endpoint=request.url.path)
             raise PortalUnauthorized("Session token not found or invalid")

@@ -7,13 +7,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from harness.idp import bearer
 from harness.idp.audit import Audit, open_audit
 from harness.idp.chaos import ChaosState
 from harness.idp.config import TargetConfig
 from harness.idp.flowstore import FlowStore
 from harness.idp.keys import SUPPORTED_ALGS, KeyRing
 from harness.idp.ratelimit import RateLimiter
-from harness.idp.store import Store
+from harness.idp.store import Store, TokenRecord
 from harness.idp.tokens import TokenIssuer
 
 
@@ -70,6 +71,11 @@ class Services:
         self.keys = load_keys(self.store, self.config)
         self.tokens.keys = self.keys
         self.next_activation = self.store.next_activation()
+
+    def access_token(self, token: str) -> TokenRecord | None:
+        """The record of a valid access token presented to us (bearer.py says what valid means)."""
+        expected = bearer.Expected(self.config.issuer, self.config.token_audience, self.tokens.skew_s)
+        return bearer.token_record(self.keys, self.store, token, expected)
 
     def retry_after_s(self, client_id: str) -> int | None:
         """None when the client is within its rate limit (or there is none)."""
