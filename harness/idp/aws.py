@@ -33,6 +33,7 @@ from harness.idp.oauth import (
     UnsupportedGrantType,
     json_response,
 )
+from harness.idp.portal import PORTAL_SCOPE
 from harness.idp.redirects import valid_redirect_uri
 from harness.idp.services import Services
 from harness.idp.store import ClientRecord
@@ -41,7 +42,7 @@ MAX_JSON_BYTES = 16 * 1024
 MAX_JSON_DEPTH = 8
 MAX_FIELD_LEN = 4096
 SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,256}")  # RFC 6749 section 3.3 scope-token
-AWS_DEFAULT_SCOPES: tuple[str, ...] = ("sso:account:access",)
+AWS_DEFAULT_SCOPES: tuple[str, ...] = (PORTAL_SCOPE,)
 REGISTRABLE_GRANTS = frozenset({"authorization_code", "refresh_token", DEVICE_GRANT})
 # CreateToken's JSON members -> the OAuth parameter names the grant handlers read
 _PARAMS = {

@@ -1,8 +1,11 @@
 """The AWS access portal face (botocore service `sso`): GetRoleCredentials, ListAccounts,
 ListAccountRoles and Logout, authorized by an access token in the `x-amz-sso_bearer_token` header.
 
-Any valid user access token of this target works (device flow, PKCE, either face); a client_credentials
-token does not (it has no user). Pagination tokens are opaque to clients: base64 of an offset.
+A user access token of this target granted the scope `sso:account:access` works (device flow or PKCE, on
+either face, as AWS's own clients register for it); any other token is UnauthorizedException, as AWS
+answers: a client_credentials token (it has no user), or a user's token for other scopes (an OIDC login's
+`openid profile`), even one bearing our audience (bearer.py checks `aud` with the rest).
+Pagination tokens are opaque to clients: base64 of an offset.
 Role credentials look like AWS's (ASIA... key ids) and are random, never real.
 """
 
@@ -32,6 +35,7 @@ from harness.idp.services import Services
 from harness.idp.store import TokenRecord
 
 TOKEN_HEADER = "x-amz-sso_bearer_token"
+PORTAL_SCOPE = "sso:account:access"
 # ASCII only: \d and \w also match other scripts' digits and letters (re.ASCII below)
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
 ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
@@ -117,7 +121,7 @@ class PortalFace:
         if not raw:
             raise PortalUnauthorized("Session token not found or invalid")
         record = self.services.access_token(raw)
-        if record is None or record.family is None:
+        if record is None or record.family is None or PORTAL_SCOPE not in record.scope.split():
             self.services.audit.emit("token_rejected", face="aws", endpoint=request.url.path)
             raise PortalUnauthorized("Session token not found or invalid")
         retry_after = self.services.retry_after_s(record.client_id)

@@ -21,8 +21,8 @@ def register(oidc: Any, **extra: Any) -> dict[str, Any]:
     return response
 
 
-def device_tokens(target: Target, oidc: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    client = register(oidc)
+def device_tokens(target: Target, oidc: Any, **extra: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    client = register(oidc, **extra)
     auth = oidc.start_device_authorization(
         clientId=client["clientId"], clientSecret=client["clientSecret"], startUrl=START_URL
     )
@@ -224,6 +224,19 @@ def test_portal_errors(target: Target) -> None:
         sso.list_accounts(accessToken=access, nextToken="garbage!")
     with pytest.raises(sso.exceptions.InvalidRequestException):
         sso.get_role_credentials(accessToken=access, accountId="12", roleName="ReadOnlyAccess")
+
+
+def test_the_portal_wants_a_token_for_sso_account_access(target: Target) -> None:
+    # RegisterClient takes any scope, as AWS does; only a token granted sso:account:access opens the portal
+    _, token = device_tokens(target, target.sso_oidc(), scopes=["openid", "profile"])
+    sso = target.sso()
+    with pytest.raises(sso.exceptions.UnauthorizedException):
+        sso.list_accounts(accessToken=token["accessToken"])
+    with pytest.raises(sso.exceptions.UnauthorizedException):
+        sso.get_role_credentials(accessToken=token["accessToken"], accountId="111111111111",
+                                 roleName="AdministratorAccess")
+    _, token = device_tokens(target, target.sso_oidc(), scopes=["openid", "sso:account:access"])
+    assert sso.list_accounts(accessToken=token["accessToken"])["accountList"]
 
 
 def test_logout_revokes_the_access_token(target: Target) -> None:

@@ -135,6 +135,10 @@ def client_credentials_token_on_portal(t: Target) -> tuple[requests.Response, in
     return portal(t, cc_token(t)), 401
 
 
+def openid_user_token_on_portal(t: Target) -> tuple[requests.Response, int]:
+    return portal(t, user_tokens(t)["access_token"]), 401  # a user's token, but not for the portal
+
+
 def client_credentials_token_at_userinfo(t: Target) -> tuple[requests.Response, int]:
     return userinfo(t, cc_token(t)), 401
 
@@ -339,7 +343,7 @@ def forged_id_token_hint(t: Target) -> tuple[requests.Response, int]:
 
 CASES: list[Callable[[Target], tuple[requests.Response, int]]] = [
     bad_signature, alg_none, hs256_with_public_key, unknown_kid, signed_but_never_issued, expired,
-    id_token_as_access_token, revoked_access_token, client_credentials_token_on_portal,
+    id_token_as_access_token, revoked_access_token, client_credentials_token_on_portal, openid_user_token_on_portal,
     client_credentials_token_at_userinfo, token_in_query_not_header, pkce_mismatch, code_replay,
     code_with_other_redirect_uri, code_redeemed_by_other_client, refresh_reuse, refresh_by_other_client,
     refresh_scope_escalation, unregistered_redirect_uri, loopback_redirect_with_other_path,
