@@ -3,6 +3,9 @@
 Seeding (all idempotent, so a restart with the same options changes nothing):
 - `HARNESS_CLIENT_ID` / `HARNESS_CLIENT_SECRET`: a confidential client allowed every grant
   (client_credentials, authorization_code, refresh_token, device_code) and the loopback redirect URIs.
+- `HARNESS_RESOURCE_SERVER_ID` / `HARNESS_RESOURCE_SERVER_SECRET`: a declared resource server (RFC 7662
+  section 2.1's protected resource): a confidential client with no grant that may introspect any client's
+  access tokens. Every other client learns only about its own tokens.
 - `HARNESS_PUBLIC_CLIENT_ID` (default `harness-public`): a public client (no secret; PKCE, refresh and
   device grants), always seeded so that the user flows work with no configuration.
 - `HARNESS_REDIRECT_URIS` (space separated, default `http://127.0.0.1/callback`): redirect URIs of both
@@ -66,6 +69,7 @@ def seed_client(
     grant_types: Iterable[str] = DEFAULT_CLIENT_GRANTS,
     redirect_uris: Iterable[str] = (),
     now: float | None = None,
+    resource_server: bool = False,
 ) -> None:
     """Create or update a client (public when `secret` is None); only the secret's hash is stored."""
     store.upsert_client(
@@ -75,6 +79,7 @@ def seed_client(
         grant_types=grant_types,
         redirect_uris=redirect_uris,
         now=int(time.time() if now is None else now),
+        resource_server=resource_server,
     )
 
 
@@ -83,6 +88,9 @@ def seed_from_env(store: Store, environ: Mapping[str, str]) -> str | None:
     redirect_uris = tuple(environ.get(Env.REDIRECT_URIS, "").split()) or DEFAULT_REDIRECT_URIS
     public_id = environ.get(Env.PUBLIC_CLIENT_ID) or DEFAULT_PUBLIC_CLIENT_ID
     seed_client(store, public_id, None, grant_types=USER_GRANTS, redirect_uris=redirect_uris, scopes=SCOPES_SUPPORTED)
+    api_id, api_secret = environ.get(Env.RESOURCE_SERVER_ID), environ.get(Env.RESOURCE_SERVER_SECRET)
+    if api_id and api_secret:
+        seed_client(store, api_id, api_secret, scopes=(), grant_types=(), resource_server=True)
     client_id = environ.get(Env.CLIENT_ID)
     secret = environ.get(Env.CLIENT_SECRET)
     if not client_id or not secret:

@@ -166,24 +166,29 @@ class OidcFace:
         return json_response(body, headers=NO_STORE)
 
     async def introspect(self, request: Request) -> Response:
-        """RFC 7662: a confidential client asks about a token; inactive tokens say nothing more."""
+        """RFC 7662: a confidential client asks about a token; inactive tokens say nothing more. A client
+        hears about its own tokens only, a declared resource server (section 2.1's protected resource)
+        about any access token; everything else is `{"active": false}`, so a registered client cannot use
+        introspection as an oracle for tokens it picked up elsewhere (RFC 7662 section 4)."""
         try:
             form = parse_form(await request.body())
-            self._client(request, form, allow_public=False)
+            caller = self._client(request, form, allow_public=False)
             token = form.get("token")
             if not token:
                 raise InvalidRequest("token is required")
         except OAuthError as exc:
             return exc.response()
-        body = self._introspect(token)
+        body = self._introspect(token, caller)
         if body is None:
             return Response(INACTIVE, media_type="application/json", headers=NO_STORE)
         return json_response(body, headers=NO_STORE)
 
-    def _introspect(self, token: str) -> dict[str, Any] | None:
+    def _introspect(self, token: str, caller: ClientRecord) -> dict[str, Any] | None:
         services = self.services
         record = services.access_token(token)
         if record is not None:
+            if record.client_id != caller.client_id and not caller.resource_server:
+                return None
             return {
                 "active": True, "scope": record.scope, "client_id": record.client_id, "sub": record.sub,
                 "exp": record.expires_at, "iat": record.issued_at, "iss": services.config.issuer,
@@ -191,6 +196,8 @@ class OidcFace:
             }
         refresh = services.flows.get_refresh(token) if len(token) <= 512 else None
         if refresh is None or refresh.used or refresh.revoked or refresh.expires_at <= time.time():
+            return None
+        if refresh.client_id != caller.client_id:  # a refresh token is its client's business alone
             return None
         return {
             "active": True, "scope": refresh.scope, "client_id": refresh.client_id, "sub": refresh.sub,

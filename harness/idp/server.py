@@ -76,7 +76,7 @@ def config_from_args(args: argparse.Namespace) -> TargetConfig:
 
 def prepare(config: TargetConfig, environ: MutableMapping[str, str], *, seed_users: int = 0) -> str | None:
     """Create schema and signing keys and seed clients and directory, once, before any worker starts;
-    return the seeded client id. Workers then only open the store. The client secret and the admin token
+    return the seeded client id. Workers then only open the store. The client secrets and the admin token
     leave `environ` afterwards so that worker processes never hold them (workers get the token's hash)."""
     store = Store(config.db_path)
     try:
@@ -89,6 +89,7 @@ def prepare(config: TargetConfig, environ: MutableMapping[str, str], *, seed_use
     finally:
         store.close()
         environ.pop(Env.CLIENT_SECRET, None)
+        environ.pop(Env.RESOURCE_SERVER_SECRET, None)
         environ.pop(Env.TARGET_ADMIN_TOKEN, None)
     for what, log_path in (("audit log", config.audit_log), ("request log", config.request_log)):
         if log_path:

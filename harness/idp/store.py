@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 5000
 
 _SCHEMA = """
@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS clients (
     redirect_uris TEXT NOT NULL DEFAULT '',   -- space separated
     created_at    INTEGER NOT NULL,
     client_name   TEXT NOT NULL DEFAULT '',
-    secret_expires_at INTEGER NOT NULL DEFAULT 0  -- epoch s; 0: never (RFC 7591)
+    secret_expires_at INTEGER NOT NULL DEFAULT 0,  -- epoch s; 0: never (RFC 7591)
+    resource_server INTEGER NOT NULL DEFAULT 0    -- 1: may introspect other clients' access tokens
 );
 CREATE TABLE IF NOT EXISTS tokens (
     jti        TEXT PRIMARY KEY,
@@ -135,6 +136,7 @@ class ClientRecord:
     redirect_uris: tuple[str, ...] = ()
     client_name: str = ""
     secret_expires_at: int = 0
+    resource_server: bool = False
 
     @property
     def is_confidential(self) -> bool:
@@ -220,7 +222,7 @@ class Store:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            _add_v2_columns(conn)
+            _add_columns(conn)
             for statement in _split_sql(_SCHEMA):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -242,23 +244,25 @@ class Store:
         now: int,
         client_name: str = "",
         secret_expires_at: int = 0,
+        resource_server: bool = False,
     ) -> None:
         self._conn.execute(
             """INSERT INTO clients (client_id, secret_sha256, scopes, grant_types, redirect_uris, created_at,
-                                    client_name, secret_expires_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                                    client_name, secret_expires_at, resource_server)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (client_id) DO UPDATE SET
                  secret_sha256 = excluded.secret_sha256, scopes = excluded.scopes,
                  grant_types = excluded.grant_types, redirect_uris = excluded.redirect_uris,
-                 client_name = excluded.client_name, secret_expires_at = excluded.secret_expires_at""",
+                 client_name = excluded.client_name, secret_expires_at = excluded.secret_expires_at,
+                 resource_server = excluded.resource_server""",
             (client_id, secret_sha256, " ".join(scopes), " ".join(grant_types), " ".join(redirect_uris), now,
-             client_name, secret_expires_at),
+             client_name, secret_expires_at, int(resource_server)),
         )
 
     def get_client(self, client_id: str) -> ClientRecord | None:
         row = self._conn.execute(
-            "SELECT client_id, secret_sha256, scopes, grant_types, redirect_uris, client_name, secret_expires_at"
-            " FROM clients WHERE client_id = ?",
+            "SELECT client_id, secret_sha256, scopes, grant_types, redirect_uris, client_name, secret_expires_at,"
+            " resource_server FROM clients WHERE client_id = ?",
             (client_id,),
         ).fetchone()
         if row is None:
@@ -271,6 +275,7 @@ class Store:
             redirect_uris=tuple(row[4].split()),
             client_name=row[5],
             secret_expires_at=row[6],
+            resource_server=bool(row[7]),
         )
 
     # -- tokens ------------------------------------------------------------------------------------------
@@ -393,16 +398,18 @@ class Store:
         self._conn.execute("UPDATE control SET generation = generation + 1 WHERE id = 1")
 
 
-_V2_COLUMNS = {
-    "clients": ("client_name TEXT NOT NULL DEFAULT ''", "secret_expires_at INTEGER NOT NULL DEFAULT 0"),
+# Columns added since version 1, in the order they came (2: client_name .. activates_at; 3: the rest).
+_ADDED_COLUMNS = {
+    "clients": ("client_name TEXT NOT NULL DEFAULT ''", "secret_expires_at INTEGER NOT NULL DEFAULT 0",
+                "resource_server INTEGER NOT NULL DEFAULT 0"),
     "tokens": ("family TEXT",),
     "signing_keys": ("activates_at INTEGER",),
 }
 
 
-def _add_v2_columns(conn: sqlite3.Connection) -> None:
-    """Bring a version 1 file's tables up to version 2 (CREATE TABLE IF NOT EXISTS leaves them alone)."""
-    for table, columns in _V2_COLUMNS.items():
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Bring an older file's tables up to this version (CREATE TABLE IF NOT EXISTS leaves them alone)."""
+    for table, columns in _ADDED_COLUMNS.items():
         existing = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
         if not existing:
             continue  # a new file: the schema creates the table whole

@@ -25,6 +25,8 @@ ADMIN_TOKEN = "adm-7Hq2Lx9PzR4vK8mN3sW6"
 CLIENT_ID = "it-conf"
 CLIENT_SECRET = "it-conf-Secret-5tG8kW2xQ9mZ"
 PUBLIC_CLIENT_ID = "it-public"
+RESOURCE_SERVER_ID = "it-api"
+RESOURCE_SERVER_SECRET = "it-api-Secret-3vB7nQ1zXw8K"
 REDIRECT = "http://127.0.0.1/callback"
 START_URL = "https://d-0000000000.awsapps.com/start"
 ENV = {
@@ -32,6 +34,8 @@ ENV = {
     "HARNESS_CLIENT_SECRET": CLIENT_SECRET,
     "HARNESS_PUBLIC_CLIENT_ID": PUBLIC_CLIENT_ID,
     "HARNESS_TARGET_ADMIN_TOKEN": ADMIN_TOKEN,
+    "HARNESS_RESOURCE_SERVER_ID": RESOURCE_SERVER_ID,
+    "HARNESS_RESOURCE_SERVER_SECRET": RESOURCE_SERVER_SECRET,
 }
 # No retries: a test must see each answer as the server gave it.
 BOTO_CONFIG = Config(signature_version=UNSIGNED, retries={"total_max_attempts": 1, "mode": "standard"})
