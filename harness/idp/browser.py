@@ -4,31 +4,40 @@ with ordinary form POSTs (application/x-www-form-urlencoded).
 
 `GET|POST /authorize` (RFC 6749 4.1.1, OIDC Core 3.1.2.1, RFC 7636): query (or form) parameters
     response_type=code, client_id, redirect_uri, scope (or `scopes`, as `aws sso login` sends it), state,
-    nonce, code_challenge, code_challenge_method=S256 (PKCE is required), prompt (`login` or `none`).
-    A bad client_id or redirect_uri answers 400 (never a redirect); other errors redirect with
-    `error`, `error_description`, `state`, `iss`. With a live session cookie the code is issued at once
-    (302); otherwise 200 with the sign-in form.
+    nonce, code_challenge, code_challenge_method=S256 (PKCE is required), prompt (space separated:
+    `login`, `consent`, or `none` alone). A bad client_id or redirect_uri answers 400 (never a redirect);
+    other errors redirect with `error`, `error_description`, `state`, `iss`. With a live session cookie a
+    first-party client gets the code at once (302); a third-party client (self-registered), or any client
+    asking `prompt=consent`, gets the consent screen first (200); without a session, the sign-in form
+    (200). `prompt=none` never shows a page: login_required or consent_required instead.
+`POST /authorize` with `consent_ticket` and `approve` = `yes` | `no`: the answer to a consent screen. The
+    ticket is single use, lives `consent_ttl_s`, and works only with the session cookie of the browser it
+    was shown to (so a forged cross-site post, or a ticket copied to another browser, gets a 400 page).
+    Yes: 302 with the code; no: 302 with error=access_denied.
 `POST /login`: fields `username`, `password`, plus every authorize parameter above as hidden fields
     copied from the form (a client may also post them directly without fetching the form). Success: a
-    `harness_session` cookie and 302 to `redirect_uri?code=...&state=...&iss=...`. Wrong credentials: 401
-    with the form again. Without authorize parameters a successful sign-in answers 200 and only sets the
-    session. `GET /login` renders the same form.
+    `harness_session` cookie and 302 to `redirect_uri?code=...&state=...&iss=...` (or the consent screen,
+    as above). Wrong credentials: 401 with the form again. Without authorize parameters a successful
+    sign-in answers 200 and only sets the session. `GET /login` renders the same form.
 `GET /device?user_code=XXXX-XXXX`: the verification page (`verification_uri_complete` points here).
 `POST /device`: fields `user_code`, `username`, `password` (both optional with a live session cookie)
     and `approve` = `yes` (approve) or `no` (deny). 200 on success; 400 unknown, expired or already
     decided code; 401 wrong credentials.
-No CSRF token: the forms carry nothing a cross-site attacker could not forge anyway on a test target, and
-the load clients then need no HTML parsing. Passwords follow contract.seeded_password.
+The sign-in and device forms carry no CSRF token: a forged post there needs the user's password anyway,
+and the load clients then need no HTML parsing. The consent form does (its ticket): approving is the one
+step a cross-site attacker could otherwise forge for a signed-in user. Passwords follow
+contract.seeded_password.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -53,6 +62,7 @@ CODE_CHALLENGE_LEN = 43  # base64url of a SHA-256 digest
 PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Content-Security-Policy": "default-src 'none'"}
 APPROVE = frozenset({"yes", "true", "1", "approve", "on"})
 DENY = frozenset({"no", "false", "0", "deny"})
+PROMPTS = frozenset({"none", "login", "consent"})
 
 
 class PageError(Exception):
@@ -79,7 +89,20 @@ class AuthzRequest:
     state: str | None
     nonce: str | None
     code_challenge: str
-    prompt: str
+    prompt: frozenset[str]
+    client_name: str
+    first_party: bool
+
+    @property
+    def needs_consent(self) -> bool:
+        return not self.first_party or "consent" in self.prompt
+
+
+@dataclass(frozen=True)
+class BrowserSession:
+    cookie: str  # the secret the browser holds
+    sub: str
+    auth_time: int
 
 
 class BrowserFace:
@@ -90,14 +113,26 @@ class BrowserFace:
 
     async def authorize(self, request: Request) -> Response:
         try:
-            params = await _params(request)
+            if request.method == "POST":
+                form = await _form(request)
+                if "consent_ticket" in form:
+                    return self._consent_answer(request, form)
+                params = {k: v for k, v in form.items() if k in AUTHORIZE_PARAMS}
+            else:
+                params = {k: v for k, v in request.query_params.items() if k in AUTHORIZE_PARAMS}
             authz = self._validate(params)
             session = self._session(request)
-            if authz.prompt == "none" and session is None:
-                raise RedirectError("login_required", "no session", authz.redirect_uri, authz.state)
-            if session is not None and authz.prompt != "login":
-                return self._issue_code(authz, sub=session[0], auth_time=session[1])
-            return self._login_page(authz.params)
+            if "none" in authz.prompt:  # OIDC Core 3.1.2.1: never show a page
+                if session is None:
+                    raise RedirectError("login_required", "no session", authz.redirect_uri, authz.state)
+                if authz.needs_consent:
+                    raise RedirectError("consent_required", "this client needs the user's consent",
+                                        authz.redirect_uri, authz.state)
+            if session is None or "login" in authz.prompt:
+                return self._login_page(authz.params)
+            if authz.needs_consent:
+                return self._consent_page(authz, session.cookie)
+            return self._issue_code(authz, sub=session.sub, auth_time=session.auth_time)
         except PageError as exc:
             return _page("Error", f"<p>{html.escape(exc.message)}</p>", status=exc.status)
         except RedirectError as exc:
@@ -123,12 +158,15 @@ class BrowserFace:
             if user is None:
                 return self._login_page(params, error="Invalid username or password.", status=401)
             auth_time = int(time.time())
+            cookie = self._new_session(user.sub, auth_time)
             response: Response
             if authz is None:
                 response = _page("Signed in", f"<p>Signed in as {html.escape(user.username)}.</p>")
+            elif authz.needs_consent:
+                response = self._consent_page(authz, cookie)
             else:
                 response = self._issue_code(authz, sub=user.sub, auth_time=auth_time)
-            self._start_session(response, user.sub, auth_time)
+            self._set_session_cookie(response, cookie)
             return response
         except PageError as exc:
             return _page("Error", f"<p>{html.escape(exc.message)}</p>", status=exc.status)
@@ -161,10 +199,11 @@ class BrowserFace:
             scope = granted_scope(params.get("scope") or params.get("scopes"), client.scopes)
         except OAuthError as exc:
             raise fail(exc.error, exc.description) from None
-        prompt = params.get("prompt", "")
-        if prompt not in ("", "login", "none", "consent"):
-            raise fail("invalid_request", "prompt must be none, login or consent")
-        return AuthzRequest(params, client_id, redirect_uri, scope, state, params.get("nonce"), challenge, prompt)
+        prompt = frozenset(params.get("prompt", "").split())
+        if not prompt <= PROMPTS or ("none" in prompt and len(prompt) > 1):
+            raise fail("invalid_request", "prompt must be none, or any of login and consent")
+        return AuthzRequest(params, client_id, redirect_uri, scope, state, params.get("nonce"), challenge, prompt,
+                            client.client_name or client_id, client.first_party)
 
     def _issue_code(self, authz: AuthzRequest, *, sub: str, auth_time: int) -> Response:
         code = secrets.token_urlsafe(32)
@@ -179,6 +218,48 @@ class BrowserFace:
         self.services.audit.emit("code_issued", client_id=authz.client_id, sub=sub, scope=authz.scope)
         query = {"code": code, **({"state": authz.state} if authz.state is not None else {}), "iss": config.issuer}
         return _redirect(authz.redirect_uri, query)
+
+    # -- consent -----------------------------------------------------------------------------------------
+
+    def _consent_page(self, authz: AuthzRequest, session_cookie: str) -> Response:
+        """Who asks, for what, and where the answer goes; the form's ticket binds it to this browser."""
+        ticket = secrets.token_urlsafe(32)
+        self.services.flows.add_consent(
+            ticket, session_id=session_cookie, request_json=json.dumps(authz.params),
+            expires_at=int(time.time()) + self.services.config.consent_ttl_s,
+        )
+        scopes = "".join(f"<li>{html.escape(s)}</li>" for s in authz.scope.split())
+        destination = urlsplit(authz.redirect_uri)
+        body = (
+            f"<p><strong>{html.escape(authz.client_name)}</strong> (client {html.escape(authz.client_id)}) asks"
+            f" to sign you in and to use:</p><ul>{scopes}</ul>"
+            f"<p>Your answer is sent to {html.escape(destination.scheme)}://{html.escape(destination.netloc)}.</p>"
+            f'<form method="post" action="{EMBEDDED_PATHS["authorize"]}">'
+            f'<input type="hidden" name="consent_ticket" value="{html.escape(ticket)}">'
+            '<button type="submit" name="approve" value="yes">Allow</button>'
+            '<button type="submit" name="approve" value="no">Deny</button></form>'
+        )
+        return _page("Allow access?", body)
+
+    def _consent_answer(self, request: Request, form: dict[str, str]) -> Response:
+        decision = form.get("approve", "").lower()
+        if decision not in APPROVE | DENY:
+            raise PageError("Choose approve=yes or approve=no.")
+        session = self._session(request)
+        ticket = form.get("consent_ticket", "")
+        raw = None
+        if session is not None and 0 < len(ticket) <= 128:
+            raw = self.services.flows.take_consent(ticket, session_id=session.cookie, now=time.time())
+        if session is None or raw is None:
+            raise PageError("This consent request is no longer valid; start signing in again.")
+        authz = self._validate(json.loads(raw))  # again: the client may have lapsed meanwhile
+        if decision in DENY:
+            self.services.audit.emit("consent_denied", client_id=authz.client_id, sub=session.sub)
+            # the user saw the client and where the answer goes, so the redirect is theirs to take
+            return self._error_redirect(RedirectError("access_denied", "the user denied the request",
+                                                      authz.redirect_uri, authz.state))
+        self.services.audit.emit("consent_given", client_id=authz.client_id, sub=session.sub, scope=authz.scope)
+        return self._issue_code(authz, sub=session.sub, auth_time=session.auth_time)
 
     def _error_redirect(self, exc: RedirectError) -> Response:
         query = {"error": exc.error, "error_description": exc.description, "iss": self.services.config.issuer}
@@ -224,7 +305,7 @@ class BrowserFace:
                 return self._device_form(user_code, error="Invalid username or password.", status=401)
             sub, auth_time = user.sub, int(time.time())
         else:
-            sub, auth_time = session
+            sub, auth_time = session.sub, session.auth_time
         approve = decision in APPROVE
         if not self.services.flows.decide_device(user_code, sub=sub, approve=approve, auth_time=auth_time):
             return self._device_form(user_code, error="This code was already used.", status=400)
@@ -235,7 +316,7 @@ class BrowserFace:
         response = _page("Done", "<p>Device approved. You may close this window.</p>" if approve
                          else "<p>Request denied.</p>")
         if session is None:
-            self._start_session(response, sub, auth_time)
+            self._set_session_cookie(response, self._new_session(sub, auth_time))
         return response
 
     def _device_form(self, user_code: str, *, error: str = "", status: int = 200) -> Response:
@@ -258,36 +339,33 @@ class BrowserFace:
         self.services.audit.emit("login" if ok else "login_failed", username=username[:128])
         return user if ok else None
 
-    def _session(self, request: Request) -> tuple[str, int] | None:
+    def _session(self, request: Request) -> BrowserSession | None:
         raw = request.cookies.get(SESSION_COOKIE)
         if not raw or len(raw) > 128:
             return None
-        return self.services.flows.get_session(raw, time.time())
+        found = self.services.flows.get_session(raw, time.time())
+        return None if found is None else BrowserSession(raw, *found)
 
-    def _start_session(self, response: Response, sub: str, auth_time: int) -> None:
-        session_id = secrets.token_urlsafe(32)
+    def _new_session(self, sub: str, auth_time: int) -> str:
+        """Store a session; the cookie value for `_set_session_cookie`."""
+        cookie = secrets.token_urlsafe(32)
         ttl_s = self.services.config.session_ttl_s
-        self.services.flows.add_session(session_id, sub=sub, auth_time=auth_time, expires_at=auth_time + ttl_s)
+        self.services.flows.add_session(cookie, sub=sub, auth_time=auth_time, expires_at=auth_time + ttl_s)
+        return cookie
+
+    def _set_session_cookie(self, response: Response, cookie: str) -> None:
         response.set_cookie(
-            SESSION_COOKIE, session_id, max_age=ttl_s, httponly=True, samesite="lax",
+            SESSION_COOKIE, cookie, max_age=self.services.config.session_ttl_s, httponly=True, samesite="lax",
             secure=self.services.config.tls, path="/",
         )
 
     def end_session_cookie(self, request: Request, response: Response) -> str | None:
         """Forget the browser session (RP-initiated logout); the signed-out user's sub, if any."""
-        raw = request.cookies.get(SESSION_COOKIE)
         session = self._session(request)
-        if raw and session is not None:
-            self.services.flows.end_session(raw)
+        if session is not None:
+            self.services.flows.end_session(session.cookie)
         response.delete_cookie(SESSION_COOKIE, path="/")
-        return None if session is None else session[0]
-
-
-async def _params(request: Request) -> dict[str, str]:
-    if request.method == "POST":
-        form = await _form(request)
-        return {k: v for k, v in form.items() if k in AUTHORIZE_PARAMS}
-    return {k: v for k, v in request.query_params.items() if k in AUTHORIZE_PARAMS}
+        return None if session is None else session.sub
 
 
 async def _form(request: Request) -> dict[str, str]:

@@ -34,6 +34,8 @@ class TargetConfig:
     refresh_token_ttl_s: int = 30 * 24 * 3600
     auth_code_ttl_s: int = 60
     session_ttl_s: int = 8 * 3600
+    consent_ttl_s: int = 600
+    """How long a consent screen may wait for the user's answer."""
     device_interval_s: int = 1
     """RFC 8628 polling interval handed out (AWS uses 1 s); 0 turns slow_down off."""
     device_expires_s: int = 600

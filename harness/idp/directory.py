@@ -15,7 +15,9 @@ Seeding (all idempotent, so a restart with the same options changes nothing):
   password `pw-<username>` (the documented rule the load side derives; it is never logged), email
   `<username>@example.test`, sub = username. Every user is assigned every seeded account with every role.
 - AWS accounts: SEEDED_ACCOUNTS with roles SEEDED_ROLES each.
-AWS RegisterClient creates its own clients at run time, as AWS does.
+The seeded clients are first-party: the operator configured them, so a signed-in user gets a code without
+a consent screen (unless the request says `prompt=consent`). AWS RegisterClient creates its own clients at
+run time, as AWS does; anyone can, so those are third-party and every login through them asks for consent.
 """
 
 from __future__ import annotations
@@ -70,8 +72,10 @@ def seed_client(
     redirect_uris: Iterable[str] = (),
     now: float | None = None,
     resource_server: bool = False,
+    first_party: bool = True,
 ) -> None:
-    """Create or update a client (public when `secret` is None); only the secret's hash is stored."""
+    """Create or update a client (public when `secret` is None); only the secret's hash is stored. A seeded
+    client is the operator's own, hence first-party (no consent screen) unless told otherwise."""
     store.upsert_client(
         client_id,
         secret_sha256=None if secret is None else hash_secret(secret),
@@ -80,6 +84,7 @@ def seed_client(
         redirect_uris=redirect_uris,
         now=int(time.time() if now is None else now),
         resource_server=resource_server,
+        first_party=first_party,
     )
 
 

@@ -186,6 +186,28 @@ class FlowStore:
             conn.execute("ROLLBACK")
             raise
 
+    # -- consent tickets ---------------------------------------------------------------------------------
+
+    def add_consent(self, ticket: str, *, session_id: str, request_json: str, expires_at: int) -> None:
+        self._store.conn.execute(
+            "INSERT INTO consents (ticket_sha256, session_sha256, request, expires_at) VALUES (?, ?, ?, ?)",
+            (digest(ticket), digest(session_id), request_json, expires_at),
+        )
+
+    def take_consent(self, ticket: str, *, session_id: str, now: float) -> str | None:
+        """The request JSON of a live, unused ticket shown to this session, marked used; None otherwise
+        (used, expired, unknown, or shown to another browser)."""
+        conn = self._store.conn
+        cur = conn.execute(
+            "UPDATE consents SET used = 1 WHERE ticket_sha256 = ? AND session_sha256 = ? AND used = 0"
+            " AND expires_at > ?",
+            (digest(ticket), digest(session_id), now),
+        )
+        if cur.rowcount != 1:
+            return None
+        row = conn.execute("SELECT request FROM consents WHERE ticket_sha256 = ?", (digest(ticket),)).fetchone()
+        return None if row is None else str(row[0])
+
     # -- browser sessions --------------------------------------------------------------------------------
 
     def add_session(self, session_id: str, *, sub: str, auth_time: int, expires_at: int) -> None:

@@ -1,6 +1,6 @@
 """SQLite persistence shared by every server process: clients, issued tokens and signing keys (here), and
 the schema of the directory and of the flows' short-lived state (codes, device codes, refresh tokens,
-sessions; their queries live in directory.py and flowstore.py).
+consent tickets, sessions; their queries live in directory.py and flowstore.py).
 
 WAL mode lets readers run beside the one writer, so several uvicorn workers (and a restarted server) see
 the same rows. `synchronous=NORMAL` skips the fsync per commit (WAL stays consistent; a power cut may lose
@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS clients (
     created_at    INTEGER NOT NULL,
     client_name   TEXT NOT NULL DEFAULT '',
     secret_expires_at INTEGER NOT NULL DEFAULT 0,  -- epoch s; 0: never (RFC 7591)
-    resource_server INTEGER NOT NULL DEFAULT 0    -- 1: may introspect other clients' access tokens
+    resource_server INTEGER NOT NULL DEFAULT 0,   -- 1: may introspect other clients' access tokens
+    first_party INTEGER NOT NULL DEFAULT 0        -- 1: configured by the operator, no consent screen
 );
 CREATE TABLE IF NOT EXISTS tokens (
     jti        TEXT PRIMARY KEY,
@@ -99,6 +100,13 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
     revoked      INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens(family);
+CREATE TABLE IF NOT EXISTS consents (
+    ticket_sha256  BLOB PRIMARY KEY,
+    session_sha256 BLOB NOT NULL,    -- the browser session that was shown the consent screen
+    request        TEXT NOT NULL,    -- the validated authorization request's parameters (JSON)
+    expires_at     INTEGER NOT NULL,
+    used           INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS sessions (
     session_sha256 BLOB PRIMARY KEY,
     sub            TEXT NOT NULL,
@@ -137,6 +145,7 @@ class ClientRecord:
     client_name: str = ""
     secret_expires_at: int = 0
     resource_server: bool = False
+    first_party: bool = False
 
     @property
     def is_confidential(self) -> bool:
@@ -245,24 +254,25 @@ class Store:
         client_name: str = "",
         secret_expires_at: int = 0,
         resource_server: bool = False,
+        first_party: bool = False,
     ) -> None:
         self._conn.execute(
             """INSERT INTO clients (client_id, secret_sha256, scopes, grant_types, redirect_uris, created_at,
-                                    client_name, secret_expires_at, resource_server)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                    client_name, secret_expires_at, resource_server, first_party)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (client_id) DO UPDATE SET
                  secret_sha256 = excluded.secret_sha256, scopes = excluded.scopes,
                  grant_types = excluded.grant_types, redirect_uris = excluded.redirect_uris,
                  client_name = excluded.client_name, secret_expires_at = excluded.secret_expires_at,
-                 resource_server = excluded.resource_server""",
+                 resource_server = excluded.resource_server, first_party = excluded.first_party""",
             (client_id, secret_sha256, " ".join(scopes), " ".join(grant_types), " ".join(redirect_uris), now,
-             client_name, secret_expires_at, int(resource_server)),
+             client_name, secret_expires_at, int(resource_server), int(first_party)),
         )
 
     def get_client(self, client_id: str) -> ClientRecord | None:
         row = self._conn.execute(
             "SELECT client_id, secret_sha256, scopes, grant_types, redirect_uris, client_name, secret_expires_at,"
-            " resource_server FROM clients WHERE client_id = ?",
+            " resource_server, first_party FROM clients WHERE client_id = ?",
             (client_id,),
         ).fetchone()
         if row is None:
@@ -276,6 +286,7 @@ class Store:
             client_name=row[5],
             secret_expires_at=row[6],
             resource_server=bool(row[7]),
+            first_party=bool(row[8]),
         )
 
     # -- tokens ------------------------------------------------------------------------------------------
@@ -401,7 +412,7 @@ class Store:
 # Columns added since version 1, in the order they came (2: client_name .. activates_at; 3: the rest).
 _ADDED_COLUMNS = {
     "clients": ("client_name TEXT NOT NULL DEFAULT ''", "secret_expires_at INTEGER NOT NULL DEFAULT 0",
-                "resource_server INTEGER NOT NULL DEFAULT 0"),
+                "resource_server INTEGER NOT NULL DEFAULT 0", "first_party INTEGER NOT NULL DEFAULT 0"),
     "tokens": ("family TEXT",),
     "signing_keys": ("activates_at INTEGER",),
 }

@@ -67,12 +67,20 @@ class Target:
             timeout=10,
         )
 
-    def login_code(self, params: dict[str, str], username: str = "user0001") -> dict[str, str]:
-        """Sign in through /authorize and /login as a browser would; the redirect's query parameters."""
-        page = requests.get(f"{self.base}/authorize", params=params, timeout=10, allow_redirects=False)
+    def login_code(self, params: dict[str, str], username: str = "user0001", *,
+                   consent: bool = False) -> dict[str, str]:
+        """Sign in through /authorize and /login as a browser would, and allow on the consent screen when
+        the client is third-party (`consent`); the redirect's query parameters."""
+        browser = requests.Session()
+        page = browser.get(f"{self.base}/authorize", params=params, timeout=10, allow_redirects=False)
         assert page.status_code == 200, page.text
         form = {**params, "username": username, "password": f"pw-{username}"}
-        response = requests.post(f"{self.base}/login", data=form, timeout=10, allow_redirects=False)
+        response = browser.post(f"{self.base}/login", data=form, timeout=10, allow_redirects=False)
+        if consent:
+            assert response.status_code == 200 and 'name="consent_ticket"' in response.text, response.text
+            ticket = response.text.split('name="consent_ticket" value="', 1)[1].split('"', 1)[0]
+            response = browser.post(f"{self.base}/authorize", data={"consent_ticket": ticket, "approve": "yes"},
+                                    timeout=10, allow_redirects=False)
         assert response.status_code == 302, response.text
         return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["location"]).query).items()}
 

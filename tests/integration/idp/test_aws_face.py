@@ -171,13 +171,13 @@ def test_sso_login_pkce_flow_with_port_agnostic_loopback_redirect(target: Target
         "response_type": "code", "client_id": client["clientId"], "redirect_uri": redirect, "state": "st-1",
         "code_challenge_method": "S256", "scopes": "sso:account:access", "code_challenge": challenge,
     }
-    answer = target.login_code(params)
+    answer = target.login_code(params, consent=True)  # a registered client is third-party: the user allows it
     assert answer["state"] == "st-1" and answer["iss"] == target.base
     ids = {"clientId": client["clientId"], "clientSecret": client["clientSecret"]}
     with pytest.raises(oidc.exceptions.InvalidGrantException):
         oidc.create_token(**ids, grantType="authorization_code", code=answer["code"], redirectUri=redirect,
                           codeVerifier=pkce_pair()[0])  # wrong verifier
-    answer = target.login_code(params)
+    answer = target.login_code(params, consent=True)
     token = oidc.create_token(**ids, grantType="authorization_code", code=answer["code"], redirectUri=redirect,
                               codeVerifier=verifier)
     assert token["accessToken"] and token["refreshToken"]

@@ -55,6 +55,7 @@ def test_prepare_seeds_the_client_and_drops_the_secret_from_the_environment(tmp_
     api = store.get_client("api")
     assert api is not None and api.resource_server and api.is_confidential and api.grant_types == ()
     assert not client.resource_server
+    assert client.first_party and public.first_party  # the operator's own clients: no consent screen
     store.close()
 
 

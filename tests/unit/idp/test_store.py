@@ -131,7 +131,7 @@ def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
     store = open_store(path)
     client = store.get_client("old")
     assert client is not None and client.client_name == "" and client.secret_expires_at == 0
-    assert not client.resource_server
+    assert not client.resource_server and not client.first_party
     token = store.get_token("j1")
     assert token is not None and token.family is None
     assert store.control() == (0, "{}")
