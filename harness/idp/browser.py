@@ -6,10 +6,13 @@ with ordinary form POSTs (application/x-www-form-urlencoded).
     response_type=code, client_id, redirect_uri, scope (or `scopes`, as `aws sso login` sends it), state,
     nonce, code_challenge, code_challenge_method=S256 (PKCE is required), prompt (space separated:
     `login`, `consent`, or `none` alone). A bad client_id or redirect_uri answers 400 (never a redirect);
-    other errors redirect with `error`, `error_description`, `state`, `iss`. With a live session cookie a
-    first-party client gets the code at once (302); a third-party client (self-registered), or any client
-    asking `prompt=consent`, gets the consent screen first (200); without a session, the sign-in form
-    (200). `prompt=none` never shows a page: login_required or consent_required instead.
+    other errors redirect with `error`, `error_description`, `state`, `iss`, but only to a URI we trust
+    unasked (a first-party client's, or a loopback one): a self-registered client's https URI gets a 400
+    page instead, so that nobody can register a client to make us an open redirector (RFC 9700 4.11.2).
+    With a live session cookie a first-party client gets the code at once (302); a third-party client
+    (self-registered), or any client asking `prompt=consent`, gets the consent screen first (200); without
+    a session, the sign-in form (200). `prompt=none` never shows a page: login_required or
+    consent_required instead (as errors above).
 `POST /authorize` with `consent_ticket` and `approve` = `yes` | `no`: the answer to a consent screen. The
     ticket is single use, lives `consent_ttl_s`, and works only with the session cookie of the browser it
     was shown to (so a forged cross-site post, or a ticket copied to another browser, gets a 400 page).
@@ -49,7 +52,7 @@ from harness.idp.forms import parse_form
 from harness.idp.grants import granted_scope
 from harness.idp.oauth import OAuthError
 from harness.idp.passwords import password_matches
-from harness.idp.redirects import redirect_allowed
+from harness.idp.redirects import is_loopback, redirect_allowed
 from harness.idp.services import Services
 
 SESSION_COOKIE = "harness_session"
@@ -75,9 +78,13 @@ class PageError(Exception):
 
 
 class RedirectError(Exception):
-    def __init__(self, error: str, description: str, redirect_uri: str, state: str | None):
+    """An error for the client at its redirect URI, when we trust that URI enough to send the user there
+    unasked (`trusted`); otherwise it is shown as a page (RFC 9700 section 4.11.2: no open redirector)."""
+
+    def __init__(self, error: str, description: str, redirect_uri: str, state: str | None, *, trusted: bool):
         super().__init__(description)
         self.error, self.description, self.redirect_uri, self.state = error, description, redirect_uri, state
+        self.trusted = trusted
 
 
 @dataclass(frozen=True)
@@ -92,10 +99,14 @@ class AuthzRequest:
     prompt: frozenset[str]
     client_name: str
     first_party: bool
+    trusted_redirect: bool
 
     @property
     def needs_consent(self) -> bool:
         return not self.first_party or "consent" in self.prompt
+
+    def error(self, error: str, description: str) -> RedirectError:
+        return RedirectError(error, description, self.redirect_uri, self.state, trusted=self.trusted_redirect)
 
 
 @dataclass(frozen=True)
@@ -124,10 +135,9 @@ class BrowserFace:
             session = self._session(request)
             if "none" in authz.prompt:  # OIDC Core 3.1.2.1: never show a page
                 if session is None:
-                    raise RedirectError("login_required", "no session", authz.redirect_uri, authz.state)
+                    raise authz.error("login_required", "no session")
                 if authz.needs_consent:
-                    raise RedirectError("consent_required", "this client needs the user's consent",
-                                        authz.redirect_uri, authz.state)
+                    raise authz.error("consent_required", "this client needs the user's consent")
             if session is None or "login" in authz.prompt:
                 return self._login_page(authz.params)
             if authz.needs_consent:
@@ -184,9 +194,13 @@ class BrowserFace:
         if not redirect_allowed(redirect_uri, client.redirect_uris):
             raise PageError("redirect_uri is not registered for this client")
         state = params.get("state")
+        # Only a URI the operator configured, or one on the user's own machine (RFC 8252 native apps, such as
+        # the AWS CLI), is trusted with errors before the user has seen who asks: anyone can register a client
+        # with an https URI of their choosing.
+        trusted = client.first_party or is_loopback(redirect_uri)
 
         def fail(error: str, description: str) -> RedirectError:
-            return RedirectError(error, description, redirect_uri, state)
+            return RedirectError(error, description, redirect_uri, state, trusted=trusted)
 
         if params.get("response_type") != "code":
             raise fail("unsupported_response_type", "response_type must be code")
@@ -203,7 +217,7 @@ class BrowserFace:
         if not prompt <= PROMPTS or ("none" in prompt and len(prompt) > 1):
             raise fail("invalid_request", "prompt must be none, or any of login and consent")
         return AuthzRequest(params, client_id, redirect_uri, scope, state, params.get("nonce"), challenge, prompt,
-                            client.client_name or client_id, client.first_party)
+                            client.client_name or client_id, client.first_party, trusted)
 
     def _issue_code(self, authz: AuthzRequest, *, sub: str, auth_time: int) -> Response:
         code = secrets.token_urlsafe(32)
@@ -257,11 +271,14 @@ class BrowserFace:
             self.services.audit.emit("consent_denied", client_id=authz.client_id, sub=session.sub)
             # the user saw the client and where the answer goes, so the redirect is theirs to take
             return self._error_redirect(RedirectError("access_denied", "the user denied the request",
-                                                      authz.redirect_uri, authz.state))
+                                                      authz.redirect_uri, authz.state, trusted=True))
         self.services.audit.emit("consent_given", client_id=authz.client_id, sub=session.sub, scope=authz.scope)
         return self._issue_code(authz, sub=session.sub, auth_time=session.auth_time)
 
     def _error_redirect(self, exc: RedirectError) -> Response:
+        if not exc.trusted:
+            message = f"The request was refused ({exc.error}): {exc.description}."
+            return _page("Error", f"<p>{html.escape(message)}</p>", status=400)
         query = {"error": exc.error, "error_description": exc.description, "iss": self.services.config.issuer}
         if exc.state is not None:
             query["state"] = exc.state

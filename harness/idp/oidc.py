@@ -229,7 +229,10 @@ class OidcFace:
         return Response(b"", status_code=200, headers=NO_STORE)
 
     async def end_session(self, request: Request) -> Response:
-        """OIDC RP-Initiated Logout 1.0: id_token_hint, client_id, post_logout_redirect_uri, state."""
+        """OIDC RP-Initiated Logout 1.0: id_token_hint, client_id, post_logout_redirect_uri, state. A redirect
+        only with a valid id_token_hint (one of our ID tokens; expired is fine, section 2) whose client, its
+        `aud`, registered that URI: without the hint anyone could send users through our logout to any URI
+        some client registered. A refused redirect is a 400 page and signs nobody out."""
         if request.method == "POST":
             ctype = request.headers.get("content-type", "").partition(";")[0].strip().lower()
             try:
@@ -243,7 +246,7 @@ class OidcFace:
         client_id = params.get("client_id")
         hint = params.get("id_token_hint")
         if hint:
-            claims = bearer.verified_claims(self.services.keys, hint)
+            claims = bearer.verified_claims(self.services.keys, hint, typ=bearer.ID_TOKEN_TYP)
             aud = None if claims is None else claims.get("aud")
             if claims is None or claims.get("iss") != self.services.config.issuer or not isinstance(aud, str):
                 return _logout_page("The id_token_hint is not valid.", 400)
@@ -251,6 +254,8 @@ class OidcFace:
                 return _logout_page("client_id does not match the id_token_hint.", 400)
             client_id = aud
         redirect = params.get("post_logout_redirect_uri")
+        if redirect and not hint:
+            return _logout_page("post_logout_redirect_uri needs an id_token_hint.", 400)
         client = self.services.store.get_client(client_id) if client_id and len(client_id) <= 256 else None
         if redirect and (client is None or not redirect_allowed(redirect, client.redirect_uris)):
             return _logout_page("post_logout_redirect_uri is not registered for this client.", 400)

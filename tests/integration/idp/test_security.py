@@ -329,6 +329,45 @@ def chaos_with_wrong_token(t: Target) -> tuple[requests.Response, int]:
                         headers={"Authorization": f"Bearer {ADMIN_TOKEN}x"}), 401
 
 
+def _self_registered(t: Target, redirect: str) -> str:
+    client = t.sso_oidc().register_client(clientName="x", clientType="public", grantTypes=["authorization_code"],
+                                          redirectUris=[redirect])
+    client_id: str = client["clientId"]
+    return client_id
+
+
+def error_for_self_registered_client_not_redirected(t: Target) -> tuple[requests.Response, int]:
+    # anyone can register https://attacker.example/...: redirecting errors there makes us an open redirector
+    client_id = _self_registered(t, "https://attacker.example/landing")
+    return requests.get(f"{t.base}/authorize", allow_redirects=False, timeout=5, params={
+        "response_type": "token", "client_id": client_id, "redirect_uri": "https://attacker.example/landing"}), 400
+
+
+def prompt_none_for_self_registered_client_not_redirected(t: Target) -> tuple[requests.Response, int]:
+    client_id = _self_registered(t, "https://attacker.example/landing")
+    return requests.get(f"{t.base}/authorize", allow_redirects=False, timeout=5, params={
+        "response_type": "code", "client_id": client_id, "redirect_uri": "https://attacker.example/landing",
+        "code_challenge": pkce_pair()[1], "code_challenge_method": "S256", "prompt": "none"}), 400
+
+
+def logout_redirect_without_id_token_hint(t: Target) -> tuple[requests.Response, int]:
+    # a registered URI is not enough: without a hint anyone could bounce users through our logout
+    return requests.get(f"{t.base}/end_session", timeout=5, allow_redirects=False, params={
+        "client_id": PUBLIC_CLIENT_ID, "post_logout_redirect_uri": CALLBACK}), 400
+
+
+def logout_hint_of_another_client(t: Target) -> tuple[requests.Response, int]:
+    client_id = _self_registered(t, "https://attacker.example/landing")
+    return requests.get(f"{t.base}/end_session", timeout=5, allow_redirects=False, params={
+        "id_token_hint": user_tokens(t)["id_token"], "client_id": client_id,
+        "post_logout_redirect_uri": "https://attacker.example/landing"}), 400
+
+
+def logout_hint_that_is_an_access_token(t: Target) -> tuple[requests.Response, int]:
+    return requests.get(f"{t.base}/end_session", timeout=5, allow_redirects=False, params={
+        "id_token_hint": user_tokens(t)["access_token"], "post_logout_redirect_uri": CALLBACK}), 400
+
+
 def logout_redirect_not_registered(t: Target) -> tuple[requests.Response, int]:
     return requests.get(f"{t.base}/end_session", timeout=5, allow_redirects=False, params={
         "client_id": PUBLIC_CLIENT_ID, "post_logout_redirect_uri": "https://evil.example/"}), 400
@@ -353,6 +392,8 @@ CASES: list[Callable[[Target], tuple[requests.Response, int]]] = [
     unknown_user_code, device_code_of_other_client, aws_device_code_of_other_client,
     introspection_by_public_client, introspection_without_auth, revoking_someone_elses_token,
     chaos_without_token, chaos_with_wrong_token, logout_redirect_not_registered, forged_id_token_hint,
+    error_for_self_registered_client_not_redirected, prompt_none_for_self_registered_client_not_redirected,
+    logout_redirect_without_id_token_hint, logout_hint_of_another_client, logout_hint_that_is_an_access_token,
 ]
 
 
