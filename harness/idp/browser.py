@@ -24,8 +24,9 @@ with ordinary form POSTs (application/x-www-form-urlencoded).
     sign-in answers 200 and only sets the session. `GET /login` renders the same form.
 `GET /device?user_code=XXXX-XXXX`: the verification page (`verification_uri_complete` points here).
 `POST /device`: fields `user_code`, `username`, `password` (both optional with a live session cookie)
-    and `approve` = `yes` (approve) or `no` (deny). 200 on success; 400 unknown, expired or already
-    decided code; 401 wrong credentials.
+    and `approve` = `yes` (approve) or `no` (deny). 200 on success; 400, with one and the same message,
+    for an unknown, expired or already decided code and for wrong credentials (no oracle for which codes
+    exist); 429 + Retry-After once a client address has failed too often (`user_code_attempts_*`).
 The sign-in and device forms carry no CSRF token: a forged post there needs the user's password anyway,
 and the load clients then need no HTML parsing. The consent form does (its ticket): approving is the one
 step a cross-site attacker could otherwise forge for a signed-in user. Passwords follow
@@ -66,6 +67,8 @@ PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Content
 APPROVE = frozenset({"yes", "true", "1", "approve", "on"})
 DENY = frozenset({"no", "false", "0", "deny"})
 PROMPTS = frozenset({"none", "login", "consent"})
+# One answer for an unknown, expired or decided code and for wrong credentials (RFC 8628 section 5.1).
+DEVICE_REFUSED = "That code and sign-in did not work: check both and try again."
 
 
 class PageError(Exception):
@@ -312,20 +315,30 @@ class BrowserFace:
         decision = form.get("approve", "").lower()
         if decision not in APPROVE | DENY:
             return self._device_form(user_code, error="Choose approve=yes or approve=no.", status=400)
+        # RFC 8628 section 5.1: guessing user codes must not pay. Failures are counted per client address and
+        # refused once over the limit; every failure looks the same (no oracle for which codes exist); and
+        # the password is checked whether or not the code exists, so the time taken says nothing either.
+        address = request.client.host if request.client is not None else "unknown"
+        wait_s = self.services.user_code_attempts.retry_after_s(address)
+        if wait_s is not None:
+            self.services.audit.emit("user_code_throttled", address=address)
+            response = self._device_form(user_code, error="Too many attempts; try again later.", status=429)
+            response.headers["Retry-After"] = str(wait_s)
+            return response
         record = self.services.flows.get_by_user_code(user_code) if user_code else None
-        if record is None or record.expires_at <= time.time():
-            return self._device_form(user_code, error="Unknown or expired code.", status=400)
         session = self._session(request)
         if form.get("username") or session is None:
             user = self._check_password(form.get("username", ""), form.get("password", ""))
-            if user is None:
-                return self._device_form(user_code, error="Invalid username or password.", status=401)
-            sub, auth_time = user.sub, int(time.time())
+            sub, auth_time = (user.sub, int(time.time())) if user is not None else ("", 0)
         else:
             sub, auth_time = session.sub, session.auth_time
+        if record is None or not sub:
+            self.services.user_code_attempts.charge(address)
+        if record is None or not sub or record.expires_at <= time.time():
+            return self._device_form(user_code, error=DEVICE_REFUSED, status=400)
         approve = decision in APPROVE
         if not self.services.flows.decide_device(user_code, sub=sub, approve=approve, auth_time=auth_time):
-            return self._device_form(user_code, error="This code was already used.", status=400)
+            return self._device_form(user_code, error=DEVICE_REFUSED, status=400)  # decided already
         self.services.audit.emit(
             "device_approved" if approve else "device_denied", client_id=record.client_id, sub=sub,
             user_code=user_code,

@@ -39,6 +39,10 @@ class TargetConfig:
     device_interval_s: int = 1
     """RFC 8628 polling interval handed out (AWS uses 1 s); 0 turns slow_down off."""
     device_expires_s: int = 600
+    user_code_attempts_burst: int = 20
+    user_code_attempts_per_min: float = 10.0
+    """Failed user-code attempts on the device page per client address and worker (RFC 8628 section 5.1):
+    this many at once, then this many a minute; 429 + Retry-After beyond."""
     role_credentials_ttl_s: int = 3600
     aws_client_secret_ttl_s: int = 90 * 24 * 3600
     rate_limit_per_client: float | None = None

@@ -279,7 +279,7 @@ def unknown_user(t: Target) -> tuple[requests.Response, int]:
 def device_approval_wrong_password(t: Target) -> tuple[requests.Response, int]:
     auth = requests.post(f"{t.base}/device_authorization", data={"client_id": PUBLIC_CLIENT_ID}, timeout=5).json()
     return requests.post(f"{t.base}/device", timeout=5, data={
-        "user_code": auth["user_code"], "username": "user0001", "password": "nope", "approve": "yes"}), 401
+        "user_code": auth["user_code"], "username": "user0001", "password": "nope", "approve": "yes"}), 400
 
 
 def unknown_user_code(t: Target) -> tuple[requests.Response, int]:
