@@ -48,6 +48,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from harness.endpoints import EMBEDDED_PATHS
 from harness.idp import directory
+from harness.idp.audit import code_ref
 from harness.idp.flowstore import AuthCode, normalize_user_code
 from harness.idp.forms import parse_form
 from harness.idp.grants import granted_scope
@@ -341,7 +342,7 @@ class BrowserFace:
             return self._device_form(user_code, error=DEVICE_REFUSED, status=400)  # decided already
         self.services.audit.emit(
             "device_approved" if approve else "device_denied", client_id=record.client_id, sub=sub,
-            user_code=user_code,
+            user_code_sha256=code_ref(user_code),
         )
         response = _page("Done", "<p>Device approved. You may close this window.</p>" if approve
                          else "<p>Request denied.</p>")
