@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from harness.idp.files import PRIVATE_MODE, tighten
+
 # Set per request by requestid.RequestIdMiddleware; stamped on every event the request causes.
 current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -62,7 +64,8 @@ class LineFile:
 
     def __init__(self, path: str):
         self.path = path
-        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_MODE)
+        tighten(self._fd)
         self._lines: list[bytes] = []
         self._size = 0
         self._lock = threading.Lock()  # sync endpoints run in a thread pool

@@ -21,6 +21,7 @@ from harness.errors import InfrastructureError, InputError
 from harness.idp.chaosapi import admin_token_sha256
 from harness.idp.config import TargetConfig, default_issuer
 from harness.idp.directory import seed_directory, seed_from_env
+from harness.idp.files import ensure_private
 from harness.idp.services import load_keys
 from harness.idp.store import Store
 
@@ -94,8 +95,7 @@ def prepare(config: TargetConfig, environ: MutableMapping[str, str], *, seed_use
     for what, log_path in (("audit log", config.audit_log), ("request log", config.request_log)):
         if log_path:
             try:
-                with open(log_path, "ab"):
-                    pass
+                ensure_private(log_path)  # before any worker opens it: created 0600, whatever the umask
             except OSError as exc:
                 raise InfrastructureError(f"{what} {log_path}: {exc}") from exc
     return client_id

@@ -3,7 +3,8 @@ the schema of the directory and of the flows' short-lived state (codes, device c
 consent tickets, sessions; their queries live in directory.py and flowstore.py).
 
 WAL mode lets readers run beside the one writer, so several uvicorn workers (and a restarted server) see
-the same rows. `synchronous=NORMAL` skips the fsync per commit (WAL stays consistent; a power cut may lose
+the same rows. The file and its WAL hold private signing keys: they are created 0600 (files.py).
+`synchronous=NORMAL` skips the fsync per commit (WAL stays consistent; a power cut may lose
 the last transactions, which a test target can afford) and keeps a token insert in the tens of
 microseconds. Each thread gets its own connection; writes are single statements or short `BEGIN IMMEDIATE`
 transactions so no process holds the write lock for long.
@@ -11,11 +12,14 @@ transactions so no process holds the write lock for long.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from harness.idp.files import ensure_private, tighten
 
 SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 5000
@@ -209,6 +213,7 @@ class Store:
         # another thread; each connection is still used by the thread that opened it.
         # `timeout` is SQLite's busy_timeout, set before anything else: switching to WAL needs a lock that
         # another process may briefly hold.
+        _private_files(self.path)
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
         )
@@ -427,6 +432,26 @@ def _add_columns(conn: sqlite3.Connection) -> None:
         for column in columns:
             if column.split()[0] not in existing:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+
+
+def _private_files(path: str) -> None:
+    """The database file 0600 before SQLite opens it: SQLite creates its -wal and -shm files with the mode of
+    the database file, so they follow. Ones an earlier version left readable by others are tightened."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        ensure_private(path)
+    except OSError as exc:  # as SQLite itself would report it, so callers handle one kind of error
+        raise sqlite3.OperationalError(f"unable to open database file: {exc}") from exc
+    for suffix in ("-wal", "-shm"):
+        try:
+            fd = os.open(path + suffix, os.O_RDONLY)
+        except OSError:
+            continue  # not there yet: SQLite will create it like the database file
+        try:
+            tighten(fd)
+        finally:
+            os.close(fd)
 
 
 def _enable_wal(conn: sqlite3.Connection, path: str) -> None:
