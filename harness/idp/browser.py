@@ -118,6 +118,7 @@ class BrowserSession:
     cookie: str  # the secret the browser holds
     sub: str
     auth_time: int
+    sid: str | None  # public id: the ID tokens' `sid`, how logout finds the session without its cookie
 
 
 class BrowserFace:
@@ -146,7 +147,7 @@ class BrowserFace:
                 return self._login_page(authz.params)
             if authz.needs_consent:
                 return self._consent_page(authz, session.cookie)
-            return self._issue_code(authz, sub=session.sub, auth_time=session.auth_time)
+            return self._issue_code(authz, session)
         except PageError as exc:
             return _page("Error", f"<p>{html.escape(exc.message)}</p>", status=exc.status)
         except RedirectError as exc:
@@ -172,15 +173,15 @@ class BrowserFace:
             if user is None:
                 return self._login_page(params, error="Invalid username or password.", status=401)
             auth_time = int(time.time())
-            cookie = self._new_session(user.sub, auth_time)
+            session = self._new_session(user.sub, auth_time)
             response: Response
             if authz is None:
                 response = _page("Signed in", f"<p>Signed in as {html.escape(user.username)}.</p>")
             elif authz.needs_consent:
-                response = self._consent_page(authz, cookie)
+                response = self._consent_page(authz, session.cookie)
             else:
-                response = self._issue_code(authz, sub=user.sub, auth_time=auth_time)
-            self._set_session_cookie(response, cookie)
+                response = self._issue_code(authz, session)
+            self._set_session_cookie(response, session.cookie)
             return response
         except PageError as exc:
             return _page("Error", f"<p>{html.escape(exc.message)}</p>", status=exc.status)
@@ -223,17 +224,18 @@ class BrowserFace:
         return AuthzRequest(params, client_id, redirect_uri, scope, state, params.get("nonce"), challenge, prompt,
                             client.client_name or client_id, client.first_party, trusted)
 
-    def _issue_code(self, authz: AuthzRequest, *, sub: str, auth_time: int) -> Response:
+    def _issue_code(self, authz: AuthzRequest, session: BrowserSession) -> Response:
         code = secrets.token_urlsafe(32)
         config = self.services.config
         self.services.flows.add_code(
             code,
             AuthCode(
-                authz.client_id, authz.redirect_uri, sub, authz.scope, authz.nonce, authz.code_challenge,
-                auth_time, int(time.time()) + config.auth_code_ttl_s, False, secrets.token_urlsafe(12),
+                authz.client_id, authz.redirect_uri, session.sub, authz.scope, authz.nonce, authz.code_challenge,
+                session.auth_time, int(time.time()) + config.auth_code_ttl_s, False, secrets.token_urlsafe(12),
+                session.sid,
             ),
         )
-        self.services.audit.emit("code_issued", client_id=authz.client_id, sub=sub, scope=authz.scope)
+        self.services.audit.emit("code_issued", client_id=authz.client_id, sub=session.sub, scope=authz.scope)
         query = {"code": code, **({"state": authz.state} if authz.state is not None else {}), "iss": config.issuer}
         return _redirect(authz.redirect_uri, query)
 
@@ -277,7 +279,7 @@ class BrowserFace:
             return self._error_redirect(RedirectError("access_denied", "the user denied the request",
                                                       authz.redirect_uri, authz.state, trusted=True))
         self.services.audit.emit("consent_given", client_id=authz.client_id, sub=session.sub, scope=authz.scope)
-        return self._issue_code(authz, sub=session.sub, auth_time=session.auth_time)
+        return self._issue_code(authz, session)
 
     def _error_redirect(self, exc: RedirectError) -> Response:
         if not exc.trusted:
@@ -347,7 +349,7 @@ class BrowserFace:
         response = _page("Done", "<p>Device approved. You may close this window.</p>" if approve
                          else "<p>Request denied.</p>")
         if session is None:
-            self._set_session_cookie(response, self._new_session(sub, auth_time))
+            self._set_session_cookie(response, self._new_session(sub, auth_time).cookie)
         return response
 
     def _device_form(self, user_code: str, *, error: str = "", status: int = 200) -> Response:
@@ -377,12 +379,12 @@ class BrowserFace:
         found = self.services.flows.get_session(raw, time.time())
         return None if found is None else BrowserSession(raw, *found)
 
-    def _new_session(self, sub: str, auth_time: int) -> str:
-        """Store a session; the cookie value for `_set_session_cookie`."""
-        cookie = secrets.token_urlsafe(32)
+    def _new_session(self, sub: str, auth_time: int) -> BrowserSession:
+        """Store a session; its cookie goes to `_set_session_cookie`."""
+        cookie, sid = secrets.token_urlsafe(32), secrets.token_urlsafe(16)
         ttl_s = self.services.config.session_ttl_s
-        self.services.flows.add_session(cookie, sub=sub, auth_time=auth_time, expires_at=auth_time + ttl_s)
-        return cookie
+        self.services.flows.add_session(cookie, sub=sub, auth_time=auth_time, expires_at=auth_time + ttl_s, sid=sid)
+        return BrowserSession(cookie, sub, auth_time, sid)
 
     def _set_session_cookie(self, response: Response, cookie: str) -> None:
         response.set_cookie(
@@ -390,13 +392,16 @@ class BrowserFace:
             secure=self.services.config.tls, path="/",
         )
 
-    def end_session_cookie(self, request: Request, response: Response) -> str | None:
-        """Forget the browser session (RP-initiated logout); the signed-out user's sub, if any."""
+    def current_session(self, request: Request) -> BrowserSession | None:
+        return self._session(request)
+
+    def end_session_cookie(self, request: Request, response: Response) -> BrowserSession | None:
+        """Forget this browser's session (RP-initiated logout) and its cookie; the session, if any."""
         session = self._session(request)
         if session is not None:
             self.services.flows.end_session(session.cookie)
         response.delete_cookie(SESSION_COOKIE, path="/")
-        return None if session is None else session.sub
+        return session
 
 
 async def _form(request: Request) -> dict[str, str]:

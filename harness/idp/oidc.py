@@ -46,6 +46,9 @@ DISCOVERY_CACHE = {"Cache-Control": "public, max-age=300"}
 JWKS_CACHE = {"Cache-Control": "public, max-age=60"}
 FORM = "application/x-www-form-urlencoded"
 INACTIVE = json_bytes({"active": False})
+# end_session revokes the access and refresh tokens of every login made in the ended session, except the
+# logins granted offline_access, which outlive the session by design (OIDC Core 11)
+END_SESSION_TOKEN_POLICY = "revoke_session_logins_except_offline_access"
 
 
 def discovery_document(config: TargetConfig, grant_types: Iterable[str]) -> dict[str, Any]:
@@ -73,11 +76,15 @@ def discovery_document(config: TargetConfig, grant_types: Iterable[str]) -> dict
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": list(SCOPES_SUPPORTED),
         "claims_supported": [
-            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "jti", "client_id", "scope", "email",
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "jti", "client_id", "scope", "email", "sid",
             "preferred_username",
         ],
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": True,
+        "frontchannel_logout_supported": False,
+        "backchannel_logout_supported": False,
+        # Not a registered member: what end_session does to the tokens of the logins it ends (README).
+        "end_session_token_policy": END_SESSION_TOKEN_POLICY,
     }
 
 
@@ -232,7 +239,12 @@ class OidcFace:
         """OIDC RP-Initiated Logout 1.0: id_token_hint, client_id, post_logout_redirect_uri, state. A redirect
         only with a valid id_token_hint (one of our ID tokens; expired is fine, section 2) whose client, its
         `aud`, registered that URI: without the hint anyone could send users through our logout to any URI
-        some client registered. A refused redirect is a 400 page and signs nobody out."""
+        some client registered. A refused redirect is a 400 page and signs nobody out.
+
+        What it ends: the session of this browser's cookie and the session the hint's `sid` names (so a
+        relying party's server, holding no cookie, can end the user's session too), and with them the tokens
+        of every login made in those sessions, except logins granted offline_access (OIDC Core 11). The
+        discovery document says so in `end_session_token_policy`."""
         if request.method == "POST":
             ctype = request.headers.get("content-type", "").partition(";")[0].strip().lower()
             try:
@@ -245,6 +257,7 @@ class OidcFace:
             return _logout_page("Bad request", 400)
         client_id = params.get("client_id")
         hint = params.get("id_token_hint")
+        hint_sid: object = None
         if hint:
             claims = bearer.verified_claims(self.services.keys, hint, typ=bearer.ID_TOKEN_TYP)
             aud = None if claims is None else claims.get("aud")
@@ -252,7 +265,7 @@ class OidcFace:
                 return _logout_page("The id_token_hint is not valid.", 400)
             if client_id and client_id != aud:
                 return _logout_page("client_id does not match the id_token_hint.", 400)
-            client_id = aud
+            client_id, hint_sid = aud, claims.get("sid")
         redirect = params.get("post_logout_redirect_uri")
         if redirect and not hint:
             return _logout_page("post_logout_redirect_uri needs an id_token_hint.", 400)
@@ -267,8 +280,11 @@ class OidcFace:
             response = RedirectResponse(target, status_code=302, headers={"Cache-Control": "no-store"})
         else:
             response = _logout_page("You are signed out.", 200)
-        sub = self.browser.end_session_cookie(request, response)
-        self.services.audit.emit("logout", client_id=client_id, sub=sub, face="oidc")
+        session = self.browser.end_session_cookie(request, response)
+        sids = {sid for sid in (hint_sid, session.sid if session else None) if isinstance(sid, str) and sid}
+        revoked = sum(self.services.flows.end_login_session(sid) for sid in sids)
+        self.services.audit.emit("logout", client_id=client_id, sub=session.sub if session else None, face="oidc",
+                                 sessions=len(sids), tokens_revoked=revoked)
         return response
 
 

@@ -77,8 +77,10 @@ CREATE TABLE IF NOT EXISTS auth_codes (
     auth_time      INTEGER NOT NULL,
     expires_at     INTEGER NOT NULL,
     used           INTEGER NOT NULL DEFAULT 0,
-    family         TEXT NOT NULL
+    family         TEXT NOT NULL,
+    sid            TEXT              -- the browser session that signed in (logout revokes its logins)
 );
+CREATE INDEX IF NOT EXISTS auth_codes_sid ON auth_codes(sid) WHERE sid IS NOT NULL;
 CREATE TABLE IF NOT EXISTS device_codes (
     device_sha256 BLOB PRIMARY KEY,
     user_code     TEXT NOT NULL UNIQUE,
@@ -115,8 +117,10 @@ CREATE TABLE IF NOT EXISTS sessions (
     session_sha256 BLOB PRIMARY KEY,
     sub            TEXT NOT NULL,
     auth_time      INTEGER NOT NULL,
-    expires_at     INTEGER NOT NULL
+    expires_at     INTEGER NOT NULL,
+    sid            TEXT              -- public session id, the ID tokens' `sid` claim (not the cookie)
 );
+CREATE INDEX IF NOT EXISTS sessions_sid ON sessions(sid) WHERE sid IS NOT NULL;
 -- Settings every worker must share (chaos state); `generation` tells workers to reload it and the keys.
 CREATE TABLE IF NOT EXISTS control (
     id         INTEGER PRIMARY KEY CHECK (id = 1),
@@ -420,6 +424,8 @@ _ADDED_COLUMNS = {
                 "resource_server INTEGER NOT NULL DEFAULT 0", "first_party INTEGER NOT NULL DEFAULT 0"),
     "tokens": ("family TEXT",),
     "signing_keys": ("activates_at INTEGER",),
+    "auth_codes": ("sid TEXT",),
+    "sessions": ("sid TEXT",),
 }
 
 
