@@ -52,6 +52,16 @@ class TargetConfig:
     control_poll_interval_s: float = 0.2
     """How often each worker checks the shared control row (chaos state, key rotation)."""
     tls: bool = False
+    max_body_bytes: int = 16 * 1024
+    """Largest request body (413 beyond, while it is read): a form or a small JSON object is all we take."""
+    max_url_bytes: int = 8 * 1024
+    max_header_bytes: int = 16 * 1024
+    max_headers: int = 100
+    """Request head limits (414 for the URL, 431 for the headers), enforced as the bytes arrive."""
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 10.0
+    """A request head must arrive within this of its first byte (or of the connection), a body within this
+    of its head; 408 and a closed connection otherwise."""
 
     @property
     def token_audience(self) -> str:

@@ -26,6 +26,8 @@ from harness.idp.services import load_keys
 from harness.idp.store import Store
 
 APP_FACTORY = "harness.idp.app:create_app_from_env"
+# uvicorn's httptools protocol plus the head limits and timeouts it lacks (protocol.py)
+HTTP_PROTOCOL = "harness.idp.protocol:GuardedHttpToolsProtocol"
 GRACEFUL_SHUTDOWN_S = 10
 # With TLS, a connection its client closed without close_notify keeps uvicorn's graceful shutdown waiting
 # for the whole timeout (seen with uvicorn 0.54, both loops and both HTTP parsers); a short one bounds it.
@@ -55,6 +57,9 @@ def config_from_args(args: argparse.Namespace) -> TargetConfig:
     for name in ("access_token_ttl_s", "device_expires_s"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1")
+    for name in ("header_timeout_s", "body_timeout_s"):
+        if not getattr(args, name) > 0:
+            raise InputError(f"--{name.replace('_', '-')} must be positive")
     if args.rate_limit_per_client is not None and args.rate_limit_per_client <= 0:
         raise InputError("--rate-limit-per-client must be positive")
     admin = os.environ.get(Env.TARGET_ADMIN_TOKEN)
@@ -72,6 +77,8 @@ def config_from_args(args: argparse.Namespace) -> TargetConfig:
         rate_limit_per_client=args.rate_limit_per_client,
         admin_token_sha256=admin_token_sha256(admin) if admin else None,
         tls=bool(args.tls),
+        header_timeout_s=args.header_timeout_s,
+        body_timeout_s=args.body_timeout_s,
     )
 
 
@@ -133,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             loop="auto",  # uvloop when installed
-            http="auto",  # httptools when installed
+            http=HTTP_PROTOCOL,  # httptools (a dependency) with our limits
             log_level=level,
             log_config=log_config(),
             access_log=level in _VERBOSE_LEVELS,

@@ -260,7 +260,7 @@ def repeated_parameter(t: Target) -> tuple[requests.Response, int]:
 
 def oversized_body(t: Target) -> tuple[requests.Response, int]:
     return requests.post(f"{t.base}/token", data={"grant_type": "client_credentials", "pad": "x" * 40000},
-                         auth=(CLIENT_ID, CLIENT_SECRET), timeout=5), 400
+                         auth=(CLIENT_ID, CLIENT_SECRET), timeout=5), 413
 
 
 def wrong_content_type(t: Target) -> tuple[requests.Response, int]:

@@ -33,6 +33,9 @@ def test_config_survives_the_trip_to_worker_processes(tmp_path: Path) -> None:
 def test_nonsense_counts_are_input_errors() -> None:
     with pytest.raises(InputError):
         parse("--workers", "0")
+    for option in ("--header-timeout-s", "--body-timeout-s"):
+        with pytest.raises(InputError):
+            parse(option, "0")
     with pytest.raises(InputError):
         parse("--max-inflight", "0")
 
