@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from harness.idp.app import create_app
+from harness.idp.chaosapi import admin_token_sha256
 from harness.idp.config import TargetConfig
 
 from .conftest import ISSUER, aws_login, seed
@@ -98,3 +100,12 @@ json_values = st.recursive(
 @given(body=json_values, path=st.sampled_from(AWS_JSON_PATHS))
 def test_no_json_body_makes_a_500(raw: TestClient, body: object, path: str) -> None:
     assert post_json(raw, path, json.dumps(body).encode()) < 500
+
+
+def test_the_chaos_api_refuses_deep_json_with_400(config: TargetConfig) -> None:
+    admin = "adm-unit-token"
+    config = replace(config, admin_token_sha256=admin_token_sha256(admin))
+    seed(config)
+    with TestClient(create_app(config), base_url=ISSUER, raise_server_exceptions=False) as http:
+        response = http.put("/chaos/clock_skew", content=b"[" * 3000, headers={"Authorization": f"Bearer {admin}"})
+        assert response.status_code == 400, response.text[:200]
