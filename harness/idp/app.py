@@ -28,6 +28,7 @@ from harness.idp.browser import BrowserFace
 from harness.idp.chaos import ChaosMiddleware, ChaosState
 from harness.idp.chaosapi import ChaosApi
 from harness.idp.config import TargetConfig
+from harness.idp.forgery import ForgeryHeader
 from harness.idp.limits import BodyLimit
 from harness.idp.oauth import InvalidRequest, json_response
 from harness.idp.oidc import OidcFace
@@ -142,6 +143,7 @@ def create_app(config: TargetConfig) -> Starlette:
         Middleware(InflightLimit, max_inflight=config.max_inflight, exempt_paths=[P["health"]]),
         Middleware(BodyLimit, max_body_bytes=config.max_body_bytes),
         Middleware(ChaosMiddleware, state=chaos),
+        Middleware(ForgeryHeader, forging=lambda: bool(chaos.forgeries), paths=frozenset({P["token"]})),
     ]
     handlers = {sqlite3.OperationalError: _store_busy, ClientDisconnect: _client_gone, Exception: _internal_error}
     return Starlette(

@@ -153,6 +153,11 @@ class Run:
             traceback.print_exc()
         finally:
             with signals_force(rollback.force):
+                # also when a signal cut stack.start() short: a proxy made on a shared Toxiproxy before it
+                # must still be removed
+                rollback.host = rollback.host or stack.chaos
+                rollback.target_chaos = rollback.target_chaos or stack.target_chaos
+                rollback.proxy = rollback.proxy or stack.proxy
                 rollback.load = stack.processes.get("locust")
                 rollback.run()
                 stack.stop()

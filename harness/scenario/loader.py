@@ -68,6 +68,12 @@ def load_scenario_text(text: str, filename: str = "<scenario>") -> Scenario:
                 more = Problem(filename, problems[MAX_PROBLEMS].line, "", f"and {len(problems) - MAX_PROBLEMS} more")
                 problems = [*problems[:MAX_PROBLEMS], more]
             raise ScenarioError(problems) from None
+    if scenario.testing is not None:  # a negative control must never pass for a normal run unnoticed
+        where = ("testing", "lax_relying_party")
+        checks = ", ".join(scenario.testing.lax_relying_party)
+        message = (f"TEST ONLY: a negative control; its relying party skips checks ({checks}), so its "
+                   "fail-closed SLO must fail")
+        warnings.warn(ScenarioWarning(Problem(filename, lines.get(where), _dotted(where), message)), stacklevel=2)
     for warning in caught:
         if isinstance(warning.message, FieldRenamed):
             for path in sorted(p for p in lines if p and p[-1] == warning.message.old):
