@@ -129,21 +129,23 @@ class RelyingParty:
         try:
             claims = self._decode(token, key, alg)
         except jwt.InvalidSignatureError:
-            refetched = self._refetched(kid) if "refetch_on_bad_signature" in self.lax else None
-            try:
-                claims = self._decode(token, refetched, alg) if refetched is not None else {}
-            except Exception:
-                refetched = None
+            refetched = self._after_refetch(token, kid, alg) if "refetch_on_bad_signature" in self.lax else None
             if refetched is None:
                 return Verdict(False, "bad_signature")
+            claims = refetched
         except Exception:
             return Verdict(False, "malformed")
         return self._claims(claims, audience or self.audience, nonce, self.clock() if now is None else now)
 
-    def _refetched(self, kid: str) -> Any | None:
-        """The lax way (refetch_on_bad_signature): whatever the JWKS says now, refetch guard or not."""
+    def _after_refetch(self, token: str, kid: str, alg: str) -> dict[str, Any] | None:
+        """The lax way (refetch_on_bad_signature): believe whatever the JWKS says now, refetch guard and
+        pinned keys or not; the claims if the token verifies under that, else None."""
         self.jwks.refresh(trust_changed_keys=True)
-        return self.jwks.keys.get(kid)
+        key = self.jwks.keys.get(kid)
+        try:
+            return self._decode(token, key, alg) if key is not None else None
+        except Exception:
+            return None
 
     @staticmethod
     def _decode(token: str, key: Any, alg: str) -> dict[str, Any]:
