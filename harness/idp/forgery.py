@@ -17,7 +17,9 @@ The rogue key lives in the chaos state (the store's control row), so every worke
 one; it is an attacker's key of the run's own making, never shown by the chaos API. Which tokens of a
 response were forged goes out in FORGED_HEADER (harness.contract), set by `ForgeryHeader` from the list
 the signing code fills through a context variable. The target's own token checks (bearer.py) refuse
-every forged access token: its own resource servers stay safe while its clients are tested.
+every forged access token: its own resource servers stay safe while its clients are tested. (Flows that
+check no token themselves, the device, AWS and refresh flows, just meet those refusals where they use a
+forged access token; `scenarios/forged-tokens.yaml` runs the flows that check.)
 """
 
 from __future__ import annotations
