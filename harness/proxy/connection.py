@@ -274,11 +274,11 @@ class ClientProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.link = Link(self.proxy, transport)  # type: ignore[arg-type]
-        self.feed = self.link.up.feed
+        self.up = self.link.up
 
     def data_received(self, data: bytes) -> None:
         self.counters.bytes_upstream += len(data)
-        self.feed(data)
+        self.up.entry(data)  # looked up per chunk: it changes as toxics come and go (Pipe._rebind)
 
     def eof_received(self) -> bool:
         assert self.link is not None
