@@ -1,139 +1,63 @@
-"""Pass-through benchmark of the fault proxy beside nginx direct and haproxy (TCP mode), in one run.
+"""Pass-through benchmark of the fault proxy beside nginx direct, haproxy (TCP mode, at its best thread
+count here) and the floor of a Python pass-through (bench/floor_proxy.py), in one run.
 
-    python bench/proxy.py [--duration-s 8] [--runs 3] [--connections 32] [--only ours_idle_http_toxic]
+    python bench/proxy.py [--duration-s 5] [--min-rounds 5] [--max-rounds 10] [--connections 32]
 
 Expects nginx, haproxy and wrk on PATH (Debian: apt-get install -y nginx-light haproxy wrk); installs
-nothing. Loopback only. Paths are run alternating (direct, haproxy, ours, ours + idle HTTP toxic), `runs`
-times each; the medians are printed and written to reports/bench/<UTC stamp>/proxy.json. `--only`
-runs just the named paths of ours beside the two references (direct for added latency, haproxy for
-the ratio), for a quicker look at one case.
+nothing; loopback only. First haproxy `nbthread 1` and `nbthread 2` run in short interleaved rounds and the
+faster one is the peer. Then rounds of `wrk -t2 -cN` over every path (direct, haproxy, floor, ours, ours
+with an idle HTTP toxic), the order rotating per round, until every goal's 95% bootstrap interval clears
+or misses it (bench/rounds.py). Besides req/s and p99, each path's server process reports its CPU time per
+request. Written to reports/bench/<UTC stamp>/proxy.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import HAPROXY_CONF, NGINX_CONF, ROOT, free_port, stop_all, tree_pids, wait_port, wrk
+from rounds import Goal, pick_best, run_rounds
 
-NGINX_CONF = """worker_processes 1;
-daemon off;
-pid {dir}/nginx.pid;
-error_log {dir}/nginx-error.log;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  client_body_temp_path {dir}; proxy_temp_path {dir}; fastcgi_temp_path {dir};
-  uwsgi_temp_path {dir}; scgi_temp_path {dir};
-  server {{ listen 127.0.0.1:{port}; location / {{ root {dir}/www; }} }}
-}}
-"""
-HAPROXY_CONF = """global
-  maxconn 4096
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-listen bench
-  bind 127.0.0.1:{port}
-  server nginx 127.0.0.1:{upstream}
-"""
-
-
-OURS = ("ours", "ours_idle_http_toxic")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
-
-
-def stop_all(procs: list[subprocess.Popen[bytes]], timeout_s: float = 5.0) -> None:
-    """End the servers a bench started (its own children, by handle): SIGTERM, then SIGKILL if need be."""
-    for proc in reversed(procs):
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _to_ms(value: str, unit: str) -> float:
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def wrk(
-    port: int,
-    duration_s: int,
-    connections: int,
-    path: str = "/f.txt",
-    script: Path | None = None,
-    env: dict[str, str] | None = None,
-) -> dict[str, float]:
-    """One `wrk -t2 -cN -dS --latency` run on loopback (bench/target.py reuses it with a Lua script)."""
-    argv = ["wrk", "-t2", f"-c{connections}", f"-d{duration_s}s", "--latency"]
-    argv += ["-s", str(script)] if script is not None else []
-    out = subprocess.run(
-        [*argv, f"http://127.0.0.1:{port}{path}"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=duration_s + 30,
-        env=env,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {
-        "rps": rps,
-        "p99_ms": _to_ms(*p99.groups()) if p99 else float("nan"),
-        "non_2xx": float(errors.group(1)) if errors else 0.0,
-    }
+IDLE = "ours_idle_http_toxic"
+VARIANTS = ("direct", "haproxy", "floor", "ours", IDLE)
+HAPROXY_THREADS = (1, 2)
+GOALS = (
+    Goal("ours_vs_haproxy", "proxy: pass-through vs haproxy", "ours", "haproxy", "rps", "ratio", 1.0, "req/s"),
+    Goal("idle_vs_haproxy", "proxy: idle HTTP toxic vs haproxy", IDLE, "haproxy", "rps", "ratio", 1.0, "req/s"),
+    Goal("ours_p99_added", "proxy: p99 added over nginx direct", "ours", "direct", "p99_ms", "difference", 1.0,
+         "ms"),
+    Goal("idle_p99_added", "proxy: p99 added over nginx direct, idle HTTP toxic", IDLE, "direct", "p99_ms",
+         "difference", 1.0, "ms"),
+)  # fmt: skip
+# Shown, not judged: where the floor stands, and what ours costs above it.
+INFO = (
+    Goal("floor_vs_haproxy", "proxy floor (asyncio Protocol + uvloop) vs haproxy", "floor", "haproxy", "rps",
+         "ratio", 1.0, "req/s"),
+    Goal("ours_vs_floor", "proxy: pass-through vs the floor", "ours", "floor", "rps", "ratio", 1.0, "req/s"),
+    Goal("ours_cpu_vs_haproxy", "proxy: CPU per request, haproxy / ours", "haproxy", "ours", "cpu_us_per_req",
+         "ratio", 1.0),
+)  # fmt: skip
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration-s", type=int, default=8)
-    parser.add_argument("--warmup-s", type=int, default=2)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--duration-s", type=float, default=5)
+    parser.add_argument("--warmup-s", type=float, default=2)
+    parser.add_argument("--select-s", type=float, default=3, help="each run of the peer's selection")
+    parser.add_argument("--min-rounds", type=int, default=5)
+    parser.add_argument("--max-rounds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument(
-        "--only",
-        type=lambda text: text.split(","),
-        default=list(OURS),
-        help=f"comma-separated paths of ours to run (of {', '.join(OURS)}); direct and haproxy always run",
-    )
+    parser.add_argument("--out-dir", type=Path, default=None)
     args = parser.parse_args()
-    unknown = sorted(set(args.only) - set(OURS))
-    if unknown:
-        parser.error(f"unknown path {', '.join(unknown)} (known: {', '.join(OURS)})")
     missing = [tool for tool in ("nginx", "haproxy", "wrk") if shutil.which(tool) is None]
     if missing:
         print(f"missing {', '.join(missing)}: apt-get install -y nginx-light haproxy wrk", file=sys.stderr)
@@ -146,87 +70,76 @@ def main() -> int:
         work = Path(tmp)
         (work / "www").mkdir()
         (work / "www" / "f.txt").write_text("ok\n")
-        nginx_port, haproxy_port = free_port(), free_port()
+        nginx_port = free_port()
         (work / "nginx.conf").write_text(NGINX_CONF.format(dir=work, port=nginx_port))
-        (work / "haproxy.cfg").write_text(HAPROXY_CONF.format(port=haproxy_port, upstream=nginx_port))
+        ports: dict[str, int] = {"direct": nginx_port}
+        pids: dict[str, list[int]] = {}
         try:
             procs.append(subprocess.Popen(["nginx", "-c", str(work / "nginx.conf"), "-p", str(work)]))
-            procs.append(subprocess.Popen(["haproxy", "-f", str(work / "haproxy.cfg")]))
-            wait_port(nginx_port)
-            wait_port(haproxy_port)
+            pids["direct"] = [procs[-1].pid]
+            for threads in HAPROXY_THREADS:
+                name, port = f"haproxy_nbthread_{threads}", free_port()
+                conf = work / f"{name}.cfg"
+                conf.write_text(HAPROXY_CONF.format(port=port, upstream=nginx_port, threads=threads))
+                procs.append(subprocess.Popen(["haproxy", "-f", str(conf)]))
+                ports[name], pids[name] = port, [procs[-1].pid]
+            ports["floor"] = free_port()
+            procs.append(subprocess.Popen([sys.executable, str(Path(__file__).parent / "floor_proxy.py"),
+                                           str(ports["floor"]), str(nginx_port)]))  # fmt: skip
+            pids["floor"] = [procs[-1].pid]
             # Ours runs in a child process of its own, as `harness proxy` would (not sharing this GIL).
             api_port = free_port()
             procs.append(
                 subprocess.Popen([sys.executable, "-m", "harness", "proxy", "--port", str(api_port)], cwd=ROOT)
             )
+            pids["ours"] = pids[IDLE] = [procs[-1].pid]
             client = ToxiproxyClient(f"http://127.0.0.1:{api_port}")
             client.wait_ready(timeout_s=15)
-            plain = free_port()
-            idle = free_port()
-            client.create_proxy("plain", f"127.0.0.1:{nginx_port}", listen=f"127.0.0.1:{plain}")
-            client.create_proxy("idle_http", f"127.0.0.1:{nginx_port}", listen=f"127.0.0.1:{idle}")
+            ports["ours"], ports[IDLE] = free_port(), free_port()
+            client.create_proxy("plain", f"127.0.0.1:{nginx_port}", listen=f"127.0.0.1:{ports['ours']}")
+            client.create_proxy("idle_http", f"127.0.0.1:{nginx_port}", listen=f"127.0.0.1:{ports[IDLE]}")
             client.add_toxic("idle_http", "http_error", stream="upstream", attributes={"path": "/never", "status": 503})
-            ours = {"ours": plain, "ours_idle_http_toxic": idle}
-            paths = {"direct": nginx_port, "haproxy": haproxy_port}
-            paths.update((name, port) for name, port in ours.items() if name in args.only)
-            for port in paths.values():
+            for port in ports.values():
+                wait_port(port)
                 wrk(port, args.warmup_s, args.connections)
-            samples: dict[str, list[dict[str, float]]] = {name: [] for name in paths}
-            for run in range(args.runs):
-                for name, port in paths.items():
-                    result = wrk(port, args.duration_s, args.connections)
-                    samples[name].append(result)
-                    print(
-                        f"run {run + 1} {name:22s} {result['rps']:>10,.0f} req/s  p99 {result['p99_ms']:.2f} ms",
-                        flush=True,
-                    )
+
+            candidates = [f"haproxy_nbthread_{t}" for t in HAPROXY_THREADS]
+            best, selection = pick_best(
+                lambda name: wrk(ports[name], args.select_s, args.connections)["rps"], candidates
+            )
+            ports["haproxy"], pids["haproxy"] = ports[best], pids[best]
+
+            def one(variant: str, _: int) -> dict[str, float]:
+                return wrk(ports[variant], args.duration_s, args.connections, server_pids=tree_pids(pids[variant][0]))
+
+            rounds, assessments = run_rounds(
+                one, VARIANTS, GOALS, min_rounds=args.min_rounds, max_rounds=args.max_rounds
+            )
         finally:
             stop_all(procs)
-    medians = {
-        name: {key: statistics.median(s[key] for s in runs) for key in ("rps", "p99_ms", "non_2xx")}
-        for name, runs in samples.items()
-    }
-    direct_p99 = medians["direct"]["p99_ms"]
+    from rounds import assess
+
+    info = [assess(goal, rounds) for goal in INFO]
+    medians = {v: {k: statistics.median(r[v][k] for r in rounds) for k in rounds[0][v]} for v in VARIANTS}
     summary: dict[str, Any] = {
-        "stamp": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
-        "setup": {
-            "duration_s": args.duration_s,
-            "runs": args.runs,
-            "connections": args.connections,
-            "wrk_threads": 2,
-            "file_bytes": 3,
-        },
+        "benchmark": "proxy",
+        "setup": {"duration_s": args.duration_s, "connections": args.connections, "wrk_threads": 2, "file_bytes": 3,
+                  "peer": best, "peer_selection_rps": selection},
         "medians": medians,
-        "ratios": {
-            label: medians[name]["rps"] / medians[reference]["rps"]
-            for label, name, reference in (
-                ("ours_vs_haproxy", "ours", "haproxy"),
-                ("ours_idle_http_vs_haproxy", "ours_idle_http_toxic", "haproxy"),
-                ("ours_vs_direct", "ours", "direct"),
-            )
-            if name in medians
-        },
-        "added_p99_ms": {name: m["p99_ms"] - direct_p99 for name, m in medians.items() if name != "direct"},
-        # Each round's ratio to haproxy measured seconds apart, then their median: on a shared machine
-        # the load drifts between rounds more than between neighbouring paths of one round.
-        "paired_vs_haproxy": {
-            name: statistics.median(a["rps"] / b["rps"] for a, b in zip(runs, samples["haproxy"], strict=True))
-            for name, runs in samples.items()
-            if name.startswith("ours")
-        },
-        "runs": samples,
-    }
-    out_dir = ROOT / "reports" / "bench" / summary["stamp"]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "proxy.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print("\nmedians:")
+        "assessments": [a.to_json() for a in assessments],
+        "info": [a.to_json() for a in info],
+        "rounds": rounds,
+    }  # fmt: skip
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out_dir or ROOT / "reports" / "bench" / stamp
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "proxy.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"\npeer: {best}; medians:")
     for name, m in medians.items():
-        print(f"  {name:22s} {m['rps']:>10,.0f} req/s  p99 {m['p99_ms']:.2f} ms")
-    print("ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in summary["ratios"].items()))
-    paired = summary["paired_vs_haproxy"]
-    print("per-round ratio to haproxy, median: " + ", ".join(f"{k} {v:.2f}" for k, v in paired.items()))
-    print("added p99: " + ", ".join(f"{k} {v:+.2f} ms" for k, v in summary["added_p99_ms"].items()))
-    print(f"written {out_dir / 'proxy.json'}")
+        print(f"  {name:22s} {m['rps']:>10,.0f} req/s  p99 {m['p99_ms']:.2f} ms  {m['cpu_us_per_req']:.1f} µs CPU/req")
+    for a in [*assessments, *info]:
+        print(f"  {a.what}: {a.estimate:.3f} [{a.low:.3f}, {a.high:.3f}] over {a.rounds} rounds -> {a.verdict}")
+    print(f"written {out / 'proxy.json'}")
     return 0
 
 

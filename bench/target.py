@@ -1,14 +1,16 @@
 """Embedded SSO target vs node oidc-provider v9: token endpoint (client_credentials, RS256 JWT access token,
 HTTP Basic client auth) and discovery, the same wrk command against both, in one run.
 
-    python bench/target.py [--duration-s 6] [--runs 3] [--connections 32] [--out-dir DIR]
+    python bench/target.py [--duration-s 6] [--min-rounds 5] [--max-rounds 8] [--connections 32] [--out-dir DIR]
 
 Needs wrk and node on PATH and oidc-provider@9 installed in OIDC_PROVIDER_DIR (default
 ~/.cache/harness-bench/oidc-provider; `make bench` installs it there, outside the repository). The peer is
 set up as shared/reference/peers.md says (bench/oidc_provider_server.mjs); ours is `harness target`
-with one worker process, like the one node process. Runs alternate ours/peer per endpoint, `runs` times;
-medians and the ratios ours/peer (goal >= 1.0 each) go to DIR/target.json (default
-reports/bench/<UTC stamp>/). Loopback only.
+with `--target-workers` processes. Rounds of wrk over the four (side, endpoint) pairs, in an order that
+rotates per round, until each goal's 95% bootstrap interval over the rounds' paired ratios clears or misses
+it (bench/rounds.py: token >= 1.0, stretch 1.4; discovery >= 2.0); each server's CPU per request beside
+req/s. Medians, assessments and every round go to DIR/target.json (default reports/bench/<UTC stamp>/).
+Loopback only.
 """
 
 from __future__ import annotations
@@ -32,11 +34,18 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
-from proxy import free_port, stop_all, wait_port, wrk  # noqa: E402  (bench/proxy.py: one wrk runner for every bench)
+from common import free_port, stop_all, tree_pids, wait_port, wrk  # noqa: E402  (one wrk runner for every bench)
+from rounds import Goal, run_rounds  # noqa: E402
 
 DEFAULT_NODE_DIR = Path.home() / ".cache" / "harness-bench" / "oidc-provider"
 CLIENT_ID = "bench-client"
 ENDPOINTS = ("discovery", "token")
+GOALS = (
+    Goal("token", "target vs oidc-provider: token (client_credentials, RS256 JWT)", "ours_token", "peer_token", "rps",
+         "ratio", 1.0, "req/s", stretch=1.4),
+    Goal("discovery", "target vs oidc-provider: discovery", "ours_discovery", "peer_discovery", "rps", "ratio", 2.0,
+         "req/s"),
+)  # fmt: skip
 PATHS = {
     "ours": {"discovery": "/.well-known/openid-configuration", "token": "/token"},
     "peer": {"discovery": "/.well-known/openid-configuration", "token": "/token"},
@@ -90,7 +99,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration-s", type=int, default=6)
     parser.add_argument("--warmup-s", type=int, default=2)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--min-rounds", type=int, default=5)
+    parser.add_argument("--max-rounds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--out-dir", type=Path, default=None)
     # As deployed: one uvicorn worker per core (the issue sizes the goal on a two-process app); the node
@@ -106,7 +116,6 @@ def main() -> int:
     secret = secrets.token_urlsafe(32)
     auth = base64.b64encode(f"{CLIENT_ID}:{secret}".encode()).decode()
     script = BENCH / "token.lua"
-    samples: dict[str, list[dict[str, float]]] = {}
     algs: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="bench-target-") as tmp:
         procs, ports = _start(Path(tmp), node_dir, secret, args.target_workers)
@@ -117,27 +126,24 @@ def main() -> int:
             if set(algs.values()) != {"RS256"}:
                 raise RuntimeError(f"both sides must issue RS256 JWT access tokens, got {algs}")
 
-            def one(name: str, endpoint: str, duration_s: int) -> dict[str, float]:
+            def one(name: str, endpoint: str, duration_s: float) -> dict[str, float]:
+                pids = tree_pids(procs[list(ports).index(name)].pid)
                 if endpoint == "token":
                     env = {**os.environ, "BENCH_AUTH": auth, "BENCH_BODY": BODIES[name]}
-                    return wrk(ports[name], duration_s, args.connections, PATHS[name]["token"], script, env)
-                return wrk(ports[name], duration_s, args.connections, PATHS[name]["discovery"])
+                    return wrk(ports[name], duration_s, args.connections, PATHS[name]["token"], script, env, pids)
+                return wrk(ports[name], duration_s, args.connections, PATHS[name]["discovery"], server_pids=pids)
 
             for endpoint in ENDPOINTS:
                 for name in ports:
                     one(name, endpoint, args.warmup_s)
-            for run in range(args.runs):
-                for endpoint in ENDPOINTS:
-                    for name in ports:  # alternating A/B, so drift on the shared machine hits both alike
-                        result = one(name, endpoint, args.duration_s)
-                        samples.setdefault(f"{name}_{endpoint}", []).append(result)
-                        print(f"run {run + 1} {name:4s} {endpoint:9s} {result['rps']:>9,.0f} req/s "
-                              f"p99 {result['p99_ms']:.2f} ms non-2xx {result['non_2xx']:.0f}", flush=True)  # fmt: skip
+            variants = [f"{name}_{endpoint}" for endpoint in ENDPOINTS for name in ports]
+            rounds, assessments = run_rounds(
+                lambda variant, _: one(*variant.split("_", 1), args.duration_s), variants, GOALS,
+                min_rounds=args.min_rounds, max_rounds=args.max_rounds,
+            )  # fmt: skip
         finally:
             stop_all(procs, timeout_s=10)
-    medians = {k: {f: statistics.median(s[f] for s in v) for f in ("rps", "p99_ms", "non_2xx")}
-               for k, v in samples.items()}  # fmt: skip
-    ratios = {e: medians[f"ours_{e}"]["rps"] / medians[f"peer_{e}"]["rps"] for e in ENDPOINTS}
+    medians = {v: {k: statistics.median(r[v][k] for r in rounds) for k in rounds[0][v]} for v in rounds[0]}
     peer_version = json.loads((node_dir / "node_modules" / "oidc-provider" / "package.json").read_text())["version"]
     node_version = subprocess.check_output(["node", "--version"], text=True).strip()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -145,15 +151,15 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {
         "benchmark": "target",
-        "setup": {"duration_s": args.duration_s, "runs": args.runs, "connections": args.connections,
+        "setup": {"duration_s": args.duration_s, "connections": args.connections,
                   "wrk_threads": 2, "ours": f"harness target --workers {args.target_workers} --signing-alg RS256",
                   "peer": f"oidc-provider {peer_version} (node {node_version})",
                   "access_token_alg": algs},
-        "medians": medians, "ratios": ratios, "goals": {e: 1.0 for e in ENDPOINTS}, "runs": samples,
+        "medians": medians, "assessments": [a.to_json() for a in assessments], "rounds": rounds,
     }  # fmt: skip
     (out / "target.json").write_text(json.dumps(summary, indent=2) + "\n")
-    for endpoint, ratio in ratios.items():
-        print(f"{endpoint}: ours/peer {ratio:.2f} (goal >= 1.0)")
+    for a in assessments:
+        print(f"  {a.what}: {a.estimate:.3f} [{a.low:.3f}, {a.high:.3f}] over {a.rounds} rounds -> {a.verdict}")
     print(f"written {out / 'target.json'}")
     return 0
 
