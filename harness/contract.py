@@ -85,6 +85,7 @@ Outcome = Literal[
     "protocol_error",
     "security_violation",
     "circuit_open",  # refused by the client's own circuit breaker: no request was sent
+    "tls_error",  # a certificate that did not verify, on the client's hop or (reported by our proxy) the next
 ]
 
 
