@@ -97,8 +97,9 @@ class RunCA:
             raise ValueError(f"{directory / 'ca-key.pem'} is not an EC key")
         return cls(directory, cert, key)
 
-    def issue(self, names: Iterable[str], stem: str) -> LeafFiles:
-        """A server certificate for `names` (host names and IP addresses) as `<stem>.pem`/`<stem>-key.pem`."""
+    def issue(self, names: Iterable[str], stem: str, directory: Path | None = None) -> LeafFiles:
+        """A server certificate for `names` (host names and IP addresses) as `<stem>.pem`/`<stem>-key.pem` in
+        `directory` (default: the CA's)."""
         given = list(names)
         sans = list(dict.fromkeys(_general_name(n) for n in given))
         if not sans:
@@ -120,7 +121,9 @@ class RunCA:
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), critical=False)
             .sign(self._key, hashes.SHA256())
         )
-        files = LeafFiles(self.directory / f"{stem}.pem", self.directory / f"{stem}-key.pem")
+        where = directory or self.directory
+        where.mkdir(parents=True, exist_ok=True, mode=0o700)
+        files = LeafFiles(where / f"{stem}.pem", where / f"{stem}-key.pem")
         chain = cert.public_bytes(serialization.Encoding.PEM) + self.cert.public_bytes(serialization.Encoding.PEM)
         files.cert.write_bytes(chain)
         _write_private(files.key, _key_pem(key))

@@ -18,6 +18,8 @@ from harness.endpoints import EMBEDDED_PATHS
 from harness.faults.bandwidth import BandwidthFault
 from harness.faults.bandwidth_limit import BandwidthLimitFault
 from harness.faults.base import Channel, FaultModel, ProxyFault
+from harness.faults.command import CommandFault
+from harness.faults.down import DownFault
 from harness.faults.http_corrupt import HttpCorruptFault
 from harness.faults.http_drop import HttpDropFault
 from harness.faults.http_error import HttpErrorFault
@@ -46,7 +48,7 @@ from harness.faults.timeout import TimeoutFault
 Fault = Annotated[
     # proxy
     LatencyFault | HttpErrorFault | HttpDropFault | HttpThrottleFault | HttpCorruptFault | BandwidthFault
-    | TimeoutFault | ResetPeerFault | SlowCloseFault | SlicerFault | LimitDataFault
+    | TimeoutFault | ResetPeerFault | SlowCloseFault | SlicerFault | LimitDataFault | DownFault
     # process
     | ProcessKillFault | ProcessPauseFault | ProcessRestartFault
     # network
@@ -54,7 +56,9 @@ Fault = Annotated[
     | PacketCorruptFault | PacketReorderFault
     # target
     | TargetErrorFault | TargetStoreLatencyFault | TargetClockSkewFault | TargetKeyRotationFault
-    | TargetDeviceTimingFault,
+    | TargetDeviceTimingFault
+    # command
+    | CommandFault,
     Field(discriminator="type"),
 ]  # fmt: skip
 

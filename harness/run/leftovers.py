@@ -1,6 +1,7 @@
 """The second safety net: every running run registers what it started in `<out>/.active/<run_id>.json`;
 a later `harness run` (or `harness cleanup`) finds registrations whose orchestrator is gone, stops the
-processes they name, removes the proxy they made on a shared Toxiproxy, and marks their journal.
+processes they name, removes the proxies they made on a shared Toxiproxy, runs the `revert` of every
+command fault still applied, and marks their journal.
 
 Processes are matched by PID *and* start time (from /proc), so a recycled PID is never signalled.
 """
@@ -10,18 +11,21 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.chaos.command import revert_pending
 from harness.chaos.leftovers import sweep
 from harness.chaos.procs import process_start_ticks, same_process
 from harness.proxy.client import NotFoundError, ToxiproxyClient
 
 ACTIVE_DIR = ".active"
-
+SCRATCH_PREFIX = "harness-target-"  # only a directory of this name is ever removed
 
 
 @dataclass
@@ -31,7 +35,10 @@ class Registration:
     pid: int = field(default_factory=os.getpid)
     start_ticks: int | None = None
     children: list[dict[str, Any]] = field(default_factory=list)
-    shared_proxy: dict[str, str] | None = None  # {"api": ..., "name": ...} on a Toxiproxy we do not own
+    # {"api": ..., "name": ..., "names": [...]} on a Toxiproxy we do not own ("names": one per origin)
+    shared_proxy: dict[str, Any] | None = None
+    commands: list[dict[str, Any]] = field(default_factory=list)  # command reverts not run yet (chaos.command)
+    scratch: str | None = None  # the run's scratch directory (the target's store, the run's CA, private keys)
 
     def __post_init__(self) -> None:
         if self.start_ticks is None:
@@ -41,15 +48,17 @@ class Registration:
 class ActiveRuns:
     def __init__(self, out: Path):
         self.directory = out / ACTIVE_DIR
+        self._lock = threading.Lock()  # the chaos control thread saves pending commands too
 
     def path(self, run_id: str) -> Path:
         return self.directory / f"{run_id}.json"
 
     def save(self, reg: Registration) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        tmp = self.path(reg.run_id).with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(reg), indent=2))
-        os.replace(tmp, self.path(reg.run_id))
+        with self._lock:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            tmp = self.path(reg.run_id).with_suffix(".tmp")
+            tmp.write_text(json.dumps(asdict(reg), indent=2))
+            os.replace(tmp, self.path(reg.run_id))
 
     def remove(self, run_id: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -77,6 +86,13 @@ class ActiveRuns:
                 said.append(_stop_child(child))
             if reg.shared_proxy:
                 said.append(_remove_shared_proxy(reg.shared_proxy))
+            for entry in reg.commands:  # after the load is gone, so no timeline applies it again
+                done = revert_pending(entry)
+                said.append(f"  {'reverted' if done.ok else 'could not revert'} command fault {entry['name']}: "
+                            f"{done.describe()}")  # fmt: skip
+            if reg.scratch and Path(reg.scratch).name.startswith(SCRATCH_PREFIX):
+                shutil.rmtree(reg.scratch, ignore_errors=True)
+                said.append(f"  removed its scratch directory {reg.scratch}")
             _mark_journal_crashed(Path(reg.run_dir), said)
             self.remove(reg.run_id)
         return said + sweep()  # network namespaces of crashed runs, found by name
@@ -96,17 +112,21 @@ def _stop_child(child: dict[str, Any]) -> str:
     return f"  {name} (pid {pid}) stopped"
 
 
-def _remove_shared_proxy(shared: dict[str, str]) -> str:
+def _remove_shared_proxy(shared: dict[str, Any]) -> str:
     client = ToxiproxyClient(shared["api"], timeout_s=5.0)
+    said = []
     try:
-        client.delete_proxy(shared["name"])  # its toxics go with it
-        return f"  removed proxy {shared['name']} and its toxics from {shared['api']}"
-    except NotFoundError:
-        return f"  proxy {shared['name']} no longer on {shared['api']}"
-    except Exception as exc:
-        return f"  could not remove proxy {shared['name']} from {shared['api']}: {exc}"
+        for name in shared.get("names") or [shared["name"]]:
+            try:
+                client.delete_proxy(name)  # its toxics go with it
+                said.append(f"  removed proxy {name} and its toxics from {shared['api']}")
+            except NotFoundError:
+                said.append(f"  proxy {name} no longer on {shared['api']}")
+            except Exception as exc:
+                said.append(f"  could not remove proxy {name} from {shared['api']}: {exc}")
     finally:
         client.close()
+    return "\n".join(said)
 
 
 def _mark_journal_crashed(run_dir: Path, said: list[str]) -> None:

@@ -67,6 +67,11 @@ class ProxyInUse:
     ours: bool
     created: bool = True
     process: Process | None = None  # our proxy's process, to tell a dead proxy from a failed reset
+    more: tuple[str, ...] = ()  # the run's other proxies on the same API (one per origin of a provider)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.more)
 
 
 @dataclass
@@ -155,12 +160,14 @@ class Rollback:
 
     @staticmethod
     def _remove_own(proxy: ProxyInUse) -> dict[str, dict[str, Any]]:
-        """On a shared proxy: delete our toxics and our proxy, nothing else; return what is left of ours."""
+        """On a shared proxy: delete our toxics and our proxies, nothing else; return what is left of ours."""
         if not proxy.created:
             return {}
-        ours = proxy.api.get_proxies().get(proxy.name)
-        if ours is not None:
-            for toxic in ours.get("toxics", []):
-                proxy.api.remove_toxic(proxy.name, toxic["name"])
-            proxy.api.delete_proxy(proxy.name)
-        return {k: v for k, v in proxy.api.get_proxies().items() if k == proxy.name}
+        present = proxy.api.get_proxies()
+        for name in proxy.names:
+            ours = present.get(name)
+            if ours is not None:
+                for toxic in ours.get("toxics", []):
+                    proxy.api.remove_toxic(name, toxic["name"])
+                proxy.api.delete_proxy(name)
+        return {k: v for k, v in proxy.api.get_proxies().items() if k in proxy.names}

@@ -19,7 +19,7 @@ import requests
 import trustme
 
 from harness.clients.classify import classify_exception, classify_response
-from harness.clients.transport import Route, make_session
+from harness.clients.transport import OriginMap, Route, make_session
 from harness.proxy.client import ToxiproxyClient
 from harness.proxy.server import ProxyServerThread
 from harness.tlsca import RunCA
@@ -93,7 +93,7 @@ def proxy(upstream: TlsUpstream, tmp_path: Path) -> Iterator[tuple[ToxiproxyClie
                                       upstream_tls={"server_name": "idp.test", "ca": upstream.ca_file})
         listen_port = int(created["listen"].rsplit(":", 1)[1])
         route = Route(LOOPBACK, listen_port, str(ca.cert_path))
-        session = make_session(routes={("https", "idp.test", upstream.port): route})
+        session = make_session(origins=OriginMap({("https", "idp.test", upstream.port): route}))
         yield client, session, f"https://idp.test:{upstream.port}"
         session.close()
         client.close()
@@ -134,7 +134,7 @@ def test_an_untrusted_upstream_certificate_is_a_tls_error_answer(upstream: TlsUp
                                       listen_tls={"cert": str(leaf.cert), "key": str(leaf.key)},
                                       upstream_tls={"server_name": "idp.test"})  # system store: not the test CA
         route = Route(LOOPBACK, int(created["listen"].rsplit(":", 1)[1]), str(ca.cert_path))
-        with make_session(routes={("https", "idp.test", upstream.port): route}) as session:
+        with make_session(origins=OriginMap({("https", "idp.test", upstream.port): route})) as session:
             response = session.get(f"https://idp.test:{upstream.port}/token", timeout=5)
         assert response.status_code == 502 and classify_response(response) == "tls_error"
         assert response.json()["error"] == "upstream_tls_error"
@@ -144,7 +144,7 @@ def test_a_client_that_does_not_trust_the_proxy_gets_a_tls_error(proxy, upstream
     client, _session, base = proxy
     listen_port = int(client.get_proxy("idp")["listen"].rsplit(":", 1)[1])
     routes = {("https", "idp.test", upstream.port): Route(LOOPBACK, listen_port)}  # the system store
-    with make_session(routes=routes) as session, pytest.raises(requests.exceptions.SSLError) as caught:
+    with make_session(origins=OriginMap(routes)) as session, pytest.raises(requests.exceptions.SSLError) as caught:
         session.get(f"{base}/token", timeout=5)  # the run CA is not in the system store
     assert classify_exception(caught.value) == "tls_error"
 
@@ -174,7 +174,7 @@ def test_config_file_tls_proxy_driven_by_a_client_that_knows_nothing_of_tls(
         assert proxy is not None and proxy.upstream == f"{LOOPBACK}:{upstream.port}"
         route = Route(LOOPBACK, listen_port, str(ca.cert_path))
         base = f"https://idp.test:{upstream.port}"
-        with make_session(routes={("https", "idp.test", upstream.port): route}) as session:
+        with make_session(origins=OriginMap({("https", "idp.test", upstream.port): route})) as session:
             assert session.get(f"{base}/token", timeout=5).status_code == 200
             proxy.add_toxic(type="http_error", stream="upstream", attributes={"path": "/token", "status": 429})
             assert session.get(f"{base}/token", timeout=5).status_code == 429

@@ -65,3 +65,20 @@ def test_a_live_run_is_left_alone(tmp_path: Path) -> None:
     assert active.clean() == []
     assert [r.run_id for r in active.registrations()] == ["mine"]
     assert same_process(Registration("x", "").pid, None)
+
+
+def test_a_crashed_runs_command_reverts_run_once_and_its_scratch_goes(tmp_path: Path) -> None:
+    run_dir, marker = tmp_path / "r3", tmp_path / "reverted"
+    scratch = tmp_path / "harness-target-abc"
+    (scratch / "ca").mkdir(parents=True)
+    (scratch / "ca" / "ca-key.pem").write_text("key")
+    active = ActiveRuns(tmp_path)
+    reg = Registration("r3", str(run_dir), pid=dead_orchestrator(), start_ticks=1, scratch=str(scratch))
+    reg.commands.append({"name": "p1-f0", "timeout_s": 10, "log": str(run_dir / "logs" / "command-p1-f0-revert.log"),
+                         "revert": [sys.executable, "-c", f"open({str(marker)!r}, 'a').write('x')"]})
+    active.save(reg)
+    said = active.clean()
+    assert marker.read_text() == "x" and not scratch.exists()
+    assert any("reverted command fault p1-f0" in line for line in said)
+    assert "[exit 0]" in (run_dir / "logs" / "command-p1-f0-revert.log").read_text()
+    assert active.registrations() == []  # once: nothing is reverted a second time
