@@ -195,30 +195,58 @@ def test_each_identity_of_the_users_file_signs_in_and_none_reaches_the_run_direc
         assert not any(secret.encode() in t for t in texts)
 
 
-def test_a_discovered_url_outside_allow_is_neither_proxied_nor_called(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def odd_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[OidcProvider, ProviderTls, Path]]:
+    """A provider whose discovery puts userinfo on outside.test, a host no scenario here allows."""
+    tmp = tmp_path_factory.mktemp("odd-provider")
+    tls = ProviderTls.for_host("idp.test", tmp / "idp-tls")
+    with start_oidc_provider(tmp / "idp-logs", tls=tls, userinfo_url="https://outside.test/me") as idp:
+        yield idp, tls, tmp / "idp-logs" / "oidc-provider.out"
+
+
+def short_scenario(idp: OidcProvider, tls: ProviderTls, where: Path, flow: str) -> Path:
+    scenario = write_scenario("external-tls.yaml", idp, tls, where)
+    text = scenario.read_text().split("flows:", 1)[0]  # the same target, a short run of one flow
+    scenario.write_text(text + f"flows: [{{flow: {flow}}}]\nphases: [{{name: steady, duration_s: 3}}]\n"
+                        "slos: [{name: ok, metric: availability, at_least: 0.99}]\n")
+    return scenario
+
+
+def test_a_discovered_url_outside_allow_is_neither_proxied_nor_called(odd_provider, tmp_path: Path) -> None:
     """The provider's discovery puts userinfo on outside.test, which is not in `allow`: the plan and the run
     leave it out, no proxy is made for it, and the flow that needs it fails without a userinfo attempt."""
-    tls = ProviderTls.for_host("idp.test", tmp_path / "idp-tls")
-    with start_oidc_provider(tmp_path / "idp-logs", tls=tls, userinfo_url="https://outside.test/me") as idp:
-        scenario = write_scenario("external-tls.yaml", idp, tls, tmp_path)
-        text = scenario.read_text().split("flows:", 1)[0]  # the same target, a short run of one flow
-        scenario.write_text(text + "flows: [{flow: authorization_code_pkce}]\n"
-                                   "phases: [{name: steady, duration_s: 3}]\n")
-        env = provider_env(idp)
-        plan = harness_run(scenario, tmp_path / "plan", env, "--dry-run")
-        assert plan.returncode == 0, plan.stderr
-        assert "userinfo at https://outside.test/me: host not in allow, neither proxied nor called" in plan.stdout
-        result = harness_run(scenario, tmp_path / "out", env)
-        assert result.returncode in (0, 1), result.stderr[-3000:]
-        run_dir = only_run_dir(tmp_path / "out")
+    idp, tls, provider_log = odd_provider
+    scenario = short_scenario(idp, tls, tmp_path, "authorization_code_pkce")
+    env = provider_env(idp)
+    plan = harness_run(scenario, tmp_path / "plan", env, "--dry-run")
+    assert plan.returncode == 0, plan.stderr
+    assert "userinfo at https://outside.test/me: host not in allow, neither proxied nor called" in plan.stdout
+    result = harness_run(scenario, tmp_path / "out", env)
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    run_dir = only_run_dir(tmp_path / "out")
     journal = json.loads((run_dir / "journal.json").read_text())
     assert journal["services"]["provider"]["outside_allow"] == {"userinfo": "https://outside.test/me"}
     assert [p["upstream"].split(":")[0] for p in journal["services"]["proxy"]["proxies"]] == ["127.0.0.1"]
     attempts = read_records(run_dir / "records", "attempts").to_pandas()
     assert len(attempts[attempts.step == "token"]) > 0  # the flow ran up to the step it cannot make
     assert "userinfo" not in set(attempts.endpoint)
-    seen = (tmp_path / "idp-logs" / "oidc-provider.out").read_text()
-    assert "outside.test" not in seen
+    assert "outside.test" not in provider_log.read_text()
+
+
+def test_a_certificate_that_does_not_verify_is_recorded_not_a_crash(odd_provider, tmp_path: Path) -> None:
+    """Without the test CA in `ca_bundle`, the provider's certificate does not verify: discovery at start
+    fails (recorded), the issuer's origin is proxied all the same, and every attempt is a tls_error record."""
+    idp, tls, _ = odd_provider
+    scenario = short_scenario(idp, tls, tmp_path, "client_credentials")
+    scenario.write_text("\n".join(line for line in scenario.read_text().splitlines() if "ca_bundle" not in line))
+    result = harness_run(scenario, tmp_path / "out", provider_env(idp))
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]  # an SLO failed; no crash (4)
+    run_dir = only_run_dir(tmp_path / "out")
+    journal = json.loads((run_dir / "journal.json").read_text())
+    assert [e for e in journal["events"] if e["kind"] == "discovery_failed"][0]["detail"].startswith("tls_error")
+    attempts = read_records(run_dir / "records", "attempts").to_pandas()
+    assert len(attempts) > 0 and set(attempts.outcome) == {"tls_error"}
+    assert journal["steady_state"]["before"]["ok"] is False
 
 
 def test_the_embedded_target_over_tls_as_an_external_provider_aws_flows_included(tmp_path: Path) -> None:
