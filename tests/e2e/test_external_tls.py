@@ -243,7 +243,8 @@ def test_a_certificate_that_does_not_verify_is_recorded_not_a_crash(odd_provider
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]  # an SLO failed; no crash (4)
     run_dir = only_run_dir(tmp_path / "out")
     journal = json.loads((run_dir / "journal.json").read_text())
-    assert [e for e in journal["events"] if e["kind"] == "discovery_failed"][0]["detail"].startswith("tls_error")
+    (failed,) = [e for e in journal["events"] if e["kind"] == "discovery_failed"]
+    assert failed["detail"].startswith("tls_error")
     attempts = read_records(run_dir / "records", "attempts").to_pandas()
     assert len(attempts) > 0 and set(attempts.outcome) == {"tls_error"}
     assert journal["steady_state"]["before"]["ok"] is False
