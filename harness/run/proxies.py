@@ -59,14 +59,16 @@ class RunProxies:
         """A proxy to `upstream` on a free loopback port: (its name, its listen address)."""
         client = self.open()
         name = self._prefix if self.in_use is None else f"{self._prefix}-{len(self.in_use.names) + 1}"
-        created = client.create_proxy(name, upstream=upstream, listen="127.0.0.1:0", listen_tls=listen_tls,
-                                      upstream_tls=upstream_tls)  # fmt: skip
+        # known to the rollback and registered before it exists: a signal or a crash during create_proxy
+        # still finds it by its name, unique to the run
         if self.in_use is None:
             self.in_use = ProxyInUse(client, name, ours=self.process is not None, process=self.process)
         else:
             self.in_use.more += (name,)
         if self.process is None:
             self._on_shared({"api": self.api_url, "name": self.in_use.name, "names": list(self.in_use.names)})
+        created = client.create_proxy(name, upstream=upstream, listen="127.0.0.1:0", listen_tls=listen_tls,
+                                      upstream_tls=upstream_tls)  # fmt: skip
         for field, asked in (("listen_tls", listen_tls), ("upstream_tls", upstream_tls)):
             if asked is not None and field not in created:
                 raise InfrastructureError(

@@ -59,13 +59,13 @@ class JournalSteps(Protocol):
 
 @dataclass
 class ProxyInUse:
-    """The proxy a run put its toxics on. `ours`: a proxy process the run started, so everything on it is
-    the run's and a reset is safe; otherwise a shared Toxiproxy, where only `name` (if `created`) is ours."""
+    """The proxies a run put its toxics on. `ours`: a proxy process the run started, so everything on it is
+    the run's and a reset is safe; otherwise a shared Toxiproxy, where only the proxies named `names` (unique
+    to the run) are ours, those that got as far as being created."""
 
     api: ProxyApi
     name: str
     ours: bool
-    created: bool = True
     process: Process | None = None  # our proxy's process, to tell a dead proxy from a failed reset
     more: tuple[str, ...] = ()  # the run's other proxies on the same API (one per origin of a provider)
 
@@ -161,8 +161,6 @@ class Rollback:
     @staticmethod
     def _remove_own(proxy: ProxyInUse) -> dict[str, dict[str, Any]]:
         """On a shared proxy: delete our toxics and our proxies, nothing else; return what is left of ours."""
-        if not proxy.created:
-            return {}
         present = proxy.api.get_proxies()
         for name in proxy.names:
             ours = present.get(name)

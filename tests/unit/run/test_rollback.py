@@ -200,3 +200,10 @@ def test_on_a_shared_proxy_every_proxy_of_the_run_goes(tmp_path: Path) -> None:
     Rollback(j, tmp_path, proxy=ProxyInUse(api, "h-1", ours=False, more=("h-1-2",))).run()
     assert api.calls == ["remove h-1/a", "delete h-1", "delete h-1-2"]
     assert list(api.proxies) == ["theirs"] and steps(j) == [("remove faults", True)]
+
+
+def test_a_shared_proxy_cut_short_before_ours_existed_leaves_the_others_alone(tmp_path: Path) -> None:
+    j = journal(tmp_path)
+    api = FakeProxyApi({"someone-else": {"toxics": [{"name": "theirs"}]}})
+    Rollback(j, tmp_path, proxy=ProxyInUse(api, "harness-run-abc", ours=False)).run()
+    assert api.calls == [] and steps(j) == [("remove faults", True)]
