@@ -149,6 +149,7 @@ class Stack:
         if self.proxies is not None:
             _, listen = self.proxies.add(f"{target_host}:{target_port}", **self._tls_fields(
                 target.tls, ["127.0.0.1", "localhost"], target_host, str(self._ca.cert_path) if self._ca else None))
+            self._note_proxies()
         base_url = f"{scheme}://{listen}" if listen else self._target_url
         self._target_argv = [*self._namespace_prefix(), *python_module(
             "harness", "target", "--host", target_host, "--port", str(target_port),
@@ -172,7 +173,6 @@ class Stack:
             wait_until_ready(process, f"{base_url}/healthz", READY_TIMEOUT_S, ok=_healthy, verify=self._verify())
         self.journal.services["target"] = {"url": self._target_url, "pid": process.pid, "base_url": base_url,
                                            **({"tls": True} if target.tls else {})}  # fmt: skip
-        self._note_proxies()
         self._start_chaos_control(OrchestratedTarget(lambda: self.processes.get("target"), self.spawn_target,
                                                      self._target_url, (CLIENT_ID, self.secret), self._verify()))
         self.journal.event("services_ready", f"target {self._target_url}, clients use {base_url}")
@@ -216,6 +216,7 @@ class Stack:
         self.active.save(self.registration)
 
     def _note_proxies(self) -> None:
+        """The journal names the run's proxies as soon as each exists (as the registration does)."""
         if self.proxies is not None and self.proxies.made:
             process = self.proxies.process
             self.journal.services["proxy"] = {"kind": self.scenario.proxy.kind, "api": self.proxies.api_url,
@@ -269,7 +270,7 @@ class Stack:
                 planned.tls, names, planned.server_name, target.ca_bundle))  # fmt: skip
             routes.append(OriginRoute(origin=planned.url, upstream=f"{host}:{port}", listen=listen, proxy_name=name,
                                       tls=planned.tls, endpoints=planned.endpoints))  # fmt: skip
-        self._note_proxies()
+            self._note_proxies()
         return tuple(routes)
 
     def spawn(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> ManagedProcess:
