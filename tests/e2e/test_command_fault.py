@@ -5,6 +5,7 @@ that exits non-zero is reverted at once and its exit code is in the journal."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -20,13 +21,21 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 SCENARIO = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios" / "e2e" / "command.yaml"
 
 
+def own_registry(tmp: Path) -> dict[str, str]:
+    """The environment of a run whose registry of runs (harness.run.leftovers) is its own, so `harness
+    cleanup` here sees this run only, whatever else runs on the machine."""
+    runtime_dir = tmp / "xdg-runtime"
+    runtime_dir.mkdir(mode=0o700, exist_ok=True)
+    return {**os.environ, "XDG_RUNTIME_DIR": str(runtime_dir)}
+
+
 def start(tmp: Path) -> tuple[subprocess.Popen[str], Path]:
     files = tmp / "files"
     files.mkdir()
     scenario = tmp / "command.yaml"
     scenario.write_text(SCENARIO.read_text().replace("${DIR}", str(files)).replace("${PYTHON}", sys.executable))
     proc = subprocess.Popen(harness_argv("run", str(scenario), "--out", str(tmp / "out")), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True, env=own_registry(tmp))
     deadline = time.monotonic() + 60
     while not (files / "applied").exists():  # polls: the fault is on once its apply has run
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0][-3000:]
@@ -61,11 +70,11 @@ def test_cleanup_runs_the_revert_after_sigkill(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     assert not (files / "reverted").exists()  # nobody reverted it: the orchestrator is gone
-    cleanup = subprocess.run(harness_argv("cleanup", "--out", str(tmp_path / "out")), capture_output=True,
-                             text=True, timeout=90)
+    cleanup = subprocess.run(harness_argv("cleanup"), capture_output=True, text=True, timeout=90,
+                             env=own_registry(tmp_path))
     assert cleanup.returncode == 0, cleanup.stderr
     assert (files / "reverted").exists()
     assert "reverted command fault" in cleanup.stdout, cleanup.stdout
-    again = subprocess.run(harness_argv("cleanup", "--out", str(tmp_path / "out")), capture_output=True, text=True,
-                           timeout=60)
+    again = subprocess.run(harness_argv("cleanup"), capture_output=True, text=True, timeout=60,
+                           env=own_registry(tmp_path))
     assert "nothing left behind" in again.stdout  # once: the registration is gone

@@ -61,6 +61,7 @@ def flow_context(
 ) -> FlowContext:
     target = scenario.target
     rng = rng or random.Random()
+    lax = frozenset(scenario.testing.lax_relying_party) if scenario.testing is not None else frozenset()
     if isinstance(target, ExternalTarget):
         return FlowContext(
             caller,
@@ -72,9 +73,10 @@ def flow_context(
             redirect_uri=target.redirect_uri,
             aws_start_url=target.aws_start_url,
             rng=rng,
+            lax=lax,
         )
     user = embedded_user(environ, rng, user_index)
-    return FlowContext(caller, Provider.embedded(base_url), credentials, user, rng=rng)
+    return FlowContext(caller, Provider.embedded(base_url), credentials, user, rng=rng, lax=lax)
 
 
 def external_user(
