@@ -150,6 +150,9 @@ class Proxy:
         self.links: set[Link] = set()
         self.toxicity_rng = settings.rng(name, "toxicity")
         self._listener: Listener | None = None
+        # One per listener: a connection accepted by a listener since closed (a TLS handshake still under
+        # way when the proxy went down) is cut when it is made, instead of proxying through the outage.
+        self.generation = 0
 
     # --- JSON ------------------------------------------------------------------------------------
 
@@ -182,7 +185,10 @@ class Proxy:
         host, port = check_listen(self.listen, self.settings.allow_non_loopback)
         try:
             tls = self.tls.listen.context if self.tls.listen is not None else None
-            self._listener, bound = await self.settings.binder(lambda: ClientProtocol(self), host, port, tls)
+            self.generation += 1
+            generation = self.generation
+            self._listener, bound = await self.settings.binder(lambda: ClientProtocol(self, generation), host, port,
+                                                               tls)  # fmt: skip
         except OSError as exc:
             raise err.LISTEN_FAILED(f"{self.listen}: {exc.strerror or exc}") from exc
         self.listen = format_hostport(host, bound)  # port 0 becomes the real one; re-enable reuses it
@@ -193,6 +199,7 @@ class Proxy:
         if not self.enabled:
             return
         self.enabled = False
+        self.generation += 1
         listener, self._listener = self._listener, None
         for link in list(self.links):
             link.abort()

