@@ -17,19 +17,19 @@ from pathlib import Path
 
 from harness.errors import EXIT_ABORTED, EXIT_INFRA, HarnessError, InfrastructureError, InputError
 from harness.records import shard_paths
-from harness.report.build import build_report
 from harness.run import loadgen
-from harness.run.console import Progress, print_verdict
+from harness.run.console import Console, Progress
+from harness.run.finish import finish
 from harness.run.journal import Journal, read_jsonl, scenario_entry
 from harness.run.leftovers import ActiveRuns, Registration
+from harness.run.live import LiveView
 from harness.run.plan import describe_plan
 from harness.run.rollback import Rollback
-from harness.run.secrets import scan_run_dir
 from harness.run.services import ManagedProcess
 from harness.run.signals import Interrupted, raise_if_received, signals_force, signals_raise
 from harness.run.stack import Stack
 from harness.run.uichoices import UiChoices
-from harness.run.watch import LiveRecords, Trigger, first_trigger
+from harness.run.watch import Trigger, first_trigger
 from harness.scenario import Scenario, load_scenario
 from harness.scenario.catalog import resolved_yaml
 from harness.scenario.model import ExternalTarget
@@ -46,6 +46,7 @@ def run_scenario_file(
     dry_run: bool = False,
     workers: int = 0,
     ui: loadgen.LoadMode | None = None,
+    console: Console | None = None,
 ) -> int:
     scenario = load_scenario(path)  # bad input raises before anything starts or is written
     if not duration_scale > 0:
@@ -59,7 +60,7 @@ def run_scenario_file(
         print(describe_plan(scenario))
         return 0
     mode = loadgen.LoadMode(workers=workers) if ui is None else ui
-    return Run(scenario, Path(path), Path(out), mode, duration_scale).execute()
+    return Run(scenario, Path(path), Path(out), mode, duration_scale, console).execute()
 
 
 def clean_leftovers(out: str | Path = "reports") -> int:
@@ -97,8 +98,10 @@ class StopConditionTriggered(Exception):
 
 class Run:
     def __init__(self, scenario: Scenario, source: Path, out: Path, mode: loadgen.LoadMode | None = None,
-                 duration_scale: float = 1.0):  # fmt: skip
+                 duration_scale: float = 1.0, console: Console | None = None):  # fmt: skip
         self.scenario, self.source = scenario, source
+        self.duration_scale = duration_scale
+        self.console = console or Console()
         self.mode = mode or loadgen.LoadMode()
         self.run_id = run_id_for(scenario)
         for n in range(2, 1000):  # two runs of one scenario in the same second get their own directories
@@ -157,16 +160,21 @@ class Run:
                 stack.stop()
                 journal.close(status, read_jsonl(self.run_dir / "timeline.jsonl"))
                 self.active.remove(self.run_id)
-        return self._report(journal, stack.secret_values, status, exit_code)
+        finished = finish(self.run_dir, journal, stack.secret_values, status, exit_code)
+        if finished.report is not None:
+            self.console.finished(finished.report.summary, finished.report.report_html)
+        return finished.exit_code
 
     def _prepare_run_dir(self) -> Journal:
         self.run_dir.mkdir(parents=True, exist_ok=False)
         (self.run_dir / "records").mkdir()
         (self.run_dir / "logs").mkdir()
         (self.run_dir / "scenario.yaml").write_text(resolved_yaml(self.scenario), encoding="utf-8")
-        journal = Journal(self.run_dir / "journal.json", self.run_id, scenario_entry(self.scenario, self.source))
+        entry = scenario_entry(self.scenario, self.source, self.duration_scale)
+        journal = Journal(self.run_dir / "journal.json", self.run_id, entry)
         journal.write()
-        print(f"harness: run {self.run_id}: {self.scenario.duration_s:g} s, writing to {self.run_dir}")
+        self.console.started(self.run_id, self.scenario.name, self.scenario.duration_s, self.run_dir,
+                             self.duration_scale)  # fmt: skip
         return journal
 
     def _drive_load(self, stack: Stack, journal: Journal, rollback: Rollback) -> None:
@@ -196,14 +204,15 @@ class Run:
         self.scenario = self.ui.chosen(journal)
 
     def _watch(self, locust: ManagedProcess, stack: Stack, journal: Journal) -> None:
-        """Once a second until the load ends: show progress, keep the journal current, judge the stop
-        conditions, and notice a service that died."""
+        """Once a second until the load ends: keep the journal current, judge the stop conditions, notice a
+        service that died, refresh live.json; every console interval, print the live line."""
         deadline = time.monotonic() + self.scenario.duration_s + LOCUST_GRACE_S
         timeline = self.run_dir / "timeline.jsonl"
-        progress = Progress(timeline)
+        progress = Progress(timeline, self.console)
         conditions = self.scenario.stop_conditions
         horizon = max((c.window_s for c in conditions), default=1.0)
-        live = LiveRecords(self.run_dir / "records", horizon_s=horizon + 2.0)
+        live = LiveView(self.run_dir, self.scenario, horizon_s=horizon)
+        next_line = time.monotonic() + self.console.interval_s
         while locust.alive():
             raise_if_received(self._signals)
             if time.monotonic() > deadline:
@@ -213,10 +222,16 @@ class Run:
             journal.fold(read_jsonl(timeline))
             journal.write()
             stack.check()
-            if conditions and live.poll() >= 0:
-                trigger = first_trigger(conditions, live, time.time())
+            now = time.time()
+            if live.poll() >= 0 and conditions:
+                trigger = first_trigger(conditions, live.records, now)
                 if trigger is not None:
                     raise StopConditionTriggered(trigger)
+            state = journal.to_dict()
+            if time.monotonic() >= next_line:
+                next_line += self.console.interval_s
+                self.console.progress(live.latest(state, now), live.judge_slos(state, now))
+            live.write(state, now)
         progress.print_new()
         raise_if_received(self._signals)
 
@@ -227,27 +242,6 @@ class Run:
                 f"the load made no request at all (did every simulated user fail?); last lines of "
                 f"{locust.log_path}:\n{locust.tail()}"
             )
-
-    def _report(self, journal: Journal, secret_values: list[str], status: str, exit_code: int) -> int:
-        try:
-            result = build_report(self.run_dir)
-        except Exception as exc:
-            print(f"harness: the report could not be built: {type(exc).__name__}: {exc}", file=sys.stderr)
-            return exit_code if status != "completed" else EXIT_INFRA
-        leaks = scan_run_dir(self.run_dir, secret_values)
-        if leaks:
-            for leak in leaks:
-                print(f"harness: SECRET LEAK in the run directory: {leak}", file=sys.stderr)
-            journal.errors.append(f"secret scan failed: {', '.join(map(str, leaks))}")
-            exit_code = EXIT_INFRA
-        elif status == "completed":
-            exit_code = result.exit_code
-        if status == "completed" and exit_code != 0:
-            journal.status = "failed"
-        journal.exit_code = exit_code
-        journal.write()
-        print_verdict(result.summary, result.report_html)
-        return exit_code
 
     @staticmethod
     def _note_error(journal: Journal, message: str) -> None:
