@@ -48,3 +48,22 @@ def test_harness_compare_writes_a_directory_and_prints_it(tmp_path, capsys):
     assert {"verdicts", "compare-baseline", "compare-brownout"} <= set(page.tables)
     assert len(page.images) == 3
     assert sorted(p.name for p in (out / "figures").iterdir()) == ["availability.png", "latency.png", "latency_cdf.png"]
+
+
+def test_compare_shows_what_differs_first_and_warns_on_different_scenarios(tmp_path, capsys):
+    a = write_run(tmp_path / "a")
+    b = write_run(tmp_path / "b")
+    text = (b / "scenario.yaml").read_text().replace("name: synthetic", "name: synthetic-v2")
+    text = text.replace("seed: 7", "seed: 8")
+    (b / "scenario.yaml").write_text(text)
+    assert main(["compare", str(a), str(b), "--out", str(tmp_path / "cmp")]) == 0
+    html = (tmp_path / "cmp" / "compare.html").read_text()
+    page = parse(html)
+    assert html.index('id="warnings"') < html.index('id="differences"') < html.index('id="verdicts"')
+    assert "different scenarios (synthetic, synthetic-v2)" in html
+    differences = {r[0]: r[1:] for r in page.tables["differences"][1:]}
+    assert differences["seed"] == ["7", "8"]
+    same = write_run(tmp_path / "c")
+    assert main(["compare", str(a), str(same), "--out", str(tmp_path / "cmp2")]) == 0
+    html = (tmp_path / "cmp2" / "compare.html").read_text()
+    assert 'id="same-setup"' in html and 'id="warnings"' not in html

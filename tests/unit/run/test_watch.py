@@ -89,7 +89,8 @@ def test_operation_scope_leaves_whole_journeys_out_as_the_report_does(tmp_path: 
         for step in ("token", "journey"):
             writer.append({"ts": NOW - 5 + i * 0.1, "op_id": f"o{i}", "flow": "f", "step": step, "attempts": 1,
                            "outcome": "ok" if i % 4 else "http_5xx", "status": 200, "latency_ms": 5.0,
-                           "backoff_ms": 0.0, "phase": "p", "user": "u", "node": "local", "intended_ts": None})  # fmt: skip
+                           "backoff_ms": 0.0, "phase": "p", "user": "u", "node": "local",
+                           "intended_ts": None})  # fmt: skip
     writer.flush()
     live = LiveRecords(tmp_path, horizon_s=60)
     live.poll()
