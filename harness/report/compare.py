@@ -27,7 +27,16 @@ from harness.analysis.statistics import availability_difference, latency_shift
 from harness.analysis.summary import dumps, json_safe, summarize
 from harness.errors import InputError
 from harness.report import wording
-from harness.report.figures import DPI, SIZE_IN, Timeline, mark_timeline, save_figures
+from harness.report.figures import (
+    DPI,
+    LEGEND_OUTSIDE,
+    SIZE_IN,
+    Timeline,
+    gapped,
+    mark_timeline,
+    plot_series,
+    save_figures,
+)
 from harness.report.htmlkit import badge, e, figure, interval, number, page, section, signed, table
 from harness.report.index import write_index
 
@@ -162,19 +171,18 @@ def overlay_figures(runs: Sequence[Run]) -> dict[str, Figure]:
     for i, run in enumerate(runs):
         colour, label = RUN_COLOURS[i % len(RUN_COLOURS)], run.run_dir.name
         ops = run.step_operations
-        p95 = metrics.latency_series(ops, run.t0, ("p95",))
-        ax_l.plot(p95.index + 0.5, p95["p95"], color=colour, label=label, linewidth=1.2)
-        a = metrics.availability_series(ops, run.t0)
-        ax_a.plot(a.index + 0.5, a, color=colour, label=label, linewidth=1.2)
+        p95 = gapped(metrics.latency_series(ops, run.t0, ("p95",)))
+        plot_series(ax_l, p95["p95"], color=colour, label=label, linewidth=1.2)
+        plot_series(ax_a, gapped(metrics.availability_series(ops, run.t0)), color=colour, label=label, linewidth=1.2)
         values = ops["latency_ms"].to_numpy(dtype=float)
         values = values[np.isfinite(values) & (values > 0)]
         if values.size:
             probabilities = np.linspace(0, 1, 400)
             ax_c.plot(np.quantile(values, probabilities), probabilities, color=colour, label=label)
-    ax_l.set_title("Operation latency p95 per second, runs overlaid")
+    ax_l.set_title("Operation latency p95 per second, runs overlaid", loc="left")
     ax_l.set_ylabel("latency p95 (ms)")
     ax_l.set_yscale("log")
-    ax_a.set_title("Operation availability per second, runs overlaid")
+    ax_a.set_title("Operation availability per second, runs overlaid", loc="left")
     ax_a.set_ylabel("availability (ok / total)")
     ax_a.set_ylim(-0.02, 1.08)
     for ax in (ax_l, ax_a):
@@ -182,13 +190,13 @@ def overlay_figures(runs: Sequence[Run]) -> dict[str, Figure]:
         ax.set_xlim(0, max(end_s, 1.0))
         ax.set_xlabel("time since each run's test start (s); shading: faults of the reference run")
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
-    ax_c.set_title("Operation latency distribution over the whole run (empirical CDF)")
+        ax.legend(**LEGEND_OUTSIDE)
+    ax_c.set_title("Operation latency distribution over the whole run (empirical CDF)", loc="left")
     ax_c.set_xlabel("latency (ms, log scale)")
     ax_c.set_ylabel("share of operations at or below")
     if ax_c.lines:
         ax_c.set_xscale("log")
-        ax_c.legend(loc="lower right", fontsize=8)
+        ax_c.legend(**LEGEND_OUTSIDE)
     ax_c.grid(True, alpha=0.3, which="both")
     return {"latency": latency, "availability": avail, "latency_cdf": cdf}
 

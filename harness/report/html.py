@@ -272,7 +272,7 @@ def _fault_table(summary: Mapping[str, Any]) -> str:
         "fault takes effect or the next phase ends. The injected rate is read from the proxy's counters "
         f"(proxy-metrics.txt); without that file it is not measured.</p>"
     )
-    return table(head, rows, table_id="faults", numeric=set(range(3, 11))) + note
+    return table(head, rows, table_id="faults", numeric={3, 4, 5, 6, 7, 8, 10}) + note
 
 
 def _budget_table(budgets: list[Mapping[str, Any]]) -> str:
