@@ -31,7 +31,7 @@ config = summary["configuration"]
 held = sum(1 for s in summary["slos"] if s["verdict"] == "pass")
 
 
-def when(ts):
+def when(ts: float | None) -> str:
     """An epoch time as the UTC time of day it was, to the millisecond (None: never)."""
     return "—" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%H:%M:%S.%f")[:-3]
 

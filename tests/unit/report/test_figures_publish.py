@@ -82,4 +82,5 @@ def test_a_lone_second_is_a_dot_not_nothing(run_dir) -> None:
     ax = figures_of(replace(run, operations=ops))["latency"].axes[0]
     p50 = next(line for line in ax.lines if line.get_label() == "p50")
     x = list(np.asarray(p50.get_xdata()))
-    assert x.index(6.5) in list(p50.get_markevery())
+    marked = p50.get_markevery()
+    assert isinstance(marked, list) and x.index(6.5) in marked

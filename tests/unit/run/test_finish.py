@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import harness.analysis.summary
 import harness.report.build as build
 from harness.report.build import build_report
 from harness.run.finish import finish
@@ -28,9 +30,9 @@ def closed_journal(run_dir: Path, status: str) -> Journal:
 
 
 @pytest.fixture
-def writes(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
-    seen: list[dict] = []
-    real = build.write_summary
+def writes(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+    real = harness.analysis.summary.write_summary
 
     def counting(summary, run_dir):
         seen.append(json.loads(json.dumps(summary)))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ from tests.unit.analysis.synthetic import T0, write_run
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> tuple[LiveView, dict, Path]:
+def live(tmp_path: Path) -> tuple[LiveView, dict[str, Any], Path]:
     run_dir = write_run(tmp_path)
     view = LiveView(run_dir, load_scenario(run_dir / "scenario.yaml"))
     assert view.poll() == 300 + 410  # every operation and attempt of the synthetic run
@@ -61,7 +62,7 @@ def test_console_line_text_json_and_quiet() -> None:
     latest = {"elapsed_s": 85.2, "phase": "brownout", "window_s": 5.0, "req_per_s": 41.84, "ops_per_s": 30.0,
               "availability": {"operation": 0.99, "operation_interval": [0.97, 0.997], "attempt": 0.861},
               "p95_ms": 312.44}  # fmt: skip
-    slos = [
+    slos: list[dict[str, Any]] = [
         {"name": "avail", "metric": "availability", "state": "holding", "observed": 0.99,
          "threshold": {"at_least": 0.98}},
         {"name": "amp", "metric": "attempts_per_operation", "state": "violated", "observed": 1.71,
