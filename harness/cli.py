@@ -4,6 +4,7 @@ that needs them, so `harness validate` answers in a fraction of a second and nev
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import warnings
@@ -293,5 +294,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)
         return EXIT_ABORTED
+    except BrokenPipeError:
+        return _reader_went_away()
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _reader_went_away() -> int:
+    """`harness scenarios | head`: the reader closed the pipe because it had what it wanted. No traceback;
+    stdout goes to /dev/null so that the interpreter's last flush at exit cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 0

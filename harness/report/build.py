@@ -1,4 +1,5 @@
-"""`harness report RUN_DIR`: summary.json, figures/*.png, report.html and junit.xml from a run directory."""
+"""`harness report RUN_DIR`: summary.json, series.csv and phases.csv, figures/*.png, report.html and
+junit.xml from a run directory."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from harness.analysis.frames import load_run
 from harness.analysis.summary import summarize, write_summary
 from harness.errors import EXIT_OK, EXIT_SLO_FAILED
+from harness.report.export import write_csv
 from harness.report.figures import figures_of, save_figures
 from harness.report.html import render_report
 from harness.report.index import write_index
@@ -49,6 +51,7 @@ def build_report(
     if on_summary is not None:
         on_summary(summary)
     write_summary(summary, run_dir)
+    write_csv(run, summary, run_dir)
     paths = save_figures(figures_of(run), run_dir)
     figures = {name: (CAPTIONS.get(name, name), path.read_bytes()) for name, path in paths.items()}
     report = run_dir / REPORT_FILE
