@@ -128,7 +128,7 @@ def progress_line(latest: dict[str, Any], slos: list[dict[str, Any]]) -> str:
     ]  # fmt: skip
     line = "  ".join(parts)
     if slos:
-        line += " | SLOs: " + ", ".join(_slo_text(s) for s in slos)
+        line += " | SLOs: " + ", ".join(f"{s.get('name')} {wording.live_slo(s)}" for s in slos)
     return line
 
 
@@ -139,17 +139,6 @@ def verdict_line(summary: dict[str, Any], report_html: Path | None) -> str:
         f"harness: verdict {str(summary.get('verdict', '?')).upper()} ({held}/{total} SLOs held; status "
         f"{summary.get('status')}, exit code {summary.get('exit_code')}); report: {report_html}"
     )
-
-
-def _slo_text(slo: dict[str, Any]) -> str:
-    state = str(slo.get("state", ""))
-    metric = str(slo.get("metric", ""))
-    if state in ("waiting", "pending", "no data yet"):
-        return f"{slo.get('name')} {state}"
-    shown = wording.value(metric, slo.get("observed"))
-    if state == "violated":
-        return f"{slo.get('name')} VIOLATED {shown} ({wording.threshold(metric, slo.get('threshold') or {})})"
-    return f"{slo.get('name')} {state} {shown}"
 
 
 def _slo_state(slo: dict[str, Any]) -> dict[str, Any]:

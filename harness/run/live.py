@@ -27,6 +27,8 @@ from harness.analysis.frames import fault_label, run_of, step_operations
 from harness.analysis.recovery import fault_recoveries, recovery_window
 from harness.analysis.slo import evaluate_slos
 from harness.analysis.summary import json_safe
+from harness.report import wording
+from harness.run.console import progress_line
 from harness.run.watch import LiveRecords
 from harness.scenario import Scenario
 
@@ -135,13 +137,15 @@ class LiveView:
         """live.json in the run directory (replaced whole, so a reader never sees half of it)."""
         t0 = journal.get("test_start")
         t0 = float(t0) if isinstance(t0, int | float) else now
+        latest = self.latest(journal, now)
         phases = [p for p in journal.get("phases") or [] if isinstance(p, dict)]
         faults = [f for f in journal.get("faults") or [] if isinstance(f, dict) and f.get("applied_at") is not None]
         state = {
             "run_id": journal.get("run_id"),
             "scenario": self.scenario.name,
             "t0": t0,
-            "latest": self.latest(journal, now),
+            "latest": latest,
+            "display": display(latest, self.slos),
             "phases": [_span(p.get("name"), p.get("start"), p.get("end"), t0) for p in phases],
             "faults": [
                 _span(f.get("id"), f.get("applied_at"), f.get("removed_at"), t0)
@@ -159,6 +163,32 @@ class LiveView:
         tmp.write_text(json.dumps(safe), encoding="utf-8")
         os.replace(tmp, path)
         return safe
+
+
+def display(latest: dict[str, Any], slos: list[dict[str, Any]]) -> dict[str, Any]:
+    """The live figures as the console prints them (harness.report.wording), for the web UI to show as
+    they are: one wording, wherever a number appears."""
+    avail = latest.get("availability") or {}
+    ops_interval = wording.interval("availability", avail.get("operation_interval"))
+    return {
+        "line": progress_line(latest, slos).strip(),
+        "window": f"last {latest.get('window_s', 0):g} s of records",
+        "rate": f"{latest.get('req_per_s', 0.0):.1f} req/s ({latest.get('ops_per_s', 0.0):.1f} operations/s)",
+        "availability_operation": f"{wording.value('availability', avail.get('operation'))} {ops_interval}".strip(),
+        "availability_attempt": wording.value("availability", avail.get("attempt")),
+        "p95": wording.value("latency_p95_ms", latest.get("p95_ms")),
+        "slos": [
+            {
+                "name": s.get("name"),
+                "state": s.get("state"),
+                "text": wording.live_slo(s),
+                "observed": wording.slo_observed(s) if s.get("observed") is not None else "",
+                "objective": f"{wording.threshold(str(s.get('metric')), s.get('threshold') or {})} over "
+                + ", ".join(s.get("phases") or ["all phases"]),
+            }
+            for s in slos
+        ],
+    }
 
 
 def current_phase(journal: dict[str, Any]) -> str:

@@ -29,6 +29,7 @@ from harness.run.services import ManagedProcess
 from harness.run.signals import Interrupted, raise_if_received, signals_force, signals_raise
 from harness.run.stack import Stack
 from harness.run.uichoices import UiChoices
+from harness.run.uisession import UiSession
 from harness.run.watch import Trigger, first_trigger
 from harness.scenario import Scenario, load_scenario
 from harness.scenario.catalog import resolved_yaml
@@ -103,15 +104,19 @@ class Run:
         self.duration_scale = duration_scale
         self.console = console or Console()
         self.mode = mode or loadgen.LoadMode()
-        self.run_id = run_id_for(scenario)
+        # a web UI session has a directory of its own (services' logs, the session log); each test in it
+        # gets a run directory beside it (harness.run.uisession)
+        kind = "-ui" if self.mode.ui else ""
+        self.run_id = run_id_for(scenario) + kind
         for n in range(2, 1000):  # two runs of one scenario in the same second get their own directories
             if not (out / self.run_id).exists():
                 break
-            self.run_id = f"{run_id_for(scenario)}-{n}"
+            self.run_id = f"{run_id_for(scenario)}{kind}-{n}"
         self.run_dir = out / self.run_id
         self.active = ActiveRuns(out)
         self.registration = Registration(self.run_id, str(self.run_dir.resolve()))
         self.ui = UiChoices(scenario, source, self.run_dir, duration_scale) if self.mode.ui else None
+        self.session: UiSession | None = None
         self._signals: list[str] = []
 
     # --- the run ---------------------------------------------------------------------------------
@@ -129,7 +134,9 @@ class Run:
         exit_code, status = EXIT_INFRA, "crashed"
         try:
             with signals_raise(self._signals):
-                stack.start(self.ui.offer(journal) if self.ui is not None else ())
+                runtime = stack.start(self.ui.offer(journal) if self.ui is not None else ())
+                if self.ui is not None:  # each test of the session writes to a run directory of its own
+                    runtime.model_copy(update={"ui_session": True}).save(self.run_dir / "runtime.json")
                 rollback.host, rollback.target_chaos, rollback.proxy = stack.chaos, stack.target_chaos, stack.proxy
                 raise_if_received(self._signals)
                 journal.steady_state["before"] = stack.probe()
@@ -160,6 +167,8 @@ class Run:
                 stack.stop()
                 journal.close(status, read_jsonl(self.run_dir / "timeline.jsonl"))
                 self.active.remove(self.run_id)
+        if self.session is not None:  # each test was judged and reported when it ended
+            return self.session.exit_code if status == "completed" else exit_code
         finished = finish(self.run_dir, journal, stack.secret_values, status, exit_code)
         if finished.report is not None:
             self.console.finished(finished.report.summary, finished.report.report_html)
@@ -167,10 +176,16 @@ class Run:
 
     def _prepare_run_dir(self) -> Journal:
         self.run_dir.mkdir(parents=True, exist_ok=False)
-        (self.run_dir / "records").mkdir()
         (self.run_dir / "logs").mkdir()
         (self.run_dir / "scenario.yaml").write_text(resolved_yaml(self.scenario), encoding="utf-8")
         entry = scenario_entry(self.scenario, self.source, self.duration_scale)
+        if self.ui is not None:  # the session's own journal (services, rollback); not a run's journal.json
+            journal = Journal(self.run_dir / "session.json", self.run_id, entry)
+            journal.write()
+            print(f"harness: web UI session {self.run_id}: each test writes a run directory of its own in "
+                  f"{self.run_dir.parent}", flush=True)  # fmt: skip
+            return journal
+        (self.run_dir / "records").mkdir()
         journal = Journal(self.run_dir / "journal.json", self.run_id, entry)
         journal.write()
         self.console.started(self.run_id, self.scenario.name, self.scenario.duration_s, self.run_dir,
@@ -182,7 +197,7 @@ class Run:
         rollback.load = load.master
         try:
             if self.ui is not None:
-                self._serve_ui(load, journal)
+                self._serve_ui(load, stack, journal)
             else:
                 self._watch(load.master, stack, journal)
                 self._check_load_made_records(load.master)
@@ -190,18 +205,14 @@ class Run:
         finally:
             load.stop_workers(journal)
 
-    def _serve_ui(self, load: loadgen.Load, journal: Journal) -> None:
-        """Until Ctrl-C, which is how a web-UI session ends: a normal end, judged like any run (a second
-        Ctrl-C while Locust winds down is an interruption, as in headless runs)."""
+    def _serve_ui(self, load: loadgen.Load, stack: Stack, journal: Journal) -> None:
+        """Until Ctrl-C, which is how a web-UI session ends: each test is judged and reported when it ends
+        (a second Ctrl-C while Locust winds down is an interruption, as in headless runs)."""
         assert self.ui is not None
-        try:
-            load.wait_ui(Progress(self.run_dir / "timeline.jsonl").print_new)
-        except Interrupted as exc:
-            self._signals.clear()
-            journal.event("ui_closed", f"{exc} ended the web UI session")
-            print("\nharness: closing the web UI: stopping Locust, then the report", file=sys.stderr)
-            load.quit_ui(journal)
-        self.scenario = self.ui.chosen(journal)
+        web = f"http://{self.mode.web_host}:{self.mode.web_port}"
+        self.session = UiSession(self.run_dir, stack, self.ui, self.console, web, journal, self.duration_scale,
+                                 self._signals)  # fmt: skip
+        self.session.serve(load)
 
     def _watch(self, locust: ManagedProcess, stack: Stack, journal: Journal) -> None:
         """Once a second until the load ends: keep the journal current, judge the stop conditions, notice a

@@ -73,7 +73,7 @@ def test_console_line_text_json_and_quiet() -> None:
     assert line.startswith("  01:25 brownout")
     assert "41.8 req/s" in line and "ops 99% [97%, 99.7%]" in line and "attempts 86.1%" in line
     assert "p95 312.4 ms (last 5 s)" in line
-    assert "avail holding 99%" in line and "amp VIOLATED 1.71 attempts/op (≤ 1.6 attempts/op)" in line
+    assert "avail holding 99%" in line and "amp VIOLATED 1.71 attempts/op (objective ≤ 1.6 attempts/op)" in line
     assert "ttr pending" in line and "\n" not in line
 
     out = io.StringIO()
