@@ -162,6 +162,8 @@ class Run:
             traceback.print_exc()
         finally:
             with signals_force(rollback.force):
+                # whatever the stack got to start, even when a signal cut its start short
+                rollback.host, rollback.target_chaos, rollback.proxy = stack.chaos, stack.target_chaos, stack.proxy
                 rollback.load = stack.processes.get("locust")
                 rollback.run()
                 stack.stop()
