@@ -109,3 +109,31 @@ def test_the_run_was_watchable_and_said_what_its_figures_cover(demo) -> None:
     assert len(lines) >= 4, run.stdout  # about every 2 s over a run of 18 s
     assert all("req/s" in line and "ops " in line and "p95 " in line and "(last 5 s)" in line for line in lines)
     assert all("| SLOs: steady-availability " in line for line in lines)
+
+
+def test_report_and_compare_pages_fit_a_1280_px_window_and_need_no_network(demo, tmp_path: Path) -> None:
+    import os
+    import urllib.parse
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists("/usr/bin/chromium"):
+        pytest.skip("/usr/bin/chromium is missing (apt-get install chromium)")
+    _, run_dir = demo
+    compared = subprocess.run(harness_argv("compare", str(run_dir), str(run_dir), "--out", str(tmp_path / "cmp")),
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert compared.returncode == 0, compared.stderr
+    pages = [run_dir / "report.html", run_dir / "notebook.html", tmp_path / "cmp" / "compare.html"]
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            fetched: list[str] = []
+            page.on("request", lambda r: fetched.append(r.url)
+                    if urllib.parse.urlsplit(r.url).scheme not in ("file", "data") else None)  # fmt: skip
+            for path in pages:
+                page.goto(path.as_uri())
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 1280, f"{path.name} is {width} px wide: a 1280-px window scrolls sideways"
+        finally:
+            browser.close()
+    assert fetched == [], f"the pages fetched from the network: {fetched}"
