@@ -14,23 +14,32 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import requests
 
 from harness.contract import ChaosRequest, Env
 from harness.faults.base import FaultModel
 
-TARGET_TIMEOUT_S = 10.0
-CONTROL_TIMEOUT_S = 30.0  # a restart fault waits for the target to stop
-
 
 class BearerJsonClient:
-    def __init__(self, url: str, token: str, timeout_s: float, what: str, session: requests.Session | None = None):
-        self.url, self.timeout_s, self.what = url.rstrip("/"), timeout_s, what
+    """JSON over HTTP to one loopback service with a bearer token; subclasses say which service."""
+
+    url_env: ClassVar[str]
+    token_env: ClassVar[str]
+    timeout_s: ClassVar[float]
+    what: ClassVar[str]
+
+    def __init__(self, url: str, token: str, session: requests.Session | None = None):
+        self.url = url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {token}"}
         self.session = session or requests.Session()
         self.session.trust_env = False  # loopback only: no proxy from the environment
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Self | None:
+        url, token = environ.get(cls.url_env), environ.get(cls.token_env)
+        return cls(url, token) if url and token else None
 
     def call(self, method: str, path: str, body: Any) -> dict[str, Any]:
         response = self.session.request(method, f"{self.url}{path}", json=body, headers=self._headers,
@@ -42,13 +51,8 @@ class BearerJsonClient:
 
 
 class TargetChaos(BearerJsonClient):
-    def __init__(self, url: str, token: str, session: requests.Session | None = None):
-        super().__init__(url, token, TARGET_TIMEOUT_S, "target chaos API", session)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> TargetChaos | None:
-        url, token = environ.get(Env.TARGET_CHAOS_URL), environ.get(Env.TARGET_ADMIN_TOKEN)
-        return cls(url, token) if url and token else None
+    url_env, token_env = Env.TARGET_CHAOS_URL, Env.TARGET_ADMIN_TOKEN
+    timeout_s, what = 10.0, "target chaos API"
 
     def send(self, request: ChaosRequest) -> dict[str, Any]:
         return self.call(request["method"], request["path"], request["body"])
@@ -58,13 +62,8 @@ class TargetChaos(BearerJsonClient):
 
 
 class ChaosChannel(BearerJsonClient):
-    def __init__(self, url: str, token: str, session: requests.Session | None = None):
-        super().__init__(url, token, CONTROL_TIMEOUT_S, "chaos control", session)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> ChaosChannel | None:
-        url, token = environ.get(Env.CHAOS_API), environ.get(Env.CHAOS_TOKEN)
-        return cls(url, token) if url and token else None
+    url_env, token_env = Env.CHAOS_API, Env.CHAOS_TOKEN
+    timeout_s, what = 30.0, "chaos control"  # a restart fault waits for the target to stop
 
     def apply(self, fault: FaultModel, name: str) -> dict[str, Any]:
         return self.call("POST", f"/faults/{name}", fault.model_dump(mode="json", exclude_none=True))

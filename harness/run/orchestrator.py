@@ -137,10 +137,9 @@ class Run:
                 runtime = stack.start(self.ui.offer(journal) if self.ui is not None else ())
                 if self.ui is not None:  # each test of the session writes to a run directory of its own
                     runtime.model_copy(update={"ui_session": True}).save(self.run_dir / "runtime.json")
-                rollback.host, rollback.target_chaos, rollback.proxy = stack.chaos, stack.target_chaos, stack.proxy
                 raise_if_received(self._signals)
                 journal.steady_state["before"] = stack.probe()
-                self._drive_load(stack, journal, rollback)
+                self._drive_load(stack, journal)
                 journal.steady_state["after"] = stack.probe()
             status = "completed"
         except StopConditionTriggered as exc:
@@ -162,9 +161,9 @@ class Run:
             traceback.print_exc()
         finally:
             with signals_force(rollback.force):
-                # whatever the stack got to start, even when a signal cut its start short
-                rollback.host, rollback.target_chaos, rollback.proxy = stack.chaos, stack.target_chaos, stack.proxy
-                rollback.load = stack.processes.get("locust")
+                # whatever the stack got as far as starting, even when a signal cut its start short
+                rollback.load, rollback.host = stack.processes.get("locust"), stack.chaos
+                rollback.target_chaos, rollback.proxy = stack.target_chaos, stack.proxy
                 rollback.run()
                 stack.stop()
                 journal.close(status, read_jsonl(self.run_dir / "timeline.jsonl"))
@@ -194,9 +193,8 @@ class Run:
                              self.duration_scale)  # fmt: skip
         return journal
 
-    def _drive_load(self, stack: Stack, journal: Journal, rollback: Rollback) -> None:
+    def _drive_load(self, stack: Stack, journal: Journal) -> None:
         load = loadgen.start(stack.spawn, journal, self.run_dir, stack.load_env(), self.mode)
-        rollback.load = load.master
         try:
             if self.ui is not None:
                 self._serve_ui(load, stack, journal)
