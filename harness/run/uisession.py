@@ -172,6 +172,6 @@ class UiSession:
     def _stop_test(self) -> None:
         """A stop condition fired: stop the test as the web UI's Stop button does."""
         try:
-            requests.get(f"{self.web_url}/stop", timeout=5)
+            requests.post(f"{self.web_url}/stop", timeout=5)
         except requests.RequestException as exc:
             print(f"harness: could not stop the test through the web UI: {exc}", file=sys.stderr)
