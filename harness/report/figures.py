@@ -340,7 +340,9 @@ def plot_series(ax: Axes, series: pd.Series, **style: object) -> None:
     before = np.concatenate(([False], present[:-1]))
     after = np.concatenate((present[1:], [False]))
     alone = present & ~before & ~after
-    ax.plot(series.index + 0.5, y, marker="o", markersize=2.5, markevery=list(np.flatnonzero(alone)), **style)  # type: ignore[arg-type]
+    dots = list(np.flatnonzero(alone))
+    marks = {"marker": "o", "markersize": 2.5, "markevery": dots} if dots else {}
+    ax.plot(series.index + 0.5, y, **marks, **style)  # type: ignore[arg-type]
 
 
 def _busiest(frame: pd.DataFrame, column: str, limit: int) -> list[str]:
