@@ -64,9 +64,10 @@ def run_scenario_file(
     return Run(scenario, Path(path), Path(out), mode, duration_scale, console).execute()
 
 
-def clean_leftovers(out: str | Path = "reports") -> int:
-    """`harness cleanup`: undo what crashed runs left behind (processes, proxies on a shared Toxiproxy)."""
-    said = ActiveRuns(Path(out)).clean()
+def clean_leftovers(out: str | Path | None = None) -> int:
+    """`harness cleanup`: undo what crashed runs left behind (processes, proxies on a shared Toxiproxy),
+    anywhere; with `out`, also runs of older versions, which registered in `<out>/.active`."""
+    said = ActiveRuns().clean() + (ActiveRuns.legacy(Path(out)).clean() if out is not None else [])
     print("\n".join(said) if said else "harness: nothing left behind by earlier runs")
     return 0
 
@@ -113,7 +114,7 @@ class Run:
                 break
             self.run_id = f"{run_id_for(scenario)}{kind}-{n}"
         self.run_dir = out / self.run_id
-        self.active = ActiveRuns(out)
+        self.active = ActiveRuns()
         self.registration = Registration(self.run_id, str(self.run_dir.resolve()))
         self.ui = UiChoices(scenario, source, self.run_dir, duration_scale) if self.mode.ui else None
         self.session: UiSession | None = None
@@ -167,7 +168,7 @@ class Run:
                 rollback.run()
                 stack.stop()
                 journal.close(status, read_jsonl(self.run_dir / "timeline.jsonl"))
-                self.active.remove(self.run_id)
+                self.active.remove(self.registration)
         if self.session is not None:  # each test was judged and reported when it ended
             return self.session.exit_code if status == "completed" else exit_code
         finished = finish(self.run_dir, journal, stack.secret_values, status, exit_code)

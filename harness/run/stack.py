@@ -92,6 +92,7 @@ class Stack:
 
     def _start_embedded(self, target: EmbeddedTarget, choices: tuple[ScenarioChoice, ...]) -> Runtime:
         self._scratch = Path(tempfile.mkdtemp(prefix="harness-target-"))  # keys and hashes stay out of reports
+        self.registration.scratch = str(self._scratch)  # saved with the first child: a crash must not leave keys
         target_host = self._prepare_namespace()
         target_port = free_port()
         self._target_url = f"http://{target_host}:{target_port}"
