@@ -78,6 +78,9 @@ class Runtime(Model):
     seed: int = 0
     netns: str | None = None  # the network namespace the target runs in (harness.chaos), if any
     choices: tuple[ScenarioChoice, ...] = ()  # web UI only: the run's own scenario first
+    # web UI only: run_dir is the session's directory, and each test (Start in the form) gets a run
+    # directory of its own beside it (SESSION_LOG announces each; records and timeline go there)
+    ui_session: bool = False
     origins: tuple[OriginRoute, ...] = ()  # the origin map (external providers, and a target over TLS)
     ca_file: str | None = None  # the run's CA certificate (outside the run directory): TLS listeners' issuer
     # an external provider's logical endpoints -> URLs (discovery and aws_endpoint): paths for faults
@@ -225,6 +228,30 @@ class ScenarioSelected(TypedDict):
 
 # what the load side writes (harness.load); the journal folds these
 TimelineEvent = TimelineStart | PhaseEvent | TimelineEnd | FaultEvent | WorkerLost | WorkersFlushed | ScenarioSelected
+
+# --- the web UI session's log (session.jsonl in the session directory: one line per test) --------------
+
+SESSION_LOG = "session.jsonl"
+
+
+class UiTestStarted(TypedDict):
+    """A test began (Start in the web UI's form): its run directory exists, its records go there."""
+
+    kind: Literal["test_started"]
+    ts: float
+    run_id: str  # the run directory's name, beside the session directory
+    scenario: str
+
+
+class UiTestEnded(TypedDict):
+    """A test stopped, and every load process has written its records (the report may be built)."""
+
+    kind: Literal["test_ended"]
+    ts: float
+    run_id: str
+
+
+SessionEvent = UiTestStarted | UiTestEnded
 
 
 # --- fault changes as the channels receive them ----------------------------------------------------

@@ -301,7 +301,7 @@ class ClientProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self.generation != self.proxy.generation:  # its listener closed during the TLS handshake
-            transport.abort()
+            transport.abort()  # type: ignore[attr-defined]
             self.feed = _discard
             return
         self.link = Link(self.proxy, transport)  # type: ignore[arg-type]

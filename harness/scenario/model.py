@@ -283,6 +283,24 @@ Metric = Literal[
 ]
 
 
+# What a bound of each metric can be: shares are fractions (an SLO of 99.9 meant 99.9% is a typo that would
+# never pass), latencies and times are not negative, and every operation makes at least one attempt.
+SHARE_METRICS = ("availability", "error_rate")
+METRIC_FLOOR = {"attempts_per_operation": 1.0}
+
+
+def check_bound(metric: str, field: str, value: float | None) -> None:
+    """Raise at `field` when `value` cannot be a bound of `metric` (see above)."""
+    if value is None:
+        return
+    if metric in SHARE_METRICS and not 0.0 <= value <= 1.0:
+        hint = f" ({value:g}% is {value / 100:g})" if 1.0 < value <= 100.0 else " (99.9% is 0.999)"
+        raise at_field(field, f"{metric} is a share from 0 to 1{hint}; got {value:g}")
+    floor = METRIC_FLOOR.get(metric, 0.0)
+    if metric not in SHARE_METRICS and value < floor:
+        raise at_field(field, f"{metric} is at least {floor:g}; got {value:g}")
+
+
 class Slo(Model):
     name: str = Field(min_length=1, max_length=128)
     metric: Metric
@@ -297,6 +315,8 @@ class Slo(Model):
     def _one_bound(self) -> Slo:
         if (self.at_least is None) == (self.at_most is None):
             raise at_field("at_most", "give exactly one of at_least or at_most")
+        check_bound(self.metric, "at_least", self.at_least)
+        check_bound(self.metric, "at_most", self.at_most)
         return self
 
 
@@ -320,6 +340,8 @@ class StopCondition(Model):
     def _one_bound(self) -> StopCondition:
         if (self.below is None) == (self.above is None):
             raise at_field("above", "give exactly one of below or above")
+        check_bound(self.metric, "below", self.below)
+        check_bound(self.metric, "above", self.above)
         return self
 
     @property
