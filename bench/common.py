@@ -123,6 +123,7 @@ def wrk(
     script: Path | None = None,
     env: dict[str, str] | None = None,
     server_pids: list[int] | None = None,
+    scheme: str = "http",
 ) -> dict[str, float]:
     """One `wrk -t2 -cN -dS --latency` run on loopback: req/s, p99 and non-2xx counts; with `server_pids`,
     also the CPU those processes spent per request (µs), which neighbours on a shared machine move much
@@ -131,7 +132,7 @@ def wrk(
     argv += ["-s", str(script)] if script is not None else []
     before = cpu_s(server_pids) if server_pids else 0.0
     out = subprocess.run(
-        [*argv, f"http://127.0.0.1:{port}{path}"],
+        [*argv, f"{scheme}://127.0.0.1:{port}{path}"],
         capture_output=True, text=True, check=True, timeout=duration_s + 30, env=env,
     ).stdout  # fmt: skip
     spent = cpu_s(server_pids) - before if server_pids else 0.0

@@ -8,7 +8,7 @@ Four users, one GET of nginx's 3-byte file per task, no wait, 50 users in one Lo
 Both sides of a pair do the same work per request: the same transport library and connection reuse
 (one keep-alive pool per user; FastSession is FastHttpUser's own UserAgent, cookie jar and all), and every
 request reaches Locust's statistics through `events.request` (the harness adds one operation event per
-call, its Parquet records, the live view and the per-second flush, as in a run).
+call, its Parquet records and the per-second flush, as in a run).
 
 Each run is measured from inside the Locust process over a window that starts `--warmup-s` after every
 user has spawned: requests counted in Locust's statistics, wall time, and the process's own CPU time, so
@@ -62,7 +62,6 @@ def _locust_classes() -> None:
     from harness.clients import RetryPolicy
     from harness.clients.transport import make_session
     from harness.load.fasttransport import FastSession
-    from harness.load.live import LiveStats
     from harness.load.pacing import PacedCaller
     from harness.load.recorder import Recorder
     from harness.scenario.model import Retry
@@ -86,7 +85,7 @@ def _locust_classes() -> None:
 
     class _Harness(User):
         """What `harness.load.locustfile.SsoUser` makes per user: a session and a PacedCaller writing to the
-        process's Recorder (Parquet shards, Locust events, live view)."""
+        process's Recorder (Parquet shards, Locust events)."""
 
         abstract = True
         wait_time = constant(0)
@@ -138,9 +137,9 @@ def _locust_classes() -> None:
     @events.init.add_listener
     def _on_init(environment: Any, **_: Any) -> None:
         """As the harness's plugin does at init: one recorder per process (its Parquet codec warmed up
-        before the test), a live view, records flushed every second; and the measuring window."""
+        before the test), records flushed every second; and the measuring window."""
         if any(issubclass(cls, _Harness) for cls in environment.user_classes):
-            recorder = Recorder(records, f"bench-{os.getpid()}", environment.events.request, LiveStats())
+            recorder = Recorder(records, f"bench-{os.getpid()}", environment.events.request)
             recorder.warm_up()
             environment.bench_plugin = {"recorder": recorder, "policy": RetryPolicy(Retry())}
             gevent.spawn(_flush_every_second, recorder)

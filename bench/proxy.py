@@ -2,13 +2,20 @@
 count here) and the floor of a Python pass-through (bench/floor_proxy.py), in one run.
 
     python bench/proxy.py [--duration-s 5] [--min-rounds 5] [--max-rounds 10] [--connections 32]
+                          [--only ours,ours_idle_http_toxic,ours_tls]
 
 Expects nginx, haproxy and wrk on PATH (Debian: apt-get install -y nginx-light haproxy wrk); installs
 nothing; loopback only. First haproxy `nbthread 1` and `nbthread 2` run in short interleaved rounds and the
 faster one is the peer. Then rounds of `wrk -t2 -cN` over every path (direct, haproxy, floor, ours, ours
 with an idle HTTP toxic), the order rotating per round, until every goal's 95% bootstrap interval clears
 or misses it (bench/rounds.py). Besides req/s and p99, each path's server process reports its CPU time per
-request. Written to reports/bench/<UTC stamp>/proxy.json.
+request. Written to reports/bench/<UTC stamp>/proxy.json. `--only` runs just the named paths of ours
+beside their references, for a quicker look at one case.
+
+`ours_tls` is TLS on both hops with keep-alive: wrk speaks https to the proxy, which terminates it with a
+certificate from a run CA (harness.tlsca) and opens TLS again to nginx's https listener (SNI and
+verification against that CA); its references are nginx's https listener direct (`direct_tls`) and the
+selected haproxy with `ssl` on its bind and server lines (`haproxy_tls`), the same certificates and upstream.
 """
 
 from __future__ import annotations
@@ -28,15 +35,24 @@ from common import HAPROXY_CONF, NGINX_CONF, ROOT, free_port, stop_all, tree_pid
 from rounds import Goal, pick_best, run_rounds
 
 IDLE = "ours_idle_http_toxic"
-VARIANTS = ("direct", "haproxy", "floor", "ours", IDLE)
+OURS = ("ours", IDLE, "ours_tls")
+# each path of ours and the references it is measured beside
+REFERENCES = {"ours": ("direct", "haproxy", "floor"), IDLE: ("direct", "haproxy"),
+              "ours_tls": ("direct_tls", "haproxy_tls")}  # fmt: skip
+ORDER = ("direct", "haproxy", "floor", "ours", IDLE, "direct_tls", "haproxy_tls", "ours_tls")
+TLS_PATHS = ("direct_tls", "haproxy_tls", "ours_tls")
 HAPROXY_THREADS = (1, 2)
 GOALS = (
     Goal("ours_vs_haproxy", "proxy: pass-through vs haproxy", "ours", "haproxy", "rps", "ratio", 1.0, "req/s"),
-    Goal("idle_vs_haproxy", "proxy: idle HTTP toxic vs haproxy", IDLE, "haproxy", "rps", "ratio", 1.0, "req/s"),
     Goal("ours_p99_added", "proxy: p99 added over nginx direct", "ours", "direct", "p99_ms", "difference", 1.0,
          "ms"),
+    Goal("idle_vs_haproxy", "proxy: idle HTTP toxic vs haproxy", IDLE, "haproxy", "rps", "ratio", 1.0, "req/s"),
     Goal("idle_p99_added", "proxy: p99 added over nginx direct, idle HTTP toxic", IDLE, "direct", "p99_ms",
          "difference", 1.0, "ms"),
+    Goal("tls_vs_haproxy", "proxy: TLS both hops vs haproxy ssl bind+server", "ours_tls", "haproxy_tls", "rps",
+         "ratio", 0.8, "req/s"),
+    Goal("tls_p99_added", "proxy: p99 added, TLS both hops, over nginx https", "ours_tls", "direct_tls", "p99_ms",
+         "difference", 2.0, "ms"),
 )  # fmt: skip
 # Shown, not judged: where the floor stands, and what ours costs above it.
 INFO = (
@@ -46,6 +62,19 @@ INFO = (
     Goal("ours_cpu_vs_haproxy", "proxy: CPU per request, haproxy / ours", "haproxy", "ours", "cpu_us_per_req",
          "ratio", 1.0),
 )  # fmt: skip
+# The TLS references: an https server block for nginx, an ssl listen section for haproxy (the same
+# certificates as ours: a run CA from harness.tlsca).
+NGINX_TLS_SERVER = """  server {{
+    listen 127.0.0.1:{tls_port} ssl; server_name idp.test;
+    ssl_certificate {dir}/tls/upstream.pem; ssl_certificate_key {dir}/tls/upstream-key.pem;
+    keepalive_requests 1000000;
+    location / {{ root {dir}/www; }}
+  }}
+"""
+HAPROXY_TLS_LISTEN = """listen bench_tls
+  bind 127.0.0.1:{tls_port} ssl crt {dir}/tls/proxy-haproxy.pem
+  server nginx 127.0.0.1:{tls_upstream} ssl verify required ca-file {dir}/tls/ca.pem sni str(idp.test)
+"""
 
 
 def main() -> int:
@@ -57,32 +86,51 @@ def main() -> int:
     parser.add_argument("--max-rounds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--out-dir", type=Path, default=None)
+    parser.add_argument("--only", type=lambda text: text.split(","), default=list(OURS),
+                        help=f"comma-separated paths of ours to run (of {', '.join(OURS)})")  # fmt: skip
     args = parser.parse_args()
+    unknown = sorted(set(args.only) - set(OURS))
+    if unknown:
+        parser.error(f"unknown path {', '.join(unknown)} (known: {', '.join(OURS)})")
     missing = [tool for tool in ("nginx", "haproxy", "wrk") if shutil.which(tool) is None]
     if missing:
         print(f"missing {', '.join(missing)}: apt-get install -y nginx-light haproxy wrk", file=sys.stderr)
         return 2
+    wanted = {*args.only, *(ref for name in args.only for ref in REFERENCES[name])}
+    variants = [v for v in ORDER if v in wanted]
+    goals = [g for g in GOALS if g.ours in wanted and g.peer in wanted]
+    info_goals = [g for g in INFO if g.ours in wanted and g.peer in wanted]
 
     from harness.proxy.client import ToxiproxyClient
+    from harness.tlsca import RunCA
 
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "www").mkdir()
         (work / "www" / "f.txt").write_text("ok\n")
-        nginx_port = free_port()
-        (work / "nginx.conf").write_text(NGINX_CONF.format(dir=work, port=nginx_port))
-        ports: dict[str, int] = {"direct": nginx_port}
+        ca = RunCA.create(work / "tls")
+        ca.issue(["idp.test"], "upstream")  # nginx serves upstream.pem
+        proxy_cert = ca.issue(["idp.test", "127.0.0.1"], "proxy")
+        # haproxy takes certificate and key in one file; the same certificate and key as ours
+        (work / "tls" / "proxy-haproxy.pem").write_bytes(proxy_cert.cert.read_bytes() + proxy_cert.key.read_bytes())
+        nginx_port, nginx_tls_port = free_port(), free_port()
+        nginx_conf = NGINX_CONF.format(dir=work, port=nginx_port).rstrip()
+        assert nginx_conf.endswith("}")  # the http block: the https server goes inside it
+        nginx_conf = nginx_conf[:-1] + NGINX_TLS_SERVER.format(dir=work, tls_port=nginx_tls_port) + "}\n"
+        (work / "nginx.conf").write_text(nginx_conf)
+        ports: dict[str, int] = {"direct": nginx_port, "direct_tls": nginx_tls_port}
         pids: dict[str, list[int]] = {}
         try:
             procs.append(subprocess.Popen(["nginx", "-c", str(work / "nginx.conf"), "-p", str(work)]))
-            pids["direct"] = [procs[-1].pid]
+            pids["direct"] = pids["direct_tls"] = [procs[-1].pid]
             for threads in HAPROXY_THREADS:
-                name, port = f"haproxy_nbthread_{threads}", free_port()
+                name, port, tls_port = f"haproxy_nbthread_{threads}", free_port(), free_port()
                 conf = work / f"{name}.cfg"
-                conf.write_text(HAPROXY_CONF.format(port=port, upstream=nginx_port, threads=threads))
+                conf.write_text(HAPROXY_CONF.format(port=port, upstream=nginx_port, threads=threads)
+                                + HAPROXY_TLS_LISTEN.format(tls_port=tls_port, tls_upstream=nginx_tls_port, dir=work))
                 procs.append(subprocess.Popen(["haproxy", "-f", str(conf)]))
-                ports[name], pids[name] = port, [procs[-1].pid]
+                ports[name], ports[f"{name}_tls"], pids[name] = port, tls_port, [procs[-1].pid]
             ports["floor"] = free_port()
             procs.append(subprocess.Popen([sys.executable, str(Path(__file__).parent / "floor_proxy.py"),
                                            str(ports["floor"]), str(nginx_port)]))  # fmt: skip
@@ -92,39 +140,51 @@ def main() -> int:
             procs.append(
                 subprocess.Popen([sys.executable, "-m", "harness", "proxy", "--port", str(api_port)], cwd=ROOT)
             )
-            pids["ours"] = pids[IDLE] = [procs[-1].pid]
+            pids["ours"] = pids[IDLE] = pids["ours_tls"] = [procs[-1].pid]
             client = ToxiproxyClient(f"http://127.0.0.1:{api_port}")
             client.wait_ready(timeout_s=15)
-            ports["ours"], ports[IDLE] = free_port(), free_port()
+            ports["ours"], ports[IDLE], ports["ours_tls"] = free_port(), free_port(), free_port()
             client.create_proxy("plain", f"127.0.0.1:{nginx_port}", listen=f"127.0.0.1:{ports['ours']}")
             client.create_proxy("idle_http", f"127.0.0.1:{nginx_port}", listen=f"127.0.0.1:{ports[IDLE]}")
             client.add_toxic("idle_http", "http_error", stream="upstream", attributes={"path": "/never", "status": 503})
-            for port in ports.values():
+            client.create_proxy(
+                "tls", f"127.0.0.1:{nginx_tls_port}", listen=f"127.0.0.1:{ports['ours_tls']}",
+                listen_tls={"cert": str(proxy_cert.cert), "key": str(proxy_cert.key)},
+                upstream_tls={"server_name": "idp.test", "ca": str(ca.cert_path)},
+            )  # fmt: skip
+
+            def scheme(name: str) -> str:
+                return "https" if name.endswith("_tls") else "http"
+
+            for name, port in ports.items():
                 wait_port(port)
-                wrk(port, args.warmup_s, args.connections)
+                if name in wanted or name.startswith("haproxy"):
+                    wrk(port, args.warmup_s, args.connections, scheme=scheme(name))
 
             candidates = [f"haproxy_nbthread_{t}" for t in HAPROXY_THREADS]
             best, selection = pick_best(
                 lambda name: wrk(ports[name], args.select_s, args.connections)["rps"], candidates
             )
-            ports["haproxy"], pids["haproxy"] = ports[best], pids[best]
+            ports["haproxy"], ports["haproxy_tls"] = ports[best], ports[f"{best}_tls"]
+            pids["haproxy"] = pids["haproxy_tls"] = pids[best]
 
             def one(variant: str, _: int) -> dict[str, float]:
-                return wrk(ports[variant], args.duration_s, args.connections, server_pids=tree_pids(pids[variant][0]))
+                return wrk(ports[variant], args.duration_s, args.connections, scheme=scheme(variant),
+                           server_pids=tree_pids(pids[variant][0]))  # fmt: skip
 
             rounds, assessments = run_rounds(
-                one, VARIANTS, GOALS, min_rounds=args.min_rounds, max_rounds=args.max_rounds
+                one, variants, goals, min_rounds=args.min_rounds, max_rounds=args.max_rounds
             )
         finally:
             stop_all(procs)
     from rounds import assess
 
-    info = [assess(goal, rounds) for goal in INFO]
-    medians = {v: {k: statistics.median(r[v][k] for r in rounds) for k in rounds[0][v]} for v in VARIANTS}
+    info = [assess(goal, rounds) for goal in info_goals]
+    medians = {v: {k: statistics.median(r[v][k] for r in rounds) for k in rounds[0][v]} for v in variants}
     summary: dict[str, Any] = {
         "benchmark": "proxy",
         "setup": {"duration_s": args.duration_s, "connections": args.connections, "wrk_threads": 2, "file_bytes": 3,
-                  "peer": best, "peer_selection_rps": selection},
+                  "peer": best, "peer_selection_rps": selection, "paths": variants},
         "medians": medians,
         "assessments": [a.to_json() for a in assessments],
         "info": [a.to_json() for a in info],

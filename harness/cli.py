@@ -4,13 +4,17 @@ that needs them, so `harness validate` answers in a fraction of a second and nev
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from harness.errors import EXIT_ABORTED, EXIT_BAD_INPUT, HarnessError, ScenarioWarning
+
+if TYPE_CHECKING:
+    from harness.run.console import Console
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -40,6 +44,15 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
+def _console(args: argparse.Namespace) -> Console:
+    from harness.errors import InputError
+    from harness.run.console import Console
+
+    if not args.progress_interval_s > 0:
+        raise InputError(f"--progress-interval-s must be above 0 (got {args.progress_interval_s:g})")
+    return Console(mode="quiet" if args.quiet else args.progress, interval_s=args.progress_interval_s)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from harness.run.orchestrator import run_scenario_file
 
@@ -50,6 +63,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         duration_scale=args.duration_scale,
         dry_run=args.dry_run,
         workers=args.workers,
+        console=_console(args),
     )
 
 
@@ -58,7 +72,9 @@ def _cmd_ui(args: argparse.Namespace) -> int:
     from harness.run.orchestrator import run_scenario_file
 
     ui = LoadMode(workers=args.workers, ui=True, web_host=args.web_host, web_port=args.web_port)
-    return run_scenario_file(args.scenario, out=args.out, seed=args.seed, duration_scale=args.duration_scale, ui=ui)
+    return run_scenario_file(
+        args.scenario, out=args.out, seed=args.seed, duration_scale=args.duration_scale, ui=ui, console=_console(args)
+    )
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
@@ -144,9 +160,26 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
 def _add_proxy_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address of the control API")
     p.add_argument("--port", type=int, default=8474, help="port of the control API (Toxiproxy's default)")
-    p.add_argument("--config", default=None, help="JSON file of proxies to create at start (like toxiproxy -config)")
+    p.add_argument("--config", default=None, help="JSON file of proxies to create at start (like toxiproxy -config); "
+                   "a proxy may add listen_tls {cert, key} and upstream_tls {server_name, ca}")
     p.add_argument("--seed", type=int, default=None, help="seed for per-request fault coin flips")
     p.add_argument("--log-level", default="warning")
+
+
+def _add_progress_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--progress", choices=["text", "json"], default="text",
+                   help="the live line every interval as text (default) or as one JSON object a line on stdout")
+    p.add_argument("--progress-interval-s", type=float, default=5.0, help="seconds between live lines (default: 5)")
+    p.add_argument("--quiet", action="store_true", help="no live lines and no timeline events; only the verdict")
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("sso-resilience-harness")
+    except metadata.PackageNotFoundError:  # a checkout run with python -m, not installed
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="harness",
         description="Resilience and chaos testing for single sign-on services.",
     )
+    parser.add_argument("--version", action="version", version=f"harness {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("run", help="run a scenario headless and write a report")
@@ -168,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dry-run", action="store_true", help="print what would be started and sent where; start nothing")
     p.add_argument("--workers", type=int, default=0, help="Locust worker processes on this machine (0: one process)")
+    _add_progress_args(p)
     p.set_defaults(handler=_cmd_run)
 
     p = sub.add_parser(
@@ -185,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration-scale", type=float, default=1.0, help="multiply every phase duration of every offered scenario"
     )
     p.add_argument("--workers", type=int, default=0, help="Locust worker processes on this machine (0: one process)")
+    _add_progress_args(p)
     p.set_defaults(handler=_cmd_ui)
 
     p = sub.add_parser("worker", help="a Locust worker for a master on another machine (multi-machine runs)")
@@ -265,6 +301,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)
         return EXIT_ABORTED
+    except BrokenPipeError:
+        return _reader_went_away()
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def _reader_went_away() -> int:
+    """`harness scenarios | head`: the reader closed the pipe because it had what it wanted. No traceback;
+    stdout goes to /dev/null so that the interpreter's last flush at exit cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 0

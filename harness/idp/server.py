@@ -16,11 +16,11 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
-from harness.contract import Env
+from harness.contract import Env, seeded_username
 from harness.errors import InfrastructureError, InputError
 from harness.idp.chaosapi import admin_token_sha256
 from harness.idp.config import TargetConfig, default_issuer
-from harness.idp.directory import seed_directory, seed_from_env
+from harness.idp.directory import DEFAULT_PUBLIC_CLIENT_ID, seed_directory, seed_from_env
 from harness.idp.files import ensure_private
 from harness.idp.services import load_keys
 from harness.idp.store import Store
@@ -108,6 +108,33 @@ def prepare(config: TargetConfig, environ: MutableMapping[str, str], *, seed_use
     return client_id
 
 
+def startup_lines(
+    config: TargetConfig, args: argparse.Namespace, client_id: str | None, public_id: str, api_id: str | None = None
+) -> list[str]:
+    """What `harness target` says when it starts: where it listens, and how a client gets credentials
+    (never a secret: the confidential client's secret is the one its caller put in the environment)."""
+    scheme = "https" if config.tls else "http"
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    lines = [
+        f"harness target: listening on {scheme}://{host}:{args.port} ({args.workers} worker(s)); issuer "
+        f"{config.issuer}, discovery at {config.issuer}/.well-known/openid-configuration",
+        f"harness target: public client {public_id!r} (no secret: authorization code with PKCE, device flow)",
+    ]
+    if client_id:
+        lines.append(f"harness target: confidential client {client_id!r} with the secret given in "
+                     f"${Env.CLIENT_SECRET} (client_credentials, and every user grant)")  # fmt: skip
+    else:
+        lines.append(f"harness target: no confidential client: set {Env.CLIENT_ID} and {Env.CLIENT_SECRET} "
+                     "before starting to seed one (client_credentials needs it)")  # fmt: skip
+    if api_id:
+        lines.append(f"harness target: resource server {api_id!r} (token introspection) with the secret given in "
+                     f"${Env.RESOURCE_SERVER_SECRET}")  # fmt: skip
+    if args.seed_users:
+        first, last = seeded_username(1, args.seed_users), seeded_username(args.seed_users, args.seed_users)
+        lines.append(f"harness target: users {first}..{last}, each with the password pw-<username>")
+    return lines
+
+
 def log_config() -> dict[str, Any]:
     from uvicorn.config import LOGGING_CONFIG
 
@@ -121,7 +148,9 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     config = config_from_args(args)
-    prepare(config, os.environ, seed_users=args.seed_users)
+    public_id = os.environ.get(Env.PUBLIC_CLIENT_ID) or DEFAULT_PUBLIC_CLIENT_ID
+    api_id = os.environ.get(Env.RESOURCE_SERVER_ID) if os.environ.get(Env.RESOURCE_SERVER_SECRET) else None
+    client_id = prepare(config, os.environ, seed_users=args.seed_users)
     os.environ.update(config.to_env())  # read by create_app_from_env in every worker
     level = str(args.log_level).lower()
     tls: dict[str, str] = {}
@@ -132,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
         files = ensure_tls_files(tls_dir, args.host)
         tls = {"ssl_certfile": str(files.server_cert), "ssl_keyfile": str(files.server_key)}
         print(f"harness target: TLS CA certificate at {files.ca_cert}", file=sys.stderr, flush=True)
+    for line in startup_lines(config, args, client_id, public_id, api_id):
+        print(line, file=sys.stderr, flush=True)
     try:
         uvicorn.run(
             APP_FACTORY,

@@ -1,7 +1,9 @@
-"""`harness report RUN_DIR`: summary.json, figures/*.png, report.html and junit.xml from a run directory."""
+"""`harness report RUN_DIR`: summary.json, series.csv and phases.csv, figures/*.png, report.html and
+junit.xml from a run directory."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,6 +11,7 @@ from typing import Any
 from harness.analysis.frames import load_run
 from harness.analysis.summary import summarize, write_summary
 from harness.errors import EXIT_OK, EXIT_SLO_FAILED
+from harness.report.export import write_csv
 from harness.report.figures import figures_of, save_figures
 from harness.report.html import render_report
 from harness.report.index import write_index
@@ -32,16 +35,23 @@ class ReportResult:
     summary: dict[str, Any]
     report_html: Path
     junit_xml: Path
-    exit_code: int  # 0 when every SLO passed, 1 otherwise
+    exit_code: int  # the run's exit code as the summary states it (analysis.summary.outcome)
 
 
-def build_report(run_dir: str | Path, *, index: bool = True) -> ReportResult:
+def build_report(
+    run_dir: str | Path, *, index: bool = True, on_summary: Callable[[dict[str, Any]], None] | None = None
+) -> ReportResult:
     """Analyse the run once and write every report file; raise InputError when it is not a run directory.
-    With `index`, the parent directory's index.html is rewritten too (the run's place on the front page)."""
+    With `index`, the parent directory's index.html is rewritten too (the run's place on the front page).
+    `on_summary` sees the summary before any file is written (`harness run` settles its journal there, so
+    that journal, summary.json and its exit code agree from the first write)."""
     run_dir = Path(run_dir)
     run = load_run(run_dir)
     summary = summarize(run)
+    if on_summary is not None:
+        on_summary(summary)
     write_summary(summary, run_dir)
+    write_csv(run, summary, run_dir)
     paths = save_figures(figures_of(run), run_dir)
     figures = {name: (CAPTIONS.get(name, name), path.read_bytes()) for name, path in paths.items()}
     report = run_dir / REPORT_FILE
@@ -49,5 +59,7 @@ def build_report(run_dir: str | Path, *, index: bool = True) -> ReportResult:
     junit = write_junit(summary, run_dir)
     if index:
         write_index(run_dir.resolve().parent)
-    exit_code = EXIT_OK if summary["verdict"] == "pass" else EXIT_SLO_FAILED
+    exit_code = summary["exit_code"]
+    if exit_code is None:  # a run still going: judged on what it has so far
+        exit_code = EXIT_OK if summary["slos_held"] else EXIT_SLO_FAILED
     return ReportResult(run_dir, summary, report, junit, exit_code)

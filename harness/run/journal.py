@@ -25,8 +25,9 @@ from harness.scenario.catalog import resolved_yaml
 SCHEMA_VERSION = 1
 
 
-def scenario_entry(scenario: Scenario, source: Path) -> dict[str, Any]:
-    """The journal's `scenario`: its name, its file and the hash of its resolved form."""
+def scenario_entry(scenario: Scenario, source: Path, duration_scale: float = 1.0) -> dict[str, Any]:
+    """The journal's `scenario`: its name, its file, the hash of its resolved form, and the scale its
+    durations were run at (`--duration-scale`; `duration_s` is the scaled, planned duration)."""
     text = resolved_yaml(scenario)
     return {
         "name": scenario.name,
@@ -34,6 +35,7 @@ def scenario_entry(scenario: Scenario, source: Path) -> dict[str, Any]:
         "file": str(source),
         "sha256": hashlib.sha256(text.encode()).hexdigest(),
         "duration_s": scenario.duration_s,
+        "duration_scale": duration_scale,
     }
 
 

@@ -97,12 +97,6 @@ class Load:
     workers: list[ManagedProcess]
     mode: LoadMode
 
-    def wait_ui(self, progress: Callable[[], None]) -> None:
-        """The web UI runs until Ctrl-C (or until Locust exits); the user starts and stops tests."""
-        while self.master.alive():
-            self.master.wait(0.5)
-            progress()
-
     def quit_ui(self, journal: Journal, timeout_s: float = QUIT_UI_S) -> None:
         """End a web-UI session: SIGINT, Locust's graceful quit (its timeline removes active faults, records
         are flushed). Its exit code says whether requests failed, which in a chaos test is no fault of ours."""

@@ -15,21 +15,24 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
+from harness.clients.users import UsersFileError, read_users_file
 from harness.errors import EXIT_ABORTED, EXIT_INFRA, HarnessError, InfrastructureError, InputError
 from harness.records import shard_paths
-from harness.report.build import build_report
 from harness.run import loadgen
-from harness.run.console import Progress, print_verdict
+from harness.run.console import Console, Progress
+from harness.run.finish import finish
 from harness.run.journal import Journal, read_jsonl, scenario_entry
 from harness.run.leftovers import ActiveRuns, Registration
+from harness.run.live import LiveView
+from harness.run.origins import read_provider
 from harness.run.plan import describe_plan
 from harness.run.rollback import Rollback
-from harness.run.secrets import scan_run_dir
 from harness.run.services import ManagedProcess
 from harness.run.signals import Interrupted, raise_if_received, signals_force, signals_raise
 from harness.run.stack import Stack
 from harness.run.uichoices import UiChoices
-from harness.run.watch import LiveRecords, Trigger, first_trigger
+from harness.run.uisession import UiSession
+from harness.run.watch import Trigger, first_trigger
 from harness.scenario import Scenario, load_scenario
 from harness.scenario.catalog import resolved_yaml
 from harness.scenario.model import ExternalTarget
@@ -46,6 +49,7 @@ def run_scenario_file(
     dry_run: bool = False,
     workers: int = 0,
     ui: loadgen.LoadMode | None = None,
+    console: Console | None = None,
 ) -> int:
     scenario = load_scenario(path)  # bad input raises before anything starts or is written
     if not duration_scale > 0:
@@ -56,10 +60,12 @@ def run_scenario_file(
         scenario = scenario.scaled(duration_scale)
     check_external_target(scenario)
     if dry_run:
-        print(describe_plan(scenario))
+        target = scenario.target  # an external provider behind a proxy: its discovery is read (one GET)
+        reads = isinstance(target, ExternalTarget) and scenario.proxy.kind != "none"
+        print(describe_plan(scenario, read_provider(target) if isinstance(target, ExternalTarget) and reads else None))
         return 0
     mode = loadgen.LoadMode(workers=workers) if ui is None else ui
-    return Run(scenario, Path(path), Path(out), mode, duration_scale).execute()
+    return Run(scenario, Path(path), Path(out), mode, duration_scale, console).execute()
 
 
 def clean_leftovers(out: str | Path | None = None) -> int:
@@ -71,18 +77,20 @@ def clean_leftovers(out: str | Path | None = None) -> int:
 
 
 def check_external_target(scenario: Scenario) -> None:
-    """What an external provider needs before anything starts (the model already checked the hosts)."""
+    """What an external provider needs from the environment before anything starts (the model already
+    checked the hosts, the CA bundle and `resolve`): its client credentials, and a users file that reads."""
     target = scenario.target
     if not isinstance(target, ExternalTarget):
         return
-    if scenario.proxy.kind != "none":
-        raise InputError(
-            f"{scenario.name}: an external provider is reached at its issuer URL, so proxy faults would not "
-            "touch it; set proxy: {kind: none} (network faults for external providers are not supported yet)"
-        )
     missing = [name for name in (target.client_id_env, target.client_secret_env) if not os.environ.get(name)]
     if missing:
         raise InputError(f"{scenario.name}: set the environment variables {', '.join(missing)} (target credentials)")
+    users_file = os.environ.get(target.users_file_env)
+    if users_file:
+        try:
+            read_users_file(users_file)
+        except UsersFileError as exc:
+            raise InputError(f"{target.users_file_env}: {exc}") from None
 
 
 def run_id_for(scenario: Scenario, now: datetime | None = None) -> str:
@@ -98,18 +106,24 @@ class StopConditionTriggered(Exception):
 
 class Run:
     def __init__(self, scenario: Scenario, source: Path, out: Path, mode: loadgen.LoadMode | None = None,
-                 duration_scale: float = 1.0):  # fmt: skip
+                 duration_scale: float = 1.0, console: Console | None = None):  # fmt: skip
         self.scenario, self.source = scenario, source
+        self.duration_scale = duration_scale
+        self.console = console or Console()
         self.mode = mode or loadgen.LoadMode()
-        self.run_id = run_id_for(scenario)
+        # a web UI session has a directory of its own (services' logs, the session log); each test in it
+        # gets a run directory beside it (harness.run.uisession)
+        kind = "-ui" if self.mode.ui else ""
+        self.run_id = run_id_for(scenario) + kind
         for n in range(2, 1000):  # two runs of one scenario in the same second get their own directories
             if not (out / self.run_id).exists():
                 break
-            self.run_id = f"{run_id_for(scenario)}-{n}"
+            self.run_id = f"{run_id_for(scenario)}{kind}-{n}"
         self.run_dir = out / self.run_id
         self.active = ActiveRuns()
         self.registration = Registration(self.run_id, str(self.run_dir.resolve()))
         self.ui = UiChoices(scenario, source, self.run_dir, duration_scale) if self.mode.ui else None
+        self.session: UiSession | None = None
         self._signals: list[str] = []
 
     # --- the run ---------------------------------------------------------------------------------
@@ -127,7 +141,9 @@ class Run:
         exit_code, status = EXIT_INFRA, "crashed"
         try:
             with signals_raise(self._signals):
-                stack.start(self.ui.offer(journal) if self.ui is not None else ())
+                runtime = stack.start(self.ui.offer(journal) if self.ui is not None else ())
+                if self.ui is not None:  # each test of the session writes to a run directory of its own
+                    runtime.model_copy(update={"ui_session": True}).save(self.run_dir / "runtime.json")
                 raise_if_received(self._signals)
                 journal.steady_state["before"] = stack.probe()
                 self._drive_load(stack, journal)
@@ -159,23 +175,36 @@ class Run:
                 stack.stop()
                 journal.close(status, read_jsonl(self.run_dir / "timeline.jsonl"))
                 self.active.remove(self.registration)
-        return self._report(journal, stack.secret_values, status, exit_code)
+        if self.session is not None:  # each test was judged and reported when it ended
+            return self.session.exit_code if status == "completed" else exit_code
+        finished = finish(self.run_dir, journal, stack.secret_values, status, exit_code)
+        if finished.report is not None:
+            self.console.finished(finished.report.summary, finished.report.report_html)
+        return finished.exit_code
 
     def _prepare_run_dir(self) -> Journal:
         self.run_dir.mkdir(parents=True, exist_ok=False)
-        (self.run_dir / "records").mkdir()
         (self.run_dir / "logs").mkdir()
         (self.run_dir / "scenario.yaml").write_text(resolved_yaml(self.scenario), encoding="utf-8")
-        journal = Journal(self.run_dir / "journal.json", self.run_id, scenario_entry(self.scenario, self.source))
+        entry = scenario_entry(self.scenario, self.source, self.duration_scale)
+        if self.ui is not None:  # the session's own journal (services, rollback); not a run's journal.json
+            journal = Journal(self.run_dir / "session.json", self.run_id, entry)
+            journal.write()
+            print(f"harness: web UI session {self.run_id}: each test writes a run directory of its own in "
+                  f"{self.run_dir.parent}", flush=True)  # fmt: skip
+            return journal
+        (self.run_dir / "records").mkdir()
+        journal = Journal(self.run_dir / "journal.json", self.run_id, entry)
         journal.write()
-        print(f"harness: run {self.run_id}: {self.scenario.duration_s:g} s, writing to {self.run_dir}")
+        self.console.started(self.run_id, self.scenario.name, self.scenario.duration_s, self.run_dir,
+                             self.duration_scale)  # fmt: skip
         return journal
 
     def _drive_load(self, stack: Stack, journal: Journal) -> None:
         load = loadgen.start(stack.spawn, journal, self.run_dir, stack.load_env(), self.mode)
         try:
             if self.ui is not None:
-                self._serve_ui(load, journal)
+                self._serve_ui(load, stack, journal)
             else:
                 self._watch(load.master, stack, journal)
                 self._check_load_made_records(load.master)
@@ -183,28 +212,25 @@ class Run:
         finally:
             load.stop_workers(journal)
 
-    def _serve_ui(self, load: loadgen.Load, journal: Journal) -> None:
-        """Until Ctrl-C, which is how a web-UI session ends: a normal end, judged like any run (a second
-        Ctrl-C while Locust winds down is an interruption, as in headless runs)."""
+    def _serve_ui(self, load: loadgen.Load, stack: Stack, journal: Journal) -> None:
+        """Until Ctrl-C, which is how a web-UI session ends: each test is judged and reported when it ends
+        (a second Ctrl-C while Locust winds down is an interruption, as in headless runs)."""
         assert self.ui is not None
-        try:
-            load.wait_ui(Progress(self.run_dir / "timeline.jsonl").print_new)
-        except Interrupted as exc:
-            self._signals.clear()
-            journal.event("ui_closed", f"{exc} ended the web UI session")
-            print("\nharness: closing the web UI: stopping Locust, then the report", file=sys.stderr)
-            load.quit_ui(journal)
-        self.scenario = self.ui.chosen(journal)
+        web = f"http://{self.mode.web_host}:{self.mode.web_port}"
+        self.session = UiSession(self.run_dir, stack, self.ui, self.console, web, journal, self.duration_scale,
+                                 self._signals)  # fmt: skip
+        self.session.serve(load)
 
     def _watch(self, locust: ManagedProcess, stack: Stack, journal: Journal) -> None:
-        """Once a second until the load ends: show progress, keep the journal current, judge the stop
-        conditions, and notice a service that died."""
+        """Once a second until the load ends: keep the journal current, judge the stop conditions, notice a
+        service that died, refresh live.json; every console interval, print the live line."""
         deadline = time.monotonic() + self.scenario.duration_s + LOCUST_GRACE_S
         timeline = self.run_dir / "timeline.jsonl"
-        progress = Progress(timeline)
+        progress = Progress(timeline, self.console)
         conditions = self.scenario.stop_conditions
         horizon = max((c.window_s for c in conditions), default=1.0)
-        live = LiveRecords(self.run_dir / "records", horizon_s=horizon + 2.0)
+        live = LiveView(self.run_dir, self.scenario, horizon_s=horizon)
+        next_line = time.monotonic() + self.console.interval_s
         while locust.alive():
             raise_if_received(self._signals)
             if time.monotonic() > deadline:
@@ -214,10 +240,16 @@ class Run:
             journal.fold(read_jsonl(timeline))
             journal.write()
             stack.check()
-            if conditions and live.poll() >= 0:
-                trigger = first_trigger(conditions, live, time.time())
+            now = time.time()
+            if live.poll() >= 0 and conditions:
+                trigger = first_trigger(conditions, live.records, now)
                 if trigger is not None:
                     raise StopConditionTriggered(trigger)
+            state = journal.to_dict()
+            if time.monotonic() >= next_line:
+                next_line += self.console.interval_s
+                self.console.progress(live.latest(state, now), live.judge_slos(state, now))
+            live.write(state, now)
         progress.print_new()
         raise_if_received(self._signals)
 
@@ -228,27 +260,6 @@ class Run:
                 f"the load made no request at all (did every simulated user fail?); last lines of "
                 f"{locust.log_path}:\n{locust.tail()}"
             )
-
-    def _report(self, journal: Journal, secret_values: list[str], status: str, exit_code: int) -> int:
-        try:
-            result = build_report(self.run_dir)
-        except Exception as exc:
-            print(f"harness: the report could not be built: {type(exc).__name__}: {exc}", file=sys.stderr)
-            return exit_code if status != "completed" else EXIT_INFRA
-        leaks = scan_run_dir(self.run_dir, secret_values)
-        if leaks:
-            for leak in leaks:
-                print(f"harness: SECRET LEAK in the run directory: {leak}", file=sys.stderr)
-            journal.errors.append(f"secret scan failed: {', '.join(map(str, leaks))}")
-            exit_code = EXIT_INFRA
-        elif status == "completed":
-            exit_code = result.exit_code
-        if status == "completed" and exit_code != 0:
-            journal.status = "failed"
-        journal.exit_code = exit_code
-        journal.write()
-        print_verdict(result.summary, result.report_html)
-        return exit_code
 
     @staticmethod
     def _note_error(journal: Journal, message: str) -> None:

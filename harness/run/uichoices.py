@@ -1,5 +1,5 @@
 """`harness ui`: the scenarios its start form offers (this one first, then those beside its file and the
-shipped ones that run on the services started for it), and which one the form ran."""
+shipped ones that run on the services started for it), and the file each came from."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.contract import ScenarioChoice
-from harness.run.journal import Journal, scenario_entry
+from harness.run.journal import Journal
 from harness.run.loadgen import plan_text
-from harness.scenario import Scenario, load_scenario
+from harness.scenario import Scenario
 from harness.scenario.catalog import candidates, conflict, resolved_yaml
 
 
@@ -41,13 +41,3 @@ class UiChoices:
         detail = ", ".join(c.name for c in offered[1:]) or "none"
         journal.event("ui_choices", f"also offered: {detail}; not offered: {', '.join(left_out) or 'none'}")
         return tuple(offered)
-
-    def chosen(self, journal: Journal) -> Scenario:
-        """The scenario the form ran (the Locust side wrote it as scenario.yaml): from here on, the journal
-        and the report speak of that one."""
-        chosen = load_scenario(self.run_dir / "scenario.yaml")
-        if chosen.name == self.scenario.name:
-            return self.scenario
-        journal.scenario = scenario_entry(chosen, self.sources.get(chosen.name, self.source))
-        journal.event("scenario_selected", f"the web UI ran {chosen.name} instead of {self.scenario.name}")
-        return chosen

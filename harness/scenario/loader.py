@@ -15,14 +15,17 @@ themselves stay allowed: `&defaults` / `*defaults` is a fair way to share a retr
 
 from __future__ import annotations
 
+import difflib
 import re
+import types
+import typing
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from harness.errors import Problem, ScenarioError, ScenarioWarning
 from harness.modelbase import FieldRenamed
@@ -223,6 +226,8 @@ def _problems(exc: ValidationError, filename: str, data: Any, lines: dict[PathKe
         if err["type"] == "too_short" and any(loc[: len(here)] == here and loc != here for loc in failing):
             continue  # pydantic also calls a list "too short" when its only item failed: say it once
         message = _message(err)
+        if err["type"] == "extra_forbidden":
+            message += did_you_mean(tuple(err["loc"]))
         loc = _yaml_path(err["loc"], data)
         marked = _FIELD_MARK.match(message)
         if marked:  # a cross-field check that knows which field is at fault (model.at_field)
@@ -269,15 +274,17 @@ def _message(err: Any) -> str:
     kind: str = err["type"]
     msg: str = err["msg"]
     if kind == "extra_forbidden":
-        return "unknown field (check the spelling; see scenarios/schema.json)"
+        return "unknown field"
     if kind == "missing":
         return "required field is missing"
     if kind == "literal_error":
-        return f"{msg.replace('Input should be', 'expected')} (got {err.get('input')!r})"
+        got = err.get("input")
+        return f"{msg.replace('Input should be', 'expected')} (got {got!r}){_closest(got, msg)}"
     if kind == "union_tag_invalid":
         ctx = err.get("ctx", {})
         field = ctx.get("discriminator", "type").strip("'")
-        return f"unknown {field} {ctx.get('tag')!r} (known: {ctx.get('expected_tags')})"
+        tag, known = ctx.get("tag"), str(ctx.get("expected_tags"))
+        return f"unknown {field} {tag!r}{_closest(tag, known)} (known: {known})"
     if msg.startswith("Value error, "):
         return msg[len("Value error, ") :]
     # the model keeps sequences as tuples (frozen); in YAML they are lists
@@ -286,3 +293,69 @@ def _message(err: Any) -> str:
     if kind not in ("model_type",) and isinstance(got, str | int | float | bool) and not isinstance(got, dict):
         return f"{msg[0].lower()}{msg[1:]} (got {got!r})"
     return msg[0].lower() + msg[1:]
+
+
+def _closest(got: Any, choices: str) -> str:
+    """`; did you mean 'http_error'?` when a quoted choice in `choices` is close to what was given."""
+    close = difflib.get_close_matches(str(got), re.findall(r"'([^']+)'", choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def did_you_mean(loc: tuple[Any, ...]) -> str:
+    """`; did you mean think_time_s?` for an unknown field, from the fields of the model at that place (the
+    model classes are walked along pydantic's error location, union tags included); else a pointer to the
+    schema."""
+    fields = _fields_at(Scenario, loc[:-1])
+    close = difflib.get_close_matches(str(loc[-1]), sorted(fields), n=2, cutoff=0.6)
+    if close:
+        return f"; did you mean {' or '.join(close)}?"
+    if fields:
+        return f" (known here: {', '.join(sorted(fields))})"
+    return " (check the spelling; see scenarios/schema.json)"
+
+
+def _fields_at(tp: Any, loc: tuple[Any, ...]) -> set[str]:
+    for part in loc:
+        tp = _step(tp, part)
+        if tp is None:
+            return set()
+    model = _model(tp)
+    return set(model.model_fields) if model is not None else set()
+
+
+def _step(tp: Any, part: Any) -> Any:
+    """The type one location step below `tp` (a field, a list item, a union member by its tag)."""
+    tp = _unwrap(tp)
+    if isinstance(part, int):
+        args = typing.get_args(tp)
+        return args[0] if typing.get_origin(tp) in (tuple, list) and args else None
+    members = _members(tp)
+    for member in members:  # a union's tag (`type:`/`kind:` value) names its member
+        for tag in ("type", "kind"):
+            field = member.model_fields.get(tag)
+            if field is not None and part in typing.get_args(field.annotation):
+                return member
+    for member in members:
+        if part in member.model_fields:
+            return member.model_fields[part].annotation
+    return None
+
+
+def _unwrap(tp: Any) -> Any:
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    return tp
+
+
+def _members(tp: Any) -> list[type[BaseModel]]:
+    """The models a type may be: itself, or each model of a union (None and plain values left out)."""
+    tp = _unwrap(tp)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return [m for arg in typing.get_args(tp) if (m := _model(arg)) is not None]
+    model = _model(tp)
+    return [model] if model is not None else []
+
+
+def _model(tp: Any) -> type[BaseModel] | None:
+    tp = _unwrap(tp)
+    return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None

@@ -159,9 +159,10 @@ def test_sigkill_is_cleaned_up_by_the_next_start(interrupted: list[dict[str, Any
             assert our_proxies(shared_proxy, run_dir) == [], context
             read_records(run_dir / "records", "attempts")
             rebuilt = subprocess.run(harness_argv("report", str(run_dir)), capture_output=True, text=True, timeout=60)
-            assert rebuilt.returncode in (0, 1), rebuilt.stderr
+            assert rebuilt.returncode == 4, rebuilt.stderr  # a crashed run's exit code, whatever its SLOs say
             summary = json.loads((run_dir / "summary.json").read_text())
             assert summary["status"] == "crashed" and summary["complete"] is False, context
+            assert (summary["exit_code"], summary["verdict"]) == (4, "fail"), context
     assert requests.get(f"{shared_proxy}/proxies", timeout=5).json() == {}
 
 

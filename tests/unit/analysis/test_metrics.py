@@ -197,4 +197,6 @@ def test_windows_without_operations_are_skipped_not_judged():
 
 
 def test_no_baseline_means_no_recovery_numbers():
-    assert metrics.recovery(None, T0, T0, T0 + 1, T0 + 2) == metrics.Recovery(None, None, None)
+    found = metrics.recovery(None, T0, T0, T0 + 1, T0 + 2)
+    assert (found.time_to_detect_s, found.time_to_recover_s, found.recovered) == (None, None, None)
+    assert found.note == "no baseline operations to compare with"

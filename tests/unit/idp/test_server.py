@@ -75,3 +75,18 @@ def test_access_log_lines_lose_their_query_string() -> None:
     )
     assert DropQueryString().filter(record)
     assert "abc" not in record.getMessage() and "/authorize" in record.getMessage()
+
+
+def test_the_start_up_lines_say_where_it_listens_and_how_clients_get_credentials(tmp_path: Path) -> None:
+    from harness.idp.server import startup_lines
+
+    args = build_parser().parse_args(["target", "--port", "9123", "--db", str(tmp_path / "x.sqlite3")])
+    config = config_from_args(args)
+    with_client = "\n".join(startup_lines(config, args, "harness-load", "harness-public"))
+    assert "listening on http://127.0.0.1:9123 (1 worker(s))" in with_client
+    assert "discovery at http://127.0.0.1:9123/.well-known/openid-configuration" in with_client
+    assert "public client 'harness-public'" in with_client
+    assert f"confidential client 'harness-load' with the secret given in ${Env.CLIENT_SECRET}" in with_client
+    assert "users user0001..user0100, each with the password pw-<username>" in with_client
+    without = "\n".join(startup_lines(config, args, None, "harness-public"))
+    assert f"set {Env.CLIENT_ID} and {Env.CLIENT_SECRET}" in without
