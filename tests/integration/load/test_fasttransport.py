@@ -1,7 +1,8 @@
 """The fast transport (FastHttpUser's client behind the requests surface) gives the retry-aware caller the
 same outcomes as the default transport: answers of every status reach it as answers (a redirect is not
 followed, a 4xx/5xx keeps its body), cookies go back as FastHttpUser sends them, and a refused connection
-or a read timeout come out as requests' exceptions, classified as connect_error and timeout.
+or a read timeout come out as requests' exceptions, classified as connect_error and timeout, and a
+certificate that does not verify as tls_error.
 
 The client runs in a child process: importing Locust monkey-patches the process it is imported in."""
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import ssl
 import subprocess
 import sys
 import threading
@@ -17,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+import trustme
 
 from tests.helpers import LOOPBACK, free_port
 
@@ -30,7 +33,7 @@ from harness.load.fasttransport import FastSession
 from harness.scenario.model import Retry, RetryStop, RetryWait, Timeouts
 from tests.unit.clients.fakes import ListSink
 
-base, refused = sys.argv[1], sys.argv[2]
+base, refused = sys.argv[1], sys.argv[2]  # sys.argv[3]: https, a certificate from a CA nobody trusts
 session = FastSession()
 sink = ListSink()
 retry = Retry(stop=RetryStop(after_attempt=2), wait=RetryWait(fixed_s=0.0), timeout_s=Timeouts(connect=1.0, read=0.3))
@@ -44,6 +47,7 @@ posted = session.request("POST", f"{base}/echo", data={"a": "1"}, auth=("id", "s
 out["echo"] = posted.json()
 out["redirect_location"] = session.request("GET", f"{base}/redirect", timeout=(1.0, 1.0)).headers["location"]
 out["refused"] = caller.call("f", "refused", "GET", f"http://127.0.0.1:{refused}/", endpoint="x").outcome
+out["untrusted"] = caller.call("f", "untrusted", "GET", sys.argv[3], endpoint="x").outcome
 session.close()
 print(json.dumps(out))
 """
@@ -84,21 +88,31 @@ class Handler(BaseHTTPRequestHandler):
         self._answer(200, json.dumps(seen).encode(), Content_Type="application/json")
 
 
+def serve(server: ThreadingHTTPServer) -> ThreadingHTTPServer:
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 @pytest.fixture(scope="module")
 def results() -> Iterator[dict[str, Any]]:
-    server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    plain = serve(ThreadingHTTPServer((LOOPBACK, 0), Handler))
+    untrusted = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert(LOOPBACK).configure_cert(context)
+    untrusted.socket = context.wrap_socket(untrusted.socket, server_side=True)
+    serve(untrusted)
     try:
-        base = f"http://{LOOPBACK}:{server.server_address[1]}"
-        child = subprocess.run([sys.executable, "-c", CHILD, base, str(free_port())], capture_output=True,
+        base = f"http://{LOOPBACK}:{plain.server_address[1]}"
+        https = f"https://{LOOPBACK}:{untrusted.server_address[1]}/ok"
+        child = subprocess.run([sys.executable, "-c", CHILD, base, str(free_port()), https], capture_output=True,
                                text=True, timeout=45)  # fmt: skip
         assert child.returncode == 0, child.stderr
         yield json.loads(child.stdout.strip().splitlines()[-1])
     finally:
-        server.shutdown()
-        server.server_close()
+        for server in (plain, untrusted):
+            server.shutdown()
+            server.server_close()
 
 
 def test_answers_of_every_status_reach_the_caller_as_answers(results: dict[str, Any]) -> None:
@@ -112,6 +126,7 @@ def test_answers_of_every_status_reach_the_caller_as_answers(results: dict[str, 
 def test_failures_come_out_as_the_default_transports_outcomes(results: dict[str, Any]) -> None:
     assert results["slow"]["outcome"] == "timeout" and results["slow"]["status"] == 0
     assert results["refused"] == "connect_error"
+    assert results["untrusted"] == "tls_error"  # verified against the system store, as FastHttpUser's default
 
 
 def test_requests_carry_what_fasthttpuser_sends(results: dict[str, Any]) -> None:
