@@ -63,7 +63,7 @@ def _locust_classes() -> None:
     from harness.clients.transport import make_session
     from harness.load.fasttransport import FastSession
     from harness.load.pacing import PacedCaller
-    from harness.load.recorder import Recorder
+    from harness.load.recorder import Recorder, freeze_heap
     from harness.scenario.model import Retry
 
     records = tempfile.mkdtemp(prefix="bench-records-")
@@ -141,6 +141,7 @@ def _locust_classes() -> None:
         if any(issubclass(cls, _Harness) for cls in environment.user_classes):
             recorder = Recorder(records, f"bench-{os.getpid()}", environment.events.request)
             recorder.warm_up()
+            freeze_heap()
             environment.bench_plugin = {"recorder": recorder, "policy": RetryPolicy(Retry())}
             gevent.spawn(_flush_every_second, recorder)
         window = os.environ.get(WINDOW_ENV)
@@ -160,13 +161,15 @@ if __name__ != "__main__":
 def _one_run(variant: str, host: str, users: int, warmup_s: float, measure_s: float, scratch: Path) -> dict[str, float]:
     result = scratch / f"{variant}-{time.monotonic_ns()}.json"
     run_s = int(users / 50 + warmup_s + measure_s + 30)  # a bound only: the window quits the run itself
-    subprocess.run(
+    proc = subprocess.run(
         [sys.executable, "-m", "locust", "-f", __file__, CLASS_OF[variant], "--headless", "-u", str(users),
          "-r", str(users), "-t", f"{run_s}s", "--host", host, "--only-summary", "--loglevel", "ERROR",
          "--exit-code-on-error", "0"],
-        check=True, cwd=ROOT, stdout=subprocess.DEVNULL, timeout=run_s + 60,
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=run_s + 60,
         env={**os.environ, WINDOW_ENV: f"{warmup_s}:{measure_s}:{result}"},
     )  # fmt: skip
+    if proc.returncode != 0 or not result.exists():  # Locust's summary (stderr) only when something went wrong
+        raise RuntimeError(f"locust {variant} exited {proc.returncode} without a result:\n{proc.stderr[-3000:]}")
     got = json.loads(result.read_text())
     return {"rps": got["requests"] / got["seconds"], "per_cpu_s": got["requests"] / got["cpu_s"],
             "cpu_share": got["cpu_s"] / got["seconds"], "failures": got["failures"]}  # fmt: skip

@@ -4,11 +4,22 @@ writes into its own run directory (`switch`)."""
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
 from harness.contract import AttemptRow, OperationRow
 from harness.records import ShardWriter
+
+
+def freeze_heap() -> None:
+    """Once start-up is over: collect, then move every object alive now (modules, classes, the scenario)
+    into the permanent generation, so that the full collections of the run no longer walk them. A load
+    process imports Locust, pyarrow, pydantic and the harness; measured under 50 users on the fast
+    transport, full collections over that heap took 27% of the process's CPU (82 us per request against
+    19 for a bare FastHttpUser process), 10% once frozen. Objects made later are collected as usual."""
+    gc.collect()
+    gc.freeze()
 
 
 class AttemptFailed(Exception):
