@@ -63,7 +63,7 @@ def _locust_classes() -> None:
     from harness.clients.transport import make_session
     from harness.load.fasttransport import FastSession
     from harness.load.pacing import PacedCaller
-    from harness.load.recorder import Recorder, freeze_heap
+    from harness.load.recorder import Recorder, settle_heap
     from harness.scenario.model import Retry
 
     records = tempfile.mkdtemp(prefix="bench-records-")
@@ -141,7 +141,7 @@ def _locust_classes() -> None:
         if any(issubclass(cls, _Harness) for cls in environment.user_classes):
             recorder = Recorder(records, f"bench-{os.getpid()}", environment.events.request)
             recorder.warm_up()
-            freeze_heap()
+            settle_heap()
             environment.bench_plugin = {"recorder": recorder, "policy": RetryPolicy(Retry())}
             gevent.spawn(_flush_every_second, recorder)
         window = os.environ.get(WINDOW_ENV)
