@@ -104,7 +104,7 @@ def assess(goal: Goal, rounds: Sequence[Round]) -> Assessment:
     return Assessment(
         key=goal.key, what=goal.what, kind=goal.kind, goal=goal.goal, stretch=goal.stretch, unit=goal.unit,
         metric=goal.metric, estimate=estimate, low=low, high=high, rounds=len(values),
-        verdict=verdict(goal, low, high),
+        verdict=verdict(goal, low, high) if len(values) >= 2 else "inconclusive",  # one round: no interval
         ours_median=statistics.median(r[goal.ours][goal.metric] for r in rounds),
         peer_median=statistics.median(r[goal.peer][goal.metric] for r in rounds), per_round=values,
     )  # fmt: skip

@@ -35,11 +35,12 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 from common import free_port, stop_all, tree_pids, wait_port, wrk  # noqa: E402  (one wrk runner for every bench)
-from rounds import Goal, run_rounds  # noqa: E402
+from rounds import Goal, pick_best, run_rounds  # noqa: E402
 
 DEFAULT_NODE_DIR = Path.home() / ".cache" / "harness-bench" / "oidc-provider"
 CLIENT_ID = "bench-client"
 ENDPOINTS = ("discovery", "token")
+PEER_WORKERS = (1, 2)  # node processes of the peer (cluster workers): both tried, the faster is the peer
 GOALS = (
     Goal("token", "target vs oidc-provider: token (client_credentials, RS256 JWT)", "ours_token", "peer_token", "rps",
          "ratio", 1.0, "req/s", stretch=1.4),
@@ -70,6 +71,11 @@ def _token_alg(port: int, body: str, auth: str) -> str:
     return str(json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["alg"])
 
 
+def side(name: str) -> str:
+    """"ours", or "peer" for any configuration of the peer (peer1, peer2: its worker count)."""
+    return "ours" if name == "ours" else "peer"
+
+
 def _wait_http(port: int, path: str, timeout_s: float = 30.0) -> None:
     wait_port(port, timeout_s)
     urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout_s).close()
@@ -78,7 +84,7 @@ def _wait_http(port: int, path: str, timeout_s: float = 30.0) -> None:
 def _start(
     work: Path, node_dir: Path, secret: str, workers: int
 ) -> tuple[list[subprocess.Popen[bytes]], dict[str, int]]:
-    ports = {"ours": free_port(), "peer": free_port()}
+    ports = {"ours": free_port(), **{f"peer{n}": free_port() for n in PEER_WORKERS}}
     logs = {name: open(work / f"{name}.log", "wb") for name in ports}  # noqa: SIM115 - closed with the work dir
     env_ours = {**os.environ, "HARNESS_CLIENT_ID": CLIENT_ID, "HARNESS_CLIENT_SECRET": secret}
     procs = [
@@ -87,10 +93,10 @@ def _start(
              "--workers", str(workers), "--signing-alg", "RS256", "--max-inflight", "100000", "--log-level", "warning"],
             cwd=ROOT, env=env_ours, stdout=logs["ours"], stderr=subprocess.STDOUT,
         ),
-        subprocess.Popen(
-            ["node", str(BENCH / "oidc_provider_server.mjs"), str(ports["peer"]), CLIENT_ID, secret],
-            env={**os.environ, "OIDC_PROVIDER_DIR": str(node_dir)}, stdout=logs["peer"], stderr=subprocess.STDOUT,
-        ),
+        *(subprocess.Popen(
+            ["node", str(BENCH / "oidc_provider_server.mjs"), str(ports[f"peer{n}"]), CLIENT_ID, secret, str(n)],
+            env={**os.environ, "OIDC_PROVIDER_DIR": str(node_dir)}, stdout=logs[f"peer{n}"], stderr=subprocess.STDOUT,
+        ) for n in PEER_WORKERS),
     ]  # fmt: skip
     return procs, ports
 
@@ -104,8 +110,9 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--out-dir", type=Path, default=None)
     # As deployed: one uvicorn worker per core (the issue sizes the goal on a two-process app); the node
-    # peer is one process, as oidc-provider runs (it has no cluster mode of its own).
+    # peer runs as one process and as two cluster workers, and the faster on the token endpoint is the peer.
     parser.add_argument("--target-workers", type=int, default=2)
+    parser.add_argument("--select-s", type=float, default=3, help="each run of the peer's selection")
     args = parser.parse_args()
     node_dir = Path(os.environ.get("OIDC_PROVIDER_DIR", DEFAULT_NODE_DIR))
     missing = [tool for tool in ("wrk", "node") if shutil.which(tool) is None]
@@ -119,24 +126,30 @@ def main() -> int:
     algs: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="bench-target-") as tmp:
         procs, ports = _start(Path(tmp), node_dir, secret, args.target_workers)
+        procs_of = dict(zip(ports, procs, strict=True))
         try:
             for name, port in ports.items():
-                _wait_http(port, PATHS[name]["discovery"])
-                algs[name] = _token_alg(port, BODIES[name], auth)
+                _wait_http(port, PATHS[side(name)]["discovery"])
+                algs[name] = _token_alg(port, BODIES[side(name)], auth)
             if set(algs.values()) != {"RS256"}:
                 raise RuntimeError(f"both sides must issue RS256 JWT access tokens, got {algs}")
 
             def one(name: str, endpoint: str, duration_s: float) -> dict[str, float]:
-                pids = tree_pids(procs[list(ports).index(name)].pid)
+                pids = tree_pids(procs_of[name].pid)
                 if endpoint == "token":
-                    env = {**os.environ, "BENCH_AUTH": auth, "BENCH_BODY": BODIES[name]}
-                    return wrk(ports[name], duration_s, args.connections, PATHS[name]["token"], script, env, pids)
-                return wrk(ports[name], duration_s, args.connections, PATHS[name]["discovery"], server_pids=pids)
+                    env = {**os.environ, "BENCH_AUTH": auth, "BENCH_BODY": BODIES[side(name)]}
+                    return wrk(ports[name], duration_s, args.connections, PATHS[side(name)]["token"], script, env,
+                               pids)  # fmt: skip
+                return wrk(ports[name], duration_s, args.connections, PATHS[side(name)]["discovery"],
+                           server_pids=pids)  # fmt: skip
 
             for endpoint in ENDPOINTS:
                 for name in ports:
                     one(name, endpoint, args.warmup_s)
-            variants = [f"{name}_{endpoint}" for endpoint in ENDPOINTS for name in ports]
+            best, selection = pick_best(lambda name: one(name, "token", args.select_s)["rps"],
+                                        [f"peer{n}" for n in PEER_WORKERS])  # fmt: skip
+            ports["peer"], procs_of["peer"] = ports[best], procs_of[best]
+            variants = [f"{name}_{endpoint}" for endpoint in ENDPOINTS for name in ("ours", "peer")]
             rounds, assessments = run_rounds(
                 lambda variant, _: one(*variant.split("_", 1), args.duration_s), variants, GOALS,
                 min_rounds=args.min_rounds, max_rounds=args.max_rounds,
@@ -153,7 +166,8 @@ def main() -> int:
         "benchmark": "target",
         "setup": {"duration_s": args.duration_s, "connections": args.connections,
                   "wrk_threads": 2, "ours": f"harness target --workers {args.target_workers} --signing-alg RS256",
-                  "peer": f"oidc-provider {peer_version} (node {node_version})",
+                  "peer": f"oidc-provider {peer_version} (node {node_version}), {best[4:]} worker process(es)",
+                  "peer_selection_rps": selection,
                   "access_token_alg": algs},
         "medians": medians, "assessments": [a.to_json() for a in assessments], "rounds": rounds,
     }  # fmt: skip

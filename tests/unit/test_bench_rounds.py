@@ -26,6 +26,10 @@ def test_a_ratio_whose_interval_clears_the_goal_passes_and_one_below_it_fails() 
     assert assess(RATIO, rounds_of([90, 92, 88, 91, 89], [100] * 5)).verdict == "fail"
 
 
+def test_one_round_decides_nothing() -> None:
+    assert assess(RATIO, rounds_of([150], [100])).verdict == "inconclusive"
+
+
 def test_rounds_that_straddle_the_goal_are_inconclusive() -> None:
     found = assess(RATIO, rounds_of([90, 112, 95, 108, 101], [100] * 5))
     assert found.verdict == "inconclusive" and found.low < 1.0 < found.high
