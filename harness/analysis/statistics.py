@@ -4,8 +4,14 @@ Availability: difference of proportions with a bootstrap 95% interval (parametri
 both sides), Fisher's exact test on small samples and the chi-square test of the 2x2 table on large ones.
 Latency: the Mann-Whitney U test (no normality assumed; latency is anything but normal) with Cliff's delta
 as the effect size: P(phase > baseline) - P(phase < baseline), from -1 to 1, 0 meaning no shift; and the
-differences of p50/p95/p99 with percentile-bootstrap 95% intervals. Large samples are subsampled and
-every random draw is seeded, so two builds of one run give the same report.
+differences of p50/p95/p99 with percentile-bootstrap 95% intervals.
+
+The latency tests never see all rows: each side is a seeded sample of at most MAX_LATENCY_SAMPLES latencies
+drawn by position in record order (`sample_positions`; all of them, in order, for a smaller phase), fetched
+by harness.analysis.aggregate. The Mann-Whitney test runs on the samples; the bootstrap resamples
+(BOOTSTRAP_RESAMPLES of at most MAX_BOOTSTRAP_SAMPLES each) are drawn from them. The percentile
+differences themselves are those of all samples (exact). Every draw is seeded, so two builds of one run
+give the same report.
 """
 
 from __future__ import annotations
@@ -13,20 +19,27 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
 from harness.analysis import metrics
+from harness.analysis.metrics import TallyOrFrame, tally
 
 FISHER_MAX_TOTAL = 10_000  # above this, the chi-square approximation is as good and much cheaper
-MAX_LATENCY_SAMPLES = 200_000  # Mann-Whitney input per side
+MAX_LATENCY_SAMPLES = 200_000  # the seeded sample per side: Mann-Whitney input, bootstrap population
 MAX_BOOTSTRAP_SAMPLES = 5_000  # per side and resample: the interval of a p99 barely moves past this
 BOOTSTRAP_RESAMPLES = 400
 BOOTSTRAP_PERCENTILES = {"p50": 50.0, "p95": 95.0, "p99": 99.0}
 SEED = 0
 
 
-def compare_with_baseline(baseline: pd.DataFrame, phase: pd.DataFrame) -> dict[str, Any]:
+def sample_positions(n: int) -> np.ndarray | None:
+    """Which of n latencies (0-based positions in record order) form the seeded sample; None: all of them."""
+    if n <= MAX_LATENCY_SAMPLES:
+        return None
+    return np.random.default_rng(SEED).choice(n, MAX_LATENCY_SAMPLES, replace=False)
+
+
+def compare_with_baseline(baseline: TallyOrFrame, phase: TallyOrFrame) -> dict[str, Any]:
     """Both comparisons of a phase's operations with the baseline's (None inside when either is empty)."""
     return {
         "availability": availability_difference(baseline, phase),
@@ -34,8 +47,9 @@ def compare_with_baseline(baseline: pd.DataFrame, phase: pd.DataFrame) -> dict[s
     }
 
 
-def availability_difference(baseline: pd.DataFrame, phase: pd.DataFrame) -> dict[str, Any] | None:
-    n1, n2 = len(baseline), len(phase)
+def availability_difference(baseline: TallyOrFrame, phase: TallyOrFrame) -> dict[str, Any] | None:
+    baseline, phase = tally(baseline), tally(phase)
+    n1, n2 = baseline.count, phase.count
     if not n1 or not n2:
         return None
     k1, k2 = metrics.ok_count(baseline), metrics.ok_count(phase)
@@ -64,8 +78,9 @@ def proportion_difference_interval(
     return [float(low), float(high)]
 
 
-def latency_shift(baseline: pd.DataFrame, phase: pd.DataFrame) -> dict[str, Any] | None:
-    x, y = _samples(baseline, MAX_LATENCY_SAMPLES), _samples(phase, MAX_LATENCY_SAMPLES)
+def latency_shift(baseline: TallyOrFrame, phase: TallyOrFrame) -> dict[str, Any] | None:
+    baseline, phase = _sampled(baseline), _sampled(phase)
+    x, y = _sample(baseline), _sample(phase)
     if not x.size or not y.size:
         return None
     u, p_value = stats.mannwhitneyu(y, x, alternative="two-sided", method="asymptotic")
@@ -79,15 +94,16 @@ def latency_shift(baseline: pd.DataFrame, phase: pd.DataFrame) -> dict[str, Any]
     }
 
 
-def percentile_differences(baseline: pd.DataFrame, phase: pd.DataFrame) -> dict[str, dict[str, Any]] | None:
-    """For p50/p95/p99: phase minus baseline in ms (from all samples) with a percentile-bootstrap 95%
-    interval (from at most MAX_BOOTSTRAP_SAMPLES per side)."""
-    x_all, y_all = _samples(baseline, None), _samples(phase, None)
-    if not x_all.size or not y_all.size:
+def percentile_differences(baseline: TallyOrFrame, phase: TallyOrFrame) -> dict[str, dict[str, Any]] | None:
+    """For p50/p95/p99: phase minus baseline in ms (from all samples, exact) with a percentile-bootstrap 95%
+    interval (resamples of at most MAX_BOOTSTRAP_SAMPLES from each side's seeded sample)."""
+    baseline, phase = _sampled(baseline), _sampled(phase)
+    x, y = _sample(baseline), _sample(phase)
+    if not x.size or not y.size:
         return None
     qs = list(BOOTSTRAP_PERCENTILES.values())
-    point = np.percentile(y_all, qs) - np.percentile(x_all, qs)
-    boot = _bootstrap_percentiles(y_all, qs, SEED + 1) - _bootstrap_percentiles(x_all, qs, SEED)
+    point = np.array([_percentile(phase, q) for q in qs]) - np.array([_percentile(baseline, q) for q in qs])
+    boot = _bootstrap_percentiles(y, qs, SEED + 1) - _bootstrap_percentiles(x, qs, SEED)
     low, high = np.percentile(boot, [2.5, 97.5], axis=0)
     return {
         name: {"difference": float(point[i]), "interval": [float(low[i]), float(high[i])]}
@@ -115,8 +131,17 @@ def _bootstrap_percentiles(values: np.ndarray, qs: list[float], seed: int) -> np
     return np.percentile(draws, qs, axis=1).T
 
 
-def _samples(frame: pd.DataFrame, limit: int | None) -> np.ndarray:
-    values = frame["latency_ms"].dropna().to_numpy(dtype=float)
-    if limit is not None and values.size > limit:
-        values = np.random.default_rng(SEED).choice(values, limit, replace=False)
-    return values
+def _sampled(records: TallyOrFrame) -> metrics.Tally:
+    return records if isinstance(records, metrics.Tally) else metrics.Tally.of(records, sample=True)
+
+
+def _sample(t: metrics.Tally) -> np.ndarray:
+    if t.sample is None:
+        raise ValueError("a latency comparison needs the tally's seeded sample (aggregate: sample=True)")
+    return t.sample
+
+
+def _percentile(t: metrics.Tally, q: float) -> float:
+    found = metrics.latency_percentile(t, q)
+    assert found is not None
+    return found

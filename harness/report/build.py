@@ -9,7 +9,7 @@ from typing import Any
 from harness.analysis.frames import load_run
 from harness.analysis.summary import summarize, write_summary
 from harness.errors import EXIT_OK, EXIT_SLO_FAILED
-from harness.report.figures import figures_of, save_figures
+from harness.report.figures import FigureData, figures_of, save_figures
 from harness.report.html import render_report
 from harness.report.index import write_index
 from harness.report.junit import write_junit
@@ -39,10 +39,11 @@ def build_report(run_dir: str | Path, *, index: bool = True) -> ReportResult:
     """Analyse the run once and write every report file; raise InputError when it is not a run directory.
     With `index`, the parent directory's index.html is rewritten too (the run's place on the front page)."""
     run_dir = Path(run_dir)
-    run = load_run(run_dir)
-    summary = summarize(run)
+    with load_run(run_dir) as run:
+        summary = summarize(run)
+        data = FigureData.of(run)
     write_summary(summary, run_dir)
-    paths = save_figures(figures_of(run), run_dir)
+    paths = save_figures(figures_of(data), run_dir)
     figures = {name: (CAPTIONS.get(name, name), path.read_bytes()) for name, path in paths.items()}
     report = run_dir / REPORT_FILE
     report.write_text(render_report(summary, figures), encoding="utf-8")

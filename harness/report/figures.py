@@ -1,10 +1,12 @@
-"""The report's figures: pure functions from record frames to matplotlib Figures, and a saver for PNGs.
+"""The report's figures: pure functions from small frames (per-second tables, CDF points) to matplotlib
+Figures, and a saver for PNGs.
 
 Every time axis is seconds since the test start, with the phase boundaries marked and named and each
 fault window shaded in its type's colour and labelled. Figures are built as bare `matplotlib.figure.Figure`
 objects, never through pyplot: no global figure registry (nothing to leak, nothing to close), no GUI
 backend chosen, and so no side effect on whoever imports this module (a notebook keeps its backend).
-The series come from `harness.analysis.metrics`, where every metric is defined.
+The series come from `harness.analysis.metrics`, where every metric is defined, over the per-second tables
+and histograms `harness.analysis.aggregate` reduces a run's records to (`FigureData.of`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from harness.analysis import metrics
+from harness.analysis.aggregate import Slice
 from harness.analysis.frames import Run
 
 FIGURE_DIR = "figures"
@@ -102,10 +105,40 @@ def fault_colour(fault_type: str) -> str:
 # --- the figures ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class FigureData:
+    """Everything the figures draw, all small: per-second tables (metrics' shape) and CDF points."""
+
+    timeline: Timeline
+    operations: pd.DataFrame  # per second, step operations
+    attempts: pd.DataFrame  # per second
+    steps: Mapping[str, pd.DataFrame]  # per second p50/p95/p99, the busiest steps (journey records as "journey")
+    cdfs: Mapping[str, tuple[np.ndarray, np.ndarray]]  # per phase with data: latency (x), share at or below (y)
+    phase_names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, run: Run) -> FigureData:
+        counts: dict[str, int] = {}
+        for (_, _, step), group in run.stats.groups("operation").items():
+            if step is not None:
+                counts[step] = counts.get(step, 0) + group.count
+        busiest = sorted(sorted(counts, key=lambda s: (-counts[s], s))[:MAX_STEP_PANELS])
+        names = tuple(p.name for p in run.phases)
+        cdfs = {name: run.stats.histogram(Slice("operation", (name,), journeys=False)).cdf() for name in names}
+        return cls(
+            Timeline.of(run),
+            run.operations_per_second,
+            run.attempts_per_second,
+            run.stats.step_per_second(busiest, run.t0),
+            {name: xy for name, xy in cdfs.items() if xy[0].size},
+            names,
+        )
+
+
 def latency_figure(operations: pd.DataFrame, timeline: Timeline) -> Figure:
-    """Operation latency p50/p95/p99 per second."""
+    """Operation latency p50/p95/p99 per second (`operations`: their per-second table)."""
     fig, ax = _figure()
-    series = metrics.latency_series(operations, timeline.t0, ("p50", "p95", "p99"))
+    series = metrics.latency_series(operations, ("p50", "p95", "p99"))
     for name in series.columns:
         ax.plot(series.index + 0.5, series[name], label=name, color=SERIES_COLOURS[name], linewidth=1.2)
     ax.set_title("Operation latency per second (end to end, retries and backoff included)")
@@ -122,7 +155,7 @@ def availability_figure(attempts: pd.DataFrame, operations: pd.DataFrame, timeli
     """Availability per second at attempt and at operation scope."""
     fig, ax = _figure()
     for frame, name, colour in ((attempts, "attempt", "#ff7f0e"), (operations, "operation", "#1f77b4")):
-        series = metrics.availability_series(frame, timeline.t0)
+        series = metrics.availability_series(frame)
         ax.plot(series.index + 0.5, series, label=f"{name} scope", color=colour, linewidth=1.2)
     ax.set_title("Availability per second: share of ok attempts and of ok operations (after retries)")
     ax.set_ylabel("availability (ok / total)")
@@ -136,12 +169,12 @@ def throughput_figure(operations: pd.DataFrame, timeline: Timeline) -> Figure:
     fig = Figure(figsize=(SIZE_IN[0], SIZE_IN[1] * 1.5), dpi=DPI, layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True)
     length = math.ceil(timeline.end_s) if not operations.empty else 0
-    rate = metrics.throughput_series(operations, timeline.t0, length)
+    rate = metrics.throughput_series(operations, length)
     top.plot(rate.index + 0.5, rate, color="#1f77b4", linewidth=1.2, label="operations started")
     top.set_title("Throughput and retry amplification per second")
     top.set_ylabel("throughput (operations/s)")
     top.set_ylim(bottom=0)
-    amplification = metrics.attempts_per_operation_series(operations, timeline.t0)
+    amplification = metrics.attempts_per_operation_series(operations)
     bottom.plot(amplification.index + 0.5, amplification, color="#d62728", linewidth=1.2, label="attempts/op")
     bottom.set_ylabel("attempts per operation")
     bottom.set_ylim(bottom=0.9 if amplification.empty else min(0.9, float(amplification.min()) - 0.1))
@@ -150,17 +183,16 @@ def throughput_figure(operations: pd.DataFrame, timeline: Timeline) -> Figure:
     return fig
 
 
-def step_latency_figure(operations: pd.DataFrame, timeline: Timeline) -> Figure:
+def step_latency_figure(steps: Mapping[str, pd.DataFrame], timeline: Timeline) -> Figure:
     """One panel per step (the busiest MAX_STEP_PANELS): operation latency p50/p95/p99 per second."""
-    steps = _busiest(operations, "step", MAX_STEP_PANELS)
-    rows = max(len(steps), 1)
+    names = list(steps)[:MAX_STEP_PANELS]
+    rows = max(len(names), 1)
     fig = Figure(figsize=(SIZE_IN[0], 1.0 + 2.2 * rows), dpi=DPI, layout="constrained")
     axes = fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
     fig.suptitle("Operation latency per second, per step (end to end, retries and backoff included)")
     for i, ax in enumerate(axes):
-        step = steps[i] if steps else None
-        frame = operations[operations["step"] == step] if step is not None else operations.iloc[:0]
-        series = metrics.latency_series(frame, timeline.t0, ("p50", "p95", "p99"))
+        step = names[i] if names else None
+        series = metrics.latency_series(steps[step]) if step is not None else metrics.latency_series(pd.DataFrame())
         for name in series.columns:
             ax.plot(series.index + 0.5, series[name], label=name, color=SERIES_COLOURS[name], linewidth=1.1)
         ax.set_title(f"step: {step}" if step is not None else "no step recorded", fontsize=10, loc="left")
@@ -169,7 +201,7 @@ def step_latency_figure(operations: pd.DataFrame, timeline: Timeline) -> Figure:
             ax.set_yscale("log")
         else:
             ax.set_ylim(bottom=0)
-        _finish(ax, timeline, empty=frame.empty, xlabel=i == rows - 1, phase_names=i == 0)
+        _finish(ax, timeline, empty=series.empty, xlabel=i == rows - 1, phase_names=i == 0)
     return fig
 
 
@@ -180,7 +212,7 @@ def outcome_mix_figure(attempts: pd.DataFrame, operations: pd.DataFrame, timelin
     fig.suptitle("Outcome mix per second: what the clients saw (attempts) and what users got (operations)")
     length = math.ceil(timeline.end_s)
     for ax, frame, name in ((top, attempts, "attempts"), (bottom, operations, "operations")):
-        table = metrics.outcome_series(frame, timeline.t0, length)
+        table = metrics.outcome_series(frame, length)
         if not table.empty:
             ax.stackplot(
                 table.index + 0.5,
@@ -195,18 +227,16 @@ def outcome_mix_figure(attempts: pd.DataFrame, operations: pd.DataFrame, timelin
     return fig
 
 
-def latency_cdf_figure(operations: pd.DataFrame, phase_names: tuple[str, ...]) -> Figure:
-    """Distribution of operation latency per phase: empirical CDF on a log latency axis, from raw
-    samples (drawn at CDF_POINTS quantiles, so a million samples cost no more to draw than a thousand)."""
+def latency_cdf_figure(cdfs: Mapping[str, tuple[np.ndarray, np.ndarray]], phase_names: tuple[str, ...]) -> Figure:
+    """Distribution of operation latency per phase: the exact share of operations at or below each bucket
+    edge of the latency histogram (128 a power of two), on a log latency axis."""
     fig, ax = _figure()
-    probabilities = np.linspace(0.0, 1.0, CDF_POINTS)
     drawn = False
     for i, name in enumerate(phase_names):
-        values = operations.loc[operations["phase"] == name, "latency_ms"].to_numpy(dtype=float)
-        values = values[np.isfinite(values) & (values > 0)]
-        if not values.size:
+        if name not in cdfs:
             continue
-        ax.plot(np.quantile(values, probabilities), probabilities, color=phase_colour(i), label=name, linewidth=1.4)
+        x, y = cdfs[name]
+        ax.plot(x, y, color=phase_colour(i), label=name, linewidth=1.4, drawstyle="steps-post")
         drawn = True
     ax.set_title("Operation latency distribution per phase (empirical CDF)")
     ax.set_xlabel("latency (ms, log scale)")
@@ -244,18 +274,19 @@ def fault_timeline_figure(timeline: Timeline) -> Figure:
     return fig
 
 
-def figures_of(run: Run) -> dict[str, Figure]:
+def figures_of(data: FigureData | Run) -> dict[str, Figure]:
     """Every figure of the report, by file stem, in report order."""
-    timeline = Timeline.of(run)
-    ops = run.step_operations
+    if not isinstance(data, FigureData):
+        data = FigureData.of(data)
+    timeline = data.timeline
     return {
         "timeline": fault_timeline_figure(timeline),
-        "latency": latency_figure(ops, timeline),
-        "latency_by_step": step_latency_figure(run.operations, timeline),
-        "availability": availability_figure(run.attempts, ops, timeline),
-        "throughput": throughput_figure(ops, timeline),
-        "outcomes": outcome_mix_figure(run.attempts, ops, timeline),
-        "latency_cdf": latency_cdf_figure(ops, tuple(p.name for p in run.phases)),
+        "latency": latency_figure(data.operations, timeline),
+        "latency_by_step": step_latency_figure(data.steps, timeline),
+        "availability": availability_figure(data.attempts, data.operations, timeline),
+        "throughput": throughput_figure(data.operations, timeline),
+        "outcomes": outcome_mix_figure(data.attempts, data.operations, timeline),
+        "latency_cdf": latency_cdf_figure(data.cdfs, data.phase_names),
     }
 
 
@@ -310,13 +341,6 @@ def mark_timeline(ax: Axes, timeline: Timeline, *, phase_names: bool = True, fau
         ax.axvspan(fault.start_s, fault.end_s, color=colour, alpha=0.13, label=fault.label, gid=f"fault:{fault.id}")
         if fault_labels:
             ax.text(fault.start_s + 0.2, 0.01, fault.label, transform=on_x, va="bottom", fontsize=7, color=colour)
-
-
-def _busiest(frame: pd.DataFrame, column: str, limit: int) -> list[str]:
-    if frame.empty:
-        return []
-    counts = frame[column].value_counts()
-    return sorted(str(v) for v in counts[counts > 0].index[:limit])
 
 
 def _wants_log(series: pd.DataFrame) -> bool:

@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from harness.analysis.compact import compact
+from harness.analysis.frames import load_run
 from harness.analysis.summary import build_summary
 from harness.records import ShardWriter, read_manifest, read_records, record_files, shard_paths
 from tests.unit.analysis.synthetic import T0, write_run
@@ -16,7 +17,8 @@ KINDS = ("attempts", "operations")
 
 
 def counts(run_dir):
-    return tuple(read_records(run_dir / "records", kind).num_rows for kind in KINDS)
+    with load_run(run_dir) as run:
+        return run.stats.count("attempt"), run.stats.count("operation")
 
 
 def test_compaction_leaves_a_few_time_sorted_files_and_no_shard(run_dir):

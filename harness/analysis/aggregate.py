@@ -1,0 +1,450 @@
+"""A run's records reduced, out of core, to what the metrics need: a `Tally` per slice of records, the
+per-second tables, histograms for the latency CDFs, and the seeded samples of the statistics.
+
+Everything starts from the finest groups every slice is a union of: (phase, flow, step) per scope. One
+scan per scope counts each group by outcome and status (with the sums the operation metrics need); one
+more gives each group's latency histogram (harness.analysis.quantiles). A slice (a phase, an SLO's
+phases, flows and steps, a breakdown row, the whole run) then merges its groups' counts and histograms
+without touching the records again. Its percentiles are exact: `prepare` finds, for every slice asked for
+at once, the one or two buckets holding each order statistic and fetches just their samples in one more
+scan per scope; a slice of more than EXACT_MAX_SAMPLES samples takes the histogram's estimate instead
+(`sketched` lists them, and the report states the bound).
+
+Per-second tables are GROUP BYs on `floor(ts - t0)`; their percentiles take the order statistics from each
+window's sorted samples, a bounded number of windows at a time. The samples of `harness.analysis.
+statistics` are fetched by position in record order (`ORDER BY ts, _file, _row`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from harness.analysis import quantiles
+from harness.analysis.metrics import (
+    NO_LATENCY,
+    OK,
+    OUTCOME_COLUMN,
+    PERCENTILES,
+    SERIES_PERCENTILES,
+    Latency,
+    Tally,
+)
+from harness.analysis.quantiles import Histogram, OrderStatistics, interpolate_many
+from harness.analysis.scan import Records, bucket_sql, number, string_list
+from harness.analysis.statistics import sample_positions
+
+SCOPES = {"attempt": "attempts", "operation": "operations"}
+JOURNEY_STEP = "journey"
+GroupKey = tuple[str | None, str | None, str | None]  # (phase, flow, step)
+QS = list(PERCENTILES.values())
+PER_SECOND_COUNTS = ("count", "ok", "attempts_sum", "attempts_count")
+# Per-second percentiles hold the samples of this many records at a time (sorted per window in DuckDB).
+WINDOW_CHUNK_ROWS = 4_000_000
+
+# The values whose percentiles are reported, as SQL over a record (operations: ts, latency_ms, intended_ts).
+# The closed-loop one is metrics.open_loop_wait_ms's arithmetic, step for step.
+OPEN_LOOP = "intended_ts IS NOT NULL AND NOT isnan(intended_ts)"
+VALUES = {
+    "latency": ("latency_ms", "TRUE"),
+    "closed_loop": (
+        f"latency_ms - CASE WHEN {OPEN_LOOP} AND NOT isnan((ts - intended_ts) * 1000.0) "
+        "THEN greatest((ts - intended_ts) * 1000.0, 0.0) ELSE 0.0 END",
+        "TRUE",
+    ),
+    "open_loop": ("latency_ms", OPEN_LOOP),
+}
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Some records of one scope: those of the given phases, flows and steps (None: all)."""
+
+    scope: str  # "attempt" or "operation"
+    phases: tuple[str, ...] | None = None
+    flows: tuple[str, ...] | None = None
+    steps: tuple[str, ...] | None = None
+    journeys: bool = True  # False: whole-journey operation records left out ("step operations")
+
+    def matches(self, key: GroupKey) -> bool:
+        phase, flow, step = key
+        return (
+            (self.phases is None or phase in self.phases)
+            and (self.flows is None or flow in self.flows)
+            and (self.steps is None or step in self.steps)
+            and (self.journeys or step != JOURNEY_STEP)
+        )
+
+    def where(self) -> str:
+        """The same selection as `matches`, in SQL."""
+        terms = ["TRUE"]
+        for column, values in (("phase", self.phases), ("flow", self.flows), ("step", self.steps)):
+            if values is not None:
+                terms.append(f"{column} IN ({string_list(values)[1:-1]})" if values else "FALSE")
+        if not self.journeys:
+            terms.append(f"step IS DISTINCT FROM '{JOURNEY_STEP}'")
+        return " AND ".join(terms)
+
+    def describe(self) -> str:
+        parts = [f"{self.scope}s"]
+        for name, values in (("phases", self.phases), ("flows", self.flows), ("steps", self.steps)):
+            if values is not None:
+                parts.append(f"{name} {', '.join(values)}")
+        if not self.journeys:
+            parts.append("steps only")
+        return ", ".join(parts)
+
+
+@dataclass
+class _Group:
+    """One (phase, flow, step) of one scope: counts, sums and latency histograms."""
+
+    count: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+    attempts_sum: int = 0
+    attempts_count: int = 0
+    backoff_sums: list[float] = field(default_factory=list)
+    latency_sums: list[float] = field(default_factory=list)
+    open_loop: int = 0
+    first_ts: float = math.inf
+    last_ts: float = -math.inf
+    histograms: dict[str, Histogram] = field(default_factory=dict)
+
+
+class Aggregates:
+    """The reductions of one run's records; each computed once, on first use."""
+
+    def __init__(self, records: Records):
+        self.records = records
+        self._groups: dict[str, dict[GroupKey, _Group]] = {}
+        self._tallies: dict[Slice, Tally] = {}
+        self.sketched: list[Slice] = []  # slices whose percentiles come from the histogram
+        self.fetch_scans = 0  # scans spent fetching order statistics (prepare batches them)
+
+    # --- the finest groups --------------------------------------------------------------------------
+
+    def groups(self, scope: str) -> dict[GroupKey, _Group]:
+        if scope not in self._groups:
+            self._groups[scope] = self._count(scope)
+        return self._groups[scope]
+
+    def _count(self, scope: str) -> dict[GroupKey, _Group]:
+        view = SCOPES[scope]
+        extra = ""
+        if scope == "operation":
+            extra = (
+                ", sum(attempts) AS attempts_sum, count(attempts) AS attempts_count, "
+                "sum(backoff_ms) FILTER (WHERE NOT isnan(backoff_ms)) AS backoff_sum, "
+                "sum(latency_ms) FILTER (WHERE NOT isnan(latency_ms)) AS latency_sum, "
+                f"count(*) FILTER (WHERE {OPEN_LOOP}) AS open_loop"
+            )
+        rows = self.records.frame(
+            f"SELECT phase, flow, step, outcome, status, count(*) AS n, min(ts) AS first_ts, max(ts) AS last_ts"
+            f"{extra} FROM {view} GROUP BY ALL"
+        )
+        groups: dict[GroupKey, _Group] = {}
+        for row in rows.itertuples(index=False):
+            key = (_str(row.phase), _str(row.flow), _str(row.step))
+            group = groups.setdefault(key, _Group())
+            n = int(row.n)
+            group.count += n
+            if _known(row.outcome):
+                group.outcomes[str(row.outcome)] += n
+            if _known(row.status):
+                group.statuses[int(row.status)] += n
+            if _known(row.first_ts):
+                group.first_ts = min(group.first_ts, float(row.first_ts))
+                group.last_ts = max(group.last_ts, float(row.last_ts))
+            if scope == "operation":
+                group.attempts_sum += int(row.attempts_sum) if _known(row.attempts_sum) else 0
+                group.attempts_count += int(row.attempts_count)
+                group.backoff_sums.append(float(row.backoff_sum) if _known(row.backoff_sum) else 0.0)
+                group.latency_sums.append(float(row.latency_sum) if _known(row.latency_sum) else 0.0)
+                group.open_loop += int(row.open_loop)
+        for value in self._values(scope, groups):
+            for key, histogram in self._histograms(scope, value).items():
+                groups[key].histograms[value] = histogram
+        return groups
+
+    def _values(self, scope: str, groups: dict[GroupKey, _Group]) -> list[str]:
+        if scope == "operation" and any(g.open_loop for g in groups.values()):
+            return list(VALUES)
+        return ["latency"]
+
+    def _histograms(self, scope: str, value: str) -> dict[GroupKey, Histogram]:
+        expression, where = VALUES[value]
+        rows = self.records.frame(
+            f"SELECT phase, flow, step, b, count(*) AS n, min(x) AS lo, max(x) AS hi FROM ("
+            f"SELECT phase, flow, step, x, {bucket_sql('x')} AS b FROM ("
+            f"SELECT phase, flow, step, {expression} AS x FROM {SCOPES[scope]} WHERE {where}) "
+            f"WHERE x IS NOT NULL AND NOT isnan(x)) GROUP BY phase, flow, step, b ORDER BY phase, flow, step, b"
+        )
+        out: dict[GroupKey, Histogram] = {}
+        for key, part in rows.groupby(["phase", "flow", "step"], dropna=False, sort=False):
+            out[(_str(key[0]), _str(key[1]), _str(key[2]))] = Histogram(
+                part["b"].to_numpy(np.int64),
+                part["n"].to_numpy(np.int64),
+                part["lo"].to_numpy(float),
+                part["hi"].to_numpy(float),
+            )
+        return out
+
+    # --- slices ---------------------------------------------------------------------------------------
+
+    def spans(self) -> dict[str | None, tuple[float, float]]:
+        """First and last record time per phase, over both scopes."""
+        out: dict[str | None, tuple[float, float]] = {}
+        for scope in SCOPES:
+            for (phase, _, _), group in self.groups(scope).items():
+                if group.first_ts > group.last_ts:
+                    continue
+                first, last = out.get(phase, (math.inf, -math.inf))
+                out[phase] = (min(first, group.first_ts), max(last, group.last_ts))
+        return out
+
+    def time_bounds(self, scope: str) -> tuple[float, float] | None:
+        """First and last record time of a scope (None: no record with a time)."""
+        found = [(g.first_ts, g.last_ts) for g in self.groups(scope).values() if g.first_ts <= g.last_ts]
+        if not found:
+            return None
+        return min(a for a, _ in found), max(b for _, b in found)
+
+    def count(self, scope: str) -> int:
+        return sum(g.count for g in self.groups(scope).values())
+
+    def keys(self, scope: str) -> list[GroupKey]:
+        return list(self.groups(scope))
+
+    def tally(self, part: Slice) -> Tally:
+        if part not in self._tallies:
+            self.prepare([part])
+        return self._tallies[part]
+
+    def histogram(self, part: Slice, value: str = "latency") -> Histogram:
+        groups = self.groups(part.scope)
+        return Histogram.merge(g.histograms.get(value, Histogram.empty()) for k, g in groups.items() if part.matches(k))
+
+    def prepare(self, slices: Iterable[Slice]) -> None:
+        """Compute the tallies of many slices at once: one scan per scope fetches the samples of every
+        order statistic they need."""
+        todo = list(dict.fromkeys(s for s in slices if s not in self._tallies))
+        for scope in SCOPES:
+            mine = [s for s in todo if s.scope == scope]
+            if mine:
+                self._prepare(scope, mine)
+
+    def _prepare(self, scope: str, slices: list[Slice]) -> None:
+        groups = self.groups(scope)
+        orders = {value: OrderStatistics() for value in VALUES}
+        planned = []
+        for part in slices:
+            members = [k for k in groups if part.matches(k)]
+            found = [groups[k] for k in members]
+            open_loop = sum(g.open_loop for g in found)
+            plans: dict[str, tuple[Histogram, list[Any] | None]] = {}
+            for value in ("latency", "closed_loop", "open_loop") if open_loop else ("latency",):
+                merged = Histogram.merge(g.histograms.get(value, Histogram.empty()) for g in found)
+                exact = merged.count <= quantiles.EXACT_MAX_SAMPLES
+                plan = orders[value].plan(members, merged, QS) if exact and merged.count else None
+                plans[value] = (merged, plan)
+            planned.append((part, found, open_loop, plans))
+        for value, order in orders.items():
+            if order.wanted:
+                order.supply(self._fetch(scope, value, order.wanted))
+        for part, found, open_loop, plans in planned:
+            latencies = {v: self._latency(part, orders[v], merged, plan) for v, (merged, plan) in plans.items()}
+            tally = Tally(
+                count=sum(g.count for g in found),
+                outcomes=dict(sum((g.outcomes for g in found), Counter())),
+                statuses=dict(sum((g.statuses for g in found), Counter())),
+                latency=latencies["latency"],
+                attempts_sum=sum(g.attempts_sum for g in found),
+                attempts_count=sum(g.attempts_count for g in found),
+                backoff_sum_ms=math.fsum(x for g in found for x in g.backoff_sums),
+                latency_sum_ms=math.fsum(x for g in found for x in g.latency_sums),
+                open_loop=open_loop,
+                closed_loop_latency=latencies.get("closed_loop", NO_LATENCY),
+                open_loop_latency=latencies.get("open_loop", NO_LATENCY),
+            )
+            self._tallies[part] = tally
+
+    def _latency(self, part: Slice, order: OrderStatistics, merged: Histogram, plan: list[Any] | None) -> Latency:
+        n = merged.count
+        if not n:
+            return NO_LATENCY
+        if plan is None:
+            self.sketched.append(part)
+            return Latency(n, dict(zip(PERCENTILES, merged.percentiles(QS), strict=True)), exact=False)
+        return Latency(n, dict(zip(PERCENTILES, order.percentiles(plan, n, QS), strict=True)))
+
+    def _fetch(self, scope: str, value: str, wanted: dict[object, set[int]]) -> dict[object, tuple[Any, Any]]:
+        """Per group: (bucket ids, values) of its records in the wanted buckets; one scan."""
+        keys = list(wanted)
+        rows = [(i, *keys[i], b) for i in range(len(keys)) for b in sorted(wanted[keys[i]])]  # type: ignore[misc]
+        table = pa.table(
+            {
+                "gid": pa.array([r[0] for r in rows], pa.int64()),
+                "phase": pa.array([r[1] for r in rows], pa.string()),
+                "flow": pa.array([r[2] for r in rows], pa.string()),
+                "step": pa.array([r[3] for r in rows], pa.string()),
+                "b": pa.array([r[4] for r in rows], pa.int64()),
+            }
+        )
+        self.records.register("_wanted", table)
+        expression, where = VALUES[value]
+        found = self.records.arrow(
+            f"SELECT w.gid, v.b, v.x FROM (SELECT phase, flow, step, x, {bucket_sql('x')} AS b FROM ("
+            f"SELECT phase, flow, step, {expression} AS x FROM {SCOPES[scope]} WHERE {where}) "
+            f"WHERE x IS NOT NULL AND NOT isnan(x)) v JOIN _wanted w ON v.b = w.b "
+            f"AND v.phase IS NOT DISTINCT FROM w.phase AND v.flow IS NOT DISTINCT FROM w.flow "
+            f"AND v.step IS NOT DISTINCT FROM w.step ORDER BY w.gid"
+        )
+        self.fetch_scans += 1
+        gid = found.column("gid").to_numpy()
+        buckets, values = found.column("b").to_numpy(), found.column("x").to_numpy()
+        edges = np.searchsorted(gid, np.arange(len(keys) + 1))
+        return {keys[i]: (buckets[edges[i] : edges[i + 1]], values[edges[i] : edges[i + 1]]) for i in range(len(keys))}
+
+    def sampled(self, part: Slice) -> Tally:
+        """The slice's tally with its seeded latency sample (statistics.sample_positions), which the
+        baseline comparisons need; fetched once per slice."""
+        found = self.tally(part)
+        if found.sample is None:
+            found = replace(found, sample=self._sample(part, found.latency.count))
+            self._tallies[part] = found
+        return found
+
+    def _sample(self, part: Slice, n: int) -> np.ndarray:
+        source = (
+            f"SELECT latency_ms AS x, ts, _file, _row FROM {SCOPES[part.scope]} WHERE {part.where()} "
+            f"AND latency_ms IS NOT NULL AND NOT isnan(latency_ms) {self._time_bounds(part)}"
+        )
+        positions = sample_positions(n)
+        if positions is None:
+            found = self.records.arrow(f"SELECT x FROM ({source}) ORDER BY ts, _file, _row")
+            return found.column("x").to_numpy()
+        self.records.register("_positions", pa.table({"i": np.arange(positions.size), "pos": positions}))
+        found = self.records.arrow(
+            f"SELECT p.i, v.x FROM (SELECT x, row_number() OVER (ORDER BY ts, _file, _row) - 1 AS pos "
+            f"FROM ({source})) v JOIN _positions p ON v.pos = p.pos ORDER BY p.i"
+        )
+        return found.column("x").to_numpy()
+
+    def _time_bounds(self, part: Slice) -> str:
+        """A ts range holding every record of the slice: lets DuckDB skip row groups of compacted files."""
+        spans = [
+            (g.first_ts, g.last_ts) for k, g in self.groups(part.scope).items() if part.matches(k) and g.count
+        ]
+        if not spans or any(not math.isfinite(a) for a, _ in spans):
+            return ""
+        return f"AND ts BETWEEN {number(min(a for a, _ in spans))} AND {number(max(b for _, b in spans))}"
+
+    # --- per second -----------------------------------------------------------------------------------
+
+    def per_second(self, scope: str, t0: float, *, journeys: bool = False) -> pd.DataFrame:
+        """The per-second table (metrics docstring) of a scope; operations without whole-journey records
+        unless `journeys`. Operations carry p50/p95/p99 of their latency."""
+        part = Slice(scope, journeys=journeys or scope == "attempt")
+        window = f"floor(ts - {number(t0)})::BIGINT"
+        extra = ", sum(attempts) AS attempts_sum, count(attempts) AS attempts_count" if scope == "operation" else ""
+        rows = self.records.frame(
+            f"SELECT {window} AS w, outcome, count(*) AS n{extra} FROM {SCOPES[scope]} "
+            f"WHERE ts IS NOT NULL AND {part.where()} GROUP BY ALL"
+        )
+        if rows.empty:
+            return pd.DataFrame({c: pd.Series(dtype=np.int64) for c in PER_SECOND_COUNTS})
+        if "attempts_sum" not in rows.columns:
+            rows["attempts_sum"], rows["attempts_count"] = 0, 0
+        rows["attempts_sum"] = rows["attempts_sum"].fillna(0)
+        rows["ok"] = rows["n"].where(rows["outcome"] == OK, 0)
+        table = rows.groupby("w")[["n", "ok", "attempts_sum", "attempts_count"]].sum().astype(np.int64)
+        table = table.rename(columns={"n": "count"})
+        crossed = rows.dropna(subset=["outcome"]).pivot_table(index="w", columns="outcome", values="n", aggfunc="sum")
+        table = table.join(crossed.add_prefix(OUTCOME_COLUMN)).fillna(0)
+        for c in table.columns:
+            table[c] = table[c].astype(np.int64)
+        if scope == "operation":
+            found = self._window_percentiles(part, t0, table["count"])
+            table = table.join(found.drop(columns="key"))
+        table.index.name = None
+        return table
+
+    def step_per_second(self, steps: Sequence[str], t0: float) -> dict[str, pd.DataFrame]:
+        """p50/p95/p99 of operation latency per second, per step (whole-journey records as step "journey")."""
+        if not steps:
+            return {}
+        part = Slice("operation", steps=tuple(steps))
+        counts = self.records.frame(
+            f"SELECT floor(ts - {number(t0)})::BIGINT AS w, count(*) AS n FROM operations "
+            f"WHERE ts IS NOT NULL AND {part.where()} GROUP BY ALL"
+        ).set_index("w")["n"]
+        found = self._window_percentiles(part, t0, counts, by_step=True)
+        return {step: found[found["key"] == step].drop(columns="key") for step in steps}
+
+    def _window_percentiles(
+        self, part: Slice, t0: float, counts: pd.Series, *, by_step: bool = False
+    ) -> pd.DataFrame:
+        """Exact SERIES_PERCENTILES per window (and step), a few million records at a time."""
+        window = f"floor(ts - {number(t0)})::BIGINT"
+        key = "step" if by_step else "NULL::VARCHAR"
+        picks = []
+        for name in SERIES_PERCENTILES:
+            q = number(np.true_divide(PERCENTILES[name], 100))
+            below = f"floor((n - 1) * {q})::BIGINT"
+            picks.append(f"l[{below} + 1] AS \"{name}_lo\", l[least({below} + 2, n)] AS \"{name}_hi\"")
+        parts = []
+        for first, last in _chunks(counts.sort_index(), WINDOW_CHUNK_ROWS):
+            lo, hi = number(t0 + first - 1), number(t0 + last + 2)
+            parts.append(
+                self.records.arrow(
+                    f"SELECT w, key, n, {', '.join(picks)} FROM (SELECT w, key, count(*) AS n, list_sort(list(x)) AS l "
+                    f"FROM (SELECT {window} AS w, {key} AS key, latency_ms AS x FROM operations WHERE {part.where()} "
+                    f"AND ts >= {lo} AND ts < {hi} AND latency_ms IS NOT NULL AND NOT isnan(latency_ms)) "
+                    f"WHERE w BETWEEN {first} AND {last} GROUP BY w, key) ORDER BY key, w"
+                )
+            )
+        out = pd.DataFrame(columns=["key", *SERIES_PERCENTILES], dtype=float)
+        if not parts:
+            return out
+        table = pa.concat_tables(parts)
+        n = table.column("n").to_numpy()
+        result = {"key": table.column("key").to_pylist()}
+        for name in SERIES_PERCENTILES:
+            lo, hi = table.column(f"{name}_lo").to_numpy(), table.column(f"{name}_hi").to_numpy()
+            result[name] = interpolate_many(lo, hi, n, PERCENTILES[name])
+        return pd.DataFrame(result, index=table.column("w").to_numpy())
+
+
+def _chunks(counts: pd.Series, limit: int) -> list[tuple[int, int]]:
+    """Consecutive windows grouped so that each group holds at most `limit` records (or one window)."""
+    out: list[tuple[int, int]] = []
+    first: int | None = None
+    held = previous = 0
+    for w, n in counts.items():
+        w, n = int(w), int(n)
+        if first is not None and held + n > limit:
+            out.append((first, previous))
+            first, held = None, 0
+        if first is None:
+            first = w
+        held += n
+        previous = w
+    if first is not None:
+        out.append((first, previous))
+    return out
+
+
+def _known(value: object) -> bool:
+    return value is not None and value is not pd.NA and not (isinstance(value, float) and math.isnan(value))
+
+
+def _str(value: object) -> str | None:
+    return str(value) if _known(value) else None

@@ -1,0 +1,46 @@
+"""Time to detect and time to recover of every fault of a run, against the run's baseline phase.
+
+The per-window arithmetic and the tolerances live in `metrics`; this module only decides which phase is
+the baseline and how far after each fault to look (until the end of the next phase, or of the run).
+"""
+
+from __future__ import annotations
+
+from tests.reference.inmemory.frames import FaultWindow, Run
+from tests.reference.inmemory.metrics import Baseline, Recovery, recovery, window_health
+
+BASELINE_PHASE = "baseline"
+
+
+def baseline_phase(run: Run) -> str | None:
+    """The phase named "baseline", else the first phase without faults."""
+    names = [p.name for p in run.phases]
+    if BASELINE_PHASE in names:
+        return BASELINE_PHASE
+    return next((p.name for p in run.phases if not p.faults), None)
+
+
+def baseline(run: Run) -> Baseline | None:
+    name = baseline_phase(run)
+    if name is None:
+        return None
+    ops = run.step_operations
+    return Baseline.of(ops[ops["phase"] == name])
+
+
+def horizon_end(run: Run, fault: FaultWindow) -> float:
+    """How long to watch after a fault: the end of the phase after its own, or the end of the data."""
+    names = [p.name for p in run.phases]
+    end = run.data_end
+    if fault.phase in names:
+        later = [p for p in run.phases[names.index(fault.phase) + 1 :] if p.end is not None]
+        if later and later[0].end is not None:
+            end = min(end, later[0].end)
+    return end
+
+
+def fault_recoveries(run: Run) -> dict[str, Recovery]:
+    """Recovery of each fault, by fault id (all None inside when there is no baseline to compare with)."""
+    reference = baseline(run)
+    health = None if reference is None else window_health(run.step_operations, run.t0, reference)
+    return {f.id: recovery(health, run.t0, f.start, f.end, horizon_end(run, f)) for f in run.faults}
