@@ -141,14 +141,14 @@ def latency_figure(operations: pd.DataFrame, timeline: Timeline) -> Figure:
     series = metrics.latency_series(operations, ("p50", "p95", "p99"))
     for name in series.columns:
         ax.plot(series.index + 0.5, series[name], label=name, color=SERIES_COLOURS[name], linewidth=1.2)
-    ax.set_title("Operation latency per second (end to end, retries and backoff included)")
+    ax.set_title("Operation latency per second (end to end, retries and backoff included)", y=1.0)
     ax.set_ylabel("latency (ms)")
     if _wants_log(series):
         ax.set_yscale("log")
     else:
         ax.set_ylim(bottom=0)
     _finish(ax, timeline, empty=series.empty)
-    return fig
+    return _layout(fig)
 
 
 def availability_figure(attempts: pd.DataFrame, operations: pd.DataFrame, timeline: Timeline) -> Figure:
@@ -157,21 +157,21 @@ def availability_figure(attempts: pd.DataFrame, operations: pd.DataFrame, timeli
     for frame, name, colour in ((attempts, "attempt", "#ff7f0e"), (operations, "operation", "#1f77b4")):
         series = metrics.availability_series(frame)
         ax.plot(series.index + 0.5, series, label=f"{name} scope", color=colour, linewidth=1.2)
-    ax.set_title("Availability per second: share of ok attempts and of ok operations (after retries)")
+    ax.set_title("Availability per second: share of ok attempts and of ok operations (after retries)", y=1.0)
     ax.set_ylabel("availability (ok / total)")
     ax.set_ylim(-0.02, 1.08)
     _finish(ax, timeline, empty=attempts.empty and operations.empty)
-    return fig
+    return _layout(fig)
 
 
 def throughput_figure(operations: pd.DataFrame, timeline: Timeline) -> Figure:
     """Operations per second, and attempts per operation (retry amplification) below it."""
-    fig = Figure(figsize=(SIZE_IN[0], SIZE_IN[1] * 1.5), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(SIZE_IN[0], SIZE_IN[1] * 1.5), dpi=DPI, )
     top, bottom = fig.subplots(2, 1, sharex=True)
     length = math.ceil(timeline.end_s) if not operations.empty else 0
     rate = metrics.throughput_series(operations, length)
     top.plot(rate.index + 0.5, rate, color="#1f77b4", linewidth=1.2, label="operations started")
-    top.set_title("Throughput and retry amplification per second")
+    top.set_title("Throughput and retry amplification per second", y=1.0)
     top.set_ylabel("throughput (operations/s)")
     top.set_ylim(bottom=0)
     amplification = metrics.attempts_per_operation_series(operations)
@@ -180,14 +180,14 @@ def throughput_figure(operations: pd.DataFrame, timeline: Timeline) -> Figure:
     bottom.set_ylim(bottom=0.9 if amplification.empty else min(0.9, float(amplification.min()) - 0.1))
     _finish(top, timeline, empty=operations.empty, xlabel=False)
     _finish(bottom, timeline, empty=operations.empty, phase_names=False)
-    return fig
+    return _layout(fig, hspace_in=0.15)
 
 
 def step_latency_figure(steps: Mapping[str, pd.DataFrame], timeline: Timeline) -> Figure:
     """One panel per step (the busiest MAX_STEP_PANELS): operation latency p50/p95/p99 per second."""
     names = list(steps)[:MAX_STEP_PANELS]
     rows = max(len(names), 1)
-    fig = Figure(figsize=(SIZE_IN[0], 1.0 + 2.2 * rows), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(SIZE_IN[0], 1.0 + 2.2 * rows), dpi=DPI, )
     axes = fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
     fig.suptitle("Operation latency per second, per step (end to end, retries and backoff included)")
     for i, ax in enumerate(axes):
@@ -195,19 +195,19 @@ def step_latency_figure(steps: Mapping[str, pd.DataFrame], timeline: Timeline) -
         series = metrics.latency_series(steps[step]) if step is not None else metrics.latency_series(pd.DataFrame())
         for name in series.columns:
             ax.plot(series.index + 0.5, series[name], label=name, color=SERIES_COLOURS[name], linewidth=1.1)
-        ax.set_title(f"step: {step}" if step is not None else "no step recorded", fontsize=10, loc="left")
+        ax.set_title(f"step: {step}" if step is not None else "no step recorded", fontsize=10, loc="left", y=1.0)
         ax.set_ylabel("latency (ms)")
         if _wants_log(series):
             ax.set_yscale("log")
         else:
             ax.set_ylim(bottom=0)
         _finish(ax, timeline, empty=series.empty, xlabel=i == rows - 1, phase_names=i == 0)
-    return fig
+    return _layout(fig, top_in=0.75, hspace_in=0.4)
 
 
 def outcome_mix_figure(attempts: pd.DataFrame, operations: pd.DataFrame, timeline: Timeline) -> Figure:
     """Outcomes per second as stacked areas, attempts above and operations below."""
-    fig = Figure(figsize=(SIZE_IN[0], SIZE_IN[1] * 1.5), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(SIZE_IN[0], SIZE_IN[1] * 1.5), dpi=DPI, )
     top, bottom = fig.subplots(2, 1, sharex=True)
     fig.suptitle("Outcome mix per second: what the clients saw (attempts) and what users got (operations)")
     length = math.ceil(timeline.end_s)
@@ -224,7 +224,7 @@ def outcome_mix_figure(attempts: pd.DataFrame, operations: pd.DataFrame, timelin
         ax.set_ylabel(f"{name} per second")
         ax.set_ylim(bottom=0)
         _finish(ax, timeline, empty=frame.empty, xlabel=ax is bottom, phase_names=ax is top)
-    return fig
+    return _layout(fig, top_in=0.5, hspace_in=0.15)
 
 
 def latency_cdf_figure(cdfs: Mapping[str, tuple[np.ndarray, np.ndarray]], phase_names: tuple[str, ...]) -> Figure:
@@ -238,7 +238,7 @@ def latency_cdf_figure(cdfs: Mapping[str, tuple[np.ndarray, np.ndarray]], phase_
         x, y = cdfs[name]
         ax.plot(x, y, color=phase_colour(i), label=name, linewidth=1.4, drawstyle="steps-post")
         drawn = True
-    ax.set_title("Operation latency distribution per phase (empirical CDF)")
+    ax.set_title("Operation latency distribution per phase (empirical CDF)", y=1.0)
     ax.set_xlabel("latency (ms, log scale)")
     ax.set_ylabel("share of operations at or below")
     ax.set_ylim(0, 1.01)
@@ -248,13 +248,13 @@ def latency_cdf_figure(cdfs: Mapping[str, tuple[np.ndarray, np.ndarray]], phase_
     else:
         ax.text(0.5, 0.5, "no data recorded", transform=ax.transAxes, ha="center", va="center", color="grey")
     ax.grid(True, alpha=0.3, which="both")
-    return fig
+    return _layout(fig)
 
 
 def fault_timeline_figure(timeline: Timeline) -> Figure:
     """A strip: the phases as coloured bands on the top row, each fault as a bar on its own row."""
     rows = len(timeline.faults) + 1
-    fig = Figure(figsize=(SIZE_IN[0], 0.9 + 0.45 * rows), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(SIZE_IN[0], 0.9 + 0.45 * rows), dpi=DPI, )
     ax = fig.add_subplot()
     for i, phase in enumerate(timeline.phases):
         ax.broken_barh([(phase.start_s, phase.end_s - phase.start_s)], (rows - 1 - 0.4, 0.8),
@@ -266,12 +266,13 @@ def fault_timeline_figure(timeline: Timeline) -> Figure:
                        facecolors=fault_colour(fault.type), gid=f"fault-bar:{fault.id}")  # fmt: skip
     ax.set_yticks(range(rows), [f.label for f in reversed(timeline.faults)] + ["phases"], fontsize=8)
     ax.set_ylim(-0.6, rows - 0.4)
-    ax.set_title("Fault timeline: phases and when each fault was in effect")
+    ax.set_title("Fault timeline: phases and when each fault was in effect", y=1.0)
     mark_timeline(ax, timeline, phase_names=False, fault_labels=False)
     ax.set_xlim(0, max(timeline.end_s, 1.0))
     ax.set_xlabel("time since test start (s)")
     ax.grid(True, axis="x", alpha=0.3)
-    return fig
+    labels = [f.label for f in timeline.faults] + ["phases"]
+    return _layout(fig, left_in=0.35 + _TEXT_IN_PER_CHAR * max(len(label) for label in labels), bottom_in=0.5)
 
 
 def figures_of(data: FigureData | Run) -> dict[str, Figure]:
@@ -306,8 +307,31 @@ def save_figures(figures: Mapping[str, Figure], run_dir: str | Path) -> dict[str
 # --- shared decoration -----------------------------------------------------------------------------
 
 
+# Approximate width of a character at the 8-point legend and tick font, and of a legend's handle and padding.
+_TEXT_IN_PER_CHAR = 0.062
+_LEGEND_HANDLE_IN = 0.55
+_OUTSIDE = "legend:outside"
+
+
+def _layout(
+    fig: Figure, *, left_in: float = 0.8, top_in: float = 0.4, bottom_in: float = 0.55, hspace_in: float = 0.0
+) -> Figure:
+    """Fixed margins in inches, the right one wide enough for the legends placed outside the axes. Matplotlib's
+    constrained layout would find them itself, but it costs a second full layout pass per figure, as much as
+    drawing it: the report's figures are regular enough to place by hand."""
+    width, height = fig.get_size_inches()
+    legends = [ax.get_legend() for ax in fig.axes]
+    labels = [t.get_text() for lg in legends if lg is not None and lg.get_gid() == _OUTSIDE for t in lg.get_texts()]
+    right_in = 0.3 + (_LEGEND_HANDLE_IN + _TEXT_IN_PER_CHAR * max(len(t) for t in labels) if labels else 0.0)
+    rows = max(len(fig.axes), 1)
+    axes_in = (height - top_in - bottom_in - hspace_in * (rows - 1)) / rows
+    fig.subplots_adjust(left=left_in / width, right=1 - right_in / width, top=1 - top_in / height,
+                        bottom=bottom_in / height, hspace=hspace_in / max(axes_in, 0.1))  # fmt: skip
+    return fig
+
+
 def _figure() -> tuple[Figure, Axes]:
-    fig = Figure(figsize=SIZE_IN, dpi=DPI, layout="constrained")
+    fig = Figure(figsize=SIZE_IN, dpi=DPI, )
     return fig, fig.add_subplot()
 
 
@@ -322,7 +346,7 @@ def _finish(ax: Axes, timeline: Timeline, *, empty: bool, xlabel: bool = True, p
     handles, _ = ax.get_legend_handles_labels()
     if handles:
         # Outside the axes, right: nothing of the data or of the phase names is hidden under it.
-        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False).set_gid(_OUTSIDE)
 
 
 def mark_timeline(ax: Axes, timeline: Timeline, *, phase_names: bool = True, fault_labels: bool = True) -> None:
