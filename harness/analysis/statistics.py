@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from harness.analysis import metrics
 from harness.analysis.metrics import TallyOrFrame, tally
@@ -56,10 +55,13 @@ def availability_difference(baseline: TallyOrFrame, phase: TallyOrFrame) -> dict
     table = np.array([[k1, n1 - k1], [k2, n2 - k2]])
     if (table.sum(axis=0) == 0).any():  # nobody failed (or nobody succeeded) anywhere: nothing to test
         p_value, test = 1.0, "none"
-    elif n1 + n2 <= FISHER_MAX_TOTAL:
-        p_value, test = float(stats.fisher_exact(table).pvalue), "fisher_exact"
     else:
-        p_value, test = float(stats.chi2_contingency(table).pvalue), "chi2"
+        from scipy import stats  # imported when first used (see metrics.wilson_interval)
+
+        if n1 + n2 <= FISHER_MAX_TOTAL:
+            p_value, test = float(stats.fisher_exact(table).pvalue), "fisher_exact"
+        else:
+            p_value, test = float(stats.chi2_contingency(table).pvalue), "chi2"
     return {
         "difference": k2 / n2 - k1 / n1,
         "interval": proportion_difference_interval(k1, n1, k2, n2),
@@ -83,6 +85,8 @@ def latency_shift(baseline: TallyOrFrame, phase: TallyOrFrame) -> dict[str, Any]
     x, y = _sample(baseline), _sample(phase)
     if not x.size or not y.size:
         return None
+    from scipy import stats
+
     u, p_value = stats.mannwhitneyu(y, x, alternative="two-sided", method="asymptotic")
     p95_x, p95_y = np.percentile(x, 95), np.percentile(y, 95)
     return {

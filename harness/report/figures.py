@@ -6,7 +6,7 @@ fault window shaded in its type's colour and labelled. Figures are built as bare
 objects, never through pyplot: no global figure registry (nothing to leak, nothing to close), no GUI
 backend chosen, and so no side effect on whoever imports this module (a notebook keeps its backend).
 The series come from `harness.analysis.metrics`, where every metric is defined, over the per-second tables
-and histograms `harness.analysis.aggregate` reduces a run's records to (`FigureData.of`).
+and histograms `harness.analysis.aggregate` reduces a run's records to (`harness.report.figure_data`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +22,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from harness.analysis import metrics
-from harness.analysis.aggregate import Slice
 from harness.analysis.frames import Run
+from harness.report.figure_data import MAX_STEP_PANELS, FaultMark, FigureData, PhaseMark, Timeline
+
+__all__ = ["DPI", "SIZE_IN", "FaultMark", "FigureData", "PhaseMark", "Timeline", "figures_of", "save_figures"]
 
 FIGURE_DIR = "figures"
 SIZE_IN = (10.0, 4.2)
@@ -48,44 +49,6 @@ OUTCOME_COLOURS = {
     "protocol_error": "#8c8c8c",
     "security_violation": "#000000",
 }
-MAX_STEP_PANELS = 6
-CDF_POINTS = 400
-
-
-@dataclass(frozen=True)
-class PhaseMark:
-    name: str
-    start_s: float
-    end_s: float
-
-
-@dataclass(frozen=True)
-class FaultMark:
-    id: str
-    type: str
-    label: str
-    start_s: float
-    end_s: float
-
-
-@dataclass(frozen=True)
-class Timeline:
-    """What every time-axis figure marks, in seconds since the test start `t0`."""
-
-    t0: float
-    end_s: float
-    phases: tuple[PhaseMark, ...] = ()
-    faults: tuple[FaultMark, ...] = ()
-
-    @classmethod
-    def of(cls, run: Run) -> Timeline:
-        t0 = run.t0
-        phases = tuple(
-            PhaseMark(p.name, p.start - t0, p.end - t0) for p in run.phases if p.start is not None and p.end is not None
-        )
-        faults = tuple(FaultMark(f.id, f.type, f.label, f.start - t0, f.end - t0) for f in run.faults)
-        ends = [run.data_end - t0, *(p.end_s for p in phases)]
-        return cls(t0, max(ends), phases, faults)
 
 
 def phase_colour(index: int) -> str:
@@ -103,36 +66,6 @@ def fault_colour(fault_type: str) -> str:
 
 
 # --- the figures ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FigureData:
-    """Everything the figures draw, all small: per-second tables (metrics' shape) and CDF points."""
-
-    timeline: Timeline
-    operations: pd.DataFrame  # per second, step operations
-    attempts: pd.DataFrame  # per second
-    steps: Mapping[str, pd.DataFrame]  # per second p50/p95/p99, the busiest steps (journey records as "journey")
-    cdfs: Mapping[str, tuple[np.ndarray, np.ndarray]]  # per phase with data: latency (x), share at or below (y)
-    phase_names: tuple[str, ...]
-
-    @classmethod
-    def of(cls, run: Run) -> FigureData:
-        counts: dict[str, int] = {}
-        for (_, _, step), group in run.stats.groups("operation").items():
-            if step is not None:
-                counts[step] = counts.get(step, 0) + group.count
-        busiest = sorted(sorted(counts, key=lambda s: (-counts[s], s))[:MAX_STEP_PANELS])
-        names = tuple(p.name for p in run.phases)
-        cdfs = {name: run.stats.histogram(Slice("operation", (name,), journeys=False)).cdf() for name in names}
-        return cls(
-            Timeline.of(run),
-            run.operations_per_second,
-            run.attempts_per_second,
-            run.stats.step_per_second(busiest, run.t0),
-            {name: xy for name, xy in cdfs.items() if xy[0].size},
-            names,
-        )
 
 
 def latency_figure(operations: pd.DataFrame, timeline: Timeline) -> Figure:

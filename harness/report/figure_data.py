@@ -1,0 +1,83 @@
+"""What the report's figures draw, without drawing it: small frames and marks, computed from a run by
+`FigureData.of` and picklable, so that another process can draw them (harness.report.render) while this
+one goes on with the analysis. Importing this module does not import matplotlib.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from harness.analysis.aggregate import Slice
+from harness.analysis.frames import Run
+
+MAX_STEP_PANELS = 6
+
+
+@dataclass(frozen=True)
+class PhaseMark:
+    name: str
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class FaultMark:
+    id: str
+    type: str
+    label: str
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """What every time-axis figure marks, in seconds since the test start `t0`."""
+
+    t0: float
+    end_s: float
+    phases: tuple[PhaseMark, ...] = ()
+    faults: tuple[FaultMark, ...] = ()
+
+    @classmethod
+    def of(cls, run: Run) -> Timeline:
+        t0 = run.t0
+        phases = tuple(
+            PhaseMark(p.name, p.start - t0, p.end - t0) for p in run.phases if p.start is not None and p.end is not None
+        )
+        faults = tuple(FaultMark(f.id, f.type, f.label, f.start - t0, f.end - t0) for f in run.faults)
+        ends = [run.data_end - t0, *(p.end_s for p in phases)]
+        return cls(t0, max(ends), phases, faults)
+
+
+@dataclass(frozen=True)
+class FigureData:
+    """Everything the figures draw, all small: per-second tables (metrics' shape) and CDF points."""
+
+    timeline: Timeline
+    operations: pd.DataFrame  # per second, step operations
+    attempts: pd.DataFrame  # per second
+    steps: Mapping[str, pd.DataFrame]  # per second p50/p95/p99, the busiest steps (journey records as "journey")
+    cdfs: Mapping[str, tuple[np.ndarray, np.ndarray]]  # per phase with data: latency (x), share at or below (y)
+    phase_names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, run: Run) -> FigureData:
+        counts: dict[str, int] = {}
+        for (_, _, step), group in run.stats.groups("operation").items():
+            if step is not None:
+                counts[step] = counts.get(step, 0) + group.count
+        busiest = sorted(sorted(counts, key=lambda s: (-counts[s], s))[:MAX_STEP_PANELS])
+        names = tuple(p.name for p in run.phases)
+        cdfs = {name: run.stats.histogram(Slice("operation", (name,), journeys=False)).cdf() for name in names}
+        return cls(
+            Timeline.of(run),
+            run.operations_per_second,
+            run.attempts_per_second,
+            run.stats.step_per_second(busiest, run.t0),
+            {name: xy for name, xy in cdfs.items() if xy[0].size},
+            names,
+        )
