@@ -45,6 +45,25 @@ def test_the_report_reads_either_layout_alike(run_dir):
     assert build_summary(run_dir) == shards
 
 
+def test_a_long_run_is_sorted_a_time_range_at_a_time_into_as_many_files(run_dir, monkeypatch):
+    from harness.analysis import compact as compaction
+
+    before = read_records(run_dir / "records", "operations").to_pandas()
+    shards = build_summary(run_dir)
+    monkeypatch.setattr(compaction, "FILE_ROWS", 50)  # five seconds of the synthetic run's operations
+    compact(run_dir)
+    files = record_files(run_dir / "records", "operations")
+    assert [p.name for p in files] == [f"part-0001-{i:04d}.parquet" for i in range(6)]
+    last = -np.inf
+    for path in files:
+        ts = pq.read_table(path, columns=["ts"]).column("ts").to_numpy()
+        assert ts.size <= 50 and np.all(np.diff(ts) >= 0) and ts[0] >= last
+        last = ts[-1]
+    after = read_records(run_dir / "records", "operations").to_pandas()
+    assert after.equals(before.sort_values("ts", kind="stable", ignore_index=True))
+    assert build_summary(run_dir) == shards
+
+
 def test_equal_timestamps_keep_the_order_of_their_shards(tmp_path):
     run_dir = write_run(tmp_path, records=False)
     for node in ("n2", "n1"):  # shard names sort n1 first, whatever order they were written in
@@ -60,7 +79,8 @@ def test_equal_timestamps_keep_the_order_of_their_shards(tmp_path):
 
 def test_a_compaction_that_died_before_its_manifest_is_ignored_then_redone(run_dir):
     directory = run_dir / "records" / "attempts"
-    (directory / ".staging-1").mkdir(parents=True)
+    directory.mkdir(parents=True)
+    (directory / ".part-0001-0001.parquet.tmp").write_bytes(b"half a file")
     shutil.copy(shard_paths(run_dir / "records", "attempts")[0], directory / "part-0001-0000.parquet")
     assert read_manifest(run_dir / "records", "attempts") is None
     assert counts(run_dir) == (410, 300)  # the orphan part file holds nothing the reader counts
