@@ -10,16 +10,15 @@ at once, the one or two buckets holding each order statistic and fetches just th
 scan per scope; a slice of more than EXACT_MAX_SAMPLES samples takes the histogram's estimate instead
 (`sketched` lists them, and the report states the bound).
 
-Per-second tables are GROUP BYs on `floor(ts - t0)`; their percentiles take the order statistics from each
-window's sorted samples, a bounded number of windows at a time. The samples of `harness.analysis.
-statistics` are fetched by position in record order (`ORDER BY ts, _file, _row`).
+The samples of `harness.analysis.statistics` are fetched by position in record order (`ORDER BY ts, _file,
+_row`). Per-second tables are in `harness.analysis.per_second`.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -30,14 +29,11 @@ import pyarrow as pa
 from harness.analysis import quantiles
 from harness.analysis.metrics import (
     NO_LATENCY,
-    OK,
-    OUTCOME_COLUMN,
     PERCENTILES,
-    SERIES_PERCENTILES,
     Latency,
     Tally,
 )
-from harness.analysis.quantiles import Histogram, OrderStatistics, interpolate_many
+from harness.analysis.quantiles import Histogram, OrderStatistics
 from harness.analysis.scan import Records, bucket_sql, number, string_list
 from harness.analysis.statistics import sample_positions
 
@@ -45,10 +41,6 @@ SCOPES = {"attempt": "attempts", "operation": "operations"}
 JOURNEY_STEP = "journey"
 GroupKey = tuple[str | None, str | None, str | None]  # (phase, flow, step)
 QS = list(PERCENTILES.values())
-PER_SECOND_COUNTS = ("count", "ok", "attempts_sum", "attempts_count")
-# Per-second percentiles hold the samples of this many records at a time (sorted per window in DuckDB).
-WINDOW_CHUNK_ROWS = 4_000_000
-
 # The values whose percentiles are reported, as SQL over a record (operations: ts, latency_ms, intended_ts).
 # The closed-loop one is metrics.open_loop_wait_ms's arithmetic, step for step.
 OPEN_LOOP = "intended_ts IS NOT NULL AND NOT isnan(intended_ts)"
@@ -346,100 +338,6 @@ class Aggregates:
         if not spans or any(not math.isfinite(a) for a, _ in spans):
             return ""
         return f"AND ts BETWEEN {number(min(a for a, _ in spans))} AND {number(max(b for _, b in spans))}"
-
-    # --- per second -----------------------------------------------------------------------------------
-
-    def per_second(self, scope: str, t0: float, *, journeys: bool = False) -> pd.DataFrame:
-        """The per-second table (metrics docstring) of a scope; operations without whole-journey records
-        unless `journeys`. Operations carry p50/p95/p99 of their latency."""
-        part = Slice(scope, journeys=journeys or scope == "attempt")
-        window = f"floor(ts - {number(t0)})::BIGINT"
-        extra = ", sum(attempts) AS attempts_sum, count(attempts) AS attempts_count" if scope == "operation" else ""
-        rows = self.records.frame(
-            f"SELECT {window} AS w, outcome, count(*) AS n{extra} FROM {SCOPES[scope]} "
-            f"WHERE ts IS NOT NULL AND {part.where()} GROUP BY ALL"
-        )
-        if rows.empty:
-            return pd.DataFrame({c: pd.Series(dtype=np.int64) for c in PER_SECOND_COUNTS})
-        if "attempts_sum" not in rows.columns:
-            rows["attempts_sum"], rows["attempts_count"] = 0, 0
-        rows["attempts_sum"] = rows["attempts_sum"].fillna(0)
-        rows["ok"] = rows["n"].where(rows["outcome"] == OK, 0)
-        table = rows.groupby("w")[["n", "ok", "attempts_sum", "attempts_count"]].sum().astype(np.int64)
-        table = table.rename(columns={"n": "count"})
-        crossed = rows.dropna(subset=["outcome"]).pivot_table(index="w", columns="outcome", values="n", aggfunc="sum")
-        table = table.join(crossed.add_prefix(OUTCOME_COLUMN)).fillna(0)
-        for c in table.columns:
-            table[c] = table[c].astype(np.int64)
-        if scope == "operation":
-            found = self._window_percentiles(part, t0, table["count"])
-            table = table.join(found.drop(columns="key"))
-        table.index.name = None
-        return table
-
-    def step_per_second(self, steps: Sequence[str], t0: float) -> dict[str, pd.DataFrame]:
-        """p50/p95/p99 of operation latency per second, per step (whole-journey records as step "journey")."""
-        if not steps:
-            return {}
-        part = Slice("operation", steps=tuple(steps))
-        counts = self.records.frame(
-            f"SELECT floor(ts - {number(t0)})::BIGINT AS w, count(*) AS n FROM operations "
-            f"WHERE ts IS NOT NULL AND {part.where()} GROUP BY ALL"
-        ).set_index("w")["n"]
-        found = self._window_percentiles(part, t0, counts, by_step=True)
-        return {step: found[found["key"] == step].drop(columns="key") for step in steps}
-
-    def _window_percentiles(
-        self, part: Slice, t0: float, counts: pd.Series, *, by_step: bool = False
-    ) -> pd.DataFrame:
-        """Exact SERIES_PERCENTILES per window (and step), a few million records at a time."""
-        window = f"floor(ts - {number(t0)})::BIGINT"
-        key = "step" if by_step else "NULL::VARCHAR"
-        picks = []
-        for name in SERIES_PERCENTILES:
-            q = number(np.true_divide(PERCENTILES[name], 100))
-            below = f"floor((n - 1) * {q})::BIGINT"
-            picks.append(f"l[{below} + 1] AS \"{name}_lo\", l[least({below} + 2, n)] AS \"{name}_hi\"")
-        parts = []
-        for first, last in _chunks(counts.sort_index(), WINDOW_CHUNK_ROWS):
-            lo, hi = number(t0 + first - 1), number(t0 + last + 2)
-            parts.append(
-                self.records.arrow(
-                    f"SELECT w, key, n, {', '.join(picks)} FROM (SELECT w, key, count(*) AS n, list_sort(list(x)) AS l "
-                    f"FROM (SELECT {window} AS w, {key} AS key, latency_ms AS x FROM operations WHERE {part.where()} "
-                    f"AND ts >= {lo} AND ts < {hi} AND latency_ms IS NOT NULL AND NOT isnan(latency_ms)) "
-                    f"WHERE w BETWEEN {first} AND {last} GROUP BY w, key) ORDER BY key, w"
-                )
-            )
-        out = pd.DataFrame(columns=["key", *SERIES_PERCENTILES], dtype=float)
-        if not parts:
-            return out
-        table = pa.concat_tables(parts)
-        n = table.column("n").to_numpy()
-        result = {"key": table.column("key").to_pylist()}
-        for name in SERIES_PERCENTILES:
-            lo, hi = table.column(f"{name}_lo").to_numpy(), table.column(f"{name}_hi").to_numpy()
-            result[name] = interpolate_many(lo, hi, n, PERCENTILES[name])
-        return pd.DataFrame(result, index=table.column("w").to_numpy())
-
-
-def _chunks(counts: pd.Series, limit: int) -> list[tuple[int, int]]:
-    """Consecutive windows grouped so that each group holds at most `limit` records (or one window)."""
-    out: list[tuple[int, int]] = []
-    first: int | None = None
-    held = previous = 0
-    for w, n in counts.items():
-        w, n = int(w), int(n)
-        if first is not None and held + n > limit:
-            out.append((first, previous))
-            first, held = None, 0
-        if first is None:
-            first = w
-        held += n
-        previous = w
-    if first is not None:
-        out.append((first, previous))
-    return out
 
 
 def _known(value: object) -> bool:

@@ -103,11 +103,15 @@ class Run:
     @cached_property
     def operations_per_second(self) -> pd.DataFrame:
         """Step operations (whole-journey records left out) per second: metrics' per-second table."""
-        return self.stats.per_second("operation", self.t0)
+        from harness.analysis import per_second
+
+        return per_second.table(self.records, "operation", self.t0)
 
     @cached_property
     def attempts_per_second(self) -> pd.DataFrame:
-        return self.stats.per_second("attempt", self.t0)
+        from harness.analysis import per_second
+
+        return per_second.table(self.records, "attempt", self.t0)
 
     def close(self) -> None:
         self.records.close()

@@ -179,6 +179,7 @@ class OrderStatistics:
     def __init__(self) -> None:
         self.wanted: dict[object, set[int]] = {}
         self._samples: Mapping[object, tuple[np.ndarray, np.ndarray]] = {}
+        self._sorted: dict[Need, np.ndarray] = {}
 
     def plan(self, groups: Sequence[object], histogram: Histogram, qs: Sequence[float]) -> list[tuple[Need, int]]:
         """What to fetch for the exact percentiles `qs` of the union of `groups` (whose merged histogram is
@@ -195,18 +196,28 @@ class OrderStatistics:
 
     def supply(self, samples: Mapping[object, tuple[np.ndarray, np.ndarray]]) -> None:
         """The fetched samples: per group, (bucket ids, values) of every sample in its wanted buckets."""
-        self._samples = samples
+        ordered = {}
+        for group, (buckets, values) in samples.items():
+            order = np.argsort(buckets, kind="stable")
+            ordered[group] = (buckets[order], values[order])
+        self._samples = ordered
 
     def value(self, need: Need, local_rank: int) -> float:
+        if need not in self._sorted:  # both order statistics of a percentile usually share their buckets
+            self._sorted[need] = np.sort(self._gather(need))
+        return float(self._sorted[need][local_rank])
+
+    def _gather(self, need: Need) -> np.ndarray:
         parts = []
         for group in need.groups:
             found = self._samples.get(group)
             if found is None:
                 continue
             buckets, values = found
-            parts.append(values[np.isin(buckets, need.buckets)])
-        merged = np.concatenate(parts) if parts else np.zeros(0)
-        return float(np.partition(merged, local_rank)[local_rank])
+            # a group's buckets between the first and the last of `need` are all in it: slice, don't search
+            first = np.searchsorted(buckets, need.buckets[0], side="left")
+            parts.append(values[first : np.searchsorted(buckets, need.buckets[-1], side="right")])
+        return np.concatenate(parts) if parts else np.zeros(0)
 
     def percentiles(self, plan: list[tuple[Need, int]], n: int, qs: Sequence[float]) -> list[float]:
         out = []

@@ -49,6 +49,7 @@ def connect(threads: int | None = None, memory_limit: str = MEMORY_LIMIT) -> Any
         }
     )
     con.execute("SET parquet_metadata_cache = true")  # many queries over the same files
+    con.execute("SET enable_progress_bar = false")  # it would draw on the terminal of whoever runs the report
     return _Connection(con, spill)
 
 

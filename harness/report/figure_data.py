@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from harness.analysis import per_second
 from harness.analysis.aggregate import Slice
 from harness.analysis.frames import Run
 
@@ -77,7 +78,7 @@ class FigureData:
             Timeline.of(run),
             run.operations_per_second,
             run.attempts_per_second,
-            run.stats.step_per_second(busiest, run.t0),
+            per_second.step_latency(run.records, busiest, run.t0),
             {name: xy for name, xy in cdfs.items() if xy[0].size},
             names,
         )

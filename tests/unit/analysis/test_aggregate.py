@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from bench.synth import Shape, synthesise
-from harness.analysis import metrics, quantiles, statistics
+from harness.analysis import metrics, per_second, quantiles, statistics
 from harness.analysis.aggregate import Slice
 from harness.analysis.frames import load_run
 from harness.analysis.summary import summarize
@@ -72,7 +72,7 @@ def test_a_slice_tallies_as_its_rows_do_in_memory(mixed, part):
 def test_per_second_tables_match_the_in_memory_ones(mixed):
     with load_run(mixed) as run:
         operations, attempts, t0 = run.operations_per_second, run.attempts_per_second, run.t0
-        steps = run.stats.step_per_second(["token", "journey"], t0)
+        steps = per_second.step_latency(run.records, ["token", "journey"], t0)
     records = frame(mixed, "operations")
     expected = metrics.per_second(records[records["step"] != "journey"], t0)
     pd.testing.assert_frame_equal(operations.sort_index(axis=1), expected.sort_index(axis=1), check_dtype=False)
@@ -107,3 +107,12 @@ def test_past_the_exact_limit_percentiles_are_estimates_the_report_states(mixed,
         for q, value in exact["phases"][name]["latency_ms"]["operation"].items():
             found = estimated["phases"][name]["latency_ms"]["operation"][q]
             assert abs(found - value) <= quantiles.SKETCH_RELATIVE_ERROR * value
+
+
+def test_the_summary_finds_every_percentile_in_one_fetch_per_value(mixed):
+    """Its slices are planned up front (summary.slices): a slice it forgot would cost one more scan. One
+    fetch for attempt latency, three for operations: latency, closed-loop and open-loop (this run is
+    open-loop)."""
+    with load_run(mixed) as run:
+        summarize(run)
+        assert run.stats.fetch_scans == 4
