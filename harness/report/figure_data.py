@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from harness.analysis import per_second
-from harness.analysis.aggregate import Slice
-from harness.analysis.frames import Run
+if TYPE_CHECKING:  # the drawing process unpickles this module's values without the analysis (DuckDB, ...)
+    from harness.analysis.frames import Run
 
 MAX_STEP_PANELS = 6
 
@@ -67,6 +67,9 @@ class FigureData:
 
     @classmethod
     def of(cls, run: Run) -> FigureData:
+        from harness.analysis import per_second
+        from harness.analysis.aggregate import Slice
+
         counts: dict[str, int] = {}
         for (_, _, step), group in run.stats.groups("operation").items():
             if step is not None:

@@ -15,6 +15,7 @@ import math
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -22,8 +23,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from harness.analysis import metrics
-from harness.analysis.frames import Run
 from harness.report.figure_data import MAX_STEP_PANELS, FaultMark, FigureData, PhaseMark, Timeline
+
+if TYPE_CHECKING:  # the drawing process never imports the analysis (DuckDB, the scenario models)
+    from harness.analysis.frames import Run
 
 __all__ = ["DPI", "SIZE_IN", "FaultMark", "FigureData", "PhaseMark", "Timeline", "figures_of", "save_figures"]
 
