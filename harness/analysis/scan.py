@@ -13,6 +13,7 @@ reads as null) plus `_file` and `_row`: the record order analysis has always use
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -49,7 +50,10 @@ def connect(threads: int | None = None, memory_limit: str = MEMORY_LIMIT) -> Any
         }
     )
     con.execute("SET parquet_metadata_cache = true")  # many queries over the same files
-    con.execute("SET enable_progress_bar = false")  # it would draw on the terminal of whoever runs the report
+    # The bar would draw on the terminal of whoever runs the report; a Jupyter kernel without ipywidgets
+    # refuses the setting, and draws no bar either.
+    with contextlib.suppress(duckdb.Error):
+        con.execute("SET enable_progress_bar = false")
     return _Connection(con, spill)
 
 
