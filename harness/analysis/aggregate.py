@@ -20,6 +20,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,9 @@ SCOPES = {"attempt": "attempts", "operation": "operations"}
 JOURNEY_STEP = "journey"
 GroupKey = tuple[str | None, str | None, str | None]  # (phase, flow, step)
 QS = list(PERCENTILES.values())
+# Sums of milliseconds are taken in fixed point (to 1e-9 ms): integer arithmetic, so that a sum does not
+# depend on the order DuckDB's threads add in, and two builds of one report are the same file.
+FIXED_POINT = "DECIMAL(38, 9)"
 # The values whose percentiles are reported, as SQL over a record (operations: ts, latency_ms, intended_ts).
 # The closed-loop one is metrics.open_loop_wait_ms's arithmetic, step for step.
 OPEN_LOOP = "intended_ts IS NOT NULL AND NOT isnan(intended_ts)"
@@ -103,8 +107,8 @@ class _Group:
     statuses: Counter[int] = field(default_factory=Counter)
     attempts_sum: int = 0
     attempts_count: int = 0
-    backoff_sums: list[float] = field(default_factory=list)
-    latency_sums: list[float] = field(default_factory=list)
+    backoff_sum: Decimal = Decimal(0)
+    latency_sum: Decimal = Decimal(0)
     open_loop: int = 0
     first_ts: float = math.inf
     last_ts: float = -math.inf
@@ -134,8 +138,8 @@ class Aggregates:
         if scope == "operation":
             extra = (
                 ", sum(attempts) AS attempts_sum, count(attempts) AS attempts_count, "
-                "sum(backoff_ms) FILTER (WHERE NOT isnan(backoff_ms)) AS backoff_sum, "
-                "sum(latency_ms) FILTER (WHERE NOT isnan(latency_ms)) AS latency_sum, "
+                f"sum(backoff_ms::{FIXED_POINT}) FILTER (WHERE NOT isnan(backoff_ms)) AS backoff_sum, "
+                f"sum(latency_ms::{FIXED_POINT}) FILTER (WHERE NOT isnan(latency_ms)) AS latency_sum, "
                 f"count(*) FILTER (WHERE {OPEN_LOOP}) AS open_loop"
             )
         rows = self.records.frame(
@@ -158,8 +162,8 @@ class Aggregates:
             if scope == "operation":
                 group.attempts_sum += int(row.attempts_sum) if _known(row.attempts_sum) else 0
                 group.attempts_count += int(row.attempts_count)
-                group.backoff_sums.append(float(row.backoff_sum) if _known(row.backoff_sum) else 0.0)
-                group.latency_sums.append(float(row.latency_sum) if _known(row.latency_sum) else 0.0)
+                group.backoff_sum += Decimal(row.backoff_sum) if _known(row.backoff_sum) else 0
+                group.latency_sum += Decimal(row.latency_sum) if _known(row.latency_sum) else 0
                 group.open_loop += int(row.open_loop)
         for value in self._values(scope, groups):
             for key, histogram in self._histograms(scope, value).items():
@@ -260,8 +264,8 @@ class Aggregates:
                 latency=latencies["latency"],
                 attempts_sum=sum(g.attempts_sum for g in found),
                 attempts_count=sum(g.attempts_count for g in found),
-                backoff_sum_ms=math.fsum(x for g in found for x in g.backoff_sums),
-                latency_sum_ms=math.fsum(x for g in found for x in g.latency_sums),
+                backoff_sum_ms=float(sum((g.backoff_sum for g in found), Decimal(0))),
+                latency_sum_ms=float(sum((g.latency_sum for g in found), Decimal(0))),
                 open_loop=open_loop,
                 closed_loop_latency=latencies.get("closed_loop", NO_LATENCY),
                 open_loop_latency=latencies.get("open_loop", NO_LATENCY),
