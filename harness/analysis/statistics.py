@@ -94,6 +94,7 @@ def latency_shift(baseline: TallyOrFrame, phase: TallyOrFrame) -> dict[str, Any]
         "p_value": float(p_value),
         "p95_ratio": float(p95_y / p95_x) if p95_x > 0 else None,
         "test": "mann_whitney_u",
+        "samples": [int(x.size), int(y.size)],
         "percentile_differences_ms": percentile_differences(baseline, phase),
     }
 

@@ -331,12 +331,14 @@ def _vs_baseline(summary: Mapping[str, Any], name: str, vs: Mapping[str, Any] | 
                      e(interval(avail.get("interval"), 4, True).strip()), e(number(avail.get("p_value"), 4)),
                      e(avail.get("test"))])  # fmt: skip
     latency = vs.get("latency") or {}
+    samples = latency.get("samples")
+    sampled = f" on {samples[0]:,} / {samples[1]:,} latencies" if samples else ""
     for q, d in (latency.get("percentile_differences_ms") or {}).items():
         rows.append([f"{e(q)} latency (ms)", e(signed(d.get("difference"), 1)),
-                     e(interval(d.get("interval"), 1, True).strip()), "", "bootstrap"])  # fmt: skip
+                     e(interval(d.get("interval"), 1, True).strip()), "", e(f"bootstrap{sampled}")])  # fmt: skip
     if latency:
         rows.append(["latency shift (Cliff's delta)", e(signed(latency.get("cliffs_delta"), 3)), "",
-                     e(number(latency.get("p_value"), 4)), e(latency.get("test"))])  # fmt: skip
+                     e(number(latency.get("p_value"), 4)), e(f"{latency.get('test')}{sampled}")])  # fmt: skip
     head = [f"{name} minus {summary.get('baseline_phase')}", "difference", "95% interval", "p-value", "test"]
     return table(head, rows, table_id=f"vs-baseline-{name}", numeric={1, 2, 3})
 

@@ -153,6 +153,7 @@ def test_error_budget_and_vs_baseline_tables(built):
     vs = {r[0]: r for r in page.tables["vs-baseline-brownout"][1:]}
     assert vs["availability (operation)"][1] == "-0.45"
     assert vs["p99 latency (ms)"][1] == "+900"
+    assert vs["p99 latency (ms)"][4] == "bootstrap on 100 / 100 latencies"  # the sample each side had
     assert "vs-baseline-baseline" not in page.tables
 
 
