@@ -1,5 +1,5 @@
-"""A run's records reduced, out of core, to what the metrics need: a `Tally` per slice of records, the
-per-second tables, histograms for the latency CDFs, and the seeded samples of the statistics.
+"""A run's records reduced, out of core, to what the metrics need: a `Tally` per slice of records, merged
+latency histograms (the CDFs of the figures), and the seeded samples of the statistics.
 
 Everything starts from the finest groups every slice is a union of: (phase, flow, step) per scope. One
 scan per scope counts each group by outcome and status (with the sums the operation metrics need); one
@@ -28,12 +28,7 @@ import pandas as pd
 import pyarrow as pa
 
 from harness.analysis import quantiles
-from harness.analysis.metrics import (
-    NO_LATENCY,
-    PERCENTILES,
-    Latency,
-    Tally,
-)
+from harness.analysis.metrics import NO_LATENCY, PERCENTILES, Latency, Tally
 from harness.analysis.quantiles import Histogram, OrderStatistics
 from harness.analysis.scan import Records, bucket_sql, number, string_list
 from harness.analysis.statistics import sample_positions
