@@ -37,9 +37,10 @@ SCOPES = {"attempt": "attempts", "operation": "operations"}
 JOURNEY_STEP = "journey"
 GroupKey = tuple[str | None, str | None, str | None]  # (phase, flow, step)
 QS = list(PERCENTILES.values())
-# Sums of milliseconds are taken in fixed point (to 1e-9 ms): integer arithmetic, so that a sum does not
-# depend on the order DuckDB's threads add in, and two builds of one report are the same file.
-FIXED_POINT = "DECIMAL(38, 9)"
+# Sums of milliseconds are taken in fixed point (to 1e-18 ms: each value keeps a double's precision, the sum
+# is exact integer arithmetic), so that a sum does not depend on the order DuckDB's threads add in, and two
+# builds of one report are the same file.
+FIXED_POINT = "DECIMAL(38, 18)"
 # The values whose percentiles are reported, as SQL over a record (operations: ts, latency_ms, intended_ts).
 # The closed-loop one is metrics.open_loop_wait_ms's arithmetic, step for step.
 OPEN_LOOP = "intended_ts IS NOT NULL AND NOT isnan(intended_ts)"
