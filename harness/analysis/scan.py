@@ -42,19 +42,26 @@ def connect(threads: int | None = None, memory_limit: str = MEMORY_LIMIT) -> Any
     import duckdb
 
     spill = tempfile.mkdtemp(prefix="harness-duckdb-")
-    con = duckdb.connect(
-        config={
-            "threads": threads or len(os.sched_getaffinity(0)),
-            "memory_limit": memory_limit,
-            "temp_directory": spill,
-        }
-    )
+    try:
+        con = _Connection(
+            duckdb.connect(
+                config={
+                    "threads": threads or len(os.sched_getaffinity(0)),
+                    "memory_limit": memory_limit,
+                    "temp_directory": spill,
+                }
+            ),
+            spill,
+        )
+    except BaseException:
+        shutil.rmtree(spill, ignore_errors=True)
+        raise
     con.execute("SET parquet_metadata_cache = true")  # many queries over the same files
     # The bar would draw on the terminal of whoever runs the report; a Jupyter kernel without ipywidgets
     # refuses the setting, and draws no bar either.
     with contextlib.suppress(duckdb.Error):
         con.execute("SET enable_progress_bar = false")
-    return _Connection(con, spill)
+    return con
 
 
 class _Connection:
