@@ -47,7 +47,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check harness tests
-	$(BIN)/mypy harness
+	$(BIN)/mypy harness tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

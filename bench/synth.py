@@ -182,7 +182,7 @@ def _journeys(
 
     step_ops_ts, j_ts = ts(op_ts), ts(start)
     op_intended = None if intended is None else intended[journey]
-    extra_wait = 0.0 if intended is None else (start - intended) * 1000.0
+    extra_wait: np.ndarray = np.zeros(n) if intended is None else (start - intended) * 1000.0
     ops = pa.table(
         {
             "ts": np.concatenate([j_ts, step_ops_ts]),
@@ -192,7 +192,7 @@ def _journeys(
             "attempts": np.concatenate([j_attempts, attempts]),
             "outcome": np.concatenate([j_outcome, op_outcome]),
             "status": np.concatenate([np.zeros(n, np.int32), op_status]),
-            "latency_ms": np.concatenate([j_latency + extra_wait, op_latency + (0.0 if intended is None else extra_wait[journey])]),  # noqa: E501
+            "latency_ms": np.concatenate([j_latency + extra_wait, op_latency + extra_wait[journey]]),
             "backoff_ms": np.concatenate([_sums(op_backoff, journey, n), op_backoff]),
             "phase": np.concatenate([phase(j_ts), phase(step_ops_ts)]),
             "user": np.concatenate([users[user_of_journey], users[user_of_journey[journey]]]),
@@ -236,7 +236,8 @@ def _lookup(mapping: dict[str, str], keys: np.ndarray) -> np.ndarray:
 def _running(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Running sum of `values` within consecutive groups of `counts` items (the current item included)."""
     totals = np.add.reduceat(values, np.concatenate([[0], np.cumsum(counts)[:-1]])) if values.size else values
-    return np.cumsum(values) - np.repeat(np.cumsum(totals) - totals, counts)
+    running: np.ndarray = np.cumsum(values) - np.repeat(np.cumsum(totals) - totals, counts)
+    return running
 
 
 def _sums(values: np.ndarray, owner: np.ndarray, size: int) -> np.ndarray:

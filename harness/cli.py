@@ -4,11 +4,17 @@ that needs them, so `harness validate` answers in a fraction of a second and nev
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
+import warnings
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TextIO
 
-from harness.errors import EXIT_ABORTED, EXIT_BAD_INPUT, HarnessError
+from harness.errors import EXIT_ABORTED, EXIT_BAD_INPUT, HarnessError, ScenarioWarning
+
+if TYPE_CHECKING:
+    from harness.run.console import Console
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -38,6 +44,15 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
+def _console(args: argparse.Namespace) -> Console:
+    from harness.errors import InputError
+    from harness.run.console import Console
+
+    if not args.progress_interval_s > 0:
+        raise InputError(f"--progress-interval-s must be above 0 (got {args.progress_interval_s:g})")
+    return Console(mode="quiet" if args.quiet else args.progress, interval_s=args.progress_interval_s)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from harness.run.orchestrator import run_scenario_file
 
@@ -48,15 +63,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         duration_scale=args.duration_scale,
         dry_run=args.dry_run,
         workers=args.workers,
+        console=_console(args),
     )
 
 
 def _cmd_ui(args: argparse.Namespace) -> int:
+    from harness.run.loadgen import LoadMode
     from harness.run.orchestrator import run_scenario_file
 
-    ui = {"web_host": args.web_host, "web_port": args.web_port, "duration_scale": args.duration_scale}
+    ui = LoadMode(workers=args.workers, ui=True, web_host=args.web_host, web_port=args.web_port)
     return run_scenario_file(
-        args.scenario, out=args.out, seed=args.seed, duration_scale=args.duration_scale, workers=args.workers, ui=ui
+        args.scenario, out=args.out, seed=args.seed, duration_scale=args.duration_scale, ui=ui, console=_console(args)
     )
 
 
@@ -131,6 +148,10 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--rate-limit-per-client", type=float, default=None, help="requests/s per client id and worker (429/SlowDown)"
     )
+    p.add_argument("--header-timeout-s", type=float, default=10.0,
+                   help="a request head must arrive within this (408 and close otherwise)")
+    p.add_argument("--body-timeout-s", type=float, default=10.0,
+                   help="a request body must arrive within this of its head (408 and close otherwise)")
     p.add_argument("--tls", action="store_true", help="serve https with a generated CA (its cert path is printed)")
     p.add_argument("--tls-dir", default=None, help="where the CA and server certificate live (default: next to --db)")
     p.add_argument("--log-level", default="warning")
@@ -139,9 +160,26 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
 def _add_proxy_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address of the control API")
     p.add_argument("--port", type=int, default=8474, help="port of the control API (Toxiproxy's default)")
-    p.add_argument("--config", default=None, help="JSON file of proxies to create at start (like toxiproxy -config)")
+    p.add_argument("--config", default=None, help="JSON file of proxies to create at start (like toxiproxy -config); "
+                   "a proxy may add listen_tls {cert, key} and upstream_tls {server_name, ca}")
     p.add_argument("--seed", type=int, default=None, help="seed for per-request fault coin flips")
     p.add_argument("--log-level", default="warning")
+
+
+def _add_progress_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--progress", choices=["text", "json"], default="text",
+                   help="the live line every interval as text (default) or as one JSON object a line on stdout")
+    p.add_argument("--progress-interval-s", type=float, default=5.0, help="seconds between live lines (default: 5)")
+    p.add_argument("--quiet", action="store_true", help="no live lines and no timeline events; only the verdict")
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("sso-resilience-harness")
+    except metadata.PackageNotFoundError:  # a checkout run with python -m, not installed
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="harness",
         description="Resilience and chaos testing for single sign-on services.",
     )
+    parser.add_argument("--version", action="version", version=f"harness {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("run", help="run a scenario headless and write a report")
@@ -163,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dry-run", action="store_true", help="print what would be started and sent where; start nothing")
     p.add_argument("--workers", type=int, default=0, help="Locust worker processes on this machine (0: one process)")
+    _add_progress_args(p)
     p.set_defaults(handler=_cmd_run)
 
     p = sub.add_parser(
@@ -180,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration-scale", type=float, default=1.0, help="multiply every phase duration of every offered scenario"
     )
     p.add_argument("--workers", type=int, default=0, help="Locust worker processes on this machine (0: one process)")
+    _add_progress_args(p)
     p.set_defaults(handler=_cmd_ui)
 
     p = sub.add_parser("worker", help="a Locust worker for a master on another machine (multi-machine runs)")
@@ -193,7 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_worker)
 
     p = sub.add_parser("cleanup", help="stop processes and remove proxies left behind by crashed runs")
-    p.add_argument("--out", default="reports", help="the reports directory the runs wrote to (default: reports)")
+    p.add_argument("--out", default=None,
+                   help="also clean runs of older versions, which registered in OUT/.active (runs now register "
+                        "once per user, so no directory is needed)")
     p.set_defaults(handler=_cmd_cleanup)
 
     p = sub.add_parser("validate", help="check scenario files; run nothing")
@@ -230,13 +273,26 @@ def _terminate_as_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: TextIO | None = None, line: str | None = None) -> None:
+    """A scenario's warnings read like its errors (`file:line: field: what`); others as Python shows them."""
+    if issubclass(category, ScenarioWarning):
+        print(f"harness: warning: {message}", file=file or sys.stderr)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    warnings.showwarning = _show_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
-    # SIGTERM means the same as Ctrl-C: stop, clean up, exit 3 (commands that start things install
-    # their own handlers for the time they hold resources)
-    previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    # SIGTERM and SIGHUP mean the same as Ctrl-C: stop, clean up, exit 3 (commands that start things
+    # install their own handlers for the time they hold resources)
+    previous = {sig: signal.signal(sig, _terminate_as_interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return handler(args)
     except HarnessError as exc:
@@ -245,5 +301,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)
         return EXIT_ABORTED
+    except BrokenPipeError:
+        return _reader_went_away()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _reader_went_away() -> int:
+    """`harness scenarios | head`: the reader closed the pipe because it had what it wanted. No traceback;
+    stdout goes to /dev/null so that the interpreter's last flush at exit cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 0

@@ -3,8 +3,10 @@
     HarnessError                      base; carries the process exit code
     ├── InputError          (exit 2)  bad scenario, bad arguments: nothing was started
     │   └── ScenarioError              one or more `file:line: field.path: message` problems
-    ├── InfrastructureError (exit 4)  target, proxy or load generator would not start or died
-    └── AbortedError        (exit 3)  a stop condition or the operator stopped the run
+    └── InfrastructureError (exit 4)  target, proxy or load generator would not start or died
+
+A stop condition or a signal is not an exception of this tree: the orchestrator turns it into exit 3
+(EXIT_ABORTED) after its rollback (harness.run.signals.Interrupted, StopConditionTriggered).
 """
 
 from __future__ import annotations
@@ -46,9 +48,14 @@ class ScenarioError(InputError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class ScenarioWarning(UserWarning):
+    """Something in an input file that still works but should change (a deprecated field name)."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(str(problem))
+        self.problem = problem
+
+
 class InfrastructureError(HarnessError):
     exit_code = EXIT_INFRA
 
-
-class AbortedError(HarnessError):
-    exit_code = EXIT_ABORTED

@@ -10,7 +10,8 @@ replace. The manifest is written last, so it is the commit point: files it does 
 died) are ignored, shards it lists are already in its files. `record_files` gives the files of a kind in
 record order for either layout, or both at once, which is how every reader finds them.
 
-Nothing secret is a field here: no token, code, client secret or password has a column to go into.
+Nothing secret is a field here: no token, code, client secret or password has a column to go into. The
+columns are the keys of harness.contract's AttemptRow and OperationRow (a test holds them equal).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,12 +81,13 @@ class ShardWriter:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.kind, self.node, self.schema = kind, node, SCHEMAS[kind]
-        self._rows: list[dict[str, Any]] = []
+        self._rows: list[Mapping[str, Any]] = []
+        self._columns = set(self.schema.names)
         self._seq = 0
         self._lock = threading.Lock()
         self.written = 0
 
-    def append(self, row: dict[str, Any]) -> None:
+    def append(self, row: Mapping[str, Any]) -> None:
         self._rows.append(row)
 
     def flush(self) -> int:
@@ -93,6 +95,9 @@ class ShardWriter:
             rows, self._rows = self._rows, []
             if not rows:
                 return 0
+            if rows[0].keys() != self._columns:  # a misspelled key would be a null column, silently
+                odd = sorted(set(rows[0]) ^ self._columns)
+                raise ValueError(f"{self.kind} row keys differ from the schema's columns: {', '.join(odd)}")
             self._seq += 1
             name = f"{self.kind}-{self.node}-{self._seq:06d}.parquet"
             # column lists, then from_pydict: about 2 us a row where from_pylist takes about 16 (its

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from harness.analysis import quantiles
+from harness.analysis import metrics, quantiles
 from harness.analysis.metrics import NO_LATENCY, PERCENTILES, Latency, Tally
 from harness.analysis.quantiles import Histogram, OrderStatistics
 from harness.analysis.scan import Records, bucket_sql, number, string_list
@@ -103,6 +103,7 @@ class _Group:
     statuses: Counter[int] = field(default_factory=Counter)
     attempts_sum: int = 0
     attempts_count: int = 0
+    attempts_squares: int = 0
     backoff_sum: Decimal = Decimal(0)
     latency_sum: Decimal = Decimal(0)
     open_loop: int = 0
@@ -134,6 +135,7 @@ class Aggregates:
         if scope == "operation":
             extra = (
                 ", sum(attempts) AS attempts_sum, count(attempts) AS attempts_count, "
+                "sum(attempts::BIGINT * attempts::BIGINT) AS attempts_squares, "
                 f"sum(backoff_ms::{FIXED_POINT}) FILTER (WHERE NOT isnan(backoff_ms)) AS backoff_sum, "
                 f"sum(latency_ms::{FIXED_POINT}) FILTER (WHERE NOT isnan(latency_ms)) AS latency_sum, "
                 f"count(*) FILTER (WHERE {OPEN_LOOP}) AS open_loop"
@@ -158,6 +160,7 @@ class Aggregates:
             if scope == "operation":
                 group.attempts_sum += int(row.attempts_sum) if _known(row.attempts_sum) else 0
                 group.attempts_count += int(row.attempts_count)
+                group.attempts_squares += int(row.attempts_squares) if _known(row.attempts_squares) else 0
                 group.backoff_sum += Decimal(row.backoff_sum) if _known(row.backoff_sum) else 0
                 group.latency_sum += Decimal(row.latency_sum) if _known(row.latency_sum) else 0
                 group.open_loop += int(row.open_loop)
@@ -247,12 +250,22 @@ class Aggregates:
                 exact = merged.count <= quantiles.EXACT_MAX_SAMPLES
                 plan = orders[value].plan(members, merged, QS) if exact and merged.count else None
                 plans[value] = (merged, plan)
-            planned.append((part, found, open_loop, plans))
+            merged = plans["latency"][0]
+            bounds = _interval_ranks(merged.count)
+            bound_plan = (
+                orders["latency"].plan_ranks(members, merged, [r for r in bounds.values() if r is not None])
+                if plans["latency"][1] is not None
+                else None
+            )
+            planned.append((part, found, open_loop, plans, (bounds, bound_plan)))
         for value, order in orders.items():
             if order.wanted:
                 order.supply(self._fetch(scope, value, order.wanted))
-        for part, found, open_loop, plans in planned:
+        for part, found, open_loop, plans, (bounds, bound_plan) in planned:
             latencies = {v: self._latency(part, orders[v], merged, plan) for v, (merged, plan) in plans.items()}
+            latencies["latency"] = replace(
+                latencies["latency"], intervals=_intervals(bounds, orders["latency"], plans["latency"][0], bound_plan)
+            )
             tally = Tally(
                 count=sum(g.count for g in found),
                 outcomes=dict(sum((g.outcomes for g in found), Counter())),
@@ -260,6 +273,7 @@ class Aggregates:
                 latency=latencies["latency"],
                 attempts_sum=sum(g.attempts_sum for g in found),
                 attempts_count=sum(g.attempts_count for g in found),
+                attempts_squares=sum(g.attempts_squares for g in found),
                 backoff_sum_ms=float(sum((g.backoff_sum for g in found), Decimal(0))),
                 latency_sum_ms=float(sum((g.latency_sum for g in found), Decimal(0))),
                 open_loop=open_loop,
@@ -322,13 +336,15 @@ class Aggregates:
         positions = sample_positions(n)
         if positions is None:
             found = self.records.arrow(f"SELECT x FROM ({source}) ORDER BY ts, _file, _row")
-            return found.column("x").to_numpy()
+            every: np.ndarray = found.column("x").to_numpy()
+            return every
         self.records.register("_positions", pa.table({"i": np.arange(positions.size), "pos": positions}))
         found = self.records.arrow(
             f"SELECT p.i, v.x FROM (SELECT x, row_number() OVER (ORDER BY ts, _file, _row) - 1 AS pos "
             f"FROM ({source})) v JOIN _positions p ON v.pos = p.pos ORDER BY p.i"
         )
-        return found.column("x").to_numpy()
+        sample: np.ndarray = found.column("x").to_numpy()
+        return sample
 
     def _time_bounds(self, part: Slice) -> str:
         """A ts range holding every record of the slice: lets DuckDB skip row groups of compacted files."""
@@ -338,6 +354,35 @@ class Aggregates:
         if not spans or any(not math.isfinite(a) for a, _ in spans):
             return ""
         return f"AND ts BETWEEN {number(min(a for a, _ in spans))} AND {number(max(b for _, b in spans))}"
+
+
+def _interval_ranks(n: int) -> dict[str, int | None]:
+    """The 0-based ranks of both bounds of each percentile's interval (metrics.percentile_interval), by
+    "<name>:low" / "<name>:high"; None where n samples cannot give the bound."""
+    out: dict[str, int | None] = {}
+    for name, q in PERCENTILES.items() if n else ():
+        if q < 100.0:  # the max has no interval
+            out[f"{name}:low"], out[f"{name}:high"] = metrics.interval_ranks(n, q)
+    return out
+
+
+def _intervals(
+    bounds: dict[str, int | None], order: OrderStatistics, merged: Histogram, plan: list[Any] | None
+) -> dict[str, tuple[float | None, float | None]]:
+    """The intervals of a slice's percentiles from their fetched order statistics (or, for a slice past
+    EXACT_MAX_SAMPLES, the histogram's estimates of them)."""
+    found: dict[str, float | None] = {}
+    fetched = iter(plan or ())
+    for key, rank in bounds.items():
+        if rank is None:
+            found[key] = None
+        elif plan is None:
+            found[key] = merged.estimate(rank)
+        else:
+            need, local = next(fetched)
+            found[key] = order.value(need, local)
+    names = dict.fromkeys(key.split(":")[0] for key in bounds)
+    return {name: (found[f"{name}:low"], found[f"{name}:high"]) for name in names}
 
 
 def _known(value: object) -> bool:

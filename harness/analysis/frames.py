@@ -32,7 +32,22 @@ RECORDS_DIR = "records"
 # An operation record whose step is JOURNEY_STEP covers a whole journey (all its steps, end to end); the
 # others cover one step each. Availability and recovery are judged on step operations, so that a failed
 # step is not counted twice (once as itself, once as its journey).
-__all__ = ["JOURNEY_STEP", "FaultWindow", "PhaseWindow", "Run", "load_run"]
+__all__ = ["JOURNEY_STEP", "FaultWindow", "PhaseWindow", "Run", "load_run", "open_run"]
+
+# The columns the live view keeps in memory for its last seconds of records (harness.run.watch).
+ATTEMPT_COLUMNS = ("ts", "flow", "step", "endpoint", "attempt", "status", "outcome", "latency_ms", "phase")
+OPERATION_COLUMNS = (
+    "ts", "flow", "step", "attempts", "outcome", "status", "latency_ms", "backoff_ms", "phase", "intended_ts",
+)  # fmt: skip
+
+
+def step_operations(operations: pd.DataFrame) -> pd.DataFrame:
+    """An in-memory frame of operation records without its whole-journey records (the live view's last
+    seconds): what `Slice(journeys=False)` selects in a run's scans."""
+    if "step" not in operations.columns:
+        return operations
+    journeys = operations["step"] == JOURNEY_STEP
+    return operations if not journeys.any() else operations[~journeys]
 
 
 @dataclass(frozen=True)
@@ -133,7 +148,14 @@ def load_run(run_dir: str | Path) -> Run:
             raise InputError(f"{run_dir}: no {name} here; is this a run directory?")
     scenario = load_scenario(run_dir / SCENARIO_FILE)
     journal = read_journal(run_dir / JOURNAL_FILE)
-    records = Records(run_dir / RECORDS_DIR)
+    return open_run(run_dir, scenario, journal)
+
+
+def open_run(run_dir: Path, scenario: Scenario, journal: dict[str, Any], threads: int | None = None) -> Run:
+    """A run over the records its directory holds now, with scenario and journal already in hand: the live
+    view of a run still going judges its SLOs on one of these (the journal so far, the shards so far),
+    through the same scans as the report (`threads`: DuckDB's; all this process may use by default)."""
+    records = Records(run_dir / RECORDS_DIR, threads)
     try:
         stats = Aggregates(records)
         phases = phase_windows(scenario, journal, stats.spans())

@@ -22,7 +22,18 @@ Conventions, so that callers never have to guess:
 Recovery (time to detect / time to recover) compares each window of operations with the baseline phase:
 a window is *within tolerance* when its availability is at least the baseline's minus
 `AVAILABILITY_DROP_TOLERANCE` and its p95 latency at most `max(P95_FACTOR x baseline p95, baseline p95 +
-P95_SLACK_MS)`. A window with no operation is no evidence either way and is skipped.
+P95_SLACK_MS)`. A window with no operation is no evidence either way and is skipped. Time to recover is
+watched over a window of its own (`harness.analysis.recovery.recovery_window`): from the fault's removal to
+the next fault taking effect or the end of the next phase; a window shorter than MIN_RECOVERY_WINDOW_S
+gives no time to recover at all (None, with the reason), never a number that belongs to the next fault.
+
+Uncertainty, each method named in METHODS: shares (availability, error rate) get the Wilson score interval,
+which stays meaningful at 0% and 100%; latency percentiles a distribution-free interval from order
+statistics (no bootstrap: it is unreliable for tail percentiles of small samples); attempts per operation
+a Student t interval of the mean.
+
+Size: every metric definition of the harness, with the Tally they all read, in one module: one number, one
+source (splitting it would put half the definitions one import away from the other half).
 """
 
 from __future__ import annotations
@@ -50,6 +61,14 @@ OUTCOME_COLUMN = "outcome:"
 AVAILABILITY_DROP_TOLERANCE = 0.05
 P95_FACTOR = 2.0
 P95_SLACK_MS = 50.0
+MIN_RECOVERY_WINDOW_S = 1.0  # one whole 1-second window: less than that cannot show a recovery
+
+# How each interval and test of the reports is computed, by the name summary.json gives it.
+METHODS: dict[str, str] = {
+    "wilson": "Wilson score interval, 95% (scipy.stats.binomtest): meaningful at 0% and 100%",
+    "order_statistic": "distribution-free 95% interval of a percentile from order statistics (binomial ranks)",
+    "student_t": "Student t 95% interval of a mean",
+}
 
 
 # --- what a slice of records is reduced to ----------------------------------------------------------
@@ -62,17 +81,28 @@ class Latency:
     count: int  # samples (records with a latency)
     percentiles: Mapping[str, float | None]
     exact: bool = True  # False: from the histogram, within SKETCH_RELATIVE_ERROR
+    # (low, high) of each percentile but the max (`percentile_interval`); given for record latencies only
+    intervals: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, values: np.ndarray) -> Latency:
+    def of(cls, values: np.ndarray, *, intervals: bool = False) -> Latency:
         values = np.sort(values[~np.isnan(values)])
         if not values.size:
             return cls(0, dict.fromkeys(PERCENTILES))
         found = percentiles_of_sorted(values, list(PERCENTILES.values()))
-        return cls(int(values.size), dict(zip(PERCENTILES, found, strict=True)))
+        bounds = {}
+        for name, q in PERCENTILES.items() if intervals else ():
+            if q < 100.0:
+                low, high = interval_ranks(values.size, q)
+                bounds[name] = (_at(values, low), _at(values, high))
+        return cls(int(values.size), dict(zip(PERCENTILES, found, strict=True)), intervals=bounds)
 
 
 NO_LATENCY = Latency(0, dict.fromkeys(PERCENTILES))
+
+
+def _at(values: np.ndarray, rank: int | None) -> float | None:
+    return None if rank is None else float(values[rank])
 
 
 @dataclass(frozen=True)
@@ -86,6 +116,7 @@ class Tally:
     # operations only
     attempts_sum: int = 0
     attempts_count: int = 0  # operations with a known number of attempts
+    attempts_squares: int = 0  # sum of squared attempts, for the interval of their mean
     backoff_sum_ms: float = 0.0
     latency_sum_ms: float = 0.0
     open_loop: int = 0  # operations with an intended start (open-loop arrivals)
@@ -102,7 +133,7 @@ class Tally:
             "count": len(frame),
             "outcomes": _value_counts(frame, "outcome", str),
             "statuses": _value_counts(frame, "status", int),
-            "latency": Latency.of(latency),
+            "latency": Latency.of(latency, intervals=True),
         }
         if "attempts" in frame.columns:
             attempts = frame["attempts"].dropna()
@@ -110,6 +141,7 @@ class Tally:
             found |= {
                 "attempts_sum": int(attempts.sum()),
                 "attempts_count": len(attempts),
+                "attempts_squares": int((attempts.astype("int64") ** 2).sum()),
                 "backoff_sum_ms": float(frame["backoff_ms"].fillna(0.0).sum()) if "backoff_ms" in frame else 0.0,
                 "latency_sum_ms": float(np.nansum(latency)),
                 "open_loop": 0 if open_rows is None else int(open_rows.sum()),
@@ -132,7 +164,7 @@ def tally(records: TallyOrFrame) -> Tally:
     return records if isinstance(records, Tally) else Tally.of(records)
 
 
-def _value_counts(frame: pd.DataFrame, column: str, key: type) -> dict:
+def _value_counts(frame: pd.DataFrame, column: str, key: type) -> dict[Any, int]:
     if column not in frame.columns:
         return {}
     counts = frame[column].value_counts(sort=False, dropna=True)
@@ -165,6 +197,11 @@ def availability(records: TallyOrFrame) -> float | None:
 def availability_interval(records: TallyOrFrame, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
     t = tally(records)
     return wilson_interval(ok_count(t), t.count, confidence)
+
+
+def share_interval(successes: int, total: int) -> tuple[float, float] | None:
+    """The interval every share of the reports gets (METHODS["wilson"])."""
+    return wilson_interval(successes, total)
 
 
 def error_rate(records: TallyOrFrame) -> float | None:
@@ -217,6 +254,47 @@ def latency_percentile(records: TallyOrFrame, q: float) -> float | None:
     return tally(records).latency.percentiles[name]
 
 
+def percentile_interval(records: TallyOrFrame, q: float) -> tuple[float | None, float | None] | None:
+    """Distribution-free 95% interval of the q-th percentile (one of PERCENTILES but the max) of raw latency
+    samples: the order statistics whose ranks `interval_ranks` gives. A bound the sample is too small to give
+    is None (the upper bound of a p99 needs several hundred samples); None for no sample. Exact for any
+    distribution, unlike a bootstrap of a tail percentile. A run's slices fetch the two order statistics in
+    the scan that fetches their percentiles (harness.analysis.aggregate)."""
+    name = next(n for n, v in PERCENTILES.items() if v == q)
+    latency = tally(records).latency
+    return latency.intervals.get(name) if latency.count else None
+
+
+def interval_ranks(n: int, q: float, confidence: float = CONFIDENCE) -> tuple[int | None, int | None]:
+    """The 0-based ranks of the order statistics bounding the q-th percentile of n samples with probability
+    `confidence` (METHODS["order_statistic"]); None where the sample is too small to give a bound."""
+    from scipy import stats
+
+    p, alpha = min(max(q / 100.0, 0.0), 1.0), (1.0 - confidence) / 2.0
+    # P(X_(r) <= true quantile) = P(Binomial(n, p) >= r): the lower bound is the largest r with that
+    # probability >= 1 - alpha, the upper bound the smallest s with P(Binomial(n, p) < s) >= 1 - alpha
+    low_rank = int(stats.binom.ppf(alpha, n, p))  # X_(low_rank) with 1-based ranks; 0: no lower bound
+    high_rank = int(stats.binom.ppf(1.0 - alpha, n, p)) + 1
+    return (low_rank - 1 if low_rank >= 1 else None, high_rank - 1 if high_rank <= n else None)
+
+
+def t_interval(n: int, total: int, squares: int, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """Student t interval of the mean of n integers (METHODS["student_t"]) from their sum and sum of squares,
+    which a scan adds up exactly; None below two values or with no spread at all (every value equal: the
+    sample says nothing about the spread, and a zero-width interval would claim certainty)."""
+    if n < 2:
+        return None
+    spread = n * squares - total * total  # exact in integers: n (n - 1) times the sample variance
+    if spread <= 0:
+        return None
+    from scipy import stats
+
+    sd = math.sqrt(spread / (n * (n - 1)))
+    half = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1)) * sd / math.sqrt(n)
+    mean = total / n
+    return mean - half, mean + half
+
+
 def latency_percentiles(records: TallyOrFrame) -> dict[str, float | None]:
     """p50, p90, p95, p99, p99.9 and max of raw latency samples in ms (all None for no sample)."""
     return dict(tally(records).latency.percentiles)
@@ -258,6 +336,12 @@ def exact_latency(records: TallyOrFrame) -> bool:
 
 
 # --- load and retries -------------------------------------------------------------------------------
+
+
+def attempts_per_operation_interval(operations: TallyOrFrame) -> tuple[float, float] | None:
+    """Student t interval of attempts per operation (the mean of `operations.attempts`)."""
+    t = tally(operations)
+    return t_interval(t.attempts_count, t.attempts_sum, t.attempts_squares)
 
 
 def attempts_per_operation(operations: TallyOrFrame) -> float | None:
@@ -411,7 +495,9 @@ class Baseline:
 class Recovery:
     time_to_detect_s: float | None
     time_to_recover_s: float | None
-    recovered: bool | None  # None: no baseline to compare with
+    recovered: bool | None  # None: not measured (no baseline, or no window to watch; `note` says which)
+    window: tuple[float, float] | None = None  # what was watched for the recovery: removal .. horizon
+    note: str | None = None  # why there is no time to recover
 
 
 def window_health(windows: pd.DataFrame, baseline: Baseline) -> pd.DataFrame:
@@ -451,12 +537,20 @@ def time_to_recover_s(health: pd.DataFrame, t0: float, removed: float, horizon_e
     return max(0.0, t0 + float(windows.index[first_good]) - removed), True
 
 
-def recovery(health: pd.DataFrame | None, t0: float, start: float, end: float, horizon_end: float) -> Recovery:
-    """Detect and recover times of one fault in effect from `start` to `end`."""
+def recovery(
+    health: pd.DataFrame | None, t0: float, start: float, end: float, horizon_end: float, why_short: str = ""
+) -> Recovery:
+    """Detect and recover times of one fault in effect from `start` to `end`, its recovery watched until
+    `horizon_end`; a horizon under MIN_RECOVERY_WINDOW_S gives no time to recover (`why_short` says why)."""
     if health is None:
-        return Recovery(None, None, None)
-    ttr, recovered = time_to_recover_s(health, t0, end, max(end, horizon_end))
-    return Recovery(time_to_detect_s(health, t0, start, end), ttr, recovered)
+        return Recovery(None, None, None, note="no baseline operations to compare with")
+    detect = time_to_detect_s(health, t0, start, end)
+    horizon_end = max(end, horizon_end)
+    if horizon_end - end < MIN_RECOVERY_WINDOW_S:
+        note = f"not measurable: {why_short or 'nothing was observed after its removal'}"
+        return Recovery(detect, None, None, (end, horizon_end), note)
+    ttr, recovered = time_to_recover_s(health, t0, end, horizon_end)
+    return Recovery(detect, ttr, recovered, (end, horizon_end))
 
 
 def _first_window(t: float, t0: float) -> int:

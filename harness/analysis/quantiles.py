@@ -64,7 +64,8 @@ def interpolate_many(below: np.ndarray, above: np.ndarray, n: np.ndarray, q: flo
     gamma = index - np.floor(index)
     a, b = np.asarray(below, dtype=float), np.asarray(above, dtype=float)
     diff = b - a
-    return np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
+    found: np.ndarray = np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
+    return found
 
 
 def percentiles_of_sorted(values: np.ndarray, qs: Sequence[float]) -> list[float]:
@@ -185,13 +186,18 @@ class OrderStatistics:
         """What to fetch for the exact percentiles `qs` of the union of `groups` (whose merged histogram is
         given): one (Need, rank within it) per order statistic, two per percentile."""
         n = histogram.count
+        return self.plan_ranks(groups, histogram, [rank for q in qs for rank in ranks(n, q)])
+
+    def plan_ranks(
+        self, groups: Sequence[object], histogram: Histogram, wanted: Sequence[int]
+    ) -> list[tuple[Need, int]]:
+        """What to fetch for the order statistics of the given 0-based ranks; `value` then answers each."""
         out = []
-        for q in qs:
-            for rank in ranks(n, q):
-                buckets, below = histogram.span(rank)
-                for group in groups:
-                    self.wanted.setdefault(group, set()).update(buckets)
-                out.append((Need(tuple(groups), buckets), rank - below))
+        for rank in wanted:
+            buckets, below = histogram.span(rank)
+            for group in groups:
+                self.wanted.setdefault(group, set()).update(buckets)
+            out.append((Need(tuple(groups), buckets), rank - below))
         return out
 
     def supply(self, samples: Mapping[object, tuple[np.ndarray, np.ndarray]]) -> None:

@@ -111,11 +111,12 @@ def string_list(values: Iterable[str]) -> str:
 
 
 class Records:
-    """The attempt and operation records of one run directory's `records/`, as DuckDB views."""
+    """The attempt and operation records of one run directory's `records/`, as DuckDB views (over the files
+    there when opened; `threads`: DuckDB's, all this process may use by default)."""
 
-    def __init__(self, records_dir: str | Path):
+    def __init__(self, records_dir: str | Path, threads: int | None = None):
         self.records_dir = Path(records_dir)
-        self.con = connect()
+        self.con = connect(threads)
         self.files = {kind: record_files(self.records_dir, kind) for kind in KINDS}
         for kind in KINDS:
             self._view(kind)

@@ -2,9 +2,12 @@
 
 A verdict is "pass", "fail" or "no_data". `no_data` (nothing in scope was measured) is not a pass: a test
 that measured nothing did not show that the SLO held, so it fails the run, and its message says why.
-The observed value is the point estimate; for availability and error rate the Wilson interval is reported
-beside it, not used for the verdict. Operation-scope SLOs are judged on step operations: whole-journey
-records (`step == "journey"`) are left out, since their failures are already those of their steps.
+The observed value is the point estimate, and the verdict is its: the 95% interval is reported beside it
+(Wilson for shares, order statistics for percentiles, Student t for attempts per operation; `metrics.
+METHODS`), and when it reaches across the threshold `crosses_threshold` says so, so that a pass (or a fail)
+the data cannot tell from its opposite is marked as such. Operation-scope SLOs are judged on step
+operations: whole-journey records (`step == "journey"`) are left out, since their failures are already
+those of their steps.
 """
 
 from __future__ import annotations
@@ -30,9 +33,16 @@ class SloResult:
     phases: tuple[str, ...] | None  # None: all phases
     threshold: dict[str, float]  # {"at_least": x} or {"at_most": x}
     observed: float | None
-    interval: tuple[float, float] | None
+    interval: tuple[float | None, float | None] | None  # a None bound: the sample cannot give it
     verdict: Verdict
     message: str
+    interval_method: str | None = None  # a key of metrics.METHODS
+    crosses_threshold: bool | None = None  # the interval holds values on both sides of the threshold
+
+    @property
+    def conclusive(self) -> bool:
+        """False when the interval says the opposite verdict is as plausible."""
+        return not self.crosses_threshold
 
     @property
     def passed(self) -> bool:
@@ -47,6 +57,8 @@ class SloResult:
             "threshold": dict(self.threshold),
             "observed": self.observed,
             "interval": list(self.interval) if self.interval is not None else None,
+            "interval_method": self.interval_method,
+            "crosses_threshold": self.crosses_threshold,
             "verdict": self.verdict,
             "message": self.message,
         }
@@ -56,8 +68,10 @@ class SloResult:
 class _Measure:
     scope: str
     observed: float | None
-    interval: tuple[float, float] | None = None
+    interval: tuple[float | None, float | None] | None = None
+    method: str | None = None  # how the interval was found (a key of metrics.METHODS)
     missing: str = ""  # why there is no data, when observed is None
+    note: str = ""  # what the reader must know beside the number
 
 
 def evaluate_slos(run: Run, recoveries: Mapping[str, Recovery]) -> list[SloResult]:
@@ -74,13 +88,19 @@ def evaluate_slo(slo: Slo, run: Run, recoveries: Mapping[str, Recovery]) -> SloR
         over += f", steps {', '.join(slo.steps)}"
     ((bound, limit),) = threshold.items()
     assert limit is not None
+    crosses = None
     if measure.observed is None:
         verdict: Verdict = "no_data"
         message = f"no data: {measure.missing} {over}; a test that measured nothing did not pass"
     else:
         held = measure.observed >= limit if bound == "at_least" else measure.observed <= limit
         verdict = "pass" if held else "fail"
-        message = f"observed {_fmt(measure.observed)}, expected {bound} {_fmt(limit)} {over}"
+        message = f"observed {_fmt(measure.observed)}, objective {bound.replace('_', ' ')} {_fmt(limit)} {over}"
+        crosses = crosses_threshold(measure.interval, limit)
+        if crosses:
+            message += "; the 95% interval reaches across the objective, so this verdict is not conclusive"
+        if measure.note:
+            message += f"; {measure.note}"
     return SloResult(
         name=slo.name,
         metric=slo.metric,
@@ -91,7 +111,18 @@ def evaluate_slo(slo: Slo, run: Run, recoveries: Mapping[str, Recovery]) -> SloR
         interval=measure.interval,
         verdict=verdict,
         message=message,
+        interval_method=measure.method if measure.interval is not None else None,
+        crosses_threshold=crosses,
     )
+
+
+def crosses_threshold(interval: tuple[float | None, float | None] | None, limit: float) -> bool | None:
+    """Whether the interval holds values on both sides of the limit (an open bound reaches everywhere);
+    None without an interval."""
+    if interval is None:
+        return None
+    low, high = interval
+    return (low is None or low < limit) and (high is None or high > limit)
 
 
 def scope_slice(slo: Slo, scope: str | None = None) -> Slice:
@@ -141,24 +172,32 @@ def _availability(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _Measure:
         slo.scope,
         metrics.availability(frame),
         metrics.availability_interval(frame),
+        "wilson",
         f"no {slo.scope} records",
     )
 
 
 def _error_rate(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _Measure:
     frame = _scoped(slo, run)
-    return _Measure(slo.scope, metrics.error_rate(frame), metrics.error_rate_interval(frame), f"no {slo.scope} records")
+    return _Measure(
+        slo.scope, metrics.error_rate(frame), metrics.error_rate_interval(frame), "wilson", f"no {slo.scope} records"
+    )
 
 
 def _percentile(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _Measure:
     name = slo.metric.removeprefix("latency_").removesuffix("_ms")  # latency_p99_ms -> p99
-    observed = metrics.latency_percentile(_scoped(slo, run), metrics.PERCENTILES[name])
-    return _Measure(slo.scope, observed, missing=f"no {slo.scope} latency samples")
+    frame = _scoped(slo, run)
+    q = metrics.PERCENTILES[name]
+    observed = metrics.latency_percentile(frame, q)
+    interval = metrics.percentile_interval(frame, q) if q < 100.0 else None  # the max has no interval
+    return _Measure(slo.scope, observed, interval, "order_statistic", missing=f"no {slo.scope} latency samples")
 
 
 def _attempts_per_operation(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _Measure:
-    observed = metrics.attempts_per_operation(_scoped(slo, run, "operation"))
-    return _Measure("operation", observed, missing="no operation records")
+    frame = _scoped(slo, run, "operation")
+    observed = metrics.attempts_per_operation(frame)
+    interval = metrics.attempts_per_operation_interval(frame) if observed is not None else None
+    return _Measure("operation", observed, interval, "student_t", missing="no operation records")
 
 
 def _throughput(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _Measure:
@@ -169,17 +208,21 @@ def _throughput(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _Measure:
 
 
 def _time_to_recover(slo: Slo, run: Run, recoveries: Mapping[str, Recovery]) -> _Measure:
-    """The worst recovery over the faults of the SLO's phases; 0.0 when the scenario put no fault there."""
+    """The worst recovery over the faults of the SLO's phases whose recovery could be measured (each in its
+    own window, `harness.analysis.recovery`); 0.0 when the scenario put no fault there."""
     in_scope = [f for f in run.faults if slo.phases is None or f.phase in slo.phases]
     if not in_scope:
         planned = any(p.faults for p in run.phases if slo.phases is None or p.name in slo.phases)
         if planned:
             return _Measure("operation", None, missing="the scenario has faults but none was applied")
         return _Measure("operation", 0.0)
-    times = [recoveries[f.id].time_to_recover_s for f in in_scope]
-    if any(t is None for t in times):
-        return _Measure("operation", None, missing="no baseline operations to compare with")
-    return _Measure("operation", max(t for t in times if t is not None))
+    times = {f.id: t for f in in_scope if (t := recoveries[f.id].time_to_recover_s) is not None}
+    unmeasured = [f"{f.id} ({recoveries[f.id].note or 'not measured'})" for f in in_scope if f.id not in times]
+    if not times:
+        return _Measure("operation", None, missing="no fault's recovery could be measured: " + "; ".join(unmeasured))
+    worst = max(times, key=lambda fid: times[fid])
+    note = f"worst: {worst}" + (f"; not measured: {'; '.join(unmeasured)}" if unmeasured else "")
+    return _Measure("operation", times[worst], note=note)
 
 
 def _unauthorized(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _Measure:

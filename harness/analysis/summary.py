@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis import breakdown as breakdown_tables
-from harness.analysis import metrics, quantiles, slo
+from harness.analysis import metrics, quantiles, slo, statistics
 from harness.analysis.aggregate import Slice
 from harness.analysis.breakdown import breakdown
+from harness.analysis.configuration import configuration
 from harness.analysis.frames import FaultWindow, PhaseWindow, Run, load_run
 from harness.analysis.metrics import Recovery
 from harness.analysis.proxy_counters import PROXY_METRICS_FILE, ToxicCount, read_toxic_counters
@@ -31,6 +32,25 @@ from harness.analysis.statistics import compare_with_baseline
 SCHEMA_VERSION = 2
 SUMMARY_FILE = "summary.json"
 COMPLETE_STATUSES = ("completed", "failed")
+# The exit code of a run that did not end normally, when its journal does not say (errors.EXIT_*).
+EXIT_OF_STATUS = {"aborted": 3, "interrupted": 3, "crashed": 4}
+
+
+def outcome(journal_status: str, journal_exit_code: int | None, slos_held: bool) -> tuple[str, int | None, str]:
+    """(status, exit code, verdict) of a run: defined here once, so that what `harness run` writes, what it
+    exits with and what `harness report` rebuilds from the journal are one and the same.
+
+    A run that ended normally ("completed", or "failed" once judged) is judged by its SLOs: completed and
+    exit 0 when every SLO held, failed and exit 1 otherwise. Any other end keeps its status and exit code
+    (3 aborted or interrupted, 4 crashed). The verdict is "pass" exactly when the exit code is 0, "fail"
+    otherwise, and "incomplete" for a run still going (no exit code yet)."""
+    code: int | None
+    if journal_status in COMPLETE_STATUSES:
+        status, code = ("completed", 0) if slos_held else ("failed", 1)
+    else:
+        status, code = journal_status, journal_exit_code if journal_exit_code else EXIT_OF_STATUS.get(journal_status)
+    verdict = "incomplete" if code is None else ("pass" if code == 0 else "fail")
+    return status, code, verdict
 
 
 def build_summary(run_dir: str | Path) -> dict[str, Any]:
@@ -55,6 +75,8 @@ def summarize(run: Run) -> dict[str, Any]:
     started, ended = journal.get("started_at"), journal.get("ended_at")
     reference = baseline_phase(run)
     counters = read_toxic_counters(run.run_dir)
+    status, exit_code, verdict = outcome(str(journal.get("status", "unknown")), journal.get("exit_code"),
+                                         all(s.passed for s in slos))  # fmt: skip
     summary = {
         "schema_version": SCHEMA_VERSION,
         "run_id": journal.get("run_id") or run.run_dir.name,
@@ -64,8 +86,8 @@ def summarize(run: Run) -> dict[str, Any]:
             "file": (journal.get("scenario") or {}).get("file"),
             "sha256": (journal.get("scenario") or {}).get("sha256"),
         },
-        "status": journal.get("status", "unknown"),
-        "exit_code": journal.get("exit_code"),
+        "status": status,
+        "exit_code": exit_code,
         "started_at": started,
         "ended_at": ended,
         "duration_s": _duration(started, ended),
@@ -73,12 +95,16 @@ def summarize(run: Run) -> dict[str, Any]:
         "data_end": run.data_end,
         "complete": journal.get("status") in COMPLETE_STATUSES and run.has_records,
         "notes": _notes(run),
-        "verdict": "pass" if all(s.passed for s in slos) else "fail",
+        "verdict": verdict,
+        "slos_held": all(s.passed for s in slos),
+        "configuration": configuration(scenario, journal),
+        "methods": {**metrics.METHODS, **statistics.METHODS},
         "baseline_phase": reference,
         "recovery_tolerance": {
             "availability_drop": metrics.AVAILABILITY_DROP_TOLERANCE,
             "p95_factor": metrics.P95_FACTOR,
             "p95_slack_ms": metrics.P95_SLACK_MS,
+            "min_window_s": metrics.MIN_RECOVERY_WINDOW_S,
         },
         "phase_order": [p.name for p in run.phases],
         "phases": {p.name: _phase(run, p, reference) for p in run.phases},
@@ -96,7 +122,8 @@ def summarize(run: Run) -> dict[str, Any]:
         "steady_state": journal.get("steady_state") or {},
         "deviated": journal.get("deviated"),
     }
-    return json_safe(summary)
+    safe: dict[str, Any] = json_safe(summary)
+    return safe
 
 
 def write_summary(summary: dict[str, Any], run_dir: str | Path) -> Path:
@@ -150,6 +177,7 @@ def _phase(run: Run, phase: PhaseWindow, reference: str | None) -> dict[str, Any
             **metrics.closed_and_open_loop_latency(ops),
         },
         "attempts_per_operation": metrics.attempts_per_operation(ops),
+        "attempts_per_operation_interval": metrics.attempts_per_operation_interval(ops),
         "backoff_share": metrics.backoff_share(ops),
         "give_up_rate": metrics.give_up_rate(ops, run.scenario.retry.retry_on),
         "throughput_ops": metrics.throughput_ops(ops, phase.duration_s),
@@ -184,6 +212,8 @@ def _fault(fault: FaultWindow, found: Recovery, counters: dict[str, ToxicCount] 
         "time_to_detect_s": found.time_to_detect_s,
         "time_to_recover_s": found.time_to_recover_s,
         "recovered": found.recovered,
+        "recovery_window": list(found.window) if found.window is not None else None,
+        "recovery_note": found.note,
         "toxic": fault.toxic,
         "configured_rate": configured_rate(fault.spec),
         "injected": None

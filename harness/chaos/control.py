@@ -17,16 +17,17 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
+from harness.chaos.command import Commands
 from harness.chaos.netfaults import NetFaults
 from harness.chaos.process import ProcessFaults
-from harness.scenario.model import NETWORK_FAULT_TYPES, PROCESS_FAULT_TYPES, Fault
+from harness.contract import Env, HostEvent
+from harness.faults import FAULT_ADAPTER, FaultModel
+from harness.faults.base import NetworkFault, ProcessFault
+from harness.faults.command import CommandFault
 
-API_ENV = "HARNESS_CHAOS_API"
-TOKEN_ENV = "HARNESS_CHAOS_TOKEN"
-HOST_FAULT_TYPES = (*PROCESS_FAULT_TYPES, *NETWORK_FAULT_TYPES)
-_FAULT = TypeAdapter(Fault)
+HostFault = ProcessFault | NetworkFault | CommandFault
 
 
 class FaultRefused(Exception):
@@ -34,50 +35,58 @@ class FaultRefused(Exception):
 
 
 class HostFaults:
-    """Applies and removes process and network faults; every change is also written to the timeline."""
+    """Applies and removes process, network and command faults; every change is also written to the
+    timeline."""
 
     def __init__(
         self,
         processes: ProcessFaults | None,
         network: NetFaults | None,
-        emit: Callable[[dict[str, Any]], None],
+        emit: Callable[[HostEvent], None],
         clock: Callable[[], float],
         kernel: dict[str, bool] | None = None,
+        commands: Commands | None = None,
     ):
         self.processes, self.network, self.emit, self.clock = processes, network, emit, clock
         self.kernel = kernel or {}
-        self._types: dict[str, str] = {}
+        self.commands = commands
+        self._types: dict[str, HostFault] = {}
 
-    def apply(self, name: str, fault: Any) -> dict[str, Any]:
+    def apply(self, name: str, fault: HostFault) -> dict[str, Any]:
         asked = self.clock()
-        if fault.type in PROCESS_FAULT_TYPES:
+        if isinstance(fault, CommandFault):
+            if self.commands is None:
+                raise FaultRefused(f"{fault.type}: no command runner in this run")
+            done = self.commands.apply(name, fault)
+        elif isinstance(fault, ProcessFault):
             if self.processes is None:
                 raise FaultRefused(f"{fault.type}: no target process of ours in this run")
             done = self.processes.apply(name, fault)
         else:
             if self.network is None:
                 raise FaultRefused(f"{fault.type}: the target does not run in a namespace (target.netns)")
-            from harness.chaos.netfaults import needs
-
-            feature = needs(fault.type)
+            feature = fault.kernel_feature
             if not self.kernel.get(feature, False):
                 raise FaultRefused(f"{fault.type}: this kernel has no {feature} (probed at start)")
             done = self.network.apply(name, fault)
-        self._types[name] = fault.type
+        self._types[name] = fault
         self.emit({"kind": "host_fault_applied", "toxic": name, "type": fault.type, "asked_at": asked,
                    "ts": self.clock(), **done})  # fmt: skip
         return done
 
     def remove(self, name: str) -> dict[str, Any]:
         asked = self.clock()
-        fault_type = self._types.pop(name)
-        if fault_type in PROCESS_FAULT_TYPES:
+        fault = self._types.pop(name)
+        if isinstance(fault, CommandFault):
+            assert self.commands is not None
+            done = self.commands.remove(name)
+        elif isinstance(fault, ProcessFault):
             assert self.processes is not None
             done = self.processes.remove(name)
         else:
             assert self.network is not None
             done = self.network.remove(name)
-        self.emit({"kind": "host_fault_removed", "toxic": name, "type": fault_type, "asked_at": asked,
+        self.emit({"kind": "host_fault_removed", "toxic": name, "type": fault.type, "asked_at": asked,
                    "ts": self.clock(), **done})  # fmt: skip
         return done
 
@@ -102,7 +111,7 @@ class ControlServer:
         return f"http://{host!s}:{port}"
 
     def env(self) -> dict[str, str]:
-        return {API_ENV: self.url, TOKEN_ENV: self.token}
+        return {Env.CHAOS_API: self.url, Env.CHAOS_TOKEN: self.token}
 
     def start(self) -> ControlServer:
         self._thread.start()
@@ -123,9 +132,9 @@ class ControlServer:
         with self._lock:  # one change at a time, in the order asked
             try:
                 if method == "POST":
-                    fault = _FAULT.validate_python(json.loads(body or b"{}"))
-                    if fault.type not in HOST_FAULT_TYPES:
-                        return 400, {"error": f"{fault.type} is a proxy fault"}
+                    fault: FaultModel = FAULT_ADAPTER.validate_python(json.loads(body or b"{}"))
+                    if not isinstance(fault, ProcessFault | NetworkFault | CommandFault):
+                        return 400, {"error": f"{fault.type} is a {fault.channel} fault, not a host one"}
                     return 200, self.faults.apply(name, fault)
                 if method == "DELETE":
                     if name not in self.faults.active():

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from harness.chaos.netns import NETNS_PREFIX, Link, Runner, delete_commands, netns_names, run_command
-from harness.run.leftovers import process_start_ticks, same_process
+from harness.chaos.procs import process_start_ticks, same_process
 
 OWNER_DIR = Path("/run/harness/netns")
 

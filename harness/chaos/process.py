@@ -19,8 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from harness.chaos import procs
+from harness.contract import HostEvent as Event
+from harness.faults.base import ProcessFault
+from harness.faults.process_kill import ProcessKillFault
+from harness.faults.process_pause import ProcessPauseFault
+from harness.faults.process_restart import ProcessRestartFault
 
-Event = dict[str, Any]
 EXIT_WAIT_S = 10.0
 RECOVERY_WAIT_S = 30.0
 
@@ -52,21 +56,23 @@ class ProcessFaults:
 
     # --- apply / remove ----------------------------------------------------------------------------
 
-    def apply(self, name: str, fault: Any) -> Event:
+    def apply(self, name: str, fault: ProcessFault) -> Event:
         main = self.target.main_pid()
         if main is None or not self.target.alive():
             raise RuntimeError("the target is not running")
-        if fault.type == "process_pause":
+        if isinstance(fault, ProcessPauseFault):
             return self._pause(name, fault, main)
+        assert isinstance(fault, ProcessKillFault | ProcessRestartFault), f"not a process fault: {fault.type}"
         sig = signal.Signals[f"SIG{fault.signal}"]
-        if fault.type == "process_kill" and fault.target == "one" and procs.worker_pids(main):
+        if isinstance(fault, ProcessKillFault) and fault.target == "one" and procs.worker_pids(main):
             return self._kill_worker(name, sig, main)
         self._note_token(name)
         with self._lock:
             self._down.add(name)
         killed_at = self._stop_group(main, sig)
-        if fault.type == "process_restart":
-            self._background(name, lambda: self._restart(name, killed_at, fault.down_s))
+        if isinstance(fault, ProcessRestartFault):
+            down_s = fault.down_s
+            self._background(name, lambda: self._restart(name, killed_at, down_s))
         return {"action": "kill", "signal": sig.name, "pid": main, "group": True, "down_at": killed_at}
 
     def remove(self, name: str) -> Event:
@@ -100,14 +106,15 @@ class ProcessFaults:
 
     # --- the parts ---------------------------------------------------------------------------------
 
-    def _pause(self, name: str, fault: Any, main: int) -> Event:
+    def _pause(self, name: str, fault: ProcessPauseFault, main: int) -> Event:
         workers = procs.worker_pids(main)
         pids = [workers[0]] if fault.target == "one" and workers else [main, *workers]
         with self._lock:
             self._paused[name] = pids
         procs.send(pids, signal.SIGSTOP)
-        if fault.duration_s is not None:
-            self._background(name, lambda: self._resume_after(name, fault.duration_s))
+        duration_s = fault.duration_s
+        if duration_s is not None:
+            self._background(name, lambda: self._resume_after(name, duration_s))
         return {"action": "pause", "pids": pids}
 
     def _resume_after(self, name: str, duration_s: float) -> None:

@@ -13,6 +13,7 @@ import requests
 
 from harness.clients.caller import Caller, OperationResult
 from harness.clients.oauth import UserCredentials
+from harness.endpoints import EMBEDDED_PATHS
 
 MAX_HOPS = 8
 USER_FIELDS = ("username", "user", "email", "login", "user_name")
@@ -172,8 +173,6 @@ class Browser:
 
 def _endpoint_of(url: str) -> str:
     """The logical endpoint name of a path on the embedded target, else the path itself (no query)."""
-    from harness.scenario.endpoints import EMBEDDED_PATHS
-
     path = urlsplit(url).path or "/"
     for name, known in EMBEDDED_PATHS.items():
         if path == known:

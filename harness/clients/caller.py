@@ -26,9 +26,9 @@ from typing import Any, Protocol
 
 import requests
 
-from harness.clients.classify import classify_exception, classify_status, error_code
+from harness.clients.classify import classify_exception, classify_response, error_code
 from harness.clients.policy import RetryPolicy
-from harness.scenario.model import Outcome
+from harness.contract import AttemptRow, OperationRow, Outcome
 
 OP_ID_HEADER = "X-Harness-Op-Id"
 JOURNEY_STEP = "journey"
@@ -36,9 +36,9 @@ VERIFY_METHOD = "VERIFY"
 
 
 class RecordSink(Protocol):
-    def attempt(self, row: dict[str, Any]) -> None: ...
+    def attempt(self, row: AttemptRow) -> None: ...
 
-    def operation(self, row: dict[str, Any]) -> None: ...
+    def operation(self, row: OperationRow) -> None: ...
 
 
 Validator = Callable[[requests.Response], Outcome | None]
@@ -157,17 +157,12 @@ class Caller:
             journey.fail("protocol_error")
         finally:
             self._journey = outer
-            self.sink.operation(
-                self._row(ts, journey.op_id, flow, JOURNEY_STEP, phase)
-                | {
-                    "attempts": journey.attempts,
-                    "outcome": journey.outcome,
-                    "status": journey.status,
-                    "latency_ms": (self.perf() - t0) * 1000.0,
-                    "backoff_ms": journey.backoff_s * 1000.0,
-                    "intended_ts": None,
-                }
-            )
+            self.sink.operation({
+                "ts": ts, "op_id": journey.op_id, "flow": flow, "step": JOURNEY_STEP, "phase": phase,
+                "user": self.user, "node": self.node, "attempts": journey.attempts, "outcome": journey.outcome,
+                "status": journey.status, "latency_ms": (self.perf() - t0) * 1000.0,
+                "backoff_ms": journey.backoff_s * 1000.0, "intended_ts": None,
+            })  # fmt: skip
 
     def wait(self, seconds: float) -> None:
         """A protocol wait (a poll interval): slept like a backoff and counted as the journey's backoff."""
@@ -183,10 +178,6 @@ class Caller:
             return self._new_op_id()
         self._journey.steps += 1
         return f"{self._journey.op_id}.{self._journey.steps}"
-
-    def _row(self, ts: float, op_id: str, flow: str, step: str, phase: str | None = None) -> dict[str, Any]:
-        return {"ts": ts, "op_id": op_id, "flow": flow, "step": step, "phase": phase or self.phase(),
-                "user": self.user, "node": self.node}
 
     # --- one step ---------------------------------------------------------------------------------
 
@@ -221,14 +212,16 @@ class Caller:
 
         def attempt() -> AttemptResult:
             nonlocal attempt_no
-            ts, t0 = clock(), perf()
+            # an attempt belongs to the phase it was sent in (the first one to its operation's, read once,
+            # so that a phase boundary can never split an operation from its first attempt)
+            ts, t0, sent_in = clock(), perf(), phase if attempt_no == 0 else self.phase()
             result = policy.guard(endpoint, exchange)
             if result is None:  # the circuit breaker refused: nothing was sent, so no attempt row
                 return AttemptResult("circuit_open", 0, 0.0, error="circuit open", final=True)
             attempt_no += 1
             result.latency_ms = (perf() - t0) * 1000.0
             sink.attempt({
-                "ts": ts, "op_id": op_id, "flow": flow, "step": step, "phase": self.phase(), "user": self.user,
+                "ts": ts, "op_id": op_id, "flow": flow, "step": step, "phase": sent_in, "user": self.user,
                 "node": self.node, "endpoint": endpoint, "method": method, "attempt": attempt_no,
                 "status": result.status, "outcome": result.outcome, "latency_ms": result.latency_ms,
                 "bytes": len(result.response.content) if result.response is not None else 0, "error": result.error,
@@ -265,17 +258,17 @@ class Caller:
         """A relying party's local decision (no request): one VERIFY attempt row and its step operation.
         `reason` is a fixed word (e.g. `bad_signature`), never a token or a library message."""
         op_id = self._next_op_id()
-        ts = self.clock()
-        self.sink.attempt(
-            self._row(ts, op_id, flow, step)
-            | {"endpoint": endpoint, "method": VERIFY_METHOD, "attempt": 1, "status": 0, "outcome": outcome,
-               "latency_ms": latency_ms, "bytes": 0, "error": reason}
-        )
-        self.sink.operation(
-            self._row(ts, op_id, flow, step)
-            | {"attempts": 1, "outcome": outcome, "status": 0, "latency_ms": latency_ms, "backoff_ms": 0.0,
-               "intended_ts": None}
-        )
+        ts, phase = self.clock(), self.phase()
+        self.sink.attempt({
+            "ts": ts, "op_id": op_id, "flow": flow, "step": step, "phase": phase, "user": self.user,
+            "node": self.node, "endpoint": endpoint, "method": VERIFY_METHOD, "attempt": 1, "status": 0,
+            "outcome": outcome, "latency_ms": latency_ms, "bytes": 0, "error": reason,
+        })  # fmt: skip
+        self.sink.operation({
+            "ts": ts, "op_id": op_id, "flow": flow, "step": step, "phase": phase, "user": self.user,
+            "node": self.node, "attempts": 1, "outcome": outcome, "status": 0, "latency_ms": latency_ms,
+            "backoff_ms": 0.0, "intended_ts": None,
+        })  # fmt: skip
         if self._journey is not None:
             self._journey.attempts += 1
             self._journey.fail(outcome)
@@ -299,7 +292,7 @@ class Caller:
         except Exception as exc:  # every failure is an outcome; a user must never die of one
             return AttemptResult(classify_exception(exc), 0, 0.0, error=type(exc).__name__)
         status = response.status_code
-        outcome = classify_status(status)
+        outcome = classify_response(response)
         reason = error_code(response, aws=aws) if status >= 400 else ""
         error = "" if outcome == "ok" else f"HTTP {status}" + (f" {reason}" if reason else "")
         final = False

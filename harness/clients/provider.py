@@ -13,8 +13,7 @@ from urllib.parse import urlsplit
 
 from harness.clients.caller import Caller
 from harness.clients.oauth import json_object
-from harness.scenario.endpoints import EMBEDDED_PATHS
-from harness.scenario.model import is_loopback
+from harness.endpoints import EMBEDDED_PATHS, is_loopback
 
 DISCOVERY_KEYS = {
     "authorization_endpoint": "authorize",

@@ -1,9 +1,9 @@
-"""Scenario fault types and how each becomes a change on the fault proxy (and is rolled back).
+"""Scenario fault types, one module per type (its model, its channel, what it asks that channel for),
+all listed in `registry.Fault`; `FaultApplier` puts them on and takes them off."""
 
-One module per fault type, registered under its scenario `type` (= its file name). A fault turns into a
-Toxiproxy-style toxic spec; `FaultApplier` adds and removes them through the proxy API.
-"""
+from harness.faults.applier import FaultApplier
+from harness.faults.base import Channel, FaultModel
+from harness.faults.registry import FAULT_ADAPTER, FAULT_MODELS, FAULT_TYPES, Fault, toxic_spec, types_on
 
-from harness.faults.registry import FAULT_TYPES, FaultApplier, ToxicSpec, toxic_spec
-
-__all__ = ["FAULT_TYPES", "FaultApplier", "ToxicSpec", "toxic_spec"]
+__all__ = ["FAULT_ADAPTER", "FAULT_MODELS", "FAULT_TYPES", "Channel", "Fault", "FaultApplier", "FaultModel",
+           "toxic_spec", "types_on"]  # fmt: skip

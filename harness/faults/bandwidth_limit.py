@@ -1,13 +1,23 @@
-"""`bandwidth_limit`: tbf qdisc on the target's side of its namespace link; harness.chaos.netfaults."""
+"""`bandwidth_limit`: a tbf qdisc on the target's side of its namespace link; run by harness.chaos.netfaults."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, ClassVar, Literal
 
-from harness.faults.registry import ToxicSpec, host_spec, register
+from pydantic import Field
+
+from harness.faults.base import QdiscFault
 
 
-@register("bandwidth_limit")
-def build(fault: Any, toxic_name: str, paths: Mapping[str, str]) -> ToxicSpec:
-    return host_spec(fault, toxic_name)
+class BandwidthLimitFault(QdiscFault):
+    """A tbf qdisc on the target's side of the link: responses flow at rate_kbit_s kilobits per second."""
+
+    type: Literal["bandwidth_limit"]
+    kernel_feature: ClassVar[Literal["nftables", "tbf", "netem"]] = "tbf"
+    rate_kbit_s: Annotated[int, Field(ge=8, le=10_000_000)]
+    burst_bytes: Annotated[int, Field(ge=1600, le=100_000_000)] = 32_768
+    queue_latency_ms: Annotated[float, Field(gt=0, le=60_000)] = 50.0
+
+    def qdisc_args(self) -> list[str]:
+        return ["tbf", "rate", f"{self.rate_kbit_s}kbit", "burst", str(self.burst_bytes),
+                "latency", f"{self.queue_latency_ms:g}ms"]  # fmt: skip

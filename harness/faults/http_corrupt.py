@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Literal
 
-from harness.faults.registry import ToxicSpec, http_match, register
+from harness.contract import ToxicSpec
+from harness.faults.base import HttpMatch, Probability
 
 
-@register("http_corrupt")
-def build(fault: Any, toxic_name: str, paths: Mapping[str, str]) -> ToxicSpec:
-    return {
-        "name": toxic_name,
-        "type": "http_corrupt",
-        "stream": "upstream",
-        "toxicity": 1.0,
-        "attributes": {**http_match(fault, paths), "probability": fault.probability, "mode": fault.mode},
-    }
+class HttpCorruptFault(HttpMatch):
+    """Break the response to a matching request: truncate it (then close) or garble its body."""
+
+    type: Literal["http_corrupt"]
+    probability: Probability = 1.0
+    mode: Literal["truncate", "garble"] = "garble"
+
+    def toxic(self, name: str, paths: Mapping[str, str]) -> ToxicSpec:
+        return self.http_toxic(name, "http_corrupt", {**self.http_match(paths), "probability": self.probability,
+                                                      "mode": self.mode})  # fmt: skip

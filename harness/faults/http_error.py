@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Literal
 
-from harness.faults.registry import ToxicSpec, http_match, preset_attributes, register
+from pydantic import model_validator
+
+from harness.contract import ToxicSpec
+from harness.faults.base import AnsweringFault, Probability
+from harness.modelbase import at_field
 
 
-@register("http_error")
-def build(fault: Any, toxic_name: str, paths: Mapping[str, str]) -> ToxicSpec:
-    return {
-        "name": toxic_name,
-        "type": "http_error",
-        "stream": "upstream",
-        "toxicity": 1.0,
-        "attributes": {
-            **http_match(fault, paths),
-            "status": fault.status,
-            "probability": fault.probability,
-            "retry_after": math.ceil(fault.retry_after_s or 0),  # the header takes whole seconds
-            **preset_attributes(fault),
-        },
-    }
+class HttpErrorFault(AnsweringFault):
+    """Answer matching requests with an error status instead of forwarding them, with a probability."""
+
+    type: Literal["http_error"]
+    probability: Probability = 1.0
+
+    @model_validator(mode="after")
+    def _needs_target(self) -> HttpErrorFault:
+        if self.endpoint is None and self.path is None:
+            raise at_field("endpoint", "http_error needs an endpoint or a path to match")
+        return self
+
+    def toxic(self, name: str, paths: Mapping[str, str]) -> ToxicSpec:
+        attributes = {**self.http_match(paths), "probability": self.probability, **self.answer_attributes()}
+        return self.http_toxic(name, "http_error", attributes)

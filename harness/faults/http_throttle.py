@@ -3,26 +3,25 @@ AWS form (preset: aws; status 400 + SlowDownException is what sso-oidc clients b
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Literal
 
-from harness.faults.registry import ToxicSpec, http_match, preset_attributes, register
+from pydantic import Field
+
+from harness.contract import ToxicSpec
+from harness.faults.base import AnsweringFault
 
 
-@register("http_throttle")
-def build(fault: Any, toxic_name: str, paths: Mapping[str, str]) -> ToxicSpec:
-    return {
-        "name": toxic_name,
-        "type": "http_throttle",
-        "stream": "upstream",
-        "toxicity": 1.0,
-        "attributes": {
-            **http_match(fault, paths),
-            "rate": fault.rate_per_s,
-            "burst": fault.burst,
-            "status": fault.status,
-            "retry_after": math.ceil(fault.retry_after_s or 0),
-            **preset_attributes(fault),
-        },
-    }
+class HttpThrottleFault(AnsweringFault):
+    """A token bucket over matching requests (all connections): over the rate, 429 (or AWS SlowDown)."""
+
+    type: Literal["http_throttle"]
+    rate_per_s: Annotated[float, Field(gt=0, le=1_000_000)]
+    burst: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    status: Annotated[int, Field(ge=400, le=599)] = 429
+    retry_after_s: Annotated[float, Field(ge=0)] | None = 1.0
+
+    def toxic(self, name: str, paths: Mapping[str, str]) -> ToxicSpec:
+        attributes = {**self.http_match(paths), "rate": self.rate_per_s, "burst": self.burst,
+                      **self.answer_attributes()}  # fmt: skip
+        return self.http_toxic(name, "http_throttle", attributes)

@@ -4,20 +4,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Literal
 
-from harness.faults.registry import ToxicSpec, http_match, register
+from pydantic import Field
+
+from harness.contract import ToxicSpec
+from harness.faults.base import HttpMatch
 
 
-@register("latency")
-def build(fault: Any, toxic_name: str, paths: Mapping[str, str]) -> ToxicSpec:
-    timing = {"latency": round(fault.latency_ms), "jitter": round(fault.jitter_ms)}
-    if fault.endpoint is None and fault.path is None:
-        return {"name": toxic_name, "type": "latency", "stream": "downstream", "toxicity": 1.0, "attributes": timing}
-    return {
-        "name": toxic_name,
-        "type": "http_latency",
-        "stream": "upstream",
-        "toxicity": 1.0,
-        "attributes": {**timing, **http_match(fault, paths), "probability": 1.0},
-    }
+class LatencyFault(HttpMatch):
+    """Delay responses. With an endpoint or path, per matching HTTP request; otherwise every TCP chunk."""
+
+    type: Literal["latency"]
+    latency_ms: Annotated[float, Field(ge=0, le=600_000)]
+    jitter_ms: Annotated[float, Field(ge=0)] = 0.0
+
+    def toxic(self, name: str, paths: Mapping[str, str]) -> ToxicSpec:
+        timing = {"latency": round(self.latency_ms), "jitter": round(self.jitter_ms)}
+        if self.endpoint is None and self.path is None:
+            return {"name": name, "type": "latency", "stream": "downstream", "toxicity": 1.0, "attributes": timing}
+        return self.http_toxic(name, "http_latency", {**timing, **self.http_match(paths), "probability": 1.0})

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Literal
 
-from harness.faults.registry import ToxicSpec, register, tcp_toxic
+from pydantic import Field
+
+from harness.contract import ToxicSpec
+from harness.faults.base import TcpFault
 
 
-@register("limit_data")
-def build(fault: Any, toxic_name: str, paths: Mapping[str, str]) -> ToxicSpec:
-    return tcp_toxic(fault, toxic_name, "limit_data", {"bytes": fault.limit_bytes})
+class LimitDataFault(TcpFault):
+    type: Literal["limit_data"]
+    limit_bytes: Annotated[int, Field(ge=0)]
+
+    def toxic(self, name: str, paths: Mapping[str, str]) -> ToxicSpec:
+        return self.tcp_toxic(name, "limit_data", {"bytes": self.limit_bytes})

@@ -1,13 +1,18 @@
-"""`packet_loss`: nftables random drops on the target's namespace link; harness.chaos.netfaults."""
+"""`packet_loss`: nftables random drops on the target's namespace link; run by harness.chaos.netfaults."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Literal
 
-from harness.faults.registry import ToxicSpec, host_spec, register
+from pydantic import Field
+
+from harness.faults.base import LinkDirection, NftFault, link_rules, nft_odds
 
 
-@register("packet_loss")
-def build(fault: Any, toxic_name: str, paths: Mapping[str, str]) -> ToxicSpec:
-    return host_spec(fault, toxic_name)
+class PacketLossFault(NftFault):
+    type: Literal["packet_loss"]
+    percent: Annotated[float, Field(gt=0, le=100)]
+    direction: LinkDirection = "both"
+
+    def nft_rules(self, ns_if: str) -> list[tuple[str, str]]:
+        return link_rules(ns_if, self.direction, f"{nft_odds(self.percent)}drop")

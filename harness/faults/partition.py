@@ -1,13 +1,17 @@
-"""`partition`: nftables drops every packet on the target's namespace link; harness.chaos.netfaults."""
+"""`partition`: nftables drops every packet on the target's namespace link; run by harness.chaos.netfaults."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Literal
 
-from harness.faults.registry import ToxicSpec, host_spec, register
+from harness.faults.base import LinkDirection, NftFault, link_rules
 
 
-@register("partition")
-def build(fault: Any, toxic_name: str, paths: Mapping[str, str]) -> ToxicSpec:
-    return host_spec(fault, toxic_name)
+class PartitionFault(NftFault):
+    """Drop every packet on the link (one direction or both)."""
+
+    type: Literal["partition"]
+    direction: LinkDirection = "both"
+
+    def nft_rules(self, ns_if: str) -> list[tuple[str, str]]:
+        return link_rules(ns_if, self.direction, "drop")

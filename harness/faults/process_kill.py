@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Literal
 
-from harness.faults.registry import ToxicSpec, host_spec, register
+from harness.faults.base import ProcessFault
 
 
-@register("process_kill")
-def build(fault: Any, toxic_name: str, paths: Mapping[str, str]) -> ToxicSpec:
-    return host_spec(fault, toxic_name)
+class ProcessKillFault(ProcessFault):
+    """Signal the target's processes; at the phase end a dead target is started again (same store, port)."""
+
+    type: Literal["process_kill"]
+    target: Literal["one", "all"] = "all"  # one: a single uvicorn worker (the process itself with workers: 1)
+    signal: Literal["TERM", "KILL"] = "KILL"

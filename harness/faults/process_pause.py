@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Literal
 
-from harness.faults.registry import ToxicSpec, host_spec, register
+from harness.faults.base import ProcessFault
+from harness.modelbase import PositiveSeconds
 
 
-@register("process_pause")
-def build(fault: Any, toxic_name: str, paths: Mapping[str, str]) -> ToxicSpec:
-    return host_spec(fault, toxic_name)
+class ProcessPauseFault(ProcessFault):
+    """SIGSTOP, then SIGCONT after duration_s (or at the phase end, whichever comes first)."""
+
+    type: Literal["process_pause"]
+    target: Literal["one", "all"] = "all"  # one: a single uvicorn worker (the process itself with workers: 1)
+    duration_s: PositiveSeconds | None = None

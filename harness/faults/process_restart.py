@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Literal
 
-from harness.faults.registry import ToxicSpec, host_spec, register
+from harness.faults.base import ProcessFault
+from harness.modelbase import Seconds
 
 
-@register("process_restart")
-def build(fault: Any, toxic_name: str, paths: Mapping[str, str]) -> ToxicSpec:
-    return host_spec(fault, toxic_name)
+class ProcessRestartFault(ProcessFault):
+    """Stop the whole target, wait down_s, start it again on the same store and port."""
+
+    type: Literal["process_restart"]
+    signal: Literal["TERM", "KILL"] = "TERM"
+    down_s: Seconds = 0.0

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Literal
 
-from harness.faults.registry import ToxicSpec, register, tcp_toxic
+from pydantic import Field
+
+from harness.contract import ToxicSpec
+from harness.faults.base import TcpFault
 
 
-@register("reset_peer")
-def build(fault: Any, toxic_name: str, paths: Mapping[str, str]) -> ToxicSpec:
-    return tcp_toxic(fault, toxic_name, "reset_peer", {"timeout": fault.timeout_ms})
+class ResetPeerFault(TcpFault):
+    type: Literal["reset_peer"]
+    timeout_ms: Annotated[int, Field(ge=0)] = 0  # from the first data to the RST
+
+    def toxic(self, name: str, paths: Mapping[str, str]) -> ToxicSpec:
+        return self.tcp_toxic(name, "reset_peer", {"timeout": self.timeout_ms})

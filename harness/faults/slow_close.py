@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Literal
 
-from harness.faults.registry import ToxicSpec, register, tcp_toxic
+from pydantic import Field
+
+from harness.contract import ToxicSpec
+from harness.faults.base import TcpFault
 
 
-@register("slow_close")
-def build(fault: Any, toxic_name: str, paths: Mapping[str, str]) -> ToxicSpec:
-    return tcp_toxic(fault, toxic_name, "slow_close", {"delay": fault.delay_ms})
+class SlowCloseFault(TcpFault):
+    type: Literal["slow_close"]
+    delay_ms: Annotated[int, Field(ge=0)]
+
+    def toxic(self, name: str, paths: Mapping[str, str]) -> ToxicSpec:
+        return self.tcp_toxic(name, "slow_close", {"delay": self.delay_ms})

@@ -3,14 +3,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Literal
 
-from harness.faults.registry import ToxicSpec, register, target_spec
+from pydantic import Field
+
+from harness.contract import ChaosRequest
+from harness.faults.base import TargetFault
+
+WEEK_S = 7 * 24 * 3600
 
 
-@register("target_clock_skew")
-def build(fault: Any, toxic_name: str, paths: Mapping[str, str]) -> ToxicSpec:
-    apply = {"method": "PUT", "path": "/chaos/clock_skew", "body": {"skew_s": fault.skew_s}}
-    remove = {"method": "PUT", "path": "/chaos/clock_skew", "body": {"skew_s": 0}}
-    return target_spec(fault, toxic_name, apply, remove)
+class TargetClockSkewFault(TargetFault):
+    """JWTs issued by the embedded target carry iat/exp shifted by skew_s (its clock is wrong)."""
+
+    type: Literal["target_clock_skew"]
+    skew_s: Annotated[int, Field(ge=-WEEK_S, le=WEEK_S)]
+
+    def chaos_requests(self) -> tuple[ChaosRequest, ChaosRequest | None]:
+        return (
+            {"method": "PUT", "path": "/chaos/clock_skew", "body": {"skew_s": self.skew_s}},
+            {"method": "PUT", "path": "/chaos/clock_skew", "body": {"skew_s": 0}},
+        )

@@ -3,15 +3,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Literal
 
-from harness.faults.registry import ToxicSpec, register, target_spec
+from pydantic import Field
+
+from harness.contract import ChaosRequest
+from harness.faults.base import TargetFault
+
+DAY_S = 86_400
 
 
-@register("target_device_timing")
-def build(fault: Any, toxic_name: str, paths: Mapping[str, str]) -> ToxicSpec:
-    body = {"interval_s": fault.interval_s, "expires_in_s": fault.expires_in_s}
-    apply = {"method": "PUT", "path": "/chaos/device", "body": body}
-    remove = {"method": "PUT", "path": "/chaos/device", "body": {"interval_s": None, "expires_in_s": None}}
-    return target_spec(fault, toxic_name, apply, remove)
+class TargetDeviceTimingFault(TargetFault):
+    """Device codes issued by the embedded target get this polling interval and lifetime (slow_down and
+    expiry pressure); back to the target's options at the phase end."""
+
+    type: Literal["target_device_timing"]
+    interval_s: Annotated[int, Field(ge=0, le=DAY_S)] | None = None
+    expires_in_s: Annotated[int, Field(ge=0, le=DAY_S)] | None = None
+
+    def chaos_requests(self) -> tuple[ChaosRequest, ChaosRequest | None]:
+        body = {"interval_s": self.interval_s, "expires_in_s": self.expires_in_s}
+        return (
+            {"method": "PUT", "path": "/chaos/device", "body": body},
+            {"method": "PUT", "path": "/chaos/device", "body": {"interval_s": None, "expires_in_s": None}},
+        )

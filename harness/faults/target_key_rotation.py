@@ -3,15 +3,24 @@ Nothing to undo: the old key stays published until its tokens expire, as after a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from harness.faults.registry import ToxicSpec, register, target_spec
+from pydantic import Field
+
+from harness.contract import ChaosRequest
+from harness.faults.base import TargetFault
 
 
-@register("target_key_rotation")
-def build(fault: Any, toxic_name: str, paths: Mapping[str, str]) -> ToxicSpec:
-    body: dict[str, Any] = {"publish_lead_s": fault.publish_lead_s}
-    if fault.alg is not None:
-        body["alg"] = fault.alg
-    return target_spec(fault, toxic_name, {"method": "POST", "path": "/chaos/keys/rotate", "body": body}, None)
+class TargetKeyRotationFault(TargetFault):
+    """The embedded target rotates its signing key at the phase start (not undone at the phase end: a
+    rotation is permanent). publish_lead_s 0: the new key signs at once, before verifiers refetch."""
+
+    type: Literal["target_key_rotation"]
+    publish_lead_s: Annotated[int, Field(ge=0, le=86_400)] = 0
+    alg: Literal["RS256", "ES256"] | None = None  # None: the target's signing_alg
+
+    def chaos_requests(self) -> tuple[ChaosRequest, ChaosRequest | None]:
+        body: dict[str, Any] = {"publish_lead_s": self.publish_lead_s}
+        if self.alg is not None:
+            body["alg"] = self.alg
+        return {"method": "POST", "path": "/chaos/keys/rotate", "body": body}, None

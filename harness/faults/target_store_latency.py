@@ -3,14 +3,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Literal
 
-from harness.faults.registry import ToxicSpec, register, target_spec
+from pydantic import Field
+
+from harness.contract import ChaosRequest
+from harness.faults.base import TargetFault
 
 
-@register("target_store_latency")
-def build(fault: Any, toxic_name: str, paths: Mapping[str, str]) -> ToxicSpec:
-    apply = {"method": "PUT", "path": "/chaos/store_latency", "body": {"latency_ms": fault.latency_ms}}
-    remove = {"method": "PUT", "path": "/chaos/store_latency", "body": {"latency_ms": 0}}
-    return target_spec(fault, toxic_name, apply, remove)
+class TargetStoreLatencyFault(TargetFault):
+    """Every store-backed request of the embedded target waits latency_ms (a slow database)."""
+
+    type: Literal["target_store_latency"]
+    latency_ms: Annotated[float, Field(gt=0, le=60_000)]
+
+    def chaos_requests(self) -> tuple[ChaosRequest, ChaosRequest | None]:
+        return (
+            {"method": "PUT", "path": "/chaos/store_latency", "body": {"latency_ms": self.latency_ms}},
+            {"method": "PUT", "path": "/chaos/store_latency", "body": {"latency_ms": 0}},
+        )

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Literal
 
-from harness.faults.registry import ToxicSpec, register, tcp_toxic
+from pydantic import Field
+
+from harness.contract import ToxicSpec
+from harness.faults.base import TcpFault
 
 
-@register("timeout")
-def build(fault: Any, toxic_name: str, paths: Mapping[str, str]) -> ToxicSpec:
-    return tcp_toxic(fault, toxic_name, "timeout", {"timeout": fault.timeout_ms})
+class TimeoutFault(TcpFault):
+    """Data stops; the connection closes after timeout_ms without data (0: held until the phase ends)."""
+
+    type: Literal["timeout"]
+    timeout_ms: Annotated[int, Field(ge=0)] = 0
+
+    def toxic(self, name: str, paths: Mapping[str, str]) -> ToxicSpec:
+        return self.tcp_toxic(name, "timeout", {"timeout": self.timeout_ms})

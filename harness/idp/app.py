@@ -11,21 +11,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from harness.endpoints import EMBEDDED_PATHS as P
 from harness.idp.aws import AwsOidcFace
 from harness.idp.awserrors import OIDC_NAMESPACE
 from harness.idp.browser import BrowserFace
 from harness.idp.chaos import ChaosMiddleware, ChaosState
 from harness.idp.chaosapi import ChaosApi
 from harness.idp.config import TargetConfig
+from harness.idp.forgery import ForgeryHeader
+from harness.idp.limits import BodyLimit
 from harness.idp.oauth import InvalidRequest, json_response
 from harness.idp.oidc import OidcFace
 from harness.idp.overload import InflightLimit
@@ -33,7 +37,7 @@ from harness.idp.portal import PortalFace
 from harness.idp.requestid import RequestIdMiddleware
 from harness.idp.requestlog import RequestLog, RequestLogMiddleware, open_request_log
 from harness.idp.services import Services
-from harness.scenario.endpoints import EMBEDDED_PATHS as P
+from harness.lifeline import die_with_parent
 
 _HEALTHY = b'{"status":"ok"}'
 _log = logging.getLogger("harness.idp")
@@ -137,9 +141,11 @@ def create_app(config: TargetConfig) -> Starlette:
         # only with --request-log: without it a request pays nothing for the option
         *([Middleware(RequestLogMiddleware, log=lambda: request_log)] if config.request_log else []),
         Middleware(InflightLimit, max_inflight=config.max_inflight, exempt_paths=[P["health"]]),
+        Middleware(BodyLimit, max_body_bytes=config.max_body_bytes),
         Middleware(ChaosMiddleware, state=chaos),
+        Middleware(ForgeryHeader, forging=lambda: bool(chaos.forgeries), paths=frozenset({P["token"]})),
     ]
-    handlers = {sqlite3.OperationalError: _store_busy, Exception: _internal_error}
+    handlers = {sqlite3.OperationalError: _store_busy, ClientDisconnect: _client_gone, Exception: _internal_error}
     return Starlette(
         routes=routes, middleware=middleware, lifespan=lifespan,
         exception_handlers=handlers,
@@ -147,7 +153,12 @@ def create_app(config: TargetConfig) -> Starlette:
 
 
 def create_app_from_env() -> Starlette:
-    """Factory for uvicorn worker processes (`harness.idp.app:create_app_from_env`)."""
+    """Factory for uvicorn worker processes (`harness.idp.app:create_app_from_env`). A worker of several
+    dies with its supervisor: killed hard, the supervisor cannot stop its workers, and they would keep the
+    port (harness.lifeline; uvicorn forks workers from its main thread, which lives as long as it does)."""
+    supervisor = multiprocessing.parent_process()
+    if supervisor is not None and supervisor.pid is not None:
+        die_with_parent(supervisor.pid)
     return create_app(TargetConfig.from_env())
 
 
@@ -159,6 +170,11 @@ async def _store_busy(request: Request, exc: Exception) -> Response:
         status=503,
         headers={"Retry-After": "1", "Cache-Control": "no-store"},
     )
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    # The client went away (or was cut off as too slow) while we read its body: nobody hears the answer.
+    return Response(b"", status_code=400, headers={"Connection": "close"})
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:

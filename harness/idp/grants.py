@@ -56,6 +56,14 @@ def _require_grant(client: ClientRecord, grant: str) -> None:
         raise UnauthorizedClient(f"this client may not use the {grant} grant")
 
 
+def _reused(services: Services, client: ClientRecord, family: str, event: str, description: str) -> InvalidGrant:
+    """A single-use credential presented again: someone holds a copy, so every token of its login dies
+    (revoked before the audit line, so the line never claims a revocation that did not happen)."""
+    services.flows.revoke_family(family)
+    services.audit.emit(event, client_id=client.client_id, family=family)
+    return InvalidGrant(description)
+
+
 def client_credentials(services: Services, client: ClientRecord, form: Mapping[str, str]) -> dict[str, Any]:
     _require_grant(client, "client_credentials")
     scope = granted_scope(form.get("scope"), client.scopes)
@@ -85,8 +93,10 @@ def issue_user_tokens(
     family: str,
     auth_time: int,
     nonce: str | None = None,
+    sid: str | None = None,
 ) -> dict[str, Any]:
-    """Access token, refresh token (if the client may refresh) and ID token (if `openid` was granted)."""
+    """Access token, refresh token (if the client may refresh) and ID token (if `openid` was granted; with
+    the browser session's `sid` when the login had one)."""
     config = services.config
     issued = services.tokens.access_token(client_id=client.client_id, sub=sub, scope=scope, family=family)
     body: dict[str, Any] = {
@@ -112,6 +122,8 @@ def issue_user_tokens(
             extra["email"] = user.email
         if user is not None and "profile" in scopes:
             extra["preferred_username"] = user.username
+        if sid is not None:
+            extra["sid"] = sid
         body["id_token"] = services.tokens.id_token(
             client_id=client.client_id, sub=sub, ttl_s=config.id_token_ttl_s, auth_time=auth_time, nonce=nonce,
             extra=extra,
@@ -135,9 +147,7 @@ def authorization_code(services: Services, client: ClientRecord, form: Mapping[s
         raise InvalidGrant("authorization code is invalid")
     if record.used or not services.flows.use_code(code):
         # RFC 6749 section 4.1.2: a replayed code revokes what it was exchanged for.
-        services.flows.revoke_family(record.family)
-        services.audit.emit("code_replayed", client_id=client.client_id, family=record.family)
-        raise InvalidGrant("authorization code was already used")
+        raise _reused(services, client, record.family, "code_replayed", "authorization code was already used")
     if record.expires_at <= time.time():
         raise InvalidGrant("authorization code has expired")
     if record.redirect_uri != redirect_uri:
@@ -146,7 +156,7 @@ def authorization_code(services: Services, client: ClientRecord, form: Mapping[s
         raise InvalidGrant("code_verifier does not match the code_challenge")
     return issue_user_tokens(
         services, client, grant_type="authorization_code", sub=record.sub, scope=record.scope,
-        family=record.family, auth_time=record.auth_time, nonce=record.nonce,
+        family=record.family, auth_time=record.auth_time, nonce=record.nonce, sid=record.sid,
     )
 
 
@@ -160,9 +170,7 @@ def refresh_token(services: Services, client: ClientRecord, form: Mapping[str, s
         raise InvalidGrant("refresh token is invalid")
     if record.used or not services.flows.use_refresh(token):
         # RFC 9700 section 4.14.2: reuse of a rotated refresh token revokes the whole family.
-        services.flows.revoke_family(record.family)
-        services.audit.emit("refresh_token_reused", client_id=client.client_id, family=record.family)
-        raise InvalidGrant("refresh token was already used")
+        raise _reused(services, client, record.family, "refresh_token_reused", "refresh token was already used")
     if record.expires_at <= time.time():
         raise InvalidGrant("refresh token has expired")
     scope = record.scope

@@ -64,11 +64,6 @@ class InvalidGrant(OAuthError):
     error = "invalid_grant"
 
 
-class TemporarilyUnavailable(OAuthError):
-    status = 503
-    error = "temporarily_unavailable"
-
-
 class RateLimited(OAuthError):
     """Per-client rate limit (RFC 6585 429 + Retry-After); the AWS face answers SlowDownException."""
 

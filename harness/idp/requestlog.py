@@ -20,8 +20,8 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from harness.endpoints import EMBEDDED_PATHS
 from harness.idp.audit import LineFile, current_request_id
-from harness.scenario.endpoints import EMBEDDED_PATHS
 
 FLUSH_BYTES = 64 * 1024
 MAX_PATH_CHARS = 200

@@ -16,14 +16,18 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
+from harness.contract import Env, seeded_username
 from harness.errors import InfrastructureError, InputError
-from harness.idp.chaosapi import ADMIN_TOKEN_ENV, admin_token_sha256
+from harness.idp.chaosapi import admin_token_sha256
 from harness.idp.config import TargetConfig, default_issuer
-from harness.idp.directory import CLIENT_SECRET_ENV, seed_directory, seed_from_env
+from harness.idp.directory import DEFAULT_PUBLIC_CLIENT_ID, seed_directory, seed_from_env
+from harness.idp.files import ensure_private
 from harness.idp.services import load_keys
 from harness.idp.store import Store
 
 APP_FACTORY = "harness.idp.app:create_app_from_env"
+# uvicorn's httptools protocol plus the head limits and timeouts it lacks (protocol.py)
+HTTP_PROTOCOL = "harness.idp.protocol:GuardedHttpToolsProtocol"
 GRACEFUL_SHUTDOWN_S = 10
 # With TLS, a connection its client closed without close_notify keeps uvicorn's graceful shutdown waiting
 # for the whole timeout (seen with uvicorn 0.54, both loops and both HTTP parsers); a short one bounds it.
@@ -53,9 +57,12 @@ def config_from_args(args: argparse.Namespace) -> TargetConfig:
     for name in ("access_token_ttl_s", "device_expires_s"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1")
+    for name in ("header_timeout_s", "body_timeout_s"):
+        if not getattr(args, name) > 0:
+            raise InputError(f"--{name.replace('_', '-')} must be positive")
     if args.rate_limit_per_client is not None and args.rate_limit_per_client <= 0:
         raise InputError("--rate-limit-per-client must be positive")
-    admin = os.environ.get(ADMIN_TOKEN_ENV)
+    admin = os.environ.get(Env.TARGET_ADMIN_TOKEN)
     scheme = "https" if args.tls else "http"
     return TargetConfig(
         db_path=os.path.abspath(args.db),
@@ -70,12 +77,14 @@ def config_from_args(args: argparse.Namespace) -> TargetConfig:
         rate_limit_per_client=args.rate_limit_per_client,
         admin_token_sha256=admin_token_sha256(admin) if admin else None,
         tls=bool(args.tls),
+        header_timeout_s=args.header_timeout_s,
+        body_timeout_s=args.body_timeout_s,
     )
 
 
 def prepare(config: TargetConfig, environ: MutableMapping[str, str], *, seed_users: int = 0) -> str | None:
     """Create schema and signing keys and seed clients and directory, once, before any worker starts;
-    return the seeded client id. Workers then only open the store. The client secret and the admin token
+    return the seeded client id. Workers then only open the store. The client secrets and the admin token
     leave `environ` afterwards so that worker processes never hold them (workers get the token's hash)."""
     store = Store(config.db_path)
     try:
@@ -87,16 +96,43 @@ def prepare(config: TargetConfig, environ: MutableMapping[str, str], *, seed_use
         raise InfrastructureError(f"target store {config.db_path}: {exc}") from exc
     finally:
         store.close()
-        environ.pop(CLIENT_SECRET_ENV, None)
-        environ.pop(ADMIN_TOKEN_ENV, None)
+        environ.pop(Env.CLIENT_SECRET, None)
+        environ.pop(Env.RESOURCE_SERVER_SECRET, None)
+        environ.pop(Env.TARGET_ADMIN_TOKEN, None)
     for what, log_path in (("audit log", config.audit_log), ("request log", config.request_log)):
         if log_path:
             try:
-                with open(log_path, "ab"):
-                    pass
+                ensure_private(log_path)  # before any worker opens it: created 0600, whatever the umask
             except OSError as exc:
                 raise InfrastructureError(f"{what} {log_path}: {exc}") from exc
     return client_id
+
+
+def startup_lines(
+    config: TargetConfig, args: argparse.Namespace, client_id: str | None, public_id: str, api_id: str | None = None
+) -> list[str]:
+    """What `harness target` says when it starts: where it listens, and how a client gets credentials
+    (never a secret: the confidential client's secret is the one its caller put in the environment)."""
+    scheme = "https" if config.tls else "http"
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    lines = [
+        f"harness target: listening on {scheme}://{host}:{args.port} ({args.workers} worker(s)); issuer "
+        f"{config.issuer}, discovery at {config.issuer}/.well-known/openid-configuration",
+        f"harness target: public client {public_id!r} (no secret: authorization code with PKCE, device flow)",
+    ]
+    if client_id:
+        lines.append(f"harness target: confidential client {client_id!r} with the secret given in "
+                     f"${Env.CLIENT_SECRET} (client_credentials, and every user grant)")  # fmt: skip
+    else:
+        lines.append(f"harness target: no confidential client: set {Env.CLIENT_ID} and {Env.CLIENT_SECRET} "
+                     "before starting to seed one (client_credentials needs it)")  # fmt: skip
+    if api_id:
+        lines.append(f"harness target: resource server {api_id!r} (token introspection) with the secret given in "
+                     f"${Env.RESOURCE_SERVER_SECRET}")  # fmt: skip
+    if args.seed_users:
+        first, last = seeded_username(1, args.seed_users), seeded_username(args.seed_users, args.seed_users)
+        lines.append(f"harness target: users {first}..{last}, each with the password pw-<username>")
+    return lines
 
 
 def log_config() -> dict[str, Any]:
@@ -112,7 +148,9 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     config = config_from_args(args)
-    prepare(config, os.environ, seed_users=args.seed_users)
+    public_id = os.environ.get(Env.PUBLIC_CLIENT_ID) or DEFAULT_PUBLIC_CLIENT_ID
+    api_id = os.environ.get(Env.RESOURCE_SERVER_ID) if os.environ.get(Env.RESOURCE_SERVER_SECRET) else None
+    client_id = prepare(config, os.environ, seed_users=args.seed_users)
     os.environ.update(config.to_env())  # read by create_app_from_env in every worker
     level = str(args.log_level).lower()
     tls: dict[str, str] = {}
@@ -123,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
         files = ensure_tls_files(tls_dir, args.host)
         tls = {"ssl_certfile": str(files.server_cert), "ssl_keyfile": str(files.server_key)}
         print(f"harness target: TLS CA certificate at {files.ca_cert}", file=sys.stderr, flush=True)
+    for line in startup_lines(config, args, client_id, public_id, api_id):
+        print(line, file=sys.stderr, flush=True)
     try:
         uvicorn.run(
             APP_FACTORY,
@@ -131,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             loop="auto",  # uvloop when installed
-            http="auto",  # httptools when installed
+            http=HTTP_PROTOCOL,  # httptools (a dependency) with our limits
             log_level=level,
             log_config=log_config(),
             access_log=level in _VERBOSE_LEVELS,

@@ -2,7 +2,9 @@
 and the harness's fail-closed checks can ask about any token by its jti later) and OIDC ID tokens.
 
 `skew_s` (set by the chaos API) shifts the iat/exp claims of issued JWTs, to show what verifiers do with
-a provider whose clock is wrong; the store keeps true times, so the target itself is not fooled."""
+a provider whose clock is wrong; the store keeps true times, so the target itself is not fooled. While a
+forgery is on (chaos API, forgery.py), `forger` signs instead of the key ring and forges a share of the
+tokens."""
 
 from __future__ import annotations
 
@@ -12,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.idp.bearer import ACCESS_TOKEN_TYP, ID_TOKEN_TYP
+from harness.idp.forgery import Forger
 from harness.idp.keys import KeyRing
 from harness.idp.store import Store
-
-ACCESS_TOKEN_TYP = "at+jwt"  # RFC 9068 section 2.1
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class TokenIssuer:
         self._ttl_s = access_token_ttl_s
         self._clock = clock
         self.skew_s = 0
+        self.forger: Forger | None = None
 
     @property
     def keys(self) -> KeyRing:
@@ -67,7 +70,9 @@ class TokenIssuer:
             "exp": exp + self.skew_s,
             "jti": jti,
         }
-        token = self._keys.sign(claims, typ=ACCESS_TOKEN_TYP)
+        forger = self.forger
+        token = forger.sign("access", claims, typ=ACCESS_TOKEN_TYP) if forger else self._keys.sign(
+            claims, typ=ACCESS_TOKEN_TYP)
         # Recorded before it is handed out: a token the store does not know must never exist.
         self._store.add_token(
             jti=jti,
@@ -97,4 +102,5 @@ class TokenIssuer:
         }
         if nonce is not None:
             claims["nonce"] = nonce
-        return self._keys.sign(claims, typ="JWT")
+        forger = self.forger
+        return forger.sign("id", claims, typ=ID_TOKEN_TYP) if forger else self._keys.sign(claims, typ=ID_TOKEN_TYP)

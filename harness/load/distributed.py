@@ -1,11 +1,13 @@
-"""Master and worker duties: the flush handshake at stop, live aggregates riding on Locust's worker
-reports, and noticing a worker that went missing.
+"""Master and worker duties: the flush handshake at stop, the run directory of each web UI test, and
+noticing a worker that went missing.
 
 At stop the master asks every worker to stop and flush (`harness_flush`) and waits, up to
 `FLUSH_TIMEOUT_S`, until each has answered `harness_flushed` with the count it wrote. Only then does
 Locust's own stop or quit go on, so the workers' last records are on disk and their last request
 statistics are on the way before the master's 0.5 s quit window opens. Records themselves never travel:
-each worker writes its own shards where it runs.
+each worker writes its own shards where it runs (the live figures come from the shards, harness.run.live).
+In a web UI session the master tells the workers which run directory a test writes to (`harness_test`)
+before it spawns them, so a worker's records of two tests never share a directory.
 """
 
 from __future__ import annotations
@@ -19,28 +21,28 @@ import gevent
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
-from harness.load.live import LiveStats
+from harness.contract import TimelineEvent, WorkersFlushed
 from harness.load.recorder import Recorder
 
 FLUSH_TIMEOUT_S = 10.0
 WATCH_INTERVAL_S = 0.5
-LIVE_KEY = "harness_live"
 
 log = logging.getLogger(__name__)
 
 
 class WorkerSide:
-    def __init__(self, environment: Environment, recorder: Recorder, live: LiveStats, node: str):
-        self.environment, self.recorder, self.live, self.node = environment, recorder, live, node
+    def __init__(self, environment: Environment, recorder: Recorder, node: str, records_of: Callable[[str], str]):
+        self.environment, self.recorder, self.node, self.records_of = environment, recorder, node, records_of
 
     def register(self) -> None:
         runner = self.environment.runner
         assert isinstance(runner, WorkerRunner)
         runner.register_message("harness_flush", self._on_flush_request, concurrent=True)
-        self.environment.events.report_to_master.add_listener(self._on_report)
+        runner.register_message("harness_test", self._on_test)
 
-    def _on_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
-        data[LIVE_KEY] = self.live.take()
+    def _on_test(self, environment: Environment, msg: Any, **_: Any) -> None:
+        """A web UI test begins: its records go to its own run directory (`records_of(run_id)`)."""
+        self.recorder.switch(self.records_of(str(msg.data)))
 
     def _on_flush_request(self, environment: Environment, msg: Any, **_: Any) -> None:
         runner = environment.runner
@@ -51,14 +53,8 @@ class WorkerSide:
 
 
 class MasterSide:
-    def __init__(
-        self,
-        environment: Environment,
-        live: LiveStats,
-        emit: Callable[[dict[str, Any]], None],
-        phase: Callable[[], str],
-    ):
-        self.environment, self.live, self.emit, self.phase = environment, live, emit, phase
+    def __init__(self, environment: Environment, emit: Callable[[TimelineEvent], None], phase: Callable[[], str]):
+        self.environment, self.emit, self.phase = environment, emit, phase
         self.acks: dict[str, dict[str, Any]] = {}
         self.lost: dict[str, float] = {}
 
@@ -66,9 +62,13 @@ class MasterSide:
         runner = self.environment.runner
         assert isinstance(runner, MasterRunner)
         runner.register_message("harness_flushed", self._on_flushed)
-        ev = self.environment.events
-        ev.worker_report.add_listener(self._on_worker_report)
-        ev.test_stopping.add_listener(self._on_test_stopping)
+        self.environment.events.test_stopping.add_listener(self._on_test_stopping)
+
+    def announce_test(self, run_id: str) -> None:
+        """Before the workers are spawned: where this test's records go (ZeroMQ keeps the order)."""
+        runner = self.environment.runner
+        assert isinstance(runner, MasterRunner)
+        runner.send_message("harness_test", run_id)  # type: ignore[arg-type]  # any msgpack value travels
 
     def watch(self) -> None:
         """Forever: report each worker that stops answering heartbeats, once (the run goes on)."""
@@ -90,11 +90,6 @@ class MasterSide:
                         }
                     )
 
-    def _on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
-        rows = data.get(LIVE_KEY)
-        if rows:
-            self.live.merge(rows)
-
     def _on_flushed(self, environment: Environment, msg: Any, **_: Any) -> None:
         self.acks[msg.node_id] = msg.data
 
@@ -110,7 +105,7 @@ class MasterSide:
         while not expected <= set(self.acks) and time.monotonic() < deadline:
             gevent.sleep(0.05)
         missing = expected - set(self.acks)
-        event: dict[str, Any] = {
+        event: WorkersFlushed = {
             "kind": "workers_flushed",
             "ts": time.time(),
             "acks": len(self.acks),

@@ -4,7 +4,8 @@
 records go come from the runtime file the orchestrator wrote. Everything Locust-specific lives in
 `HarnessPlugin`, bound to the environment by `register()` (no module-level state besides the Locust
 classes). Roles: a local process or a worker makes requests and writes its own record shards; the local
-process or the master runs the fault timeline and the live view; see `distributed.py` for the rest.
+process or the master runs the fault timeline and, with the web UI, gives each test its own run directory
+(`uitests.py`) and serves the Resilience tab (`webui.py`); see `distributed.py` for the rest.
 """
 
 from __future__ import annotations
@@ -13,9 +14,7 @@ import contextlib
 import os
 import random
 import socket
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import gevent
@@ -26,30 +25,30 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from harness.clients import RetryPolicy
 from harness.clients.flows import ClientCredentials, build_flows
-from harness.clients.transport import make_session
+from harness.clients.transport import make_session, runtime_origins
+from harness.contract import Env, Runtime, ScenarioChoice, TimelineEvent
 from harness.faults import FaultApplier
+from harness.faults.base import ProxyFault
 from harness.load import resilience, webui
 from harness.load.distributed import MasterSide, WorkerSide
-from harness.load.live import LiveStats
 from harness.load.pacing import PacedCaller, Pacer
 from harness.load.recorder import Recorder
 from harness.load.shape import rate_at, target_at
 from harness.load.timeline import JsonLines, Timeline
-from harness.run.runtime import SECRET_ENV, Runtime, ScenarioChoice
+from harness.load.uitests import UiTests, form_choices, peak_load, records_dir_of
+from harness.proxy.client import ToxiproxyClient
 from harness.scenario import Scenario, load_scenario
 
 FLUSH_INTERVAL_S = 1.0
 PLUGIN_ATTR = "harness_plugin"
-NODE_ENV = "HARNESS_NODE"
-RUNTIME_ENV = "HARNESS_RUNTIME"
 
 
 def node_name(runner: Any) -> str:
     if isinstance(runner, MasterRunner):
         return "master"
     if isinstance(runner, WorkerRunner):
-        return os.environ.get(NODE_ENV) or f"{socket.gethostname()}-{os.getpid()}"
-    return os.environ.get(NODE_ENV) or "local"
+        return os.environ.get(Env.NODE) or f"{socket.gethostname()}-{os.getpid()}"
+    return os.environ.get(Env.NODE) or "local"
 
 
 class HarnessPlugin:
@@ -64,17 +63,19 @@ class HarnessPlugin:
         # tenacity's jitter draws from the global `random`: seed it per process, so the same seed and
         # node give the same draws in the same order (per-user choices use their own RNG below)
         random.seed(f"{runtime.seed}:{self.node}:jitter")
-        self.credentials = ClientCredentials(runtime.client_id, os.environ.get(SECRET_ENV, ""))
+        self.credentials = ClientCredentials(runtime.client_id, os.environ.get(Env.CLIENT_SECRET, ""))
         self.policy = RetryPolicy(scenario.retry)
-        self.live = LiveStats()
+        self.scenario_file = runtime.scenario_file
         self.recorder: Recorder | None = None
         if not self.is_master:
             records_dir = os.path.join(runtime.run_dir, "records")
-            self.recorder = Recorder(records_dir, self.node, environment.events.request, self.live)
+            self.recorder = Recorder(records_dir, self.node, environment.events.request)
             self.recorder.warm_up()
         self.timeline: Timeline | None = None
         self._events: JsonLines | None = None
-        if not self.is_worker:
+        # a web UI session: each test writes to a run directory of its own (records, timeline)
+        self.tests = UiTests(runtime.run_dir) if runtime.ui_session and not self.is_worker else None
+        if not self.is_worker and self.tests is None:
             self._events = JsonLines(os.path.join(runtime.run_dir, "timeline.jsonl"))
         self.master_side: MasterSide | None = None
         self._greenlets: list[gevent.Greenlet] = []
@@ -95,15 +96,19 @@ class HarnessPlugin:
         if self.is_worker:
             assert self.recorder is not None and self.environment.runner is not None
             self.environment.runner.register_message("harness_phase", self._on_phase)
-            WorkerSide(self.environment, self.recorder, self.live, self.node).register()
+            session = self.runtime.run_dir
+            records_of = lambda run_id: records_dir_of(session, run_id)  # noqa: E731 - named for the line
+            WorkerSide(self.environment, self.recorder, self.node, records_of).register()
         if self.is_master:
-            self.master_side = MasterSide(self.environment, self.live, self.emit, self.current_phase)
+            self.master_side = MasterSide(self.environment, self.emit, self.current_phase)
             self.master_side.register()
             self._greenlets.append(gevent.spawn(self.master_side.watch))
-        if self.environment.web_ui is not None:
-            run_dir = os.path.abspath(self.runtime.run_dir)
+        if self.environment.web_ui is not None and self.tests is not None:
+            tests = self.tests
+            dirs = webui.RunDirs(lambda: tests.current, tests.by_id)
+            choices = form_choices(self.runtime)
             webui.register(
-                self.environment.web_ui, self.view_rows, resilience.COLUMNS, Path(run_dir), self.start_refusal
+                self.environment.web_ui, self.view_rows, resilience.COLUMNS, dirs, tests.live, lambda: choices
             )
 
     @staticmethod
@@ -111,10 +116,10 @@ class HarnessPlugin:
         plugin: HarnessPlugin = getattr(environment, PLUGIN_ATTR)
         return plugin
 
-    def emit(self, event: dict[str, Any]) -> None:
+    def emit(self, event: TimelineEvent) -> None:
         if self._events is not None:
             self._events(event)
-        if self.is_master and event.get("kind") == "phase_start":
+        if self.is_master and event["kind"] == "phase_start":
             runner = self.environment.runner
             assert runner is not None
             runner.send_message("harness_phase", event["phase"])  # workers label their records with it
@@ -129,14 +134,17 @@ class HarnessPlugin:
         self.test_started_at = time.time()
         if self.is_worker or (self.timeline is not None and not self.timeline.stopped):
             return  # the timeline runs once per test, in the master or the single local process
+        if self.tests is not None:
+            self._begin_test(self.tests)
         applier = None
         if self.runtime.proxy_api and self.runtime.proxy_name:
-            from harness.proxy.client import ToxiproxyClient
-
             client = ToxiproxyClient(self.runtime.proxy_api)
-            applier = FaultApplier(client, self.runtime.proxy_name)
+            applier = FaultApplier.for_runtime(client, self.runtime)
             _warm_up(applier, client, self.scenario)
-        run_id = os.path.basename(os.path.normpath(self.runtime.run_dir)).split("-")[0].lower()
+        elif self.scenario.fault_types("command"):  # no proxy: only the orchestrator's channel
+            applier = FaultApplier(None, "", target=None)
+        run_dir = self.tests.current if self.tests is not None and self.tests.current else self.runtime.run_dir
+        run_id = os.path.basename(os.path.normpath(run_dir)).split("-")[0].lower()
         self.timeline = Timeline(self.scenario.phases, applier, self.emit, sleep=gevent.sleep, run_id=run_id)
         self._greenlets.append(gevent.spawn(self.timeline.run))
 
@@ -146,39 +154,38 @@ class HarnessPlugin:
         options = self.environment.parsed_options
         return self.runtime.choice(str(getattr(options, "harness_scenario", "") or ""))
 
-    def start_refusal(self, value: str) -> str | None:
-        """Why the form's Start must be refused (the UI shows the message), or None."""
-        choice = self.runtime.choice(value)
-        if choice is None or choice.name == self.scenario.name or self.test_started_at is None:
-            return None
-        return (
-            f"This run already holds records of {self.scenario.name}; one run directory keeps one scenario, so "
-            f"its report stays whole. To run {choice.name}, end `harness ui` (Ctrl-C) and start it again."
-        )
-
     def _adopt_choice(self) -> None:
-        """At the start of a test: switch to the scenario the form chose (workers receive the master's
-        form values with the spawn message). The master or local process also makes it the run's
-        scenario.yaml, which the report and the journal then follow."""
+        """At the start of each test: the scenario the form chose (workers receive the master's form values
+        with the spawn message), or the session's own when the form chose none."""
         choice = self._chosen()
-        if choice is None or choice.name == self.scenario.name or self.test_started_at is not None:
-            return
-        scenario = load_scenario(choice.file)
-        self.scenario, self.policy = scenario, RetryPolicy(scenario.retry)
-        if not self.is_worker:
-            own = Path(self.runtime.scenario_file)
-            tmp = own.with_suffix(".tmp")
-            tmp.write_text(Path(choice.file).read_text(encoding="utf-8"), encoding="utf-8")
-            os.replace(tmp, own)
-            self.emit({"kind": "scenario_selected", "ts": time.time(), "scenario": scenario.name})
+        file = choice.file if choice is not None else self.runtime.scenario_file
+        if file != self.scenario_file:
+            self.scenario = load_scenario(file)
+            self.policy, self.scenario_file = RetryPolicy(self.scenario.retry), file
+
+    def _begin_test(self, tests: UiTests) -> None:
+        """A web UI test gets a run directory of its own; the workers learn it before they are spawned."""
+        if self._events is not None:
+            self._events.close()
+        run_dir = tests.begin(self.scenario, self.scenario_file)
+        self._events = JsonLines(run_dir / "timeline.jsonl")
+        if self.master_side is not None:
+            self.master_side.announce_test(run_dir.name)
+        if self.recorder is not None:
+            self.recorder.switch(run_dir / "records")
+        self.timeline = None  # a new test: a new timeline, for the scenario chosen now
+        if self.environment.parsed_options is not None:  # the form's next numbers: this scenario's
+            load = peak_load(self.scenario)
+            self.environment.parsed_options.num_users = load["users"]
+            self.environment.parsed_options.spawn_rate = load["spawn_rate"]
 
     def on_test_stop(self, **_: Any) -> None:
         if self.timeline is not None:
             self.timeline.stop()  # the web UI's Stop lands here too: every active fault comes off
         if self.recorder is not None:
             self.recorder.flush()
-        if self.environment.web_ui is not None and self.test_started_at is not None:
-            self._build_report_later()
+        if self.tests is not None:  # (the workers flushed before test_stop: distributed.MasterSide)
+            self.tests.end()
 
     def on_quitting(self, **_: Any) -> None:
         if self.timeline is not None:
@@ -197,20 +204,6 @@ class HarnessPlugin:
             gevent.sleep(FLUSH_INTERVAL_S)
             self.recorder.flush()
 
-    def _build_report_later(self) -> None:
-        """In the web UI, a report after each test, built in another process (pandas would stall users)."""
-        import gevent.subprocess
-
-        log_path = os.path.join(self.runtime.run_dir, "logs", "report-ui.log")
-        os.makedirs(os.path.dirname(log_path), exist_ok=True)
-        with open(log_path, "ab") as log:
-            gevent.subprocess.Popen(
-                [sys.executable, "-m", "harness", "report", self.runtime.run_dir],
-                stdout=log,
-                stderr=log,
-                stdin=gevent.subprocess.DEVNULL,
-            )
-
     # --- what users, the shape and the web UI ask for --------------------------------------------
 
     def current_phase(self) -> str:
@@ -227,43 +220,33 @@ class HarnessPlugin:
         return self._users_made, random.Random(f"{self.runtime.seed}:{self.node}:{self._users_made}")
 
     def view_rows(self) -> list[dict[str, Any]]:
-        self.live.absorb_own()
-        timeline = self.timeline
-        running = timeline is not None and not timeline.stopped
-        faults = [f"{a.fault_id} ({a.toxic})" for a in timeline.active] if timeline is not None else []
         runner = self.environment.runner
         lost = sorted(self.master_side.lost) if self.master_side is not None else []
-        return resilience.rows(
-            self.scenario,
-            self.live,
-            timeline.current_phase if running and timeline is not None else "",
-            faults,
-            runner.state if runner is not None else "",
-            lost,
-        )
+        live = self.tests.live() if self.tests is not None else None
+        return resilience.rows(self.scenario, live, runner.state if runner is not None else "", lost)
 
 
 def _warm_up(applier: FaultApplier, client: Any, scenario: Scenario) -> None:
     """Pay the one-time costs (fault modules imported on first use, the API's keep-alive connection)
     before the first phase, so that the first fault change is as punctual as the others."""
-    from harness.faults.registry import toxic_spec
-
     for phase in scenario.phases:
         for fault in phase.faults:
-            toxic_spec(fault, "warm-up", applier.paths)
+            if isinstance(fault, ProxyFault) and fault.proxy_switch() is None:
+                with contextlib.suppress(KeyError):  # an endpoint the provider lacks: an error at apply time
+                    fault.toxic("warm-up", applier.paths)
     with contextlib.suppress(Exception):  # a proxy that does not answer is reported at the first change
         client.get_proxies()
 
 
-@events.init_command_line_parser.add_listener
+@events.init_command_line_parser.add_listener  # type: ignore[untyped-decorator]
 def _add_arguments(parser: Any) -> None:
     parser.add_argument(
         "--harness-runtime",
-        default=os.environ.get(RUNTIME_ENV, ""),
+        default=os.environ.get(Env.RUNTIME, ""),
         help="runtime.json written by `harness run` (scenario, target address, run directory)",
         include_in_web_ui=False,
     )
-    choices = _form_choices(os.environ.get(RUNTIME_ENV, ""))
+    choices = _form_choices(os.environ.get(Env.RUNTIME, ""))
     parser.add_argument(
         "--harness-scenario",
         default=choices[0] if choices else "",
@@ -281,14 +264,19 @@ def _form_choices(runtime_path: str) -> list[str]:
     return [choice.plan for choice in Runtime.load(runtime_path).choices]
 
 
-@events.init.add_listener
+@events.init.add_listener  # type: ignore[untyped-decorator]
 def _on_init(environment: Environment, **_: Any) -> None:
     path = environment.parsed_options.harness_runtime if environment.parsed_options else ""
     if not path:
         raise SystemExit("harness: --harness-runtime (or HARNESS_RUNTIME) is required; use `harness run`")
     runtime = Runtime.load(path)
     environment.host = runtime.base_url  # the web UI shows where load goes, and asks for no host
-    HarnessPlugin(environment, runtime, load_scenario(runtime.scenario_file)).register()
+    scenario = load_scenario(runtime.scenario_file)
+    if environment.web_ui is not None and environment.parsed_options is not None:
+        load = peak_load(scenario)  # the form's users and ramp-up: the scenario's, not Locust's defaults
+        environment.parsed_options.num_users = load["users"]
+        environment.parsed_options.spawn_rate = load["spawn_rate"]
+    HarnessPlugin(environment, runtime, scenario).register()
 
 
 class SsoUser(User):
@@ -300,7 +288,7 @@ class SsoUser(User):
         scenario = plugin.scenario
         self.think_time_s = scenario.load.think_time_s
         assert plugin.recorder is not None
-        self.session = make_session()
+        self.session = make_session(origins=runtime_origins(plugin.runtime, scenario.target))
         self.caller = PacedCaller(
             self.session,
             plugin.policy,
@@ -342,7 +330,7 @@ class ScenarioShape(LoadTestShape):
         plugin = HarnessPlugin.of(self.runner.environment) if self.runner else None
         if plugin is None:
             return None
-        return target_at(plugin.scenario, self.get_run_time())
+        return target_at(plugin.scenario, self.get_run_time())  # type: ignore[no-untyped-call]
 
 
 __all__ = ["HarnessPlugin", "ScenarioShape", "SsoUser", "locust"]

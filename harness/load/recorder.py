@@ -1,12 +1,13 @@
 """The record sink of a load process: rows go to its own Parquet shards (flushed about once a second by
-the caller), as Locust request events to Locust's own statistics, and to the live view's counters."""
+the caller) and, as Locust request events, to Locust's own statistics. In a web UI session each test
+writes into its own run directory (`switch`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from harness.clients.caller import RecordSink
+from harness.contract import AttemptRow, OperationRow
 from harness.records import ShardWriter
 
 
@@ -15,28 +16,29 @@ class AttemptFailed(Exception):
 
 
 class Recorder:
-    def __init__(
-        self, records_dir: str | Path, node: str, request_event: Any | None = None, live: RecordSink | None = None
-    ):
+    def __init__(self, records_dir: str | Path, node: str, request_event: Any | None = None):
+        self.node = node
         self.attempts = ShardWriter(records_dir, "attempts", node)
         self.operations = ShardWriter(records_dir, "operations", node)
         self._request_event = request_event
-        self._live = live
+
+    def switch(self, records_dir: str | Path) -> None:
+        """From now on, write into `records_dir` (a new test of a web UI session); what was buffered goes
+        where it belongs first."""
+        self.flush()
+        self.attempts = ShardWriter(records_dir, "attempts", self.node)
+        self.operations = ShardWriter(records_dir, "operations", self.node)
 
     @property
     def written(self) -> int:
         return self.attempts.written + self.operations.written
 
-    def attempt(self, row: dict[str, Any]) -> None:
+    def attempt(self, row: AttemptRow) -> None:
         self.attempts.append(row)
-        if self._live is not None:
-            self._live.attempt(row)
         self._fire(row["method"], f"{row['flow']}.{row['step']}", row, row["bytes"])
 
-    def operation(self, row: dict[str, Any]) -> None:
+    def operation(self, row: OperationRow) -> None:
         self.operations.append(row)
-        if self._live is not None:
-            self._live.operation(row)
         self._fire("OP", f"{row['flow']}.{row['step']}", row, 0)
 
     def flush(self) -> int:
@@ -52,7 +54,7 @@ class Recorder:
         for writer in (self.attempts, self.operations):
             pq.write_table(writer.schema.empty_table(), io.BytesIO(), compression="zstd")
 
-    def _fire(self, request_type: str, name: str, row: dict[str, Any], length: int) -> None:
+    def _fire(self, request_type: str, name: str, row: AttemptRow | OperationRow, length: int) -> None:
         if self._request_event is None:
             return
         failed = row["outcome"] != "ok"

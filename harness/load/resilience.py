@@ -1,32 +1,23 @@
-"""Rows of the web UI's Resilience tab, from the scenario, the timeline and the live stats. Pure: the
-web wiring (`webui.py`) only serves them, tests call `rows()` directly."""
+"""Rows of the web UI's Resilience tab table, from the scenario and the current test's `live.json`.
+
+The numbers and their wording come from the orchestrator (harness.run.live: the analysis functions on the
+records, worded as the console and the report word them); this module only lays them out as Locust's
+table wants them. Pure: the web wiring (`webui.py`) serves them, tests call `rows()` directly.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from harness.load.live import LiveStats, percentile
 from harness.load.shape import stages
-from harness.scenario.model import Scenario, Slo
+from harness.scenario.model import Scenario
 
-WINDOW_S = 10.0
 COLUMNS = [
     {"key": "section", "title": "Section"},
     {"key": "name", "title": "Name"},
     {"key": "value", "title": "Value"},
 ]
-LATENCY_Q = {
-    "latency_p50_ms": 0.50,
-    "latency_p90_ms": 0.90,
-    "latency_p95_ms": 0.95,
-    "latency_p99_ms": 0.99,
-    "latency_max_ms": 1.0,
-}
-
-
-def _pct(value: float | None) -> str:
-    return "no data" if value is None else f"{value * 100:.2f}%"
 
 
 def _row(section: str, name: str, value: str) -> dict[str, str]:
@@ -47,58 +38,32 @@ def plan_rows(scenario: Scenario) -> list[dict[str, str]]:
     return out
 
 
-def slo_state(slo: Slo, live: LiveStats) -> tuple[float | None, str]:
-    """(observed so far, state) for the metrics a live count can judge; the rest wait for the report."""
-    kind = "a" if slo.scope == "attempt" else "o"
-    observed: float | None
-    if slo.flows is not None or slo.steps is not None:  # the live counts are per phase, not per flow
-        return None, "judged after the run (per flow or step)"
-    if slo.metric in ("availability", "error_rate"):
-        observed = live.phases_total(kind, slo.phases).availability
-        if observed is not None and slo.metric == "error_rate":
-            observed = 1.0 - observed
-    elif slo.metric == "attempts_per_operation":
-        ops = live.phases_total("o", slo.phases)
-        observed = ops.attempts / ops.n if ops.n else None
-    elif slo.metric in LATENCY_Q:
-        observed = percentile(live.phases_hist(slo.phases), LATENCY_Q[slo.metric])
-    else:
-        return None, "judged after the run"
-    if observed is None:
-        return None, "no data yet"
-    held = observed >= slo.at_least if slo.at_least is not None else observed <= (slo.at_most or 0.0)
-    return observed, "holding" if held else "VIOLATED"
-
-
 def rows(
-    scenario: Scenario,
-    live: LiveStats,
-    phase: str,
-    active_faults: Sequence[str],
-    state: str,
-    lost_workers: Sequence[str] = (),
+    scenario: Scenario, live: dict[str, Any] | None, state: str, lost_workers: Sequence[str] = ()
 ) -> list[dict[str, Any]]:
-    out = [
-        _row("now", "state", state),
-        _row("now", "phase", phase or "(not started)"),
-        _row("now", "active faults", ", ".join(active_faults) or "none"),
-    ]
+    out = [_row("now", "state", state)]
     if lost_workers:
         out.append(_row("now", "workers lost", ", ".join(lost_workers)))
-    for scope, kind in (("attempt", "a"), ("operation", "o")):
-        window = live.window(kind, WINDOW_S)
-        n = sum(t.n for t in window.values())
-        ok = sum(t.ok for t in window.values())
-        total = live.phases_total(kind, None)
-        value = f"{_pct(ok / n if n else None)} last {WINDOW_S:g} s ({n}); {_pct(total.availability)} run ({total.n})"
-        out.append(_row("availability", scope, value))
-    for step, tally in sorted(live.window("o", WINDOW_S).items()):
-        out.append(_row("attempts per operation", step, f"{tally.attempts / tally.n:.2f} ({tally.n} ops)"))
-    for step, p95 in sorted(live.window_p95_ms(WINDOW_S).items()):
-        out.append(_row(f"p95 last {WINDOW_S:g} s", step, "no data" if p95 is None else f"{p95:.1f} ms"))
-    for slo in scenario.slos:
-        observed, verdict = slo_state(slo, live)
-        bound = f">= {slo.at_least:g}" if slo.at_least is not None else f"<= {slo.at_most:g}"
-        shown = "" if observed is None else f" ({observed:.4g} {bound})"
-        out.append(_row("slo", slo.name, f"{verdict}{shown}"))
+    if not live:
+        out.append(_row("now", "test", "none yet: start one in the form"))
+        return out + plan_rows(scenario)
+    shown = live.get("display") or {}
+    latest = live.get("latest") or {}
+    active = [f"{f.get('name')} ({f.get('label')})" for f in live.get("faults") or [] if f.get("end_s") is None]
+    window = str(shown.get("window", "last seconds"))
+    out += [
+        _row("now", "test", f"{live.get('run_id')} ({live.get('scenario')})"),
+        _row("now", "phase", str(latest.get("phase") or "(not started)")),
+        _row("now", "active faults", ", ".join(active) or "none"),
+        _row(window, "request rate", str(shown.get("rate", ""))),
+        _row(window, "availability (operations)", str(shown.get("availability_operation"))),
+        _row(window, "availability (attempts)", str(shown.get("availability_attempt"))),
+        _row(window, "p95 (operations)", str(shown.get("p95"))),
+    ]
+    for slo in shown.get("slos") or []:
+        out.append(_row("slo so far", str(slo.get("name")), f"{slo.get('text')}; objective {slo.get('objective')}"))
+    ended = live.get("ended")
+    if ended:
+        out.append(_row("result", "verdict", str(ended.get("text"))))
+        out.append(_row("result", "report", str(ended.get("report"))))
     return out + plan_rows(scenario)

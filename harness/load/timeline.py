@@ -10,15 +10,14 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from harness.faults import FaultApplier
+from harness.contract import FaultEvent, TimelineEvent
+from harness.faults import Fault, FaultApplier
 from harness.scenario.model import Phase
-
-Event = dict[str, Any]
 
 
 class JsonLines:
@@ -28,7 +27,7 @@ class JsonLines:
         self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self._lock = threading.Lock()
 
-    def __call__(self, event: Event) -> None:
+    def __call__(self, event: Mapping[str, Any]) -> None:
         with self._lock:
             self._file.write(json.dumps(event, sort_keys=True) + "\n")
             self._file.flush()
@@ -48,7 +47,7 @@ class ActiveFault:
 class Timeline:
     phases: tuple[Phase, ...]
     applier: FaultApplier | None
-    emit: Callable[[Event], None]
+    emit: Callable[[TimelineEvent], None]
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Any] = time.sleep
     run_id: str = "run"
@@ -90,44 +89,32 @@ class Timeline:
             self.remove_all(asked_at=self.clock(), reason="stop")
             self.emit({"kind": "timeline_stop", "phase": self.current_phase, "ts": self.clock()})
 
-    def remove_all(self, asked_at: float, reason: str = "phase_end") -> None:
+    def remove_all(self, asked_at: float, reason: Literal["phase_end", "stop"] = "phase_end") -> None:
         while self.active:
             active = self.active.pop()
-            event: Event = {
-                "kind": "fault_removed",
-                "fault_id": active.fault_id,
-                "toxic": active.toxic,
-                "phase": active.phase,
-                "asked_at": asked_at,
-                "reason": reason,
-            }
+            event: FaultEvent = {"kind": "fault_removed", "fault_id": active.fault_id, "toxic": active.toxic,
+                                 "phase": active.phase, "asked_at": asked_at, "ts": asked_at, "reason": reason}
             try:
                 if self.applier is not None:
                     self.applier.remove(active.toxic)
             except Exception as exc:  # keep removing the others; the orchestrator's reset is the net
-                event.update(kind="fault_error", action="remove", error=f"{type(exc).__name__}: {exc}")
+                event |= {"kind": "fault_error", "action": "remove", "error": f"{type(exc).__name__}: {exc}"}
             event["ts"] = self.clock()
             self.emit(event)
 
-    def _apply(self, phase: Phase, index: int, n: int, fault: Any, asked: float) -> None:
+    def _apply(self, phase: Phase, index: int, n: int, fault: Fault, asked: float) -> None:
         fault_id = f"{phase.name}.{n}"
         toxic = f"harness-{self.run_id}-p{index}-f{n}"
-        event: Event = {
-            "kind": "fault_applied",
-            "fault_id": fault_id,
-            "toxic": toxic,
-            "phase": phase.name,
-            "type": fault.type,
-            "spec": fault.model_dump(mode="json", exclude_none=True),
-            "asked_at": asked,
-        }
+        event: FaultEvent = {"kind": "fault_applied", "fault_id": fault_id, "toxic": toxic, "phase": phase.name,
+                             "type": fault.type, "spec": fault.model_dump(mode="json", exclude_none=True),
+                             "asked_at": asked, "ts": asked}  # fmt: skip
         try:
             if self.applier is None:
                 raise RuntimeError("no fault proxy in this run")
             self.applier.apply(fault, toxic)
             self.active.append(ActiveFault(fault_id, toxic, phase.name))
         except Exception as exc:
-            event.update(kind="fault_error", action="apply", error=f"{type(exc).__name__}: {exc}")
+            event |= {"kind": "fault_error", "action": "apply", "error": f"{type(exc).__name__}: {exc}"}
         event["ts"] = self.clock()
         self.emit(event)
 
@@ -140,7 +127,7 @@ class Timeline:
             self.sleep(min(left, 0.25))
 
 
-def lateness_ms(events: list[Event]) -> list[float]:
+def lateness_ms(events: list[dict[str, Any]]) -> list[float]:
     """How late each fault change took effect (effective minus asked-for time), in milliseconds."""
     return [
         (e["ts"] - e["asked_at"]) * 1000.0

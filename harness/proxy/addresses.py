@@ -5,8 +5,7 @@ from the network is a way to break someone else's traffic)."""
 
 from __future__ import annotations
 
-import ipaddress
-
+from harness.endpoints import is_loopback
 from harness.proxy.apierrors import INVALID_ADDRESS, LISTEN_NOT_ALLOWED
 
 DEFAULT_LISTEN = "127.0.0.1:0"
@@ -25,15 +24,6 @@ def split_hostport(value: str, what: str) -> tuple[str, int]:
     if not host:
         raise INVALID_ADDRESS(f"{what} {value!r} has no host (give 127.0.0.1:PORT)")
     return host, port
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_listen(value: str, allow_non_loopback: bool) -> tuple[str, int]:

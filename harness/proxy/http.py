@@ -384,13 +384,3 @@ class HttpMatch(BaseModel):
 
 Probability = Field(default=1.0, ge=0.0, le=1.0)
 
-
-# --- synthetic responses (see responses.py) -------------------------------------------------------
-
-
-def error_response(status: int, retry_after_s: int = 0, keep_alive: bool = True, fault: str = "http_error") -> bytes:
-    """The OAuth-style error response the proxy writes back instead of forwarding a request."""
-    from harness.proxy.responses import error_body, error_headers, render
-
-    body, content_type = error_body(status)
-    return render(status, body, content_type, error_headers(status, retry_after_s=retry_after_s), keep_alive, fault)

@@ -8,10 +8,22 @@ A pipelining client is forwarded untouched and counted in `faults_skipped`.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Protocol, cast
 
 from harness.proxy.http import Request
 from harness.proxy.pipeline import Cancellable, LinkPort, Scheduler, Stage, StageContext, answer
+
+
+class RequestToxic(Protocol):
+    """What a request-level stage needs of its toxic: which requests it matches."""
+
+    def matches(self, req: Request) -> bool: ...
+
+
+class ChanceToxic(RequestToxic, Protocol):
+    """A toxic that acts on a share of the requests it matches."""
+
+    probability: float
 
 
 class RequestFaultStage(Stage):
@@ -23,7 +35,9 @@ class RequestFaultStage(Stage):
     needs_idle = True
     passes_unmatched = True
 
-    def __init__(self, toxic: object, ctx: StageContext):
+    toxic: RequestToxic
+
+    def __init__(self, toxic: RequestToxic, ctx: StageContext):
         super().__init__(ctx)
         self.toxic = toxic
         self._current: Request | None = None
@@ -40,7 +54,8 @@ class RequestFaultStage(Stage):
         self.next(data, req, end)
 
     def wants(self, req: Request) -> bool:
-        return self.ctx.rng.random() < self.toxic.probability
+        """The coin flip of a toxic with a `probability`; a stage with another rule (throttle) overrides it."""
+        return self.ctx.rng.random() < cast(ChanceToxic, self.toxic).probability
 
     def act(self, req: Request) -> None:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -22,8 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from harness.endpoints import is_loopback
 from harness.errors import EXIT_BAD_INPUT, EXIT_INFRA
-from harness.proxy.addresses import is_loopback
 
 log = logging.getLogger("harness.proxy")
 

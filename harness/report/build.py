@@ -1,4 +1,5 @@
-"""`harness report RUN_DIR`: summary.json, figures/*.png, report.html and junit.xml from a run directory.
+"""`harness report RUN_DIR`: summary.json, series.csv and phases.csv, figures/*.png, report.html and
+junit.xml from a run directory.
 
 The figures are drawn by a second process (harness.report.render) while this one computes the summary:
 the two take about as long for a million records, and the report gets both cores.
@@ -6,6 +7,7 @@ the two take about as long for a million records, and the report gets both cores
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,23 +33,31 @@ class ReportResult:
     summary: dict[str, Any]
     report_html: Path
     junit_xml: Path
-    exit_code: int  # 0 when every SLO passed, 1 otherwise
+    exit_code: int  # the run's exit code as the summary states it (analysis.summary.outcome)
 
 
-def build_report(run_dir: str | Path, *, index: bool = True) -> ReportResult:
+def build_report(
+    run_dir: str | Path, *, index: bool = True, on_summary: Callable[[dict[str, Any]], None] | None = None
+) -> ReportResult:
     """Analyse the run once and write every report file; raise InputError when it is not a run directory.
-    With `index`, the parent directory's index.html is rewritten too (the run's place on the front page)."""
+    With `index`, the parent directory's index.html is rewritten too (the run's place on the front page).
+    `on_summary` sees the summary before any file is written (`harness run` settles its journal there, so
+    that journal, summary.json and its exit code agree from the first write)."""
     run_dir = Path(run_dir)
     worker = FigureWorker()  # first, so that its imports overlap ours, which are therefore made here
     try:
         from harness.analysis.frames import load_run
         from harness.analysis.summary import summarize, write_summary
+        from harness.report.export import write_csv
         from harness.report.figure_data import FigureData
 
         with load_run(run_dir) as run:
             worker.draw(FigureData.of(run), run_dir)
             summary = summarize(run)
-        write_summary(summary, run_dir)
+            if on_summary is not None:
+                on_summary(summary)
+            write_summary(summary, run_dir)
+            write_csv(run, summary, run_dir)
         paths = worker.paths()
     finally:
         worker.close()
@@ -61,5 +71,7 @@ def build_report(run_dir: str | Path, *, index: bool = True) -> ReportResult:
     junit = write_junit(summary, run_dir)
     if index:
         write_index(run_dir.resolve().parent)
-    exit_code = EXIT_OK if summary["verdict"] == "pass" else EXIT_SLO_FAILED
+    exit_code = summary["exit_code"]
+    if exit_code is None:  # a run still going: judged on what it has so far
+        exit_code = EXIT_OK if summary["slos_held"] else EXIT_SLO_FAILED
     return ReportResult(run_dir, summary, report, junit, exit_code)

@@ -3,11 +3,14 @@ release). The first run is the reference: every other run gets its differences f
 runs share, with bootstrap intervals and a Mann-Whitney test (from `harness.analysis.statistics`).
 Figures overlay the runs on one time axis (seconds since each run's own test start), shading the
 reference run's fault windows. Written to a directory: compare.json, compare.html, figures/*.png.
+
+The page opens with what differs between the runs' set-ups (harness.analysis.configuration: load, flows,
+retry policy, timeouts, seed, scale, target, proxy, plan, versions), and warns when the runs are of
+different scenarios, whose phases and SLOs then match by name only.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,13 +21,24 @@ from matplotlib.figure import Figure
 
 from harness.analysis import metrics
 from harness.analysis.aggregate import Slice
+from harness.analysis.configuration import flatten
 from harness.analysis.frames import Run, load_run
 from harness.analysis.metrics import Tally
 from harness.analysis.recovery import phase_operations
 from harness.analysis.statistics import availability_difference, latency_shift
 from harness.analysis.summary import dumps, json_safe, summarize
 from harness.errors import InputError
-from harness.report.figures import DPI, SIZE_IN, Timeline, mark_timeline, save_figures
+from harness.report import wording
+from harness.report.figures import (
+    DPI,
+    LEGEND_OUTSIDE,
+    SIZE_IN,
+    Timeline,
+    gapped,
+    mark_timeline,
+    plot_series,
+    save_figures,
+)
 from harness.report.htmlkit import badge, e, figure, interval, number, page, section, signed, table
 from harness.report.index import write_index
 
@@ -99,6 +113,8 @@ def comparison(runs: Sequence[Run], summaries: Sequence[dict[str, Any]]) -> dict
             )
         phases[phase] = rows
     return {
+        "warnings": warnings(summaries),
+        "configuration_diff": configuration_diff(summaries),
         "runs": [
             {
                 "run": n,
@@ -112,6 +128,38 @@ def comparison(runs: Sequence[Run], summaries: Sequence[dict[str, Any]]) -> dict
         "reference": names[0],
         "phases": phases,
     }
+
+
+# Settings that differ between any two runs and say nothing about the set-up.
+_INCIDENTAL = ("target.url", "proxy.listen", "host")
+
+
+def configuration_diff(summaries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every setting whose value is not the same in all runs: `{"setting", "values": [one per run]}`."""
+    flat = [flatten(s.get("configuration") or {}) for s in summaries]
+    keys = list(dict.fromkeys(k for f in flat for k in f))
+    out = []
+    for key in keys:
+        values = [f.get(key, "—") for f in flat]
+        if len(set(values)) > 1 and not key.startswith(_INCIDENTAL):
+            out.append({"setting": key, "values": values})
+    return out
+
+
+def warnings(summaries: Sequence[dict[str, Any]]) -> list[str]:
+    names = [s["scenario"]["name"] for s in summaries]
+    out = []
+    if len(set(names)) > 1:
+        out.append(
+            f"These runs are of different scenarios ({', '.join(dict.fromkeys(names))}): phases and SLOs are "
+            "compared by name only, and a difference may come from the scenarios rather than from the system."
+        )
+    elif len({s["scenario"].get("sha256") for s in summaries}) > 1:
+        out.append(f"The runs are of scenario {names[0]}, but its file changed between them (see the differences).")
+    not_done = [s["run_id"] for s in summaries if s.get("status") not in ("completed", "failed")]
+    if not_done:
+        out.append(f"Runs that did not finish normally: {', '.join(not_done)}; they cover only what they recorded.")
+    return out
 
 
 def _ops(run: Run, phase: str) -> Tally:
@@ -131,17 +179,16 @@ def overlay_figures(runs: Sequence[Run]) -> dict[str, Figure]:
     for i, run in enumerate(runs):
         colour, label = RUN_COLOURS[i % len(RUN_COLOURS)], run.run_dir.name
         per_second = run.operations_per_second
-        p95 = metrics.latency_series(per_second, ("p95",))
-        ax_l.plot(p95.index + 0.5, p95["p95"], color=colour, label=label, linewidth=1.2)
-        a = metrics.availability_series(per_second)
-        ax_a.plot(a.index + 0.5, a, color=colour, label=label, linewidth=1.2)
+        p95 = gapped(metrics.latency_series(per_second, ("p95",)))
+        plot_series(ax_l, p95["p95"], color=colour, label=label, linewidth=1.2)
+        plot_series(ax_a, gapped(metrics.availability_series(per_second)), color=colour, label=label, linewidth=1.2)
         x, y = run.stats.histogram(Slice("operation", journeys=False)).cdf()
         if x.size:
             ax_c.plot(x, y, color=colour, label=label, drawstyle="steps-post")
-    ax_l.set_title("Operation latency p95 per second, runs overlaid")
+    ax_l.set_title("Operation latency p95 per second, runs overlaid", loc="left")
     ax_l.set_ylabel("latency p95 (ms)")
     ax_l.set_yscale("log")
-    ax_a.set_title("Operation availability per second, runs overlaid")
+    ax_a.set_title("Operation availability per second, runs overlaid", loc="left")
     ax_a.set_ylabel("availability (ok / total)")
     ax_a.set_ylim(-0.02, 1.08)
     for ax in (ax_l, ax_a):
@@ -149,13 +196,13 @@ def overlay_figures(runs: Sequence[Run]) -> dict[str, Figure]:
         ax.set_xlim(0, max(end_s, 1.0))
         ax.set_xlabel("time since each run's test start (s); shading: faults of the reference run")
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
-    ax_c.set_title("Operation latency distribution over the whole run (empirical CDF)")
+        ax.legend(**LEGEND_OUTSIDE)
+    ax_c.set_title("Operation latency distribution over the whole run (empirical CDF)", loc="left")
     ax_c.set_xlabel("latency (ms, log scale)")
     ax_c.set_ylabel("share of operations at or below")
     if ax_c.lines:
         ax_c.set_xscale("log")
-        ax_c.legend(loc="lower right", fontsize=8)
+        ax_c.legend(**LEGEND_OUTSIDE)
     ax_c.grid(True, alpha=0.3, which="both")
     return {"latency": latency, "availability": avail, "latency_cdf": cdf}
 
@@ -174,10 +221,15 @@ def render_compare(data: dict[str, Any], figures: dict[str, bytes]) -> str:
     verdict_rows = [[e(n), *(badge(r["slos"].get(n, "no_data")) if n in r["slos"] else "—" for r in runs)]
                     for n in slo_names]  # fmt: skip
     verdict_rows.insert(0, ["verdict", *(badge(r["verdict"]) for r in runs)])
+    warned = "".join(f'<p class="warning">{e(w)}</p>' for w in data.get("warnings") or [])
     body = [
         f"<h1>Comparison of {len(runs)} runs</h1>",
-        f'<p class="facts">reference: {e(data["reference"])}; differences are each run minus the reference, '
-        "with 95% bootstrap intervals and the p-value of Fisher/chi² (availability) or Mann-Whitney (latency).</p>",
+        f'<div id="warnings">{warned}</div>' if warned else "",
+        section("What differs", _diff_table(runs, data.get("configuration_diff") or []), "configuration-diff"),
+        f'<p class="facts">reference: {e(data["reference"])}; differences are each run minus the reference: '
+        "availability with Newcombe 95% intervals and the p-value of Fisher's exact or the chi-square test, "
+        "latency percentiles with bootstrap 95% intervals (where the tails hold enough samples) and the p-value "
+        "of the Mann-Whitney U test; p-values under 0.001 read “< 0.001”.</p>",
         section(
             "Verdicts", table(["SLO", *(r["run"] for r in runs)], verdict_rows, table_id="verdicts", numeric=set())
         ),
@@ -186,6 +238,13 @@ def render_compare(data: dict[str, Any], figures: dict[str, bytes]) -> str:
         body.append(section(f"Phase {phase}", _phase_table(phase, rows), f"phase-{phase}", 3))
     body.append(section("Figures", "".join(figure(n, n, png) for n, png in figures.items()), "figures"))
     return page("Comparison", body)
+
+
+def _diff_table(runs: list[dict[str, Any]], diff: list[dict[str, Any]]) -> str:
+    if not diff:
+        return '<p class="muted" id="same-setup">Same set-up: every setting of the runs is the same.</p>'
+    rows = [[e(d["setting"]), *(e(v) for v in d["values"])] for d in diff]
+    return table(["setting", *(r["run"] for r in runs)], rows, table_id="differences", numeric=set())
 
 
 def _phase_table(phase: str, rows: list[dict[str, Any]]) -> str:
@@ -199,28 +258,28 @@ def _phase_table(phase: str, rows: list[dict[str, Any]]) -> str:
             [
                 e(r["run"]),
                 e(r.get("operations")),
-                e(number(r.get("availability"), 4) + interval(r.get("availability_interval"))),
-                e(signed(av.get("difference"), 4) + interval(av.get("interval"), 4, True)) if av else "reference",
-                e(number(av.get("p_value"), 4)) if av else "",
+                e(wording.value("availability", r.get("availability")))
+                + _ci(wording.interval("availability", r.get("availability_interval"))),
+                e(signed(av.get("difference"), 4)) + _ci(interval(av.get("interval"), 4, True)) if av else "reference",
+                e(wording.p_value(av.get("p_value")) if av.get("test") != "none" else "—") if av else "",
                 *(e(number(lat.get(q), 1)) for q in ("p50", "p95", "p99")),
                 *(
-                    e(
-                        signed((diffs.get(q) or {}).get("difference"), 1)
-                        + interval((diffs.get(q) or {}).get("interval"), 1, True)
-                    )
+                    e(signed((diffs.get(q) or {}).get("difference"), 1))
+                    + _ci(interval((diffs.get(q) or {}).get("interval"), 1, True) or "no interval")
                     if diffs
                     else ""
                     for q in ("p50", "p95", "p99")
                 ),
-                e(number((vs.get("latency") or {}).get("p_value"), 4)) if vs.get("latency") else "",
+                e(wording.p_value((vs.get("latency") or {}).get("p_value"))) if vs.get("latency") else "",
                 e(number(r.get("attempts_per_operation"), 3)),
             ]
         )
-    head = ["run", "operations", "availability (95% CI)", "Δ availability", "p (availability)", "p50 (ms)",
+    head = ["run", "operations", "availability (Wilson 95%)", "Δ availability", "p (availability)", "p50 (ms)",
             "p95 (ms)", "p99 (ms)", "Δ p50 (ms)", "Δ p95 (ms)", "Δ p99 (ms)", "p (Mann-Whitney)",
             "attempts/op"]  # fmt: skip
     return table(head, out, table_id=f"compare-{phase}", numeric=set(range(1, 13)))
 
 
-def read_compare(out_dir: str | Path) -> dict[str, Any]:
-    return json.loads((Path(out_dir) / COMPARE_JSON).read_text(encoding="utf-8"))
+
+def _ci(text: str) -> str:
+    return f'<span class="ci">{e(text.strip())}</span>' if text.strip() else ""

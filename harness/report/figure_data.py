@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # the drawing process unpickles this module's values without 
     from harness.analysis.frames import Run
 
 MAX_STEP_PANELS = 6
+STEP_SPARES = 4  # steps past the busiest MAX_STEP_PANELS that may take the place of one drawn as a dot
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,8 @@ class FigureData:
         for (_, _, step), group in run.stats.groups("operation").items():
             if step is not None:
                 counts[step] = counts.get(step, 0) + group.count
-        busiest = sorted(sorted(counts, key=lambda s: (-counts[s], s))[:MAX_STEP_PANELS])
+        # candidates for the panels: the figure leaves out those with latencies in too few seconds
+        busiest = sorted(sorted(counts, key=lambda s: (-counts[s], s))[: MAX_STEP_PANELS + STEP_SPARES])
         names = tuple(p.name for p in run.phases)
         cdfs = {name: run.stats.histogram(Slice("operation", (name,), journeys=False)).cdf() for name in names}
         return cls(

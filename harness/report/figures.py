@@ -2,11 +2,14 @@
 Figures, and a saver for PNGs.
 
 Every time axis is seconds since the test start, with the phase boundaries marked and named and each
-fault window shaded in its type's colour and labelled. Figures are built as bare `matplotlib.figure.Figure`
-objects, never through pyplot: no global figure registry (nothing to leak, nothing to close), no GUI
-backend chosen, and so no side effect on whoever imports this module (a notebook keeps its backend).
-The series come from `harness.analysis.metrics`, where every metric is defined, over the per-second tables
-and histograms `harness.analysis.aggregate` reduces a run's records to (`harness.report.figure_data`).
+fault window shaded in its type's colour and labelled. Fit for publishing: legends sit outside the plot
+area, a per-second line is broken where a second has no record (never drawn across the gap; a second
+alone between gaps is a dot), and a panel is drawn only for data that makes a line. Figures are built
+as bare `matplotlib.figure.Figure` objects, never through pyplot: no global figure registry (nothing to
+leak, nothing to close), no GUI backend chosen, and so no side effect on whoever imports this module (a
+notebook keeps its backend). The series come from `harness.analysis.metrics`, where every metric is defined,
+over the per-second tables and histograms `harness.analysis.aggregate` reduces a run's records to
+(`harness.report.figure_data`).
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ OUTCOME_COLOURS = {
     "protocol_error": "#8c8c8c",
     "security_violation": "#000000",
 }
+MIN_PANEL_WINDOWS = 2  # a step with records in fewer seconds than this gets no panel of its own (one dot)
+LEGEND_OUTSIDE = {"loc": "upper left", "bbox_to_anchor": (1.005, 1.0), "fontsize": 8, "frameon": False}
 
 
 def phase_colour(index: int) -> str:
@@ -74,10 +79,10 @@ def fault_colour(fault_type: str) -> str:
 def latency_figure(operations: pd.DataFrame, timeline: Timeline) -> Figure:
     """Operation latency p50/p95/p99 per second (`operations`: their per-second table)."""
     fig, ax = _figure()
-    series = metrics.latency_series(operations, ("p50", "p95", "p99"))
+    series = gapped(metrics.latency_series(operations, ("p50", "p95", "p99")))
     for name in series.columns:
-        ax.plot(series.index + 0.5, series[name], label=name, color=SERIES_COLOURS[name], linewidth=1.2)
-    ax.set_title("Operation latency per second (end to end, retries and backoff included)", y=1.0)
+        plot_series(ax, series[name], label=name, color=SERIES_COLOURS[name], linewidth=1.2)
+    ax.set_title("Operation latency per second (end to end, retries and backoff included)", loc="left", y=1.0)
     ax.set_ylabel("latency (ms)")
     if _wants_log(series):
         ax.set_yscale("log")
@@ -91,9 +96,10 @@ def availability_figure(attempts: pd.DataFrame, operations: pd.DataFrame, timeli
     """Availability per second at attempt and at operation scope."""
     fig, ax = _figure()
     for frame, name, colour in ((attempts, "attempt", "#ff7f0e"), (operations, "operation", "#1f77b4")):
-        series = metrics.availability_series(frame)
-        ax.plot(series.index + 0.5, series, label=f"{name} scope", color=colour, linewidth=1.2)
-    ax.set_title("Availability per second: share of ok attempts and of ok operations (after retries)", y=1.0)
+        series = gapped(metrics.availability_series(frame))
+        plot_series(ax, series, label=f"{name} scope", color=colour, linewidth=1.2)
+    ax.set_title("Availability per second: share of ok attempts and of ok operations (after retries)", loc="left",
+                 y=1.0)  # fmt: skip
     ax.set_ylabel("availability (ok / total)")
     ax.set_ylim(-0.02, 1.08)
     _finish(ax, timeline, empty=attempts.empty and operations.empty)
@@ -107,30 +113,37 @@ def throughput_figure(operations: pd.DataFrame, timeline: Timeline) -> Figure:
     length = math.ceil(timeline.end_s) if not operations.empty else 0
     rate = metrics.throughput_series(operations, length)
     top.plot(rate.index + 0.5, rate, color="#1f77b4", linewidth=1.2, label="operations started")
-    top.set_title("Throughput and retry amplification per second", y=1.0)
+    top.set_title("Throughput and retry amplification per second", loc="left", y=1.0)
     top.set_ylabel("throughput (operations/s)")
     top.set_ylim(bottom=0)
-    amplification = metrics.attempts_per_operation_series(operations)
-    bottom.plot(amplification.index + 0.5, amplification, color="#d62728", linewidth=1.2, label="attempts/op")
+    amplification = gapped(metrics.attempts_per_operation_series(operations))
+    plot_series(bottom, amplification, color="#d62728", linewidth=1.2, label="attempts/op")
     bottom.set_ylabel("attempts per operation")
-    bottom.set_ylim(bottom=0.9 if amplification.empty else min(0.9, float(amplification.min()) - 0.1))
+    bottom.set_ylim(bottom=0.9 if amplification.dropna().empty else min(0.9, float(amplification.min()) - 0.1))
     _finish(top, timeline, empty=operations.empty, xlabel=False)
     _finish(bottom, timeline, empty=operations.empty, phase_names=False)
     return _layout(fig, hspace_in=0.15)
 
 
 def step_latency_figure(steps: Mapping[str, pd.DataFrame], timeline: Timeline) -> Figure:
-    """One panel per step (the busiest MAX_STEP_PANELS): operation latency p50/p95/p99 per second."""
-    names = list(steps)[:MAX_STEP_PANELS]
+    """One panel per step (the busiest MAX_STEP_PANELS with latencies in MIN_PANEL_WINDOWS seconds or more, of
+    the candidates `steps` holds): operation latency p50/p95/p99 per second. Steps left out are named below
+    the panels."""
+    tables = {step: metrics.latency_series(table) for step, table in steps.items()}
+    names = [s for s in tables if len(tables[s]) >= MIN_PANEL_WINDOWS][:MAX_STEP_PANELS]
+    left_out = [s for s in tables if s not in names]
     rows = max(len(names), 1)
-    fig = Figure(figsize=(SIZE_IN[0], 1.0 + 2.2 * rows), dpi=DPI, )
+    fig = Figure(figsize=(SIZE_IN[0], 1.0 + 2.2 * rows + (0.3 if left_out else 0.0)), dpi=DPI)
     axes = fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
     fig.suptitle("Operation latency per second, per step (end to end, retries and backoff included)")
+    if left_out:
+        fig.supxlabel(f"not drawn (records in fewer than {MIN_PANEL_WINDOWS} seconds, or past the "
+                      f"{MAX_STEP_PANELS} busiest steps): {', '.join(left_out)}", fontsize=8, color="0.4")  # fmt: skip
     for i, ax in enumerate(axes):
         step = names[i] if names else None
-        series = metrics.latency_series(steps[step]) if step is not None else metrics.latency_series(pd.DataFrame())
+        series = gapped(tables[step] if step is not None else metrics.latency_series(pd.DataFrame()))
         for name in series.columns:
-            ax.plot(series.index + 0.5, series[name], label=name, color=SERIES_COLOURS[name], linewidth=1.1)
+            plot_series(ax, series[name], label=name, color=SERIES_COLOURS[name], linewidth=1.1)
         ax.set_title(f"step: {step}" if step is not None else "no step recorded", fontsize=10, loc="left", y=1.0)
         ax.set_ylabel("latency (ms)")
         if _wants_log(series):
@@ -138,7 +151,7 @@ def step_latency_figure(steps: Mapping[str, pd.DataFrame], timeline: Timeline) -
         else:
             ax.set_ylim(bottom=0)
         _finish(ax, timeline, empty=series.empty, xlabel=i == rows - 1, phase_names=i == 0)
-    return _layout(fig, top_in=0.75, hspace_in=0.4)
+    return _layout(fig, top_in=0.75, hspace_in=0.4, bottom_in=0.85 if left_out else 0.55)
 
 
 def outcome_mix_figure(attempts: pd.DataFrame, operations: pd.DataFrame, timeline: Timeline) -> Figure:
@@ -174,13 +187,13 @@ def latency_cdf_figure(cdfs: Mapping[str, tuple[np.ndarray, np.ndarray]], phase_
         x, y = cdfs[name]
         ax.plot(x, y, color=phase_colour(i), label=name, linewidth=1.4, drawstyle="steps-post")
         drawn = True
-    ax.set_title("Operation latency distribution per phase (empirical CDF)", y=1.0)
+    ax.set_title("Operation latency distribution per phase (empirical CDF)", loc="left", y=1.0)
     ax.set_xlabel("latency (ms, log scale)")
     ax.set_ylabel("share of operations at or below")
     ax.set_ylim(0, 1.01)
     if drawn:
         ax.set_xscale("log")
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(**LEGEND_OUTSIDE).set_gid(_OUTSIDE)
     else:
         ax.text(0.5, 0.5, "no data recorded", transform=ax.transAxes, ha="center", va="center", color="grey")
     ax.grid(True, alpha=0.3, which="both")
@@ -202,7 +215,7 @@ def fault_timeline_figure(timeline: Timeline) -> Figure:
                        facecolors=fault_colour(fault.type), gid=f"fault-bar:{fault.id}")  # fmt: skip
     ax.set_yticks(range(rows), [f.label for f in reversed(timeline.faults)] + ["phases"], fontsize=8)
     ax.set_ylim(-0.6, rows - 0.4)
-    ax.set_title("Fault timeline: phases and when each fault was in effect", y=1.0)
+    ax.set_title("Fault timeline: phases and when each fault was in effect", loc="left", y=1.0)
     mark_timeline(ax, timeline, phase_names=False, fault_labels=False)
     ax.set_xlim(0, max(timeline.end_s, 1.0))
     ax.set_xlabel("time since test start (s)")
@@ -282,7 +295,7 @@ def _finish(ax: Axes, timeline: Timeline, *, empty: bool, xlabel: bool = True, p
     handles, _ = ax.get_legend_handles_labels()
     if handles:
         # Outside the axes, right: nothing of the data or of the phase names is hidden under it.
-        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False).set_gid(_OUTSIDE)
+        ax.legend(**LEGEND_OUTSIDE).set_gid(_OUTSIDE)
 
 
 def mark_timeline(ax: Axes, timeline: Timeline, *, phase_names: bool = True, fault_labels: bool = True) -> None:
@@ -301,6 +314,28 @@ def mark_timeline(ax: Axes, timeline: Timeline, *, phase_names: bool = True, fau
         ax.axvspan(fault.start_s, fault.end_s, color=colour, alpha=0.13, label=fault.label, gid=f"fault:{fault.id}")
         if fault_labels:
             ax.text(fault.start_s + 0.2, 0.01, fault.label, transform=on_x, va="bottom", fontsize=7, color=colour)
+
+
+def gapped(series: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame:
+    """A per-window series on every window from its first to its last, NaN where a second had no record,
+    so that matplotlib breaks the line there instead of joining across the gap."""
+    if series.empty:
+        return series
+    index = series.index.astype(int)
+    return series.reindex(range(int(index.min()), int(index.max()) + 1))
+
+
+def plot_series(ax: Axes, series: pd.Series, **style: object) -> None:
+    """A gapped per-second series at the middle of its seconds; a value with no neighbour is drawn as a dot
+    (a line segment needs two points, so it would not show at all)."""
+    y = series.to_numpy(dtype=float)
+    present = ~np.isnan(y)
+    before = np.concatenate(([False], present[:-1]))
+    after = np.concatenate((present[1:], [False]))
+    alone = present & ~before & ~after
+    dots = list(np.flatnonzero(alone))
+    marks = {"marker": "o", "markersize": 2.5, "markevery": dots} if dots else {}
+    ax.plot(series.index + 0.5, y, **marks, **style)  # type: ignore[arg-type]
 
 
 def _wants_log(series: pd.DataFrame) -> bool:

@@ -1,8 +1,9 @@
 """`report.html`: one self-contained page (inline CSS, figures as base64 PNG, no script, no network).
 
-Order: the summary first (verdict, headline numbers, SLOs, what each fault did, error budgets), then the
-figures, then one section per phase and one per flow, then the journal's events and rollback. It reads
-the summary dict only; every number shown was computed in `harness.analysis`.
+Order: the summary first (verdict, headline numbers, SLOs, what each fault did, error budgets), what was
+tested (`tested.py`), then the figures, one section per phase and one per flow, the journal's events and
+rollback, and the methods behind every interval. It reads the summary dict only; every number shown was
+computed in `harness.analysis`, and reads as `wording` writes it (the console and JUnit use the same).
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from harness.report import wording
 from harness.report.htmlkit import (
     badge,
     cards,
-    counts,
     e,
     figure,
     interval,
@@ -24,9 +25,10 @@ from harness.report.htmlkit import (
     section,
     signed,
     table,
-    threshold,
     utc,
 )
+from harness.report.tables import flows_section, phases_section
+from harness.report.tested import methods_section, tested_section
 
 
 def render_report(summary: Mapping[str, Any], figures: Mapping[str, tuple[str, bytes]]) -> str:
@@ -38,11 +40,13 @@ def render_report(summary: Mapping[str, Any], figures: Mapping[str, tuple[str, b
             _header(summary),
             _incomplete(summary),
             section("Summary", _summary(summary), "summary"),
+            section("What was tested", tested_section(summary), "what-was-tested"),
             section("Figures", _figures(figures), "figures"),
-            section("Phases", _phases(summary), "phases-section"),
-            section("Flows", _flows(summary), "flows"),
+            section("Phases", phases_section(summary), "phases-section"),
+            section("Flows", flows_section(summary), "flows"),
             section("Events", _events(summary.get("events") or [], summary), "events-section"),
             section("Rollback", _rollback(summary.get("rollback") or [], summary), "rollback-section"),
+            section("Methods", methods_section(summary), "methods-section"),
             f'<p class="muted">summary schema {e(summary.get("schema_version"))}; '
             "the numbers on this page are those of summary.json.</p>",
         ],
@@ -54,18 +58,30 @@ def render_report(summary: Mapping[str, Any], figures: Mapping[str, tuple[str, b
 
 def _header(summary: Mapping[str, Any]) -> str:
     scenario = summary.get("scenario") or {}
+    config = summary.get("configuration") or {}
     facts = [
         f"run {e(summary.get('run_id'))}",
-        f"status {e(summary.get('status'))}",
+        f"status {e(summary.get('status'))}, exit code {e(summary.get('exit_code'))}",
         f"started {e(utc(summary.get('started_at')))}",
         f"ended {e(utc(summary.get('ended_at')))}",
         f"duration {e(number(summary.get('duration_s'), 1))} s",
     ]
     if scenario.get("file"):
         facts.append(f"scenario file {e(scenario.get('file'))}")
+    scale = config.get("duration_scale") or 1.0
+    scaled = ""
+    if scale != 1.0:
+        planned = config.get("planned_duration_s")
+        scaled = (
+            f'<p class="banner" id="scaled">Durations scaled by {e(f"{scale:g}")} (--duration-scale): the phases '
+            f"were planned to last {e(number(planned, 1))} s in all; durations the description and hypothesis "
+            "mention are those of the scenario file.</p>"
+        )
+    question = config.get("question")
     return (
         f"<header><h1>{e(scenario.get('name'))} {badge(str(summary.get('verdict', 'fail')))}</h1>"
-        f'<p class="description">{e(scenario.get("description") or "")}</p>'
+        + (f'<p class="question"><strong>Question.</strong> {e(question)}</p>' if question else "")
+        + f'<p class="description">{e(scenario.get("description") or "")}</p>{scaled}'
         f'<p class="facts">{" · ".join(facts)}</p></header>'
     )
 
@@ -87,21 +103,27 @@ def headline(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     p99 = {n: ((p.get("latency_ms") or {}).get("operation") or {}).get("p99") for n, p in phases.items()}
     worst_p99 = _first_max([(v, n) for n, v in p99.items()])
     amplification = _first_max([(p.get("attempts_per_operation"), n) for n, p in phases.items()])
-    recover = [
-        f.get("time_to_recover_s") for f in summary.get("faults") or [] if f.get("time_to_recover_s") is not None
-    ]
+    # the faults whose recovery was measured (each in its own window), as the time-to-recover SLO reads them
+    recover = _first_max([(f.get("time_to_recover_s"), str(f.get("id"))) for f in summary.get("faults") or []])
     base = summary.get("baseline_phase")
+    shown = wording.value
     return [
         ("SLOs held", f"{sum(1 for s in slos if s.get('verdict') == 'pass')} / {len(slos)}"),
         ("operations", number(totals.get("operations"), 0)),
-        ("availability (operations)", percent(((totals.get("availability") or {}).get("operation")), 3)),
-        (f"p99 in {base or 'baseline'} (ms)", number(p99.get(base) if base else None, 1)),
-        (f"worst p99 (ms){f', {worst_p99[1]}' if worst_p99 else ''}", number(worst_p99[0] if worst_p99 else None, 1)),
+        ("availability (operations)", shown("availability", (totals.get("availability") or {}).get("operation"))),
+        (f"p99 in {base or 'baseline'} (ms)", shown("latency_p99_ms", p99.get(base) if base else None, unit=False)),
+        (
+            f"worst p99 (ms){f', {worst_p99[1]}' if worst_p99 else ''}",
+            shown("latency_p99_ms", worst_p99[0] if worst_p99 else None, unit=False),
+        ),
         (
             f"max attempts/op{f', {amplification[1]}' if amplification else ''}",
-            number(amplification[0] if amplification else None, 3),
+            shown("attempts_per_operation", amplification[0] if amplification else None, unit=False),
         ),
-        ("worst time to recover (s)", number(max(recover) if recover else None, 1)),
+        (
+            f"worst time to recover (s){f', {recover[1]}' if recover else ''}",
+            shown("time_to_recover_s", recover[0] if recover else None, unit=False),
+        ),
         ("unauthorized accepted", number(totals.get("unauthorized_accepted"), 0)),
     ]
 
@@ -139,15 +161,26 @@ def _slo_table(slos: list[Mapping[str, Any]]) -> str:
             e(slo.get("metric")),
             e(slo.get("scope")),
             e(", ".join(slo.get("phases") or ["all"])),
-            e(threshold(slo.get("threshold") or {})),
-            e(number(slo.get("observed"), 6) + interval(slo.get("interval"))),
-            badge(str(slo.get("verdict"))),
+            e(wording.threshold(str(slo.get("metric")), slo.get("threshold") or {})),
+            _observed(slo),
+            badge(str(slo.get("verdict")))
+            + (' <span class="uncertain" title="the 95% interval reaches across the objective">not conclusive'
+               "</span>" if slo.get("crosses_threshold") else ""),
             e(slo.get("message")),
         ]
         for slo in slos
-    ]
-    head = ["SLO", "metric", "scope", "phases", "threshold", "observed", "verdict", "detail"]
+    ]  # fmt: skip
+    head = ["SLO", "metric", "scope", "phases", "objective", "observed (95% interval)", "verdict", "detail"]
     return table(head, rows, table_id="slos", numeric={5})
+
+
+def _observed(slo: Mapping[str, Any]) -> str:
+    metric = str(slo.get("metric"))
+    text = e(wording.value(metric, slo.get("observed")))
+    if slo.get("interval"):
+        ci = f"{wording.interval(metric, slo['interval'])} {wording.method(slo.get('interval_method'))}"
+        text += f'<span class="ci">{e(ci)}</span>'
+    return text
 
 
 def _fault_story(summary: Mapping[str, Any]) -> str:
@@ -163,22 +196,33 @@ def _fault_story(summary: Mapping[str, Any]) -> str:
             parts.append(
                 f"operation availability changed by {e(signed(avail.get('difference'), 4))}"
                 f"{e(interval(avail.get('interval'), 4, True))}"
-                f" against {e(summary.get('baseline_phase'))} (p={e(number(avail.get('p_value'), 4))}),"
+                f" (Newcombe 95%) against {e(summary.get('baseline_phase'))}"
+                f" ({_p(avail)}),"
             )
         if p99:
             parts.append(f"p99 {e(signed(p99.get('difference'), 1))} ms{e(interval(p99.get('interval'), 1, True))};")
-        parts.append(f"detected after {e(number(f.get('time_to_detect_s'), 1))} s,")
-        recovered = f.get("recovered")
-        parts.append(
-            f"recovered {e(number(f.get('time_to_recover_s'), 1))} s after removal."
-            if recovered is not False
-            else f"not recovered {e(number(f.get('time_to_recover_s'), 1))} s after removal."
-        )
+        parts.append(f"detected after {e(number(f.get('time_to_detect_s'), 2))} s,")
+        parts.append(_recovered_text(f))
         parts.append(f"Injected: {e(_injected(f))} (configured {e(percent(f.get('configured_rate'), 1))}).")
         items.append(f"<li>{' '.join(parts)}</li>")
     if not items:
         return '<p class="muted">No fault was applied.</p>'
     return f'<ul id="fault-story">{"".join(items)}</ul>'
+
+
+def _recovered_text(fault: Mapping[str, Any]) -> str:
+    ttr, recovered = fault.get("time_to_recover_s"), fault.get("recovered")
+    if ttr is None:
+        return f"time to recover {e(fault.get('recovery_note') or 'not measured')}."
+    if recovered is False:
+        return f"not recovered {e(number(ttr, 2))} s after removal (end of its recovery window)."
+    return f"recovered {e(number(ttr, 2))} s after removal."
+
+
+def _p(test: Mapping[str, Any]) -> str:
+    if test.get("test") == "none":
+        return "no test: no failure on either side"
+    return f"p {e(wording.p_value(test.get('p_value')))}, {e(test.get('test'))}"
 
 
 def _injected(fault: Mapping[str, Any]) -> str:
@@ -207,9 +251,9 @@ def _fault_table(summary: Mapping[str, Any]) -> str:
                 e(relative(f.get("applied_at"), t0)),
                 e(number(f.get("lateness_ms"), 1)),
                 e(relative(f.get("removed_at"), t0)),
-                e(number(f.get("time_to_detect_s"), 1)),
-                e(number(f.get("time_to_recover_s"), 1)),
-                e("—" if recovered is None else ("yes" if recovered else "no")),
+                e(number(f.get("time_to_detect_s"), 2)),
+                e(number(f.get("time_to_recover_s"), 2)),
+                e(f.get("recovery_note") or "—" if recovered is None else ("yes" if recovered else "no")),
                 e(percent(f.get("configured_rate"), 1)),
                 e(_injected(f)),
                 e(f.get("error") or ""),
@@ -224,10 +268,11 @@ def _fault_table(summary: Mapping[str, Any]) -> str:
         f"operation availability is at most {e(tolerance.get('availability_drop'))} below the baseline "
         f"phase ({e(summary.get('baseline_phase'))}) and its p95 at most "
         f"max({e(tolerance.get('p95_factor'))} × baseline p95, baseline p95 + "
-        f"{e(tolerance.get('p95_slack_ms'))} ms). The injected rate is read from the proxy's counters "
+        f"{e(tolerance.get('p95_slack_ms'))} ms); each recovery is watched from the fault's removal until the next "
+        "fault takes effect or the next phase ends. The injected rate is read from the proxy's counters "
         f"(proxy-metrics.txt); without that file it is not measured.</p>"
     )
-    return table(head, rows, table_id="faults", numeric=set(range(3, 11))) + note
+    return table(head, rows, table_id="faults", numeric={3, 4, 5, 6, 7, 8, 10}) + note
 
 
 def _budget_table(budgets: list[Mapping[str, Any]]) -> str:
@@ -254,141 +299,6 @@ def _figures(figures: Mapping[str, tuple[str, bytes]]) -> str:
     if not figures:
         return '<p class="muted">No figure.</p>'
     return "".join(figure(name, caption, png) for name, (caption, png) in figures.items())
-
-
-# --- per phase, per flow -----------------------------------------------------------------------------
-
-
-def _phases(summary: Mapping[str, Any]) -> str:
-    phases = summary.get("phases") or {}
-    order = summary.get("phase_order") or list(phases)
-    out = [_phase_table(summary, phases, order)]
-    for name in order:
-        out.append(section(f"Phase {name}", _phase_detail(summary, name, phases.get(name) or {}), f"phase-{name}", 3))
-    return "".join(out)
-
-
-def _phase_table(summary: Mapping[str, Any], phases: Mapping[str, Any], order: list[str]) -> str:
-    t0 = summary.get("test_start")
-    rows = []
-    for name in order:
-        p = phases.get(name) or {}
-        avail = p.get("availability") or {}
-        lat = (p.get("latency_ms") or {}).get("operation") or {}
-        rows.append(
-            [
-                e(name),
-                e(relative(p.get("start"), t0)),
-                e(number(p.get("duration_s"), 1)),
-                e("; ".join(str(f.get("label") or f.get("type")) for f in p.get("faults") or []) or "—"),
-                e(p.get("operations")),
-                e(p.get("attempts")),
-                e(number(avail.get("attempt"), 4)),
-                e(number(avail.get("operation"), 4) + interval(avail.get("operation_interval"))),
-                e(number(lat.get("p50"), 1)),
-                e(number(lat.get("p95"), 1)),
-                e(number(lat.get("p99"), 1)),
-                e(number(p.get("attempts_per_operation"), 3)),
-                e(number(p.get("throughput_ops"), 2)),
-                e(counts(p.get("outcomes"))),
-            ]
-        )
-    head = ["phase", "start (s)", "duration (s)", "faults", "operations", "attempts",
-            "availability (attempt)", "availability (operation, 95% CI)", "p50 (ms)", "p95 (ms)", "p99 (ms)",
-            "attempts/op", "throughput (ops/s)", "operation outcomes"]  # fmt: skip
-    return table(head, rows, table_id="phases", numeric=set(range(1, 13)) - {3})
-
-
-def _phase_detail(summary: Mapping[str, Any], name: str, p: Mapping[str, Any]) -> str:
-    lat = p.get("latency_ms") or {}
-    facts = [
-        f"p99.9 {e(number((lat.get('operation') or {}).get('p99.9'), 1))} ms",
-        f"give-up rate {e(percent(p.get('give_up_rate'), 2))}",
-        f"backoff share of waiting {e(percent(p.get('backoff_share'), 1))}",
-        f"operation statuses {e(counts(p.get('statuses')))}",
-        f"attempt statuses {e(counts(p.get('attempt_statuses')))}",
-        f"unauthorized accepted {e(p.get('unauthorized_accepted'))}",
-    ]
-    if lat.get("open_loop"):
-        facts.append(
-            f"open-loop p99 {e(number(lat['open_loop'].get('p99'), 1))} ms vs closed-loop "
-            f"{e(number((lat.get('closed_loop') or {}).get('p99'), 1))} ms"
-        )
-    out = [f'<p class="facts">{" · ".join(facts)}</p>', _vs_baseline(summary, name, p.get("vs_baseline"))]
-    rows = [r for r in (summary.get("breakdown") or {}).get("operation") or [] if r.get("phase") == name]
-    att = [r for r in (summary.get("breakdown") or {}).get("attempt") or [] if r.get("phase") == name]
-    out.append(_breakdown_table(rows, att, f"breakdown-{name}", ("flow", "step")))
-    return "".join(out)
-
-
-def _vs_baseline(summary: Mapping[str, Any], name: str, vs: Mapping[str, Any] | None) -> str:
-    if not vs:
-        return ""
-    rows = []
-    avail = vs.get("availability")
-    if avail:
-        rows.append(["availability (operation)", e(signed(avail.get("difference"), 4)),
-                     e(interval(avail.get("interval"), 4, True).strip()), e(number(avail.get("p_value"), 4)),
-                     e(avail.get("test"))])  # fmt: skip
-    latency = vs.get("latency") or {}
-    samples = latency.get("samples")
-    sampled = f" on {samples[0]:,} / {samples[1]:,} latencies" if samples else ""
-    for q, d in (latency.get("percentile_differences_ms") or {}).items():
-        rows.append([f"{e(q)} latency (ms)", e(signed(d.get("difference"), 1)),
-                     e(interval(d.get("interval"), 1, True).strip()), "", e(f"bootstrap{sampled}")])  # fmt: skip
-    if latency:
-        rows.append(["latency shift (Cliff's delta)", e(signed(latency.get("cliffs_delta"), 3)), "",
-                     e(number(latency.get("p_value"), 4)), e(f"{latency.get('test')}{sampled}")])  # fmt: skip
-    head = [f"{name} minus {summary.get('baseline_phase')}", "difference", "95% interval", "p-value", "test"]
-    return table(head, rows, table_id=f"vs-baseline-{name}", numeric={1, 2, 3})
-
-
-def _breakdown_table(
-    operations: list[Mapping[str, Any]], attempts: list[Mapping[str, Any]], table_id: str, keys: tuple[str, ...]
-) -> str:
-    if not operations and not attempts:
-        return '<p class="muted">No record.</p>'
-    by_key = {tuple(r.get(k) for k in keys): r for r in attempts}
-    rows = []
-    for r in operations:
-        a = by_key.get(tuple(r.get(k) for k in keys)) or {}
-        lat = r.get("latency_ms") or {}
-        rows.append(
-            [
-                *(e(r.get(k) if r.get(k) is not None else "all") for k in keys),
-                e(r.get("count")),
-                e(number(r.get("throughput_per_s"), 2)),
-                e(number(r.get("availability"), 4) + interval(r.get("availability_interval"))),
-                e(number(a.get("availability"), 4)),
-                *(e(number(lat.get(q), 1)) for q in ("p50", "p95", "p99", "p99.9")),
-                e(number(r.get("attempts_per_operation"), 3)),
-                e(percent(r.get("give_up_rate"), 2)),
-                e(percent(r.get("backoff_share"), 1)),
-                e(counts(r.get("outcomes"))),
-                e(counts(a.get("statuses"))),
-            ]
-        )
-    head = [*keys, "operations", "ops/s", "availability (operation, 95% CI)", "availability (attempt)",
-            "p50 (ms)", "p95 (ms)", "p99 (ms)", "p99.9 (ms)", "attempts/op", "give-up", "backoff share",
-            "operation outcomes", "attempt statuses"]  # fmt: skip
-    n = len(keys)
-    return table(head, rows, table_id=table_id, numeric=set(range(n, n + 10)))
-
-
-def _flows(summary: Mapping[str, Any]) -> str:
-    breakdown = summary.get("breakdown") or {}
-    operations = breakdown.get("operation") or []
-    attempts = breakdown.get("attempt") or []
-    flows = sorted({str(r.get("flow")) for r in operations})
-    if not flows:
-        return '<p class="muted">No record.</p>'
-    out = []
-    for flow in flows:
-        ops = [r for r in operations if r.get("flow") == flow]
-        att = [r for r in attempts if r.get("flow") == flow]
-        body = _breakdown_table(ops, att, f"flow-{flow}", ("step", "phase"))
-        out.append(section(f"Flow {flow}", body, f"flow-section-{flow}", 3))
-    return '<p class="muted">Per step, each phase, then the whole run (phase "all").</p>' + "".join(out)
 
 
 # --- journal -------------------------------------------------------------------------------------------

@@ -34,6 +34,13 @@ th { background: #f6f6f6; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .muted { color: #777; } figure { margin: 1rem 0; } img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 13px; } nav a { margin-right: .8rem; }
+.ci { display: block; color: #666; font-size: 11px; white-space: nowrap; }
+.uncertain { display: inline-block; margin-top: .2rem; color: #7a5200; background: #fff1cc; font-size: 11px;
+             border-radius: .6rem; padding: 0 .45rem; white-space: nowrap; }
+.incomplete { background: #fff1cc; color: #7a5200; }
+.question { font-size: 15px; margin: .3rem 0; } .hypothesis { color: #333; }
+.warning { border: 2px solid #b00020; background: #fdecee; padding: .6rem 1rem; border-radius: .4rem; }
+#tested td:first-child { white-space: nowrap; color: #444; width: 12rem; }
 """
 
 
@@ -85,7 +92,7 @@ def figure(name: str, caption: str, png: bytes) -> str:
 
 
 def badge(verdict: str, text: str | None = None) -> str:
-    css = verdict if verdict in ("pass", "fail", "no_data") else "fail"
+    css = verdict if verdict in ("pass", "fail", "no_data", "incomplete") else "fail"
     return f'<span class="badge {css}">{escape(text or verdict.replace("_", " "))}</span>'
 
 

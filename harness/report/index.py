@@ -86,6 +86,7 @@ def _row(run: RunEntry) -> list[str]:
                 "—", "—", "—", "—", "—", "no report yet"]  # fmt: skip
     numbers = dict(headline(summary))
     worst_p99 = next((v for k, v in numbers.items() if k.startswith("worst p99")), "—")
+    worst_ttr = next((v for k, v in numbers.items() if k.startswith("worst time to recover")), "—")
     return [
         f'<a href="{e(run.name)}/report.html">{e(run.name)}</a>',
         e((summary.get("scenario") or {}).get("name")),
@@ -96,7 +97,7 @@ def _row(run: RunEntry) -> list[str]:
         e(numbers.get("operations")),
         e(numbers.get("availability (operations)")),
         e(worst_p99),
-        e(numbers.get("worst time to recover (s)")),
+        e(worst_ttr),
         " · ".join(links),
     ]
 

@@ -8,6 +8,7 @@ the timeline's event log (`timeline.jsonl`, written live by the Locust process) 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import platform
@@ -18,7 +19,24 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from harness.scenario import Scenario
+from harness.scenario.catalog import resolved_yaml
+
 SCHEMA_VERSION = 1
+
+
+def scenario_entry(scenario: Scenario, source: Path, duration_scale: float = 1.0) -> dict[str, Any]:
+    """The journal's `scenario`: its name, its file, the hash of its resolved form, and the scale its
+    durations were run at (`--duration-scale`; `duration_s` is the scaled, planned duration)."""
+    text = resolved_yaml(scenario)
+    return {
+        "name": scenario.name,
+        "description": scenario.description,
+        "file": str(source),
+        "sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "duration_s": scenario.duration_s,
+        "duration_scale": duration_scale,
+    }
 
 
 def _versions() -> dict[str, str]:
@@ -115,6 +133,19 @@ class Journal:
             detail = f"{ev.get('acks')}/{ev.get('expected')} workers flushed {ev.get('written')} records"
         extra = {k: v for k, v in ev.items() if k not in ("kind", "ts")}
         self.events.append({"ts": ev.get("ts"), "kind": ev["kind"], "detail": detail, **extra})
+
+    def close(self, status: str, timeline_events: list[dict[str, Any]]) -> None:
+        """The run is over: fold the timeline a last time, and credit the rollback's verified cleanup with
+        removing faults the load ended before its timeline could remove them."""
+        self.fold(timeline_events)
+        cleaned = [s for s in self.rollback if s["action"] == "remove faults" and s["ok"]]
+        for fault in self.faults:
+            if fault["applied_at"] is not None and fault["removed_at"] is None and cleaned:
+                fault["remove_asked_at"] = fault["remove_asked_at"] or cleaned[0]["ts"]
+                fault["removed_at"], fault["removed_by"] = cleaned[0]["ts"], "rollback"
+        self.status = status
+        self.ended_at = time.time()
+        self.write()
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -1,6 +1,9 @@
-"""The second safety net: every running run registers what it started in `<out>/.active/<run_id>.json`;
-a later `harness run` (or `harness cleanup`) finds registrations whose orchestrator is gone, stops the
-processes they name, removes the proxy they made on a shared Toxiproxy, and marks their journal.
+"""The second safety net (the first: children die with the orchestrator, harness.lifeline): every running
+run registers what it started in one registry per user (`user_registry()`), whatever its output
+directory; a later `harness run` anywhere (or `harness cleanup`) finds registrations whose orchestrator
+is gone, stops the processes they name, removes the proxies they made on a shared Toxiproxy, runs the
+`revert` of every command fault still applied, deletes the target's scratch directory (its signing keys,
+the run's CA), and marks their journal.
 
 Processes are matched by PID *and* start time (from /proc), so a recycled PID is never signalled.
 """
@@ -10,32 +13,34 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
+import tempfile
+import threading
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-ACTIVE_DIR = ".active"
+from harness.chaos.command import revert_pending
+from harness.chaos.leftovers import sweep
+from harness.chaos.procs import process_start_ticks, same_process
+from harness.proxy.client import NotFoundError, ToxiproxyClient
+
+ACTIVE_DIR = ".active"  # <out>/.active: where runs registered before the registry was per user
+SCRATCH_PREFIX = "harness-target-"  # only a directory of this name, in the temp directory, is ever removed
 
 
-def process_start_ticks(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat), or None when
-    there is no such process or it is a zombie (it has exited; only its exit status is left)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # the command name (field 2) may contain spaces and parentheses: split after the last ')'
-    fields = stat[stat.rindex(")") + 2 :].split()
-    if fields[0] in ("Z", "X"):
-        return None
-    return int(fields[19])
-
-
-def same_process(pid: int, start_ticks: int | None) -> bool:
-    current = process_start_ticks(pid)
-    return current is not None and (start_ticks is None or current == start_ticks)
+def user_registry(environ: Mapping[str, str] = os.environ) -> Path:
+    """One directory per user: `$XDG_RUNTIME_DIR/harness/active` (a tmpfs emptied at logout and boot, as
+    PIDs are), else `$XDG_STATE_HOME/harness/active` (default `~/.local/state`)."""
+    runtime = environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isabs(runtime) and os.path.isdir(runtime):
+        return Path(runtime) / "harness" / "active"
+    state = environ.get("XDG_STATE_HOME")
+    base = Path(state) if state and os.path.isabs(state) else Path.home() / ".local" / "state"
+    return base / "harness" / "active"
 
 
 @dataclass
@@ -45,7 +50,10 @@ class Registration:
     pid: int = field(default_factory=os.getpid)
     start_ticks: int | None = None
     children: list[dict[str, Any]] = field(default_factory=list)
-    shared_proxy: dict[str, str] | None = None  # {"api": ..., "name": ...} on a Toxiproxy we do not own
+    # {"api": ..., "name": ..., "names": [...]} on a Toxiproxy we do not own ("names": one per origin)
+    shared_proxy: dict[str, Any] | None = None
+    scratch: str | None = None  # the target's store and signing keys, the run's CA (harness-target-* in tmp)
+    commands: list[dict[str, Any]] = field(default_factory=list)  # command reverts not run yet (chaos.command)
 
     def __post_init__(self) -> None:
         if self.start_ticks is None:
@@ -53,23 +61,33 @@ class Registration:
 
 
 class ActiveRuns:
-    def __init__(self, out: Path):
-        self.directory = out / ACTIVE_DIR
+    """A registry of running runs: the user's (`user_registry()`) unless given a directory."""
 
-    def path(self, run_id: str) -> Path:
-        return self.directory / f"{run_id}.json"
+    def __init__(self, directory: Path | None = None):
+        self.directory = user_registry() if directory is None else directory
+        self._lock = threading.Lock()
+
+    @classmethod
+    def legacy(cls, out: Path) -> ActiveRuns:
+        """Where runs registered before the registry was per user: `<out>/.active`."""
+        return cls(out / ACTIVE_DIR)
+
+    def path(self, reg: Registration) -> Path:
+        # a run id is unique in its output directory only (a scenario's name and a UTC second): with the
+        # orchestrator's PID, two runs started in the same second from two directories keep two files
+        return self.directory / f"{reg.run_id}.{reg.pid}.json"
 
     def save(self, reg: Registration) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        tmp = self.path(reg.run_id).with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(reg), indent=2))
-        os.replace(tmp, self.path(reg.run_id))
+        with self._lock:  # the chaos control thread saves pending commands too
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path = self.path(reg)
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(json.dumps(asdict(reg), indent=2))
+            os.replace(tmp, path)
 
-    def remove(self, run_id: str) -> None:
+    def remove(self, reg: Registration) -> None:
         with contextlib.suppress(FileNotFoundError):
-            self.path(run_id).unlink()
-        with contextlib.suppress(OSError):
-            self.directory.rmdir()  # only when no other run is registered
+            self.path(reg).unlink()
 
     def registrations(self) -> list[Registration]:
         out = []
@@ -91,9 +109,15 @@ class ActiveRuns:
                 said.append(_stop_child(child))
             if reg.shared_proxy:
                 said.append(_remove_shared_proxy(reg.shared_proxy))
+            for entry in reg.commands:  # after the load is gone, so no timeline applies it again
+                done = revert_pending(entry)
+                said.append(f"  {'reverted' if done.ok else 'could not revert'} command fault {entry['name']}: "
+                            f"{done.describe()}")  # fmt: skip
+            if reg.scratch:
+                said.append(_remove_scratch(reg.scratch))
             _mark_journal_crashed(Path(reg.run_dir), said)
-            self.remove(reg.run_id)
-        return said + _sweep_namespaces()
+            self.remove(reg)
+        return said + sweep()  # network namespaces of crashed runs, found by name
 
 
 def _stop_child(child: dict[str, Any]) -> str:
@@ -110,19 +134,31 @@ def _stop_child(child: dict[str, Any]) -> str:
     return f"  {name} (pid {pid}) stopped"
 
 
-def _remove_shared_proxy(shared: dict[str, str]) -> str:
-    from harness.proxy.client import NotFoundError, ToxiproxyClient
+def _remove_scratch(scratch: str) -> str:
+    path = Path(scratch)
+    # only ever a directory the harness made in the temp directory (a registry file is not to be trusted
+    # with an arbitrary path to delete)
+    if path.parent != Path(tempfile.gettempdir()) or not path.name.startswith(SCRATCH_PREFIX):
+        return f"  left {scratch} alone (not a target scratch directory)"
+    shutil.rmtree(path, ignore_errors=True)
+    return f"  removed the target's scratch directory {scratch}"
 
+
+def _remove_shared_proxy(shared: dict[str, Any]) -> str:
     client = ToxiproxyClient(shared["api"], timeout_s=5.0)
+    said = []
     try:
-        client.delete_proxy(shared["name"])  # its toxics go with it
-        return f"  removed proxy {shared['name']} and its toxics from {shared['api']}"
-    except NotFoundError:
-        return f"  proxy {shared['name']} no longer on {shared['api']}"
-    except Exception as exc:
-        return f"  could not remove proxy {shared['name']} from {shared['api']}: {exc}"
+        for name in shared.get("names") or [shared["name"]]:
+            try:
+                client.delete_proxy(name)  # its toxics go with it
+                said.append(f"  removed proxy {name} and its toxics from {shared['api']}")
+            except NotFoundError:
+                said.append(f"  proxy {name} no longer on {shared['api']}")
+            except Exception as exc:
+                said.append(f"  could not remove proxy {name} from {shared['api']}: {exc}")
     finally:
         client.close()
+    return "\n".join(said)
 
 
 def _mark_journal_crashed(run_dir: Path, said: list[str]) -> None:
@@ -140,9 +176,3 @@ def _mark_journal_crashed(run_dir: Path, said: list[str]) -> None:
         tmp.write_text(json.dumps(journal, indent=2, sort_keys=True))
         os.replace(tmp, path)
 
-
-def _sweep_namespaces() -> list[str]:
-    """Network namespaces (and veths) of crashed runs, found by name: harness.chaos.leftovers."""
-    from harness.chaos.leftovers import sweep
-
-    return sweep()

@@ -18,19 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.contract import Env, Runtime
 from harness.errors import InfrastructureError, InputError
-from harness.run.journal import read_jsonl
-from harness.run.runtime import SECRET_ENV, Runtime
+from harness.run.journal import Journal, read_jsonl
 from harness.run.services import ManagedProcess, free_port
-from harness.scenario.model import Scenario
+from harness.scenario import Scenario, load_scenario
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "load" / "locustfile.py"
 EXPECT_WORKERS_WAIT_S = 30
-NODE_ENV = "HARNESS_NODE"  # same name as harness.load.locustfile.NODE_ENV (which imports gevent)
-RUNTIME_ENV = "HARNESS_RUNTIME"  # same name as harness.load.locustfile.RUNTIME_ENV
+QUIT_UI_S = 15.0  # how long Locust gets to quit gracefully when the web UI session ends
 STATS_FILE = "locust-stats"  # logs/locust-stats.json: Locust's own final request counts
 
-Spawn = Callable[[str, list[str], Mapping[str, str]], ManagedProcess]
+Spawn = Callable[[str, list[str], Mapping[str, str] | None], ManagedProcess]
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,7 @@ def _headless_tail(logs: Path) -> list[str]:
 
 
 def _ui_tail(mode: LoadMode) -> list[str]:
-    # the start form's scenarios and its default come from the runtime (RUNTIME_ENV), not from argv
+    # the start form's scenarios and its default come from the runtime (Env.RUNTIME), not from argv
     return ["--web-host", mode.web_host, "--web-port", str(mode.web_port), "--loglevel", "INFO"]
 
 
@@ -98,13 +97,7 @@ class Load:
     workers: list[ManagedProcess]
     mode: LoadMode
 
-    def wait_ui(self, progress: Callable[[], None]) -> None:
-        """The web UI runs until Ctrl-C (or until Locust exits); the user starts and stops tests."""
-        while self.master.alive():
-            self.master.wait(0.5)
-            progress()
-
-    def quit_ui(self, journal: Any, timeout_s: float) -> None:
+    def quit_ui(self, journal: Journal, timeout_s: float = QUIT_UI_S) -> None:
         """End a web-UI session: SIGINT, Locust's graceful quit (its timeline removes active faults, records
         are flushed). Its exit code says whether requests failed, which in a chaos test is no fault of ours."""
         self.master.signal(signal.SIGINT)
@@ -112,19 +105,19 @@ class Load:
         code = self.master.returncode() if not self.master.alive() else self.master.stop(timeout_s=2.0)
         journal.event("load_finished", f"locust exit code {code} (web UI closed)")
 
-    def check_exit(self, journal: Any) -> None:
+    def check_exit(self, journal: Journal) -> None:
         code = self.master.returncode()
         if code != 0:
             raise InfrastructureError(f"locust exited with code {code}; last lines:\n{self.master.tail()}")
         journal.event("load_finished", f"locust exit code {code}")
 
-    def stop_workers(self, journal: Any) -> None:
+    def stop_workers(self, journal: Journal) -> None:
         """Workers go after the master (which asks them to flush first); one still up gets SIGINT, whose
         quitting handler flushes its records too."""
         if not self.workers:
             return
         if self.master.alive():
-            self.master.signal(signal.SIGINT)  # Locust's graceful path (see orchestrator._roll_back)
+            self.master.signal(signal.SIGINT)  # Locust's graceful path (see harness.run.rollback)
             self.master.wait(15.0)
         deadline = time.monotonic() + 10.0
         for worker in self.workers:
@@ -134,11 +127,12 @@ class Load:
             journal.rollback_step(f"stop {worker.name}", True, f"pid {worker.pid} exit code {code}")
 
 
-def start(spawn: Spawn, journal: Any, run_dir: Path, secret: str, mode: LoadMode) -> Load:
-    """Start Locust as `mode` says: local, master + N local workers, with or without the web UI."""
+def start(spawn: Spawn, journal: Journal, run_dir: Path, env: Mapping[str, str], mode: LoadMode) -> Load:
+    """Start Locust as `mode` says: local, master + N local workers, with or without the web UI. `env`:
+    what every load process gets (the client secret, the seeded users, the fault channels)."""
     runtime_path = run_dir / "runtime.json"
     logs = run_dir / "logs"
-    env = {SECRET_ENV: secret, RUNTIME_ENV: str(runtime_path)}  # RUNTIME_ENV: the form's choices at parse time
+    env = {**env, Env.RUNTIME: str(runtime_path)}  # Env.RUNTIME: the form's choices at parse time
     port = free_port() if mode.workers else 0
     if mode.workers:
         argv = master_argv(runtime_path, logs, port, mode.workers, mode if mode.ui else None)
@@ -148,7 +142,7 @@ def start(spawn: Spawn, journal: Any, run_dir: Path, secret: str, mode: LoadMode
     journal.services["locust"] = {"pid": load.master.pid, "role": "master" if mode.workers else "local"}
     for k in range(1, mode.workers + 1):
         name = f"locust-worker-{k}"
-        worker = spawn(name, worker_argv(runtime_path, "127.0.0.1", port), {**env, NODE_ENV: f"w{k}"})
+        worker = spawn(name, worker_argv(runtime_path, "127.0.0.1", port), {**env, Env.NODE: f"w{k}"})
         load.workers.append(worker)
         journal.services[name] = {"pid": worker.pid, "node": f"w{k}", "master_port": port}
     detail = f"locust pid {load.master.pid}" + (f", {mode.workers} workers on port {port}" if mode.workers else "")
@@ -173,8 +167,6 @@ def run_remote_worker(
 ) -> int:
     """`harness worker`: one worker on this machine for a master elsewhere. Records stay here, in
     OUT/records/ (gather them with the master's run directory for the report)."""
-    from harness.scenario import load_scenario
-
     scenario = load_scenario(scenario_file)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     run_dir = Path(out) / f"{stamp}-{scenario.name}-worker"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.errors import ScenarioError
 from harness.scenario.loader import load_scenario
 from harness.scenario.model import Scenario
 
@@ -35,24 +36,17 @@ def resolved_yaml(scenario: Scenario) -> str:
     return yaml.safe_dump(scenario.model_dump(mode="json", exclude_none=True), sort_keys=False)
 
 
-def _fault_types(scenario: Scenario) -> set[str]:
-    return {f.type for p in scenario.phases for f in p.faults}
-
-
 def conflict(candidate: Scenario, started: Scenario) -> str | None:
     """Why `candidate` cannot run on the services started for `started` (same target, proxy and fault
     channels; the web UI offers only scenarios this returns None for), or None when it can."""
-    from harness.scenario.model import NETWORK_FAULT_TYPES, PROCESS_FAULT_TYPES, TARGET_FAULT_TYPES
-
     if candidate.target != started.target:
         return "needs another target"
     if candidate.proxy != started.proxy:
         return "needs another proxy"
-    mine, theirs = _fault_types(started), _fault_types(candidate)
-    if theirs & set(TARGET_FAULT_TYPES) and not mine & set(TARGET_FAULT_TYPES):
+    if candidate.fault_types("target") and not started.fault_types("target"):
         return "needs the target's chaos API, which this run did not switch on"
-    host = set(PROCESS_FAULT_TYPES + NETWORK_FAULT_TYPES)
-    missing = (theirs & host) - mine  # the control channel serves the fault types it was started for
+    # the control channel serves the fault types it was started for
+    missing = candidate.fault_types("process", "network") - started.fault_types()
     if missing:
         return f"needs {', '.join(sorted(missing))}, which this run's control channel was not set up for"
     return None
@@ -61,8 +55,6 @@ def conflict(candidate: Scenario, started: Scenario) -> str | None:
 def candidates(started: Scenario, source: Path, directory: Path = SCENARIOS_DIR) -> list[tuple[Path, Scenario]]:
     """What `harness ui` offers in its start form besides the scenario it was given: the scenarios beside
     that file and the shipped ones, each loaded (files that do not load are left out), first name wins."""
-    from harness.errors import ScenarioError
-
     seen = {started.name}
     out: list[tuple[Path, Scenario]] = []
     files = sorted(source.resolve().parent.glob("*.yaml")) + sorted(directory.glob("*.yaml"))

@@ -7,42 +7,19 @@ past the loader handles raw dicts. `schema.json` in `scenarios/` is exported fro
 from __future__ import annotations
 
 import ipaddress
-import re
+from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from harness.scenario.endpoints import ENDPOINT_NAMES
+from harness.contract import Env, Outcome
+from harness.endpoints import is_loopback
+from harness.faults import Channel, Fault
+from harness.modelbase import Model, PositiveSeconds, Seconds, at_field
 
-Outcome = Literal[
-    "ok",
-    "http_4xx",
-    "http_429",
-    "http_5xx",
-    "timeout",
-    "connect_error",
-    "reset",
-    "protocol_error",
-    "security_violation",
-    "circuit_open",  # refused by the client's own circuit breaker: no request was sent
-]
+ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
 RETRYABLE_DEFAULT: tuple[Outcome, ...] = ("connect_error", "timeout", "reset", "http_5xx", "http_429")
-
-EndpointName = Literal[ENDPOINT_NAMES]  # type: ignore[valid-type]
-Seconds = Annotated[float, Field(ge=0)]
-PositiveSeconds = Annotated[float, Field(gt=0)]
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-def at_field(path: str, message: str) -> ValueError:
-    """A cross-field error that names the field at fault (relative to the model), so the loader can
-    point at the right line instead of at the start of the enclosing mapping."""
-    return ValueError(f"[{path}] {message}")
-
 
 # --- where the system under test is -------------------------------------------------------------
 
@@ -56,6 +33,9 @@ class EmbeddedTarget(Model):
     # run the target in a network namespace the harness creates (root only), joined by a veth pair:
     # what the network faults (packet_loss, partition, ...) act on
     netns: bool = False
+    # serve https with a certificate from the run's own CA; the proxy ends TLS and starts it again, and the
+    # clients trust the run's CA
+    tls: bool = False
 
 
 class EmbeddedProxy(Model):
@@ -81,32 +61,47 @@ class ToxiproxyProxy(Model):
         return self
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class ExternalTarget(Model):
     """A standards-compliant provider the harness does not start. OIDC paths come from its discovery
     document; credentials come from the environment variables named here (never from the file). Load
-    leaves loopback only for hosts listed in `allow`, and AWS flows need their endpoint listed there too."""
+    leaves loopback only for hosts listed in `allow`, and AWS flows need their endpoint listed there too.
+
+    With a proxy, the run reads discovery first and puts one proxy in front of each allowed origin the
+    provider's endpoints are on; clients keep the provider's URLs (and so its `iss`) and connect to the
+    proxy instead (the origin map, harness.run.origins). Certificates are always verified: against the
+    system store, or `ca_bundle` for a private CA; `resolve` gives a host's address as curl's --resolve."""
 
     kind: Literal["external"]
     issuer: str
     allow: tuple[str, ...] = ()
-    client_id_env: str = Field(default="HARNESS_CLIENT_ID", pattern=r"^[A-Z_][A-Z0-9_]*$")
-    client_secret_env: str = Field(default="HARNESS_CLIENT_SECRET", pattern=r"^[A-Z_][A-Z0-9_]*$")
-    username_env: str = Field(default="HARNESS_USERNAME", pattern=r"^[A-Z_][A-Z0-9_]*$")
-    password_env: str = Field(default="HARNESS_PASSWORD", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    client_id_env: str = Field(default=Env.CLIENT_ID, pattern=ENV_NAME)
+    client_secret_env: str = Field(default=Env.CLIENT_SECRET, pattern=ENV_NAME)
+    username_env: str = Field(default=Env.USERNAME, pattern=ENV_NAME)
+    password_env: str = Field(default=Env.PASSWORD, pattern=ENV_NAME)
     scope: str = "openid profile"
     audience: str | None = None  # expected `aud` of access tokens (jwks_validation); default: not checked
     redirect_uri: str = "http://127.0.0.1/callback"
     aws_endpoint: str | None = None  # one listener for sso-oidc and the portal (as AWS_ENDPOINT_URL)
     aws_start_url: str = "https://d-0000000000.awsapps.com/start"
+    ca_bundle: str | None = Field(default=None, min_length=1)  # PEM file of the CAs the provider's certificate is from
+    resolve: dict[str, str] = Field(default_factory=dict)  # host -> IP address, for split-horizon DNS and tests
+    # names the variable holding a users file (`username,password` lines): each simulated user takes one
+    users_file_env: str = Field(default=Env.USERS_FILE, pattern=ENV_NAME)
+
+    @model_validator(mode="after")
+    def _reaching_the_provider(self) -> ExternalTarget:
+        if self.ca_bundle is not None and not Path(self.ca_bundle).expanduser().is_file():
+            raise at_field("ca_bundle", f"no such file {self.ca_bundle} (a PEM file of CA certificates)")
+        hosts = {urlsplit(u).hostname for u in (self.issuer, self.aws_endpoint) if u} | set(self.allow)
+        for host, address in self.resolve.items():
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise at_field(f"resolve.{host}", f"expected an IP address (got {address!r})") from None
+            if host not in hosts:
+                raise at_field(f"resolve.{host}",
+                               f"{host} is neither the issuer's nor aws_endpoint's host nor in allow")  # fmt: skip
+        return self
 
     @model_validator(mode="after")
     def _allowed_hosts(self) -> ExternalTarget:
@@ -261,318 +256,6 @@ class Retry(Model):
     budget: RetryBudget | None = None
 
 
-# --- faults (applied through harness.faults) -----------------------------------------------------
-
-
-class _HttpMatch(Model):
-    endpoint: EndpointName | None = None
-    path: str | None = Field(default=None, min_length=1)
-    match: Literal["exact", "prefix", "regex"] = "exact"
-    method: str | None = Field(default=None, pattern=r"^[A-Z]+$")
-
-    @model_validator(mode="after")
-    def _endpoint_or_path(self) -> _HttpMatch:
-        if self.endpoint is not None and self.path is not None:
-            raise at_field("path", "give endpoint or path, not both")
-        if self.path is not None and self.match == "regex":
-            try:
-                re.compile(self.path)
-            except re.error as exc:
-                raise at_field("path", f"not a valid regular expression: {exc}") from None
-        elif self.path is not None and not self.path.startswith("/"):
-            raise at_field("path", f"a path starts with '/' (got {self.path!r}); use match: regex for patterns")
-        return self
-
-
-class LatencyFault(_HttpMatch):
-    """Delay responses. With an endpoint or path, per matching HTTP request; otherwise every TCP chunk."""
-
-    type: Literal["latency"]
-    latency_ms: Annotated[float, Field(ge=0, le=600_000)]
-    jitter_ms: Annotated[float, Field(ge=0)] = 0.0
-
-
-class HttpErrorFault(_HttpMatch):
-    """Answer matching requests with an error status instead of forwarding them, with a probability."""
-
-    type: Literal["http_error"]
-    status: Annotated[int, Field(ge=400, le=599)] = 503
-    probability: Annotated[float, Field(ge=0, le=1)] = 1.0
-    retry_after_s: Seconds | None = None
-    # oauth: RFC 6749 error JSON; aws: also `x-amzn-ErrorType` (what botocore maps to an exception)
-    preset: Literal["oauth", "aws"] | None = None  # None: oauth
-    aws_error: AwsErrorCode | None = None
-
-    @model_validator(mode="after")
-    def _needs_target(self) -> HttpErrorFault:
-        if self.endpoint is None and self.path is None:
-            raise at_field("endpoint", "http_error needs an endpoint or a path to match")
-        if self.aws_error is not None and self.preset != "aws":
-            raise at_field("aws_error", "aws_error needs preset: aws")
-        return self
-
-
-AwsErrorCode = Literal["SlowDownException", "TooManyRequestsException", "InternalServerException"]
-
-
-class HttpDropFault(_HttpMatch):
-    """Read a matching request, then end the connection without answering (FIN or RST)."""
-
-    type: Literal["http_drop"]
-    probability: Annotated[float, Field(ge=0, le=1)] = 1.0
-    mode: Literal["close", "reset"] = "close"
-
-
-class HttpThrottleFault(_HttpMatch):
-    """A token bucket over matching requests (all connections): over the rate, 429 (or AWS SlowDown)."""
-
-    type: Literal["http_throttle"]
-    rate_per_s: Annotated[float, Field(gt=0, le=1_000_000)]
-    burst: Annotated[int, Field(ge=1, le=1_000_000)] = 1
-    status: Annotated[int, Field(ge=400, le=599)] = 429
-    retry_after_s: Seconds | None = 1.0
-    preset: Literal["oauth", "aws"] | None = None  # None: oauth
-    aws_error: AwsErrorCode | None = None
-
-    @model_validator(mode="after")
-    def _aws_error_needs_preset(self) -> HttpThrottleFault:
-        if self.aws_error is not None and self.preset != "aws":
-            raise at_field("aws_error", "aws_error needs preset: aws")
-        return self
-
-
-class HttpCorruptFault(_HttpMatch):
-    """Break the response to a matching request: truncate it (then close) or garble its body."""
-
-    type: Literal["http_corrupt"]
-    probability: Annotated[float, Field(ge=0, le=1)] = 1.0
-    mode: Literal["truncate", "garble"] = "garble"
-
-
-class _TcpFault(Model):
-    """A Toxiproxy TCP toxic: on one direction of every connection, or a share of connections."""
-
-    direction: Literal["downstream", "upstream"] = "downstream"  # downstream: target -> client
-    toxicity: Annotated[float, Field(ge=0, le=1)] = 1.0  # share of connections affected
-
-
-class BandwidthFault(_TcpFault):
-    type: Literal["bandwidth"]
-    rate_kbps: Annotated[int, Field(ge=1)]  # kilobytes per second, as Toxiproxy's `rate`
-
-
-class TimeoutFault(_TcpFault):
-    """Data stops; the connection closes after timeout_ms without data (0: held until the phase ends)."""
-
-    type: Literal["timeout"]
-    timeout_ms: Annotated[int, Field(ge=0)] = 0
-
-
-class ResetPeerFault(_TcpFault):
-    type: Literal["reset_peer"]
-    timeout_ms: Annotated[int, Field(ge=0)] = 0  # from the first data to the RST
-
-
-class SlowCloseFault(_TcpFault):
-    type: Literal["slow_close"]
-    delay_ms: Annotated[int, Field(ge=0)]
-
-
-class SlicerFault(_TcpFault):
-    type: Literal["slicer"]
-    average_size_bytes: Annotated[int, Field(ge=1)]
-    size_variation_bytes: Annotated[int, Field(ge=0)] = 0
-    delay_us: Annotated[int, Field(ge=0)] = 0
-
-    @model_validator(mode="after")
-    def _variation_below_average(self) -> SlicerFault:
-        if self.size_variation_bytes >= self.average_size_bytes:
-            raise at_field("size_variation_bytes", "must be smaller than average_size_bytes")
-        return self
-
-
-class LimitDataFault(_TcpFault):
-    type: Literal["limit_data"]
-    limit_bytes: Annotated[int, Field(ge=0)]
-
-
-class _ProcessFault(Model):
-    """A fault on the embedded target's processes (harness.chaos.process)."""
-
-    target: Literal["one", "all"] = "all"  # one: a single uvicorn worker (the process itself with workers: 1)
-
-
-class ProcessKillFault(_ProcessFault):
-    """Signal the target's processes; at the phase end a dead target is started again (same store, port)."""
-
-    type: Literal["process_kill"]
-    signal: Literal["TERM", "KILL"] = "KILL"
-
-
-class ProcessPauseFault(_ProcessFault):
-    """SIGSTOP, then SIGCONT after duration_s (or at the phase end, whichever comes first)."""
-
-    type: Literal["process_pause"]
-    duration_s: PositiveSeconds | None = None
-
-
-class ProcessRestartFault(Model):
-    """Stop the whole target, wait down_s, start it again on the same store and port."""
-
-    type: Literal["process_restart"]
-    signal: Literal["TERM", "KILL"] = "TERM"
-    down_s: Seconds = 0.0
-
-
-class _NetFault(Model):
-    """A kernel-level fault on the veth link of the target's network namespace (needs target.netns)."""
-
-    direction: Literal["both", "to_target", "from_target"] = "both"
-
-
-class PacketLossFault(_NetFault):
-    type: Literal["packet_loss"]
-    percent: Annotated[float, Field(gt=0, le=100)]
-
-
-class PartitionFault(_NetFault):
-    """Drop every packet on the link (one direction or both)."""
-
-    type: Literal["partition"]
-
-
-class TcpRejectFault(Model):
-    """Answer TCP packets towards the target with a RST (nftables `reject with tcp reset`)."""
-
-    type: Literal["tcp_reject"]
-    percent: Annotated[float, Field(gt=0, le=100)] = 100.0
-
-
-class BandwidthLimitFault(Model):
-    """A tbf qdisc on the target's side of the link: responses flow at rate_kbit_s kilobits per second."""
-
-    type: Literal["bandwidth_limit"]
-    rate_kbit_s: Annotated[int, Field(ge=8, le=10_000_000)]
-    burst_bytes: Annotated[int, Field(ge=1600, le=100_000_000)] = 32_768
-    queue_latency_ms: Annotated[float, Field(gt=0, le=60_000)] = 50.0
-
-
-class PacketDelayFault(Model):
-    """netem delay on the target's side of the link (only where the kernel has sch_netem)."""
-
-    type: Literal["packet_delay"]
-    delay_ms: Annotated[float, Field(gt=0, le=60_000)]
-    jitter_ms: Annotated[float, Field(ge=0, le=60_000)] = 0.0
-
-
-class PacketCorruptFault(Model):
-    """netem corrupt (only where the kernel has sch_netem)."""
-
-    type: Literal["packet_corrupt"]
-    percent: Annotated[float, Field(gt=0, le=100)]
-
-
-class PacketReorderFault(Model):
-    """netem reorder: percent of packets sent at once, the rest delayed by delay_ms (needs sch_netem)."""
-
-    type: Literal["packet_reorder"]
-    percent: Annotated[float, Field(gt=0, le=100)]
-    delay_ms: Annotated[float, Field(gt=0, le=60_000)] = 10.0
-
-
-class TargetErrorFault(Model):
-    """The embedded target itself answers an endpoint with an error (its chaos API), behind any proxy."""
-
-    type: Literal["target_error"]
-    endpoint: EndpointName | Literal["*"]
-    status: Annotated[int, Field(ge=400, le=599)] = 503
-    probability: Annotated[float, Field(ge=0, le=1)] = 1.0
-    retry_after_s: Annotated[int, Field(ge=0)] | None = None
-    aws_error: AwsErrorCode | None = None  # sent as x-amzn-ErrorType, so boto3 raises that class
-
-
-class TargetStoreLatencyFault(Model):
-    """Every store-backed request of the embedded target waits latency_ms (a slow database)."""
-
-    type: Literal["target_store_latency"]
-    latency_ms: Annotated[float, Field(gt=0, le=60_000)]
-
-
-class TargetClockSkewFault(Model):
-    """JWTs issued by the embedded target carry iat/exp shifted by skew_s (its clock is wrong)."""
-
-    type: Literal["target_clock_skew"]
-    skew_s: Annotated[int, Field(ge=-7 * 24 * 3600, le=7 * 24 * 3600)]
-
-
-class TargetKeyRotationFault(Model):
-    """The embedded target rotates its signing key at the phase start (not undone at the phase end: a
-    rotation is permanent). publish_lead_s 0: the new key signs at once, before verifiers refetch."""
-
-    type: Literal["target_key_rotation"]
-    publish_lead_s: Annotated[int, Field(ge=0, le=86_400)] = 0
-    alg: Literal["RS256", "ES256"] | None = None  # None: the target's signing_alg
-
-
-class TargetDeviceTimingFault(Model):
-    """Device codes issued by the embedded target get this polling interval and lifetime (slow_down and
-    expiry pressure); back to the target's options at the phase end."""
-
-    type: Literal["target_device_timing"]
-    interval_s: Annotated[int, Field(ge=0, le=86_400)] | None = None
-    expires_in_s: Annotated[int, Field(ge=0, le=86_400)] | None = None
-
-
-TARGET_FAULT_TYPES: tuple[str, ...] = (
-    "target_error",
-    "target_store_latency",
-    "target_clock_skew",
-    "target_key_rotation",
-    "target_device_timing",
-)
-PROCESS_FAULT_TYPES: tuple[str, ...] = ("process_kill", "process_pause", "process_restart")
-NETWORK_FAULT_TYPES: tuple[str, ...] = (
-    "packet_loss",
-    "partition",
-    "tcp_reject",
-    "bandwidth_limit",
-    "packet_delay",
-    "packet_corrupt",
-    "packet_reorder",
-)
-
-
-Fault = Annotated[
-    LatencyFault
-    | HttpErrorFault
-    | HttpDropFault
-    | HttpThrottleFault
-    | HttpCorruptFault
-    | BandwidthFault
-    | TimeoutFault
-    | ResetPeerFault
-    | SlowCloseFault
-    | SlicerFault
-    | LimitDataFault
-    | ProcessKillFault
-    | ProcessPauseFault
-    | ProcessRestartFault
-    | PacketLossFault
-    | PartitionFault
-    | TcpRejectFault
-    | BandwidthLimitFault
-    | PacketDelayFault
-    | PacketCorruptFault
-    | PacketReorderFault
-    | TargetErrorFault
-    | TargetStoreLatencyFault
-    | TargetClockSkewFault
-    | TargetKeyRotationFault
-    | TargetDeviceTimingFault,
-    Field(discriminator="type"),
-]
-
-
 class Phase(Model):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)
     duration_s: Annotated[float, Field(gt=0, le=86_400)]
@@ -600,6 +283,24 @@ Metric = Literal[
 ]
 
 
+# What a bound of each metric can be: shares are fractions (an SLO of 99.9 meant 99.9% is a typo that would
+# never pass), latencies and times are not negative, and every operation makes at least one attempt.
+SHARE_METRICS = ("availability", "error_rate")
+METRIC_FLOOR = {"attempts_per_operation": 1.0}
+
+
+def check_bound(metric: str, field: str, value: float | None) -> None:
+    """Raise at `field` when `value` cannot be a bound of `metric` (see above)."""
+    if value is None:
+        return
+    if metric in SHARE_METRICS and not 0.0 <= value <= 1.0:
+        hint = f" ({value:g}% is {value / 100:g})" if 1.0 < value <= 100.0 else " (99.9% is 0.999)"
+        raise at_field(field, f"{metric} is a share from 0 to 1{hint}; got {value:g}")
+    floor = METRIC_FLOOR.get(metric, 0.0)
+    if metric not in SHARE_METRICS and value < floor:
+        raise at_field(field, f"{metric} is at least {floor:g}; got {value:g}")
+
+
 class Slo(Model):
     name: str = Field(min_length=1, max_length=128)
     metric: Metric
@@ -614,6 +315,8 @@ class Slo(Model):
     def _one_bound(self) -> Slo:
         if (self.at_least is None) == (self.at_most is None):
             raise at_field("at_most", "give exactly one of at_least or at_most")
+        check_bound(self.metric, "at_least", self.at_least)
+        check_bound(self.metric, "at_most", self.at_most)
         return self
 
 
@@ -637,12 +340,31 @@ class StopCondition(Model):
     def _one_bound(self) -> StopCondition:
         if (self.below is None) == (self.above is None):
             raise at_field("above", "give exactly one of below or above")
+        check_bound(self.metric, "below", self.below)
+        check_bound(self.metric, "above", self.above)
         return self
 
     @property
     def label(self) -> str:
         bound = f"below {self.below:g}" if self.below is not None else f"above {self.above:g}"
         return self.name or f"{self.metric} ({self.scope}, {self.window_s:g} s) {bound}"
+
+
+# --- test only: negative controls ---------------------------------------------------------------
+
+# Checks a negative control's relying party skips (harness/clients/relying_party.py), each the mistake
+# that lets one of the target's forgeries through: skip_audience (target_token_wrong_aud), skip_issuer
+# (wrong_iss), skip_expiry (expired), skip_nonce (target_id_token_wrong_nonce), accept_alg_none (alg_none),
+# trust_header_jwk (unknown_key), refetch_on_bad_signature (target_jwks_key_swap).
+LaxCheck = Literal["skip_audience", "skip_issuer", "skip_expiry", "skip_nonce", "accept_alg_none",
+                   "trust_header_jwk", "refetch_on_bad_signature"]  # fmt: skip
+
+
+class Testing(Model):
+    """TEST ONLY. Settings that exist to prove an invariant can fail (a negative control): a run with any
+    of them must fail its `fail-closed` SLO. Loading a scenario that sets one warns, at its line."""
+
+    lax_relying_party: tuple[LaxCheck, ...] = Field(min_length=1)
 
 
 # --- the scenario --------------------------------------------------------------------------------
@@ -662,6 +384,7 @@ class Scenario(Model):
     phases: tuple[Phase, ...] = Field(min_length=1)
     slos: tuple[Slo, ...] = ()
     stop_conditions: tuple[StopCondition, ...] = ()
+    testing: Testing | None = None  # TEST ONLY: negative controls (tests/fixtures/scenarios/negative/)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:
@@ -690,24 +413,31 @@ class Scenario(Model):
                     raise at_field(f"flows.{i}.flow", f"{fw.flow} against an external target needs target.aws_endpoint")
         if isinstance(self.proxy, NoProxy):
             for i, phase in enumerate(self.phases):
-                if phase.faults:
-                    raise at_field(f"phases.{i}.faults", "faults need a proxy, and proxy.kind is 'none'")
+                for fault in phase.faults:
+                    if fault.channel == "proxy":
+                        raise at_field(f"phases.{i}.faults", f"{fault.type} needs a proxy, and proxy.kind is 'none'")
         return self
 
     @model_validator(mode="after")
-    def _host_faults_need_their_target(self) -> Scenario:
-        """Process faults act on the embedded target's processes, network faults on its namespace."""
+    def _faults_need_their_channel(self) -> Scenario:
+        """Process faults act on the embedded target's processes, target faults on its chaos API, network
+        faults on its namespace."""
+        embedded = isinstance(self.target, EmbeddedTarget)
         netns = isinstance(self.target, EmbeddedTarget) and self.target.netns
         for i, phase in enumerate(self.phases):
             for j, fault in enumerate(phase.faults):
                 where = f"phases.{i}.faults.{j}.type"
-                if fault.type in PROCESS_FAULT_TYPES and not isinstance(self.target, EmbeddedTarget):
+                if fault.channel == "process" and not embedded:
                     raise at_field(where, f"{fault.type} needs target.kind: embedded (the harness owns its processes)")
-                if fault.type in TARGET_FAULT_TYPES and not isinstance(self.target, EmbeddedTarget):
+                if fault.channel == "target" and not embedded:
                     raise at_field(where, f"{fault.type} needs target.kind: embedded (the target's chaos API)")
-                if fault.type in NETWORK_FAULT_TYPES and not netns:
+                if fault.channel == "network" and not netns:
                     raise at_field(where, f"{fault.type} needs target.netns: true (the link it acts on)")
         return self
+
+    def fault_types(self, *channels: Channel) -> set[str]:
+        """The fault types this scenario uses (on `channels`, or on any)."""
+        return {f.type for p in self.phases for f in p.faults if not channels or f.channel in channels}
 
     @property
     def duration_s(self) -> float:

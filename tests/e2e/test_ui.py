@@ -1,9 +1,12 @@
-"""The web UI in a real browser: `harness ui` on a short scenario, another scenario from the same folder
-chosen in Locust's start form and started there, the Resilience tab filling with live numbers, the chosen
-scenario's fault appearing and then disappearing, a second Start with another scenario refused with a
-message, and the report written for the scenario that ran.
+"""The web UI in a real browser, as a user drives it: `harness ui` on a short scenario; the start form shows
+the scenario picker and the chosen scenario's users and ramp-up; a test of another scenario from the same
+folder, watched in the Resilience tab (coloured SLO table, live SVG charts with the fault window shaded)
+and on Locust's own charts (the fault window drawn over them); its verdict and report shown when it ends;
+then a second test (New, Start) that writes a run directory of its own; Ctrl-C; two reports that never
+mix, and the terminal saying each verdict and report.
 
-Headless Chromium from the Debian package, driven by Playwright (never `playwright install`)."""
+Headless Chromium from the Debian package, driven by Playwright (never `playwright install`); every
+request the page makes stays on loopback (nothing from a CDN)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import os
 import signal
 import subprocess
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -48,7 +52,7 @@ OTHER = """
 name: ui-other
 description: a few seconds of calm, then throttling on token
 seed: 4
-load: {users: 3, spawn_rate: 3, think_time_s: [0.05, 0.1]}
+load: {users: 4, spawn_rate: 2, think_time_s: [0.05, 0.1]}
 retry: {stop: {after_attempt: 3}, wait: {fixed_s: 0.02}}
 phases:
   - {name: calm, duration_s: 4}
@@ -62,7 +66,7 @@ slos:
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.timeout(120),
+    pytest.mark.timeout(240),
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
 ]
 
@@ -73,7 +77,8 @@ def ui_url(tmp_path: Path):
     scenario.write_text(SCENARIO)
     (tmp_path / "ui-other.yaml").write_text(OTHER)
     port = free_port()
-    log = open(tmp_path / "harness-ui.log", "wb")  # noqa: SIM115 - closed below
+    log_path = tmp_path / "harness-ui.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         harness_argv("ui", str(scenario), "--out", str(tmp_path / "reports"), "--web-port", str(port)),
         stdout=log,
@@ -81,7 +86,7 @@ def ui_url(tmp_path: Path):
     )
 
     def stop() -> int:
-        """Ctrl-C, as a user ends `harness ui`: the orchestrator rolls back and writes the report."""
+        """Ctrl-C, as a user ends `harness ui`: the orchestrator rolls back and reports the last test."""
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
             try:
@@ -92,71 +97,106 @@ def ui_url(tmp_path: Path):
         return process.returncode
 
     try:
-        wait_http_ok(f"http://127.0.0.1:{port}/", timeout_s=40, process=process)  # type: ignore[arg-type]
-        yield f"http://127.0.0.1:{port}", tmp_path / "reports", stop
+        wait_http_ok(f"http://127.0.0.1:{port}/", timeout_s=40, process=process)
+        yield f"http://127.0.0.1:{port}", tmp_path / "reports", stop, log_path
     finally:
         stop()
         log.close()
 
 
-def cell_texts(page) -> str:
-    return " | ".join(page.locator("table td").all_inner_texts())
+def wait_for(page, script: str, timeout_s: float, what: str):
+    """Poll a JavaScript expression in the page until it is truthy; return its value."""
+    deadline = time.monotonic() + timeout_s
+    value = None
+    while time.monotonic() < deadline:
+        value = page.evaluate(script)
+        if value:
+            return value
+        page.wait_for_timeout(250)
+    raise AssertionError(f"the page never showed {what}; last: {value!r}")
 
 
-def test_choose_a_scenario_in_the_form_and_watch_its_fault_come_and_go(ui_url) -> None:
+def test_two_tests_in_the_web_ui_each_watched_live_and_reported_apart(ui_url) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
-    url, reports, stop = ui_url
+    url, reports, stop, log_path = ui_url
+    elsewhere: list[str] = []
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page()
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.on("request", lambda r: elsewhere.append(r.url)
+                    if urllib.parse.urlsplit(r.url).hostname not in ("127.0.0.1", None) else None)  # fmt: skip
             page.goto(url + "/")
-            form = page.locator("form")
-            choice = form.locator("select[name='harnessScenario']")
-            choice.wait_for(state="attached", timeout=15000)
+
+            # the form: the picker in sight without opening anything, users and ramp-up from the scenario
+            choice = page.locator("select[name='harnessScenario']")
+            choice.wait_for(state="visible", timeout=15000)
             offered = choice.locator("option").all_inner_texts()
-            # the plans, shown before the start: the given scenario first, the one beside it, shipped ones
             assert offered[0].startswith("ui-short: baseline 4s 3u")
-            (other,) = [o for o in offered if o.startswith("ui-other: calm 4s 3u")]
-            assert "throttled 4s 3u [http_error token]" in other
+            (other,) = [o for o in offered if o.startswith("ui-other: calm 4s 4u")]
+            assert "throttled 4s 4u [http_error token]" in other
             assert any(o.startswith("baseline:") for o in offered)  # scenarios/baseline.yaml runs here too
-            if not choice.is_visible():
-                page.get_by_text("Custom parameters").click()  # the accordion holding custom arguments
+            users, ramp = page.locator("input[name='userCount']"), page.locator("input[name='spawnRate']")
+            assert (users.input_value(), ramp.input_value()) == ("3", "3")
             choice.select_option(value=other)
-            for field in page.locator("input[name='user_count'], input[name='spawn_rate']").all():
-                field.fill("3")
+            wait_for(page, "document.querySelector(\"input[name='userCount']\").value === '4'", 5, "4 users")
+            assert ramp.input_value() == "2"
+            page.get_by_role("button", name="Start").click()
+
+            # the Resilience tab: the coloured SLO table on top, live charts with the fault window shaded
+            page.get_by_role("tab", name="Resilience").click()
+            wait_for(page, "document.querySelector('#harness-slos .harness-slo-state')", 20, "the SLO table")
+            wait_for(page, "document.querySelector('#harness-chart-availability rect.harness-fault')", 20,
+                     "the fault window on the live chart")  # fmt: skip
+            line = page.locator("#harness-chart-availability path.harness-line").first.get_attribute("d")
+            assert line and line.count("L") >= 3  # a line of several seconds
+            colour = page.evaluate("getComputedStyle(document.querySelector('.harness-slo-state')).color")
+            assert colour in ("rgb(20, 99, 45)", "rgb(138, 20, 20)", "rgb(122, 82, 0)", "rgb(102, 102, 102)")
+            assert "throttled-ops" in page.locator("#harness-slos").inner_text()
+
+            # Locust's own charts: the fault window drawn over them while it is on
+            page.get_by_role("tab", name="Charts").click()
+            wait_for(page, "document.querySelectorAll(\".harness-fault-mark[data-fault='throttled.0']\").length >= 3",
+                     15, "the fault on Locust's three charts")  # fmt: skip
+
+            # the end of the test: its verdict and its report, in the tab
+            page.get_by_role("tab", name="Resilience").click()
+            verdict = wait_for(page, "(document.querySelector('#harness-verdict') || {}).innerText", 40,
+                               "the verdict")  # fmt: skip
+            assert "ended: PASS" in verdict and "report.html" in verdict
+            first_run = json.loads(page.request.get(url + "/resilience/live").text())["run_id"]
+            report = page.request.get(url + "/resilience/report?run=" + first_run)
+            assert report.status == 200 and "throttled-ops" in report.text()
+            states = page.locator(".harness-slo-state").all_inner_texts()
+            assert states == ["pass"]  # the report's verdict, not a live guess
+
+            # a second test, of the session's own scenario: a run directory of its own
+            page.get_by_role("button", name="New").click()
+            choice.wait_for(state="visible", timeout=15000)
+            choice.select_option(value=offered[0])
             page.get_by_role("button", name="Start").click()
             page.get_by_role("tab", name="Resilience").click()
-
-            def wait_for(predicate, timeout_s: float) -> str:
-                deadline = time.monotonic() + timeout_s
-                text = ""
-                while time.monotonic() < deadline:
-                    text = cell_texts(page)
-                    if predicate(text):
-                        return text
-                    page.wait_for_timeout(250)
-                raise AssertionError(f"the Resilience tab never showed it; last: {text}")
-
-            wait_for(lambda t: "client_credentials.token" in t and "availability" in t, 15)
-            during = wait_for(lambda t: "throttled.0 (harness-" in t, 15)
-            assert "phase | throttled" in during
-            after = wait_for(lambda t: "phase | after" in t and "active faults | none" in t, 15)
-            assert "throttled-ops" in after
-            wait_for(lambda t: "state | stopped" in t, 15)
-
-            # one run directory keeps one scenario: another one is refused, with the reason shown
-            answer = page.request.post(url + "/swarm", form={"user_count": "3", "spawn_rate": "3",
-                                                             "harness_scenario": offered[0]})  # fmt: skip
-            refused = answer.json()
-            assert refused["success"] is False and "ui-other" in refused["message"]
+            wait_for(page, "((document.querySelector('#harness-now') || {}).innerText || '').includes('(ui-short)')",
+                     20, "the second test")  # fmt: skip
+            verdict = wait_for(page, "(document.querySelector('#harness-verdict') || {}).innerText", 40,
+                               "the second verdict")  # fmt: skip
+            assert "ui-short" in verdict and "ended: PASS" in verdict
         finally:
             browser.close()
+    assert elsewhere == [], f"the page fetched from elsewhere: {elsewhere}"
     assert stop() == 0
-    (run_dir,) = [p for p in reports.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    events = (run_dir / "timeline.jsonl").read_text()
-    assert '"scenario_selected"' in events and '"fault_applied"' in events and '"fault_removed"' in events
-    assert "name: ui-other" in (run_dir / "scenario.yaml").read_text()
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["scenario"]["name"] == "ui-other"
-    assert {slo["name"] for slo in summary["slos"]} == {"throttled-ops"}
+
+    runs = sorted(p for p in reports.iterdir() if p.is_dir() and (p / "journal.json").exists())
+    assert [json.loads((r / "summary.json").read_text())["scenario"]["name"] for r in runs] == ["ui-other", "ui-short"]
+    for run, phase in zip(runs, ("throttled", "brownout"), strict=True):
+        summary = json.loads((run / "summary.json").read_text())
+        assert (summary["status"], summary["exit_code"], summary["verdict"]) == ("completed", 0, "pass")
+        assert [f["phase"] for f in summary["faults"]] == [phase]  # only its own test's fault
+        assert len(summary["phase_order"]) == 3 and all(p["operations"] > 0 for p in summary["phases"].values())
+        assert (run / "report.html").exists() and (run / "junit.xml").exists()
+    (session,) = [p for p in reports.iterdir() if p.name.endswith("-ui")]
+    assert not (session / "journal.json").exists()  # the session's directory is not a run: not on the index
+    terminal = log_path.read_text()
+    for run in runs:
+        assert f"report: {run}/report.html" in terminal or f"report: {run.resolve()}/report.html" in terminal
+    assert terminal.count("harness: verdict PASS") == 2

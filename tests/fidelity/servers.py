@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from harness.idp.directory import CLIENT_ID_ENV, CLIENT_SECRET_ENV
+from harness.contract import AttemptRow, Env, OperationRow
 from harness.proxy.client import ToxiproxyClient
 from tests.helpers import LOOPBACK, free_port, harness_argv, running_process
 
@@ -76,15 +76,15 @@ class MemorySink:
     """The Caller's record sink, kept in lists (the same rows the Recorder writes to Parquet)."""
 
     def __init__(self) -> None:
-        self.attempts: list[dict[str, Any]] = []
-        self.operations: list[dict[str, Any]] = []
+        self.attempts: list[AttemptRow] = []
+        self.operations: list[OperationRow] = []
         self._lock = threading.Lock()
 
-    def attempt(self, row: dict[str, Any]) -> None:
+    def attempt(self, row: AttemptRow) -> None:
         with self._lock:
             self.attempts.append(row)
 
-    def operation(self, row: dict[str, Any]) -> None:
+    def operation(self, row: OperationRow) -> None:
         with self._lock:
             self.operations.append(row)
 
@@ -123,6 +123,6 @@ def target_process(log_dir: Path, *, workers: int = 1) -> Iterator[Target]:
     target = Target(f"http://{LOOPBACK}:{port}", log_dir / "requests.jsonl")
     argv = harness_argv("target", "--port", str(port), "--db", str(log_dir / "target.sqlite3"), "--seed-users", "0",
                         "--workers", str(workers), "--request-log", str(target.request_log))  # fmt: skip
-    env = {CLIENT_ID_ENV: target.client_id, CLIENT_SECRET_ENV: target.client_secret}
+    env = {Env.CLIENT_ID: target.client_id, Env.CLIENT_SECRET: target.client_secret}
     with running_process(argv, log_dir=log_dir, name="target", env=env, ready_url=f"{target.url}/healthz"):
         yield target

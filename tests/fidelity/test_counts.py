@@ -25,7 +25,7 @@ import yaml
 
 from harness.analysis.proxy_counters import parse_toxic_counters
 from harness.records import read_records
-from harness.run.orchestrator import STEADY_STATE_PROBES
+from harness.run.stack import STEADY_STATE_PROBES
 from tests.helpers import harness_argv
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]

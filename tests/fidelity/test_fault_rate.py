@@ -12,7 +12,8 @@ import requests
 from harness.analysis.proxy_counters import parse_toxic_counters
 from harness.clients import Caller, RetryPolicy
 from harness.faults import FaultApplier
-from harness.scenario.model import HttpErrorFault, Retry
+from harness.faults.http_error import HttpErrorFault
+from harness.scenario.model import Retry
 from tests.fidelity.servers import MemorySink, ServerLog, logging_server, proxy_in_front
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]

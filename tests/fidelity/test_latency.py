@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 
 from harness.clients import Caller, RetryPolicy
+from harness.contract import AttemptRow
 from harness.scenario.model import Retry
 from tests.fidelity.servers import MemorySink, Target, proxy_in_front, target_process
 
@@ -33,7 +33,7 @@ MEDIAN_GAP_MS = {"direct": 4.0, "proxy": 6.0}
 CC = {"grant_type": "client_credentials"}
 
 
-def _measure(target: Target, url: str) -> list[dict[str, Any]]:
+def _measure(target: Target, url: str) -> list[AttemptRow]:
     sink = MemorySink()
     auth = (target.client_id, target.client_secret)
     with requests.Session() as session:

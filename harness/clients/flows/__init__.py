@@ -8,6 +8,7 @@ Identities on the embedded target: with `HARNESS_USER_COUNT=N` (the target's `--
 of the seeded names depends on it) simulated user `i` signs in as seeded user `i mod N + 1` with the
 target's password rule, so N users spread over N identities (sessions, refresh-token families and device
 approvals are per identity, as in production). Without it every user signs in as HARNESS_USERNAME.
+On an external provider, the users file the scenario names plays that part (harness.clients.users).
 """
 
 from __future__ import annotations
@@ -29,11 +30,9 @@ from harness.clients.flows.revocation import RevocationFlow
 from harness.clients.flows.token_introspection import TokenIntrospectionFlow
 from harness.clients.oauth import ClientCredentials, UserCredentials, token_response_problem
 from harness.clients.provider import Provider
+from harness.clients.users import read_users_file
+from harness.contract import Env, seeded_password, seeded_username
 from harness.scenario.model import ExternalTarget, Scenario
-
-USERNAME_ENV = "HARNESS_USERNAME"
-PASSWORD_ENV = "HARNESS_PASSWORD"
-USER_COUNT_ENV = "HARNESS_USER_COUNT"
 
 FLOWS: dict[str, type[Flow]] = {
     flow.name: flow
@@ -62,36 +61,48 @@ def flow_context(
 ) -> FlowContext:
     target = scenario.target
     rng = rng or random.Random()
+    lax = frozenset(scenario.testing.lax_relying_party) if scenario.testing is not None else frozenset()
     if isinstance(target, ExternalTarget):
         return FlowContext(
             caller,
             Provider.external(target.issuer, target.allow, target.aws_endpoint),
             ClientCredentials(environ.get(target.client_id_env, ""), environ.get(target.client_secret_env, "")),
-            UserCredentials(environ.get(target.username_env, ""), environ.get(target.password_env, "")),
+            external_user(target, environ, rng, user_index),
             scope=target.scope,
             audience=target.audience,
             redirect_uri=target.redirect_uri,
             aws_start_url=target.aws_start_url,
             rng=rng,
+            lax=lax,
         )
     user = embedded_user(environ, rng, user_index)
-    return FlowContext(caller, Provider.embedded(base_url), credentials, user, rng=rng)
+    return FlowContext(caller, Provider.embedded(base_url), credentials, user, rng=rng, lax=lax)
+
+
+def external_user(
+    target: ExternalTarget, environ: Mapping[str, str], rng: random.Random, user_index: int | None
+) -> UserCredentials:
+    """Line `user_index mod N` of the users file when the scenario's variable names one, else the single
+    user of `username_env`/`password_env`."""
+    path = environ.get(target.users_file_env)
+    if not path:
+        return UserCredentials(environ.get(target.username_env, ""), environ.get(target.password_env, ""))
+    users = read_users_file(path)
+    return users[user_index % len(users) if user_index is not None else rng.randrange(len(users))]
 
 
 def embedded_user(environ: Mapping[str, str], rng: random.Random, user_index: int | None) -> UserCredentials:
     """The seeded identity this simulated user signs in as (see the module docstring). Without an index
     the user's own RNG picks one, so a seeded run still picks the same identities."""
     try:
-        count = int(environ.get(USER_COUNT_ENV, "0"))
+        count = int(environ.get(Env.USER_COUNT, "0"))
     except ValueError:
         count = 0
     if count < 1:
-        return UserCredentials(environ.get(USERNAME_ENV, ""), environ.get(PASSWORD_ENV, ""))
-    from harness.idp.directory import password_for, username  # the target's documented naming rule
-
+        return UserCredentials(environ.get(Env.USERNAME, ""), environ.get(Env.PASSWORD, ""))
     index = user_index % count if user_index is not None else rng.randrange(count)
-    name = username(index + 1, count)
-    return UserCredentials(name, password_for(name))
+    name = seeded_username(index + 1, count)
+    return UserCredentials(name, seeded_password(name))
 
 
 def build_flows(
@@ -132,6 +143,7 @@ __all__ = [
     "UserCredentials",
     "build_flows",
     "embedded_user",
+    "external_user",
     "flow_context",
     "token_response_problem",
 ]

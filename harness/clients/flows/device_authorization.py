@@ -12,7 +12,7 @@ from harness.clients.caller import OperationResult
 from harness.clients.flows.base import Flow
 from harness.clients.oauth import client_auth, requires, token_response_problem
 from harness.clients.policy import KEEP_POLLING, poll_retrying
-from harness.scenario.model import Outcome
+from harness.contract import Outcome
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 # pending is the protocol working as meant; slow_down is the provider throttling us

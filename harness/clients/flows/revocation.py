@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from harness.clients.flows.client_credentials import UNSUPPORTED_TOKEN_TYPE, ClientCredentialsFlow
 from harness.clients.oauth import client_auth
-from harness.scenario.model import Outcome
+from harness.contract import Outcome
 
 
 class RevocationFlow(ClientCredentialsFlow):

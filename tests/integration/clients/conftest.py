@@ -19,7 +19,7 @@ from requests.adapters import HTTPAdapter
 from harness.clients import Caller, RetryPolicy
 from harness.clients.flows import ClientCredentials, FlowContext, UserCredentials
 from harness.clients.provider import Provider
-from harness.idp.directory import password_for, username
+from harness.contract import AttemptRow, OperationRow, seeded_password, seeded_username
 from harness.scenario.model import Retry, RetryStop, RetryWait
 from tests.helpers import LOOPBACK, free_port, harness_argv, running_process
 from tests.unit.clients.fakes import ListSink
@@ -94,8 +94,8 @@ class Harness:
     sink: ListSink
     secrets: set[str] = field(default_factory=set)
 
-    def rows(self) -> list[dict[str, Any]]:
-        return self.sink.attempts + self.sink.operations
+    def rows(self) -> list[AttemptRow | OperationRow]:
+        return [*self.sink.attempts, *self.sink.operations]
 
     def leaked(self) -> list[tuple[str, str]]:
         """(field, value) of every record value that contains a secret seen on the wire."""
@@ -118,10 +118,10 @@ def user_context(base_url: str, *, retry: Retry | None = None, user_index: int =
     sink = ListSink()
     policy = RetryPolicy(retry or Retry(stop=RetryStop(after_attempt=3), wait=RetryWait(fixed_s=0.02)))
     caller = Caller(session, policy, sink, user=f"it-{user_index}", node="local", phase=lambda: "steady")
-    name = username(user_index, SEED_USERS)
-    secrets.add(password_for(name))
+    name = seeded_username(user_index, SEED_USERS)
+    secrets.add(seeded_password(name))
     ctx = FlowContext(caller, Provider.embedded(base_url), ClientCredentials(client_id, client_secret),
-                      UserCredentials(name, password_for(name)))
+                      UserCredentials(name, seeded_password(name)))
     return Harness(ctx, sink, secrets)
 
 

@@ -22,6 +22,7 @@ from harness.clients.flows import (
     RevocationFlow,
     TokenIntrospectionFlow,
 )
+from harness.contract import OperationRow
 from tests.helpers import LOOPBACK, free_port
 from tests.integration.clients.conftest import Harness, user_context
 
@@ -35,7 +36,7 @@ def run_ok(flow: Flow, h: Harness, runs: int = 1) -> None:
         assert len(journeys(h)) == journeys_before + 1
 
 
-def journeys(h: Harness) -> list[dict[str, Any]]:
+def journeys(h: Harness) -> list[OperationRow]:
     return [op for op in h.sink.operations if op["step"] == JOURNEY_STEP]
 
 
@@ -95,8 +96,10 @@ def test_refresh_token_with_rotation(target_url: str) -> None:
     assert first is not None
     run_ok(flow, h, runs=2)
     assert flow.refresh not in (None, first)  # the target rotates refresh tokens
-    seen = assert_records(h, "refresh_token", expect_steps={"login", "token", "refresh"})
-    assert seen["refresh"] == 2
+    # the login asks offline_access with prompt=consent: the target shows its consent screen even to its own
+    # client, and the browser actor answers it as a person would
+    seen = assert_records(h, "refresh_token", expect_steps={"login", "consent", "token", "refresh"})
+    assert seen["refresh"] == 2 and seen["consent"] == 1
 
 
 def test_refresh_token_reuse_is_refused(target_url: str) -> None:

@@ -126,6 +126,13 @@ def load_run(run_dir: str | Path) -> Run:
     journal = read_journal(run_dir / JOURNAL_FILE)
     attempts = read_frame(run_dir / RECORDS_DIR, "attempts", ATTEMPT_COLUMNS)
     operations = read_frame(run_dir / RECORDS_DIR, "operations", OPERATION_COLUMNS)
+    return run_of(run_dir, scenario, journal, attempts, operations)
+
+
+def run_of(
+    run_dir: Path, scenario: Scenario, journal: dict[str, Any], attempts: pd.DataFrame, operations: pd.DataFrame
+) -> Run:
+    """A run from records already in memory (the live view of a run still going reads its own)."""
     phases = phase_windows(scenario, journal, attempts, operations)
     t0 = test_start(journal, phases, attempts, operations)
     data_end = observed_end(journal, attempts, operations, t0)

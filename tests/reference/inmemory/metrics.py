@@ -13,7 +13,15 @@ Conventions, so that callers never have to guess:
 Recovery (time to detect / time to recover) compares each window of operations with the baseline phase:
 a window is *within tolerance* when its availability is at least the baseline's minus
 `AVAILABILITY_DROP_TOLERANCE` and its p95 latency at most `max(P95_FACTOR x baseline p95, baseline p95 +
-P95_SLACK_MS)`. A window with no operation is no evidence either way and is skipped.
+P95_SLACK_MS)`. A window with no operation is no evidence either way and is skipped. Time to recover is
+watched over a window of its own (`harness.analysis.recovery.recovery_window`): from the fault's removal to
+the next fault taking effect or the end of the next phase; a window shorter than MIN_RECOVERY_WINDOW_S
+gives no time to recover at all (None, with the reason), never a number that belongs to the next fault.
+
+Uncertainty, each method named in METHODS: shares (availability, error rate) get the Wilson score interval,
+which stays meaningful at 0% and 100%; latency percentiles a distribution-free interval from order
+statistics (no bootstrap: it is unreliable for tail percentiles of small samples); attempts per operation
+a Student t interval of the mean.
 """
 
 from __future__ import annotations
@@ -36,6 +44,14 @@ CONFIDENCE = 0.95
 AVAILABILITY_DROP_TOLERANCE = 0.05
 P95_FACTOR = 2.0
 P95_SLACK_MS = 50.0
+MIN_RECOVERY_WINDOW_S = 1.0  # one whole 1-second window: less than that cannot show a recovery
+
+# How each interval and test of the reports is computed, by the name summary.json gives it.
+METHODS: dict[str, str] = {
+    "wilson": "Wilson score interval, 95% (scipy.stats.binomtest): meaningful at 0% and 100%",
+    "order_statistic": "distribution-free 95% interval of a percentile from order statistics (binomial ranks)",
+    "student_t": "Student t 95% interval of a mean",
+}
 
 
 # --- proportions ----------------------------------------------------------------------------------
@@ -62,6 +78,11 @@ def availability(frame: pd.DataFrame) -> float | None:
 
 def availability_interval(frame: pd.DataFrame, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
     return wilson_interval(ok_count(frame), len(frame), confidence)
+
+
+def share_interval(successes: int, total: int) -> tuple[float, float] | None:
+    """The interval every share of the reports gets (METHODS["wilson"])."""
+    return wilson_interval(successes, total)
 
 
 def error_rate(frame: pd.DataFrame) -> float | None:
@@ -111,6 +132,42 @@ def latency_percentile(frame: pd.DataFrame, q: float) -> float | None:
     return float(np.percentile(values, q)) if values.size else None
 
 
+def percentile_interval(
+    frame: pd.DataFrame, q: float, confidence: float = CONFIDENCE
+) -> tuple[float | None, float | None] | None:
+    """Distribution-free interval of the q-th percentile (0..100) of raw latency samples: the order
+    statistics whose ranks bracket q% of the sample with probability `confidence` (binomial). A bound the
+    sample is too small to give is None (the upper bound of a p99 needs several hundred samples); None
+    for no sample. Exact for any distribution, unlike a bootstrap of a tail percentile."""
+    values = np.sort(frame["latency_ms"].dropna().to_numpy(dtype=float))
+    n = values.size
+    if not n:
+        return None
+    p, alpha = min(max(q / 100.0, 0.0), 1.0), (1.0 - confidence) / 2.0
+    # P(X_(r) <= true quantile) = P(Binomial(n, p) >= r): the lower bound is the largest r with that
+    # probability >= 1 - alpha, the upper bound the smallest s with P(Binomial(n, p) < s) >= 1 - alpha
+    low_rank = int(stats.binom.ppf(alpha, n, p))  # X_(low_rank) with 1-based ranks; 0: no lower bound
+    high_rank = int(stats.binom.ppf(1.0 - alpha, n, p)) + 1
+    low = float(values[low_rank - 1]) if low_rank >= 1 else None
+    high = float(values[high_rank - 1]) if high_rank <= n else None
+    return low, high
+
+
+def mean_interval(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """Student t interval of a mean (METHODS["student_t"]); None below two values or with no spread at
+    all (every value equal: the sample says nothing about the spread, and a zero-width interval would
+    claim certainty)."""
+    values = values[~np.isnan(values)]
+    if values.size < 2:
+        return None
+    sd = float(values.std(ddof=1))
+    if sd == 0.0:
+        return None
+    half = float(stats.t.ppf(0.5 + confidence / 2.0, values.size - 1)) * sd / float(np.sqrt(values.size))
+    mean = float(values.mean())
+    return mean - half, mean + half
+
+
 def latency_percentiles(frame: pd.DataFrame) -> dict[str, float | None]:
     """p50, p90, p95, p99, p99.9 and max of raw latency samples in ms (all None for no sample)."""
     return percentiles_of(frame["latency_ms"].to_numpy(dtype=float))
@@ -150,6 +207,10 @@ def closed_and_open_loop_latency(operations: pd.DataFrame) -> dict[str, dict[str
 
 
 # --- load and retries -------------------------------------------------------------------------------
+
+
+def attempts_per_operation_interval(operations: pd.DataFrame) -> tuple[float, float] | None:
+    return mean_interval(operations["attempts"].to_numpy(dtype=float))
 
 
 def attempts_per_operation(operations: pd.DataFrame) -> float | None:
@@ -276,7 +337,9 @@ class Baseline:
 class Recovery:
     time_to_detect_s: float | None
     time_to_recover_s: float | None
-    recovered: bool | None  # None: no baseline to compare with
+    recovered: bool | None  # None: not measured (no baseline, or no window to watch; `note` says which)
+    window: tuple[float, float] | None = None  # what was watched for the recovery: removal .. horizon
+    note: str | None = None  # why there is no time to recover
 
 
 def window_health(operations: pd.DataFrame, t0: float, baseline: Baseline) -> pd.DataFrame:
@@ -317,12 +380,20 @@ def time_to_recover_s(health: pd.DataFrame, t0: float, removed: float, horizon_e
     return max(0.0, t0 + float(windows.index[first_good]) - removed), True
 
 
-def recovery(health: pd.DataFrame | None, t0: float, start: float, end: float, horizon_end: float) -> Recovery:
-    """Detect and recover times of one fault in effect from `start` to `end`."""
+def recovery(
+    health: pd.DataFrame | None, t0: float, start: float, end: float, horizon_end: float, why_short: str = ""
+) -> Recovery:
+    """Detect and recover times of one fault in effect from `start` to `end`, its recovery watched until
+    `horizon_end`; a horizon under MIN_RECOVERY_WINDOW_S gives no time to recover (`why_short` says why)."""
     if health is None:
-        return Recovery(None, None, None)
-    ttr, recovered = time_to_recover_s(health, t0, end, max(end, horizon_end))
-    return Recovery(time_to_detect_s(health, t0, start, end), ttr, recovered)
+        return Recovery(None, None, None, note="no baseline operations to compare with")
+    detect = time_to_detect_s(health, t0, start, end)
+    horizon_end = max(end, horizon_end)
+    if horizon_end - end < MIN_RECOVERY_WINDOW_S:
+        note = f"not measurable: {why_short or 'nothing was observed after its removal'}"
+        return Recovery(detect, None, None, (end, horizon_end), note)
+    ttr, recovered = time_to_recover_s(health, t0, end, horizon_end)
+    return Recovery(detect, ttr, recovered, (end, horizon_end))
 
 
 def _first_window(t: float, t0: float) -> int:

@@ -24,7 +24,7 @@ import pandas as pd
 from harness.analysis.aggregate import Aggregates
 from harness.analysis.frames import FaultWindow, PhaseWindow, Run
 from harness.analysis.scan import Records
-from harness.records import ShardWriter
+from harness.records import SCHEMAS, ShardWriter
 from harness.scenario import Scenario
 
 T0 = 1_764_300_000.0
@@ -169,7 +169,12 @@ def run_of(
     for kind, frame in (("operations", operations), ("attempts", attempts)):
         writer = ShardWriter(records_dir, kind, "n1")
         for row in frame.to_dict("records"):
-            writer.append(row)
+            writer.append(full_row(kind, row))
         writer.flush()
     records = Records(records_dir)
     return Run(root, scenario, {}, records, Aggregates(records), phases, faults, t0, data_end)
+
+
+def full_row(kind: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A record row with every column of its kind (those not given are null), as ShardWriter wants it."""
+    return dict.fromkeys(SCHEMAS[kind].names) | row

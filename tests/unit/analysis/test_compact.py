@@ -11,9 +11,14 @@ from harness.analysis.compact import compact
 from harness.analysis.frames import load_run
 from harness.analysis.summary import build_summary
 from harness.records import ShardWriter, read_manifest, read_records, record_files, shard_paths
-from tests.unit.analysis.synthetic import T0, write_run
+from tests.unit.analysis.synthetic import T0, full_row, write_run
 
 KINDS = ("attempts", "operations")
+
+
+def op(**fields):
+    """An ok operation record of 1 ms, every other column null unless given."""
+    return full_row("operations", {"outcome": "ok", "latency_ms": 1.0} | fields)
 
 
 def counts(run_dir):
@@ -69,8 +74,8 @@ def test_equal_timestamps_keep_the_order_of_their_shards(tmp_path):
     for node in ("n2", "n1"):  # shard names sort n1 first, whatever order they were written in
         writer = ShardWriter(run_dir / "records", "operations", node)
         for i in range(3):
-            writer.append({"ts": T0 + 1.0, "op_id": f"{node}-{i}", "outcome": "ok", "latency_ms": 1.0})
-        writer.append({"ts": T0 + 0.5, "op_id": f"{node}-early", "outcome": "ok", "latency_ms": 1.0})
+            writer.append(op(ts=T0 + 1.0, op_id=f"{node}-{i}"))
+        writer.append(op(ts=T0 + 0.5, op_id=f"{node}-early"))
         writer.flush()
     compact(run_dir)
     order = read_records(run_dir / "records", "operations").column("op_id").to_pylist()
@@ -103,7 +108,7 @@ def test_shards_a_committed_manifest_holds_are_not_counted_twice(run_dir):
 def test_shards_written_after_a_compaction_are_read_and_merged_by_the_next(run_dir):
     compact(run_dir)
     writer = ShardWriter(run_dir / "records", "operations", "late")
-    writer.append({"ts": T0 + 5.5, "op_id": "late", "outcome": "ok", "latency_ms": 1.0, "phase": "baseline"})
+    writer.append(op(ts=T0 + 5.5, op_id="late", phase="baseline"))
     writer.flush()
     assert counts(run_dir) == (410, 301)
     (again,) = compact(run_dir)

@@ -9,6 +9,11 @@ from harness.records import OPERATION_SCHEMA
 from tests.unit.analysis.synthetic import T0, journal, write_run
 
 
+def since_t0(t: float | None) -> float:
+    assert t is not None, "a phase of the synthetic run has both ends"
+    return t - T0
+
+
 def rewrite_journal(run_dir: Path, **changes) -> None:
     data = journal() | changes
     (run_dir / "journal.json").write_text(json.dumps(data), encoding="utf-8")
@@ -17,7 +22,7 @@ def rewrite_journal(run_dir: Path, **changes) -> None:
 def test_loads_records_phases_and_faults(run_dir):
     run = load_run(run_dir)
     assert (run.stats.count("operation"), run.stats.count("attempt")) == (300, 410)
-    assert [(p.name, p.start - T0, p.end - T0) for p in run.phases] == [
+    assert [(p.name, since_t0(p.start), since_t0(p.end)) for p in run.phases] == [
         ("baseline", 0.0, 10.0),
         ("brownout", 10.0, 20.0),
         ("recovery", 20.0, 30.0),

@@ -33,7 +33,9 @@ def wilson_by_hand(k, n):
 def test_availability_is_ok_over_total_with_a_wilson_interval():
     f = frame(["ok"] * 90 + ["http_5xx"] * 7 + ["timeout"] * 3)
     assert metrics.availability(f) == pytest.approx(0.9)
-    low, high = metrics.availability_interval(f)
+    interval = metrics.availability_interval(f)
+    assert interval is not None
+    low, high = interval
     assert (low, high) == pytest.approx((0.825634, 0.944771), abs=1e-6)
     assert (low, high) == pytest.approx(wilson_by_hand(90, 100))
 
@@ -41,13 +43,17 @@ def test_availability_is_ok_over_total_with_a_wilson_interval():
 def test_error_rate_mirrors_availability():
     f = frame(["ok"] * 90 + ["http_5xx"] * 10)
     assert metrics.error_rate(f) == pytest.approx(0.1)
-    low, high = metrics.error_rate_interval(f)
+    interval = metrics.error_rate_interval(f)
+    assert interval is not None
+    low, high = interval
     assert (low, high) == pytest.approx((1 - 0.944771, 1 - 0.825634), abs=1e-6)
 
 
 def test_wilson_interval_at_the_edges():
     assert metrics.wilson_interval(0, 0) is None
-    low, high = metrics.wilson_interval(10, 10)
+    interval = metrics.wilson_interval(10, 10)
+    assert interval is not None
+    low, high = interval
     assert high == pytest.approx(1.0)
     assert low == pytest.approx(10 / (10 + Z**2))
 
@@ -144,7 +150,9 @@ def test_tolerance_constants_shape_the_baseline_bounds():
 def test_time_to_recover_on_a_step_function():
     """Availability 1.0, then 0.5 during the fault [10, 20), back to 1.0 two seconds after removal."""
     ops = step_operations(bad_seconds=range(10, 22))
-    health = metrics.window_health(metrics.per_second(ops, T0), Baseline.of(ops[ops["ts"] < T0 + 10]))
+    baseline = Baseline.of(ops[ops["ts"] < T0 + 10])
+    assert baseline is not None
+    health = metrics.window_health(metrics.per_second(ops, T0), baseline)
     found = metrics.recovery(health, T0, start=T0 + 10, end=T0 + 20, horizon_end=T0 + 40)
     assert found.recovered is True
     assert found.time_to_recover_s == pytest.approx(2.0, abs=1.0)  # within one window
@@ -172,7 +180,9 @@ def test_latency_alone_can_break_tolerance():
 def test_never_recovered_reports_the_time_to_the_end_of_the_data_and_false():
     ops = step_operations(bad_seconds=range(10, 40))
     health = metrics.window_health(metrics.per_second(ops, T0), Baseline(1.0, 20.0))
-    assert metrics.time_to_recover_s(health, T0, T0 + 20, T0 + 39.9) == (pytest.approx(19.9), False)
+    ttr, recovered = metrics.time_to_recover_s(health, T0, T0 + 20, T0 + 39.9)
+    assert ttr == pytest.approx(19.9)
+    assert recovered is False
 
 
 def test_nothing_observed_after_removal_is_not_a_recovery():
@@ -189,4 +199,6 @@ def test_windows_without_operations_are_skipped_not_judged():
 
 
 def test_no_baseline_means_no_recovery_numbers():
-    assert metrics.recovery(None, T0, T0, T0 + 1, T0 + 2) == metrics.Recovery(None, None, None)
+    found = metrics.recovery(None, T0, T0, T0 + 1, T0 + 2)
+    assert (found.time_to_detect_s, found.time_to_recover_s, found.recovered) == (None, None, None)
+    assert found.note == "no baseline operations to compare with"

@@ -37,6 +37,7 @@ def test_closed_loop_only_has_no_open_loop_latency():
     f = ops([10, 20, 30], [0, 1, 2])
     found = metrics.closed_and_open_loop_latency(f)
     assert found["open_loop"] is None
+    assert found["closed_loop"] is not None
     assert found["closed_loop"]["max"] == 30.0
     assert not metrics.has_open_loop(f)
 
@@ -45,6 +46,7 @@ def test_open_loop_latency_is_recorded_and_closed_loop_removes_the_wait():
     # Operation 2 started 0.5 s late: the client recorded 510 ms (10 ms service + 500 ms waiting).
     f = ops([10, 510], [100.0, 200.5], intended=[100.0, 200.0])
     found = metrics.closed_and_open_loop_latency(f)
+    assert found["open_loop"] is not None and found["closed_loop"] is not None
     assert found["open_loop"]["max"] == 510.0
     assert found["closed_loop"]["max"] == pytest.approx(10.0)
     assert metrics.has_open_loop(f)

@@ -22,4 +22,6 @@ def test_counters_by_toxic_with_the_injected_rate():
 def test_no_snapshot_is_not_measured(tmp_path):
     assert read_toxic_counters(tmp_path) is None
     (tmp_path / "proxy-metrics.txt").write_text(TEXT)
-    assert read_toxic_counters(tmp_path)["harness-brownout-0"].faults_injected == 118
+    counters = read_toxic_counters(tmp_path)
+    assert counters is not None
+    assert counters["harness-brownout-0"].faults_injected == 118

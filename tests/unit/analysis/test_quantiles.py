@@ -68,8 +68,9 @@ def test_order_statistics_of_unions_of_groups_are_exact():
         members: order.plan(members, Histogram.merge(histograms[m] for m in members), QS)
         for members in [("a",), ("b", "c"), ("a", "b", "c")]
     }
-    fetched = {}
-    for name, wanted in order.wanted.items():
+    fetched: dict[object, tuple[np.ndarray, np.ndarray]] = {}
+    for key, wanted in order.wanted.items():
+        name = str(key)
         keep = np.isin(histograms[name].buckets, sorted(wanted))
         values = groups[name]
         bucket_of = histogram_of(values)
@@ -84,7 +85,8 @@ def test_order_statistics_of_unions_of_groups_are_exact():
 
 
 def _buckets(values: np.ndarray) -> np.ndarray:
-    return ((1 << 20) + np.floor(np.log2(values) * 128)).astype(np.int64)
+    found: np.ndarray = ((1 << 20) + np.floor(np.log2(values) * 128)).astype(np.int64)
+    return found
 
 
 def test_buckets_that_overlap_in_value_are_fetched_together():

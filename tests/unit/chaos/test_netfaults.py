@@ -7,25 +7,28 @@ from collections.abc import Sequence
 
 import pytest
 
-from harness.chaos.netfaults import NetFaults, apply_commands, nft_ruleset, probe, qdisc_args, remove_commands
+from harness.chaos.netfaults import NetFaults, apply_commands, nft_ruleset, probe, remove_commands
 from harness.chaos.netns import Link
-from harness.scenario.model import (
-    BandwidthLimitFault,
-    PacketCorruptFault,
-    PacketDelayFault,
-    PacketLossFault,
-    PacketReorderFault,
-    PartitionFault,
-    TcpRejectFault,
-)
+from harness.faults.bandwidth_limit import BandwidthLimitFault
+from harness.faults.base import NftFault
+from harness.faults.packet_corrupt import PacketCorruptFault
+from harness.faults.packet_delay import PacketDelayFault
+from harness.faults.packet_loss import PacketLossFault
+from harness.faults.packet_reorder import PacketReorderFault
+from harness.faults.partition import PartitionFault
+from harness.faults.tcp_reject import TcpRejectFault
 
 LINK = Link("abcd1234", 5)
+
+
+def ruleset(fault: NftFault) -> str:
+    return nft_ruleset("t", fault.nft_rules("veth0"))
 NS = ["ip", "netns", "exec", "harness-abcd1234"]
 CHAIN = "{ type filter hook %s priority -10 ; policy accept ; }"
 
 
 def test_packet_loss_both_directions() -> None:
-    rules = nft_ruleset("t", PacketLossFault(type="packet_loss", percent=12.5), "veth0")
+    rules = ruleset(PacketLossFault(type="packet_loss", percent=12.5))
     assert rules == " ; ".join([
         "add table inet t",
         f"add chain inet t input {CHAIN % 'input'}",
@@ -36,22 +39,22 @@ def test_packet_loss_both_directions() -> None:
 
 
 def test_partition_one_direction() -> None:
-    rules = nft_ruleset("t", PartitionFault(type="partition", direction="from_target"), "veth0")
+    rules = ruleset(PartitionFault(type="partition", direction="from_target"))
     chain = CHAIN % "output"
     assert rules == f'add table inet t ; add chain inet t output {chain} ; add rule inet t output oifname "veth0" drop'
 
 
 def test_tcp_reject_sends_rst_towards_the_client() -> None:
-    rules = nft_ruleset("t", TcpRejectFault(type="tcp_reject"), "veth0")
+    rules = ruleset(TcpRejectFault(type="tcp_reject"))
     assert rules.endswith('add rule inet t input iifname "veth0" meta l4proto tcp reject with tcp reset')
-    some = nft_ruleset("t", TcpRejectFault(type="tcp_reject", percent=25), "veth0")
+    some = ruleset(TcpRejectFault(type="tcp_reject", percent=25))
     assert "numgen random mod 10000 < 2500 reject with tcp reset" in some
 
 
 def test_every_command_runs_inside_the_namespace() -> None:
     loss = PacketLossFault(type="packet_loss", percent=5)
     assert apply_commands(LINK, "harness_abcd1234_1", loss)[0][:5] == [*NS, "nft"]
-    assert remove_commands(LINK, "harness_abcd1234_1", "packet_loss") == [
+    assert remove_commands(LINK, "harness_abcd1234_1", loss) == [
         [*NS, "nft", "delete", "table", "inet", "harness_abcd1234_1"]
     ]
     tbf = BandwidthLimitFault(type="bandwidth_limit", rate_kbit_s=256)
@@ -59,15 +62,15 @@ def test_every_command_runs_inside_the_namespace() -> None:
         [*NS, "tc", "qdisc", "replace", "dev", "hvabcd1234n", "root", "tbf", "rate", "256kbit", "burst", "32768",
          "latency", "50ms"]
     ]  # fmt: skip
-    assert remove_commands(LINK, "x", "bandwidth_limit") == [[*NS, "tc", "qdisc", "del", "dev", "hvabcd1234n", "root"]]
+    assert remove_commands(LINK, "x", tbf) == [[*NS, "tc", "qdisc", "del", "dev", "hvabcd1234n", "root"]]
 
 
 def test_netem_arguments() -> None:
-    assert qdisc_args(PacketDelayFault(type="packet_delay", delay_ms=100, jitter_ms=10)) == [
+    assert PacketDelayFault(type="packet_delay", delay_ms=100, jitter_ms=10).qdisc_args() == [
         "netem", "delay", "100ms", "10ms"
     ]  # fmt: skip
-    assert qdisc_args(PacketCorruptFault(type="packet_corrupt", percent=2)) == ["netem", "corrupt", "2%"]
-    assert qdisc_args(PacketReorderFault(type="packet_reorder", percent=25)) == [
+    assert PacketCorruptFault(type="packet_corrupt", percent=2).qdisc_args() == ["netem", "corrupt", "2%"]
+    assert PacketReorderFault(type="packet_reorder", percent=25).qdisc_args() == [
         "netem", "delay", "10ms", "reorder", "75%"
     ]  # fmt: skip
 

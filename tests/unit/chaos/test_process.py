@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from typing import Any
 
 import pytest
 
-from harness.chaos import process as process_module
 from harness.chaos import procs
 from harness.chaos.process import ProcessFaults
-from harness.scenario.model import ProcessKillFault, ProcessPauseFault, ProcessRestartFault
+from harness.faults.process_kill import ProcessKillFault
+from harness.faults.process_pause import ProcessPauseFault
+from harness.faults.process_restart import ProcessRestartFault
 
 
 class FakeTarget:
@@ -38,7 +40,12 @@ class FakeTarget:
 def signals(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, int]]:
     sent: list[tuple[Any, int]] = []
     monkeypatch.setattr(procs, "worker_pids", lambda main, proc=None: [5001, 5002])
-    monkeypatch.setattr(procs, "send", lambda pids, sig: sent.append((tuple(pids), sig)) or list(pids))
+
+    def send(pids: list[int], sig: int) -> list[int]:
+        sent.append((tuple(pids), sig))
+        return list(pids)
+
+    monkeypatch.setattr(procs, "send", send)
     return sent
 
 
@@ -80,7 +87,7 @@ def test_restart_is_intended_measured_and_keeps_tokens(
         groups.append((pid, sig))
         target.up = False
 
-    monkeypatch.setattr(process_module.os, "killpg", killpg)
+    monkeypatch.setattr(os, "killpg", killpg)  # the os module harness.chaos.process calls
     faults, events = make(target)
     faults.apply("r", ProcessRestartFault(type="process_restart", down_s=1))
     faults.close()
@@ -95,7 +102,7 @@ def test_a_killed_target_counts_as_intended_until_the_fault_ends(monkeypatch: py
     target = FakeTarget()
     monkeypatch.setattr(procs, "worker_pids", lambda main, proc=None: [])
     monkeypatch.setattr(procs, "send", lambda pids, sig: list(pids))
-    monkeypatch.setattr(process_module.os, "killpg", lambda pid, sig: setattr(target, "up", False))
+    monkeypatch.setattr(os, "killpg", lambda pid, sig: setattr(target, "up", False))
     faults, _ = make(target)
     faults.apply("k", ProcessKillFault(type="process_kill", target="one"))  # one process only: the whole target
     assert faults.target_down_intended()

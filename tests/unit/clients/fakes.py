@@ -8,13 +8,16 @@ from typing import Any
 import requests
 from requests.adapters import BaseAdapter
 
+from harness.contract import AttemptRow, OperationRow
+
 Scripted = tuple[int, dict[str, str], bytes]
+Step = int | Scripted | BaseException  # a status, (status, headers, body), or what the transport raises
 
 
 class ScriptedAdapter(BaseAdapter):
     """Answers each request with the next item: an int status, (status, headers, body), or an exception."""
 
-    def __init__(self, script: Iterable[Any]):
+    def __init__(self, script: Iterable[Step]):
         super().__init__()
         self.script = list(script)
         self.requests: list[requests.PreparedRequest] = []
@@ -37,7 +40,7 @@ class ScriptedAdapter(BaseAdapter):
         pass
 
 
-def scripted_session(script: Iterable[Any]) -> tuple[requests.Session, ScriptedAdapter]:
+def scripted_session(script: Iterable[Step]) -> tuple[requests.Session, ScriptedAdapter]:
     session = requests.Session()
     adapter = ScriptedAdapter(script)
     session.mount("http://", adapter)
@@ -68,11 +71,11 @@ class FakeTime:
 
 class ListSink:
     def __init__(self) -> None:
-        self.attempts: list[dict[str, Any]] = []
-        self.operations: list[dict[str, Any]] = []
+        self.attempts: list[AttemptRow] = []
+        self.operations: list[OperationRow] = []
 
-    def attempt(self, row: dict[str, Any]) -> None:
+    def attempt(self, row: AttemptRow) -> None:
         self.attempts.append(row)
 
-    def operation(self, row: dict[str, Any]) -> None:
+    def operation(self, row: OperationRow) -> None:
         self.operations.append(row)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 import requests
 
@@ -10,13 +12,14 @@ from harness.clients.caller import OP_ID_HEADER, parse_retry_after
 from harness.clients.flows import ClientCredentials, ClientCredentialsFlow, FlowContext
 from harness.clients.provider import Provider
 from harness.scenario.model import Retry, RetryStop, RetryWait
-from tests.unit.clients.fakes import FakeTime, ListSink, scripted_session
+from tests.unit.clients.fakes import FakeTime, ListSink, Step, scripted_session
 
 TOKEN_BODY = b'{"access_token": "aaa.bbb.ccc", "token_type": "Bearer", "expires_in": 300}'
 DISCOVERY: tuple[int, dict[str, str], bytes] = (200, {}, b'{"issuer": "http://idp", "token_endpoint": "http://idp/token"}')
 
 
-def make_caller(script: list, retry: Retry | None = None) -> tuple[Caller, ListSink, FakeTime, list]:
+def make_caller(script: Sequence[Step], retry: Retry | None = None
+                ) -> tuple[Caller, ListSink, FakeTime, list[requests.PreparedRequest]]:
     session, adapter = scripted_session(script)
     sink, fake = ListSink(), FakeTime()
     policy = RetryPolicy(retry or Retry(stop=RetryStop(after_attempt=4), wait=RetryWait(fixed_s=0.5)))
@@ -145,3 +148,16 @@ def test_an_operation_belongs_to_the_phase_it_started_in() -> None:
     caller.call("f", "s", "GET", "http://idp/x", endpoint="x")
     assert [a["phase"] for a in sink.attempts] == ["baseline", "brownout", "brownout"]
     assert sink.operations[0]["phase"] == "baseline"
+
+
+def test_an_attempt_belongs_to_the_phase_it_was_sent_in_even_when_its_answer_comes_in_the_next() -> None:
+    session, _ = scripted_session([503, 200])
+    sink, fake = ListSink(), FakeTime()
+    phases = iter(["baseline", "brownout", "brownout", "brownout"])  # the boundary passes during attempt 1
+    policy = RetryPolicy(Retry(stop=RetryStop(after_attempt=4), wait=RetryWait(fixed_s=0.5)))
+    caller = Caller(session, policy, sink, user="u1", node="local", phase=lambda: next(phases),
+                    clock=fake.clock, perf=fake.clock, sleep=fake.sleep)
+    caller.call("f", "token", "POST", "http://idp/token", endpoint="token")
+    (op,) = sink.operations
+    assert op["phase"] == "baseline"
+    assert [a["phase"] for a in sink.attempts] == ["baseline", "brownout"]  # the retry was sent after it

@@ -4,15 +4,17 @@ their endpoint allowed explicitly; discovered endpoints on other hosts are dropp
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import pytest
+import requests
 
 from harness.clients import Caller, RetryPolicy
 from harness.clients.flows import AwsDeviceLoginFlow, ClientCredentials, ClientCredentialsFlow, flow_context
 from harness.errors import ScenarioError
 from harness.scenario import load_scenario_text
 from harness.scenario.model import Retry
-from tests.unit.clients.fakes import FakeTime, ListSink, scripted_session
+from tests.unit.clients.fakes import FakeTime, ListSink, Step, scripted_session
 
 EXTERNAL = """name: ext
 target:
@@ -27,7 +29,7 @@ phases: [{{name: a, duration_s: 1}}]
 ENV = {"HARNESS_CLIENT_ID": "svc", "HARNESS_CLIENT_SECRET": "s3cr3t-value-x"}
 
 
-def make_caller(script: list) -> tuple[Caller, ListSink, list]:
+def make_caller(script: Sequence[Step]) -> tuple[Caller, ListSink, list[requests.PreparedRequest]]:
     session, adapter = scripted_session(script)
     session.mount("https://", adapter)
     sink, fake = ListSink(), FakeTime()

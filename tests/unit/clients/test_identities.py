@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from harness.clients.flows import embedded_user
-from harness.idp.directory import password_for, username
+from harness.contract import seeded_password, seeded_username
 
 ENV = {"HARNESS_USERNAME": "user0001", "HARNESS_PASSWORD": "pw-user0001"}
 
@@ -21,12 +21,12 @@ def test_user_index_spreads_users_over_the_seeded_identities() -> None:
     names = [embedded_user(env, random.Random(0), i).username for i in range(6)]
     assert names == ["user0001", "user0002", "user0003", "user0001", "user0002", "user0003"]
     creds = embedded_user(env, random.Random(0), 1)
-    assert creds.password == password_for("user0002")
+    assert creds.password == seeded_password("user0002")
 
 
 def test_names_follow_the_target_width_for_large_directories() -> None:
     env = {**ENV, "HARNESS_USER_COUNT": "100000"}
-    assert embedded_user(env, random.Random(0), 99_999).username == username(100_000, 100_000) == "user100000"
+    assert embedded_user(env, random.Random(0), 99_999).username == seeded_username(100_000, 100_000) == "user100000"
 
 
 def test_without_an_index_the_users_rng_picks_reproducibly() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import requests
 
 from harness.clients import Caller, RetryPolicy
@@ -10,10 +12,11 @@ from harness.clients.classify import error_code
 from harness.clients.policy import poll_retrying
 from harness.scenario.model import CircuitBreaker, Retry, RetryStop, RetryWait
 from harness.scenario.model import RetryBudget as BudgetSpec
-from tests.unit.clients.fakes import FakeTime, ListSink, Scripted, scripted_session
+from tests.unit.clients.fakes import FakeTime, ListSink, Scripted, Step, scripted_session
 
 
-def caller_for(script: list, retry: Retry) -> tuple[Caller, ListSink, FakeTime, list]:
+def caller_for(script: Sequence[Step], retry: Retry
+               ) -> tuple[Caller, ListSink, FakeTime, list[requests.PreparedRequest]]:
     session, adapter = scripted_session(script)
     sink, fake = ListSink(), FakeTime()
     caller = Caller(session, RetryPolicy(retry, clock=fake.clock), sink, user="u", node="n", phase=lambda: "p",

@@ -1,9 +1,44 @@
+"""The registry: every fault module is registered under its own name, and each type names its channel."""
+
 from __future__ import annotations
 
-import pytest
+import pkgutil
+from typing import Any
 
-from harness.faults import toxic_spec
-from harness.scenario.model import HttpErrorFault, LatencyFault
+import pytest
+from pydantic import ValidationError
+
+import harness.faults as faults_package
+from harness.faults import FAULT_ADAPTER, FAULT_TYPES, toxic_spec, types_on
+from harness.faults.base import NetworkFault, ProcessFault, ProxyFault, TargetFault
+from harness.faults.command import CommandFault
+from harness.faults.http_error import HttpErrorFault
+from harness.faults.latency import LatencyFault
+
+NOT_FAULT_MODULES = {"applier", "base", "channels", "registry"}
+
+
+def test_every_fault_module_is_registered_under_its_own_name() -> None:
+    modules = {m.name for m in pkgutil.iter_modules(faults_package.__path__)} - NOT_FAULT_MODULES
+    assert modules == set(FAULT_TYPES)
+    for name, model in FAULT_TYPES.items():
+        assert model.__module__ == f"harness.faults.{name}"
+
+
+@pytest.mark.parametrize("name", sorted(FAULT_TYPES))
+def test_each_type_declares_the_channel_its_base_stands_for(name: str) -> None:
+    model = FAULT_TYPES[name]
+    base = {"proxy": ProxyFault, "target": TargetFault, "process": ProcessFault, "network": NetworkFault,
+            "command": CommandFault}
+    assert issubclass(model, base[model.channel])
+
+
+def test_lists_by_channel_come_from_the_models() -> None:
+    assert types_on("process") == {"process_kill", "process_pause", "process_restart"}
+    assert types_on("target") == {n for n in FAULT_TYPES if n.startswith("target_")}
+    assert {"packet_loss", "partition", "bandwidth_limit"} <= types_on("network")
+    assert types_on("proxy", "target", "process", "network", "command") == set(FAULT_TYPES)
+    assert types_on("command") == {"command"}
 
 
 def test_http_error_on_an_endpoint_matches_its_path_exactly() -> None:
@@ -17,6 +52,11 @@ def test_http_error_on_an_endpoint_matches_its_path_exactly() -> None:
         "probability": 0.3,
         "retry_after": 1,
     }
+
+
+def test_a_fractional_retry_after_rounds_up_to_whole_seconds() -> None:
+    spec = toxic_spec(HttpErrorFault(type="http_error", endpoint="token", retry_after_s=0.2), "t1")
+    assert spec["attributes"]["retry_after"] == 1
 
 
 def test_latency_without_a_target_is_the_tcp_toxic() -> None:
@@ -36,9 +76,13 @@ def test_latency_on_a_path_is_per_request() -> None:
     assert spec["attributes"]["path"] == "/oauth" and spec["attributes"]["match"] == "prefix"
 
 
-def test_unknown_type_lists_the_known_ones() -> None:
-    class Odd:
-        type = "meteor"
+def test_an_endpoint_resolves_through_the_providers_own_paths() -> None:
+    keycloak = {"token": "/realms/x/protocol/openid-connect/token"}
+    spec = toxic_spec(HttpErrorFault(type="http_error", endpoint="token"), "t4", keycloak)
+    assert spec["attributes"]["path"] == "/realms/x/protocol/openid-connect/token"
 
-    with pytest.raises(ValueError, match=r"unknown fault type 'meteor' \(known: bandwidth, .*http_error, .*latency"):
-        toxic_spec(Odd(), "x")
+
+def test_unknown_type_lists_the_known_ones() -> None:
+    fault: dict[str, Any] = {"type": "meteor"}
+    with pytest.raises(ValidationError, match=r"'meteor'.*expected tags: .*'latency'.*'http_error'"):
+        FAULT_ADAPTER.validate_python(fault)

@@ -78,7 +78,7 @@ def test_unknown_alg_is_refused() -> None:
 
 
 def test_public_jwk_of_ec_key_has_fixed_length_coordinates() -> None:
-    jwk = public_jwk(generate_private_key("ES256").public_key(), kid="k", alg="ES256")  # type: ignore[arg-type]
+    jwk = public_jwk(generate_private_key("ES256").public_key(), kid="k", alg="ES256")
     assert jwk["crv"] == "P-256" and len(jwk["x"]) == len(jwk["y"]) == 43
 
 

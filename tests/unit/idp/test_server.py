@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import build_parser
+from harness.contract import Env
 from harness.errors import InfrastructureError, InputError
 from harness.idp.config import TargetConfig
-from harness.idp.directory import CLIENT_ID_ENV, CLIENT_SECRET_ENV
 from harness.idp.server import DropQueryString, config_from_args, prepare
 from harness.idp.store import Store
 
@@ -33,15 +33,19 @@ def test_config_survives_the_trip_to_worker_processes(tmp_path: Path) -> None:
 def test_nonsense_counts_are_input_errors() -> None:
     with pytest.raises(InputError):
         parse("--workers", "0")
+    for option in ("--header-timeout-s", "--body-timeout-s"):
+        with pytest.raises(InputError):
+            parse(option, "0")
     with pytest.raises(InputError):
         parse("--max-inflight", "0")
 
 
 def test_prepare_seeds_the_client_and_drops_the_secret_from_the_environment(tmp_path: Path) -> None:
     config = parse("--db", str(tmp_path / "x.sqlite3"))
-    env = {CLIENT_ID_ENV: "svc", CLIENT_SECRET_ENV: "s3cret"}
+    env = {Env.CLIENT_ID: "svc", Env.CLIENT_SECRET: "s3cret", Env.RESOURCE_SERVER_ID: "api",
+           Env.RESOURCE_SERVER_SECRET: "api-s3cret"}
     assert prepare(config, env) == "svc"
-    assert CLIENT_SECRET_ENV not in env
+    assert Env.CLIENT_SECRET not in env and Env.RESOURCE_SERVER_SECRET not in env
     store = Store(config.db_path)
     client = store.get_client("svc")
     assert client is not None and client.grant_types == (
@@ -51,6 +55,10 @@ def test_prepare_seeds_the_client_and_drops_the_secret_from_the_environment(tmp_
     public = store.get_client("harness-public")
     assert public is not None and not public.is_confidential
     assert store.active_key("RS256") is not None
+    api = store.get_client("api")
+    assert api is not None and api.resource_server and api.is_confidential and api.grant_types == ()
+    assert not client.resource_server
+    assert client.first_party and public.first_party  # the operator's own clients: no consent screen
     store.close()
 
 
@@ -67,3 +75,18 @@ def test_access_log_lines_lose_their_query_string() -> None:
     )
     assert DropQueryString().filter(record)
     assert "abc" not in record.getMessage() and "/authorize" in record.getMessage()
+
+
+def test_the_start_up_lines_say_where_it_listens_and_how_clients_get_credentials(tmp_path: Path) -> None:
+    from harness.idp.server import startup_lines
+
+    args = build_parser().parse_args(["target", "--port", "9123", "--db", str(tmp_path / "x.sqlite3")])
+    config = config_from_args(args)
+    with_client = "\n".join(startup_lines(config, args, "harness-load", "harness-public"))
+    assert "listening on http://127.0.0.1:9123 (1 worker(s))" in with_client
+    assert "discovery at http://127.0.0.1:9123/.well-known/openid-configuration" in with_client
+    assert "public client 'harness-public'" in with_client
+    assert f"confidential client 'harness-load' with the secret given in ${Env.CLIENT_SECRET}" in with_client
+    assert "users user0001..user0100, each with the password pw-<username>" in with_client
+    without = "\n".join(startup_lines(config, args, None, "harness-public"))
+    assert f"set {Env.CLIENT_ID} and {Env.CLIENT_SECRET}" in without

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.contract import TimelineEvent
 from harness.faults import FaultApplier
 from harness.load.timeline import Timeline
 from harness.run.journal import Journal
@@ -36,6 +37,9 @@ class FakeProxy:
         self.toxics[name] = {"type": type, "attributes": attributes, "stream": stream}
         self.log.append((self.fake.now, "add", type))
 
+    def update_proxy(self, name: str, **fields: Any) -> None:
+        self.log.append((self.fake.now, "update", str(fields)))
+
     def remove_toxic(self, proxy: str, name: str) -> None:
         if self.fail_remove:
             raise ConnectionError("proxy gone")
@@ -46,8 +50,12 @@ def make(fail_remove: bool = False) -> tuple[Timeline, FakeProxy, list[dict[str,
     fake = FakeTime(start=100.0)
     proxy = FakeProxy(fake, fail_remove)
     events: list[dict[str, Any]] = []
+
+    def emit(event: TimelineEvent) -> None:
+        events.append(dict(event))  # plain dicts, as the journal and lateness_ms read timeline.jsonl back
+
     scenario = load_scenario_text(SCENARIO)
-    timeline = Timeline(scenario.phases, FaultApplier(proxy, "sso"), events.append, clock=fake.clock, sleep=fake.sleep)
+    timeline = Timeline(scenario.phases, FaultApplier(proxy, "sso"), emit, clock=fake.clock, sleep=fake.sleep)
     return timeline, proxy, events, fake
 
 

@@ -30,13 +30,13 @@ def api() -> TestClient:
     ports = itertools.count(41000)
     bound: list[int] = []
 
-    async def binder(factory, host, port):
+    async def binder(factory, host, port, tls=None):
         port = port or next(ports)
         bound.append(port)
         return FakeListener(), port
 
     client = TestClient(build_app(ProxyCollection(Settings(seed=1, binder=binder))))
-    client.bound = bound  # type: ignore[attr-defined]
+    client.bound = bound
     return client
 
 

@@ -2,7 +2,6 @@ import json
 
 import pytest
 
-from harness.proxy.http import error_response
 from harness.proxy.registry import InvalidAttributes, create_toxic
 from harness.proxy.toxics.http_error import HttpErrorToxic
 
@@ -48,7 +47,7 @@ def test_status_must_be_an_error() -> None:
 
 
 def test_synthetic_response_bytes() -> None:
-    raw = error_response(503, retry_after_s=2)
+    raw = _toxic(status=503, retry_after=2).response()
     head, body = raw.split(b"\r\n\r\n", 1)
     lines = head.decode().split("\r\n")
     assert lines[0] == "HTTP/1.1 503 Service Unavailable"
@@ -61,7 +60,7 @@ def test_synthetic_response_bytes() -> None:
 
 
 def test_no_retry_after_when_zero_and_close_when_asked() -> None:
-    raw = error_response(429, retry_after_s=0, keep_alive=False)
+    raw = _toxic(status=429, retry_after=0).response(keep_alive=False)
     assert b"Retry-After" not in raw and b"Connection: close\r\n" in raw
     assert raw.startswith(b"HTTP/1.1 429 Too Many Requests\r\n")
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness.proxy.http import TRACKED, HttpMatch, RequestFramer
+from harness.proxy.http import TRACKED, HttpMatch, Request, RequestFramer, Segment
 from harness.proxy.sieve import RequestSieve
 
 GET = b"GET /a?x=1 HTTP/1.1\r\nHost: h\r\n\r\n"
@@ -13,16 +13,25 @@ CHUNKED = (
 )
 
 
-def _requests(segments):
+def _requests(segments: list[Segment]) -> tuple[list[tuple[str, str, bytes]], bytes]:
     """(method, path, bytes) per request, from segments."""
-    out, current, buf = [], None, b""
+    out: list[tuple[str, str, bytes]] = []
+    current: Request | None = None
+    buf = b""
     for data, req, end in segments:
         buf += data
         current = req or current
         if end:
+            assert current is not None, "a request ends only after it began"
             out.append((current.method, current.path, buf))
             buf, current = b"", None
     return out, buf
+
+
+def request_of(segment: Segment) -> Request:
+    """The request a segment belongs to, where the test expects one."""
+    assert segment[1] is not None, segment
+    return segment[1]
 
 
 def test_content_length_body_is_part_of_the_request() -> None:
@@ -60,7 +69,7 @@ def test_incomplete_head_is_held_until_complete() -> None:
     assert framer.feed(GET[:10]) == []
     segments = framer.feed(GET[10:])
     assert segments == [(GET, segments[0][1], True)]
-    assert segments[0][1].path == "/a" and not segments[0][1].partial
+    assert request_of(segments[0]).path == "/a" and not request_of(segments[0]).partial
 
 
 def test_without_hold_every_byte_goes_out_at_once_and_the_request_is_partial() -> None:
@@ -69,16 +78,16 @@ def test_without_hold_every_byte_goes_out_at_once_and_the_request_is_partial() -
     assert first == [(POST[:10], None, False)]
     rest = framer.feed(POST[10:], hold=True)
     assert b"".join(s[0] for s in first + rest) == POST
-    assert rest[-1][2] and rest[-1][1].partial  # already partly forwarded: never faulted
+    assert rest[-1][2] and request_of(rest[-1]).partial  # already partly forwarded: never faulted
 
 
 def test_body_split_over_chunks_keeps_the_request() -> None:
     framer = RequestFramer()
     a = framer.feed(POST[:-3])
     b = framer.feed(POST[-3:] + GET)
-    assert a[-1][2] is False and a[-1][1].method == "POST"
+    assert a[-1][2] is False and request_of(a[-1]).method == "POST"
     assert b[0] == (b"llo", a[-1][1], True)
-    assert b[1][1].method == "GET" and b[1][2]
+    assert request_of(b[1]).method == "GET" and b[1][2]
 
 
 def test_track_fast_path_counts_requests_without_holding() -> None:
@@ -129,14 +138,23 @@ def test_upgrade_turns_opaque_after_the_request() -> None:
 def test_absolute_form_target_and_keep_alive() -> None:
     framer = RequestFramer()
     [(_data, req, _end)] = framer.feed(b"GET http://idp.example/oauth2/token?x=1 HTTP/1.0\r\nHost: h\r\n\r\n")
+    assert req is not None
     assert req.path == "/oauth2/token" and req.keep_alive is False
     [(_data, req, _end)] = framer.feed(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+    assert req is not None
     assert req.keep_alive is False
 
 
 # --- skim: the fast path while HTTP toxics are on the pipe (one matching only POST /token) ----------
 
-TOKEN_ONLY = RequestSieve.of([HttpMatch(path="/token", method="POST")])
+
+def _sieve(*matches: HttpMatch) -> RequestSieve:
+    sieve = RequestSieve.of(matches)
+    assert sieve is not None  # None only when a toxic matches every request
+    return sieve
+
+
+TOKEN_ONLY = _sieve(HttpMatch(path="/token", method="POST"))
 OTHER = b"GET /other?q=/token HTTP/1.1\r\nHost: h\r\n\r\n"
 POST_OTHER = b"POST /other HTTP/1.1\r\nHost: h\r\ncontent-length: 5\r\n\r\nhello"
 
@@ -177,7 +195,7 @@ def test_a_body_skimmed_in_part_ends_through_feed_and_the_next_request_is_matche
     assert framer.skim(POST_OTHER[-2:] + POST, TOKEN_ONLY) is None  # the next one may match
     tail, token = framer.feed(POST_OTHER[-2:] + POST)
     assert tail == (b"lo", TRACKED, True)
-    assert token[1].path == "/token" and not token[1].partial and token[2]
+    assert request_of(token).path == "/token" and not request_of(token).partial and token[2]
     assert framer.requests == 2
 
 

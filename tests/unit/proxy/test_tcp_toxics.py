@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from typing import Any
 
 import pytest
 
@@ -159,6 +160,6 @@ def test_limit_data_count_survives_an_update() -> None:
         ("limit_data", {"bites": 1}),
     ],
 )
-def test_bad_attributes_are_rejected(type_name: str, attributes: dict) -> None:
+def test_bad_attributes_are_rejected(type_name: str, attributes: dict[str, Any]) -> None:
     with pytest.raises(InvalidAttributes):
         create_toxic(type_name, attributes)

@@ -1,4 +1,5 @@
 import json
+import sys
 
 import pytest
 
@@ -60,7 +61,7 @@ def test_figures_are_drawn_here_when_the_drawing_process_fails_or_cannot_start(r
     from harness.report import render
 
     if worker is None:
-        monkeypatch.setattr(render.sys, "executable", str(run_dir / "no-such-python"))
+        monkeypatch.setattr(sys, "executable", str(run_dir / "no-such-python"))
     else:
         monkeypatch.setattr(render, "WORKER", worker)
     result = build_report(run_dir, index=False)

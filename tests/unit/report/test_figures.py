@@ -30,7 +30,7 @@ TIME_AXIS = ("timeline", "latency", "latency_by_step", "availability", "throughp
 
 def test_every_axis_has_a_title_and_labelled_units(figures):
     assert list(figures) == [*TIME_AXIS[:2], "latency_by_step", "availability", "throughput", "outcomes", "latency_cdf"]
-    titles = {name: fig.axes[0].get_title() for name, fig in figures.items()}
+    titles = {name: fig.axes[0].get_title(loc="left") for name, fig in figures.items()}
     assert "latency" in titles["latency"].lower()
     assert "availability" in titles["availability"].lower()
     assert "throughput" in titles["throughput"].lower()

@@ -79,3 +79,22 @@ def test_poll_reads_each_shard_once_and_keeps_a_horizon(tmp_path: Path) -> None:
     write(tmp_path, "operations", [(NOW, "ok", 1.0)], node="worker-2")
     assert live.poll() == 1
     assert list(live.frames["operations"]["ts"]) == [NOW]  # the old row fell out of the horizon
+
+
+def test_operation_scope_leaves_whole_journeys_out_as_the_report_does(tmp_path: Path) -> None:
+    """A failed step is also its journey's failure: counted twice it would halve availability, and a stop
+    condition would fire on numbers the report never shows."""
+    writer = ShardWriter(tmp_path, "operations", "local")
+    for i in range(40):
+        for step in ("token", "journey"):
+            writer.append({"ts": NOW - 5 + i * 0.1, "op_id": f"o{i}", "flow": "f", "step": step, "attempts": 1,
+                           "outcome": "ok" if i % 4 else "http_5xx", "status": 200, "latency_ms": 5.0,
+                           "backoff_ms": 0.0, "phase": "p", "user": "u", "node": "local",
+                           "intended_ts": None})  # fmt: skip
+    writer.flush()
+    live = LiveRecords(tmp_path, horizon_s=60)
+    live.poll()
+    window = live.window("operations", NOW - 10, NOW)
+    assert len(window) == 40 and set(window["step"]) == {"token"}
+    trigger = first_trigger((StopCondition(metric="availability", window_s=10, below=0.8),), live, NOW)
+    assert trigger is not None and trigger.value == pytest.approx(0.75) and trigger.samples == 40

@@ -1,4 +1,5 @@
-"""Logical endpoint names a scenario may target, and where they live on the embedded SSO target.
+"""Where things are: the logical endpoint names a scenario may target, where they live on the embedded
+SSO target, and what counts as loopback (the blast-radius rule every package applies).
 
 A fault names `endpoint: token` rather than a path so that the same scenario reads the same against any
 provider; for an external provider the OIDC paths come from its discovery document instead of this
@@ -9,6 +10,16 @@ logout is `/end_session`.
 """
 
 from __future__ import annotations
+
+import ipaddress
+from typing import Literal, get_args
+
+EndpointName = Literal[
+    "discovery", "jwks", "authorize", "login", "token", "device_authorization", "device_verification",
+    "userinfo", "introspection", "revocation", "end_session", "register_client", "role_credentials",
+    "list_accounts", "list_account_roles", "logout", "health",
+]  # fmt: skip
+ENDPOINT_NAMES: tuple[EndpointName, ...] = get_args(EndpointName)
 
 EMBEDDED_PATHS: dict[str, str] = {
     # OIDC face (and the AWS sso-oidc operations that share a path)
@@ -33,8 +44,17 @@ EMBEDDED_PATHS: dict[str, str] = {
     # the service itself
     "health": "/healthz",
 }
-ENDPOINT_NAMES: tuple[str, ...] = tuple(EMBEDDED_PATHS)
 
 # The embedded target's chaos control API (admin only; routes and JSON in harness/idp/chaosapi.py). Not
 # an endpoint name: a scenario cannot aim faults at it.
 CHAOS_API_PATH = "/chaos"
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or `localhost`: where load and faults may go without being listed in `allow`."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
