@@ -35,6 +35,7 @@ from harness.analysis.statistics import sample_positions
 
 SCOPES = {"attempt": "attempts", "operation": "operations"}
 JOURNEY_STEP = "journey"
+_SIDES = ("low", "high")  # of an interval
 GroupKey = tuple[str | None, str | None, str | None]  # (phase, flow, step)
 QS = list(PERCENTILES.values())
 # Sums of milliseconds are taken in fixed point (to 1e-18 ms: each value keeps a double's precision, the sum
@@ -240,7 +241,9 @@ class Aggregates:
         groups = self.groups(scope)
         orders = {value: OrderStatistics() for value in VALUES}
         planned = []
-        for part in slices:
+        sizes = [sum(g.histograms["latency"].count for k, g in groups.items() if part.matches(k) and "latency" in
+                     g.histograms) for part in slices]  # fmt: skip
+        for part, ranks in zip(slices, metrics.interval_ranks(sizes), strict=True):
             members = [k for k in groups if part.matches(k)]
             found = [groups[k] for k in members]
             open_loop = sum(g.open_loop for g in found)
@@ -251,7 +254,7 @@ class Aggregates:
                 plan = orders[value].plan(members, merged, QS) if exact and merged.count else None
                 plans[value] = (merged, plan)
             merged = plans["latency"][0]
-            bounds = _interval_ranks(merged.count)
+            bounds = {f"{name}:{side}": r for name, pair in ranks.items() for side, r in zip(_SIDES, pair, strict=True)}
             bound_plan = (
                 orders["latency"].plan_ranks(members, merged, [r for r in bounds.values() if r is not None])
                 if plans["latency"][1] is not None
@@ -354,16 +357,6 @@ class Aggregates:
         if not spans or any(not math.isfinite(a) for a, _ in spans):
             return ""
         return f"AND ts BETWEEN {number(min(a for a, _ in spans))} AND {number(max(b for _, b in spans))}"
-
-
-def _interval_ranks(n: int) -> dict[str, int | None]:
-    """The 0-based ranks of both bounds of each percentile's interval (metrics.percentile_interval), by
-    "<name>:low" / "<name>:high"; None where n samples cannot give the bound."""
-    out: dict[str, int | None] = {}
-    for name, q in PERCENTILES.items() if n else ():
-        if q < 100.0:  # the max has no interval
-            out[f"{name}:low"], out[f"{name}:high"] = metrics.interval_ranks(n, q)
-    return out
 
 
 def _intervals(

@@ -39,7 +39,7 @@ source (splitting it would put half the definitions one import away from the oth
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -51,6 +51,7 @@ from harness.analysis.quantiles import percentiles_of_sorted
 OK = "ok"
 SECURITY_VIOLATION = "security_violation"
 PERCENTILES: dict[str, float] = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99.9": 99.9, "max": 100.0}
+INTERVAL_PERCENTILES = {name: q for name, q in PERCENTILES.items() if q < 100.0}  # the max has no interval
 SERIES_PERCENTILES = ("p50", "p95", "p99")
 CONFIDENCE = 0.95
 OUTCOME_COLUMN = "outcome:"
@@ -90,11 +91,8 @@ class Latency:
         if not values.size:
             return cls(0, dict.fromkeys(PERCENTILES))
         found = percentiles_of_sorted(values, list(PERCENTILES.values()))
-        bounds = {}
-        for name, q in PERCENTILES.items() if intervals else ():
-            if q < 100.0:
-                low, high = interval_ranks(values.size, q)
-                bounds[name] = (_at(values, low), _at(values, high))
+        ranks = interval_ranks([values.size])[0] if intervals else {}
+        bounds = {name: (_at(values, low), _at(values, high)) for name, (low, high) in ranks.items()}
         return cls(int(values.size), dict(zip(PERCENTILES, found, strict=True)), intervals=bounds)
 
 
@@ -265,17 +263,33 @@ def percentile_interval(records: TallyOrFrame, q: float) -> tuple[float | None, 
     return latency.intervals.get(name) if latency.count else None
 
 
-def interval_ranks(n: int, q: float, confidence: float = CONFIDENCE) -> tuple[int | None, int | None]:
-    """The 0-based ranks of the order statistics bounding the q-th percentile of n samples with probability
-    `confidence` (METHODS["order_statistic"]); None where the sample is too small to give a bound."""
+Ranks = dict[str, tuple[int | None, int | None]]  # per percentile name: (low, high) 0-based ranks
+
+
+def interval_ranks(counts: Sequence[int], confidence: float = CONFIDENCE) -> list[Ranks]:
+    """For each sample size n: the 0-based ranks of the order statistics bounding each percentile but the max
+    with probability `confidence` (METHODS["order_statistic"]), None where n samples cannot give a bound;
+    {} for n = 0. One vectorised call for many slices (scipy's per-call overhead is most of the cost)."""
+    if not len(counts):
+        return []
     from scipy import stats
 
-    p, alpha = min(max(q / 100.0, 0.0), 1.0), (1.0 - confidence) / 2.0
+    p = np.array([q / 100.0 for q in INTERVAL_PERCENTILES.values()])
+    n = np.maximum(np.asarray(counts, dtype=np.int64), 1)[:, None]
+    alpha = (1.0 - confidence) / 2.0
     # P(X_(r) <= true quantile) = P(Binomial(n, p) >= r): the lower bound is the largest r with that
     # probability >= 1 - alpha, the upper bound the smallest s with P(Binomial(n, p) < s) >= 1 - alpha
-    low_rank = int(stats.binom.ppf(alpha, n, p))  # X_(low_rank) with 1-based ranks; 0: no lower bound
-    high_rank = int(stats.binom.ppf(1.0 - alpha, n, p)) + 1
-    return (low_rank - 1 if low_rank >= 1 else None, high_rank - 1 if high_rank <= n else None)
+    # (ranks 1-based here; a lower rank of 0 is no lower bound)
+    low = stats.binom.ppf(alpha, n, p).astype(np.int64)
+    high = stats.binom.ppf(1.0 - alpha, n, p).astype(np.int64) + 1
+    out: list[Ranks] = []
+    for i, count in enumerate(counts):
+        ranks: Ranks = {}
+        for j, name in enumerate(INTERVAL_PERCENTILES if count else ()):
+            lo, hi = int(low[i, j]), int(high[i, j])
+            ranks[name] = (lo - 1 if lo >= 1 else None, hi - 1 if hi <= count else None)
+        out.append(ranks)
+    return out
 
 
 def t_interval(n: int, total: int, squares: int, confidence: float = CONFIDENCE) -> tuple[float, float] | None:

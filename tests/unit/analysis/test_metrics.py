@@ -202,3 +202,19 @@ def test_no_baseline_means_no_recovery_numbers():
     found = metrics.recovery(None, T0, T0, T0 + 1, T0 + 2)
     assert (found.time_to_detect_s, found.time_to_recover_s, found.recovered) == (None, None, None)
     assert found.note == "no baseline operations to compare with"
+
+
+@pytest.mark.parametrize("n", [1, 7, 60, 300, 5000])
+def test_percentile_and_mean_intervals_are_those_of_the_in_memory_definitions(n) -> None:
+    from tests.reference.inmemory import metrics as reference
+
+    rng = np.random.default_rng(n)
+    frame = pd.DataFrame({"latency_ms": rng.lognormal(3, 1, n), "attempts": rng.integers(1, 4, n).astype(float)})
+    tally = metrics.Tally.of(frame)
+    for q in (50.0, 90.0, 95.0, 99.0, 99.9):
+        assert metrics.percentile_interval(tally, q) == reference.percentile_interval(frame, q), q
+    expected = reference.attempts_per_operation_interval(frame)
+    found = metrics.attempts_per_operation_interval(tally)
+    assert (found is None) == (expected is None)
+    if found is not None and expected is not None:
+        assert found == pytest.approx(expected, rel=1e-12)
