@@ -29,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from harness.errors import Problem, ScenarioError, ScenarioWarning
 from harness.modelbase import FieldRenamed
-from harness.scenario.model import Scenario
+from harness.scenario.model import Scenario, rebuild_models
 
 PathKey = tuple[str | int, ...]
 
@@ -61,6 +61,7 @@ def load_scenario_text(text: str, filename: str = "<scenario>") -> Scenario:
         kind = "empty" if data is None else f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
         message = f"a scenario is a YAML mapping, this file is {kind}"
         raise ScenarioError([Problem(filename, lines.get((), 1), "", message)])
+    rebuild_models()  # the registry's fault and probe types; a plugin that does not load is PluginError
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -325,8 +326,8 @@ def _fields_at(tp: Any, loc: tuple[Any, ...]) -> set[str]:
 
 def _step(tp: Any, part: Any) -> Any:
     """The type one location step below `tp` (a field, a list item, a union member by its tag)."""
-    tp = _unwrap(tp)
     if isinstance(part, int):
+        tp = _unwrap(tp)
         args = typing.get_args(tp)
         return args[0] if typing.get_origin(tp) in (tuple, list) and args else None
     members = _members(tp)
@@ -348,8 +349,14 @@ def _unwrap(tp: Any) -> Any:
 
 
 def _members(tp: Any) -> list[type[BaseModel]]:
-    """The models a type may be: itself, or each model of a union (None and plain values left out)."""
-    tp = _unwrap(tp)
+    """The models a type may be: itself, or each model of a union (None and plain values left out), or
+    of a union built from the plugin registry (its Annotated marker's `members()`)."""
+    while typing.get_origin(tp) is typing.Annotated:
+        for meta in typing.get_args(tp)[1:]:
+            members = getattr(meta, "members", None)
+            if callable(members):
+                return list(members())
+        tp = typing.get_args(tp)[0]
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         return [m for arg in typing.get_args(tp) if (m := _model(arg)) is not None]
     model = _model(tp)

@@ -17,7 +17,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "harness"
 
-LEAVES = {"errors", "modelbase", "endpoints", "lifeline"}
+LEAVES = {"errors", "modelbase", "endpoints", "lifeline", "plugins"}
 # package -> the packages it may import (leaves may be imported by anyone; nobody imports harness.load,
 # which Locust loads by path, nor the servers idp and proxy except to run them or to talk to them)
 ALLOWED: dict[str, set[str]] = {
@@ -25,18 +25,20 @@ ALLOWED: dict[str, set[str]] = {
     "modelbase": set(),
     "endpoints": set(),
     "lifeline": set(),
+    "plugins": {"errors"},
     "contract": {"modelbase"},
     "records": {"contract"},
     "faults": {"contract"},
+    "probes": set(),
     "proxy": set(),
     "idp": {"contract"},
-    "scenario": {"contract", "faults"},
+    "scenario": {"contract", "faults", "probes"},
     "clients": {"contract", "scenario"},
     "chaos": {"contract", "faults", "scenario"},
     "analysis": {"contract", "records", "scenario"},
     "report": {"analysis", "contract", "records", "scenario"},
     "load": {"clients", "contract", "faults", "proxy", "records", "scenario"},
-    "run": {"analysis", "chaos", "clients", "contract", "faults", "proxy", "records", "report", "scenario"},
+    "run": {"analysis", "chaos", "clients", "contract", "faults", "probes", "proxy", "records", "report", "scenario"},
     "cli": {"contract", "idp", "proxy", "report", "run", "scenario"},
     "__main__": {"cli"},
 }
