@@ -20,10 +20,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from harness.chaos.netfaults import NetFaults
+from harness.chaos.plugin import PluginFaults
 from harness.chaos.process import ProcessFaults
 from harness.contract import Env, HostEvent
-from harness.faults import FAULT_ADAPTER, FaultModel
+from harness.faults import FAULT_ADAPTER, FaultModel, PluginFault
 from harness.faults.base import NetworkFault, ProcessFault
+
+HostFault = ProcessFault | NetworkFault | PluginFault
 
 
 class FaultRefused(Exception):
@@ -31,7 +34,8 @@ class FaultRefused(Exception):
 
 
 class HostFaults:
-    """Applies and removes process and network faults; every change is also written to the timeline."""
+    """Applies and removes process, network and plugin faults; every change is also written to the
+    timeline."""
 
     def __init__(
         self,
@@ -40,14 +44,20 @@ class HostFaults:
         emit: Callable[[HostEvent], None],
         clock: Callable[[], float],
         kernel: dict[str, bool] | None = None,
+        plugins: PluginFaults | None = None,
     ):
         self.processes, self.network, self.emit, self.clock = processes, network, emit, clock
         self.kernel = kernel or {}
-        self._types: dict[str, ProcessFault | NetworkFault] = {}
+        self.plugins = plugins
+        self._types: dict[str, HostFault] = {}
 
-    def apply(self, name: str, fault: ProcessFault | NetworkFault) -> dict[str, Any]:
+    def apply(self, name: str, fault: HostFault) -> dict[str, Any]:
         asked = self.clock()
-        if isinstance(fault, ProcessFault):
+        if isinstance(fault, PluginFault):
+            if self.plugins is None:
+                raise FaultRefused(f"{fault.type}: no plugin fault runner in this run")
+            done = self.plugins.apply(name, fault)
+        elif isinstance(fault, ProcessFault):
             if self.processes is None:
                 raise FaultRefused(f"{fault.type}: no target process of ours in this run")
             done = self.processes.apply(name, fault)
@@ -66,7 +76,10 @@ class HostFaults:
     def remove(self, name: str) -> dict[str, Any]:
         asked = self.clock()
         fault = self._types.pop(name)
-        if isinstance(fault, ProcessFault):
+        if isinstance(fault, PluginFault):
+            assert self.plugins is not None
+            done = self.plugins.remove(name)
+        elif isinstance(fault, ProcessFault):
             assert self.processes is not None
             done = self.processes.remove(name)
         else:
@@ -119,8 +132,8 @@ class ControlServer:
             try:
                 if method == "POST":
                     fault: FaultModel = FAULT_ADAPTER.validate_python(json.loads(body or b"{}"))
-                    if not isinstance(fault, ProcessFault | NetworkFault):
-                        return 400, {"error": f"{fault.type} is a {fault.channel} fault, not a process or network one"}
+                    if not isinstance(fault, ProcessFault | NetworkFault | PluginFault):
+                        return 400, {"error": f"{fault.type} is a {fault.channel} fault, not a host one"}
                     return 200, self.faults.apply(name, fault)
                 if method == "DELETE":
                     if name not in self.faults.active():

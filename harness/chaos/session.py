@@ -18,6 +18,7 @@ from harness.chaos import leftovers
 from harness.chaos.control import ControlServer, HostFaults
 from harness.chaos.netfaults import NetFaults, probe
 from harness.chaos.netns import Link, Namespace, host_addresses
+from harness.chaos.plugin import PluginFaults, Where
 from harness.chaos.process import ProcessFaults
 from harness.contract import HostEvent
 from harness.errors import InputError
@@ -72,15 +73,18 @@ class OrchestratedTarget:
 
 
 class ChaosSession:
-    def __init__(self, scenario: Scenario, run_id: str, run_dir: Path):
-        self.scenario, self.run_id = scenario, run_id
+    def __init__(self, scenario: Scenario, run_id: str, run_dir: Path,
+                 on_pending: Callable[[list[dict[str, Any]]], None] = lambda pending: None):  # fmt: skip
+        self.scenario, self.run_id, self.run_dir = scenario, run_id, run_dir
         self.emit = EventLog(run_dir / "timeline.jsonl")
-        self.types = scenario.fault_types("process", "network")
+        self.types = scenario.fault_types("process", "network", "plugin")
         self.namespace: Namespace | None = None
         self.kernel: dict[str, bool] = {}
         self.processes: ProcessFaults | None = None
         self.network: NetFaults | None = None
+        self.plugins: PluginFaults | None = None
         self.control: ControlServer | None = None
+        self._on_pending = on_pending  # plugin faults not reverted yet: for the leftovers registry
 
     @property
     def link(self) -> Link | None:
@@ -115,12 +119,16 @@ class ChaosSession:
         self.network = NetFaults(link)
         return link
 
-    def start_control(self, target: OrchestratedTarget) -> dict[str, str]:
-        """Once the target is up: the control channel; returns the environment for Locust (the token)."""
+    def start_control(self, target: OrchestratedTarget | None, base_url: str | None = None) -> dict[str, str]:
+        """Once the target is up (None: an external provider, no process of ours): the control channel;
+        returns the environment for Locust (the token)."""
         if not self.types:
             return {}
-        self.processes = ProcessFaults(target, self.emit)
-        faults = HostFaults(self.processes, self.network, self.emit, time.time, self.kernel)
+        self.processes = ProcessFaults(target, self.emit) if target is not None else None
+        if self.scenario.fault_types("plugin"):
+            where = Where(self.run_dir, target.url if target is not None else base_url, base_url)
+            self.plugins = PluginFaults(where, self._on_pending)
+        faults = HostFaults(self.processes, self.network, self.emit, time.time, self.kernel, self.plugins)
         self.control = ControlServer(faults).start()
         return self.control.env()
 
@@ -136,7 +144,8 @@ class ChaosSession:
 
     def roll_back_faults(self) -> list[tuple[str, bool, str]]:
         """After the load stopped (its timeline removed what it could): stop the channel, SIGCONT anything
-        paused, wait for restarts under way, remove network faults still on."""
+        paused, wait for restarts under way, remove network faults still on, revert plugin faults still
+        applied."""
         steps: list[tuple[str, bool, str]] = []
         if self.control is not None:
             self.control.close()
@@ -147,6 +156,8 @@ class ChaosSession:
         if self.network is not None:
             problems = self.network.close()
             steps.append(("network faults", not problems, "; ".join(problems) or "no nft table or qdisc left"))
+        if self.plugins is not None:
+            steps += self.plugins.close() or [("plugin faults", True, "no plugin fault left to revert")]
         return steps
 
     def remove_namespace(self) -> list[tuple[str, bool, str]]:

@@ -63,7 +63,7 @@ class FaultApplier:
             on, off = fault.chaos_requests()
             self.target.send(on)
             self._on_target[name] = off
-        elif fault.channel in ("process", "network"):  # the orchestrator applies them
+        elif fault.channel in ("process", "network", "plugin"):  # the orchestrator applies them
             if self.host is None:
                 raise RuntimeError(f"{fault.type} needs `harness run` (no chaos control channel here)")
             self.host.apply(fault, name)

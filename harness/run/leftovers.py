@@ -1,8 +1,9 @@
 """The second safety net (the first: children die with the orchestrator, harness.lifeline): every running
 run registers what it started in one registry per user (`user_registry()`), whatever its output
 directory; a later `harness run` anywhere (or `harness cleanup`) finds registrations whose orchestrator
-is gone, stops the processes they name, removes the proxy they made on a shared Toxiproxy, deletes the
-target's scratch directory (its signing keys), and marks their journal.
+is gone, stops the processes they name, removes the proxy they made on a shared Toxiproxy, reverts every
+plugin fault still applied, deletes the target's scratch directory (its signing keys), and marks their
+journal.
 
 Processes are matched by PID *and* start time (from /proc), so a recycled PID is never signalled.
 """
@@ -15,6 +16,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.chaos.leftovers import sweep
+from harness.chaos.plugin import revert_pending as revert_plugin_fault
 from harness.chaos.procs import process_start_ticks, same_process
 from harness.proxy.client import NotFoundError, ToxiproxyClient
 
@@ -48,6 +51,7 @@ class Registration:
     children: list[dict[str, Any]] = field(default_factory=list)
     shared_proxy: dict[str, str] | None = None  # {"api": ..., "name": ...} on a Toxiproxy we do not own
     scratch: str | None = None  # the target's store and signing keys (harness-target-* in the temp dir)
+    plugin_faults: list[dict[str, Any]] = field(default_factory=list)  # not reverted yet (chaos.plugin)
 
     def __post_init__(self) -> None:
         if self.start_ticks is None:
@@ -59,6 +63,7 @@ class ActiveRuns:
 
     def __init__(self, directory: Path | None = None):
         self.directory = user_registry() if directory is None else directory
+        self._lock = threading.Lock()
 
     @classmethod
     def legacy(cls, out: Path) -> ActiveRuns:
@@ -71,11 +76,12 @@ class ActiveRuns:
         return self.directory / f"{reg.run_id}.{reg.pid}.json"
 
     def save(self, reg: Registration) -> None:
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path = self.path(reg)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(asdict(reg), indent=2))
-        os.replace(tmp, path)
+        with self._lock:  # the chaos control thread saves pending plugin faults too
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path = self.path(reg)
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(json.dumps(asdict(reg), indent=2))
+            os.replace(tmp, path)
 
     def remove(self, reg: Registration) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -101,6 +107,8 @@ class ActiveRuns:
                 said.append(_stop_child(child))
             if reg.shared_proxy:
                 said.append(_remove_shared_proxy(reg.shared_proxy))
+            for entry in reg.plugin_faults:  # after the load is gone, so no timeline applies it again
+                said.append(f"  {revert_plugin_fault(entry)}")
             if reg.scratch:
                 said.append(_remove_scratch(reg.scratch))
             _mark_journal_crashed(Path(reg.run_dir), said)

@@ -6,7 +6,7 @@ import json
 
 from harness.endpoints import EMBEDDED_PATHS
 from harness.faults import Fault
-from harness.faults.base import ProxyFault, TargetFault
+from harness.faults.base import PluginFault, ProxyFault, TargetFault
 from harness.scenario.model import Scenario
 
 
@@ -38,6 +38,11 @@ def describe_plan(scenario: Scenario) -> str:
     for slo in scenario.slos:
         bound = f">= {slo.at_least:g}" if slo.at_least is not None else f"<= {slo.at_most:g}"
         lines.append(f"slo {slo.name}: {slo.metric} ({slo.scope}) {bound} over {', '.join(slo.phases or ['all'])}")
+    for probe in scenario.probes:
+        when = [w for w, on in (("before", probe.before), ("after", probe.after)) if on]
+        if probe.every_s is not None:
+            when.append(f"every {probe.every_s:g} s during the load")
+        lines.append(f"probe {probe.name} ({probe.type}): {', '.join(when) or 'never'}")
     for cond in scenario.stop_conditions:
         lines.append(f"stop if {cond.label}")
     return "\n".join(lines)
@@ -49,5 +54,7 @@ def _fault_line(fault: Fault, name: str) -> str:
         return f"toxic {json.dumps(fault.toxic(name, EMBEDDED_PATHS), sort_keys=True)}"
     if isinstance(fault, TargetFault):
         return f"the target's chaos API {json.dumps(fault.chaos_requests()[0], sort_keys=True)}"
+    if isinstance(fault, PluginFault):
+        return f"a plugin fault, applied by the orchestrator {json.dumps(fault.attributes(), sort_keys=True)}"
     where = "processes" if fault.channel == "process" else "namespace link"
     return f"on the target's {where} {json.dumps(fault.attributes(), sort_keys=True)}"

@@ -77,6 +77,7 @@ class Stack:
         self._target_argv: list[str] = []
         self._target_url = ""
         self._proxy_api_url: str | None = None
+        self._base_url: str | None = None
 
     # --- starting ---------------------------------------------------------------------------------
 
@@ -97,6 +98,7 @@ class Stack:
         target_port = free_port()
         self._target_url = f"http://{target_host}:{target_port}"
         base_url = self._start_proxy(f"{target_host}:{target_port}") or self._target_url
+        self._base_url = base_url
         self._target_argv = [*self._namespace_prefix(), *python_module(
             "harness", "target", "--host", target_host, "--port", str(target_port),
             "--db", str(self._scratch / "target.sqlite3"), "--issuer", base_url,
@@ -165,6 +167,11 @@ class Stack:
         issuer = target.issuer.rstrip("/")
         self.secret_values += [os.environ.get(target.client_secret_env, ""), os.environ.get(target.password_env, "")]
         self.journal.services["target"] = {"kind": "external", "issuer": issuer, "allow": list(target.allow)}
+        if self.scenario.fault_types("plugin"):  # plugin faults: the control channel, with no process of ours
+            self.chaos = ChaosSession(self.scenario, self.run_id, self.run_dir, self._pending_plugin_faults)
+            self._load_env |= self.chaos.start_control(None, issuer)
+            if self.chaos.secret():
+                self.secret_values.append(str(self.chaos.secret()))
         self.journal.event("services_ready", f"external provider {issuer}")
         return Runtime(
             run_dir=str(self.run_dir.resolve()), scenario_file=str((self.run_dir / "scenario.yaml").resolve()),
@@ -203,7 +210,7 @@ class Stack:
         """The session for process/network faults; with target.netns, the run's namespace. Returns the
         address the target listens on: 127.0.0.1, or the namespace's end of the veth. Load may go to that
         address because the harness made it (a link-local /30 on a veth pair named after the run)."""
-        self.chaos = ChaosSession(self.scenario, self.run_id, self.run_dir)
+        self.chaos = ChaosSession(self.scenario, self.run_id, self.run_dir, self._pending_plugin_faults)
         link = self.chaos.prepare_network()
         if link is None:
             return "127.0.0.1"
@@ -211,6 +218,11 @@ class Stack:
                                           "target_addr": link.ns_addr, "kernel": self.chaos.kernel}  # fmt: skip
         self.journal.event("netns_ready", f"{link.netns}: target at {link.ns_addr}; kernel {self.chaos.kernel}")
         return str(link.ns_addr)
+
+    def _pending_plugin_faults(self, pending: list[dict[str, Any]]) -> None:
+        """Plugin faults applied and not reverted yet: registered, so a crash leaves them to `harness cleanup`."""
+        self.registration.plugin_faults = pending
+        self.active.save(self.registration)
 
     def _namespace_prefix(self) -> list[str]:
         link = self.chaos.link if self.chaos is not None else None
@@ -221,7 +233,7 @@ class Stack:
         target = OrchestratedTarget(
             lambda: self.processes.get("target"), self.spawn_target, self._target_url, (CLIENT_ID, self.secret)
         )
-        env = self.chaos.start_control(target)
+        env = self.chaos.start_control(target, self._base_url)
         self._load_env |= env
         if self.chaos.secret():
             self.secret_values.append(str(self.chaos.secret()))

@@ -46,7 +46,7 @@ def conflict(candidate: Scenario, started: Scenario) -> str | None:
     if candidate.fault_types("target") and not started.fault_types("target"):
         return "needs the target's chaos API, which this run did not switch on"
     # the control channel serves the fault types it was started for
-    missing = candidate.fault_types("process", "network") - started.fault_types()
+    missing = candidate.fault_types("process", "network", "plugin") - started.fault_types()
     if missing:
         return f"needs {', '.join(sorted(missing))}, which this run's control channel was not set up for"
     return None
