@@ -15,6 +15,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
+from harness.chaos.session import EventLog
 from harness.errors import EXIT_ABORTED, EXIT_INFRA, HarnessError, InfrastructureError, InputError
 from harness.records import shard_paths
 from harness.run import loadgen
@@ -28,6 +29,7 @@ from harness.run.rollback import Rollback
 from harness.run.services import ManagedProcess
 from harness.run.signals import Interrupted, raise_if_received, signals_force, signals_raise
 from harness.run.stack import Stack
+from harness.run.steady import ProbeTrigger, SteadyState
 from harness.run.uichoices import UiChoices
 from harness.run.uisession import UiSession
 from harness.run.watch import Trigger, first_trigger
@@ -93,7 +95,7 @@ def run_id_for(scenario: Scenario, now: datetime | None = None) -> str:
 
 
 class StopConditionTriggered(Exception):
-    def __init__(self, trigger: Trigger):
+    def __init__(self, trigger: Trigger | ProbeTrigger):
         super().__init__(trigger.describe())
         self.trigger = trigger
 
@@ -139,9 +141,15 @@ class Run:
                 if self.ui is not None:  # each test of the session writes to a run directory of its own
                     runtime.model_copy(update={"ui_session": True}).save(self.run_dir / "runtime.json")
                 raise_if_received(self._signals)
-                journal.steady_state["before"] = stack.probe()
-                self._drive_load(stack, journal)
-                journal.steady_state["after"] = stack.probe()
+                events = EventLog(self.run_dir / "timeline.jsonl")
+                steady = SteadyState(self.scenario, self.run_dir, events, stack.probe)
+                journal.steady_state["before"] = steady.check("before")
+                steady.start()
+                try:
+                    self._drive_load(stack, journal, steady)
+                finally:
+                    steady.stop()
+                journal.steady_state["after"] = steady.check("after")
             status = "completed"
         except StopConditionTriggered as exc:
             status, exit_code = "aborted", EXIT_ABORTED
@@ -194,13 +202,13 @@ class Run:
                              self.duration_scale)  # fmt: skip
         return journal
 
-    def _drive_load(self, stack: Stack, journal: Journal) -> None:
+    def _drive_load(self, stack: Stack, journal: Journal, steady: SteadyState) -> None:
         load = loadgen.start(stack.spawn, journal, self.run_dir, stack.load_env(), self.mode)
         try:
             if self.ui is not None:
                 self._serve_ui(load, stack, journal)
             else:
-                self._watch(load.master, stack, journal)
+                self._watch(load.master, stack, journal, steady)
                 self._check_load_made_records(load.master)
                 load.check_exit(journal)
         finally:
@@ -215,9 +223,10 @@ class Run:
                                  self._signals)  # fmt: skip
         self.session.serve(load)
 
-    def _watch(self, locust: ManagedProcess, stack: Stack, journal: Journal) -> None:
-        """Once a second until the load ends: keep the journal current, judge the stop conditions, notice a
-        service that died, refresh live.json; every console interval, print the live line."""
+    def _watch(self, locust: ManagedProcess, stack: Stack, journal: Journal, steady: SteadyState) -> None:
+        """Once a second until the load ends: keep the journal current, judge the stop conditions (on the
+        records and on the probes), notice a service that died, refresh live.json; every console interval,
+        print the live line."""
         deadline = time.monotonic() + self.scenario.duration_s + LOCUST_GRACE_S
         timeline = self.run_dir / "timeline.jsonl"
         progress = Progress(timeline, self.console)
@@ -236,7 +245,8 @@ class Run:
             stack.check()
             now = time.time()
             if live.poll() >= 0 and conditions:
-                trigger = first_trigger(conditions, live.records, now)
+                trigger: Trigger | ProbeTrigger | None = first_trigger(conditions, live.records, now)
+                trigger = trigger or steady.trigger(now)
                 if trigger is not None:
                     raise StopConditionTriggered(trigger)
             state = journal.to_dict()
