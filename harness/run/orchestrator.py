@@ -12,9 +12,11 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from harness import plugins
 from harness.chaos.session import EventLog
 from harness.errors import EXIT_ABORTED, EXIT_INFRA, HarnessError, InfrastructureError, InputError
 from harness.records import shard_paths
@@ -50,8 +52,10 @@ def run_scenario_file(
     workers: int = 0,
     ui: loadgen.LoadMode | None = None,
     console: Console | None = None,
+    overrides: Sequence[str] = (),
 ) -> int:
-    scenario = load_scenario(path)  # bad input raises before anything starts or is written
+    plugins.check_all()  # a plugin that does not import stops the run here, named with its package (exit 2)
+    scenario = load_scenario(path, overrides)  # bad input raises before anything starts or is written
     if not duration_scale > 0:
         raise InputError(f"--duration-scale must be above 0 (got {duration_scale:g})")
     if seed is not None:
@@ -133,6 +137,7 @@ class Run:
         for line in cleaned:
             journal.event("leftovers_cleaned", line.strip())
         stack = Stack(self.scenario, self.run_dir, journal, self.active, self.registration)
+        stack.secret_values += self.scenario.secret_values  # from secret-named ${VAR}s: scanned for too
         rollback = Rollback(journal, self.run_dir)
         exit_code, status = EXIT_INFRA, "crashed"
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from harness import plugins
 from harness.contract import Env, Outcome
@@ -359,6 +359,22 @@ class Scenario(Model):
                 if fault.channel == "network" and not netns:
                     raise at_field(where, f"{fault.type} needs target.netns: true (the link it acts on)")
         return self
+
+    # what parameters put in from secret-named variables (harness.scenario.params): the resolved file keeps
+    # the ${VAR} text at those paths, and the values join the run's secret scan
+    _secret_templates: dict[tuple[str | int, ...], str] = PrivateAttr(default_factory=dict)
+    _secret_values: tuple[str, ...] = PrivateAttr(default=())
+
+    def keep_secrets(self, templates: dict[tuple[str | int, ...], str], values: list[str]) -> None:
+        self._secret_templates, self._secret_values = dict(templates), tuple(v for v in values if v)
+
+    @property
+    def secret_templates(self) -> dict[tuple[str | int, ...], str]:
+        return dict(self._secret_templates)
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        return self._secret_values
 
     def fault_types(self, *channels: Channel) -> set[str]:
         """The fault types this scenario uses (on `channels`, or on any)."""

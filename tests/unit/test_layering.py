@@ -39,7 +39,8 @@ ALLOWED: dict[str, set[str]] = {
     "report": {"analysis", "contract", "records", "scenario"},
     "load": {"clients", "contract", "faults", "proxy", "records", "scenario"},
     "run": {"analysis", "chaos", "clients", "contract", "faults", "probes", "proxy", "records", "report", "scenario"},
-    "cli": {"contract", "idp", "proxy", "report", "run", "scenario"},
+    "scaffold": set(),
+    "cli": {"contract", "idp", "proxy", "report", "run", "scaffold", "scenario"},
     "__main__": {"cli"},
 }
 ONLY_IN_LOAD = ("gevent", "locust", "geventhttpclient")
