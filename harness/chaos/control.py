@@ -19,14 +19,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from harness.chaos.command import Commands
 from harness.chaos.netfaults import NetFaults
 from harness.chaos.plugin import PluginFaults
 from harness.chaos.process import ProcessFaults
 from harness.contract import Env, HostEvent
 from harness.faults import FAULT_ADAPTER, FaultModel, PluginFault
 from harness.faults.base import NetworkFault, ProcessFault
+from harness.faults.command import CommandFault
 
-HostFault = ProcessFault | NetworkFault | PluginFault
+HostFault = ProcessFault | NetworkFault | CommandFault | PluginFault
 
 
 class FaultRefused(Exception):
@@ -34,7 +36,7 @@ class FaultRefused(Exception):
 
 
 class HostFaults:
-    """Applies and removes process, network and plugin faults; every change is also written to the
+    """Applies and removes process, network, command and plugin faults; every change is also written to the
     timeline."""
 
     def __init__(
@@ -44,16 +46,21 @@ class HostFaults:
         emit: Callable[[HostEvent], None],
         clock: Callable[[], float],
         kernel: dict[str, bool] | None = None,
+        commands: Commands | None = None,
         plugins: PluginFaults | None = None,
     ):
         self.processes, self.network, self.emit, self.clock = processes, network, emit, clock
         self.kernel = kernel or {}
-        self.plugins = plugins
+        self.commands, self.plugins = commands, plugins
         self._types: dict[str, HostFault] = {}
 
     def apply(self, name: str, fault: HostFault) -> dict[str, Any]:
         asked = self.clock()
-        if isinstance(fault, PluginFault):
+        if isinstance(fault, CommandFault):
+            if self.commands is None:
+                raise FaultRefused(f"{fault.type}: no command runner in this run")
+            done = self.commands.apply(name, fault)
+        elif isinstance(fault, PluginFault):
             if self.plugins is None:
                 raise FaultRefused(f"{fault.type}: no plugin fault runner in this run")
             done = self.plugins.apply(name, fault)
@@ -76,7 +83,10 @@ class HostFaults:
     def remove(self, name: str) -> dict[str, Any]:
         asked = self.clock()
         fault = self._types.pop(name)
-        if isinstance(fault, PluginFault):
+        if isinstance(fault, CommandFault):
+            assert self.commands is not None
+            done = self.commands.remove(name)
+        elif isinstance(fault, PluginFault):
             assert self.plugins is not None
             done = self.plugins.remove(name)
         elif isinstance(fault, ProcessFault):
@@ -132,7 +142,7 @@ class ControlServer:
             try:
                 if method == "POST":
                     fault: FaultModel = FAULT_ADAPTER.validate_python(json.loads(body or b"{}"))
-                    if not isinstance(fault, ProcessFault | NetworkFault | PluginFault):
+                    if not isinstance(fault, HostFault):
                         return 400, {"error": f"{fault.type} is a {fault.channel} fault, not a host one"}
                     return 200, self.faults.apply(name, fault)
                 if method == "DELETE":

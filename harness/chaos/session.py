@@ -10,11 +10,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import requests
 
 from harness.chaos import leftovers
+from harness.chaos.command import Commands
 from harness.chaos.control import ControlServer, HostFaults
 from harness.chaos.netfaults import NetFaults, probe
 from harness.chaos.netns import Link, Namespace, host_addresses
@@ -43,10 +44,12 @@ class OrchestratedTarget:
     """The target as the process faults see it: the orchestrator's process handle and restart, and two
     direct requests (bypassing the proxy) to tell whether it issues tokens and whether a token survived."""
 
-    def __init__(self, process: Callable[[], Any], restart: Callable[[], Any], url: str, client: tuple[str, str]):
+    def __init__(self, process: Callable[[], Any], restart: Callable[[], Any], url: str, client: tuple[str, str],
+                 verify: str | bool = True):  # fmt: skip
         self._process, self.restart, self.url, self._client = process, restart, url.rstrip("/"), client
         self._session = requests.Session()
         self._session.trust_env = False
+        self._session.verify = verify  # a target over TLS: the run's CA
 
     def main_pid(self) -> int | None:
         process = self._process()
@@ -72,19 +75,26 @@ class OrchestratedTarget:
             return None
 
 
+# what the leftovers registration keeps, not done yet: command reverts, plugin faults
+PendingKind = Literal["commands", "plugin_faults"]
+OnPending = Callable[[PendingKind, list[dict[str, Any]]], None]
+
+
 class ChaosSession:
     def __init__(self, scenario: Scenario, run_id: str, run_dir: Path,
-                 on_pending: Callable[[list[dict[str, Any]]], None] = lambda pending: None):  # fmt: skip
+                 on_pending: OnPending = lambda kind, pending: None):  # fmt: skip
         self.scenario, self.run_id, self.run_dir = scenario, run_id, run_dir
         self.emit = EventLog(run_dir / "timeline.jsonl")
-        self.types = scenario.fault_types("process", "network", "plugin")
+        self.types = scenario.fault_types("process", "network", "command", "plugin")
         self.namespace: Namespace | None = None
         self.kernel: dict[str, bool] = {}
         self.processes: ProcessFaults | None = None
         self.network: NetFaults | None = None
+        self.commands: Commands | None = None
         self.plugins: PluginFaults | None = None
         self.control: ControlServer | None = None
-        self._on_pending = on_pending  # plugin faults not reverted yet: for the leftovers registry
+        # command reverts not run yet, plugin faults not reverted yet: for the leftovers registry
+        self._on_pending = on_pending
 
     @property
     def link(self) -> Link | None:
@@ -125,10 +135,13 @@ class ChaosSession:
         if not self.types:
             return {}
         self.processes = ProcessFaults(target, self.emit) if target is not None else None
+        if "command" in self.types:
+            self.commands = Commands(self.run_dir / "logs", lambda pending: self._on_pending("commands", pending))
         if self.scenario.fault_types("plugin"):
             where = Where(self.run_dir, target.url if target is not None else base_url, base_url)
-            self.plugins = PluginFaults(where, self._on_pending)
-        faults = HostFaults(self.processes, self.network, self.emit, time.time, self.kernel, self.plugins)
+            self.plugins = PluginFaults(where, lambda pending: self._on_pending("plugin_faults", pending))
+        faults = HostFaults(self.processes, self.network, self.emit, time.time, self.kernel, self.commands,
+                            self.plugins)  # fmt: skip
         self.control = ControlServer(faults).start()
         return self.control.env()
 
@@ -144,8 +157,8 @@ class ChaosSession:
 
     def roll_back_faults(self) -> list[tuple[str, bool, str]]:
         """After the load stopped (its timeline removed what it could): stop the channel, SIGCONT anything
-        paused, wait for restarts under way, remove network faults still on, revert plugin faults still
-        applied."""
+        paused, wait for restarts under way, remove network faults still on, revert commands and plugin faults
+        still applied."""
         steps: list[tuple[str, bool, str]] = []
         if self.control is not None:
             self.control.close()
@@ -156,6 +169,8 @@ class ChaosSession:
         if self.network is not None:
             problems = self.network.close()
             steps.append(("network faults", not problems, "; ".join(problems) or "no nft table or qdisc left"))
+        if self.commands is not None:
+            steps += self.commands.close() or [("command faults", True, "no command left to revert")]
         if self.plugins is not None:
             steps += self.plugins.close() or [("plugin faults", True, "no plugin fault left to revert")]
         return steps

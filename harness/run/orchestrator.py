@@ -18,6 +18,7 @@ from pathlib import Path
 
 from harness import plugins
 from harness.chaos.session import EventLog
+from harness.clients.users import UsersFileError, read_users_file
 from harness.errors import EXIT_ABORTED, EXIT_INFRA, HarnessError, InfrastructureError, InputError
 from harness.records import shard_paths
 from harness.run import loadgen
@@ -26,6 +27,7 @@ from harness.run.finish import finish
 from harness.run.journal import Journal, read_jsonl, scenario_entry
 from harness.run.leftovers import ActiveRuns, Registration
 from harness.run.live import LiveView
+from harness.run.origins import read_provider
 from harness.run.plan import describe_plan
 from harness.run.rollback import Rollback
 from harness.run.services import ManagedProcess
@@ -64,7 +66,9 @@ def run_scenario_file(
         scenario = scenario.scaled(duration_scale)
     check_external_target(scenario)
     if dry_run:
-        print(describe_plan(scenario))
+        target = scenario.target  # an external provider behind a proxy: its discovery is read (one GET)
+        reads = isinstance(target, ExternalTarget) and scenario.proxy.kind != "none"
+        print(describe_plan(scenario, read_provider(target) if isinstance(target, ExternalTarget) and reads else None))
         return 0
     mode = loadgen.LoadMode(workers=workers) if ui is None else ui
     return Run(scenario, Path(path), Path(out), mode, duration_scale, console).execute()
@@ -79,18 +83,20 @@ def clean_leftovers(out: str | Path | None = None) -> int:
 
 
 def check_external_target(scenario: Scenario) -> None:
-    """What an external provider needs before anything starts (the model already checked the hosts)."""
+    """What an external provider needs from the environment before anything starts (the model already
+    checked the hosts, the CA bundle and `resolve`): its client credentials, and a users file that reads."""
     target = scenario.target
     if not isinstance(target, ExternalTarget):
         return
-    if scenario.proxy.kind != "none":
-        raise InputError(
-            f"{scenario.name}: an external provider is reached at its issuer URL, so proxy faults would not "
-            "touch it; set proxy: {kind: none} (network faults for external providers are not supported yet)"
-        )
     missing = [name for name in (target.client_id_env, target.client_secret_env) if not os.environ.get(name)]
     if missing:
         raise InputError(f"{scenario.name}: set the environment variables {', '.join(missing)} (target credentials)")
+    users_file = os.environ.get(target.users_file_env)
+    if users_file:
+        try:
+            read_users_file(users_file)
+        except UsersFileError as exc:
+            raise InputError(f"{target.users_file_env}: {exc}") from None
 
 
 def run_id_for(scenario: Scenario, now: datetime | None = None) -> str:
