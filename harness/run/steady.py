@@ -119,13 +119,16 @@ class SteadyState:
         assert probe.every_s is not None
         while not self._stop.is_set():
             started = time.monotonic()
-            result = run_probe(probe, self.context(probe))
-            with self._lock:
-                count = self._failing.get(probe.name, (0, ""))[0]
-                self._failing[probe.name] = (0 if result.ok else count + 1, result.detail)
-            self.emit({"kind": "probe", "ts": time.time(), "probe": probe.name, "type": probe.type,
-                       **result.as_dict()})  # fmt: skip
+            self.record(probe, run_probe(probe, self.context(probe)))
             self._stop.wait(max(0.0, probe.every_s - (time.monotonic() - started)))
+
+    def record(self, probe: ProbeModel, result: ProbeResult) -> None:
+        """One check during the load: a timeline event, and the probe's count of failures in a row."""
+        with self._lock:
+            count = self._failing.get(probe.name, (0, ""))[0]
+            self._failing[probe.name] = (0 if result.ok else count + 1, result.detail)
+        self.emit({"kind": "probe", "ts": time.time(), "probe": probe.name, "type": probe.type,
+                   **result.as_dict()})  # fmt: skip
 
     def stop(self) -> None:
         self._stop.set()
