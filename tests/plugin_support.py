@@ -62,6 +62,11 @@ class FakeEntryPoint:
     dist: FakeDist = field(default_factory=lambda: FakeDist(PACKAGE))
 
 
+def _dist_name(entry: Any) -> str | None:
+    dist = getattr(entry, "dist", None)
+    return dist.metadata["Name"] if dist is not None else None
+
+
 def fixture_entries() -> dict[str, dict[str, str]]:
     """group -> {name: value} of the fixture package's pyproject.toml."""
     project = tomllib.loads((FIXTURE / "pyproject.toml").read_text())["project"]
@@ -80,7 +85,9 @@ def registry_with(extra: Mapping[str, Mapping[str, str]] | None = None, package:
     ]
 
     def source(group: str) -> list[Any]:
-        return [*metadata.entry_points(group=group), *(ep for ep in fakes if ep.group == group)]
+        # an install of the fixture in place (its egg-info beside it, found on sys.path) is not counted twice
+        installed = [ep for ep in metadata.entry_points(group=group) if not (fixture and _dist_name(ep) == PACKAGE)]
+        return [*installed, *(ep for ep in fakes if ep.group == group)]
 
     sys.path.insert(0, str(FIXTURE))
     registry = plugins.Registry(source)
