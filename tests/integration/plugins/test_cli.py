@@ -5,6 +5,7 @@ attributes, flow reference or an override are named by file, line and field; eve
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -77,6 +78,14 @@ def test_a_plugins_attributes_and_types_are_checked_with_file_line_and_field(tmp
     said = result.stderr + result.stdout
     assert "s.yaml:10: phases.1.faults.0.paht: unknown field; did you mean path?" in said
     assert "s.yaml:12: probes.0: unknown type 'testplugin_flag_gone'; did you mean 'testplugin_flag_absent'?" in said
+
+
+def test_the_schema_has_the_installed_plugins_types(tmp_path: Path, site: Path) -> None:
+    installed = json.loads(harness(tmp_path, site, "schema").stdout)
+    assert {"FlagFault", "FlagAbsentProbe"} <= set(installed["$defs"])
+    assert "testplugin_checkout" in json.dumps(installed["$defs"]["FlowWeight"])
+    builtin = harness(tmp_path, site, "schema", "--builtin").stdout
+    assert builtin == (Path(__file__).resolve().parents[3] / "scenarios" / "schema.json").read_text()
 
 
 def test_a_flow_reference_that_does_not_import_and_a_bad_override_are_named(tmp_path: Path, site: Path) -> None:
