@@ -68,6 +68,9 @@ def test_a_plugin_that_fails_to_import_stops_the_run_naming_its_package(tmp_path
     assert "fault 'acme_outage' (acme_broken.faults:Outage) from package acme-broken 0.2.0" in run.stderr
     assert "No module named 'acme_sdk_not_installed'" in run.stderr and "fix or uninstall acme-broken" in run.stderr
     assert not (tmp_path / "out").exists()  # nothing started, nothing written
+    listed = harness(tmp_path, site, "scenarios", "--plugins", extra_sites=(broken,))
+    assert listed.returncode == 2 and "testplugin_flag" in listed.stdout
+    assert "acme_outage" in listed.stdout and "FAILED TO LOAD: ModuleNotFoundError" in listed.stdout
 
 
 def test_a_plugins_attributes_and_types_are_checked_with_file_line_and_field(tmp_path: Path, site: Path) -> None:
