@@ -102,8 +102,8 @@ def _tree(text: str, filename: str, chain: tuple[Path, ...]) -> tuple[Any, dict[
         return data, where
     source = where[("extends",)]
     if base_path in chain or base_path == Path(filename).resolve():
-        raise ScenarioError([source.problem("extends", f"{base_path.name} extends itself, through "
-                                                       f"{' -> '.join(p.name for p in chain) or 'this file'}")])
+        cycle = " -> ".join(p.name for p in (*chain, Path(filename).resolve(), base_path))
+        raise ScenarioError([source.problem("extends", f"the files extend one another in a cycle: {cycle}")])
     if len(chain) >= params.MAX_EXTENDS:
         raise ScenarioError([source.problem("extends", f"more than {params.MAX_EXTENDS} files extend one another")])
     base, base_where = _tree(_read(base_path, source), str(base_path), (*chain, Path(filename).resolve()))

@@ -90,14 +90,22 @@ def test_an_error_in_the_base_names_the_base_file(tmp_path: Path) -> None:
 
 def test_extends_cycles_are_refused(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text("extends: b.yaml\nname: a\n")
+    (tmp_path / "self.yaml").write_text("extends: self.yaml\nname: s\n")
+    with pytest.raises(ScenarioError, match=r"in a cycle: self\.yaml -> self\.yaml"):
+        load_scenario(tmp_path / "self.yaml")
     (tmp_path / "b.yaml").write_text("extends: a.yaml\nname: b\n")
     with pytest.raises(ScenarioError) as info:
         load_scenario(tmp_path / "a.yaml")
-    assert f"{tmp_path / 'b.yaml'}:1: extends: a.yaml extends itself" in str(info.value)
+    assert f"{tmp_path / 'b.yaml'}:1: extends: the files extend one another in a cycle: a.yaml -> b.yaml -> a.yaml" in (
+        str(info.value)
+    )
 
 
 def test_the_resolved_scenario_keeps_secret_variables_unsubstituted() -> None:
-    text = SCENARIO + "target: {kind: embedded}\nprobes:\n  - {name: app, type: http, url: 'http://127.0.0.1:9/h?t=${APP_TOKEN}'}\n"
+    text = (
+        SCENARIO
+        + "target: {kind: embedded}\nprobes:\n  - {name: app, type: http, url: 'http://127.0.0.1:9/h?t=${APP_TOKEN}'}\n"
+    )
     scenario = load_scenario_text(text, "params.yaml", environ={"BASELINE_S": "2", "APP_TOKEN": "s3cr3t-value"})
     assert "s3cr3t-value" in scenario.probes[0].urls()[0]  # the run uses it
     resolved = resolved_yaml(scenario)
