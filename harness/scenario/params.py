@@ -116,13 +116,15 @@ def substitute(data: Any, where: dict[PathKey, Source], environ: Mapping[str, st
                 return match.group(0) if keep_secrets else match.group(0)[1:]
             got = environ.get(name) or (default if default is not None else None)
             if got is None:
+                if keep_secrets:  # the second pass, for the resolved file: already reported
+                    return match.group(0)
                 src = where.get(path, Source("<scenario>", None))
                 message = f"${{{name}}} is not set in the environment (set it, or give a default: ${{{name}:-value}})"
                 problems.append(src.problem(dotted(path), message))
                 return ""
             if SECRET_NAME.search(name):
                 secret_used = True
-                if environ.get(name):
+                if environ.get(name) and not keep_secrets:
                     resolved.secret_values.append(got)
                 if keep_secrets:
                     return match.group(0)

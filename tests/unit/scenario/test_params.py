@@ -44,6 +44,12 @@ def test_a_variable_not_set_is_named_with_its_file_and_line() -> None:
     assert "USERS" not in message  # it has a default
 
 
+def test_a_variable_not_set_beside_a_secret_one_is_reported_once() -> None:
+    text = SCENARIO.replace('"${BASELINE_S}"', '"${APP_TOKEN}${MISSING}"')
+    message = errors(text, environ={"APP_TOKEN": "1"})
+    assert message.count("${MISSING} is not set") == 1 and "APP_TOKEN" not in message
+
+
 def test_a_substituted_value_is_validated_with_its_source() -> None:
     message = errors(SCENARIO, environ={"BASELINE_S": "soon"})
     assert "params.yaml:6: phases.0.duration_s" in message
