@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.event
 import locust
+import locust.exception
 from locust import LoadTestShape, User, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
@@ -27,7 +29,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from harness.clients import RetryPolicy
 from harness.clients.flows import ClientCredentials, build_flows
 from harness.clients.transport import make_session
-from harness.contract import Env, Runtime, ScenarioChoice, TimelineEvent
+from harness.contract import PHASE, Env, Runtime, ScenarioChoice, TimelineEvent, WorkerSetup
 from harness.faults import FaultApplier
 from harness.faults.base import ProxyFault
 from harness.load import resilience, webui
@@ -35,6 +37,7 @@ from harness.load.distributed import MasterSide, WorkerSide
 from harness.load.live import LiveStats
 from harness.load.pacing import PacedCaller, Pacer
 from harness.load.recorder import Recorder
+from harness.load.remote import join_remote
 from harness.load.shape import rate_at, target_at
 from harness.load.timeline import JsonLines, Timeline
 from harness.proxy.client import ToxiproxyClient
@@ -42,6 +45,8 @@ from harness.scenario import Scenario, load_scenario
 
 FLUSH_INTERVAL_S = 1.0
 PLUGIN_ATTR = "harness_plugin"
+READY_ATTR = "harness_ready"  # a gevent Event, set once the plugin is registered (late for a remote worker)
+JOIN_TIMEOUT_S = 60.0  # a remote worker's users wait this long for the run's setup
 
 
 def node_name(runner: Any) -> str:
@@ -55,8 +60,8 @@ def node_name(runner: Any) -> str:
 class HarnessPlugin:
     """Everything the harness adds to one Locust process: records, the fault timeline, the scenario."""
 
-    def __init__(self, environment: Environment, runtime: Runtime, scenario: Scenario):
-        self.environment, self.runtime, self.scenario = environment, runtime, scenario
+    def __init__(self, environment: Environment, runtime: Runtime, scenario: Scenario, remote: bool = False):
+        self.environment, self.runtime, self.scenario, self.remote = environment, runtime, scenario, remote
         runner = environment.runner
         self.is_worker = isinstance(runner, WorkerRunner)
         self.is_master = isinstance(runner, MasterRunner)
@@ -77,6 +82,7 @@ class HarnessPlugin:
         if not self.is_worker:
             self._events = JsonLines(os.path.join(runtime.run_dir, "timeline.jsonl"))
         self.master_side: MasterSide | None = None
+        self.worker_side: WorkerSide | None = None
         self._greenlets: list[gevent.Greenlet] = []
         self._users_made = 0
         self.test_started_at: float | None = None
@@ -88,16 +94,19 @@ class HarnessPlugin:
         setattr(self.environment, PLUGIN_ATTR, self)
         ev = self.environment.events
         ev.test_start.add_listener(self.on_test_start)
+        ev.test_stopping.add_listener(self.on_test_stopping)  # before the master's flush handshake
         ev.test_stop.add_listener(self.on_test_stop)
         ev.quitting.add_listener(self.on_quitting)
         if self.recorder is not None:
             self._greenlets.append(gevent.spawn(self._flush_loop))
         if self.is_worker:
             assert self.recorder is not None and self.environment.runner is not None
-            self.environment.runner.register_message("harness_phase", self._on_phase)
-            WorkerSide(self.environment, self.recorder, self.live, self.node).register()
+            self.environment.runner.register_message(PHASE, self._on_phase)
+            self.worker_side = WorkerSide(self.environment, self.recorder, self.live, self.node, self.remote)
+            self._greenlets += self.worker_side.register()
         if self.is_master:
-            self.master_side = MasterSide(self.environment, self.live, self.emit, self.current_phase)
+            self.master_side = MasterSide(self.environment, self.live, self.emit, self.current_phase,
+                                          self.worker_setup, Path(self.runtime.run_dir) / "records")  # fmt: skip
             self.master_side.register()
             self._greenlets.append(gevent.spawn(self.master_side.watch))
         if self.environment.web_ui is not None:
@@ -106,10 +115,34 @@ class HarnessPlugin:
                 self.environment.web_ui, self.view_rows, resilience.COLUMNS, Path(run_dir), self.start_refusal
             )
 
+        ready(self.environment).set()
+
     @staticmethod
     def of(environment: Environment) -> HarnessPlugin:
         plugin: HarnessPlugin = getattr(environment, PLUGIN_ATTR)
         return plugin
+
+    @staticmethod
+    def wait(environment: Environment, timeout_s: float = JOIN_TIMEOUT_S) -> HarnessPlugin:
+        """The plugin, once there is one: a late remote worker gets users before the run's setup arrives."""
+        if not ready(environment).wait(timeout_s):
+            raise locust.exception.StopUser()
+        return HarnessPlugin.of(environment)
+
+    def worker_setup(self) -> WorkerSetup:
+        """What a remote worker is told (the master's side): everything but secrets."""
+        runtime = self.runtime
+        try:
+            user_count = int(os.environ.get(Env.USER_COUNT, "0"))
+        except ValueError:
+            user_count = 0
+        return {
+            "run_id": os.path.basename(os.path.normpath(runtime.run_dir)),
+            "scenario_yaml": Path(runtime.scenario_file).read_text(encoding="utf-8"),
+            "base_url": runtime.base_url, "target_url": runtime.target_url, "client_id": runtime.client_id,
+            "seed": runtime.seed, "user_count": user_count, "phase": self.current_phase(),
+            "started_at": self.test_started_at,
+        }  # fmt: skip
 
     def emit(self, event: TimelineEvent) -> None:
         if self._events is not None:
@@ -117,10 +150,15 @@ class HarnessPlugin:
         if self.is_master and event["kind"] == "phase_start":
             runner = self.environment.runner
             assert runner is not None
-            runner.send_message("harness_phase", event["phase"])  # workers label their records with it
+            runner.send_message(PHASE, event["phase"])  # workers label their records with it
 
     def _on_phase(self, environment: Environment, msg: Any, **_: Any) -> None:
         self._worker_phase = str(msg.data)
+
+    def join_running(self, phase: str, started_at: float | None) -> None:
+        """A remote worker joining: the phase the run is in (a late one starts there)."""
+        self._worker_phase = phase
+        self.test_started_at = started_at
 
     # --- events ----------------------------------------------------------------------------------
 
@@ -170,6 +208,10 @@ class HarnessPlugin:
             os.replace(tmp, own)
             self.emit({"kind": "scenario_selected", "ts": time.time(), "scenario": scenario.name})
 
+    def on_test_stopping(self, **_: Any) -> None:
+        if self.timeline is not None:
+            self.timeline.stop()  # faults off first: bringing records home may take a moment
+
     def on_test_stop(self, **_: Any) -> None:
         if self.timeline is not None:
             self.timeline.stop()  # the web UI's Stop lands here too: every active fault comes off
@@ -183,6 +225,8 @@ class HarnessPlugin:
             self.timeline.stop()
         if self.recorder is not None:
             self.recorder.flush()
+        if self.worker_side is not None:
+            self.worker_side.on_quitting()
         for greenlet in self._greenlets:
             greenlet.kill(block=False)
         if self._events is not None:
@@ -280,19 +324,43 @@ def _form_choices(runtime_path: str) -> list[str]:
 
 @events.init.add_listener  # type: ignore[untyped-decorator]
 def _on_init(environment: Environment, **_: Any) -> None:
-    path = environment.parsed_options.harness_runtime if environment.parsed_options else ""
+    options = environment.parsed_options
+    path = options.harness_runtime if options else ""
+    work_dir = os.environ.get(Env.WORKER_DIR, "")
+    if not path and isinstance(environment.runner, WorkerRunner) and work_dir:
+        node = node_name(environment.runner)  # `harness worker --master`: the master sends the rest
+        join_remote(environment, Path(work_dir), node, _start_remote)
+        return
     if not path:
         raise SystemExit("harness: --harness-runtime (or HARNESS_RUNTIME) is required; use `harness run`")
     runtime = Runtime.load(path)
     environment.host = runtime.base_url  # the web UI shows where load goes, and asks for no host
-    HarnessPlugin(environment, runtime, load_scenario(runtime.scenario_file)).register()
+    plugin = HarnessPlugin(environment, runtime, load_scenario(runtime.scenario_file))
+    plugin.register()
+    if plugin.master_side is not None and options is not None and options.headless:
+        plugin.master_side.gate(options.expect_workers, options.expect_workers_max_wait)
+
+
+def _start_remote(environment: Environment, runtime: Runtime, scenario: Scenario, setup: WorkerSetup) -> None:
+    environment.host = runtime.base_url
+    plugin = HarnessPlugin(environment, runtime, scenario, remote=True)
+    plugin.join_running(setup["phase"], setup["started_at"])
+    plugin.register()
+
+
+def ready(environment: Environment) -> gevent.event.Event:
+    event = getattr(environment, READY_ATTR, None)
+    if event is None:
+        event = gevent.event.Event()
+        setattr(environment, READY_ATTR, event)
+    return event
 
 
 class SsoUser(User):
     """One simulated client running the scenario's weighted mix of SSO journeys, closed or open loop."""
 
     def on_start(self) -> None:
-        plugin = HarnessPlugin.of(self.environment)
+        plugin = HarnessPlugin.wait(self.environment)
         index, self.rng = plugin.new_user_rng()
         scenario = plugin.scenario
         self.think_time_s = scenario.load.think_time_s

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.run.journal import read_jsonl
+from harness.run.journal import WORKER_EVENTS, describe_worker_event, read_jsonl
 
 
 class Progress:
@@ -36,6 +36,8 @@ def describe(ev: dict[str, Any]) -> str:
         return f"fault {ev['fault_id']} removed, {late_ms:.0f} ms after asked"
     if kind == "fault_error":
         return f"fault {ev['fault_id']} could not be {ev.get('action')}d: {ev.get('error')}"
+    if kind in WORKER_EVENTS:
+        return describe_worker_event(ev)
     return ""
 
 

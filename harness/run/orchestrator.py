@@ -18,8 +18,9 @@ from pathlib import Path
 from harness.errors import EXIT_ABORTED, EXIT_INFRA, HarnessError, InfrastructureError, InputError
 from harness.records import shard_paths
 from harness.report.build import build_report
-from harness.run import loadgen
+from harness.run import loadgen, remote
 from harness.run.console import Progress, print_verdict
+from harness.run.coverage import worker_coverage
 from harness.run.journal import Journal, read_jsonl, scenario_entry
 from harness.run.leftovers import ActiveRuns, Registration
 from harness.run.plan import describe_plan
@@ -46,6 +47,10 @@ def run_scenario_file(
     dry_run: bool = False,
     workers: int = 0,
     ui: loadgen.LoadMode | None = None,
+    master_bind: str | None = None,
+    expect_workers: int = 0,
+    workers_timeout_s: float = loadgen.EXPECT_WORKERS_WAIT_S,
+    listen: str | None = None,
 ) -> int:
     scenario = load_scenario(path)  # bad input raises before anything starts or is written
     if not duration_scale > 0:
@@ -55,11 +60,34 @@ def run_scenario_file(
     if duration_scale != 1.0:
         scenario = scenario.scaled(duration_scale)
     check_external_target(scenario)
+    master = remote.parse_hostport(master_bind, "--master-bind") if master_bind is not None else None
+    if master is not None and master[0] not in ("0.0.0.0", "::"):
+        remote.check_listen(master[0], "--master-bind")
+    address = remote.check_listen(listen) if listen is not None else None
+    check_listen_target(scenario, address)
+    if ui is None:
+        mode = loadgen.LoadMode(workers=workers, master_host=master[0] if master else "127.0.0.1",
+                                master_port=master[1] if master else 0, expect_workers=expect_workers,
+                                workers_timeout_s=workers_timeout_s)  # fmt: skip
+    else:
+        mode = ui
+    remote.check_remote(scenario, mode.workers, mode.expected, master_bind)
     if dry_run:
-        print(describe_plan(scenario))
+        print(describe_plan(scenario, address))
+        print("\n".join(remote.describe(mode.workers, mode.expected, master, mode.workers_timeout_s, address)))
         return 0
-    mode = loadgen.LoadMode(workers=workers) if ui is None else ui
-    return Run(scenario, Path(path), Path(out), mode, duration_scale).execute()
+    return Run(scenario, Path(path), Path(out), mode, duration_scale, listen=address).execute()
+
+
+def check_listen_target(scenario: Scenario, listen: str | None) -> None:
+    """--listen moves our own services: there must be one that remote workers can reach there."""
+    if listen is None:
+        return
+    if isinstance(scenario.target, ExternalTarget):
+        raise InputError(f"--listen {listen}: an external provider is reached at its issuer; nothing of ours listens")
+    if getattr(scenario.target, "netns", False) and scenario.proxy.kind == "none":
+        raise InputError(f"--listen {listen}: with target.netns the target is reached through the proxy; "
+                         "drop proxy: {kind: none}")  # fmt: skip
 
 
 def clean_leftovers(out: str | Path = "reports") -> int:
@@ -97,8 +125,8 @@ class StopConditionTriggered(Exception):
 
 class Run:
     def __init__(self, scenario: Scenario, source: Path, out: Path, mode: loadgen.LoadMode | None = None,
-                 duration_scale: float = 1.0):  # fmt: skip
-        self.scenario, self.source = scenario, source
+                 duration_scale: float = 1.0, listen: str | None = None):  # fmt: skip
+        self.scenario, self.source, self.listen = scenario, source, listen
         self.mode = mode or loadgen.LoadMode()
         self.run_id = run_id_for(scenario)
         for n in range(2, 1000):  # two runs of one scenario in the same second get their own directories
@@ -121,7 +149,7 @@ class Run:
         self.active.save(self.registration)
         for line in cleaned:
             journal.event("leftovers_cleaned", line.strip())
-        stack = Stack(self.scenario, self.run_dir, journal, self.active, self.registration)
+        stack = Stack(self.scenario, self.run_dir, journal, self.active, self.registration, self.listen)
         rollback = Rollback(journal, self.run_dir)
         exit_code, status = EXIT_INFRA, "crashed"
         try:
@@ -155,7 +183,9 @@ class Run:
                 rollback.load = stack.processes.get("locust")
                 rollback.run()
                 stack.stop()
-                journal.close(status, read_jsonl(self.run_dir / "timeline.jsonl"))
+                timeline = read_jsonl(self.run_dir / "timeline.jsonl")
+                journal.workers = worker_coverage(timeline, self.run_dir / "records", time.time())
+                journal.close(status, timeline)
                 self.active.remove(self.run_id)
         return self._report(journal, stack.secret_values, status, exit_code)
 
@@ -177,6 +207,7 @@ class Run:
                 self._serve_ui(load, journal)
             else:
                 self._watch(load.master, stack, journal)
+                self._check_workers_came(load)
                 self._check_load_made_records(load.master)
                 load.check_exit(journal)
         finally:
@@ -198,7 +229,8 @@ class Run:
     def _watch(self, locust: ManagedProcess, stack: Stack, journal: Journal) -> None:
         """Once a second until the load ends: show progress, keep the journal current, judge the stop
         conditions, and notice a service that died."""
-        deadline = time.monotonic() + self.scenario.duration_s + LOCUST_GRACE_S
+        waiting = self.mode.workers_timeout_s if self.mode.expected else 0.0
+        deadline = time.monotonic() + self.scenario.duration_s + LOCUST_GRACE_S + waiting
         timeline = self.run_dir / "timeline.jsonl"
         progress = Progress(timeline)
         conditions = self.scenario.stop_conditions
@@ -219,6 +251,15 @@ class Run:
                     raise StopConditionTriggered(trigger)
         progress.print_new()
         raise_if_received(self._signals)
+
+    def _check_workers_came(self, load: loadgen.Load) -> None:
+        """The master gave up waiting for --expect-workers: say who came, who is missing, who was refused."""
+        events = read_jsonl(self.run_dir / "timeline.jsonl")
+        missing = [e for e in events if e.get("kind") == "workers_missing"]
+        if missing:
+            refused = [e for e in events if e.get("kind") == "worker_refused"]
+            local = [f"w{k}" for k in range(1, self.mode.workers + 1)]
+            raise InfrastructureError(remote.missing_message(missing[-1], local, refused, self.mode.master_address))
 
     def _check_load_made_records(self, locust: ManagedProcess) -> None:
         """A run whose simulated users all crashed has no failed SLO to show for it; say so loudly."""
