@@ -235,6 +235,7 @@ class WorkersFlushed(TypedDict):
     expected: int
     written: int
     missing: NotRequired[list[str]]
+    by_node: NotRequired[dict[str, int]]  # records each worker says it wrote
 
 
 class ScenarioSelected(TypedDict):

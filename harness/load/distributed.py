@@ -347,6 +347,7 @@ class MasterSide:
             "expected": len(expected),
             "written": sum(int(a.get("written", 0)) for cid, a in self.acks.items() if cid in expected),
         }
+        event["by_node"] = {self.roll.node_of(cid): int(a.get("written", 0)) for cid, a in self.acks.items()}
         if missing:
             event["missing"] = sorted(self.roll.node_of(cid) for cid in missing)
         self.emit(event)

@@ -27,6 +27,7 @@ from harness.report.htmlkit import (
     threshold,
     utc,
 )
+from harness.report.workers import load_section, shown
 
 
 def render_report(summary: Mapping[str, Any], figures: Mapping[str, tuple[str, bytes]]) -> str:
@@ -41,6 +42,7 @@ def render_report(summary: Mapping[str, Any], figures: Mapping[str, tuple[str, b
             section("Figures", _figures(figures), "figures"),
             section("Phases", _phases(summary), "phases-section"),
             section("Flows", _flows(summary), "flows"),
+            section("Load", load_section(summary), "load-section") if shown(summary) else "",
             section("Events", _events(summary.get("events") or [], summary), "events-section"),
             section("Rollback", _rollback(summary.get("rollback") or [], summary), "rollback-section"),
             f'<p class="muted">summary schema {e(summary.get("schema_version"))}; '
