@@ -241,6 +241,7 @@ class MasterSide:
             log.error("harness: refused worker %s on %s: %s", refused["node"], refused["host"], refused["reason"])
             self.emit(refused)
             self.runner.send_message(REFUSED, {"reason": refused["reason"]}, client_id=msg.node_id)
+            self._forget(msg.node_id)
         elif decision == "setup":
             self.runner.send_message(SETUP, self.setup(), client_id=msg.node_id)  # type: ignore[arg-type]
         else:
@@ -257,6 +258,20 @@ class MasterSide:
             log.error("harness: worker %s on %s cannot take part: %s", refused["node"], refused["host"],
                       refused["reason"])  # fmt: skip
             self.emit(refused)
+        self._forget(msg.node_id)
+
+    def _forget(self, client_id: str) -> None:
+        """A worker that is not in the run leaves Locust's list now, before its own `quit` arrives: a headless
+        Locust master quits when its last worker quits, which would end a run still waiting for the others."""
+        client = self.runner.clients.get(client_id)
+        if client is None:
+            return
+        del self.runner.clients[client_id]
+        dispatcher = self.runner._users_dispatcher  # what Locust's own "quit" handling does (locust 2.47)
+        if dispatcher is not None:
+            dispatcher.remove_worker(client)
+            if not dispatcher.dispatch_in_progress and self.runner.state == STATE_RUNNING:
+                self.runner.start(self.runner.target_user_count, self.runner.spawn_rate)
 
     def gate(self, expected: int, timeout_s: float) -> None:
         """Before the first phase: wait until `expected` workers are in. After `timeout_s` (0: forever) say who

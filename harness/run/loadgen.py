@@ -23,7 +23,8 @@ from typing import Any
 from harness.contract import Env
 from harness.errors import InfrastructureError, InputError
 from harness.run.journal import Journal, read_jsonl
-from harness.run.services import ManagedProcess, free_port
+from harness.run.remote import master_port
+from harness.run.services import ManagedProcess
 from harness.scenario import Scenario
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "load" / "locustfile.py"
@@ -163,7 +164,7 @@ def start(spawn: Spawn, journal: Journal, run_dir: Path, env: Mapping[str, str],
     logs = run_dir / "logs"
     env = {**env, Env.RUNTIME: str(runtime_path)}  # Env.RUNTIME: the form's choices at parse time
     if mode.expected and not mode.master_port:
-        mode = replace(mode, master_port=free_port(mode.master_host))
+        mode = replace(mode, master_port=master_port(mode.master_host))
     port = mode.master_port
     if mode.expected:
         argv = master_argv(runtime_path, logs, mode)

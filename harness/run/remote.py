@@ -10,10 +10,13 @@ a wildcard is refused, since the workers are told one address to send load to.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
+import random
 import socket
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from harness.clients.flows import credential_variables
@@ -43,6 +46,26 @@ def parse_hostport(value: str, flag: str, default_port: int | None = None) -> tu
     if not host or not port:
         raise InputError(f"{flag} {value!r}: expected HOST:PORT (e.g. 10.0.0.5:5557)")
     return host, port
+
+
+def master_port(host: str = "127.0.0.1", rng: random.Random | None = None) -> int:
+    """A free port for the master below the kernel's ephemeral range. Workers start as the master does and
+    keep reconnecting until it listens; towards an ephemeral port a reconnect can pick that very port as
+    its own source and connect the worker to itself (TCP simultaneous open), and it then never joins.
+    A port no connect ever gets as its source cannot be taken that way."""
+    low = 32768
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    rng = rng or random.Random()
+    for _ in range(200):
+        port = rng.randrange(max(1024, low - 12000), low)
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise InputError(f"no free port for the Locust master on {host} below {low}; give --master-bind HOST:PORT")
 
 
 def check_listen(address: str, flag: str = "--listen") -> str:

@@ -177,7 +177,7 @@ def test_records_of_two_remote_workers_all_come_home_and_match_the_target_log(la
     run_dir = cluster.run_dir()
     workers = {w["node"]: w for w in journal(run_dir)["workers"]}
     assert set(workers) == set(NODES)
-    for node, who in workers.items():
+    for who in workers.values():
         assert who["remote"] and who["complete"] and who["missing"] is None, who
         assert who["host"] and who["pid"] > 0 and who["cores"] >= 1 and who["version"], who
     served = served_by_op(run_dir)
