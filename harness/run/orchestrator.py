@@ -71,7 +71,7 @@ def run_scenario_file(
                                 workers_timeout_s=workers_timeout_s)  # fmt: skip
     else:
         mode = ui
-    remote.check_remote(scenario, mode.workers, mode.expected, master_bind)
+    remote.check_remote(scenario, mode.workers, mode.expect_workers or mode.workers, master_bind)
     if dry_run:
         print(describe_plan(scenario, address))
         print("\n".join(remote.describe(mode.workers, mode.expected, master, mode.workers_timeout_s, address)))

@@ -15,7 +15,7 @@ import ipaddress
 import os
 import random
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,18 @@ def parse_hostport(value: str, flag: str, default_port: int | None = None) -> tu
     return host, port
 
 
-def master_port(host: str = "127.0.0.1", rng: random.Random | None = None) -> int:
+def can_bind(host: str, port: int) -> bool:
+    """Whether this machine could listen on (host, port): only its own addresses bind."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def master_port(host: str = "127.0.0.1", rng: random.Random | None = None,
+                bindable: Callable[[str, int], bool] = can_bind) -> int:  # fmt: skip
     """A free port for the master below the kernel's ephemeral range. Workers start as the master does and
     keep reconnecting until it listens; towards an ephemeral port a reconnect can pick that very port as
     its own source and connect the worker to itself (TCP simultaneous open), and it then never joins.
@@ -59,16 +70,12 @@ def master_port(host: str = "127.0.0.1", rng: random.Random | None = None) -> in
     rng = rng or random.Random()
     for _ in range(200):
         port = rng.randrange(max(1024, low - 12000), low)
-        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
-            try:
-                probe.bind((host, port))
-            except OSError:
-                continue
+        if bindable(host, port):
             return port
     raise InputError(f"no free port for the Locust master on {host} below {low}; give --master-bind HOST:PORT")
 
 
-def check_listen(address: str, flag: str = "--listen") -> str:
+def check_listen(address: str, flag: str = "--listen", bindable: Callable[[str, int], bool] = can_bind) -> str:
     """`--listen ADDR`: an IP address of this machine (not a wildcard); returns it normalised."""
     try:
         ip = ipaddress.ip_address(address.strip().strip("[]"))
@@ -76,15 +83,11 @@ def check_listen(address: str, flag: str = "--listen") -> str:
         raise InputError(f"{flag} {address!r}: give an IP address of this machine (e.g. 10.0.0.5)") from None
     if ip.is_unspecified or ip.is_multicast:
         raise InputError(f"{flag} {address}: give the one address remote workers reach, not a wildcard")
-    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((str(ip), 0))  # succeeds only for an address of this machine
-        except OSError:
-            raise InputError(
-                f"{flag} {ip}: not an address of this machine; the harness listens only on this machine's own "
-                "addresses (blast radius)"
-            ) from None
+    if not bindable(str(ip), 0):
+        raise InputError(
+            f"{flag} {ip}: not an address of this machine; the harness listens only on this machine's own "
+            "addresses (blast radius)"
+        )
     return str(ip)
 
 
