@@ -169,7 +169,7 @@ class WorkerSide:
 
     def _on_release(self, environment: Environment, msg: Any, **_: Any) -> None:
         self.released = True
-        log.warning("harness: the master holds every record of %s; released", self.node)
+        print(f"harness: the master holds every record of {self.node}; released", flush=True)
 
     def _on_flush_request(self, environment: Environment, msg: Any, **_: Any) -> None:
         self.runner.stop()  # stops the users; our test_stop listener flushes too, the flush below is the guarantee

@@ -199,6 +199,7 @@ def test_records_of_two_remote_workers_all_come_home_and_match_the_target_log(la
     assert lab["master"].addr in (run_dir / "report.html").read_text()
     for node in NODES:  # the worker's own copy holds no secret either (the master's is scanned by the run)
         assert not any(SECRET.encode() in p.read_bytes() for p in (tmp_path / node).rglob("*") if p.is_file())
+    print(output)  # the README shows this run
 
 
 def test_a_worker_killed_mid_phase_is_named_with_its_missing_seconds(lab: NetLab, tmp_path: Path) -> None:
