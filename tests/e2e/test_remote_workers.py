@@ -113,7 +113,8 @@ class Cluster:
         return logs
 
     def stop(self) -> None:
-        for process in (self.master, *self.workers.values()):
+        processes: list[subprocess.Popen[Any]] = [self.master, *self.workers.values()]
+        for process in processes:
             if process.poll() is None:
                 process.kill()
                 process.wait(10)

@@ -33,7 +33,10 @@ phases:
 """
 
 
-def start_run(tmp_path: Path, name: str, first: float, second: float) -> tuple[subprocess.Popen[str], str, dict[str, str]]:
+Started = tuple[subprocess.Popen[str], str, dict[str, str]]
+
+
+def start_run(tmp_path: Path, name: str, first: float, second: float) -> Started:
     scenario = tmp_path / f"{name}.yaml"
     scenario.write_text(SCENARIO.format(name=name, first=first, second=second))
     master = f"127.0.0.1:{master_port()}"

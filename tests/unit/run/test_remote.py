@@ -34,7 +34,7 @@ def test_a_default_port_when_there_is_one() -> None:
 
 @pytest.mark.parametrize("value", ["10.0.0.5", "10.0.0.5:", ":5557", "h:99999", "h:0", "h:x"])
 def test_bad_host_and_port_names_the_flag(value: str) -> None:
-    with pytest.raises(InputError, match="--master-bind .*expected HOST:PORT"):
+    with pytest.raises(InputError, match=r"--master-bind .*expected HOST:PORT"):
         remote.parse_hostport(value, "--master-bind")
 
 
