@@ -1,7 +1,7 @@
 """Load from several machines, measured: the Locust master's CPU with two remote workers, and the records
 each simulated user makes in a 2-worker run against a 1-process run of the same scenario.
 
-    python bench/distributed.py [--runs 3] [--duration-s 15] [--users 10]
+    python bench/distributed.py [--runs 3] [--duration-s 15] [--users 10] [--think-s "0.05, 0.15"]
 
 Each run is a real `harness run` (embedded target and proxy, loopback only). The 2-worker variant is a
 master with `--expect-workers 2` and two `harness worker --master` processes (remote workers: their shards
@@ -31,7 +31,7 @@ SECRET_VAR = "HARNESS_CLIENT_SECRET"  # harness.contract.Env.CLIENT_SECRET (benc
 SCENARIO = """
 name: bench-distributed
 seed: 9
-load: {{users: {users}, spawn_rate: {users}, think_time_s: [0.05, 0.15]}}
+load: {{users: {users}, spawn_rate: {users}, think_time_s: [{think}]}}
 flows: [{{flow: client_credentials}}]
 phases:
   - {{name: steady, duration_s: {duration}}}
@@ -46,13 +46,13 @@ def cpu_ticks(pid: int) -> int | None:
     return int(fields[11]) + int(fields[12])  # utime + stime (fields 14 and 15 of proc(5))
 
 
-def run_once(work: Path, users: int, duration: int, workers: int) -> dict[str, Any]:
+def run_once(work: Path, users: int, duration: int, workers: int, think: str) -> dict[str, Any]:
     from harness.records import read_records
     from harness.run.journal import read_jsonl
     from harness.run.remote import master_port
 
     scenario = work / "scenario.yaml"
-    scenario.write_text(SCENARIO.format(users=users, duration=duration))
+    scenario.write_text(SCENARIO.format(users=users, duration=duration, think=think))
     out = work / "out"
     env = {**os.environ, SECRET_VAR: "bench-distributed-secret"}
     harness = [sys.executable, "-m", "harness"]
@@ -115,6 +115,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--duration-s", type=int, default=15)
     parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--think-s", default="0.05, 0.15", help="think time range, LOW, HIGH (s)")
     opts = parser.parse_args()
     runs: dict[str, list[dict[str, Any]]] = {"one_process": [], "two_workers": []}
     with tempfile.TemporaryDirectory(prefix="harness-bench-distributed-") as tmp:
@@ -122,7 +123,7 @@ def main() -> int:
             for name, workers in (("one_process", 0), ("two_workers", 2)):
                 work = Path(tmp) / f"{name}-{i}"
                 work.mkdir()
-                result = run_once(work, opts.users, opts.duration_s, workers)
+                result = run_once(work, opts.users, opts.duration_s, workers, opts.think_s)
                 runs[name].append(result)
                 print(f"{name} run {i + 1}: {json.dumps(result)}", flush=True)
     two = runs["two_workers"]
