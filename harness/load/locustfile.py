@@ -327,7 +327,9 @@ def _on_init(environment: Environment, **_: Any) -> None:
     options = environment.parsed_options
     path = options.harness_runtime if options else ""
     work_dir = os.environ.get(Env.WORKER_DIR, "")
-    if not path and isinstance(environment.runner, WorkerRunner) and work_dir:
+    # `harness worker` sets WORKER_DIR. Its --harness-runtime may not be empty even so: a worker joining a
+    # running test gets Locust's spawn message, with the master's own options, before `init` fires here
+    if work_dir and isinstance(environment.runner, WorkerRunner):
         node = node_name(environment.runner)  # `harness worker --master`: the master sends the rest
         join_remote(environment, Path(work_dir), node, _start_remote)
         return

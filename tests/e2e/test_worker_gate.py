@@ -31,7 +31,7 @@ def test_a_master_refuses_another_version_and_names_who_is_missing(tmp_path: Pat
     env = {**os.environ, Env.CLIENT_SECRET: "gate-test-secret"}
     run = subprocess.Popen(
         harness_argv("run", str(scenario), "--out", str(tmp_path / "out"), "--workers", "1", "--master-bind", master,
-                     "--expect-workers", "3", "--workers-timeout", "20"),
+                     "--expect-workers", "3", "--workers-timeout", "12"),
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     no_secret = {k: v for k, v in env.items() if k != Env.CLIENT_SECRET}

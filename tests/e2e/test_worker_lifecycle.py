@@ -85,7 +85,7 @@ def test_a_late_worker_starts_in_the_current_phase(tmp_path: Path) -> None:
     attempts = read_records(run_dir / "records", "attempts").to_pandas()
     late = attempts[attempts["node"] == "late-one"]
     assert len(late) > 10, "the late worker got no users"
-    assert set(late["phase"]) == {"second"}  # it started in the phase the run was in
+    assert set(late["phase"]) == {"second"}, worker_output  # it started in the phase the run was in
     assert set(attempts["node"]) == {"w1", "late-one"}
     workers = {w["node"]: w for w in json.loads((run_dir / "journal.json").read_text())["workers"]}
     assert workers["late-one"]["complete"] and workers["late-one"]["remote"]
