@@ -134,6 +134,10 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--rate-limit-per-client", type=float, default=None, help="requests/s per client id and worker (429/SlowDown)"
     )
+    p.add_argument("--header-timeout-s", type=float, default=10.0,
+                   help="a request head must arrive within this (408 and close otherwise)")
+    p.add_argument("--body-timeout-s", type=float, default=10.0,
+                   help="a request body must arrive within this of its head (408 and close otherwise)")
     p.add_argument("--tls", action="store_true", help="serve https with a generated CA (its cert path is printed)")
     p.add_argument("--tls-dir", default=None, help="where the CA and server certificate live (default: next to --db)")
     p.add_argument("--log-level", default="warning")

@@ -25,6 +25,8 @@ class Env:
     CLIENT_SECRET: Final = "HARNESS_CLIENT_SECRET"  # ... and its secret (a secret)
     PUBLIC_CLIENT_ID: Final = "HARNESS_PUBLIC_CLIENT_ID"  # the target's seeded public client
     REDIRECT_URIS: Final = "HARNESS_REDIRECT_URIS"  # space separated, for both seeded clients
+    RESOURCE_SERVER_ID: Final = "HARNESS_RESOURCE_SERVER_ID"  # the target's declared resource server (RFC 7662)
+    RESOURCE_SERVER_SECRET: Final = "HARNESS_RESOURCE_SERVER_SECRET"  # ... and its secret (a secret)
     USERNAME: Final = "HARNESS_USERNAME"  # who the user flows sign in as (without USER_COUNT)
     PASSWORD: Final = "HARNESS_PASSWORD"  # ... and their password (a secret)
     USER_COUNT: Final = "HARNESS_USER_COUNT"  # seeded users to spread simulated users over

@@ -212,14 +212,16 @@ class Caller:
 
         def attempt() -> AttemptResult:
             nonlocal attempt_no
-            ts, t0 = clock(), perf()
+            # an attempt belongs to the phase it was sent in (the first one to its operation's, read once,
+            # so that a phase boundary can never split an operation from its first attempt)
+            ts, t0, sent_in = clock(), perf(), phase if attempt_no == 0 else self.phase()
             result = policy.guard(endpoint, exchange)
             if result is None:  # the circuit breaker refused: nothing was sent, so no attempt row
                 return AttemptResult("circuit_open", 0, 0.0, error="circuit open", final=True)
             attempt_no += 1
             result.latency_ms = (perf() - t0) * 1000.0
             sink.attempt({
-                "ts": ts, "op_id": op_id, "flow": flow, "step": step, "phase": self.phase(), "user": self.user,
+                "ts": ts, "op_id": op_id, "flow": flow, "step": step, "phase": sent_in, "user": self.user,
                 "node": self.node, "endpoint": endpoint, "method": method, "attempt": attempt_no,
                 "status": result.status, "outcome": result.outcome, "latency_ms": result.latency_ms,
                 "bytes": len(result.response.content) if result.response is not None else 0, "error": result.error,

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -27,6 +27,7 @@ from harness.idp.browser import BrowserFace
 from harness.idp.chaos import ChaosMiddleware, ChaosState
 from harness.idp.chaosapi import ChaosApi
 from harness.idp.config import TargetConfig
+from harness.idp.limits import BodyLimit
 from harness.idp.oauth import InvalidRequest, json_response
 from harness.idp.oidc import OidcFace
 from harness.idp.overload import InflightLimit
@@ -137,9 +138,10 @@ def create_app(config: TargetConfig) -> Starlette:
         # only with --request-log: without it a request pays nothing for the option
         *([Middleware(RequestLogMiddleware, log=lambda: request_log)] if config.request_log else []),
         Middleware(InflightLimit, max_inflight=config.max_inflight, exempt_paths=[P["health"]]),
+        Middleware(BodyLimit, max_body_bytes=config.max_body_bytes),
         Middleware(ChaosMiddleware, state=chaos),
     ]
-    handlers = {sqlite3.OperationalError: _store_busy, Exception: _internal_error}
+    handlers = {sqlite3.OperationalError: _store_busy, ClientDisconnect: _client_gone, Exception: _internal_error}
     return Starlette(
         routes=routes, middleware=middleware, lifespan=lifespan,
         exception_handlers=handlers,
@@ -159,6 +161,11 @@ async def _store_busy(request: Request, exc: Exception) -> Response:
         status=503,
         headers={"Retry-After": "1", "Cache-Control": "no-store"},
     )
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    # The client went away (or was cut off as too slow) while we read its body: nobody hears the answer.
+    return Response(b"", status_code=400, headers={"Connection": "close"})
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:

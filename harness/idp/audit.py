@@ -1,7 +1,9 @@
 """Audit log: one JSON line per security-relevant event, in the spirit of CloudTrail.
 
 Events carry identifiers (client_id, jti, scope), never a secret or a token: `emit` refuses field names
-that would hold one, so a careless caller fails in tests rather than leaking in production.
+that would hold one, so a careless caller fails in tests rather than leaking in production. A user code is
+such a secret while it lives (whoever types it first approves the device), so events name it by
+`user_code_sha256`, a prefix of its hash (`code_ref`): enough to match the events of one device login.
 
 Lines are buffered and written with one `os.write` per flush on an O_APPEND descriptor, so whole lines
 from several worker processes interleave without tearing. The buffer is flushed when it grows, by the
@@ -11,6 +13,7 @@ app's periodic task, and at shutdown.
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import json
 import os
 import threading
@@ -18,14 +21,22 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from harness.idp.files import PRIVATE_MODE, tighten
+
 # Set per request by requestid.RequestIdMiddleware; stamped on every event the request causes.
 current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 FORBIDDEN_FIELDS = frozenset(
     {"client_secret", "secret", "password", "access_token", "refresh_token", "id_token", "token", "code",
-     "device_code", "code_verifier", "authorization"}
+     "device_code", "user_code", "code_verifier", "authorization", "consent_ticket"}
 )
+CODE_REF_HEX = 12
 FLUSH_BYTES = 64 * 1024
+
+
+def code_ref(value: str) -> str:
+    """A short SHA-256 prefix that names a short-lived secret in the log without giving it away."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:CODE_REF_HEX]
 
 
 class Audit(Protocol):
@@ -53,7 +64,8 @@ class LineFile:
 
     def __init__(self, path: str):
         self.path = path
-        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_MODE)
+        tighten(self._fd)
         self._lines: list[bytes] = []
         self._size = 0
         self._lock = threading.Lock()  # sync endpoints run in a thread pool

@@ -33,14 +33,16 @@ from harness.idp.oauth import (
     UnsupportedGrantType,
     json_response,
 )
+from harness.idp.portal import PORTAL_SCOPE
 from harness.idp.redirects import valid_redirect_uri
 from harness.idp.services import Services
 from harness.idp.store import ClientRecord
 
 MAX_JSON_BYTES = 16 * 1024
+MAX_JSON_DEPTH = 8
 MAX_FIELD_LEN = 4096
 SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,256}")  # RFC 6749 section 3.3 scope-token
-AWS_DEFAULT_SCOPES: tuple[str, ...] = ("sso:account:access",)
+AWS_DEFAULT_SCOPES: tuple[str, ...] = (PORTAL_SCOPE,)
 REGISTRABLE_GRANTS = frozenset({"authorization_code", "refresh_token", DEVICE_GRANT})
 # CreateToken's JSON members -> the OAuth parameter names the grant handlers read
 _PARAMS = {
@@ -119,14 +121,10 @@ class AwsOidcFace:
             raise RateLimited("too many requests for this client", retry_after_s=retry_after)
         creds = clientauth.PresentedCredentials(client_id, secret, "client_secret_post")
         try:
-            client = clientauth.authenticate(self.services.store, creds)
+            return clientauth.authenticate(self.services.store, creds)
         except InvalidClient as exc:
             self.services.audit.emit("client_auth_failed", client_id=exc.client_id, reason=exc.reason, face="aws")
             raise
-        if client.secret_expires_at and client.secret_expires_at <= time.time():
-            self.services.audit.emit("client_auth_failed", client_id=client_id, reason="secret_expired", face="aws")
-            raise InvalidClient("client registration has expired", reason="secret_expired", client_id=client_id)
-        return client
 
     def _register(self, body: dict[str, Any]) -> dict[str, Any]:
         config = self.services.config
@@ -178,11 +176,32 @@ async def parse_json(request: Request) -> dict[str, Any]:
         raise InvalidRequest("request body too large")
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nesting deeper than the stack
         raise InvalidRequest("request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise InvalidRequest("request body must be a JSON object")
+    _check_text(data)
     return data
+
+
+def _check_text(data: dict[str, Any]) -> None:
+    """Refuse what JSON parses but nothing downstream can hold: nesting beyond MAX_JSON_DEPTH (no member of
+    ours nests at all) and strings that are not Unicode text, such as a lone surrogate written `\ud800`,
+    which SQLite and UTF-8 encoders reject with an exception. Iterative: the walk itself cannot overflow."""
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise InvalidRequest("request body holds a string that is not valid Unicode") from None
+        elif isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise InvalidRequest(f"request body is nested deeper than {MAX_JSON_DEPTH} levels")
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            stack.extend((item, depth + 1) for item in items)
 
 
 def _string(body: dict[str, Any], member: str, *, required: bool = False) -> str:

@@ -160,7 +160,7 @@ async def _body(request: Request) -> dict[str, Any]:
         raise ValueError("body too large")
     try:
         data = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested past the stack
         raise ValueError("body must be JSON") from None
     if not isinstance(data, dict):
         raise ValueError("body must be a JSON object")

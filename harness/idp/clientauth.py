@@ -1,11 +1,14 @@
 """Client authentication at the token endpoint: HTTP Basic, `client_secret_post` (RFC 6749 2.3.1) or,
-for public clients, `none` (the client_id alone).
+for public clients, `none` (the client_id alone). Every face and endpoint that authenticates a client comes
+here, so a secret past its `secret_expires_at` (RFC 7591; AWS RegisterClient's `clientSecretExpiresAt`) is
+refused everywhere alike.
 How secrets are stored and compared (and why SHA-256, not a slow KDF) is in credentials.py."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
@@ -72,4 +75,6 @@ def authenticate(store: Store, creds: PresentedCredentials, *, allow_public: boo
         reason = "unknown_client" if client is None else "bad_secret"
         raise InvalidClient("client authentication failed", reason=reason, client_id=client_id)
     assert client is not None  # secret_matches is False for a missing client
+    if client.secret_expired(time.time()):
+        raise InvalidClient("client authentication failed", reason="secret_expired", client_id=client_id)
     return client

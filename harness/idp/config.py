@@ -34,9 +34,15 @@ class TargetConfig:
     refresh_token_ttl_s: int = 30 * 24 * 3600
     auth_code_ttl_s: int = 60
     session_ttl_s: int = 8 * 3600
+    consent_ttl_s: int = 600
+    """How long a consent screen may wait for the user's answer."""
     device_interval_s: int = 1
     """RFC 8628 polling interval handed out (AWS uses 1 s); 0 turns slow_down off."""
     device_expires_s: int = 600
+    user_code_attempts_burst: int = 20
+    user_code_attempts_per_min: float = 10.0
+    """Failed user-code attempts on the device page per client address and worker (RFC 8628 section 5.1):
+    this many at once, then this many a minute; 429 + Retry-After beyond."""
     role_credentials_ttl_s: int = 3600
     aws_client_secret_ttl_s: int = 90 * 24 * 3600
     rate_limit_per_client: float | None = None
@@ -46,6 +52,16 @@ class TargetConfig:
     control_poll_interval_s: float = 0.2
     """How often each worker checks the shared control row (chaos state, key rotation)."""
     tls: bool = False
+    max_body_bytes: int = 16 * 1024
+    """Largest request body (413 beyond, while it is read): a form or a small JSON object is all we take."""
+    max_url_bytes: int = 8 * 1024
+    max_header_bytes: int = 16 * 1024
+    max_headers: int = 100
+    """Request head limits (414 for the URL, 431 for the headers), enforced as the bytes arrive."""
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 10.0
+    """A request head must arrive within this of its first byte (or of the connection), a body within this
+    of its head; 408 and a closed connection otherwise."""
 
     @property
     def token_audience(self) -> str:

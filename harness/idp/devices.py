@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from harness.endpoints import EMBEDDED_PATHS
+from harness.idp.audit import code_ref
 from harness.idp.flowstore import DeviceCode, new_user_code
 from harness.idp.services import Services
 
@@ -41,7 +42,8 @@ def start(services: Services, *, client_id: str, scope: str) -> DeviceAuthorizat
             continue
     else:
         raise RuntimeError("could not allocate a unique user code")
-    services.audit.emit("device_authorization_started", client_id=client_id, user_code=user_code, scope=scope)
+    services.audit.emit("device_authorization_started", client_id=client_id, user_code_sha256=code_ref(user_code),
+                        scope=scope)
     uri = services.config.url(EMBEDDED_PATHS["device_verification"])
     return DeviceAuthorization(
         device_code=device_code,

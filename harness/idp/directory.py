@@ -3,6 +3,9 @@
 Seeding (all idempotent, so a restart with the same options changes nothing):
 - `HARNESS_CLIENT_ID` / `HARNESS_CLIENT_SECRET`: a confidential client allowed every grant
   (client_credentials, authorization_code, refresh_token, device_code) and the loopback redirect URIs.
+- `HARNESS_RESOURCE_SERVER_ID` / `HARNESS_RESOURCE_SERVER_SECRET`: a declared resource server (RFC 7662
+  section 2.1's protected resource): a confidential client with no grant that may introspect any client's
+  access tokens. Every other client learns only about its own tokens.
 - `HARNESS_PUBLIC_CLIENT_ID` (default `harness-public`): a public client (no secret; PKCE, refresh and
   device grants), always seeded so that the user flows work with no configuration.
 - `HARNESS_REDIRECT_URIS` (space separated, default `http://127.0.0.1/callback`): redirect URIs of both
@@ -12,7 +15,9 @@ Seeding (all idempotent, so a restart with the same options changes nothing):
   password `pw-<username>` (the documented rule the load side derives; it is never logged), email
   `<username>@example.test`, sub = username. Every user is assigned every seeded account with every role.
 - AWS accounts: SEEDED_ACCOUNTS with roles SEEDED_ROLES each.
-AWS RegisterClient creates its own clients at run time, as AWS does.
+The seeded clients are first-party: the operator configured them, so a signed-in user gets a code without
+a consent screen (unless the request says `prompt=consent`). AWS RegisterClient creates its own clients at
+run time, as AWS does; anyone can, so those are third-party and every login through them asks for consent.
 """
 
 from __future__ import annotations
@@ -66,8 +71,11 @@ def seed_client(
     grant_types: Iterable[str] = DEFAULT_CLIENT_GRANTS,
     redirect_uris: Iterable[str] = (),
     now: float | None = None,
+    resource_server: bool = False,
+    first_party: bool = True,
 ) -> None:
-    """Create or update a client (public when `secret` is None); only the secret's hash is stored."""
+    """Create or update a client (public when `secret` is None); only the secret's hash is stored. A seeded
+    client is the operator's own, hence first-party (no consent screen) unless told otherwise."""
     store.upsert_client(
         client_id,
         secret_sha256=None if secret is None else hash_secret(secret),
@@ -75,6 +83,8 @@ def seed_client(
         grant_types=grant_types,
         redirect_uris=redirect_uris,
         now=int(time.time() if now is None else now),
+        resource_server=resource_server,
+        first_party=first_party,
     )
 
 
@@ -83,6 +93,9 @@ def seed_from_env(store: Store, environ: Mapping[str, str]) -> str | None:
     redirect_uris = tuple(environ.get(Env.REDIRECT_URIS, "").split()) or DEFAULT_REDIRECT_URIS
     public_id = environ.get(Env.PUBLIC_CLIENT_ID) or DEFAULT_PUBLIC_CLIENT_ID
     seed_client(store, public_id, None, grant_types=USER_GRANTS, redirect_uris=redirect_uris, scopes=SCOPES_SUPPORTED)
+    api_id, api_secret = environ.get(Env.RESOURCE_SERVER_ID), environ.get(Env.RESOURCE_SERVER_SECRET)
+    if api_id and api_secret:
+        seed_client(store, api_id, api_secret, scopes=(), grant_types=(), resource_server=True)
     client_id = environ.get(Env.CLIENT_ID)
     secret = environ.get(Env.CLIENT_SECRET)
     if not client_id or not secret:

@@ -41,6 +41,7 @@ class AuthCode:
     expires_at: int
     used: bool
     family: str
+    sid: str | None = None  # the browser session it was issued in
 
 
 @dataclass(frozen=True)
@@ -78,22 +79,22 @@ class FlowStore:
     def add_code(self, code: str, c: AuthCode) -> None:
         self._store.conn.execute(
             "INSERT INTO auth_codes (code_sha256, client_id, redirect_uri, sub, scope, nonce, code_challenge,"
-            " auth_time, expires_at, used, family) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+            " auth_time, expires_at, used, family, sid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
             (digest(code), c.client_id, c.redirect_uri, c.sub, c.scope, c.nonce, c.code_challenge, c.auth_time,
-             c.expires_at, c.family),
+             c.expires_at, c.family, c.sid),
         )
 
     def get_code(self, code: str) -> AuthCode | None:
         row = self._store.conn.execute(
-            "SELECT client_id, redirect_uri, sub, scope, nonce, code_challenge, auth_time, expires_at, used, family"
-            " FROM auth_codes WHERE code_sha256 = ?",
+            "SELECT client_id, redirect_uri, sub, scope, nonce, code_challenge, auth_time, expires_at, used, family,"
+            " sid FROM auth_codes WHERE code_sha256 = ?",
             (digest(code),),
         ).fetchone()
         if row is None:
             return None
-        client_id, redirect_uri, sub, scope, nonce, challenge, auth_time, expires_at, used, family = row
+        client_id, redirect_uri, sub, scope, nonce, challenge, auth_time, expires_at, used, family, sid = row
         return AuthCode(
-            client_id, redirect_uri, sub, scope, nonce, challenge, auth_time, expires_at, bool(used), family
+            client_id, redirect_uri, sub, scope, nonce, challenge, auth_time, expires_at, bool(used), family, sid
         )
 
     def use_code(self, code: str) -> bool:
@@ -186,21 +187,65 @@ class FlowStore:
             conn.execute("ROLLBACK")
             raise
 
-    # -- browser sessions --------------------------------------------------------------------------------
+    # -- consent tickets ---------------------------------------------------------------------------------
 
-    def add_session(self, session_id: str, *, sub: str, auth_time: int, expires_at: int) -> None:
+    def add_consent(self, ticket: str, *, session_id: str, request_json: str, expires_at: int) -> None:
         self._store.conn.execute(
-            "INSERT INTO sessions (session_sha256, sub, auth_time, expires_at) VALUES (?, ?, ?, ?)",
-            (digest(session_id), sub, auth_time, expires_at),
+            "INSERT INTO consents (ticket_sha256, session_sha256, request, expires_at) VALUES (?, ?, ?, ?)",
+            (digest(ticket), digest(session_id), request_json, expires_at),
         )
 
-    def get_session(self, session_id: str, now: float) -> tuple[str, int] | None:
-        """(sub, auth_time) of a live session."""
+    def take_consent(self, ticket: str, *, session_id: str, now: float) -> str | None:
+        """The request JSON of a live, unused ticket shown to this session, marked used; None otherwise
+        (used, expired, unknown, or shown to another browser)."""
+        conn = self._store.conn
+        cur = conn.execute(
+            "UPDATE consents SET used = 1 WHERE ticket_sha256 = ? AND session_sha256 = ? AND used = 0"
+            " AND expires_at > ?",
+            (digest(ticket), digest(session_id), now),
+        )
+        if cur.rowcount != 1:
+            return None
+        row = conn.execute("SELECT request FROM consents WHERE ticket_sha256 = ?", (digest(ticket),)).fetchone()
+        return None if row is None else str(row[0])
+
+    # -- browser sessions --------------------------------------------------------------------------------
+
+    def add_session(self, session_id: str, *, sub: str, auth_time: int, expires_at: int, sid: str) -> None:
+        self._store.conn.execute(
+            "INSERT INTO sessions (session_sha256, sub, auth_time, expires_at, sid) VALUES (?, ?, ?, ?, ?)",
+            (digest(session_id), sub, auth_time, expires_at, sid),
+        )
+
+    def get_session(self, session_id: str, now: float) -> tuple[str, int, str | None] | None:
+        """(sub, auth_time, sid) of a live session."""
         row = self._store.conn.execute(
-            "SELECT sub, auth_time FROM sessions WHERE session_sha256 = ? AND expires_at > ?",
+            "SELECT sub, auth_time, sid FROM sessions WHERE session_sha256 = ? AND expires_at > ?",
             (digest(session_id), now),
         ).fetchone()
-        return None if row is None else (str(row[0]), int(row[1]))
+        return None if row is None else (str(row[0]), int(row[1]), row[2])
 
     def end_session(self, session_id: str) -> None:
         self._store.conn.execute("DELETE FROM sessions WHERE session_sha256 = ?", (digest(session_id),))
+
+    def end_login_session(self, sid: str) -> int:
+        """Logout: end the session `sid` and revoke the tokens of every login made in it, except the logins
+        granted offline_access (OIDC Core 11: meant to outlive the session). Returns how many refresh and
+        access tokens were revoked."""
+        offline = "instr(' ' || scope || ' ', ' offline_access ') = 0"
+        families = f"SELECT family FROM auth_codes WHERE sid = ? AND {offline}"
+        conn = self._store.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("DELETE FROM sessions WHERE sid = ?", (sid,))
+            revoked = conn.execute(
+                f"UPDATE refresh_tokens SET revoked = 1 WHERE revoked = 0 AND family IN ({families})", (sid,)
+            ).rowcount
+            revoked += conn.execute(
+                f"UPDATE tokens SET revoked = 1 WHERE revoked = 0 AND family IN ({families})", (sid,)
+            ).rowcount
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return int(revoked)

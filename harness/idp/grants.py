@@ -93,8 +93,10 @@ def issue_user_tokens(
     family: str,
     auth_time: int,
     nonce: str | None = None,
+    sid: str | None = None,
 ) -> dict[str, Any]:
-    """Access token, refresh token (if the client may refresh) and ID token (if `openid` was granted)."""
+    """Access token, refresh token (if the client may refresh) and ID token (if `openid` was granted; with
+    the browser session's `sid` when the login had one)."""
     config = services.config
     issued = services.tokens.access_token(client_id=client.client_id, sub=sub, scope=scope, family=family)
     body: dict[str, Any] = {
@@ -120,6 +122,8 @@ def issue_user_tokens(
             extra["email"] = user.email
         if user is not None and "profile" in scopes:
             extra["preferred_username"] = user.username
+        if sid is not None:
+            extra["sid"] = sid
         body["id_token"] = services.tokens.id_token(
             client_id=client.client_id, sub=sub, ttl_s=config.id_token_ttl_s, auth_time=auth_time, nonce=nonce,
             extra=extra,
@@ -152,7 +156,7 @@ def authorization_code(services: Services, client: ClientRecord, form: Mapping[s
         raise InvalidGrant("code_verifier does not match the code_challenge")
     return issue_user_tokens(
         services, client, grant_type="authorization_code", sub=record.sub, scope=record.scope,
-        family=record.family, auth_time=record.auth_time, nonce=record.nonce,
+        family=record.family, auth_time=record.auth_time, nonce=record.nonce, sid=record.sid,
     )
 
 

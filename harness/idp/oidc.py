@@ -46,6 +46,9 @@ DISCOVERY_CACHE = {"Cache-Control": "public, max-age=300"}
 JWKS_CACHE = {"Cache-Control": "public, max-age=60"}
 FORM = "application/x-www-form-urlencoded"
 INACTIVE = json_bytes({"active": False})
+# end_session revokes the access and refresh tokens of every login made in the ended session, except the
+# logins granted offline_access, which outlive the session by design (OIDC Core 11)
+END_SESSION_TOKEN_POLICY = "revoke_session_logins_except_offline_access"
 
 
 def discovery_document(config: TargetConfig, grant_types: Iterable[str]) -> dict[str, Any]:
@@ -73,11 +76,15 @@ def discovery_document(config: TargetConfig, grant_types: Iterable[str]) -> dict
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": list(SCOPES_SUPPORTED),
         "claims_supported": [
-            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "jti", "client_id", "scope", "email",
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "jti", "client_id", "scope", "email", "sid",
             "preferred_username",
         ],
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": True,
+        "frontchannel_logout_supported": False,
+        "backchannel_logout_supported": False,
+        # Not a registered member: what end_session does to the tokens of the logins it ends (README).
+        "end_session_token_policy": END_SESSION_TOKEN_POLICY,
     }
 
 
@@ -150,7 +157,7 @@ class OidcFace:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return _bearer_error(401, None)
-        record = bearer.token_record(self.services.keys, self.services.store, token.strip())
+        record = self.services.access_token(token.strip())
         if record is None or record.family is None:
             self.services.audit.emit("token_rejected", endpoint="userinfo")
             return _bearer_error(401, "invalid_token")
@@ -166,24 +173,29 @@ class OidcFace:
         return json_response(body, headers=NO_STORE)
 
     async def introspect(self, request: Request) -> Response:
-        """RFC 7662: a confidential client asks about a token; inactive tokens say nothing more."""
+        """RFC 7662: a confidential client asks about a token; inactive tokens say nothing more. A client
+        hears about its own tokens only, a declared resource server (section 2.1's protected resource)
+        about any access token; everything else is `{"active": false}`, so a registered client cannot use
+        introspection as an oracle for tokens it picked up elsewhere (RFC 7662 section 4)."""
         try:
             form = parse_form(await request.body())
-            self._client(request, form, allow_public=False)
+            caller = self._client(request, form, allow_public=False)
             token = form.get("token")
             if not token:
                 raise InvalidRequest("token is required")
         except OAuthError as exc:
             return exc.response()
-        body = self._introspect(token)
+        body = self._introspect(token, caller)
         if body is None:
             return Response(INACTIVE, media_type="application/json", headers=NO_STORE)
         return json_response(body, headers=NO_STORE)
 
-    def _introspect(self, token: str) -> dict[str, Any] | None:
+    def _introspect(self, token: str, caller: ClientRecord) -> dict[str, Any] | None:
         services = self.services
-        record = bearer.token_record(services.keys, services.store, token)
+        record = services.access_token(token)
         if record is not None:
+            if record.client_id != caller.client_id and not caller.resource_server:
+                return None
             return {
                 "active": True, "scope": record.scope, "client_id": record.client_id, "sub": record.sub,
                 "exp": record.expires_at, "iat": record.issued_at, "iss": services.config.issuer,
@@ -191,6 +203,8 @@ class OidcFace:
             }
         refresh = services.flows.get_refresh(token) if len(token) <= 512 else None
         if refresh is None or refresh.used or refresh.revoked or refresh.expires_at <= time.time():
+            return None
+        if refresh.client_id != caller.client_id:  # a refresh token is its client's business alone
             return None
         return {
             "active": True, "scope": refresh.scope, "client_id": refresh.client_id, "sub": refresh.sub,
@@ -222,7 +236,15 @@ class OidcFace:
         return Response(b"", status_code=200, headers=NO_STORE)
 
     async def end_session(self, request: Request) -> Response:
-        """OIDC RP-Initiated Logout 1.0: id_token_hint, client_id, post_logout_redirect_uri, state."""
+        """OIDC RP-Initiated Logout 1.0: id_token_hint, client_id, post_logout_redirect_uri, state. A redirect
+        only with a valid id_token_hint (one of our ID tokens; expired is fine, section 2) whose client, its
+        `aud`, registered that URI: without the hint anyone could send users through our logout to any URI
+        some client registered. A refused redirect is a 400 page and signs nobody out.
+
+        What it ends: the session of this browser's cookie and the session the hint's `sid` names (so a
+        relying party's server, holding no cookie, can end the user's session too), and with them the tokens
+        of every login made in those sessions, except logins granted offline_access (OIDC Core 11). The
+        discovery document says so in `end_session_token_policy`."""
         if request.method == "POST":
             ctype = request.headers.get("content-type", "").partition(";")[0].strip().lower()
             try:
@@ -235,15 +257,18 @@ class OidcFace:
             return _logout_page("Bad request", 400)
         client_id = params.get("client_id")
         hint = params.get("id_token_hint")
+        hint_sid: object = None
         if hint:
-            claims = bearer.verified_claims(self.services.keys, hint)
+            claims = bearer.verified_claims(self.services.keys, hint, typ=bearer.ID_TOKEN_TYP)
             aud = None if claims is None else claims.get("aud")
             if claims is None or claims.get("iss") != self.services.config.issuer or not isinstance(aud, str):
                 return _logout_page("The id_token_hint is not valid.", 400)
             if client_id and client_id != aud:
                 return _logout_page("client_id does not match the id_token_hint.", 400)
-            client_id = aud
+            client_id, hint_sid = aud, claims.get("sid")
         redirect = params.get("post_logout_redirect_uri")
+        if redirect and not hint:
+            return _logout_page("post_logout_redirect_uri needs an id_token_hint.", 400)
         client = self.services.store.get_client(client_id) if client_id and len(client_id) <= 256 else None
         if redirect and (client is None or not redirect_allowed(redirect, client.redirect_uris)):
             return _logout_page("post_logout_redirect_uri is not registered for this client.", 400)
@@ -255,8 +280,11 @@ class OidcFace:
             response = RedirectResponse(target, status_code=302, headers={"Cache-Control": "no-store"})
         else:
             response = _logout_page("You are signed out.", 200)
-        sub = self.browser.end_session_cookie(request, response)
-        self.services.audit.emit("logout", client_id=client_id, sub=sub, face="oidc")
+        session = self.browser.end_session_cookie(request, response)
+        sids = {sid for sid in (hint_sid, session.sid if session else None) if isinstance(sid, str) and sid}
+        revoked = sum(self.services.flows.end_login_session(sid) for sid in sids)
+        self.services.audit.emit("logout", client_id=client_id, sub=session.sub if session else None, face="oidc",
+                                 sessions=len(sids), tokens_revoked=revoked)
         return response
 
 

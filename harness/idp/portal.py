@@ -1,8 +1,11 @@
 """The AWS access portal face (botocore service `sso`): GetRoleCredentials, ListAccounts,
 ListAccountRoles and Logout, authorized by an access token in the `x-amz-sso_bearer_token` header.
 
-Any valid user access token of this target works (device flow, PKCE, either face); a client_credentials
-token does not (it has no user). Pagination tokens are opaque to clients: base64 of an offset.
+A user access token of this target granted the scope `sso:account:access` works (device flow or PKCE, on
+either face, as AWS's own clients register for it); any other token is UnauthorizedException, as AWS
+answers: a client_credentials token (it has no user), or a user's token for other scopes (an OIDC login's
+`openid profile`), even one bearing our audience (bearer.py checks `aud` with the rest).
+Pagination tokens are opaque to clients: base64 of an offset.
 Role credentials look like AWS's (ASIA... key ids) and are random, never real.
 """
 
@@ -19,7 +22,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from harness.idp import bearer, directory
+from harness.idp import directory
 from harness.idp.awserrors import (
     PortalError,
     PortalInvalidRequest,
@@ -32,8 +35,12 @@ from harness.idp.services import Services
 from harness.idp.store import TokenRecord
 
 TOKEN_HEADER = "x-amz-sso_bearer_token"
-ACCOUNT_ID = re.compile(r"\d{12}")
-ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
+PORTAL_SCOPE = "sso:account:access"
+# ASCII only: \d and \w also match other scripts' digits and letters (re.ASCII below)
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
+ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+MAX_RESULT = re.compile(r"[0-9]{1,3}")
+NEXT_OFFSET = re.compile(r"o:([0-9]{1,9})")  # far beyond any directory, far below SQLite's int64
 DEFAULT_PAGE = 20
 _KEY_ALPHABET = string.ascii_uppercase + "234567"
 
@@ -113,8 +120,8 @@ class PortalFace:
         raw = request.headers.get(TOKEN_HEADER)
         if not raw:
             raise PortalUnauthorized("Session token not found or invalid")
-        record = bearer.token_record(self.services.keys, self.services.store, raw)
-        if record is None or record.family is None:
+        record = self.services.access_token(raw)
+        if record is None or record.family is None or PORTAL_SCOPE not in record.scope.split():
             self.services.audit.emit("token_rejected", face="aws", endpoint=request.url.path)
             raise PortalUnauthorized("Session token not found or invalid")
         retry_after = self.services.retry_after_s(record.client_id)
@@ -134,7 +141,7 @@ def _page(request: Request) -> tuple[int, int]:
     raw_limit = request.query_params.get("max_result")
     limit = DEFAULT_PAGE
     if raw_limit is not None:
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+        if not MAX_RESULT.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= 100:
             raise PortalInvalidRequest("max_result must be an integer 1..100")
         limit = int(raw_limit)
     raw_next = request.query_params.get("next_token")
@@ -142,9 +149,10 @@ def _page(request: Request) -> tuple[int, int]:
     if raw_next:
         try:
             decoded = base64.urlsafe_b64decode(raw_next.encode("ascii") + b"==").decode("ascii")
-            if not decoded.startswith("o:") or not decoded[2:].isdigit():
+            match = NEXT_OFFSET.fullmatch(decoded)
+            if match is None:
                 raise ValueError(decoded)
-            offset = int(decoded[2:])
+            offset = int(match[1])
         except (ValueError, binascii.Error, UnicodeError):
             raise PortalInvalidRequest("next_token is not valid") from None
     return offset, limit

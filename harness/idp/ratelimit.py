@@ -1,5 +1,6 @@
-"""Per-client rate limit: a token bucket per client id, in each worker process (so N workers allow N times
-the rate; divide the option by --workers for a global figure). Time from an injectable monotonic clock."""
+"""Rate limits, in each worker process (so N workers allow N times the rate), time from an injectable
+monotonic clock: `RateLimiter`, a token bucket per client id that every request draws on; `AttemptLimiter`,
+a bucket per client address that only failed attempts draw on (user codes, RFC 8628 section 5.1)."""
 
 from __future__ import annotations
 
@@ -29,3 +30,31 @@ class RateLimiter:
             return None
         self._buckets[key] = (tokens, now)
         return max(1, math.ceil((1.0 - tokens) / self.rate_per_s))
+
+
+class AttemptLimiter:
+    """Failed attempts per key: `burst` of them at once, then `per_min` a minute. Only `charge` (a failure)
+    takes from the bucket, so a person who gets it right is never slowed down by the limit."""
+
+    def __init__(self, *, burst: int, per_min: float, clock: Callable[[], float] = time.monotonic):
+        self.burst = float(max(1, burst))
+        self.rate_per_s = per_min / 60.0
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
+
+    def _tokens(self, key: str, now: float) -> float:
+        tokens, at = self._buckets.get(key, (self.burst, now))
+        return min(self.burst, tokens + (now - at) * self.rate_per_s)
+
+    def retry_after_s(self, key: str) -> int | None:
+        """None while `key` may still try, else whole seconds until its next attempt (at least 1)."""
+        tokens = self._tokens(key, self._clock())
+        if tokens >= 1.0:
+            return None
+        return max(1, math.ceil((1.0 - tokens) / self.rate_per_s)) if self.rate_per_s > 0 else 3600
+
+    def charge(self, key: str) -> None:
+        now = self._clock()
+        if len(self._buckets) >= MAX_BUCKETS and key not in self._buckets:
+            self._buckets.clear()
+        self._buckets[key] = (max(0.0, self._tokens(key, now) - 1.0), now)

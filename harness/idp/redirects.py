@@ -23,6 +23,11 @@ def _loopback_key(uri: str) -> tuple[str, str, str, str] | None:
     return (parts.scheme, netloc_host, parts.path or "/", parts.query)
 
 
+def is_loopback(uri: str) -> bool:
+    """An http URI on this machine's loopback interface (RFC 8252 section 7.3)."""
+    return _loopback_key(uri) is not None
+
+
 def redirect_allowed(uri: str, registered: Iterable[str]) -> bool:
     if not uri or len(uri) > MAX_URI_LEN or "#" in uri:
         return False

@@ -21,10 +21,13 @@ from harness.errors import InfrastructureError, InputError
 from harness.idp.chaosapi import admin_token_sha256
 from harness.idp.config import TargetConfig, default_issuer
 from harness.idp.directory import seed_directory, seed_from_env
+from harness.idp.files import ensure_private
 from harness.idp.services import load_keys
 from harness.idp.store import Store
 
 APP_FACTORY = "harness.idp.app:create_app_from_env"
+# uvicorn's httptools protocol plus the head limits and timeouts it lacks (protocol.py)
+HTTP_PROTOCOL = "harness.idp.protocol:GuardedHttpToolsProtocol"
 GRACEFUL_SHUTDOWN_S = 10
 # With TLS, a connection its client closed without close_notify keeps uvicorn's graceful shutdown waiting
 # for the whole timeout (seen with uvicorn 0.54, both loops and both HTTP parsers); a short one bounds it.
@@ -54,6 +57,9 @@ def config_from_args(args: argparse.Namespace) -> TargetConfig:
     for name in ("access_token_ttl_s", "device_expires_s"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1")
+    for name in ("header_timeout_s", "body_timeout_s"):
+        if not getattr(args, name) > 0:
+            raise InputError(f"--{name.replace('_', '-')} must be positive")
     if args.rate_limit_per_client is not None and args.rate_limit_per_client <= 0:
         raise InputError("--rate-limit-per-client must be positive")
     admin = os.environ.get(Env.TARGET_ADMIN_TOKEN)
@@ -71,12 +77,14 @@ def config_from_args(args: argparse.Namespace) -> TargetConfig:
         rate_limit_per_client=args.rate_limit_per_client,
         admin_token_sha256=admin_token_sha256(admin) if admin else None,
         tls=bool(args.tls),
+        header_timeout_s=args.header_timeout_s,
+        body_timeout_s=args.body_timeout_s,
     )
 
 
 def prepare(config: TargetConfig, environ: MutableMapping[str, str], *, seed_users: int = 0) -> str | None:
     """Create schema and signing keys and seed clients and directory, once, before any worker starts;
-    return the seeded client id. Workers then only open the store. The client secret and the admin token
+    return the seeded client id. Workers then only open the store. The client secrets and the admin token
     leave `environ` afterwards so that worker processes never hold them (workers get the token's hash)."""
     store = Store(config.db_path)
     try:
@@ -89,12 +97,12 @@ def prepare(config: TargetConfig, environ: MutableMapping[str, str], *, seed_use
     finally:
         store.close()
         environ.pop(Env.CLIENT_SECRET, None)
+        environ.pop(Env.RESOURCE_SERVER_SECRET, None)
         environ.pop(Env.TARGET_ADMIN_TOKEN, None)
     for what, log_path in (("audit log", config.audit_log), ("request log", config.request_log)):
         if log_path:
             try:
-                with open(log_path, "ab"):
-                    pass
+                ensure_private(log_path)  # before any worker opens it: created 0600, whatever the umask
             except OSError as exc:
                 raise InfrastructureError(f"{what} {log_path}: {exc}") from exc
     return client_id
@@ -132,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             loop="auto",  # uvloop when installed
-            http="auto",  # httptools when installed
+            http=HTTP_PROTOCOL,  # httptools (a dependency) with our limits
             log_level=level,
             log_config=log_config(),
             access_log=level in _VERBOSE_LEVELS,

@@ -1,5 +1,5 @@
 """What one server process holds for its lifetime: config, store, keys, token issuer, audit sink, flow
-state, chaos state and rate limiter. Built once at startup (the app's lifespan) and shared by every
+state, chaos state and rate limiters. Built once at startup (the app's lifespan) and shared by every
 face's handlers; `refresh_control` keeps chaos state and keys in step with the other workers."""
 
 from __future__ import annotations
@@ -7,13 +7,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from harness.idp import bearer
 from harness.idp.audit import Audit, open_audit
 from harness.idp.chaos import ChaosState
 from harness.idp.config import TargetConfig
 from harness.idp.flowstore import FlowStore
 from harness.idp.keys import SUPPORTED_ALGS, KeyRing
-from harness.idp.ratelimit import RateLimiter
-from harness.idp.store import Store
+from harness.idp.ratelimit import AttemptLimiter, RateLimiter
+from harness.idp.store import Store, TokenRecord
 from harness.idp.tokens import TokenIssuer
 
 
@@ -25,6 +26,7 @@ class Services:
     tokens: TokenIssuer
     audit: Audit
     flows: FlowStore
+    user_code_attempts: AttemptLimiter
     chaos: ChaosState = field(default_factory=ChaosState)
     limiter: RateLimiter | None = None
     generation: int = -1
@@ -50,6 +52,8 @@ class Services:
         limiter = RateLimiter(config.rate_limit_per_client) if config.rate_limit_per_client else None
         services = cls(
             config=config, store=store, keys=keys, tokens=tokens, audit=audit, flows=FlowStore(store),
+            user_code_attempts=AttemptLimiter(burst=config.user_code_attempts_burst,
+                                              per_min=config.user_code_attempts_per_min),
             chaos=chaos or ChaosState(), limiter=limiter,
         )
         services.refresh_control()
@@ -70,6 +74,11 @@ class Services:
         self.keys = load_keys(self.store, self.config)
         self.tokens.keys = self.keys
         self.next_activation = self.store.next_activation()
+
+    def access_token(self, token: str) -> TokenRecord | None:
+        """The record of a valid access token presented to us (bearer.py says what valid means)."""
+        expected = bearer.Expected(self.config.issuer, self.config.token_audience, self.tokens.skew_s)
+        return bearer.token_record(self.keys, self.store, token, expected)
 
     def retry_after_s(self, client_id: str) -> int | None:
         """None when the client is within its rate limit (or there is none)."""

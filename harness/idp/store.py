@@ -1,9 +1,10 @@
-"""SQLite persistence shared by every server process: clients, issued tokens and signing keys (here), and
-the schema of the directory and of the flows' short-lived state (codes, device codes, refresh tokens,
-sessions; their queries live in directory.py and flowstore.py).
+"""SQLite persistence shared by every server process: connections, and the queries of clients, issued
+tokens, signing keys and the shared control row. The schema of every table is in schema.py; the queries
+of the directory and of the flows' short-lived state are in directory.py and flowstore.py.
 
 WAL mode lets readers run beside the one writer, so several uvicorn workers (and a restarted server) see
-the same rows. `synchronous=NORMAL` skips the fsync per commit (WAL stays consistent; a power cut may lose
+the same rows. The file and its WAL hold private signing keys: they are created 0600 (files.py).
+`synchronous=NORMAL` skips the fsync per commit (WAL stays consistent; a power cut may lose
 the last transactions, which a test target can afford) and keeps a token insert in the tens of
 microseconds. Each thread gets its own connection; writes are single statements or short `BEGIN IMMEDIATE`
 transactions so no process holds the write lock for long.
@@ -11,119 +12,18 @@ transactions so no process holds the write lock for long.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 2
+from harness.idp import schema
+from harness.idp.files import ensure_private, tighten
+
 BUSY_TIMEOUT_MS = 5000
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS clients (
-    client_id     TEXT PRIMARY KEY,
-    secret_sha256 BLOB,                       -- NULL for public clients (PKCE, device flow)
-    scopes        TEXT NOT NULL DEFAULT '',   -- space separated
-    grant_types   TEXT NOT NULL DEFAULT '',   -- space separated
-    redirect_uris TEXT NOT NULL DEFAULT '',   -- space separated
-    created_at    INTEGER NOT NULL,
-    client_name   TEXT NOT NULL DEFAULT '',
-    secret_expires_at INTEGER NOT NULL DEFAULT 0  -- epoch s; 0: never (RFC 7591)
-);
-CREATE TABLE IF NOT EXISTS tokens (
-    jti        TEXT PRIMARY KEY,
-    kind       TEXT NOT NULL DEFAULT 'access',  -- access | refresh
-    client_id  TEXT NOT NULL,
-    sub        TEXT NOT NULL,
-    scope      TEXT NOT NULL,
-    issued_at  INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL,
-    revoked    INTEGER NOT NULL DEFAULT 0,
-    family     TEXT                              -- user grants: the login this token descends from
-);
-CREATE INDEX IF NOT EXISTS tokens_family ON tokens(family) WHERE family IS NOT NULL;
-CREATE TABLE IF NOT EXISTS users (
-    username      TEXT PRIMARY KEY,
-    sub           TEXT NOT NULL UNIQUE,
-    email         TEXT NOT NULL,
-    password_hash TEXT NOT NULL,                 -- pbkdf2_sha256$iterations$salt$hash (passwords.py)
-    created_at    INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS accounts (
-    account_id TEXT PRIMARY KEY,
-    name       TEXT NOT NULL,
-    email      TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS roles (
-    account_id TEXT NOT NULL,
-    role_name  TEXT NOT NULL,
-    PRIMARY KEY (account_id, role_name)
-);
-CREATE TABLE IF NOT EXISTS auth_codes (
-    code_sha256    BLOB PRIMARY KEY,
-    client_id      TEXT NOT NULL,
-    redirect_uri   TEXT NOT NULL,
-    sub            TEXT NOT NULL,
-    scope          TEXT NOT NULL,
-    nonce          TEXT,
-    code_challenge TEXT NOT NULL,
-    auth_time      INTEGER NOT NULL,
-    expires_at     INTEGER NOT NULL,
-    used           INTEGER NOT NULL DEFAULT 0,
-    family         TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS device_codes (
-    device_sha256 BLOB PRIMARY KEY,
-    user_code     TEXT NOT NULL UNIQUE,
-    client_id     TEXT NOT NULL,
-    scope         TEXT NOT NULL,
-    expires_at    REAL NOT NULL,
-    interval_s    INTEGER NOT NULL,
-    last_poll     REAL,
-    status        TEXT NOT NULL DEFAULT 'pending',  -- pending | approved | denied | used
-    sub           TEXT,
-    auth_time     INTEGER
-);
-CREATE TABLE IF NOT EXISTS refresh_tokens (
-    token_sha256 BLOB PRIMARY KEY,
-    family       TEXT NOT NULL,
-    client_id    TEXT NOT NULL,
-    sub          TEXT NOT NULL,
-    scope        TEXT NOT NULL,
-    auth_time    INTEGER NOT NULL,
-    issued_at    INTEGER NOT NULL,
-    expires_at   INTEGER NOT NULL,
-    used         INTEGER NOT NULL DEFAULT 0,
-    revoked      INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens(family);
-CREATE TABLE IF NOT EXISTS sessions (
-    session_sha256 BLOB PRIMARY KEY,
-    sub            TEXT NOT NULL,
-    auth_time      INTEGER NOT NULL,
-    expires_at     INTEGER NOT NULL
-);
--- Settings every worker must share (chaos state); `generation` tells workers to reload it and the keys.
-CREATE TABLE IF NOT EXISTS control (
-    id         INTEGER PRIMARY KEY CHECK (id = 1),
-    generation INTEGER NOT NULL,
-    chaos      TEXT NOT NULL
-);
-INSERT OR IGNORE INTO control (id, generation, chaos) VALUES (1, 0, '{}');
-CREATE TABLE IF NOT EXISTS signing_keys (
-    kid         TEXT PRIMARY KEY,
-    alg         TEXT NOT NULL,
-    private_pem BLOB NOT NULL,   -- PKCS#8, unencrypted: this is a disposable test provider
-    created_at  INTEGER NOT NULL,
-    active      INTEGER NOT NULL DEFAULT 1,  -- 1: signs new tokens; 0: pending (retired_at NULL) or retired
-    retired_at  INTEGER,
-    activates_at INTEGER                     -- a pending key starts signing then (rotation)
-);
--- At most one active key per algorithm. Workers starting together on a new database each generate a key
--- and `INSERT OR IGNORE` it: this index lets exactly one of them win, and all then load the winner.
-CREATE UNIQUE INDEX IF NOT EXISTS signing_keys_one_active ON signing_keys(alg) WHERE active = 1;
-"""
 
 
 @dataclass(frozen=True)
@@ -135,10 +35,16 @@ class ClientRecord:
     redirect_uris: tuple[str, ...] = ()
     client_name: str = ""
     secret_expires_at: int = 0
+    resource_server: bool = False
+    first_party: bool = False
 
     @property
     def is_confidential(self) -> bool:
         return self.secret_sha256 is not None
+
+    def secret_expired(self, now: float) -> bool:
+        """True once a registration with an expiring secret has lapsed (0: never expires)."""
+        return 0 < self.secret_expires_at <= now
 
 
 @dataclass(frozen=True)
@@ -194,6 +100,7 @@ class Store:
         # another thread; each connection is still used by the thread that opened it.
         # `timeout` is SQLite's busy_timeout, set before anything else: switching to WAL needs a lock that
         # another process may briefly hold.
+        _private_files(self.path)
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
         )
@@ -216,10 +123,7 @@ class Store:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            _add_v2_columns(conn)
-            for statement in _split_sql(_SCHEMA):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            schema.create(conn)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -238,23 +142,26 @@ class Store:
         now: int,
         client_name: str = "",
         secret_expires_at: int = 0,
+        resource_server: bool = False,
+        first_party: bool = False,
     ) -> None:
         self._conn.execute(
             """INSERT INTO clients (client_id, secret_sha256, scopes, grant_types, redirect_uris, created_at,
-                                    client_name, secret_expires_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                                    client_name, secret_expires_at, resource_server, first_party)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (client_id) DO UPDATE SET
                  secret_sha256 = excluded.secret_sha256, scopes = excluded.scopes,
                  grant_types = excluded.grant_types, redirect_uris = excluded.redirect_uris,
-                 client_name = excluded.client_name, secret_expires_at = excluded.secret_expires_at""",
+                 client_name = excluded.client_name, secret_expires_at = excluded.secret_expires_at,
+                 resource_server = excluded.resource_server, first_party = excluded.first_party""",
             (client_id, secret_sha256, " ".join(scopes), " ".join(grant_types), " ".join(redirect_uris), now,
-             client_name, secret_expires_at),
+             client_name, secret_expires_at, int(resource_server), int(first_party)),
         )
 
     def get_client(self, client_id: str) -> ClientRecord | None:
         row = self._conn.execute(
-            "SELECT client_id, secret_sha256, scopes, grant_types, redirect_uris, client_name, secret_expires_at"
-            " FROM clients WHERE client_id = ?",
+            "SELECT client_id, secret_sha256, scopes, grant_types, redirect_uris, client_name, secret_expires_at,"
+            " resource_server, first_party FROM clients WHERE client_id = ?",
             (client_id,),
         ).fetchone()
         if row is None:
@@ -267,6 +174,8 @@ class Store:
             redirect_uris=tuple(row[4].split()),
             client_name=row[5],
             secret_expires_at=row[6],
+            resource_server=bool(row[7]),
+            first_party=bool(row[8]),
         )
 
     # -- tokens ------------------------------------------------------------------------------------------
@@ -389,22 +298,24 @@ class Store:
         self._conn.execute("UPDATE control SET generation = generation + 1 WHERE id = 1")
 
 
-_V2_COLUMNS = {
-    "clients": ("client_name TEXT NOT NULL DEFAULT ''", "secret_expires_at INTEGER NOT NULL DEFAULT 0"),
-    "tokens": ("family TEXT",),
-    "signing_keys": ("activates_at INTEGER",),
-}
-
-
-def _add_v2_columns(conn: sqlite3.Connection) -> None:
-    """Bring a version 1 file's tables up to version 2 (CREATE TABLE IF NOT EXISTS leaves them alone)."""
-    for table, columns in _V2_COLUMNS.items():
-        existing = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-        if not existing:
-            continue  # a new file: the schema creates the table whole
-        for column in columns:
-            if column.split()[0] not in existing:
-                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+def _private_files(path: str) -> None:
+    """The database file 0600 before SQLite opens it: SQLite creates its -wal and -shm files with the mode of
+    the database file, so they follow. Ones an earlier version left readable by others are tightened."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        ensure_private(path)
+    except OSError as exc:  # as SQLite itself would report it, so callers handle one kind of error
+        raise sqlite3.OperationalError(f"unable to open database file: {exc}") from exc
+    for suffix in ("-wal", "-shm"):
+        try:
+            fd = os.open(path + suffix, os.O_RDONLY)
+        except OSError:
+            continue  # not there yet: SQLite will create it like the database file
+        try:
+            tighten(fd)
+        finally:
+            os.close(fd)
 
 
 def _enable_wal(conn: sqlite3.Connection, path: str) -> None:
@@ -424,9 +335,3 @@ def _enable_wal(conn: sqlite3.Connection, path: str) -> None:
             delay_s = min(delay_s * 2, 0.1)
     if mode.lower() != "wal":
         raise sqlite3.OperationalError(f"{path}: cannot switch to WAL (journal_mode is {mode})")
-
-
-def _split_sql(script: str) -> list[str]:
-    # executescript() would COMMIT our BEGIN IMMEDIATE first, so statements run one by one instead.
-    lines = [line.split("--", 1)[0] for line in script.splitlines()]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

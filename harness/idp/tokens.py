@@ -12,10 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.idp.bearer import ACCESS_TOKEN_TYP, ID_TOKEN_TYP
 from harness.idp.keys import KeyRing
 from harness.idp.store import Store
-
-ACCESS_TOKEN_TYP = "at+jwt"  # RFC 9068 section 2.1
 
 
 @dataclass(frozen=True)
@@ -97,4 +96,4 @@ class TokenIssuer:
         }
         if nonce is not None:
             claims["nonce"] = nonce
-        return self._keys.sign(claims, typ="JWT")
+        return self._keys.sign(claims, typ=ID_TOKEN_TYP)

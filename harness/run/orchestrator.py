@@ -155,10 +155,9 @@ class Run:
         try:
             with signals_raise(self._signals):
                 stack.start(self.ui.offer(journal) if self.ui is not None else ())
-                rollback.host, rollback.target_chaos, rollback.proxy = stack.chaos, stack.target_chaos, stack.proxy
                 raise_if_received(self._signals)
                 journal.steady_state["before"] = stack.probe()
-                self._drive_load(stack, journal, rollback)
+                self._drive_load(stack, journal)
                 journal.steady_state["after"] = stack.probe()
             status = "completed"
         except StopConditionTriggered as exc:
@@ -180,7 +179,9 @@ class Run:
             traceback.print_exc()
         finally:
             with signals_force(rollback.force):
-                rollback.load = stack.processes.get("locust")
+                # whatever the stack got as far as starting, even when a signal cut its start short
+                rollback.load, rollback.host = stack.processes.get("locust"), stack.chaos
+                rollback.target_chaos, rollback.proxy = stack.target_chaos, stack.proxy
                 rollback.run()
                 stack.stop()
                 timeline = read_jsonl(self.run_dir / "timeline.jsonl")
@@ -199,9 +200,8 @@ class Run:
         print(f"harness: run {self.run_id}: {self.scenario.duration_s:g} s, writing to {self.run_dir}")
         return journal
 
-    def _drive_load(self, stack: Stack, journal: Journal, rollback: Rollback) -> None:
+    def _drive_load(self, stack: Stack, journal: Journal) -> None:
         load = loadgen.start(stack.spawn, journal, self.run_dir, stack.load_env(), self.mode)
-        rollback.load = load.master
         try:
             if self.ui is not None:
                 self._serve_ui(load, journal)

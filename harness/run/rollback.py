@@ -60,12 +60,12 @@ class JournalSteps(Protocol):
 @dataclass
 class ProxyInUse:
     """The proxy a run put its toxics on. `ours`: a proxy process the run started, so everything on it is
-    the run's and a reset is safe; otherwise a shared Toxiproxy, where only `name` (if `created`) is ours."""
+    the run's and a reset is safe; otherwise a shared Toxiproxy, where only the proxy named `name` (unique
+    to the run) is ours, if it got as far as being created."""
 
     api: ProxyApi
     name: str
     ours: bool
-    created: bool = True
     process: Process | None = None  # our proxy's process, to tell a dead proxy from a failed reset
 
 
@@ -156,8 +156,6 @@ class Rollback:
     @staticmethod
     def _remove_own(proxy: ProxyInUse) -> dict[str, dict[str, Any]]:
         """On a shared proxy: delete our toxics and our proxy, nothing else; return what is left of ours."""
-        if not proxy.created:
-            return {}
         ours = proxy.api.get_proxies().get(proxy.name)
         if ours is not None:
             for toxic in ours.get("toxics", []):

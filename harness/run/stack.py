@@ -159,12 +159,12 @@ class Stack:
                 client.get_proxies()
             except Exception as exc:
                 raise InfrastructureError(f"the proxy API at {api_url} does not answer: {exc}") from exc
-        listen = f"{url_host(self.listen)}:0" if self.listen is not None else "127.0.0.1:0"
-        created = client.create_proxy(name, upstream=upstream, listen=listen)
-        self.proxy = ProxyInUse(client, name, ours=process is not None, process=process)
-        if process is None:
+            # registered before it exists: a signal or a crash during create_proxy still finds it by name
             self.registration.shared_proxy = {"api": api_url, "name": name}
             self.active.save(self.registration)
+        self.proxy = ProxyInUse(client, name, ours=process is not None, process=process)
+        listen = f"{url_host(self.listen)}:0" if self.listen is not None else "127.0.0.1:0"
+        created = client.create_proxy(name, upstream=upstream, listen=listen)
         self.journal.services["proxy"] = {"kind": config.kind, "api": api_url, "name": name,
                                           "listen": created["listen"], "pid": process.pid if process else None}
         return f"http://{created['listen']}"

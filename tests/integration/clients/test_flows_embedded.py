@@ -96,8 +96,10 @@ def test_refresh_token_with_rotation(target_url: str) -> None:
     assert first is not None
     run_ok(flow, h, runs=2)
     assert flow.refresh not in (None, first)  # the target rotates refresh tokens
-    seen = assert_records(h, "refresh_token", expect_steps={"login", "token", "refresh"})
-    assert seen["refresh"] == 2
+    # the login asks offline_access with prompt=consent: the target shows its consent screen even to its own
+    # client, and the browser actor answers it as a person would
+    seen = assert_records(h, "refresh_token", expect_steps={"login", "consent", "token", "refresh"})
+    assert seen["refresh"] == 2 and seen["consent"] == 1
 
 
 def test_refresh_token_reuse_is_refused(target_url: str) -> None:

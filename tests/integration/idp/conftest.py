@@ -25,6 +25,8 @@ ADMIN_TOKEN = "adm-7Hq2Lx9PzR4vK8mN3sW6"
 CLIENT_ID = "it-conf"
 CLIENT_SECRET = "it-conf-Secret-5tG8kW2xQ9mZ"
 PUBLIC_CLIENT_ID = "it-public"
+RESOURCE_SERVER_ID = "it-api"
+RESOURCE_SERVER_SECRET = "it-api-Secret-3vB7nQ1zXw8K"
 REDIRECT = "http://127.0.0.1/callback"
 START_URL = "https://d-0000000000.awsapps.com/start"
 ENV = {
@@ -32,6 +34,8 @@ ENV = {
     "HARNESS_CLIENT_SECRET": CLIENT_SECRET,
     "HARNESS_PUBLIC_CLIENT_ID": PUBLIC_CLIENT_ID,
     "HARNESS_TARGET_ADMIN_TOKEN": ADMIN_TOKEN,
+    "HARNESS_RESOURCE_SERVER_ID": RESOURCE_SERVER_ID,
+    "HARNESS_RESOURCE_SERVER_SECRET": RESOURCE_SERVER_SECRET,
 }
 # No retries: a test must see each answer as the server gave it.
 BOTO_CONFIG = Config(signature_version=UNSIGNED, retries={"total_max_attempts": 1, "mode": "standard"})
@@ -63,12 +67,20 @@ class Target:
             timeout=10,
         )
 
-    def login_code(self, params: dict[str, str], username: str = "user0001") -> dict[str, str]:
-        """Sign in through /authorize and /login as a browser would; the redirect's query parameters."""
-        page = requests.get(f"{self.base}/authorize", params=params, timeout=10, allow_redirects=False)
+    def login_code(self, params: dict[str, str], username: str = "user0001", *,
+                   consent: bool = False) -> dict[str, str]:
+        """Sign in through /authorize and /login as a browser would, and allow on the consent screen when
+        the client is third-party (`consent`); the redirect's query parameters."""
+        browser = requests.Session()
+        page = browser.get(f"{self.base}/authorize", params=params, timeout=10, allow_redirects=False)
         assert page.status_code == 200, page.text
         form = {**params, "username": username, "password": f"pw-{username}"}
-        response = requests.post(f"{self.base}/login", data=form, timeout=10, allow_redirects=False)
+        response = browser.post(f"{self.base}/login", data=form, timeout=10, allow_redirects=False)
+        if consent:
+            assert response.status_code == 200 and 'name="consent_ticket"' in response.text, response.text
+            ticket = response.text.split('name="consent_ticket" value="', 1)[1].split('"', 1)[0]
+            response = browser.post(f"{self.base}/authorize", data={"consent_ticket": ticket, "approve": "yes"},
+                                    timeout=10, allow_redirects=False)
         assert response.status_code == 302, response.text
         return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["location"]).query).items()}
 

@@ -21,8 +21,8 @@ def register(oidc: Any, **extra: Any) -> dict[str, Any]:
     return response
 
 
-def device_tokens(target: Target, oidc: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    client = register(oidc)
+def device_tokens(target: Target, oidc: Any, **extra: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    client = register(oidc, **extra)
     auth = oidc.start_device_authorization(
         clientId=client["clientId"], clientSecret=client["clientSecret"], startUrl=START_URL
     )
@@ -171,13 +171,13 @@ def test_sso_login_pkce_flow_with_port_agnostic_loopback_redirect(target: Target
         "response_type": "code", "client_id": client["clientId"], "redirect_uri": redirect, "state": "st-1",
         "code_challenge_method": "S256", "scopes": "sso:account:access", "code_challenge": challenge,
     }
-    answer = target.login_code(params)
+    answer = target.login_code(params, consent=True)  # a registered client is third-party: the user allows it
     assert answer["state"] == "st-1" and answer["iss"] == target.base
     ids = {"clientId": client["clientId"], "clientSecret": client["clientSecret"]}
     with pytest.raises(oidc.exceptions.InvalidGrantException):
         oidc.create_token(**ids, grantType="authorization_code", code=answer["code"], redirectUri=redirect,
                           codeVerifier=pkce_pair()[0])  # wrong verifier
-    answer = target.login_code(params)
+    answer = target.login_code(params, consent=True)
     token = oidc.create_token(**ids, grantType="authorization_code", code=answer["code"], redirectUri=redirect,
                               codeVerifier=verifier)
     assert token["accessToken"] and token["refreshToken"]
@@ -224,6 +224,19 @@ def test_portal_errors(target: Target) -> None:
         sso.list_accounts(accessToken=access, nextToken="garbage!")
     with pytest.raises(sso.exceptions.InvalidRequestException):
         sso.get_role_credentials(accessToken=access, accountId="12", roleName="ReadOnlyAccess")
+
+
+def test_the_portal_wants_a_token_for_sso_account_access(target: Target) -> None:
+    # RegisterClient takes any scope, as AWS does; only a token granted sso:account:access opens the portal
+    _, token = device_tokens(target, target.sso_oidc(), scopes=["openid", "profile"])
+    sso = target.sso()
+    with pytest.raises(sso.exceptions.UnauthorizedException):
+        sso.list_accounts(accessToken=token["accessToken"])
+    with pytest.raises(sso.exceptions.UnauthorizedException):
+        sso.get_role_credentials(accessToken=token["accessToken"], accountId="111111111111",
+                                 roleName="AdministratorAccess")
+    _, token = device_tokens(target, target.sso_oidc(), scopes=["openid", "sso:account:access"])
+    assert sso.list_accounts(accessToken=token["accessToken"])["accountList"]
 
 
 def test_logout_revokes_the_access_token(target: Target) -> None:
@@ -276,6 +289,10 @@ def test_bad_json_is_invalid_request_never_a_500(target: Target) -> None:
     for body in (b"{", b"[]", b'{"clientName": 5, "clientType": "public"}', b"\xff\xfe", b"x" * 20000):
         response = requests.post(f"{target.base}/client/register", data=body,
                                  headers={"Content-Type": "application/json"}, timeout=5)
-        assert response.status_code == 400, body
+        assert response.status_code == (413 if len(body) > 16384 else 400), body
         assert response.headers["x-amzn-ErrorType"].startswith("InvalidRequestException")
         assert "Traceback" not in response.text
+    oidc = target.sso_oidc()
+    with pytest.raises(oidc.exceptions.InvalidRequestException) as raised:  # the 413, as botocore sees it
+        oidc.register_client(clientName="x" * 20000, clientType="public")
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413

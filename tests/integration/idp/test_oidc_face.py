@@ -12,7 +12,15 @@ import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
-from .conftest import CLIENT_ID, CLIENT_SECRET, PUBLIC_CLIENT_ID, REDIRECT, Target
+from .conftest import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    PUBLIC_CLIENT_ID,
+    REDIRECT,
+    RESOURCE_SERVER_ID,
+    RESOURCE_SERVER_SECRET,
+    Target,
+)
 
 pytestmark = pytest.mark.integration
 DEVICE = "urn:ietf:params:oauth:grant-type:device_code"
@@ -147,6 +155,30 @@ def test_introspection_and_revocation(target: Target) -> None:
     assert introspect(token["refresh_token"]) == {"active": False}
     assert introspect(token["access_token"]) == {"active": False}
     assert requests.post(f"{target.base}/revoke", data={"token": "unknown"}, auth=auth, timeout=5).status_code == 200
+
+
+def test_introspection_answers_only_the_tokens_client_or_a_declared_resource_server(target: Target) -> None:
+    session = code_session(target)  # the public client's login
+    callback, verifier = authorize(target, session)
+    token = session.fetch_token(f"{target.base}/token", authorization_response=callback, code_verifier=verifier)
+
+    def introspect(value: str, auth: tuple[str, str]) -> dict[str, Any]:
+        response = requests.post(f"{target.base}/introspect", data={"token": value}, auth=auth, timeout=5)
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    # another registered client learns nothing about it, not even that it is live
+    for value in (token["access_token"], token["refresh_token"]):
+        assert introspect(value, (CLIENT_ID, CLIENT_SECRET)) == {"active": False}
+    # the API the token is for (a declared resource server) may ask about access tokens, never refresh tokens
+    api = (RESOURCE_SERVER_ID, RESOURCE_SERVER_SECRET)
+    active = introspect(token["access_token"], api)
+    assert active["active"] and active["client_id"] == PUBLIC_CLIENT_ID and active["sub"] == "user0003"
+    assert introspect(token["refresh_token"], api) == {"active": False}
+    # a resource server is no client: it gets no token of its own
+    own = requests.post(f"{target.base}/token", data={"grant_type": "client_credentials"}, auth=api, timeout=5)
+    assert own.status_code == 400 and own.json()["error"] == "unauthorized_client"
 
 
 def test_rp_initiated_logout(target: Target) -> None:

@@ -4,6 +4,8 @@ forced errors, store slowness), the per-client rate limit, TLS, and restarts tha
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import re
 import subprocess
 import time
@@ -297,6 +299,12 @@ def test_audit_log_has_the_events_and_no_secret(target: Target) -> None:
     for event in ("token_issued", "login", "login_failed", "client_registered", "device_approved",
                   "credentials_fetched", "token_revoked"):
         assert f'"event":"{event}"' in text, event
+    # a live user code approves a device for whoever types it first: the log keeps a hash prefix of it
+    user_code = auth["userCode"]
     for secret in (CLIENT_SECRET, client["clientSecret"], tokens["access_token"], tokens["refresh_token"],
-                   aws["accessToken"], aws["refreshToken"], auth["deviceCode"], "pw-user0011", "wrong-pw"):
+                   aws["accessToken"], aws["refreshToken"], auth["deviceCode"], "pw-user0011", "wrong-pw",
+                   user_code, user_code.replace("-", "")):
         assert secret not in text
+    prefix = hashlib.sha256(user_code.encode()).hexdigest()[:12]
+    approved = [json.loads(line) for line in text.splitlines() if '"event":"device_approved"' in line]
+    assert any(line.get("user_code_sha256") == prefix for line in approved), approved

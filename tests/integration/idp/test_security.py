@@ -135,6 +135,10 @@ def client_credentials_token_on_portal(t: Target) -> tuple[requests.Response, in
     return portal(t, cc_token(t)), 401
 
 
+def openid_user_token_on_portal(t: Target) -> tuple[requests.Response, int]:
+    return portal(t, user_tokens(t)["access_token"]), 401  # a user's token, but not for the portal
+
+
 def client_credentials_token_at_userinfo(t: Target) -> tuple[requests.Response, int]:
     return userinfo(t, cc_token(t)), 401
 
@@ -256,7 +260,7 @@ def repeated_parameter(t: Target) -> tuple[requests.Response, int]:
 
 def oversized_body(t: Target) -> tuple[requests.Response, int]:
     return requests.post(f"{t.base}/token", data={"grant_type": "client_credentials", "pad": "x" * 40000},
-                         auth=(CLIENT_ID, CLIENT_SECRET), timeout=5), 400
+                         auth=(CLIENT_ID, CLIENT_SECRET), timeout=5), 413
 
 
 def wrong_content_type(t: Target) -> tuple[requests.Response, int]:
@@ -275,7 +279,7 @@ def unknown_user(t: Target) -> tuple[requests.Response, int]:
 def device_approval_wrong_password(t: Target) -> tuple[requests.Response, int]:
     auth = requests.post(f"{t.base}/device_authorization", data={"client_id": PUBLIC_CLIENT_ID}, timeout=5).json()
     return requests.post(f"{t.base}/device", timeout=5, data={
-        "user_code": auth["user_code"], "username": "user0001", "password": "nope", "approve": "yes"}), 401
+        "user_code": auth["user_code"], "username": "user0001", "password": "nope", "approve": "yes"}), 400
 
 
 def unknown_user_code(t: Target) -> tuple[requests.Response, int]:
@@ -325,6 +329,45 @@ def chaos_with_wrong_token(t: Target) -> tuple[requests.Response, int]:
                         headers={"Authorization": f"Bearer {ADMIN_TOKEN}x"}), 401
 
 
+def _self_registered(t: Target, redirect: str) -> str:
+    client = t.sso_oidc().register_client(clientName="x", clientType="public", grantTypes=["authorization_code"],
+                                          redirectUris=[redirect])
+    client_id: str = client["clientId"]
+    return client_id
+
+
+def error_for_self_registered_client_not_redirected(t: Target) -> tuple[requests.Response, int]:
+    # anyone can register https://attacker.example/...: redirecting errors there makes us an open redirector
+    client_id = _self_registered(t, "https://attacker.example/landing")
+    return requests.get(f"{t.base}/authorize", allow_redirects=False, timeout=5, params={
+        "response_type": "token", "client_id": client_id, "redirect_uri": "https://attacker.example/landing"}), 400
+
+
+def prompt_none_for_self_registered_client_not_redirected(t: Target) -> tuple[requests.Response, int]:
+    client_id = _self_registered(t, "https://attacker.example/landing")
+    return requests.get(f"{t.base}/authorize", allow_redirects=False, timeout=5, params={
+        "response_type": "code", "client_id": client_id, "redirect_uri": "https://attacker.example/landing",
+        "code_challenge": pkce_pair()[1], "code_challenge_method": "S256", "prompt": "none"}), 400
+
+
+def logout_redirect_without_id_token_hint(t: Target) -> tuple[requests.Response, int]:
+    # a registered URI is not enough: without a hint anyone could bounce users through our logout
+    return requests.get(f"{t.base}/end_session", timeout=5, allow_redirects=False, params={
+        "client_id": PUBLIC_CLIENT_ID, "post_logout_redirect_uri": CALLBACK}), 400
+
+
+def logout_hint_of_another_client(t: Target) -> tuple[requests.Response, int]:
+    client_id = _self_registered(t, "https://attacker.example/landing")
+    return requests.get(f"{t.base}/end_session", timeout=5, allow_redirects=False, params={
+        "id_token_hint": user_tokens(t)["id_token"], "client_id": client_id,
+        "post_logout_redirect_uri": "https://attacker.example/landing"}), 400
+
+
+def logout_hint_that_is_an_access_token(t: Target) -> tuple[requests.Response, int]:
+    return requests.get(f"{t.base}/end_session", timeout=5, allow_redirects=False, params={
+        "id_token_hint": user_tokens(t)["access_token"], "post_logout_redirect_uri": CALLBACK}), 400
+
+
 def logout_redirect_not_registered(t: Target) -> tuple[requests.Response, int]:
     return requests.get(f"{t.base}/end_session", timeout=5, allow_redirects=False, params={
         "client_id": PUBLIC_CLIENT_ID, "post_logout_redirect_uri": "https://evil.example/"}), 400
@@ -339,7 +382,7 @@ def forged_id_token_hint(t: Target) -> tuple[requests.Response, int]:
 
 CASES: list[Callable[[Target], tuple[requests.Response, int]]] = [
     bad_signature, alg_none, hs256_with_public_key, unknown_kid, signed_but_never_issued, expired,
-    id_token_as_access_token, revoked_access_token, client_credentials_token_on_portal,
+    id_token_as_access_token, revoked_access_token, client_credentials_token_on_portal, openid_user_token_on_portal,
     client_credentials_token_at_userinfo, token_in_query_not_header, pkce_mismatch, code_replay,
     code_with_other_redirect_uri, code_redeemed_by_other_client, refresh_reuse, refresh_by_other_client,
     refresh_scope_escalation, unregistered_redirect_uri, loopback_redirect_with_other_path,
@@ -349,6 +392,8 @@ CASES: list[Callable[[Target], tuple[requests.Response, int]]] = [
     unknown_user_code, device_code_of_other_client, aws_device_code_of_other_client,
     introspection_by_public_client, introspection_without_auth, revoking_someone_elses_token,
     chaos_without_token, chaos_with_wrong_token, logout_redirect_not_registered, forged_id_token_hint,
+    error_for_self_registered_client_not_redirected, prompt_none_for_self_registered_client_not_redirected,
+    logout_redirect_without_id_token_hint, logout_hint_of_another_client, logout_hint_that_is_an_access_token,
 ]
 
 

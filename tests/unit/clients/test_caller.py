@@ -148,3 +148,16 @@ def test_an_operation_belongs_to_the_phase_it_started_in() -> None:
     caller.call("f", "s", "GET", "http://idp/x", endpoint="x")
     assert [a["phase"] for a in sink.attempts] == ["baseline", "brownout", "brownout"]
     assert sink.operations[0]["phase"] == "baseline"
+
+
+def test_an_attempt_belongs_to_the_phase_it_was_sent_in_even_when_its_answer_comes_in_the_next() -> None:
+    session, _ = scripted_session([503, 200])
+    sink, fake = ListSink(), FakeTime()
+    phases = iter(["baseline", "brownout", "brownout", "brownout"])  # the boundary passes during attempt 1
+    policy = RetryPolicy(Retry(stop=RetryStop(after_attempt=4), wait=RetryWait(fixed_s=0.5)))
+    caller = Caller(session, policy, sink, user="u1", node="local", phase=lambda: next(phases),
+                    clock=fake.clock, perf=fake.clock, sleep=fake.sleep)
+    caller.call("f", "token", "POST", "http://idp/token", endpoint="token")
+    (op,) = sink.operations
+    assert op["phase"] == "baseline"
+    assert [a["phase"] for a in sink.attempts] == ["baseline", "brownout"]  # the retry was sent after it

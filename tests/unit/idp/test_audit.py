@@ -31,7 +31,8 @@ def test_appends_to_an_existing_log(tmp_path: Path) -> None:
     assert [json.loads(line)["n"] for line in path.read_text().splitlines()] == [0, 1]
 
 
-@pytest.mark.parametrize("field", ["client_secret", "access_token", "refresh_token", "password", "code"])
+@pytest.mark.parametrize("field", ["client_secret", "access_token", "refresh_token", "password", "code",
+                                   "user_code", "device_code"])
 def test_secrets_are_refused(tmp_path: Path, field: str) -> None:
     for sink in (AuditLog(str(tmp_path / "a.jsonl")), NullAudit()):
         with pytest.raises(ValueError, match=field):

@@ -33,15 +33,19 @@ def test_config_survives_the_trip_to_worker_processes(tmp_path: Path) -> None:
 def test_nonsense_counts_are_input_errors() -> None:
     with pytest.raises(InputError):
         parse("--workers", "0")
+    for option in ("--header-timeout-s", "--body-timeout-s"):
+        with pytest.raises(InputError):
+            parse(option, "0")
     with pytest.raises(InputError):
         parse("--max-inflight", "0")
 
 
 def test_prepare_seeds_the_client_and_drops_the_secret_from_the_environment(tmp_path: Path) -> None:
     config = parse("--db", str(tmp_path / "x.sqlite3"))
-    env = {Env.CLIENT_ID: "svc", Env.CLIENT_SECRET: "s3cret"}
+    env = {Env.CLIENT_ID: "svc", Env.CLIENT_SECRET: "s3cret", Env.RESOURCE_SERVER_ID: "api",
+           Env.RESOURCE_SERVER_SECRET: "api-s3cret"}
     assert prepare(config, env) == "svc"
-    assert Env.CLIENT_SECRET not in env
+    assert Env.CLIENT_SECRET not in env and Env.RESOURCE_SERVER_SECRET not in env
     store = Store(config.db_path)
     client = store.get_client("svc")
     assert client is not None and client.grant_types == (
@@ -51,6 +55,10 @@ def test_prepare_seeds_the_client_and_drops_the_secret_from_the_environment(tmp_
     public = store.get_client("harness-public")
     assert public is not None and not public.is_confidential
     assert store.active_key("RS256") is not None
+    api = store.get_client("api")
+    assert api is not None and api.resource_server and api.is_confidential and api.grant_types == ()
+    assert not client.resource_server
+    assert client.first_party and public.first_party  # the operator's own clients: no consent screen
     store.close()
 
 

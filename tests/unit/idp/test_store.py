@@ -124,6 +124,12 @@ def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
              revoked INTEGER NOT NULL DEFAULT 0);
            CREATE TABLE signing_keys (kid TEXT PRIMARY KEY, alg TEXT NOT NULL, private_pem BLOB NOT NULL,
              created_at INTEGER NOT NULL, active INTEGER NOT NULL DEFAULT 1, retired_at INTEGER);
+           CREATE TABLE sessions (session_sha256 BLOB PRIMARY KEY, sub TEXT NOT NULL, auth_time INTEGER NOT NULL,
+             expires_at INTEGER NOT NULL);
+           CREATE TABLE auth_codes (code_sha256 BLOB PRIMARY KEY, client_id TEXT NOT NULL, redirect_uri TEXT NOT NULL,
+             sub TEXT NOT NULL, scope TEXT NOT NULL, nonce TEXT, code_challenge TEXT NOT NULL,
+             auth_time INTEGER NOT NULL, expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0,
+             family TEXT NOT NULL);
            INSERT INTO clients VALUES ('old', NULL, 'api', 'client_credentials', '', 1);
            INSERT INTO tokens VALUES ('j1', 'access', 'old', 'old', 'api', 1, 2, 0);"""
     )
@@ -131,7 +137,10 @@ def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
     store = open_store(path)
     client = store.get_client("old")
     assert client is not None and client.client_name == "" and client.secret_expires_at == 0
+    assert not client.resource_server and not client.first_party
     token = store.get_token("j1")
     assert token is not None and token.family is None
     assert store.control() == (0, "{}")
+    for table in ("sessions", "auth_codes"):  # version 3: logout finds a session's logins by sid
+        assert "sid" in {row[1] for row in store.conn.execute(f"PRAGMA table_info({table})")}
     store.close()

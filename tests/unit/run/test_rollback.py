@@ -192,3 +192,10 @@ def test_a_run_that_started_nothing_has_nothing_to_roll_back(tmp_path: Path) -> 
     j = journal(tmp_path)
     Rollback(j, tmp_path).run()
     assert j.rollback == []
+
+
+def test_a_shared_proxy_cut_short_before_ours_existed_leaves_the_others_alone(tmp_path: Path) -> None:
+    j = journal(tmp_path)
+    api = FakeProxyApi({"someone-else": {"toxics": [{"name": "theirs"}]}})
+    Rollback(j, tmp_path, proxy=ProxyInUse(api, "harness-run-abc", ours=False)).run()
+    assert api.calls == [] and steps(j) == [("remove faults", True)]
