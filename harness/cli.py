@@ -215,7 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_worker)
 
     p = sub.add_parser("cleanup", help="stop processes and remove proxies left behind by crashed runs")
-    p.add_argument("--out", default="reports", help="the reports directory the runs wrote to (default: reports)")
+    p.add_argument("--out", default=None,
+                   help="also clean runs of older versions, which registered in OUT/.active (runs now register "
+                        "once per user, so no directory is needed)")
     p.set_defaults(handler=_cmd_cleanup)
 
     p = sub.add_parser("validate", help="check scenario files; run nothing")
@@ -269,9 +271,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
-    # SIGTERM means the same as Ctrl-C: stop, clean up, exit 3 (commands that start things install
-    # their own handlers for the time they hold resources)
-    previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    # SIGTERM and SIGHUP mean the same as Ctrl-C: stop, clean up, exit 3 (commands that start things
+    # install their own handlers for the time they hold resources)
+    previous = {sig: signal.signal(sig, _terminate_as_interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return handler(args)
     except HarnessError as exc:
@@ -281,4 +283,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("harness: interrupted", file=sys.stderr)
         return EXIT_ABORTED
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -346,6 +346,16 @@ class ChaosRequest(TypedDict):
     body: dict[str, Any] | None
 
 
+# --- tokens the embedded target forges on purpose (security chaos: harness/idp/forgery.py) ------------
+
+Forgery = Literal["wrong_aud", "wrong_iss", "expired", "unknown_key", "alg_none", "wrong_nonce", "jwks_key_swap"]
+ForgedToken = Literal["access", "id"]  # which tokens of a response a forgery may touch
+# On a token response whose tokens the target forged, which ones and how: `access_token=wrong_aud,
+# id_token=wrong_aud` (the body's field names). The harness's own clients read it as the ground truth of
+# what they must refuse; the relying party under test never sees it, only the token.
+FORGED_HEADER: Final = "X-Harness-Forged"
+
+
 # --- the embedded target's seeded users (its directory seeds them; the load side signs in as them) ---
 
 SEEDED_USERS = 100  # the target's --seed-users default in a run

@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-from harness.contract import Outcome
+from harness.contract import FORGED_HEADER, Outcome
 
 
 @dataclass(frozen=True)
@@ -101,3 +101,16 @@ def introspection_expects(active: bool) -> Any:
         return None
 
     return check
+
+
+def forged_tokens(response: requests.Response | None) -> dict[str, str]:
+    """Which tokens of a token response the embedded target forged on purpose (security chaos), and how:
+    {"access_token": "wrong_aud"}. Empty for every other provider, and for genuine tokens. The flows use
+    it as the ground truth of what a relying party must refuse; the relying party never sees it."""
+    raw = response.headers.get(FORGED_HEADER, "") if response is not None else ""
+    out: dict[str, str] = {}
+    for item in raw.split(","):
+        field, _, kind = item.strip().partition("=")
+        if field and kind.isidentifier():
+            out[field] = kind
+    return out

@@ -20,7 +20,7 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import Field, model_validator
 
-from harness.contract import ChaosRequest, ToxicSpec
+from harness.contract import ChaosRequest, ForgedToken, Forgery, ToxicSpec
 from harness.endpoints import EndpointName
 from harness.modelbase import Model, at_field
 
@@ -136,6 +136,22 @@ class TargetFault(FaultModel):
         """The chaos API call that switches the fault on, and the one that switches it off (None: nothing
         to undo), sent by the timeline straight to the target, never through the proxy."""
         raise NotImplementedError
+
+
+class ForgeryFault(TargetFault):
+    """The embedded target forges a share of the tokens it issues in one precise way (security chaos:
+    harness/idp/forgery.py); the relying parties must refuse every one. Off again at the phase end."""
+
+    forgery: ClassVar[Forgery]
+    probability: Probability = 1.0  # share of the tokens it applies to
+    tokens: tuple[ForgedToken, ...] = Field(default=("access", "id"), min_length=1)  # access and/or ID tokens
+
+    def chaos_requests(self) -> tuple[ChaosRequest, ChaosRequest | None]:
+        body = {"kind": self.forgery, "probability": self.probability, "tokens": list(dict.fromkeys(self.tokens))}
+        return (
+            {"method": "PUT", "path": "/chaos/forgery", "body": body},
+            {"method": "DELETE", "path": f"/chaos/forgery?kind={self.forgery}", "body": None},
+        )
 
 
 # --- process and network: changes the orchestrator makes (harness.chaos) ----------------------------

@@ -18,6 +18,7 @@ from harness.endpoints import EMBEDDED_PATHS
 from harness.faults.bandwidth import BandwidthFault
 from harness.faults.bandwidth_limit import BandwidthLimitFault
 from harness.faults.base import Channel, FaultModel, ProxyFault
+from harness.faults.http_answer import HttpAnswerFault
 from harness.faults.http_corrupt import HttpCorruptFault
 from harness.faults.http_drop import HttpDropFault
 from harness.faults.http_error import HttpErrorFault
@@ -38,14 +39,22 @@ from harness.faults.slow_close import SlowCloseFault
 from harness.faults.target_clock_skew import TargetClockSkewFault
 from harness.faults.target_device_timing import TargetDeviceTimingFault
 from harness.faults.target_error import TargetErrorFault
+from harness.faults.target_id_token_wrong_nonce import TargetIdTokenWrongNonceFault
+from harness.faults.target_jwks_key_swap import TargetJwksKeySwapFault
 from harness.faults.target_key_rotation import TargetKeyRotationFault
 from harness.faults.target_store_latency import TargetStoreLatencyFault
+from harness.faults.target_token_alg_none import TargetTokenAlgNoneFault
+from harness.faults.target_token_expired import TargetTokenExpiredFault
+from harness.faults.target_token_unknown_key import TargetTokenUnknownKeyFault
+from harness.faults.target_token_wrong_aud import TargetTokenWrongAudFault
+from harness.faults.target_token_wrong_iss import TargetTokenWrongIssFault
 from harness.faults.tcp_reject import TcpRejectFault
 from harness.faults.timeout import TimeoutFault
 
 Fault = Annotated[
     # proxy
-    LatencyFault | HttpErrorFault | HttpDropFault | HttpThrottleFault | HttpCorruptFault | BandwidthFault
+    LatencyFault | HttpErrorFault | HttpDropFault | HttpThrottleFault | HttpCorruptFault | HttpAnswerFault
+    | BandwidthFault
     | TimeoutFault | ResetPeerFault | SlowCloseFault | SlicerFault | LimitDataFault
     # process
     | ProcessKillFault | ProcessPauseFault | ProcessRestartFault
@@ -54,7 +63,10 @@ Fault = Annotated[
     | PacketCorruptFault | PacketReorderFault
     # target
     | TargetErrorFault | TargetStoreLatencyFault | TargetClockSkewFault | TargetKeyRotationFault
-    | TargetDeviceTimingFault,
+    | TargetDeviceTimingFault
+    # target: security chaos, tokens forged on purpose (harness/idp/forgery.py)
+    | TargetTokenWrongAudFault | TargetTokenWrongIssFault | TargetTokenExpiredFault | TargetTokenUnknownKeyFault
+    | TargetTokenAlgNoneFault | TargetIdTokenWrongNonceFault | TargetJwksKeySwapFault,
     Field(discriminator="type"),
 ]  # fmt: skip
 

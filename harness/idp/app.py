@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -27,6 +28,7 @@ from harness.idp.browser import BrowserFace
 from harness.idp.chaos import ChaosMiddleware, ChaosState
 from harness.idp.chaosapi import ChaosApi
 from harness.idp.config import TargetConfig
+from harness.idp.forgery import ForgeryHeader
 from harness.idp.limits import BodyLimit
 from harness.idp.oauth import InvalidRequest, json_response
 from harness.idp.oidc import OidcFace
@@ -35,6 +37,7 @@ from harness.idp.portal import PortalFace
 from harness.idp.requestid import RequestIdMiddleware
 from harness.idp.requestlog import RequestLog, RequestLogMiddleware, open_request_log
 from harness.idp.services import Services
+from harness.lifeline import die_with_parent
 
 _HEALTHY = b'{"status":"ok"}'
 _log = logging.getLogger("harness.idp")
@@ -140,6 +143,7 @@ def create_app(config: TargetConfig) -> Starlette:
         Middleware(InflightLimit, max_inflight=config.max_inflight, exempt_paths=[P["health"]]),
         Middleware(BodyLimit, max_body_bytes=config.max_body_bytes),
         Middleware(ChaosMiddleware, state=chaos),
+        Middleware(ForgeryHeader, forging=lambda: bool(chaos.forgeries), paths=frozenset({P["token"]})),
     ]
     handlers = {sqlite3.OperationalError: _store_busy, ClientDisconnect: _client_gone, Exception: _internal_error}
     return Starlette(
@@ -149,7 +153,12 @@ def create_app(config: TargetConfig) -> Starlette:
 
 
 def create_app_from_env() -> Starlette:
-    """Factory for uvicorn worker processes (`harness.idp.app:create_app_from_env`)."""
+    """Factory for uvicorn worker processes (`harness.idp.app:create_app_from_env`). A worker of several
+    dies with its supervisor: killed hard, the supervisor cannot stop its workers, and they would keep the
+    port (harness.lifeline; uvicorn forks workers from its main thread, which lives as long as it does)."""
+    supervisor = multiprocessing.parent_process()
+    if supervisor is not None and supervisor.pid is not None:
+        die_with_parent(supervisor.pid)
     return create_app(TargetConfig.from_env())
 
 

@@ -17,7 +17,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from harness.contract import Forgery
 from harness.endpoints import CHAOS_API_PATH, EMBEDDED_PATHS
+from harness.idp.forgery import ForgeryRule
 
 # Endpoints that never touch the store: store slowness does not delay them.
 STORELESS = frozenset({"discovery", "jwks", "health"})
@@ -39,6 +41,8 @@ class ChaosState:
     errors: dict[str, ErrorRule] = field(default_factory=dict)
     device_interval_s: int | None = None
     device_expires_s: int | None = None
+    forgeries: dict[Forgery, ForgeryRule] = field(default_factory=dict)  # harness/idp/forgery.py
+    rogue_pem: str | None = None  # the forgeries' attacker key (private: never in `public()`)
 
     @property
     def active(self) -> bool:
@@ -47,11 +51,18 @@ class ChaosState:
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
 
+    def public(self) -> dict[str, Any]:
+        """The state as the chaos API shows it: everything but the rogue key."""
+        data = asdict(self)
+        del data["rogue_pem"]
+        return data
+
     @classmethod
     def from_json(cls, raw: str) -> ChaosState:
         data: dict[str, Any] = json.loads(raw or "{}")
         errors = {k: ErrorRule(**v) for k, v in data.pop("errors", {}).items()}
-        return cls(errors=errors, **data)
+        forgeries = {k: ForgeryRule(v["probability"], tuple(v["tokens"])) for k, v in data.pop("forgeries", {}).items()}
+        return cls(errors=errors, forgeries=forgeries, **data)
 
     def replace_with(self, other: ChaosState) -> None:
         """Take over another state's values in place (the middleware holds a reference to this one)."""

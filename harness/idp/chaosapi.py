@@ -18,8 +18,13 @@ Routes (JSON in and out):
   DELETE /chaos/errors[?endpoint=token]  one rule, or all
   PUT    /chaos/store_latency        {"latency_ms": 200}     every store-backed request waits this long
   PUT    /chaos/device               {"interval_s": 1, "expires_in_s": 5}   timing of new device codes
+  PUT    /chaos/forgery              {"kind": "wrong_aud", "probability": 0.5, "tokens": ["access", "id"]}
+         a share of newly issued tokens is forged (forgery.py: wrong_aud, wrong_iss, expired, unknown_key,
+         alg_none, wrong_nonce, jwks_key_swap); `tokens` defaults to both ([id] for wrong_nonce)
+  DELETE /chaos/forgery[?kind=wrong_aud]  one forgery, or all
 State: {"clock_skew_s", "store_latency_ms", "errors": {endpoint: rule}, "device_interval_s",
-        "device_expires_s"} (null device fields: the command-line options apply). Bad input: 400
+        "device_expires_s", "forgeries": {kind: {"probability", "tokens"}}} (null device fields: the
+command-line options apply; the forgeries' rogue key is never shown). Bad input: 400
 {"error": "invalid_request", "error_description": ...}.
 """
 
@@ -39,6 +44,7 @@ from starlette.routing import Route
 from harness.endpoints import CHAOS_API_PATH
 from harness.idp import keys
 from harness.idp.chaos import ChaosState, parse_rule
+from harness.idp.forgery import ROGUE_KEY_FORGERIES, parse_forgery
 from harness.idp.oauth import json_response
 from harness.idp.services import Services
 
@@ -64,6 +70,7 @@ class ChaosApi:
             Route(f"{PREFIX}/errors", self._guard(self.errors), methods=["PUT", "DELETE"]),
             Route(f"{PREFIX}/store_latency", self._guard(self.store_latency), methods=["PUT"]),
             Route(f"{PREFIX}/device", self._guard(self.device), methods=["PUT"]),
+            Route(f"{PREFIX}/forgery", self._guard(self.forgery), methods=["PUT", "DELETE"]),
         ]
 
     def _guard(self, handler: Handler) -> Handler:
@@ -139,6 +146,29 @@ class ChaosApi:
 
         return self._update(apply, "device")
 
+    async def forgery(self, request: Request) -> Response:
+        if request.method == "DELETE":
+            kind = request.query_params.get("kind")
+
+            def remove(state: ChaosState) -> None:
+                state.forgeries = {} if kind is None else {k: v for k, v in state.forgeries.items() if k != kind}
+
+            return self._update(remove, "forgery_removed")
+        kind, rule = parse_forgery(await _body(request))
+        # an attacker's key of our own making, for the forgeries that sign with one: made once (RSA takes a
+        # moment) in the worker that answers and shared through the store like the rest of the state
+        services = self._services()
+        rogue = None
+        if kind in ROGUE_KEY_FORGERIES and ChaosState.from_json(services.store.control()[1]).rogue_pem is None:
+            rogue = keys.private_key_to_pem(keys.generate_private_key(services.keys.signer.alg))
+
+        def switch_on(state: ChaosState) -> None:
+            state.forgeries[kind] = rule
+            if rogue is not None and state.rogue_pem is None:
+                state.rogue_pem = rogue.decode("ascii")
+
+        return self._update(switch_on, f"forgery_{kind}")
+
     def _update(self, change: Callable[[ChaosState], Any], action: str) -> Response:
         services = self._services()
         _, raw = services.store.control()
@@ -151,7 +181,7 @@ class ChaosApi:
 
     def _state_response(self) -> Response:
         _, raw = self._services().store.control()
-        return Response(raw.encode("utf-8"), media_type="application/json", headers={"Cache-Control": "no-store"})
+        return json_response(ChaosState.from_json(raw).public(), headers={"Cache-Control": "no-store"})
 
 
 async def _body(request: Request) -> dict[str, Any]:

@@ -100,7 +100,7 @@ class OidcFace:
         return Response(self._discovery, media_type="application/json", headers=DISCOVERY_CACHE)
 
     async def jwks(self, request: Request) -> Response:
-        return Response(self.services.keys.jwks_json, media_type="application/json", headers=JWKS_CACHE)
+        return Response(self.services.jwks_json, media_type="application/json", headers=JWKS_CACHE)
 
     async def token(self, request: Request) -> Response:
         """`POST /token` with an application/x-www-form-urlencoded body (RFC 6749 sections 4 and 6)."""

@@ -12,6 +12,7 @@ from harness.idp.audit import Audit, open_audit
 from harness.idp.chaos import ChaosState
 from harness.idp.config import TargetConfig
 from harness.idp.flowstore import FlowStore
+from harness.idp.forgery import Forger
 from harness.idp.keys import SUPPORTED_ALGS, KeyRing
 from harness.idp.ratelimit import AttemptLimiter, RateLimiter
 from harness.idp.store import Store, TokenRecord
@@ -73,7 +74,14 @@ class Services:
         self.tokens.skew_s = self.chaos.clock_skew_s
         self.keys = load_keys(self.store, self.config)
         self.tokens.keys = self.keys
+        self.tokens.forger = Forger.from_state(self.chaos.forgeries, self.chaos.rogue_pem, self.keys)
         self.next_activation = self.store.next_activation()
+
+    @property
+    def jwks_json(self) -> bytes:
+        """The JWKS document as served: the key ring's, or the forger's while it swaps a key in."""
+        forger = self.tokens.forger
+        return forger.jwks_json if forger is not None else self.keys.jwks_json
 
     def access_token(self, token: str) -> TokenRecord | None:
         """The record of a valid access token presented to us (bearer.py says what valid means)."""

@@ -2,7 +2,9 @@
 and the harness's fail-closed checks can ask about any token by its jti later) and OIDC ID tokens.
 
 `skew_s` (set by the chaos API) shifts the iat/exp claims of issued JWTs, to show what verifiers do with
-a provider whose clock is wrong; the store keeps true times, so the target itself is not fooled."""
+a provider whose clock is wrong; the store keeps true times, so the target itself is not fooled. While a
+forgery is on (chaos API, forgery.py), `forger` signs instead of the key ring and forges a share of the
+tokens."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.idp.bearer import ACCESS_TOKEN_TYP, ID_TOKEN_TYP
+from harness.idp.forgery import Forger
 from harness.idp.keys import KeyRing
 from harness.idp.store import Store
 
@@ -43,6 +46,7 @@ class TokenIssuer:
         self._ttl_s = access_token_ttl_s
         self._clock = clock
         self.skew_s = 0
+        self.forger: Forger | None = None
 
     @property
     def keys(self) -> KeyRing:
@@ -66,7 +70,9 @@ class TokenIssuer:
             "exp": exp + self.skew_s,
             "jti": jti,
         }
-        token = self._keys.sign(claims, typ=ACCESS_TOKEN_TYP)
+        forger = self.forger
+        token = forger.sign("access", claims, typ=ACCESS_TOKEN_TYP) if forger else self._keys.sign(
+            claims, typ=ACCESS_TOKEN_TYP)
         # Recorded before it is handed out: a token the store does not know must never exist.
         self._store.add_token(
             jti=jti,
@@ -96,4 +102,5 @@ class TokenIssuer:
         }
         if nonce is not None:
             claims["nonce"] = nonce
-        return self._keys.sign(claims, typ=ID_TOKEN_TYP)
+        forger = self.forger
+        return forger.sign("id", claims, typ=ID_TOKEN_TYP) if forger else self._keys.sign(claims, typ=ID_TOKEN_TYP)

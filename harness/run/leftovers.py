@@ -1,6 +1,8 @@
-"""The second safety net: every running run registers what it started in `<out>/.active/<run_id>.json`;
-a later `harness run` (or `harness cleanup`) finds registrations whose orchestrator is gone, stops the
-processes they name, removes the proxy they made on a shared Toxiproxy, and marks their journal.
+"""The second safety net (the first: children die with the orchestrator, harness.lifeline): every running
+run registers what it started in one registry per user (`user_registry()`), whatever its output
+directory; a later `harness run` anywhere (or `harness cleanup`) finds registrations whose orchestrator
+is gone, stops the processes they name, removes the proxy they made on a shared Toxiproxy, deletes the
+target's scratch directory (its signing keys), and marks their journal.
 
 Processes are matched by PID *and* start time (from /proc), so a recycled PID is never signalled.
 """
@@ -10,8 +12,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
+import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +25,18 @@ from harness.chaos.leftovers import sweep
 from harness.chaos.procs import process_start_ticks, same_process
 from harness.proxy.client import NotFoundError, ToxiproxyClient
 
-ACTIVE_DIR = ".active"
+ACTIVE_DIR = ".active"  # <out>/.active: where runs registered before the registry was per user
 
+
+def user_registry(environ: Mapping[str, str] = os.environ) -> Path:
+    """One directory per user: `$XDG_RUNTIME_DIR/harness/active` (a tmpfs emptied at logout and boot, as
+    PIDs are), else `$XDG_STATE_HOME/harness/active` (default `~/.local/state`)."""
+    runtime = environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isabs(runtime) and os.path.isdir(runtime):
+        return Path(runtime) / "harness" / "active"
+    state = environ.get("XDG_STATE_HOME")
+    base = Path(state) if state and os.path.isabs(state) else Path.home() / ".local" / "state"
+    return base / "harness" / "active"
 
 
 @dataclass
@@ -32,6 +47,7 @@ class Registration:
     start_ticks: int | None = None
     children: list[dict[str, Any]] = field(default_factory=list)
     shared_proxy: dict[str, str] | None = None  # {"api": ..., "name": ...} on a Toxiproxy we do not own
+    scratch: str | None = None  # the target's store and signing keys (harness-target-* in the temp dir)
 
     def __post_init__(self) -> None:
         if self.start_ticks is None:
@@ -39,23 +55,31 @@ class Registration:
 
 
 class ActiveRuns:
-    def __init__(self, out: Path):
-        self.directory = out / ACTIVE_DIR
+    """A registry of running runs: the user's (`user_registry()`) unless given a directory."""
 
-    def path(self, run_id: str) -> Path:
-        return self.directory / f"{run_id}.json"
+    def __init__(self, directory: Path | None = None):
+        self.directory = user_registry() if directory is None else directory
+
+    @classmethod
+    def legacy(cls, out: Path) -> ActiveRuns:
+        """Where runs registered before the registry was per user: `<out>/.active`."""
+        return cls(out / ACTIVE_DIR)
+
+    def path(self, reg: Registration) -> Path:
+        # a run id is unique in its output directory only (a scenario's name and a UTC second): with the
+        # orchestrator's PID, two runs started in the same second from two directories keep two files
+        return self.directory / f"{reg.run_id}.{reg.pid}.json"
 
     def save(self, reg: Registration) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        tmp = self.path(reg.run_id).with_suffix(".tmp")
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = self.path(reg)
+        tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(json.dumps(asdict(reg), indent=2))
-        os.replace(tmp, self.path(reg.run_id))
+        os.replace(tmp, path)
 
-    def remove(self, run_id: str) -> None:
+    def remove(self, reg: Registration) -> None:
         with contextlib.suppress(FileNotFoundError):
-            self.path(run_id).unlink()
-        with contextlib.suppress(OSError):
-            self.directory.rmdir()  # only when no other run is registered
+            self.path(reg).unlink()
 
     def registrations(self) -> list[Registration]:
         out = []
@@ -77,8 +101,10 @@ class ActiveRuns:
                 said.append(_stop_child(child))
             if reg.shared_proxy:
                 said.append(_remove_shared_proxy(reg.shared_proxy))
+            if reg.scratch:
+                said.append(_remove_scratch(reg.scratch))
             _mark_journal_crashed(Path(reg.run_dir), said)
-            self.remove(reg.run_id)
+            self.remove(reg)
         return said + sweep()  # network namespaces of crashed runs, found by name
 
 
@@ -94,6 +120,16 @@ def _stop_child(child: dict[str, Any]) -> str:
         os.kill(pid, signal.SIGKILL)
         return f"  {name} (pid {pid}) killed"
     return f"  {name} (pid {pid}) stopped"
+
+
+def _remove_scratch(scratch: str) -> str:
+    path = Path(scratch)
+    # only ever a directory the harness made in the temp directory (a registry file is not to be trusted
+    # with an arbitrary path to delete)
+    if path.parent != Path(tempfile.gettempdir()) or not path.name.startswith("harness-target-"):
+        return f"  left {scratch} alone (not a target scratch directory)"
+    shutil.rmtree(path, ignore_errors=True)
+    return f"  removed the target's scratch directory {scratch}"
 
 
 def _remove_shared_proxy(shared: dict[str, str]) -> str:

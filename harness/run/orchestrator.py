@@ -90,9 +90,10 @@ def check_listen_target(scenario: Scenario, listen: str | None) -> None:
                          "drop proxy: {kind: none}")  # fmt: skip
 
 
-def clean_leftovers(out: str | Path = "reports") -> int:
-    """`harness cleanup`: undo what crashed runs left behind (processes, proxies on a shared Toxiproxy)."""
-    said = ActiveRuns(Path(out)).clean()
+def clean_leftovers(out: str | Path | None = None) -> int:
+    """`harness cleanup`: undo what crashed runs left behind (processes, proxies on a shared Toxiproxy),
+    anywhere; with `out`, also runs of older versions, which registered in `<out>/.active`."""
+    said = ActiveRuns().clean() + (ActiveRuns.legacy(Path(out)).clean() if out is not None else [])
     print("\n".join(said) if said else "harness: nothing left behind by earlier runs")
     return 0
 
@@ -134,7 +135,7 @@ class Run:
                 break
             self.run_id = f"{run_id_for(scenario)}-{n}"
         self.run_dir = out / self.run_id
-        self.active = ActiveRuns(out)
+        self.active = ActiveRuns()
         self.registration = Registration(self.run_id, str(self.run_dir.resolve()))
         self.ui = UiChoices(scenario, source, self.run_dir, duration_scale) if self.mode.ui else None
         self._signals: list[str] = []
@@ -187,7 +188,7 @@ class Run:
                 timeline = read_jsonl(self.run_dir / "timeline.jsonl")
                 journal.workers = worker_coverage(timeline, self.run_dir / "records", time.time())
                 journal.close(status, timeline)
-                self.active.remove(self.run_id)
+                self.active.remove(self.registration)
         return self._report(journal, stack.secret_values, status, exit_code)
 
     def _prepare_run_dir(self) -> Journal:

@@ -1,6 +1,7 @@
 """Processes a run starts: the target, the proxy, Locust. Each in its own session (so a Ctrl-C at the
-terminal reaches only the orchestrator, which then stops them in order), logging to the run's logs/,
-and stopped by the PID we started, never by name."""
+terminal reaches only the orchestrator, which then stops them in order), logging to the run's logs/
+(files created 0600: a log may say more than a report), stopped by the PID we started, never by name,
+and killed by the kernel if the orchestrator dies without stopping them (harness.lifeline)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import IO
 import requests
 
 from harness.errors import InfrastructureError
+from harness.lifeline import Spawner, preexec_die_with_parent
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -38,17 +40,14 @@ class ManagedProcess:
 
     def start(self) -> ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log = open_private_log(self.log_path)
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        log, argv = self._log, list(self.argv)
         try:
-            self.proc = subprocess.Popen(
-                list(self.argv),
-                stdin=subprocess.DEVNULL,
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-            )
+            self.proc = Spawner.call(lambda: subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                start_new_session=True, preexec_fn=preexec_die_with_parent(),
+            ))  # fmt: skip
         except OSError as exc:
             raise InfrastructureError(f"{self.name} would not start: {exc}") from exc
         return self
@@ -94,6 +93,13 @@ class ManagedProcess:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def open_private_log(path: Path) -> IO[bytes]:
+    """Open a log for appending, created 0600 whatever the umask (and made so if it was not)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "ab")
 
 
 def python_module(module: str, *args: str) -> list[str]:

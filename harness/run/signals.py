@@ -1,6 +1,8 @@
-"""How a run hears signals. While it runs, SIGINT and SIGTERM become an `Interrupted` exception (never
-installed at import); while it rolls back, another one only cuts waiting for the load short, so that a
-second Ctrl-C can never leave a fault on."""
+"""How a run hears signals. While it runs, SIGINT, SIGTERM and SIGHUP become an `Interrupted` exception
+(never installed at import); while it rolls back, another one only cuts waiting for the load short, so
+that a second Ctrl-C can never leave a fault on. SIGHUP is a stop like the others: a dropped SSH session
+or a closed terminal must not leave faults on (its default action would end the orchestrator on the
+spot, with every rollback step skipped)."""
 
 from __future__ import annotations
 
@@ -10,16 +12,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Interrupted(Exception):
-    """SIGINT or SIGTERM reached the orchestrator."""
+    """SIGINT, SIGTERM or SIGHUP reached the orchestrator."""
 
 
 @contextmanager
 def signals_raise(received: list[str]) -> Iterator[None]:
-    """Turn SIGINT/SIGTERM into Interrupted for the duration of the block. The signal is also written
+    """Turn SIGINT/SIGTERM/SIGHUP into Interrupted for the duration of the block. The signal is also written
     down: an exception raised while a finalizer happens to run is swallowed by Python, so the run's loops
     check `received` too (`raise_if_received`)."""
 

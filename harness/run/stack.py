@@ -97,6 +97,7 @@ class Stack:
 
     def _start_embedded(self, target: EmbeddedTarget, choices: tuple[ScenarioChoice, ...]) -> Runtime:
         self._scratch = Path(tempfile.mkdtemp(prefix="harness-target-"))  # keys and hashes stay out of reports
+        self.registration.scratch = str(self._scratch)  # saved with the first child: a crash must not leave keys
         target_host = self._prepare_namespace()  # in the run's namespace, the port is free there
         if target_host == "127.0.0.1" and self.listen is not None:
             target_host = self.listen

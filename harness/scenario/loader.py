@@ -3,12 +3,21 @@
 PyYAML's composer already knows where each node starts; we build plain Python values from the node tree
 ourselves (a few lines) so that we can keep a `path -> line` map beside them. Pydantic's error locations
 are then looked up in that map.
+
+A scenario file is input from anyone who can open a pull request, so it is measured before it is built
+(`_measure`, one pass over PyYAML's event stream, which is a state machine and never recurses): at most
+MAX_BYTES of text, MAX_DEPTH levels of nesting (PyYAML's composer recurses once per level, so a deeper
+file would end in a RecursionError) and MAX_VALUES values *as expanded*: an alias counts as every value of
+what it names, so that nine levels of nine aliases (387 million values from a few hundred bytes) are
+refused at the alias that crosses the line, in milliseconds, instead of being built for minutes. Aliases
+themselves stay allowed: `&defaults` / `*defaults` is a fair way to share a retry policy.
 """
 
 from __future__ import annotations
 
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +29,14 @@ from harness.modelbase import FieldRenamed
 from harness.scenario.model import Scenario
 
 PathKey = tuple[str | int, ...]
+
+MAX_BYTES = 128 * 1024  # the largest shipped scenario is under 3 KiB
+MAX_DEPTH = 32  # a scenario nests about 6 deep (phases > faults > fault > attribute)
+MAX_VALUES = 5_000  # scalars and collections, aliases expanded; a long scenario holds a few hundred
+MAX_PROBLEMS = 50  # problems reported for one file
+# LibYAML's parser where PyYAML was built with it (its wheels are): about ten times the pure-Python one's
+# speed, which keeps the worst file within the limits well under a second. Both report the same marks.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -46,7 +63,17 @@ def load_scenario_text(text: str, filename: str = "<scenario>") -> Scenario:
         try:
             scenario = Scenario.model_validate(data)
         except ValidationError as exc:
-            raise ScenarioError(_problems(exc, filename, data, lines)) from None
+            problems = _problems(exc, filename, data, lines)
+            if len(problems) > MAX_PROBLEMS:  # a file of junk keys gets a page of errors, not thousands
+                more = Problem(filename, problems[MAX_PROBLEMS].line, "", f"and {len(problems) - MAX_PROBLEMS} more")
+                problems = [*problems[:MAX_PROBLEMS], more]
+            raise ScenarioError(problems) from None
+    if scenario.testing is not None:  # a negative control must never pass for a normal run unnoticed
+        where = ("testing", "lax_relying_party")
+        checks = ", ".join(scenario.testing.lax_relying_party)
+        message = (f"TEST ONLY: a negative control; its relying party skips checks ({checks}), so its "
+                   "fail-closed SLO must fail")
+        warnings.warn(ScenarioWarning(Problem(filename, lines.get(where), _dotted(where), message)), stacklevel=2)
     for warning in caught:
         if isinstance(warning.message, FieldRenamed):
             for path in sorted(p for p in lines if p and p[-1] == warning.message.old):
@@ -59,7 +86,10 @@ def load_scenario_text(text: str, filename: str = "<scenario>") -> Scenario:
 
 def parse_yaml_with_lines(text: str, filename: str) -> tuple[Any, dict[PathKey, int]]:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _measure(text)
+        node = yaml.compose(text, Loader=_LOADER)
+    except _TooBig as big:
+        raise ScenarioError([Problem(filename, big.line, "", str(big))]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -74,6 +104,69 @@ def parse_yaml_with_lines(text: str, filename: str) -> tuple[Any, dict[PathKey, 
         raise ScenarioError([Problem(filename, dup.line, _dotted(dup.path), "key given twice")]) from None
     except _Unsupported as bad:
         raise ScenarioError([Problem(filename, bad.line, _dotted(bad.path), str(bad))]) from None
+
+
+class _TooBig(Exception):
+    def __init__(self, message: str, line: int):
+        super().__init__(message)
+        self.line = line
+
+
+def _measure(text: str) -> None:
+    """Refuse a file too large, too deep or expanding to too many values (see the module docstring)
+    before anything is built from it; YAML errors are left for the composer to report. Depth and size
+    are counted as built, aliases expanded: an alias nests what it names where it is used."""
+    if len(text) > MAX_BYTES:
+        line = text.count("\n", 0, MAX_BYTES) + 1
+        raise _TooBig(f"the file is larger than {MAX_BYTES // 1024} KiB (a scenario is a page or two)", line)
+    anchored: dict[str, tuple[int, int]] = {}  # anchor -> (values it stands for, its height), expanded
+    open_: list[_Frame] = [_Frame(None)]  # the document, then one frame per open collection
+    total = 0
+    for event in yaml.parse(text, Loader=_LOADER):
+        line = event.start_mark.line + 1 if event.start_mark is not None else 1
+        if isinstance(event, yaml.CollectionStartEvent):
+            size, height = 1, 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            frame = open_.pop()
+            if frame.anchor is not None:
+                anchored[frame.anchor] = (frame.size, frame.height)
+            open_[-1].add(frame.size, frame.height)
+            continue
+        elif isinstance(event, yaml.AliasEvent):
+            if any(frame.anchor == event.anchor for frame in open_):
+                raise _TooBig(f"the alias *{event.anchor} sits inside what it names (a structure without end)", line)
+            size, height = anchored.get(event.anchor or "", (1, 0))  # unknown: the composer's error to report
+        elif isinstance(event, yaml.ScalarEvent):
+            size, height = 1, 0
+            if event.anchor is not None:
+                anchored[event.anchor] = (1, 0)
+        else:
+            continue
+        alias = isinstance(event, yaml.AliasEvent)
+        if len(open_) - 1 + height > MAX_DEPTH:
+            what = "an alias that nests what it names" if alias else "values nested"
+            raise _TooBig(f"{what} deeper than {MAX_DEPTH} levels", line)
+        total += size
+        if total > MAX_VALUES:
+            raise _TooBig(f"an alias that expands past {MAX_VALUES:,} values (an alias counts as all it names)"
+                          if alias else f"more than {MAX_VALUES:,} values (a scenario holds a few hundred)", line)
+        if isinstance(event, yaml.CollectionStartEvent):
+            open_.append(_Frame(event.anchor))
+        else:
+            open_[-1].add(size, height)
+
+
+@dataclass
+class _Frame:
+    """An open collection while measuring: values inside it so far (itself included), and its height."""
+
+    anchor: str | None
+    size: int = 1
+    height: int = 1
+
+    def add(self, size: int, height: int) -> None:
+        self.size += size
+        self.height = max(self.height, 1 + height)
 
 
 class _Unsupported(Exception):
@@ -116,6 +209,9 @@ def _scalar(node: yaml.Node, path: PathKey) -> Any:
         return _CONSTRUCTOR.construct_object(node, deep=True)
     except yaml.YAMLError as exc:
         raise _Unsupported(f"not a value a scenario can hold: {getattr(exc, 'problem', exc)}", path, line) from None
+    except Exception as exc:  # PyYAML's constructors trip on hostile scalars: a date like 2024-13-45 or an int
+        # of 5,000 digits (ValueError), `!!int ` with nothing after it (IndexError); each is this file's fault
+        raise _Unsupported(f"not a value a scenario can hold ({type(exc).__name__})", path, line) from None
 
 
 def _problems(exc: ValidationError, filename: str, data: Any, lines: dict[PathKey, int]) -> list[Problem]:

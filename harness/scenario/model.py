@@ -299,6 +299,23 @@ class StopCondition(Model):
         return self.name or f"{self.metric} ({self.scope}, {self.window_s:g} s) {bound}"
 
 
+# --- test only: negative controls ---------------------------------------------------------------
+
+# Checks a negative control's relying party skips (harness/clients/relying_party.py), each the mistake
+# that lets one of the target's forgeries through: skip_audience (target_token_wrong_aud), skip_issuer
+# (wrong_iss), skip_expiry (expired), skip_nonce (target_id_token_wrong_nonce), accept_alg_none (alg_none),
+# trust_header_jwk (unknown_key), refetch_on_bad_signature (target_jwks_key_swap).
+LaxCheck = Literal["skip_audience", "skip_issuer", "skip_expiry", "skip_nonce", "accept_alg_none",
+                   "trust_header_jwk", "refetch_on_bad_signature"]  # fmt: skip
+
+
+class Testing(Model):
+    """TEST ONLY. Settings that exist to prove an invariant can fail (a negative control): a run with any
+    of them must fail its `fail-closed` SLO. Loading a scenario that sets one warns, at its line."""
+
+    lax_relying_party: tuple[LaxCheck, ...] = Field(min_length=1)
+
+
 # --- the scenario --------------------------------------------------------------------------------
 
 
@@ -316,6 +333,7 @@ class Scenario(Model):
     phases: tuple[Phase, ...] = Field(min_length=1)
     slos: tuple[Slo, ...] = ()
     stop_conditions: tuple[StopCondition, ...] = ()
+    testing: Testing | None = None  # TEST ONLY: negative controls (tests/fixtures/scenarios/negative/)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:

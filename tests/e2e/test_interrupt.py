@@ -1,6 +1,11 @@
-"""Runs interrupted at random points (SIGINT, SIGTERM, SIGKILL) and runs aborted by a stop condition:
-no toxic may stay on the proxy, no process may outlive the run, the journal must say what happened,
-and the records must stay readable. SIGKILL leaves the cleanup to the next start (`harness cleanup`)."""
+"""Runs interrupted at random points (SIGINT, SIGTERM, SIGHUP, SIGKILL) and runs aborted by a stop
+condition: no toxic may stay on the proxy, no process may outlive the run, the journal must say what
+happened, and the records must stay readable. After a SIGKILL the run's children die with it (within a
+second) and the rest (its proxy on a shared Toxiproxy, its journal) is left to the next start anywhere
+(`harness cleanup`, from another directory: the registry of runs is one per user).
+
+Each run gets its own XDG_RUNTIME_DIR, so its registry is its own: other runs on the machine (other
+test suites) cannot clean up after it first."""
 
 from __future__ import annotations
 
@@ -17,15 +22,15 @@ from typing import Any
 import pytest
 import requests
 
-from harness.chaos.procs import process_start_ticks
+from harness.chaos.procs import process_start_ticks, worker_pids
 from harness.records import read_records
 from tests.helpers import free_port, harness_argv, running_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios" / "e2e"
-SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
-CASES = 21  # seven of each signal
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL)
+CASES = 20  # five of each signal
 
 
 @pytest.fixture(scope="module")
@@ -59,13 +64,34 @@ def our_proxies(api: str, run_dir: Path) -> list[str]:
     return [n for n in requests.get(f"{api}/proxies", timeout=5).json() if n == name]
 
 
+def own_registry(tmp: Path) -> dict[str, str]:
+    """The environment of a run whose registry of runs (harness.run.leftovers) is its own."""
+    runtime_dir = tmp / "xdg"
+    runtime_dir.mkdir(mode=0o700, exist_ok=True)
+    return {**os.environ, "XDG_RUNTIME_DIR": str(runtime_dir)}
+
+
+def registrations(env: dict[str, str]) -> list[dict[str, Any]]:
+    registry = Path(env["XDG_RUNTIME_DIR"]) / "harness" / "active"
+    return [json.loads(p.read_text()) for p in registry.glob("*.json")] if registry.exists() else []
+
+
+def gone_within(pids: list[int], seconds: float) -> list[int]:
+    """The PIDs still alive after `seconds` (polled)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.01)
+    return [p for p in pids if alive(p)]
+
+
 def interrupt_once(case: int, api: str, tmp: Path) -> dict[str, Any]:
     rng = random.Random(case)
-    sig = SIGNALS[case % 3]
+    sig = SIGNALS[case % len(SIGNALS)]
     delay = rng.uniform(0.0, 7.0)
     out = tmp / f"case{case}"
     scenario = on_proxy(api, "interrupt.yaml", tmp / f"s{case}")
-    proc = subprocess.Popen(harness_argv("run", str(scenario), "--out", str(out)),
+    env = own_registry(tmp / f"s{case}")
+    proc = subprocess.Popen(harness_argv("run", str(scenario), "--out", str(out)), env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
     while not list(out.glob("*/journal.json")) and proc.poll() is None and time.monotonic() < deadline:
@@ -74,14 +100,16 @@ def interrupt_once(case: int, api: str, tmp: Path) -> dict[str, Any]:
     proc.send_signal(sig)
     output, _ = proc.communicate(timeout=90)
     children: list[int] = []
+    outlived: list[int] = []
     if sig == signal.SIGKILL:
-        for reg in (out / ".active").glob("*.json") if (out / ".active").exists() else []:
-            children += [c["pid"] for c in json.loads(reg.read_text())["children"]]
-        cleanup = subprocess.run(harness_argv("cleanup", "--out", str(out)), capture_output=True, text=True,
-                                 timeout=60)
+        children = [c["pid"] for reg in registrations(env) for c in reg["children"]]
+        outlived = gone_within(children, 1.0)
+        # the next start anywhere: no --out, another working directory
+        cleanup = subprocess.run(harness_argv("cleanup"), capture_output=True, text=True, timeout=60, env=env,
+                                 cwd=tmp)
         assert cleanup.returncode == 0, cleanup.stderr
     return {"case": case, "signal": sig.name, "delay": delay, "rc": proc.returncode, "out": out,
-            "output": output, "children": children}
+            "output": output, "children": children, "outlived": outlived, "env": env}
 
 
 @pytest.fixture(scope="module")
@@ -94,11 +122,11 @@ def interrupted(shared_proxy: str, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def test_every_signal_was_exercised(interrupted: list[dict[str, Any]]) -> None:
-    assert {r["signal"] for r in interrupted} == {"SIGINT", "SIGTERM", "SIGKILL"}
+    assert {r["signal"] for r in interrupted} == {"SIGINT", "SIGTERM", "SIGHUP", "SIGKILL"}
     assert len(interrupted) >= 20
 
 
-def test_sigint_and_sigterm_roll_back_and_exit_3(interrupted: list[dict[str, Any]], shared_proxy: str) -> None:
+def test_sigint_sigterm_and_sighup_roll_back_and_exit_3(interrupted: list[dict[str, Any]], shared_proxy: str) -> None:
     for r in (r for r in interrupted if r["signal"] != "SIGKILL"):
         context = f"case {r['case']} {r['signal']} at {r['delay']:.1f} s (rc {r['rc']}):\n{r['output']}"
         dirs = run_dirs(r["out"])
@@ -114,15 +142,17 @@ def test_sigint_and_sigterm_roll_back_and_exit_3(interrupted: list[dict[str, Any
         read_records(run_dir / "records", "attempts")
         read_records(run_dir / "records", "operations")
         assert (run_dir / "report.html").exists(), context
-        assert not (r["out"] / ".active").exists(), context
+        assert registrations(r["env"]) == [], context
 
 
 def test_sigkill_is_cleaned_up_by_the_next_start(interrupted: list[dict[str, Any]], shared_proxy: str) -> None:
     for r in (r for r in interrupted if r["signal"] == "SIGKILL"):
         context = f"case {r['case']} SIGKILL at {r['delay']:.1f} s"
         assert r["rc"] == -signal.SIGKILL
+        assert r["outlived"] == [], f"{context}: {r['outlived']} outlived the orchestrator by more than 1 s"
         for pid in r["children"]:
             assert not alive(pid), f"{context}: pid {pid} outlived the cleanup"
+        assert registrations(r["env"]) == [], context
         for run_dir in run_dirs(r["out"]):
             journal = json.loads((run_dir / "journal.json").read_text())
             assert journal["status"] == "crashed", context
@@ -186,3 +216,37 @@ def test_a_dying_service_ends_the_run_cleanly(victim: str, shared_proxy: str, tm
     for service in journal["services"].values():
         assert not service.get("pid") or not alive(service["pid"])
     read_records(run_dir / "records", "attempts")
+
+
+def test_sigkill_takes_the_proxy_target_and_load_down_within_a_second(tmp_path: Path) -> None:
+    """The orchestrator killed hard while its fault is on: its own proxy stops listening, and the target
+    (main and uvicorn workers) and Locust exit, within a second, with nobody cleaning up."""
+    out = tmp_path / "out"
+    env = own_registry(tmp_path)
+    scenario = tmp_path / "interrupt.yaml"  # with two uvicorn workers: the target's own children must go too
+    scenario.write_text((FIXTURES / "interrupt.yaml").read_text() + "target: {kind: embedded, workers: 2}\n")
+    proc = subprocess.Popen(harness_argv("run", str(scenario), "--out", str(out)), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    services: dict[str, Any] = {}
+    while proc.poll() is None and time.monotonic() < deadline:
+        journals = list(out.glob("*/journal.json"))
+        journal = json.loads(journals[0].read_text()) if journals else {}
+        if journal.get("faults") and "locust" in journal.get("services", {}):  # the fault is on
+            services = journal["services"]
+            break
+        time.sleep(0.05)
+    assert services, "the run never reached its fault phase"
+    pids = {name: services[name]["pid"] for name in ("target", "proxy", "locust")}
+    pids |= {f"target worker {w}": w for w in worker_pids(pids["target"])}
+    assert len(pids) == 5, pids
+    listen = services["proxy"]["listen"]
+    assert requests.get(f"http://{listen}/healthz", timeout=5).status_code == 200
+    os.kill(proc.pid, signal.SIGKILL)  # the orchestrator this test started
+    proc.communicate(timeout=30)
+    left = gone_within(list(pids.values()), 1.0)
+    assert left == [], {name: pid for name, pid in pids.items() if pid in left}
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://{listen}/healthz", timeout=2)
+    cleanup = subprocess.run(harness_argv("cleanup"), capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+    assert cleanup.returncode == 0 and "found leftovers" in cleanup.stdout, cleanup.stdout + cleanup.stderr

@@ -35,6 +35,7 @@ class Expected:
     failing: frozenset[str] = frozenset()  # the SLOs documented to fail (by design) in the short form
     bad_tokens_in: str | None = None  # a fault phase in which injected invalid tokens must be refused
     may_fail: frozenset[str] = field(default=frozenset())  # carry-over the short form cannot always avoid
+    forged_in: tuple[tuple[str, str], ...] = ()  # (phase, forgery): the target's forged tokens, all refused
 
 
 EXPECTED: dict[str, Expected] = {
@@ -56,6 +57,9 @@ EXPECTED: dict[str, Expected] = {
         0.07, frozenset({"beyond-leeway-availability", "strict-rp-inside-leeway"}), "skew-beyond-leeway"
     ),
     "soak": Expected(0.007),
+    "forged-tokens": Expected(0.1, forged_in=(
+        ("wrong-aud", "wrong_aud"), ("wrong-iss", "wrong_iss"), ("expired", "expired"), ("unknown-key", "unknown_key"),
+        ("alg-none", "alg_none"), ("wrong-nonce", "wrong_nonce"), ("key-swap", "jwks_key_swap"))),
 }
 
 
@@ -115,6 +119,8 @@ def test_short_form_reaches_its_documented_verdict(name: str, short_runs: dict[s
     assert {s["name"]: s["verdict"] for s in summary["slos"]}["fail-closed"] == "pass"
     if expected.bad_tokens_in is not None:
         assert_bad_tokens_refused_during(run_dir, expected.bad_tokens_in)
+    if expected.forged_in:
+        assert_forgeries_refused(run_dir, expected.forged_in)
 
 
 def assert_bad_tokens_refused_during(run_dir: Path, phase: str) -> None:
@@ -127,3 +133,14 @@ def assert_bad_tokens_refused_during(run_dir: Path, phase: str) -> None:
     assert bad.num_rows > 0, f"no invalid token was presented during {phase}"
     outcomes = set(bad["outcome"].to_pylist())
     assert outcomes == {"ok"}, f"invalid tokens during {phase}: {outcomes}"
+
+
+def assert_forgeries_refused(run_dir: Path, forged_in: tuple[tuple[str, str], ...]) -> None:
+    """The tokens the target forged on purpose were presented in their phase (`*_forged_<forgery>` steps),
+    and every forged token of the run was refused (`ok`)."""
+    ops = read_records(run_dir / "records", "operations")
+    forged = ops.filter(pc.match_substring(ops["step"], "_forged_"))
+    assert set(forged["outcome"].to_pylist()) == {"ok"}, forged.group_by(["step", "outcome"]).aggregate([])
+    for phase, forgery in forged_in:
+        steps = set(forged.filter(pc.equal(forged["phase"], phase))["step"].to_pylist())
+        assert any(step.endswith(f"_forged_{forgery}") for step in steps), (phase, forgery, steps)

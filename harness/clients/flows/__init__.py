@@ -59,6 +59,7 @@ def flow_context(
 ) -> FlowContext:
     target = scenario.target
     rng = rng or random.Random()
+    lax = frozenset(scenario.testing.lax_relying_party) if scenario.testing is not None else frozenset()
     if isinstance(target, ExternalTarget):
         return FlowContext(
             caller,
@@ -70,9 +71,10 @@ def flow_context(
             redirect_uri=target.redirect_uri,
             aws_start_url=target.aws_start_url,
             rng=rng,
+            lax=lax,
         )
     user = embedded_user(environ, rng, user_index)
-    return FlowContext(caller, Provider.embedded(base_url), credentials, user, rng=rng)
+    return FlowContext(caller, Provider.embedded(base_url), credentials, user, rng=rng, lax=lax)
 
 
 def embedded_user(environ: Mapping[str, str], rng: random.Random, user_index: int | None) -> UserCredentials:

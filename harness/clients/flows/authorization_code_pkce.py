@@ -1,5 +1,10 @@
 """`authorization_code_pkce`: authorize, sign in, consent, code exchange with PKCE (RFC 7636), the ID
-token verified against the JWKS (signature, iss, aud, exp, nonce), then userinfo."""
+token verified against the JWKS (signature, iss, aud, exp, nonce), then userinfo.
+
+Tokens the embedded target forged on purpose (its security chaos) are presented under their own steps
+and must be refused: an ID token under `id_token_forged_<forgery>` (the login then ends there, as a
+relying party's would, without failing the journey: refusing it was right), an access token at userinfo
+under `userinfo_forged_<forgery>` (the target must answer invalid_token)."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from urllib.parse import urlencode
 
 from harness.clients.browser import Browser
 from harness.clients.flows.base import Flow
-from harness.clients.oauth import client_auth, pkce_pair, requires, token_response_problem
+from harness.clients.oauth import client_auth, forged_tokens, pkce_pair, requires, token_response_problem
 from harness.clients.relying_party import JwksCache, RelyingParty
 
 
@@ -49,6 +54,7 @@ class AuthorizationCodePkceFlow(Flow):
                 "redirect_uri": self.ctx.redirect_uri, "code_verifier": verifier}
         result = self.call("token", "POST", "token", validate=token_response_problem,
                            **client_auth(self.ctx.client, form))
+        self.forged = forged_tokens(result.response if result is not None else None)
         body = result.json() if result is not None and result.ok else None
         if not isinstance(body, dict):
             return None
@@ -65,20 +71,31 @@ class AuthorizationCodePkceFlow(Flow):
             # the discovered issuer is the provider's own, also when reached through the proxy (OIDC
             # Discovery 4.3: it must equal `iss` exactly), so it is checked for the embedded target too
             issuer = self.ctx.provider.issuer
-            self.rp = RelyingParty(cache, issuer=issuer, audience=self.ctx.client.client_id)
+            self.rp = RelyingParty(cache, issuer=issuer, audience=self.ctx.client.client_id, lax=self.ctx.lax)
         t0 = time.perf_counter()
         verdict = self.rp.verify(id_token, nonce=nonce) if isinstance(id_token, str) else None
         ms = (time.perf_counter() - t0) * 1000.0
+        step, genuine = self.presented("id_token", "id_token")
+        if not genuine:  # forged on purpose: refusing it is right, accepting it the violation
+            accepted = verdict is not None and verdict.accepted
+            self.ctx.caller.verdict(self.label, step, "jwks", "security_violation" if accepted else "ok", ms,
+                                    verdict.reason if verdict else "missing")
+            return False
         if verdict is None or not verdict.accepted:
             outcome = verdict.fetch_outcome if verdict and verdict.fetch_outcome != "ok" else "protocol_error"
             reason = verdict.reason if verdict else "missing"
-            self.ctx.caller.verdict(self.label, "id_token", "jwks", outcome, ms, reason)
+            self.ctx.caller.verdict(self.label, step, "jwks", outcome, ms, reason)
             return False
-        self.ctx.caller.verdict(self.label, "id_token", "jwks", "ok", ms, "valid")
+        self.ctx.caller.verdict(self.label, step, "jwks", "ok", ms, "valid")
         return True
 
     def userinfo(self, access_token: str) -> bool:
-        result = self.call("userinfo", "GET", "userinfo", validate=requires("sub"),
+        step, genuine = self.presented("userinfo")
+        if not genuine:  # forged on purpose: the provider must not serve it
+            self.call(step, "GET", "userinfo", validate=lambda r: "security_violation",
+                      errors={"invalid_token": "ok"}, headers={"Authorization": f"Bearer {access_token}"})
+            return False
+        result = self.call(step, "GET", "userinfo", validate=requires("sub"),
                            headers={"Authorization": f"Bearer {access_token}"})
         return result is not None and result.ok
 

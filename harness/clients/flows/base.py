@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from harness.clients.caller import Caller, Journey, OperationResult
 from harness.clients.oauth import ClientCredentials, UserCredentials
 from harness.clients.provider import Provider
+from harness.scenario.model import LaxCheck
 
 
 @dataclass
@@ -21,6 +22,7 @@ class FlowContext:
     api_scope: str = "api"
     audience: str | None = None
     redirect_uri: str = "http://127.0.0.1/callback"
+    lax: frozenset[LaxCheck] = frozenset()  # TEST ONLY: a negative control's relying party (scenario `testing:`)
     aws_start_url: str = "https://d-0000000000.awsapps.com/start"
     rng: random.Random = field(default_factory=random.Random)
 
@@ -34,6 +36,15 @@ class Flow:
         self.ctx = ctx
         self.label = label or self.name  # its name in records: the flow-mix entry's `name`, else the kind
         self.journey: Journey | None = None
+        self.forged: dict[str, str] = {}  # of the last token response: field -> forgery (oauth.forged_tokens)
+
+    def presented(self, step: str, field: str = "access_token") -> tuple[str, bool]:
+        """The step under which a token of the last token response is presented, and whether it is genuine.
+        A token the embedded target forged on purpose goes under `<step>_forged_<forgery>`, where it must
+        be refused: its acceptance is a security violation, its refusal `ok`, and the genuine tokens'
+        steps keep measuring the valid traffic."""
+        forgery = self.forged.get(field)
+        return (step, True) if forgery is None else (f"{step}_forged_{forgery}", False)
 
     def run(self) -> bool:
         with self.ctx.caller.journey(self.label) as journey:

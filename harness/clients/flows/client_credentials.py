@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from harness.clients.flows.base import Flow
-from harness.clients.oauth import client_auth, introspection_expects, token_response_problem
+from harness.clients.oauth import client_auth, forged_tokens, introspection_expects, token_response_problem
 from harness.contract import Outcome
 
 UNSUPPORTED_TOKEN_TYPE = "unsupported_token_type"
@@ -27,6 +27,7 @@ class ClientCredentialsFlow(Flow):
             form["resource"] = resource
         result = self.call("token", "POST", "token", validate=token_response_problem,
                            **client_auth(self.ctx.client, form))
+        self.forged = forged_tokens(result.response if result is not None else None)
         body = result.json() if result is not None and result.ok else None
         return body["access_token"] if isinstance(body, dict) else None
 
@@ -42,4 +43,5 @@ class ClientCredentialsFlow(Flow):
     def steps(self) -> None:
         token = self.get_token()
         if token is not None and self.ctx.provider.url("introspection") is not None:
-            self.introspect("introspect", token, active=True, unsupported_ok=True)
+            step, genuine = self.presented("introspect")  # a forged token must be reported inactive
+            self.introspect(step, token, active=genuine, unsupported_ok=genuine)

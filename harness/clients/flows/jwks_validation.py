@@ -2,7 +2,12 @@
 presents one genuine token and invalid ones made from it (bad signature, alg=none, unknown kid, expired,
 wrong audience, and revoked when the provider can revoke). Refusing an invalid token is `ok`; accepting
 one is `security_violation`; refusing the genuine one because the JWKS is unreachable is that fetch's
-outcome (fail closed, at the cost of availability).
+outcome (fail closed, at the cost of availability). A token the embedded target forged on purpose (its
+security chaos) is presented under `verify_forged_<forgery>` instead of `verify`, and must be refused.
+
+The relying party expects the scenario's `audience`, and on the embedded target the target's own (its
+issuer: the `aud` of every access token it issues, TargetConfig.token_audience), so that a token for
+another audience is refused there too.
 
 The token is asked for the audience the relying party checks: with an absolute-URI audience, as an RFC 8707
 `resource` (a provider implementing it, e.g. oidc-provider, issues a JWT for that API only when asked; one
@@ -45,7 +50,8 @@ class JwksValidationFlow(RevocationFlow):
             # the discovered issuer is the provider's own, also when reached through the proxy (OIDC
             # Discovery 4.3: it must equal `iss` exactly), so it is checked for the embedded target too
             issuer = self.ctx.provider.issuer
-            self.rp = RelyingParty(cache, issuer=issuer, audience=self.ctx.audience, leeway_s=self.leeway_s)
+            audience = self.ctx.audience if self.ctx.audience is not None or not self.ctx.provider.rebase else issuer
+            self.rp = RelyingParty(cache, issuer=issuer, audience=audience, leeway_s=self.leeway_s, lax=self.ctx.lax)
         return self.rp
 
     def check(self, step: str, token: str, *, genuine: bool, **verify: object) -> bool:
@@ -68,10 +74,14 @@ class JwksValidationFlow(RevocationFlow):
         token = self.get_token(self.resource())
         if token is None:
             return
-        genuine_accepted = self.check("verify", token, genuine=True)
+        step, genuine = self.presented("verify")
+        genuine_accepted = self.check(step, token, genuine=genuine) and genuine
         # The invalid tokens are presented whatever happened to the genuine one: a relying party that is
         # refusing everything (skewed clock, rotated keys) must still be shown to refuse these.
-        claims_exp = jwt.decode(token, options={"verify_signature": False}).get("exp", 0)
+        try:
+            claims_exp = jwt.decode(token, options={"verify_signature": False}).get("exp", 0)
+        except jwt.PyJWTError:
+            claims_exp = 0
         self.check("verify_bad_signature", with_bad_signature(token), genuine=False)
         self.check("verify_alg_none", with_alg_none(token), genuine=False)
         self.check("verify_unknown_kid", with_unknown_kid(token), genuine=False)

@@ -17,6 +17,10 @@ class TokenIntrospectionFlow(ClientCredentialsFlow):
         token = self.get_token()
         if token is None:
             return
+        step, genuine = self.presented("introspect")
+        if not genuine:  # forged by the target on purpose: must be reported inactive, and that is all
+            self.introspect(step, token, active=False)
+            return
         if self.introspect("introspect", token, active=True):
             for step, forged in forgeries(token):
                 self.introspect(f"introspect_{step}", forged, active=False)

@@ -27,6 +27,7 @@ FAULTS: dict[str, dict[str, Any]] = {
     "http_drop": {"type": "http_drop", "path": "/oauth2/", "match": "prefix", "mode": "reset", "probability": 0.2},
     "http_throttle": {"type": "http_throttle", "endpoint": "token", "rate_per_s": 50, "burst": 10},
     "http_corrupt": {"type": "http_corrupt", "endpoint": "jwks", "mode": "truncate"},
+    "http_answer": {"type": "http_answer", "endpoint": "introspection", "body": {"active": True}},
     "bandwidth": {"type": "bandwidth", "rate_kbyte_s": 64},
     "timeout": {"type": "timeout", "timeout_ms": 500, "toxicity": 0.5},
     "reset_peer": {"type": "reset_peer", "timeout_ms": 100, "direction": "upstream"},

@@ -50,6 +50,27 @@ class NoProxy:
          ("PUT", "/chaos/device", {"interval_s": None, "expires_in_s": None})),
         ({"type": "target_key_rotation", "publish_lead_s": 20},
          ("POST", "/chaos/keys/rotate", {"publish_lead_s": 20}), None),
+        ({"type": "target_token_wrong_aud", "probability": 0.5},
+         ("PUT", "/chaos/forgery", {"kind": "wrong_aud", "probability": 0.5, "tokens": ["access", "id"]}),
+         ("DELETE", "/chaos/forgery?kind=wrong_aud", None)),
+        ({"type": "target_token_wrong_iss", "tokens": ["id"]},
+         ("PUT", "/chaos/forgery", {"kind": "wrong_iss", "probability": 1.0, "tokens": ["id"]}),
+         ("DELETE", "/chaos/forgery?kind=wrong_iss", None)),
+        ({"type": "target_token_expired", "tokens": ["access", "access"]},
+         ("PUT", "/chaos/forgery", {"kind": "expired", "probability": 1.0, "tokens": ["access"]}),
+         ("DELETE", "/chaos/forgery?kind=expired", None)),
+        ({"type": "target_token_unknown_key"},
+         ("PUT", "/chaos/forgery", {"kind": "unknown_key", "probability": 1.0, "tokens": ["access", "id"]}),
+         ("DELETE", "/chaos/forgery?kind=unknown_key", None)),
+        ({"type": "target_token_alg_none", "probability": 0.25},
+         ("PUT", "/chaos/forgery", {"kind": "alg_none", "probability": 0.25, "tokens": ["access", "id"]}),
+         ("DELETE", "/chaos/forgery?kind=alg_none", None)),
+        ({"type": "target_id_token_wrong_nonce"},
+         ("PUT", "/chaos/forgery", {"kind": "wrong_nonce", "probability": 1.0, "tokens": ["id"]}),
+         ("DELETE", "/chaos/forgery?kind=wrong_nonce", None)),
+        ({"type": "target_jwks_key_swap", "probability": 0.5},
+         ("PUT", "/chaos/forgery", {"kind": "jwks_key_swap", "probability": 0.5, "tokens": ["access", "id"]}),
+         ("DELETE", "/chaos/forgery?kind=jwks_key_swap", None)),
     ],
 )  # fmt: skip
 def test_applier_switches_the_fault_on_and_off_through_the_chaos_api(
@@ -84,3 +105,14 @@ def test_target_faults_need_the_embedded_target() -> None:
             "name": "x", "target": {"kind": "external", "issuer": "http://127.0.0.1:9"},
             "phases": [{"name": "a", "duration_s": 1, "faults": [{"type": "target_clock_skew", "skew_s": 5}]}],
         })  # fmt: skip
+
+
+@pytest.mark.parametrize("fault", [
+    {"type": "target_id_token_wrong_nonce", "tokens": ["access"]},
+    {"type": "target_token_wrong_aud", "tokens": []},
+    {"type": "target_token_wrong_aud", "tokens": ["refresh"]},
+    {"type": "target_token_expired", "probability": 1.5},
+])  # fmt: skip
+def test_forgeries_refuse_what_they_cannot_forge(fault: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        ADAPTER.validate_python(fault)

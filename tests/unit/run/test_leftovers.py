@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from harness.chaos.procs import process_start_ticks, same_process
-from harness.run.leftovers import ActiveRuns, Registration
+from harness.run.leftovers import ActiveRuns, Registration, user_registry
 
 
 def sleeper() -> subprocess.Popen[bytes]:
@@ -65,3 +66,45 @@ def test_a_live_run_is_left_alone(tmp_path: Path) -> None:
     assert active.clean() == []
     assert [r.run_id for r in active.registrations()] == ["mine"]
     assert same_process(Registration("x", "").pid, None)
+
+
+def test_the_registry_is_one_per_user_not_per_output_directory(tmp_path: Path) -> None:
+    runtime = tmp_path / "run-user"
+    runtime.mkdir()
+    assert user_registry({"XDG_RUNTIME_DIR": str(runtime)}) == runtime / "harness" / "active"
+    state = tmp_path / "state"
+    assert user_registry({"XDG_STATE_HOME": str(state)}) == state / "harness" / "active"
+    assert user_registry({"XDG_RUNTIME_DIR": str(tmp_path / "missing"), "XDG_STATE_HOME": "relative"}) == \
+        Path.home() / ".local" / "state" / "harness" / "active"
+
+
+def test_runs_from_two_output_directories_crash_into_one_registry(tmp_path: Path) -> None:
+    """Same scenario, same second, two output directories: two registrations, both cleaned by one start."""
+    registry = ActiveRuns(tmp_path / "registry")
+    for out in ("reports-a", "reports-b"):
+        run_dir = tmp_path / out / "20261205T120000Z-demo"
+        run_dir.mkdir(parents=True)
+        (run_dir / "journal.json").write_text(json.dumps({"status": "running", "events": []}))
+        registry.save(Registration("20261205T120000Z-demo", str(run_dir), pid=dead_orchestrator(), start_ticks=1))
+    assert len(registry.registrations()) == 2
+    registry.clean()
+    assert registry.registrations() == []
+    for out in ("reports-a", "reports-b"):
+        journal = json.loads((tmp_path / out / "20261205T120000Z-demo" / "journal.json").read_text())
+        assert journal["status"] == "crashed"
+
+
+def test_a_crashed_runs_scratch_directory_goes_and_nothing_else(tmp_path: Path) -> None:
+    scratch = Path(tempfile.mkdtemp(prefix="harness-target-"))
+    (scratch / "target.sqlite3").write_text("private keys")
+    elsewhere = tmp_path / "harness-target-not-in-tmp"
+    elsewhere.mkdir()
+    registry = ActiveRuns(tmp_path / "registry")
+    registry.save(Registration("r1", str(tmp_path / "r1"), pid=dead_orchestrator(), start_ticks=1,
+                               scratch=str(scratch)))
+    registry.save(Registration("r2", str(tmp_path / "r2"), pid=dead_orchestrator(), start_ticks=1,
+                               scratch=str(elsewhere)))
+    said = registry.clean()
+    assert not scratch.exists() and elsewhere.exists()
+    assert any("removed the target's scratch directory" in line for line in said)
+    assert any("left" in line and "alone" in line for line in said)

@@ -46,8 +46,10 @@ def test_every_scenario_asks_a_question_and_states_a_hypothesis(path: Path, scen
 
 @pytest.mark.parametrize(("path", "scenario"), SHIPPED, ids=IDS)
 def test_every_scenario_keeps_fail_closed_as_an_slo(path: Path, scenario: Scenario) -> None:
+    """One over the whole run; per-phase ones (forged-tokens: which forgery was caught) only besides it."""
     fail_closed = [s for s in scenario.slos if s.metric == "unauthorized_accepted"]
-    assert fail_closed and all(s.at_most == 0 and s.phases is None for s in fail_closed)
+    assert any(s.phases is None and s.flows is None and s.steps is None for s in fail_closed)
+    assert all(s.at_most == 0 for s in fail_closed)
 
 
 @pytest.mark.parametrize(("path", "scenario"), SHIPPED, ids=IDS)

@@ -32,6 +32,7 @@ def test_shipped_scenarios_are_valid() -> None:
         assert scenario.duration_s <= 3600
 
 
+@pytest.mark.timeout(30)  # the alias bomb kept the loader busy past 60 s before the loader measured files
 @pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
 def test_invalid_fixture_reports_line_and_path(path: Path) -> None:
     header = EXPECT.match(path.read_text().splitlines()[0])
@@ -91,3 +92,46 @@ def test_a_deprecated_field_name_is_a_warning_at_its_line_and_still_loads() -> N
     assert isinstance(warning, ScenarioWarning)
     assert str(warning).startswith("bw.yaml:6: phases.0.faults.0.rate_kbps: rate_kbps is deprecated, write rate_kbyte")
     assert scenario.phases[0].faults[0].model_dump()["rate_kbyte_s"] == 16
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("fixture", ["alias-bomb", "deep-nesting", "deep-nesting-one-line", "recursive-alias"])
+def test_hostile_files_are_bad_input_with_file_and_line(fixture: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """What `harness validate` says about a file built to exhaust the loader: exit 2, `file:line:`, and no
+    traceback (before: >60 s busy on the bomb, a RecursionError traceback and exit 1 on the nesting)."""
+    path = FIXTURES / "invalid" / f"{fixture}.yaml"
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert re.match(rf"{re.escape(str(path))}:\d+: ", err), err
+    assert "Traceback" not in err and "RecursionError" not in err
+
+
+def test_a_file_past_the_size_limit_is_refused_before_parsing() -> None:
+    from harness.scenario.loader import MAX_BYTES
+
+    text = "name: big\nphases: [{name: p, duration_s: 1}]\n" + "# padding\n" * (MAX_BYTES // 10 + 1)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario_text(text, "big.yaml")
+    (problem,) = info.value.problems
+    assert problem.line is not None and problem.line > 1
+    assert str(problem).startswith(f"big.yaml:{problem.line}: the file is larger than")
+
+
+def test_aliases_that_stay_small_are_still_allowed() -> None:
+    text = ("name: shared\nphases:\n"
+            "  - {name: a, duration_s: &one 1, faults: &f [{type: http_error, endpoint: token, status: 503}]}\n"
+            "  - {name: b, duration_s: *one, faults: *f}\n")
+    scenario = load_scenario_text(text, "shared.yaml")
+    assert [p.duration_s for p in scenario.phases] == [1, 1]
+    assert scenario.phases[0].faults == scenario.phases[1].faults != ()
+
+
+def test_a_page_of_problems_not_thousands() -> None:
+    from harness.scenario.loader import MAX_PROBLEMS
+
+    text = "name: junk\nphases: [{name: p, duration_s: 1}]\n" + "".join(f"k{i}: 1\n" for i in range(500))
+    with pytest.raises(ScenarioError) as info:
+        load_scenario_text(text, "junk.yaml")
+    problems = info.value.problems
+    assert len(problems) == MAX_PROBLEMS + 1
+    assert str(problems[-1]).endswith(f"and {500 - MAX_PROBLEMS} more")

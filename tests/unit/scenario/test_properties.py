@@ -1,17 +1,22 @@
 """Property tests over the loader: whatever the file holds, the answer is a Scenario or a list of
-located problems (exit 2), never a crash, and every problem points at a line inside the file."""
+located problems (exit 2), never a crash, and every problem points at a line inside the file. Besides
+mutated scenarios and arbitrary text, files made of YAML's sharp edges (anchors and aliases, flow and
+block nesting, tags, dates, long numbers), through LibYAML and through the pure-Python parser."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.errors import ScenarioError
-from harness.scenario import load_scenario_text
+from harness.scenario import load_scenario_text, loader
 
 DEMO = yaml.safe_load((Path(__file__).resolve().parents[2] / "fixtures/scenarios/valid/demo.yaml").read_text())
 
@@ -74,3 +79,39 @@ def test_mutated_scenarios_load_or_fail_with_located_problems(path, action, valu
 @given(st.text(max_size=200))
 def test_arbitrary_text_never_crashes_the_loader(text: str) -> None:
     check(text)
+
+
+# the pieces a hostile file is made of: every token a nesting, alias or tag trick needs, and values whose
+# construction can fail (dates out of range, integers past Python's digit limit)
+SHARP_EDGES = [
+    "[", "]", "{", "}", ", ", ": ", "- ", "\n", "\n  ", "\n    ", "&a ", "&b ", "*a", "*b", "<<: ", "? ",
+    "!!python/object:os.system ", "!!binary ", "!!set ", "!!omap ", "!!int ", "!!float ", "!!timestamp ",
+    "2024-13-45", "2001-12-14t21:59:43.10-05:00", "9" * 4400, "1e999", ".nan", "~", "'", '"', "\\", "|", ">",
+    "#", "---", "...", "%YAML 1.1", "name", "phases", "duration_s", "faults", "type", "x", "1", "\t", "\x00",
+]
+
+
+@contextmanager
+def pure_python_yaml(on: bool) -> Iterator[None]:
+    with mock.patch.object(loader, "_LOADER", yaml.SafeLoader) if on else nullcontext():
+        yield
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(SHARP_EDGES), max_size=80).map("".join), st.booleans())
+def test_files_made_of_yamls_sharp_edges_never_crash_the_loader(text: str, pure_python: bool) -> None:
+    with pure_python_yaml(pure_python):
+        check("name: fuzz\nphases: [{name: p, duration_s: 1}]\n" + text)
+        check(text)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(2, 12), st.integers(2, 12), st.sampled_from(["[{0}]", "{{k: [{0}]}}", "- [{0}]"]),
+       st.booleans())
+def test_alias_chains_of_any_shape_are_refused_or_loaded_never_built_whole(levels, width, shape, pure_python):
+    """`levels` anchors each naming `width` copies of the one before: up to 12^12 values once expanded."""
+    lines = ["name: chain", "phases: [{name: p, duration_s: 1}]", "a0: &a0 x"]
+    for i in range(1, levels + 1):
+        lines.append(f"a{i}: &a{i} " + shape.format(", ".join([f"*a{i - 1}"] * width)).replace("- ", ""))
+    with pure_python_yaml(pure_python):
+        check("\n".join(lines) + "\n")
