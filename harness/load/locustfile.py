@@ -94,7 +94,6 @@ class HarnessPlugin:
         setattr(self.environment, PLUGIN_ATTR, self)
         ev = self.environment.events
         ev.test_start.add_listener(self.on_test_start)
-        ev.test_stopping.add_listener(self.on_test_stopping)  # before the master's flush handshake
         ev.test_stop.add_listener(self.on_test_stop)
         ev.quitting.add_listener(self.on_quitting)
         if self.recorder is not None:
@@ -207,10 +206,6 @@ class HarnessPlugin:
             tmp.write_text(Path(choice.file).read_text(encoding="utf-8"), encoding="utf-8")
             os.replace(tmp, own)
             self.emit({"kind": "scenario_selected", "ts": time.time(), "scenario": scenario.name})
-
-    def on_test_stopping(self, **_: Any) -> None:
-        if self.timeline is not None:
-            self.timeline.stop()  # faults off first: bringing records home may take a moment
 
     def on_test_stop(self, **_: Any) -> None:
         if self.timeline is not None:
