@@ -49,6 +49,7 @@ class Settings:
 
     seed: int | None = None
     allow_non_loopback: bool = False
+    also_listen: str | None = None  # one more address listeners may use (harness run --listen)
     binder: Binder = tcp_binder
 
     def rng(self, *names: str) -> random.Random:
@@ -145,7 +146,7 @@ class Proxy:
             return
         from harness.proxy.connection import ClientProtocol
 
-        host, port = check_listen(self.listen, self.settings.allow_non_loopback)
+        host, port = check_listen(self.listen, self.settings.allow_non_loopback, self.settings.also_listen)
         try:
             self._listener, bound = await self.settings.binder(lambda: ClientProtocol(self), host, port)
         except OSError as exc:
@@ -171,7 +172,7 @@ class Proxy:
         enabled = body.get("enabled", self.enabled)
         if not isinstance(enabled, bool):
             raise err.BAD_REQUEST_BODY("enabled must be true or false")
-        check_listen(listen, self.settings.allow_non_loopback)
+        check_listen(listen, self.settings.allow_non_loopback, self.settings.also_listen)
         split_hostport(upstream, "upstream")
         if self.differs(listen, upstream):
             await self.stop()
@@ -278,7 +279,7 @@ class ProxyCollection:
         if not upstream:
             raise err.MISSING_FIELD(f"upstream{where}")
         listen = _normalize_listen(_string(body, "listen") or DEFAULT_LISTEN)
-        check_listen(listen, self.settings.allow_non_loopback)
+        check_listen(listen, self.settings.allow_non_loopback, self.settings.also_listen)
         split_hostport(upstream, "upstream")
         enabled = body.get("enabled", True)
         if enabled is None:

@@ -10,15 +10,17 @@ from harness.faults.base import ProxyFault, TargetFault
 from harness.scenario.model import Scenario
 
 
-def describe_plan(scenario: Scenario) -> str:
+def describe_plan(scenario: Scenario, listen: str | None = None) -> str:
     lines = [f"scenario {scenario.name}: {scenario.duration_s:g} s, seed {scenario.seed}"]
-    lines.append(f"target: {scenario.target.kind} (started on 127.0.0.1, a free port; its store in a scratch dir)")
+    where = f"{listen} (--listen)" if listen is not None else "127.0.0.1"
+    lines.append(f"target: {scenario.target.kind} (started on {where}, a free port; its store in a scratch dir)")
     if getattr(scenario.target, "netns", False):
         lines.append("network: target in namespace harness-<run tag> (root), veth pair hv<tag>h/hv<tag>n, a "
                      "169.254.x.y/30 chosen at start; removed at the end")  # fmt: skip
     proxy = scenario.proxy
     if proxy.kind == "embedded":
-        lines.append("proxy: embedded `harness proxy` on 127.0.0.1 (its own process), clients go through it")
+        lines.append(f"proxy: embedded `harness proxy` listening on {where} (its API on 127.0.0.1), clients go "
+                     "through it")  # fmt: skip
     elif proxy.kind == "toxiproxy":
         lines.append(f"proxy: the Toxiproxy API at {proxy.api}; a proxy named harness-<run id> is added there")
     else:

@@ -31,6 +31,7 @@ from harness.faults.channels import TargetChaos
 from harness.proxy.client import ToxiproxyClient
 from harness.run.journal import Journal
 from harness.run.leftovers import ActiveRuns, Registration
+from harness.run.remote import url_host
 from harness.run.rollback import ProxyInUse
 from harness.run.services import ManagedProcess, free_port, python_module, wait_until_ready
 from harness.scenario.model import EmbeddedTarget, ExternalTarget, Scenario
@@ -59,12 +60,16 @@ def _healthy(response: Any) -> bool:
 
 class Stack:
     def __init__(self, scenario: Scenario, run_dir: Path, journal: Journal, active: ActiveRuns,
-                 registration: Registration):  # fmt: skip
+                 registration: Registration, listen: str | None = None):  # fmt: skip
         self.scenario, self.run_dir, self.journal = scenario, run_dir, journal
         self.active, self.registration = active, registration
+        self.listen = listen  # --listen: target and proxy on this address of the machine, not loopback
         self.run_id = registration.run_id
         self.logs = run_dir / "logs"
-        self.secret = secrets.token_urlsafe(32)  # the load client's secret: by environment only
+        # the load client's credentials, by environment only: fixed ones when given (workers on other
+        # machines read the same variables from theirs), else made up for this run
+        self.client_id = os.environ.get(Env.CLIENT_ID) or CLIENT_ID
+        self.secret = os.environ.get(Env.CLIENT_SECRET) or secrets.token_urlsafe(32)
         self.processes: dict[str, ManagedProcess] = {}
         self.proxy: ProxyInUse | None = None
         self.chaos: ChaosSession | None = None
@@ -93,9 +98,11 @@ class Stack:
     def _start_embedded(self, target: EmbeddedTarget, choices: tuple[ScenarioChoice, ...]) -> Runtime:
         self._scratch = Path(tempfile.mkdtemp(prefix="harness-target-"))  # keys and hashes stay out of reports
         self.registration.scratch = str(self._scratch)  # saved with the first child: a crash must not leave keys
-        target_host = self._prepare_namespace()
-        target_port = free_port()
-        self._target_url = f"http://{target_host}:{target_port}"
+        target_host = self._prepare_namespace()  # in the run's namespace, the port is free there
+        if target_host == "127.0.0.1" and self.listen is not None:
+            target_host = self.listen
+        target_port = free_port(target_host if target_host == self.listen else "127.0.0.1")
+        self._target_url = f"http://{url_host(target_host)}:{target_port}"
         base_url = self._start_proxy(f"{target_host}:{target_port}") or self._target_url
         self._target_argv = [*self._namespace_prefix(), *python_module(
             "harness", "target", "--host", target_host, "--port", str(target_port),
@@ -106,7 +113,7 @@ class Stack:
         )]  # fmt: skip
         self._load_env = seeded_user_env()
         self.secret_values += seeded_passwords()
-        self._target_env = {Env.CLIENT_ID: CLIENT_ID, Env.CLIENT_SECRET: self.secret}
+        self._target_env = {Env.CLIENT_ID: self.client_id, Env.CLIENT_SECRET: self.secret}
         if self.scenario.fault_types("target"):  # only then is the target's chaos API switched on
             token = secrets.token_urlsafe(32)
             self.secret_values.append(token)
@@ -116,14 +123,15 @@ class Stack:
         process = self.spawn_target()
         if base_url != self._target_url:
             wait_until_ready(process, f"{base_url}/healthz", READY_TIMEOUT_S, ok=_healthy)
-        self.journal.services["target"] = {"url": self._target_url, "pid": process.pid, "base_url": base_url}
+        self.journal.services["target"] = {"url": self._target_url, "pid": process.pid, "base_url": base_url,
+                                           "listen": self.listen or "127.0.0.1"}  # fmt: skip
         self._start_chaos_control()
         self.journal.event("services_ready", f"target {self._target_url}, clients use {base_url}")
         link = self.chaos.link if self.chaos is not None else None
         return Runtime(
             run_dir=str(self.run_dir.resolve()), scenario_file=str((self.run_dir / "scenario.yaml").resolve()),
             base_url=base_url, target_url=self._target_url, proxy_api=self._proxy_api_url,
-            proxy_name=self.proxy.name if self.proxy is not None else None, client_id=CLIENT_ID,
+            proxy_name=self.proxy.name if self.proxy is not None else None, client_id=self.client_id,
             seed=self.scenario.seed, netns=link.netns if link is not None else None, choices=choices,
         )  # fmt: skip
 
@@ -137,6 +145,8 @@ class Stack:
             api_url = f"http://127.0.0.1:{free_port()}"
             argv = python_module("harness", "proxy", "--port", api_url.rsplit(":", 1)[1], "--seed",
                                  str(self.scenario.seed))  # fmt: skip
+            if self.listen is not None:
+                argv += ["--allow-listen", self.listen]  # its listeners there too; its API stays on loopback
             process = self.spawn("proxy", argv)
             wait_until_ready(process, f"{api_url}/version", READY_TIMEOUT_S)
         else:
@@ -154,7 +164,8 @@ class Stack:
             self.registration.shared_proxy = {"api": api_url, "name": name}
             self.active.save(self.registration)
         self.proxy = ProxyInUse(client, name, ours=process is not None, process=process)
-        created = client.create_proxy(name, upstream=upstream, listen="127.0.0.1:0")
+        listen = f"{url_host(self.listen)}:0" if self.listen is not None else "127.0.0.1:0"
+        created = client.create_proxy(name, upstream=upstream, listen=listen)
         self.journal.services["proxy"] = {"kind": config.kind, "api": api_url, "name": name,
                                           "listen": created["listen"], "pid": process.pid if process else None}
         return f"http://{created['listen']}"
@@ -219,7 +230,7 @@ class Stack:
     def _start_chaos_control(self) -> None:
         assert self.chaos is not None
         target = OrchestratedTarget(
-            lambda: self.processes.get("target"), self.spawn_target, self._target_url, (CLIENT_ID, self.secret)
+            lambda: self.processes.get("target"), self.spawn_target, self._target_url, (self.client_id, self.secret)
         )
         env = self.chaos.start_control(target)
         self._load_env |= env
@@ -249,7 +260,8 @@ class Stack:
             for _ in range(STEADY_STATE_PROBES):
                 try:
                     response = session.post(f"{self.runtime.base_url}/token",
-                                            data={"grant_type": "client_credentials"}, auth=(CLIENT_ID, self.secret),
+                                            data={"grant_type": "client_credentials"},
+                                            auth=(self.client_id, self.secret),
                                             timeout=(2.0, 5.0))  # fmt: skip
                     outcomes.append(classify_status(response.status_code))
                 except Exception as exc:  # an unreachable service is a failed probe, not a crash
