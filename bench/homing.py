@@ -98,7 +98,7 @@ def master(port: int, home: str) -> dict[str, Any]:
     runner = env.create_master_runner("127.0.0.1", port)
     emitted: list[dict[str, Any]] = []
     setup = {"run_id": "bench", "scenario_yaml": "", "base_url": "", "target_url": "", "client_id": "", "seed": 0,
-             "user_count": 0, "phase": "p", "started_at": None}  # fmt: skip
+             "user_count": 0, "phase": "p", "started_at": None, "origins": [], "endpoints": {}, "ca_pem": None}  # fmt: skip
     side = MasterSide(env, emitted.append, lambda: "p", lambda: setup, Path(home))  # type: ignore[arg-type, return-value]
     side.register()
     deadline = time.monotonic() + 60

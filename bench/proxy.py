@@ -3,10 +3,15 @@
     python bench/proxy.py [--duration-s 8] [--runs 3] [--connections 32] [--only ours_idle_http_toxic]
 
 Expects nginx, haproxy and wrk on PATH (Debian: apt-get install -y nginx-light haproxy wrk); installs
-nothing. Loopback only. Paths are run alternating (direct, haproxy, ours, ours + idle HTTP toxic), `runs`
-times each; the medians are printed and written to reports/bench/<UTC stamp>/proxy.json. `--only`
-runs just the named paths of ours beside the two references (direct for added latency, haproxy for
-the ratio), for a quicker look at one case.
+nothing. Loopback only. Paths are run alternating (direct, haproxy, ours, ours + idle HTTP toxic, and
+the TLS trio), `runs` times each; the medians are printed and written to reports/bench/<UTC stamp>/
+proxy.json. `--only` runs just the named paths of ours beside their references (direct for added
+latency, haproxy for the ratio), for a quicker look at one case.
+
+`ours_tls` is TLS on both hops with keep-alive: wrk speaks https to the proxy, which terminates it with a
+certificate from a run CA (harness.tlsca) and opens TLS again to nginx's https listener (SNI and
+verification against that CA); its peers are nginx's https listener direct (`direct_tls`) and haproxy with
+`ssl` on its bind and server lines (`haproxy_tls`), with the same certificates and the same upstream.
 """
 
 from __future__ import annotations
@@ -38,6 +43,12 @@ http {{
   client_body_temp_path {dir}; proxy_temp_path {dir}; fastcgi_temp_path {dir};
   uwsgi_temp_path {dir}; scgi_temp_path {dir};
   server {{ listen 127.0.0.1:{port}; location / {{ root {dir}/www; }} }}
+  server {{
+    listen 127.0.0.1:{tls_port} ssl; server_name idp.test;
+    ssl_certificate {dir}/tls/upstream.pem; ssl_certificate_key {dir}/tls/upstream-key.pem;
+    keepalive_requests 1000000;
+    location / {{ root {dir}/www; }}
+  }}
 }}
 """
 HAPROXY_CONF = """global
@@ -50,10 +61,17 @@ defaults
 listen bench
   bind 127.0.0.1:{port}
   server nginx 127.0.0.1:{upstream}
+listen bench_tls
+  bind 127.0.0.1:{tls_port} ssl crt {dir}/tls/proxy-haproxy.pem
+  server nginx 127.0.0.1:{tls_upstream} ssl verify required ca-file {dir}/tls/ca.pem sni str(idp.test)
 """
 
 
-OURS = ("ours", "ours_idle_http_toxic")
+OURS = ("ours", "ours_idle_http_toxic", "ours_tls")
+# each path of ours and the references it is measured beside
+REFERENCES = {"ours": ("direct", "haproxy"), "ours_idle_http_toxic": ("direct", "haproxy"),
+              "ours_tls": ("direct_tls", "haproxy_tls")}  # fmt: skip
+TLS_PATHS = ("direct_tls", "haproxy_tls", "ours_tls")
 
 
 def free_port() -> int:
@@ -96,12 +114,13 @@ def wrk(
     path: str = "/f.txt",
     script: Path | None = None,
     env: dict[str, str] | None = None,
+    scheme: str = "http",
 ) -> dict[str, float]:
     """One `wrk -t2 -cN -dS --latency` run on loopback (bench/target.py reuses it with a Lua script)."""
     argv = ["wrk", "-t2", f"-c{connections}", f"-d{duration_s}s", "--latency"]
     argv += ["-s", str(script)] if script is not None else []
     out = subprocess.run(
-        [*argv, f"http://127.0.0.1:{port}{path}"],
+        [*argv, f"{scheme}://127.0.0.1:{port}{path}"],
         capture_output=True,
         text=True,
         check=True,
@@ -140,20 +159,29 @@ def main() -> int:
         return 2
 
     from harness.proxy.client import ToxiproxyClient
+    from harness.tlsca import RunCA
 
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "www").mkdir()
         (work / "www" / "f.txt").write_text("ok\n")
+        ca = RunCA.create(work / "tls")
+        ca.issue(["idp.test"], "upstream")  # nginx serves upstream.pem
+        proxy_cert = ca.issue(["idp.test", "127.0.0.1"], "proxy")
+        # haproxy takes certificate and key in one file; the same certificate and key as ours
+        (work / "tls" / "proxy-haproxy.pem").write_bytes(proxy_cert.cert.read_bytes() + proxy_cert.key.read_bytes())
         nginx_port, haproxy_port = free_port(), free_port()
-        (work / "nginx.conf").write_text(NGINX_CONF.format(dir=work, port=nginx_port))
-        (work / "haproxy.cfg").write_text(HAPROXY_CONF.format(port=haproxy_port, upstream=nginx_port))
+        nginx_tls_port, haproxy_tls_port = free_port(), free_port()
+        (work / "nginx.conf").write_text(NGINX_CONF.format(dir=work, port=nginx_port, tls_port=nginx_tls_port))
+        (work / "haproxy.cfg").write_text(HAPROXY_CONF.format(
+            port=haproxy_port, upstream=nginx_port, tls_port=haproxy_tls_port, tls_upstream=nginx_tls_port, dir=work,
+        ))  # fmt: skip
         try:
             procs.append(subprocess.Popen(["nginx", "-c", str(work / "nginx.conf"), "-p", str(work)]))
             procs.append(subprocess.Popen(["haproxy", "-f", str(work / "haproxy.cfg")]))
-            wait_port(nginx_port)
-            wait_port(haproxy_port)
+            for port in (nginx_port, haproxy_port, nginx_tls_port, haproxy_tls_port):
+                wait_port(port)
             # Ours runs in a child process of its own, as `harness proxy` would (not sharing this GIL).
             api_port = free_port()
             procs.append(
@@ -163,18 +191,28 @@ def main() -> int:
             client.wait_ready(timeout_s=15)
             plain = free_port()
             idle = free_port()
+            tls = free_port()
             client.create_proxy("plain", f"127.0.0.1:{nginx_port}", listen=f"127.0.0.1:{plain}")
             client.create_proxy("idle_http", f"127.0.0.1:{nginx_port}", listen=f"127.0.0.1:{idle}")
             client.add_toxic("idle_http", "http_error", stream="upstream", attributes={"path": "/never", "status": 503})
-            ours = {"ours": plain, "ours_idle_http_toxic": idle}
-            paths = {"direct": nginx_port, "haproxy": haproxy_port}
+            client.create_proxy(
+                "tls", f"127.0.0.1:{nginx_tls_port}", listen=f"127.0.0.1:{tls}",
+                listen_tls={"cert": str(proxy_cert.cert), "key": str(proxy_cert.key)},
+                upstream_tls={"server_name": "idp.test", "ca": str(ca.cert_path)},
+            )  # fmt: skip
+            ours = {"ours": plain, "ours_idle_http_toxic": idle, "ours_tls": tls}
+            references = {"direct": nginx_port, "haproxy": haproxy_port, "direct_tls": nginx_tls_port,
+                          "haproxy_tls": haproxy_tls_port}  # fmt: skip
+            wanted = {ref for name in args.only for ref in REFERENCES[name]}
+            paths = {name: port for name, port in references.items() if name in wanted}
             paths.update((name, port) for name, port in ours.items() if name in args.only)
-            for port in paths.values():
-                wrk(port, args.warmup_s, args.connections)
+            for name, port in paths.items():
+                wrk(port, args.warmup_s, args.connections, scheme="https" if name in TLS_PATHS else "http")
             samples: dict[str, list[dict[str, float]]] = {name: [] for name in paths}
             for run in range(args.runs):
                 for name, port in paths.items():
-                    result = wrk(port, args.duration_s, args.connections)
+                    scheme = "https" if name in TLS_PATHS else "http"
+                    result = wrk(port, args.duration_s, args.connections, scheme=scheme)
                     samples[name].append(result)
                     print(
                         f"run {run + 1} {name:22s} {result['rps']:>10,.0f} req/s  p99 {result['p99_ms']:.2f} ms",
@@ -186,7 +224,6 @@ def main() -> int:
         name: {key: statistics.median(s[key] for s in runs) for key in ("rps", "p99_ms", "non_2xx")}
         for name, runs in samples.items()
     }
-    direct_p99 = medians["direct"]["p99_ms"]
     summary: dict[str, Any] = {
         "stamp": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
         "setup": {
@@ -203,16 +240,24 @@ def main() -> int:
                 ("ours_vs_haproxy", "ours", "haproxy"),
                 ("ours_idle_http_vs_haproxy", "ours_idle_http_toxic", "haproxy"),
                 ("ours_vs_direct", "ours", "direct"),
+                ("ours_tls_vs_haproxy_tls", "ours_tls", "haproxy_tls"),
             )
             if name in medians
         },
-        "added_p99_ms": {name: m["p99_ms"] - direct_p99 for name, m in medians.items() if name != "direct"},
+        # over nginx direct on the same listener kind (plain, or https for the TLS paths)
+        "added_p99_ms": {
+            name: m["p99_ms"] - medians["direct_tls" if name in TLS_PATHS else "direct"]["p99_ms"]
+            for name, m in medians.items()
+            if not name.startswith("direct")
+        },
         # Each round's ratio to haproxy measured seconds apart, then their median: on a shared machine
         # the load drifts between rounds more than between neighbouring paths of one round.
         "paired_vs_haproxy": {
-            name: statistics.median(a["rps"] / b["rps"] for a, b in zip(runs, samples["haproxy"], strict=True))
+            name: statistics.median(
+                a["rps"] / b["rps"] for a, b in zip(runs, samples[REFERENCES[name][1]], strict=True)
+            )
             for name, runs in samples.items()
-            if name.startswith("ours")
+            if name in REFERENCES
         },
         "runs": samples,
     }

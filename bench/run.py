@@ -99,15 +99,29 @@ def rows_load(d: dict[str, Any]) -> list[Row]:
     ]
 
 
+TLS_RATIO = "proxy: TLS both hops vs haproxy ssl bind+server"
+TLS_ADDED = "proxy: p99 added, TLS both hops, over nginx https (peer: haproxy)"
+
+
 def rows_proxy(d: dict[str, Any]) -> list[Row]:
     m, added = d["medians"], d["added_p99_ms"]
-    idle = m[IDLE]
-    return [
-        _ratio_row("proxy: pass-through vs haproxy mode tcp", m["ours"]["rps"], m["haproxy"]["rps"], 1.0, "req/s"),
-        _ratio_row("proxy: with an idle HTTP toxic vs haproxy", idle["rps"], m["haproxy"]["rps"], 1.0, "req/s"),
-        _at_most("proxy: p99 added over nginx direct (peer: haproxy)", added["ours"], added["haproxy"], 1.0, "ms"),
-        _at_most("proxy: p99 added, idle HTTP toxic (peer: haproxy)", added[IDLE], added["haproxy"], 1.0, "ms"),
-    ]
+    rows = []
+    if "ours" in m:
+        rows += [
+            _ratio_row("proxy: pass-through vs haproxy mode tcp", m["ours"]["rps"], m["haproxy"]["rps"], 1.0, "req/s"),
+            _at_most("proxy: p99 added over nginx direct (peer: haproxy)", added["ours"], added["haproxy"], 1.0, "ms"),
+        ]
+    if IDLE in m:
+        rows += [
+            _ratio_row("proxy: with an idle HTTP toxic vs haproxy", m[IDLE]["rps"], m["haproxy"]["rps"], 1.0, "req/s"),
+            _at_most("proxy: p99 added, idle HTTP toxic (peer: haproxy)", added[IDLE], added["haproxy"], 1.0, "ms"),
+        ]
+    if "ours_tls" in m:
+        rows += [
+            _ratio_row(TLS_RATIO, m["ours_tls"]["rps"], m["haproxy_tls"]["rps"], 0.8, "req/s"),
+            _at_most(TLS_ADDED, added["ours_tls"], added["haproxy_tls"], 2.0, "ms"),
+        ]
+    return rows
 
 
 def rows_target(d: dict[str, Any]) -> list[Row]:

@@ -162,7 +162,8 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
 def _add_proxy_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address of the control API")
     p.add_argument("--port", type=int, default=8474, help="port of the control API (Toxiproxy's default)")
-    p.add_argument("--config", default=None, help="JSON file of proxies to create at start (like toxiproxy -config)")
+    p.add_argument("--config", default=None, help="JSON file of proxies to create at start (like toxiproxy -config); "
+                   "a proxy may add listen_tls {cert, key} and upstream_tls {server_name, ca}")
     p.add_argument("--seed", type=int, default=None, help="seed for per-request fault coin flips")
     p.add_argument("--allow-listen", metavar="ADDR", default=None,
                    help="one non-loopback address proxies may listen on (the API stays on --host)")

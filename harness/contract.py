@@ -13,6 +13,8 @@ import re
 from pathlib import Path
 from typing import Any, Final, Literal, NotRequired, TypedDict
 
+from pydantic import Field
+
 from harness.modelbase import Model
 
 
@@ -37,6 +39,9 @@ class Env:
     TARGET_CONFIG: Final = "HARNESS_TARGET_CONFIG"  # the target's options, for its uvicorn workers
     WORKER_DIR: Final = "HARNESS_WORKER_DIR"  # `harness worker`: where its run copy and records go
     MASTER_TIMEOUT: Final = "HARNESS_MASTER_TIMEOUT_S"  # a worker quits after this long without its master
+    # an external provider's users file (`username,password` lines; secrets): each simulated user takes one.
+    # The default of `target.users_file_env`; read where it lies, never copied into the run directory
+    USERS_FILE: Final = "HARNESS_USERS_FILE"
 
 
 # --- what a run tells its load processes (runtime.json) -------------------------------------------
@@ -48,6 +53,19 @@ class ScenarioChoice(Model):
     name: str
     file: str  # its resolved copy in the run directory (choices/<name>.yaml)
     plan: str  # what the form shows: phases, users and faults
+
+
+class OriginRoute(Model):
+    """One entry of the origin map: an upstream origin the flows use, and where clients connect instead.
+    Clients keep the origin's URLs (path, query, Host, SNI, the issuer and every token's `iss`) and only
+    connect elsewhere (harness.clients.transport.Route); faults on it go to `proxy_name`."""
+
+    origin: str  # scheme://host:port, as the provider's URLs name it (the port always written)
+    upstream: str  # host:port the proxy connects to (target.resolve applied)
+    listen: str  # host:port clients connect to: the proxy's listener (or the upstream itself without one)
+    proxy_name: str | None = None  # None: no proxy in front of this origin
+    tls: bool = False  # https: with a proxy, TLS ends at its listener (clients trust Runtime.ca_file)
+    endpoints: tuple[str, ...] = ()  # the logical endpoints found on this origin (for faults and the plan)
 
 
 class Runtime(Model):
@@ -66,6 +84,16 @@ class Runtime(Model):
     # web UI only: run_dir is the session's directory, and each test (Start in the form) gets a run
     # directory of its own beside it (SESSION_LOG announces each; records and timeline go there)
     ui_session: bool = False
+    origins: tuple[OriginRoute, ...] = ()  # the origin map (external providers, and a target over TLS)
+    ca_file: str | None = None  # the run's CA certificate (outside the run directory): TLS listeners' issuer
+    # an external provider's logical endpoints -> URLs (discovery and aws_endpoint): paths for faults
+    endpoints: dict[str, str] = Field(default_factory=dict)
+
+    def proxy_names(self) -> tuple[str, ...]:
+        """Every proxy of the run, the main one (the issuer's) first."""
+        names = [self.proxy_name] if self.proxy_name else []
+        names += [o.proxy_name for o in self.origins if o.proxy_name and o.proxy_name not in names]
+        return tuple(names)
 
     def choice(self, value: str) -> ScenarioChoice | None:
         """The choice a start-form value names (the value is its plan; its name is what precedes ':')."""
@@ -93,6 +121,7 @@ Outcome = Literal[
     "protocol_error",
     "security_violation",
     "circuit_open",  # refused by the client's own circuit breaker: no request was sent
+    "tls_error",  # a certificate that did not verify, on the client's hop or (reported by our proxy) the next
 ]
 
 
@@ -303,6 +332,9 @@ class WorkerSetup(TypedDict):
     user_count: int  # the embedded target's seeded users (Env.USER_COUNT); 0 for an external provider
     phase: str  # the phase the run is in now (a late worker starts there)
     started_at: float | None  # when the test started, if it has
+    origins: list[dict[str, Any]]  # Runtime.origins (OriginRoute dumps): where each origin's proxy listens
+    endpoints: dict[str, str]  # Runtime.endpoints (an external provider's logical endpoints)
+    ca_pem: str | None  # the run's CA certificate (public, never its key): TLS listeners' issuer
 
 
 class ShardChunk(TypedDict):

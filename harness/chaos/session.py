@@ -15,6 +15,7 @@ from typing import Any
 import requests
 
 from harness.chaos import leftovers
+from harness.chaos.command import Commands
 from harness.chaos.control import ControlServer, HostFaults
 from harness.chaos.netfaults import NetFaults, probe
 from harness.chaos.netns import Link, Namespace, host_addresses
@@ -42,10 +43,12 @@ class OrchestratedTarget:
     """The target as the process faults see it: the orchestrator's process handle and restart, and two
     direct requests (bypassing the proxy) to tell whether it issues tokens and whether a token survived."""
 
-    def __init__(self, process: Callable[[], Any], restart: Callable[[], Any], url: str, client: tuple[str, str]):
+    def __init__(self, process: Callable[[], Any], restart: Callable[[], Any], url: str, client: tuple[str, str],
+                 verify: str | bool = True):  # fmt: skip
         self._process, self.restart, self.url, self._client = process, restart, url.rstrip("/"), client
         self._session = requests.Session()
         self._session.trust_env = False
+        self._session.verify = verify  # a target over TLS: the run's CA
 
     def main_pid(self) -> int | None:
         process = self._process()
@@ -72,15 +75,18 @@ class OrchestratedTarget:
 
 
 class ChaosSession:
-    def __init__(self, scenario: Scenario, run_id: str, run_dir: Path):
-        self.scenario, self.run_id = scenario, run_id
+    def __init__(self, scenario: Scenario, run_id: str, run_dir: Path,
+                 on_pending: Callable[[list[dict[str, Any]]], None] = lambda pending: None):  # fmt: skip
+        self.scenario, self.run_id, self.run_dir = scenario, run_id, run_dir
         self.emit = EventLog(run_dir / "timeline.jsonl")
-        self.types = scenario.fault_types("process", "network")
+        self.types = scenario.fault_types("process", "network", "command")
         self.namespace: Namespace | None = None
         self.kernel: dict[str, bool] = {}
         self.processes: ProcessFaults | None = None
         self.network: NetFaults | None = None
+        self.commands: Commands | None = None
         self.control: ControlServer | None = None
+        self._on_pending = on_pending  # command reverts not run yet: for the leftovers registry
 
     @property
     def link(self) -> Link | None:
@@ -115,12 +121,15 @@ class ChaosSession:
         self.network = NetFaults(link)
         return link
 
-    def start_control(self, target: OrchestratedTarget) -> dict[str, str]:
-        """Once the target is up: the control channel; returns the environment for Locust (the token)."""
+    def start_control(self, target: OrchestratedTarget | None) -> dict[str, str]:
+        """Once the target is up (None: an external provider, no process of ours): the control channel;
+        returns the environment for Locust (the token)."""
         if not self.types:
             return {}
-        self.processes = ProcessFaults(target, self.emit)
-        faults = HostFaults(self.processes, self.network, self.emit, time.time, self.kernel)
+        self.processes = ProcessFaults(target, self.emit) if target is not None else None
+        if "command" in self.types:
+            self.commands = Commands(self.run_dir / "logs", self._on_pending)
+        faults = HostFaults(self.processes, self.network, self.emit, time.time, self.kernel, self.commands)
         self.control = ControlServer(faults).start()
         return self.control.env()
 
@@ -136,7 +145,7 @@ class ChaosSession:
 
     def roll_back_faults(self) -> list[tuple[str, bool, str]]:
         """After the load stopped (its timeline removed what it could): stop the channel, SIGCONT anything
-        paused, wait for restarts under way, remove network faults still on."""
+        paused, wait for restarts under way, remove network faults still on, revert commands still applied."""
         steps: list[tuple[str, bool, str]] = []
         if self.control is not None:
             self.control.close()
@@ -147,6 +156,8 @@ class ChaosSession:
         if self.network is not None:
             problems = self.network.close()
             steps.append(("network faults", not problems, "; ".join(problems) or "no nft table or qdisc left"))
+        if self.commands is not None:
+            steps += self.commands.close() or [("command faults", True, "no command left to revert")]
         return steps
 
     def remove_namespace(self) -> list[tuple[str, bool, str]]:

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import requests
 
-from harness.clients.classify import classify_exception, classify_status, error_code
+from harness.clients.classify import classify_exception, classify_response, error_code
 from harness.clients.policy import RetryPolicy
 from harness.contract import AttemptRow, OperationRow, Outcome
 
@@ -292,7 +292,7 @@ class Caller:
         except Exception as exc:  # every failure is an outcome; a user must never die of one
             return AttemptResult(classify_exception(exc), 0, 0.0, error=type(exc).__name__)
         status = response.status_code
-        outcome = classify_status(status)
+        outcome = classify_response(response)
         reason = error_code(response, aws=aws) if status >= 400 else ""
         error = "" if outcome == "ok" else f"HTTP {status}" + (f" {reason}" if reason else "")
         final = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import re
 import socket
+import ssl
 from collections.abc import Iterator
 
 import requests
@@ -25,12 +26,27 @@ def classify_status(status: int) -> Outcome:
     return "protocol_error"
 
 
+# What the fault proxy answers (502) when the provider's certificate did not verify on its hop (harness.proxy.tls)
+PROXY_ERROR_HEADER = "X-Harness-Proxy-Error"
+PROXY_TLS_ERROR = "upstream-tls"
+
+
+def classify_response(response: requests.Response) -> Outcome:
+    """An answer's outcome: by its status, unless our proxy says it stands for the provider's TLS failing."""
+    status = response.status_code
+    if status == 502 and response.headers.get(PROXY_ERROR_HEADER) == PROXY_TLS_ERROR:
+        return "tls_error"
+    return classify_status(status)
+
+
 _RESET_ERRNOS = {errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED}
 
 
 def classify_exception(exc: BaseException) -> Outcome:
     """Map what requests/urllib3 raise onto an outcome. Order matters: requests wraps urllib3 wraps OS errors,
     and e.g. a ConnectTimeout is both a Timeout and a ConnectionError."""
+    if _tls_failure(exc):
+        return "tls_error"  # a certificate or a handshake refused: not the network's doing, not retried by default
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return "connect_error"  # nothing was sent: as safe to retry as a refused connection
     if isinstance(exc, requests.exceptions.Timeout | socket.timeout | TimeoutError):
@@ -73,6 +89,15 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 def _caused_by(exc: BaseException, kind: type[BaseException] | tuple[type[BaseException], ...]) -> bool:
     return any(isinstance(e, kind) for e in _chain(exc))
+
+
+def _tls_failure(exc: BaseException) -> bool:
+    """A certificate that did not verify, or a TLS alert; a peer that just went away (EOF, RST) is not one."""
+    if _caused_by(exc, ssl.SSLCertVerificationError):
+        return True
+    if _caused_by(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)) or _caused_by_reset(exc):
+        return False
+    return _caused_by(exc, ssl.SSLError)
 
 
 def _caused_by_reset(exc: BaseException) -> bool:

@@ -8,7 +8,8 @@ The channels:
     process   the embedded target's processes, signalled by the orchestrator (harness.chaos.process)
     network   the link of the target's network namespace, by the orchestrator: `NftFault.nft_rules()`
               or `QdiscFault.qdisc_args()`, run by harness.chaos.netfaults
-    command   reserved for fault actions of the user's own (argv lists): none yet
+    command   fault actions of the user's own (argv lists, no shell), run by the orchestrator
+              (harness.chaos.command): `CommandFault` in command.py
 """
 
 from __future__ import annotations
@@ -56,6 +57,15 @@ class ProxyFault(FaultModel):
         """The toxic to add (paths: logical endpoint name -> path on the provider)."""
         raise NotImplementedError
 
+    def proxy_switch(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """A fault on the proxy itself rather than a toxic on it: the proxy's fields while the fault is on,
+        and what they are set back to (POST /proxies/{name}). None: the fault is a toxic."""
+        return None
+
+    def aimed_at(self) -> EndpointName | None:
+        """The endpoint whose origin the fault acts on; None: every proxied origin."""
+        return None
+
 
 class HttpMatch(ProxyFault):
     """Which requests an HTTP-aware toxic acts on: an endpoint by its logical name, or a path."""
@@ -77,6 +87,9 @@ class HttpMatch(ProxyFault):
         elif self.path is not None and not self.path.startswith("/"):
             raise at_field("path", f"a path starts with '/' (got {self.path!r}); use match: regex for patterns")
         return self
+
+    def aimed_at(self) -> EndpointName | None:
+        return self.endpoint
 
     def http_match(self, paths: Mapping[str, str]) -> dict[str, Any]:
         """The request-matching attributes shared by every HTTP-aware toxic."""

@@ -30,16 +30,18 @@ class BearerJsonClient:
     timeout_s: ClassVar[float]
     what: ClassVar[str]
 
-    def __init__(self, url: str, token: str, session: requests.Session | None = None):
+    def __init__(self, url: str, token: str, session: requests.Session | None = None, ca_file: str | None = None):
         self.url = url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {token}"}
         self.session = session or requests.Session()
         self.session.trust_env = False  # loopback only: no proxy from the environment
+        if ca_file is not None:  # a target over TLS: its certificate is from the run's CA
+            self.session.verify = ca_file
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Self | None:
+    def from_env(cls, environ: Mapping[str, str] = os.environ, ca_file: str | None = None) -> Self | None:
         url, token = environ.get(cls.url_env), environ.get(cls.token_env)
-        return cls(url, token) if url and token else None
+        return cls(url, token, ca_file=ca_file) if url and token else None
 
     def call(self, method: str, path: str, body: Any) -> dict[str, Any]:
         response = self.session.request(method, f"{self.url}{path}", json=body, headers=self._headers,

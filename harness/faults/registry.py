@@ -18,6 +18,8 @@ from harness.endpoints import EMBEDDED_PATHS
 from harness.faults.bandwidth import BandwidthFault
 from harness.faults.bandwidth_limit import BandwidthLimitFault
 from harness.faults.base import Channel, FaultModel, ProxyFault
+from harness.faults.command import CommandFault
+from harness.faults.down import DownFault
 from harness.faults.http_answer import HttpAnswerFault
 from harness.faults.http_corrupt import HttpCorruptFault
 from harness.faults.http_drop import HttpDropFault
@@ -55,7 +57,7 @@ Fault = Annotated[
     # proxy
     LatencyFault | HttpErrorFault | HttpDropFault | HttpThrottleFault | HttpCorruptFault | HttpAnswerFault
     | BandwidthFault
-    | TimeoutFault | ResetPeerFault | SlowCloseFault | SlicerFault | LimitDataFault
+    | TimeoutFault | ResetPeerFault | SlowCloseFault | SlicerFault | LimitDataFault | DownFault
     # process
     | ProcessKillFault | ProcessPauseFault | ProcessRestartFault
     # network
@@ -66,7 +68,9 @@ Fault = Annotated[
     | TargetDeviceTimingFault
     # target: security chaos, tokens forged on purpose (harness/idp/forgery.py)
     | TargetTokenWrongAudFault | TargetTokenWrongIssFault | TargetTokenExpiredFault | TargetTokenUnknownKeyFault
-    | TargetTokenAlgNoneFault | TargetIdTokenWrongNonceFault | TargetJwksKeySwapFault,
+    | TargetTokenAlgNoneFault | TargetIdTokenWrongNonceFault | TargetJwksKeySwapFault
+    # command
+    | CommandFault,
     Field(discriminator="type"),
 ]  # fmt: skip
 

@@ -28,7 +28,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from harness.clients import RetryPolicy
 from harness.clients.flows import ClientCredentials, build_flows
-from harness.clients.transport import make_session
+from harness.clients.transport import make_session, runtime_origins
 from harness.contract import PHASE, Env, Runtime, ScenarioChoice, TimelineEvent, WorkerSetup
 from harness.faults import FaultApplier
 from harness.faults.base import ProxyFault
@@ -154,6 +154,8 @@ class HarnessPlugin:
             "base_url": runtime.base_url, "target_url": runtime.target_url, "client_id": runtime.client_id,
             "seed": runtime.seed, "user_count": user_count, "phase": self.current_phase(),
             "started_at": self.test_started_at,
+            "origins": [o.model_dump() for o in runtime.origins], "endpoints": dict(runtime.endpoints),
+            "ca_pem": Path(runtime.ca_file).read_text(encoding="utf-8") if runtime.ca_file else None,
         }  # fmt: skip
 
     def emit(self, event: TimelineEvent) -> None:
@@ -184,8 +186,10 @@ class HarnessPlugin:
         applier = None
         if self.runtime.proxy_api and self.runtime.proxy_name:
             client = ToxiproxyClient(self.runtime.proxy_api)
-            applier = FaultApplier(client, self.runtime.proxy_name)
+            applier = FaultApplier.for_runtime(client, self.runtime)
             _warm_up(applier, client, self.scenario)
+        elif self.scenario.fault_types("command"):  # no proxy: only the orchestrator's channel
+            applier = FaultApplier(None, "", target=None)
         run_dir = self.tests.current if self.tests is not None and self.tests.current else self.runtime.run_dir
         run_id = os.path.basename(os.path.normpath(run_dir)).split("-")[0].lower()
         self.timeline = Timeline(self.scenario.phases, applier, self.emit, sleep=gevent.sleep, run_id=run_id)
@@ -276,8 +280,9 @@ def _warm_up(applier: FaultApplier, client: Any, scenario: Scenario) -> None:
     before the first phase, so that the first fault change is as punctual as the others."""
     for phase in scenario.phases:
         for fault in phase.faults:
-            if isinstance(fault, ProxyFault):
-                fault.toxic("warm-up", applier.paths)
+            if isinstance(fault, ProxyFault) and fault.proxy_switch() is None:
+                with contextlib.suppress(KeyError):  # an endpoint the provider lacks: an error at apply time
+                    fault.toxic("warm-up", applier.paths)
     with contextlib.suppress(Exception):  # a proxy that does not answer is reported at the first change
         client.get_proxies()
 
@@ -358,7 +363,7 @@ class SsoUser(User):
         scenario = plugin.scenario
         self.think_time_s = scenario.load.think_time_s
         assert plugin.recorder is not None
-        self.session = make_session()
+        self.session = make_session(origins=runtime_origins(plugin.runtime, scenario.target))
         self.caller = PacedCaller(
             self.session,
             plugin.policy,

@@ -20,11 +20,11 @@ import locust.runners
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from harness.clients.flows import credential_variables
 from harness.contract import HELLO, READY, REFUSED, SETUP, Env, Runtime, WorkerSetup
-from harness.errors import EXIT_BAD_INPUT, EXIT_INFRA, HarnessError
+from harness.errors import EXIT_BAD_INPUT, EXIT_INFRA
 from harness.load.distributed import hello_of, quit_later
-from harness.scenario import Scenario, load_scenario
+from harness.load.runcopy import prepare_run
+from harness.scenario import Scenario
 
 DEFAULT_MASTER_TIMEOUT_S = 20.0  # a remote worker quits after this long without its master
 
@@ -39,25 +39,12 @@ def join_remote(environment: Environment, work_dir: Path, node: str, start: Star
     locust.runners.MASTER_HEARTBEAT_TIMEOUT = max(1, round(timeout_s))
 
     def apply(setup: WorkerSetup) -> str | None:
-        run_dir = work_dir / f"{setup['run_id']}-{node}"
-        (run_dir / "records").mkdir(parents=True, exist_ok=True)
-        scenario_file = run_dir / "scenario.yaml"
-        scenario_file.write_text(setup["scenario_yaml"], encoding="utf-8")
-        try:
-            scenario = load_scenario(scenario_file)
-        except HarnessError as exc:
-            return f"the master's scenario does not load here: {exc}"
-        missing = [name for name in credential_variables(scenario) if not os.environ.get(name)]
-        if missing:
-            return f"set {', '.join(missing)} in this worker's environment (the same values as on the master)"
-        if setup["user_count"] and not os.environ.get(Env.USER_COUNT):
-            os.environ[Env.USER_COUNT] = str(setup["user_count"])  # not a secret: how many seeded users
-        runtime = Runtime(run_dir=str(run_dir.resolve()), scenario_file=str(scenario_file.resolve()),
-                          base_url=setup["base_url"], target_url=setup["target_url"], client_id=setup["client_id"],
-                          seed=setup["seed"])  # fmt: skip
-        runtime.save(run_dir / "runtime.json")
+        prepared = prepare_run(setup, work_dir, node)
+        if isinstance(prepared, str):
+            return prepared
+        runtime, scenario = prepared
         start(environment, runtime, scenario, setup)
-        print(f"harness: worker {node} joined run {setup['run_id']}; records in {run_dir / 'records'}", flush=True)
+        print(f"harness: worker {node} joined run {setup['run_id']}; records in {runtime.run_dir}/records", flush=True)
         return None
 
     RemoteJoin(environment, node, apply, timeout_s).register()

@@ -65,10 +65,22 @@ class ToxiproxyClient:
         return result
 
     def create_proxy(
-        self, name: str, upstream: str, listen: str = "127.0.0.1:0", enabled: bool = True
+        self,
+        name: str,
+        upstream: str,
+        listen: str = "127.0.0.1:0",
+        enabled: bool = True,
+        *,
+        listen_tls: dict[str, str] | None = None,
+        upstream_tls: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Creates a proxy; the answer's `listen` has the real port when `listen` ends in :0."""
-        body = {"name": name, "upstream": upstream, "listen": listen, "enabled": enabled}
+        """Creates a proxy; the answer's `listen` has the real port when `listen` ends in :0. The TLS fields
+        are our proxy's (harness.proxy.tls); a real Toxiproxy ignores them, and its answer lacks them."""
+        body: dict[str, Any] = {"name": name, "upstream": upstream, "listen": listen, "enabled": enabled}
+        if listen_tls is not None:
+            body["listen_tls"] = listen_tls
+        if upstream_tls is not None:
+            body["upstream_tls"] = upstream_tls
         result: dict[str, Any] = self._call("POST", "/proxies", body)
         return result
 

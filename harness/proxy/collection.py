@@ -23,8 +23,11 @@ from harness.proxy.registry import (
     UnknownToxicType,
     toxic_class,
 )
+from harness.proxy.tls import ListenTls, UpstreamTls
 
 if TYPE_CHECKING:
+    import ssl
+
     from harness.proxy.connection import Link
 
 
@@ -33,13 +36,18 @@ class Listener(Protocol):
     async def wait_closed(self) -> None: ...
 
 
-# (protocol factory, host, port) -> (listener, bound port). Injected so API tests need no sockets.
-Binder = Callable[[Callable[[], asyncio.Protocol], str, int], Awaitable[tuple[Listener, int]]]
+# (protocol factory, host, port, TLS context or None) -> (listener, bound port). Injected so API tests need
+# no sockets.
+Binder = Callable[
+    [Callable[[], asyncio.Protocol], str, int, "ssl.SSLContext | None"], Awaitable[tuple[Listener, int]]
+]
 
 
-async def tcp_binder(factory: Callable[[], asyncio.Protocol], host: str, port: int) -> tuple[Listener, int]:
+async def tcp_binder(
+    factory: Callable[[], asyncio.Protocol], host: str, port: int, tls: ssl.SSLContext | None = None
+) -> tuple[Listener, int]:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(factory, host, port, backlog=1024)
+    server = await loop.create_server(factory, host, port, backlog=1024, ssl=tls)
     return server, server.sockets[0].getsockname()[1]
 
 
@@ -104,13 +112,38 @@ def _toxicity(body: Mapping[str, Any], default: float) -> float:
     return float(value)
 
 
+@dataclass(frozen=True)
+class Tls:
+    """A proxy's TLS on each hop (harness.proxy.tls); both None is Toxiproxy's plain TCP proxy."""
+
+    listen: ListenTls | None = None
+    upstream: UpstreamTls | None = None
+
+    @classmethod
+    def parse(cls, body: Mapping[str, Any], upstream: str, default: Tls | None = None) -> Tls:
+        """The TLS fields of a proxy's JSON; a field not given keeps its value in `default`."""
+        host = split_hostport(upstream, "upstream")[0]
+        listen = ListenTls.parse(body["listen_tls"]) if "listen_tls" in body else (default or cls()).listen
+        up = UpstreamTls.parse(body["upstream_tls"], host) if "upstream_tls" in body else (default or cls()).upstream
+        return cls(listen, up)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.listen is not None:
+            out["listen_tls"] = self.listen.to_json()
+        if self.upstream is not None:
+            out["upstream_tls"] = self.upstream.to_json()
+        return out
+
+
 class Proxy:
     """One listener and its upstream, the toxics on it, and the connections open through it."""
 
-    def __init__(self, name: str, listen: str, upstream: str, settings: Settings):
+    def __init__(self, name: str, listen: str, upstream: str, settings: Settings, tls: Tls | None = None):
         self.name = name
         self.listen = listen
         self.upstream = upstream
+        self.tls = tls or Tls()
         self.enabled = False
         self.settings = settings
         self.toxics: dict[str, ToxicEntry] = {}
@@ -118,6 +151,9 @@ class Proxy:
         self.links: set[Link] = set()
         self.toxicity_rng = settings.rng(name, "toxicity")
         self._listener: Listener | None = None
+        # One per listener: a connection accepted by a listener since closed (a TLS handshake still under
+        # way when the proxy went down) is cut when it is made, instead of proxying through the outage.
+        self.generation = 0
 
     # --- JSON ------------------------------------------------------------------------------------
 
@@ -128,6 +164,7 @@ class Proxy:
             "upstream": self.upstream,
             "enabled": self.enabled,
             "toxics": self.toxics_json(),
+            **self.tls.to_json(),  # only when set: Toxiproxy's clients see Toxiproxy's JSON
         }
 
     def toxics_json(self) -> list[dict[str, Any]]:
@@ -148,7 +185,11 @@ class Proxy:
 
         host, port = check_listen(self.listen, self.settings.allow_non_loopback, self.settings.also_listen)
         try:
-            self._listener, bound = await self.settings.binder(lambda: ClientProtocol(self), host, port)
+            tls = self.tls.listen.context if self.tls.listen is not None else None
+            self.generation += 1
+            generation = self.generation
+            self._listener, bound = await self.settings.binder(lambda: ClientProtocol(self, generation), host, port,
+                                                               tls)  # fmt: skip
         except OSError as exc:
             raise err.LISTEN_FAILED(f"{self.listen}: {exc.strerror or exc}") from exc
         self.listen = format_hostport(host, bound)  # port 0 becomes the real one; re-enable reuses it
@@ -159,6 +200,7 @@ class Proxy:
         if not self.enabled:
             return
         self.enabled = False
+        self.generation += 1
         listener, self._listener = self._listener, None
         for link in list(self.links):
             link.abort()
@@ -174,16 +216,17 @@ class Proxy:
             raise err.BAD_REQUEST_BODY("enabled must be true or false")
         check_listen(listen, self.settings.allow_non_loopback, self.settings.also_listen)
         split_hostport(upstream, "upstream")
-        if self.differs(listen, upstream):
+        tls = Tls.parse(body, upstream, self.tls)
+        if self.differs(listen, upstream, tls):
             await self.stop()
-            self.listen, self.upstream = _normalize_listen(listen), upstream
+            self.listen, self.upstream, self.tls = _normalize_listen(listen), upstream, tls
         if enabled and not self.enabled:
             await self.start()
         elif not enabled and self.enabled:
             await self.stop()
 
-    def differs(self, listen: str, upstream: str) -> bool:
-        return _normalize_listen(listen) != self.listen or upstream != self.upstream
+    def differs(self, listen: str, upstream: str, tls: Tls | None = None) -> bool:
+        return _normalize_listen(listen) != self.listen or upstream != self.upstream or (tls or Tls()) != self.tls
 
     # --- toxics ----------------------------------------------------------------------------------
 
@@ -286,7 +329,7 @@ class ProxyCollection:
             enabled = True
         if not isinstance(enabled, bool):
             raise err.BAD_REQUEST_BODY(f"enabled{where} must be true or false")
-        return Proxy(name, listen, upstream, self.settings), enabled
+        return Proxy(name, listen, upstream, self.settings, Tls.parse(body, upstream)), enabled
 
     async def create(self, body: Any) -> Proxy:
         proxy, enabled = self._new_proxy(_object(body, "proxy"))
@@ -307,7 +350,7 @@ class ProxyCollection:
         done: list[Proxy] = []
         for proxy, enabled in wanted:
             existing = self.proxies.get(proxy.name)
-            if existing is not None and not existing.differs(proxy.listen, proxy.upstream):
+            if existing is not None and not existing.differs(proxy.listen, proxy.upstream, proxy.tls):
                 done.append(existing)
                 continue
             if existing is not None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from harness.proxy.addresses import split_hostport
 from harness.proxy.http import RequestFramer
 from harness.proxy.pipeline import Pipe, Stage, StageContext
+from harness.proxy.tls import is_certificate_error, tls_error_response
 
 if TYPE_CHECKING:
     from harness.proxy.collection import Proxy, ToxicEntry
@@ -68,11 +69,20 @@ class Link:
 
     async def _connect(self) -> None:
         host, port = split_hostport(self.proxy.upstream, "upstream")
+        tls = self.proxy.tls.upstream
         try:
-            transport, _ = await self.loop.create_connection(lambda: ServerProtocol(self), host, port)
-        except OSError:
+            if tls is None:
+                transport, _ = await self.loop.create_connection(lambda: ServerProtocol(self), host, port)
+            else:
+                transport, _ = await self.loop.create_connection(
+                    lambda: ServerProtocol(self), host, port, ssl=tls.context, server_hostname=tls.server_name
+                )
+        except OSError as exc:  # ssl.SSLError is one too
             self.proxy.counters.upstream_connect_errors += 1
-            self.client.close()
+            if is_certificate_error(exc) and not self._closed:
+                self._refuse(tls_error_response(exc))
+            else:
+                self.client.close()
             return
         if self._closed:
             transport.abort()
@@ -89,6 +99,20 @@ class Link:
             self._paused_server.discard(owner)
             self.pause_server(owner)
         self.resume_client("connect")
+
+    def _refuse(self, response: bytes) -> None:
+        """No upstream to be had: answer the client's first request with `response`, then close."""
+
+        def answer(data: bytes) -> None:
+            self.up.set_write(_discard)
+            self.client.write(response)
+            self.client.close()
+
+        if self._early:
+            answer(b"")
+        else:
+            self.up.set_write(answer)
+            self.resume_client("connect")
 
     def _hold_early(self, data: bytes) -> None:
         # uvloop starts reading after connection_made whatever it asked, so the pause in __init__ does
@@ -267,12 +291,19 @@ class Link:
 class ClientProtocol(asyncio.Protocol):
     """The side a client connected to (the proxy's listener)."""
 
-    def __init__(self, proxy: Proxy):
+    def __init__(self, proxy: Proxy, generation: int = 0):
         self.proxy = proxy
         self.counters = proxy.counters
         self.link: Link | None = None
+        self.generation = generation  # of the listener that accepted it (Proxy.generation)
+        # a TLS transport cannot stay half open (and logs a warning for each True returned)
+        self.half_close = proxy.tls.listen is None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.generation != self.proxy.generation:  # its listener closed during the TLS handshake
+            transport.abort()  # type: ignore[attr-defined]
+            self.feed = _discard
+            return
         self.link = Link(self.proxy, transport)  # type: ignore[arg-type]
         self.feed = self.link.up.feed
 
@@ -281,9 +312,9 @@ class ClientProtocol(asyncio.Protocol):
         self.feed(data)
 
     def eof_received(self) -> bool:
-        assert self.link is not None
-        self.link.client_eof()
-        return True
+        if self.link is not None:
+            self.link.client_eof()
+        return self.half_close
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.link is not None:
@@ -305,6 +336,7 @@ class ServerProtocol(asyncio.Protocol):
         self.link = link
         self.counters = link.proxy.counters
         self.down = link.down
+        self.half_close = link.proxy.tls.upstream is None
 
     def data_received(self, data: bytes) -> None:
         self.counters.bytes_downstream += len(data)
@@ -316,7 +348,7 @@ class ServerProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self.link.server_eof()
-        return True
+        return self.half_close
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.link.server_lost()

@@ -1,8 +1,9 @@
 """The second safety net (the first: children die with the orchestrator, harness.lifeline): every running
 run registers what it started in one registry per user (`user_registry()`), whatever its output
 directory; a later `harness run` anywhere (or `harness cleanup`) finds registrations whose orchestrator
-is gone, stops the processes they name, removes the proxy they made on a shared Toxiproxy, deletes the
-target's scratch directory (its signing keys), and marks their journal.
+is gone, stops the processes they name, removes the proxies they made on a shared Toxiproxy, runs the
+`revert` of every command fault still applied, deletes the target's scratch directory (its signing keys,
+the run's CA), and marks their journal.
 
 Processes are matched by PID *and* start time (from /proc), so a recycled PID is never signalled.
 """
@@ -15,17 +16,20 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.chaos.command import revert_pending
 from harness.chaos.leftovers import sweep
 from harness.chaos.procs import process_start_ticks, same_process
 from harness.proxy.client import NotFoundError, ToxiproxyClient
 
 ACTIVE_DIR = ".active"  # <out>/.active: where runs registered before the registry was per user
+SCRATCH_PREFIX = "harness-target-"  # only a directory of this name, in the temp directory, is ever removed
 
 
 def user_registry(environ: Mapping[str, str] = os.environ) -> Path:
@@ -46,8 +50,10 @@ class Registration:
     pid: int = field(default_factory=os.getpid)
     start_ticks: int | None = None
     children: list[dict[str, Any]] = field(default_factory=list)
-    shared_proxy: dict[str, str] | None = None  # {"api": ..., "name": ...} on a Toxiproxy we do not own
-    scratch: str | None = None  # the target's store and signing keys (harness-target-* in the temp dir)
+    # {"api": ..., "name": ..., "names": [...]} on a Toxiproxy we do not own ("names": one per origin)
+    shared_proxy: dict[str, Any] | None = None
+    scratch: str | None = None  # the target's store and signing keys, the run's CA (harness-target-* in tmp)
+    commands: list[dict[str, Any]] = field(default_factory=list)  # command reverts not run yet (chaos.command)
 
     def __post_init__(self) -> None:
         if self.start_ticks is None:
@@ -59,6 +65,7 @@ class ActiveRuns:
 
     def __init__(self, directory: Path | None = None):
         self.directory = user_registry() if directory is None else directory
+        self._lock = threading.Lock()
 
     @classmethod
     def legacy(cls, out: Path) -> ActiveRuns:
@@ -71,11 +78,12 @@ class ActiveRuns:
         return self.directory / f"{reg.run_id}.{reg.pid}.json"
 
     def save(self, reg: Registration) -> None:
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path = self.path(reg)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(asdict(reg), indent=2))
-        os.replace(tmp, path)
+        with self._lock:  # the chaos control thread saves pending commands too
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path = self.path(reg)
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(json.dumps(asdict(reg), indent=2))
+            os.replace(tmp, path)
 
     def remove(self, reg: Registration) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -101,6 +109,10 @@ class ActiveRuns:
                 said.append(_stop_child(child))
             if reg.shared_proxy:
                 said.append(_remove_shared_proxy(reg.shared_proxy))
+            for entry in reg.commands:  # after the load is gone, so no timeline applies it again
+                done = revert_pending(entry)
+                said.append(f"  {'reverted' if done.ok else 'could not revert'} command fault {entry['name']}: "
+                            f"{done.describe()}")  # fmt: skip
             if reg.scratch:
                 said.append(_remove_scratch(reg.scratch))
             _mark_journal_crashed(Path(reg.run_dir), said)
@@ -126,23 +138,27 @@ def _remove_scratch(scratch: str) -> str:
     path = Path(scratch)
     # only ever a directory the harness made in the temp directory (a registry file is not to be trusted
     # with an arbitrary path to delete)
-    if path.parent != Path(tempfile.gettempdir()) or not path.name.startswith("harness-target-"):
+    if path.parent != Path(tempfile.gettempdir()) or not path.name.startswith(SCRATCH_PREFIX):
         return f"  left {scratch} alone (not a target scratch directory)"
     shutil.rmtree(path, ignore_errors=True)
     return f"  removed the target's scratch directory {scratch}"
 
 
-def _remove_shared_proxy(shared: dict[str, str]) -> str:
+def _remove_shared_proxy(shared: dict[str, Any]) -> str:
     client = ToxiproxyClient(shared["api"], timeout_s=5.0)
+    said = []
     try:
-        client.delete_proxy(shared["name"])  # its toxics go with it
-        return f"  removed proxy {shared['name']} and its toxics from {shared['api']}"
-    except NotFoundError:
-        return f"  proxy {shared['name']} no longer on {shared['api']}"
-    except Exception as exc:
-        return f"  could not remove proxy {shared['name']} from {shared['api']}: {exc}"
+        for name in shared.get("names") or [shared["name"]]:
+            try:
+                client.delete_proxy(name)  # its toxics go with it
+                said.append(f"  removed proxy {name} and its toxics from {shared['api']}")
+            except NotFoundError:
+                said.append(f"  proxy {name} no longer on {shared['api']}")
+            except Exception as exc:
+                said.append(f"  could not remove proxy {name} from {shared['api']}: {exc}")
     finally:
         client.close()
+    return "\n".join(said)
 
 
 def _mark_journal_crashed(run_dir: Path, said: list[str]) -> None:

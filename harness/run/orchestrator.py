@@ -15,6 +15,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
+from harness.clients.users import UsersFileError, read_users_file
 from harness.errors import EXIT_ABORTED, EXIT_INFRA, HarnessError, InfrastructureError, InputError
 from harness.records import shard_paths
 from harness.run import loadgen, remote
@@ -24,6 +25,7 @@ from harness.run.finish import finish
 from harness.run.journal import Journal, read_jsonl, scenario_entry
 from harness.run.leftovers import ActiveRuns, Registration
 from harness.run.live import LiveView
+from harness.run.origins import read_provider
 from harness.run.plan import describe_plan
 from harness.run.rollback import Rollback
 from harness.run.services import ManagedProcess
@@ -75,7 +77,10 @@ def run_scenario_file(
         mode = ui
     remote.check_remote(scenario, mode.workers, mode.expect_workers or mode.workers, master_bind)
     if dry_run:
-        print(describe_plan(scenario, address))
+        target = scenario.target  # an external provider behind a proxy: its discovery is read (one GET)
+        reads = isinstance(target, ExternalTarget) and scenario.proxy.kind != "none"
+        provider = read_provider(target) if isinstance(target, ExternalTarget) and reads else None
+        print(describe_plan(scenario, provider, address))
         print("\n".join(remote.describe(mode.workers, mode.expected, master, mode.workers_timeout_s, address)))
         return 0
     return Run(scenario, Path(path), Path(out), mode, duration_scale, console, address).execute()
@@ -85,8 +90,9 @@ def check_listen_target(scenario: Scenario, listen: str | None) -> None:
     """--listen moves our own services: there must be one that remote workers can reach there."""
     if listen is None:
         return
-    if isinstance(scenario.target, ExternalTarget):
-        raise InputError(f"--listen {listen}: an external provider is reached at its issuer; nothing of ours listens")
+    if isinstance(scenario.target, ExternalTarget) and scenario.proxy.kind == "none":
+        raise InputError(f"--listen {listen}: an external provider without a proxy is reached at its issuer; nothing "
+                         "of ours listens (with proxy: {kind: embedded} its proxies listen there)")  # fmt: skip
     if getattr(scenario.target, "netns", False) and scenario.proxy.kind == "none":
         raise InputError(f"--listen {listen}: with target.netns the target is reached through the proxy; "
                          "drop proxy: {kind: none}")  # fmt: skip
@@ -101,18 +107,20 @@ def clean_leftovers(out: str | Path | None = None) -> int:
 
 
 def check_external_target(scenario: Scenario) -> None:
-    """What an external provider needs before anything starts (the model already checked the hosts)."""
+    """What an external provider needs from the environment before anything starts (the model already
+    checked the hosts, the CA bundle and `resolve`): its client credentials, and a users file that reads."""
     target = scenario.target
     if not isinstance(target, ExternalTarget):
         return
-    if scenario.proxy.kind != "none":
-        raise InputError(
-            f"{scenario.name}: an external provider is reached at its issuer URL, so proxy faults would not "
-            "touch it; set proxy: {kind: none} (network faults for external providers are not supported yet)"
-        )
     missing = [name for name in (target.client_id_env, target.client_secret_env) if not os.environ.get(name)]
     if missing:
         raise InputError(f"{scenario.name}: set the environment variables {', '.join(missing)} (target credentials)")
+    users_file = os.environ.get(target.users_file_env)
+    if users_file:
+        try:
+            read_users_file(users_file)
+        except UsersFileError as exc:
+            raise InputError(f"{target.users_file_env}: {exc}") from None
 
 
 def run_id_for(scenario: Scenario, now: datetime | None = None) -> str:

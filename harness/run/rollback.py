@@ -59,14 +59,19 @@ class JournalSteps(Protocol):
 
 @dataclass
 class ProxyInUse:
-    """The proxy a run put its toxics on. `ours`: a proxy process the run started, so everything on it is
-    the run's and a reset is safe; otherwise a shared Toxiproxy, where only the proxy named `name` (unique
-    to the run) is ours, if it got as far as being created."""
+    """The proxies a run put its toxics on. `ours`: a proxy process the run started, so everything on it is
+    the run's and a reset is safe; otherwise a shared Toxiproxy, where only the proxies named `names` (unique
+    to the run) are ours, those that got as far as being created."""
 
     api: ProxyApi
     name: str
     ours: bool
     process: Process | None = None  # our proxy's process, to tell a dead proxy from a failed reset
+    more: tuple[str, ...] = ()  # the run's other proxies on the same API (one per origin of a provider)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.more)
 
 
 @dataclass
@@ -155,10 +160,12 @@ class Rollback:
 
     @staticmethod
     def _remove_own(proxy: ProxyInUse) -> dict[str, dict[str, Any]]:
-        """On a shared proxy: delete our toxics and our proxy, nothing else; return what is left of ours."""
-        ours = proxy.api.get_proxies().get(proxy.name)
-        if ours is not None:
-            for toxic in ours.get("toxics", []):
-                proxy.api.remove_toxic(proxy.name, toxic["name"])
-            proxy.api.delete_proxy(proxy.name)
-        return {k: v for k, v in proxy.api.get_proxies().items() if k == proxy.name}
+        """On a shared proxy: delete our toxics and our proxies, nothing else; return what is left of ours."""
+        present = proxy.api.get_proxies()
+        for name in proxy.names:
+            ours = present.get(name)
+            if ours is not None:
+                for toxic in ours.get("toxics", []):
+                    proxy.api.remove_toxic(name, toxic["name"])
+                proxy.api.delete_proxy(name)
+        return {k: v for k, v in proxy.api.get_proxies().items() if k in proxy.names}

@@ -111,11 +111,14 @@ def wait_until_ready(
     url: str,
     timeout_s: float = 30.0,
     ok: Callable[[requests.Response], bool] = lambda r: r.status_code < 500,
+    verify: str | bool = True,
 ) -> None:
-    """Poll `url` until it answers, the process dies, or the time is up (then InfrastructureError)."""
+    """Poll `url` until it answers, the process dies, or the time is up (then InfrastructureError); an https
+    `url` is checked against `verify` (a CA bundle, e.g. the run's CA)."""
     deadline = time.monotonic() + timeout_s
     session = requests.Session()
     session.trust_env = False
+    session.verify = verify
     delay = 0.02
     while time.monotonic() < deadline:
         if not process.alive():

@@ -6,6 +6,8 @@ past the loader handles raw dicts. `schema.json` in `scenarios/` is exported fro
 
 from __future__ import annotations
 
+import ipaddress
+from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -31,6 +33,9 @@ class EmbeddedTarget(Model):
     # run the target in a network namespace the harness creates (root only), joined by a veth pair:
     # what the network faults (packet_loss, partition, ...) act on
     netns: bool = False
+    # serve https with a certificate from the run's own CA; the proxy ends TLS and starts it again, and the
+    # clients trust the run's CA
+    tls: bool = False
 
 
 class EmbeddedProxy(Model):
@@ -59,7 +64,12 @@ class ToxiproxyProxy(Model):
 class ExternalTarget(Model):
     """A standards-compliant provider the harness does not start. OIDC paths come from its discovery
     document; credentials come from the environment variables named here (never from the file). Load
-    leaves loopback only for hosts listed in `allow`, and AWS flows need their endpoint listed there too."""
+    leaves loopback only for hosts listed in `allow`, and AWS flows need their endpoint listed there too.
+
+    With a proxy, the run reads discovery first and puts one proxy in front of each allowed origin the
+    provider's endpoints are on; clients keep the provider's URLs (and so its `iss`) and connect to the
+    proxy instead (the origin map, harness.run.origins). Certificates are always verified: against the
+    system store, or `ca_bundle` for a private CA; `resolve` gives a host's address as curl's --resolve."""
 
     kind: Literal["external"]
     issuer: str
@@ -73,6 +83,25 @@ class ExternalTarget(Model):
     redirect_uri: str = "http://127.0.0.1/callback"
     aws_endpoint: str | None = None  # one listener for sso-oidc and the portal (as AWS_ENDPOINT_URL)
     aws_start_url: str = "https://d-0000000000.awsapps.com/start"
+    ca_bundle: str | None = Field(default=None, min_length=1)  # PEM file of the CAs the provider's certificate is from
+    resolve: dict[str, str] = Field(default_factory=dict)  # host -> IP address, for split-horizon DNS and tests
+    # names the variable holding a users file (`username,password` lines): each simulated user takes one
+    users_file_env: str = Field(default=Env.USERS_FILE, pattern=ENV_NAME)
+
+    @model_validator(mode="after")
+    def _reaching_the_provider(self) -> ExternalTarget:
+        if self.ca_bundle is not None and not Path(self.ca_bundle).expanduser().is_file():
+            raise at_field("ca_bundle", f"no such file {self.ca_bundle} (a PEM file of CA certificates)")
+        hosts = {urlsplit(u).hostname for u in (self.issuer, self.aws_endpoint) if u} | set(self.allow)
+        for host, address in self.resolve.items():
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise at_field(f"resolve.{host}", f"expected an IP address (got {address!r})") from None
+            if host not in hosts:
+                raise at_field(f"resolve.{host}",
+                               f"{host} is neither the issuer's nor aws_endpoint's host nor in allow")  # fmt: skip
+        return self
 
     @model_validator(mode="after")
     def _allowed_hosts(self) -> ExternalTarget:
@@ -384,8 +413,9 @@ class Scenario(Model):
                     raise at_field(f"flows.{i}.flow", f"{fw.flow} against an external target needs target.aws_endpoint")
         if isinstance(self.proxy, NoProxy):
             for i, phase in enumerate(self.phases):
-                if phase.faults:
-                    raise at_field(f"phases.{i}.faults", "faults need a proxy, and proxy.kind is 'none'")
+                for fault in phase.faults:
+                    if fault.channel == "proxy":
+                        raise at_field(f"phases.{i}.faults", f"{fault.type} needs a proxy, and proxy.kind is 'none'")
         return self
 
     @model_validator(mode="after")

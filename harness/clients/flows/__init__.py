@@ -8,6 +8,7 @@ Identities on the embedded target: with `HARNESS_USER_COUNT=N` (the target's `--
 of the seeded names depends on it) simulated user `i` signs in as seeded user `i mod N + 1` with the
 target's password rule, so N users spread over N identities (sessions, refresh-token families and device
 approvals are per identity, as in production). Without it every user signs in as HARNESS_USERNAME.
+On an external provider, the users file the scenario names plays that part (harness.clients.users).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from harness.clients.flows.revocation import RevocationFlow
 from harness.clients.flows.token_introspection import TokenIntrospectionFlow
 from harness.clients.oauth import ClientCredentials, UserCredentials, token_response_problem
 from harness.clients.provider import Provider
+from harness.clients.users import read_users_file
 from harness.contract import Env, seeded_password, seeded_username
 from harness.scenario.model import ExternalTarget, Scenario
 
@@ -65,7 +67,7 @@ def flow_context(
             caller,
             Provider.external(target.issuer, target.allow, target.aws_endpoint),
             ClientCredentials(environ.get(target.client_id_env, ""), environ.get(target.client_secret_env, "")),
-            UserCredentials(environ.get(target.username_env, ""), environ.get(target.password_env, "")),
+            external_user(target, environ, rng, user_index),
             scope=target.scope,
             audience=target.audience,
             redirect_uri=target.redirect_uri,
@@ -75,6 +77,18 @@ def flow_context(
         )
     user = embedded_user(environ, rng, user_index)
     return FlowContext(caller, Provider.embedded(base_url), credentials, user, rng=rng, lax=lax)
+
+
+def external_user(
+    target: ExternalTarget, environ: Mapping[str, str], rng: random.Random, user_index: int | None
+) -> UserCredentials:
+    """Line `user_index mod N` of the users file when the scenario's variable names one, else the single
+    user of `username_env`/`password_env`."""
+    path = environ.get(target.users_file_env)
+    if not path:
+        return UserCredentials(environ.get(target.username_env, ""), environ.get(target.password_env, ""))
+    users = read_users_file(path)
+    return users[user_index % len(users) if user_index is not None else rng.randrange(len(users))]
 
 
 def embedded_user(environ: Mapping[str, str], rng: random.Random, user_index: int | None) -> UserCredentials:
@@ -139,6 +153,7 @@ __all__ = [
     "build_flows",
     "credential_variables",
     "embedded_user",
+    "external_user",
     "flow_context",
     "token_response_problem",
 ]

@@ -13,11 +13,13 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.helpers import LOOPBACK, free_port, running_process
 
@@ -58,14 +60,59 @@ def node_and_package() -> tuple[str, Path, str]:
     return node, where, str(json.loads(package.read_text())["version"])
 
 
+@dataclass(frozen=True)
+class ProviderTls:
+    """Serve https for `host` (reached at 127.0.0.1, as `target.resolve` says) with a certificate from a
+    test CA (trustme): `ca_file` is what clients must trust."""
+
+    host: str
+    cert_file: str
+    key_file: str
+    ca_file: str
+
+    @classmethod
+    def for_host(cls, host: str, directory: Path) -> ProviderTls:
+        import trustme
+
+        directory.mkdir(parents=True, exist_ok=True)
+        ca = trustme.CA()
+        leaf = ca.issue_cert(host)
+        files = cls(host, str(directory / "idp.pem"), str(directory / "idp-key.pem"), str(directory / "idp-ca.pem"))
+        leaf.private_key_pem.write_to_path(files.key_file)
+        with open(files.cert_file, "wb") as chain:
+            for pem in leaf.cert_chain_pems:
+                chain.write(pem.bytes())
+        ca.cert_pem.write_to_path(files.ca_file)
+        return files
+
+
+def _wait_https(issuer: str, tls: ProviderTls, process: subprocess.Popen[bytes], timeout_s: float = 20.0) -> None:
+    """Discovery answers over TLS, at 127.0.0.1 under the provider's name (polling, never a fixed sleep)."""
+    from harness.clients.transport import OriginMap, make_session
+
+    deadline = time.monotonic() + timeout_s
+    with make_session(origins=OriginMap(resolve={tls.host: LOOPBACK}, ca_bundle=tls.ca_file)) as session:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"oidc-provider exited ({process.returncode}) before it was ready")
+            try:
+                if session.get(f"{issuer}/.well-known/openid-configuration", timeout=1.0).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+    raise TimeoutError(f"{issuer} not ready after {timeout_s} s")
+
+
 @contextlib.contextmanager
 def start_oidc_provider(log_dir: Path, *, device_interval_s: int | None = 1,
                         client_secret: str = "it-Ext-Secret-q8Vw3nZr5T",
-                        password: str = "pw-Ext-Alice-4kDm9xQe") -> Iterator[OidcProvider]:
+                        password: str = "pw-Ext-Alice-4kDm9xQe", tls: ProviderTls | None = None,
+                        userinfo_url: str | None = None, users_file: Path | None = None) -> Iterator[OidcProvider]:
     node, where, version = node_and_package()
     port = free_port()
-    provider = OidcProvider(f"http://{LOOPBACK}:{port}", "it-external", client_secret, password=password,
-                            version=version)
+    issuer = f"https://{tls.host}:{port}" if tls is not None else f"http://{LOOPBACK}:{port}"
+    provider = OidcProvider(issuer, "it-external", client_secret, password=password, version=version)
     env = {
         "OIDC_PROVIDER_DIR": str(where),
         "OIDC_CLIENT_ID": provider.client_id,
@@ -77,6 +124,15 @@ def start_oidc_provider(log_dir: Path, *, device_interval_s: int | None = 1,
     }
     if device_interval_s is not None:
         env["OIDC_DEVICE_INTERVAL_S"] = str(device_interval_s)
+    if tls is not None:
+        env |= {"OIDC_TLS_CERT": tls.cert_file, "OIDC_TLS_KEY": tls.key_file, "OIDC_ISSUER": issuer}
+    if userinfo_url is not None:
+        env["OIDC_USERINFO_URL"] = userinfo_url
+    if users_file is not None:
+        env["OIDC_USERS_FILE"] = str(users_file)
+    ready = None if tls is not None else f"{provider.issuer}/.well-known/openid-configuration"
     with running_process([node, str(SERVER), str(port)], log_dir=log_dir, name="oidc-provider", env=env,
-                         ready_url=f"{provider.issuer}/.well-known/openid-configuration"):
+                         ready_url=ready) as process:
+        if tls is not None:
+            _wait_https(issuer, tls, process)
         yield provider

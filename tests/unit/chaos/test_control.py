@@ -92,6 +92,9 @@ class FakeProxy:
     def remove_toxic(self, proxy: str, toxic: str) -> None:
         self.removed.append(toxic)
 
+    def update_proxy(self, name: str, **fields: Any) -> None:
+        raise AssertionError("a host fault never reaches the proxy")
+
 
 def test_fault_applier_sends_host_faults_over_the_channel() -> None:
     channel, proxy = FakeChannel(), FakeProxy()

@@ -49,18 +49,21 @@ NOT_PROXY: dict[str, dict[str, Any]] = {
     "packet_delay": {"type": "packet_delay", "delay_ms": 100},
     "packet_corrupt": {"type": "packet_corrupt", "percent": 5},
     "packet_reorder": {"type": "packet_reorder", "percent": 10, "delay_ms": 20},
+    "command": {"type": "command", "apply": ["kubectl", "scale", "--replicas=0"], "revert": ["true"]},
 }
+# Faults on the proxy itself rather than toxics on it (tests/unit/faults/test_down_and_command.py)
+PROXY_SWITCHES = {"down"}
 
 
 def test_every_registered_fault_type_has_an_example_here() -> None:
     target_faults = {name for name in FAULT_TYPES if name.startswith("target_")}  # tested with the chaos API
-    assert set(FAULT_TYPES) - target_faults == set(FAULTS) | set(NOT_PROXY)
+    assert set(FAULT_TYPES) - target_faults == set(FAULTS) | set(NOT_PROXY) | PROXY_SWITCHES
 
 
 @pytest.mark.parametrize("name", sorted(NOT_PROXY))
 def test_host_faults_go_to_the_orchestrator_not_the_proxy(name: str) -> None:
     fault = ADAPTER.validate_python(NOT_PROXY[name])
-    assert fault.channel in ("process", "network") and not isinstance(fault, ProxyFault)
+    assert fault.channel in ("process", "network", "command") and not isinstance(fault, ProxyFault)
 
 
 @pytest.mark.parametrize("name", sorted(FAULTS))

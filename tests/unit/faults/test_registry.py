@@ -11,6 +11,7 @@ from pydantic import ValidationError
 import harness.faults as faults_package
 from harness.faults import FAULT_ADAPTER, FAULT_TYPES, toxic_spec, types_on
 from harness.faults.base import NetworkFault, ProcessFault, ProxyFault, TargetFault
+from harness.faults.command import CommandFault
 from harness.faults.http_error import HttpErrorFault
 from harness.faults.latency import LatencyFault
 
@@ -27,7 +28,8 @@ def test_every_fault_module_is_registered_under_its_own_name() -> None:
 @pytest.mark.parametrize("name", sorted(FAULT_TYPES))
 def test_each_type_declares_the_channel_its_base_stands_for(name: str) -> None:
     model = FAULT_TYPES[name]
-    base = {"proxy": ProxyFault, "target": TargetFault, "process": ProcessFault, "network": NetworkFault}
+    base = {"proxy": ProxyFault, "target": TargetFault, "process": ProcessFault, "network": NetworkFault,
+            "command": CommandFault}
     assert issubclass(model, base[model.channel])
 
 
@@ -35,8 +37,8 @@ def test_lists_by_channel_come_from_the_models() -> None:
     assert types_on("process") == {"process_kill", "process_pause", "process_restart"}
     assert types_on("target") == {n for n in FAULT_TYPES if n.startswith("target_")}
     assert {"packet_loss", "partition", "bandwidth_limit"} <= types_on("network")
-    assert types_on("proxy", "target", "process", "network") == set(FAULT_TYPES)
-    assert not types_on("command")
+    assert types_on("proxy", "target", "process", "network", "command") == set(FAULT_TYPES)
+    assert types_on("command") == {"command"}
 
 
 def test_http_error_on_an_endpoint_matches_its_path_exactly() -> None:

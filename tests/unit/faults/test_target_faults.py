@@ -32,6 +32,9 @@ class NoProxy:
     def remove_toxic(self, *args: Any) -> Any:
         raise AssertionError("a target fault must not reach the proxy")
 
+    def update_proxy(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a target fault must not reach the proxy")
+
 
 @pytest.mark.parametrize(
     ("fault", "on", "off"),

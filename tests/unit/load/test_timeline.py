@@ -37,6 +37,9 @@ class FakeProxy:
         self.toxics[name] = {"type": type, "attributes": attributes, "stream": stream}
         self.log.append((self.fake.now, "add", type))
 
+    def update_proxy(self, name: str, **fields: Any) -> None:
+        self.log.append((self.fake.now, "update", str(fields)))
+
     def remove_toxic(self, proxy: str, name: str) -> None:
         if self.fail_remove:
             raise ConnectionError("proxy gone")

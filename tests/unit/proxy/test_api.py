@@ -30,7 +30,7 @@ def api() -> TestClient:
     ports = itertools.count(41000)
     bound: list[int] = []
 
-    async def binder(factory, host, port):
+    async def binder(factory, host, port, tls=None):
         port = port or next(ports)
         bound.append(port)
         return FakeListener(), port

@@ -29,7 +29,7 @@ class FakeListeners:
     def __init__(self) -> None:
         self.bound: set[str] = set()
 
-    async def __call__(self, factory: object, host: str, port: int) -> tuple[Any, int]:
+    async def __call__(self, factory: object, host: str, port: int, tls: object = None) -> tuple[Any, int]:
         address = f"{host}:{port}"
         if address in self.bound:
             raise OSError(errno.EADDRINUSE, "Address already in use")

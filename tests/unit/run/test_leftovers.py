@@ -108,3 +108,20 @@ def test_a_crashed_runs_scratch_directory_goes_and_nothing_else(tmp_path: Path) 
     assert not scratch.exists() and elsewhere.exists()
     assert any("removed the target's scratch directory" in line for line in said)
     assert any("left" in line and "alone" in line for line in said)
+
+
+def test_a_crashed_runs_command_reverts_run_once_and_its_scratch_goes(tmp_path: Path) -> None:
+    run_dir, marker = tmp_path / "r3", tmp_path / "reverted"
+    scratch = Path(tempfile.mkdtemp(prefix="harness-target-"))
+    (scratch / "ca").mkdir(parents=True)
+    (scratch / "ca" / "ca-key.pem").write_text("key")
+    active = ActiveRuns(tmp_path / "registry")
+    reg = Registration("r3", str(run_dir), pid=dead_orchestrator(), start_ticks=1, scratch=str(scratch))
+    reg.commands.append({"name": "p1-f0", "timeout_s": 10, "log": str(run_dir / "logs" / "command-p1-f0-revert.log"),
+                         "revert": [sys.executable, "-c", f"open({str(marker)!r}, 'a').write('x')"]})
+    active.save(reg)
+    said = active.clean()
+    assert marker.read_text() == "x" and not scratch.exists()
+    assert any("reverted command fault p1-f0" in line for line in said)
+    assert "[exit 0]" in (run_dir / "logs" / "command-p1-f0-revert.log").read_text()
+    assert active.registrations() == []  # once: nothing is reverted a second time

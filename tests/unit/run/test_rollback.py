@@ -194,6 +194,14 @@ def test_a_run_that_started_nothing_has_nothing_to_roll_back(tmp_path: Path) -> 
     assert j.rollback == []
 
 
+def test_on_a_shared_proxy_every_proxy_of_the_run_goes(tmp_path: Path) -> None:
+    j = journal(tmp_path)
+    api = FakeProxyApi({"h-1": {"toxics": [{"name": "a"}]}, "h-1-2": {"toxics": []}, "theirs": {"toxics": []}})
+    Rollback(j, tmp_path, proxy=ProxyInUse(api, "h-1", ours=False, more=("h-1-2",))).run()
+    assert api.calls == ["remove h-1/a", "delete h-1", "delete h-1-2"]
+    assert list(api.proxies) == ["theirs"] and steps(j) == [("remove faults", True)]
+
+
 def test_a_shared_proxy_cut_short_before_ours_existed_leaves_the_others_alone(tmp_path: Path) -> None:
     j = journal(tmp_path)
     api = FakeProxyApi({"someone-else": {"toxics": [{"name": "theirs"}]}})

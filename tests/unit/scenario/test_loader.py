@@ -32,6 +32,13 @@ def test_shipped_scenarios_are_valid() -> None:
         assert scenario.duration_s <= 3600
 
 
+def test_the_external_provider_examples_are_valid() -> None:
+    examples = sorted((FIXTURES.parents[2] / "scenarios" / "external").glob("*.yaml"))
+    assert examples
+    for path in examples:
+        assert load_scenario(path).target.kind == "external"
+
+
 @pytest.mark.timeout(30)  # the alias bomb kept the loader busy past 60 s before the loader measured files
 @pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
 def test_invalid_fixture_reports_line_and_path(path: Path) -> None:
