@@ -1,9 +1,9 @@
 """A run across three "machines": network namespaces made by the test (tests/netlab.py), each with its own
 address on a bridge, its own loopback and its own working directory. The master (`harness run
---master-bind --expect-workers 2 --listen`), the target and the proxy are in one; a `harness worker
---master` in each of the two others. Nothing is shared but the bridge: the workers get the scenario from
-the master, read the client secret from their own environment, and their records come home over
-Locust's messages.
+--master-bind --expect-workers 2 --listen`), the target and (where a fault needs it) the proxy are in one;
+a `harness worker --master` in each of the two others. Nothing is shared but the bridge: the workers get
+the scenario from the master, read the client secret from their own environment, and their records come
+home over Locust's messages.
 
 - SIGINT on the master, in a phase with a fault on, stops both workers and leaves no fault behind, and
   every record comes home: per worker, the records in the master's run directory are the shards the
@@ -43,16 +43,16 @@ NODES = ("remote-a", "remote-b")
 SCENARIO = """
 name: remote-{name}
 seed: 7
-proxy: {{kind: embedded}}
+proxy: {{kind: {proxy}}}
 load: {{users: 4, spawn_rate: 4, think_time_s: [0.0, 0.02]}}
 flows: [{{flow: client_credentials}}]
 retry: {{stop: {{after_attempt: 3}}, wait: {{fixed_s: 0.01}}, retry_on: [connect_error, timeout, reset, http_5xx]}}
 phases:
 {phases}
 """
-KILL_PHASES = "  - {name: before, duration_s: 4}\n  - {name: after, duration_s: 5}"
+KILL_PHASES = "  - {name: before, duration_s: 3}\n  - {name: after, duration_s: 5}"
 SIGINT_PHASES = (
-    "  - {name: baseline, duration_s: 2}\n  - name: slow\n    duration_s: 60\n"
+    "  - {name: baseline, duration_s: 1}\n  - name: slow\n    duration_s: 60\n"
     "    faults: [{type: latency, endpoint: token, latency_ms: 20}]"
 )
 
@@ -60,10 +60,10 @@ SIGINT_PHASES = (
 class Cluster:
     """One master and two workers on their own machines, each started by this test and stopped by its PID."""
 
-    def __init__(self, lab: NetLab, tmp: Path, name: str, phases: str):
+    def __init__(self, lab: NetLab, tmp: Path, name: str, phases: str, proxy: str = "embedded"):
         self.lab, self.tmp = lab, tmp
         self.scenario = tmp / f"{name}.yaml"
-        self.scenario.write_text(SCENARIO.format(name=name, phases=phases))
+        self.scenario.write_text(SCENARIO.format(name=name, phases=phases, proxy=proxy))
         self.out = tmp / "master" / "reports"
         self.env = {**os.environ, Env.CLIENT_SECRET: SECRET}
         self.env.pop(Env.CLIENT_ID, None)
@@ -169,8 +169,8 @@ def check_worker_records(run_dir: Path, node: str, tmp: Path) -> Counter[tuple[s
 def test_sigint_stops_both_workers_leaves_no_fault_and_every_record_comes_home(lab: NetLab, tmp_path: Path) -> None:
     cluster = Cluster(lab, tmp_path, "sigint", SIGINT_PHASES)
     try:
-        cluster.wait_for("the fault and 2 s of load under it", lambda evs: any(
-            e["kind"] == "fault_applied" and e["ts"] < time.time() - 2 for e in evs))  # fmt: skip
+        cluster.wait_for("the fault and 1 s of load under it", lambda evs: any(
+            e["kind"] == "fault_applied" and e["ts"] < time.time() - 1 for e in evs))  # fmt: skip
         os.kill(cluster.master.pid, signal.SIGINT)  # the orchestrator this test started (ip netns exec execs it)
         code, output = cluster.finish(timeout_s=90)
         worker_codes = {node: w.wait(30) for node, w in cluster.workers.items()}
@@ -217,7 +217,7 @@ def test_sigint_stops_both_workers_leaves_no_fault_and_every_record_comes_home(l
 
 
 def test_a_worker_killed_mid_phase_is_named_with_its_missing_seconds(lab: NetLab, tmp_path: Path) -> None:
-    cluster = Cluster(lab, tmp_path, "kill", KILL_PHASES)
+    cluster = Cluster(lab, tmp_path, "kill", KILL_PHASES, proxy="none")  # no fault here: no proxy to start
     try:
         events = cluster.wait_for("both workers and 2 s of load", lambda evs: any(
             e["kind"] == "phase_start" and e["ts"] < time.time() - 2 for e in evs))  # fmt: skip

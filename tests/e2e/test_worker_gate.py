@@ -19,6 +19,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 OTHER_VERSION = Path(__file__).resolve().parents[1] / "fixtures" / "workers" / "other_version.py"
 SCENARIO = """
 name: gate
+proxy: {kind: none}  # nothing here needs a proxy: one process fewer to start
 load: {users: 2, spawn_rate: 2, think_time_s: [0.1, 0.2]}
 phases: [{name: only, duration_s: 2}]
 """
@@ -31,7 +32,7 @@ def test_a_master_refuses_another_version_and_names_who_is_missing(tmp_path: Pat
     env = {**os.environ, Env.CLIENT_SECRET: "gate-test-secret"}
     run = subprocess.Popen(
         harness_argv("run", str(scenario), "--out", str(tmp_path / "out"), "--master-bind", master,
-                     "--expect-workers", "2", "--workers-timeout", "10"),
+                     "--expect-workers", "2", "--workers-timeout", "6"),
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     no_secret = {k: v for k, v in env.items() if k != Env.CLIENT_SECRET}

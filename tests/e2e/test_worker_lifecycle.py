@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 SCENARIO = """
 name: {name}
 seed: 3
+proxy: {{kind: none}}
 load: {{users: 4, spawn_rate: 4, think_time_s: [0.01, 0.03]}}
 flows: [{{flow: client_credentials}}]
 phases:
@@ -68,12 +69,12 @@ def stop(*processes: subprocess.Popen[Any]) -> None:
 
 
 def test_a_late_worker_starts_in_the_current_phase_and_exits_when_its_master_is_gone(tmp_path: Path) -> None:
-    run, master, env = start_run(tmp_path, "late", 3, 60)
+    run, master, env = start_run(tmp_path, "late", 2, 60)
     worker = None
     try:
         wait_for(tmp_path, run, lambda evs: any(e["kind"] == "phase_start" and e["phase"] == "second" for e in evs))
         worker = subprocess.Popen(harness_argv("worker", "--master", master, "--node", "late-one", "--out",
-                                               str(tmp_path / "w"), "--master-timeout", "4"), env=env,
+                                               str(tmp_path / "w"), "--master-timeout", "3"), env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
         (records,) = {p.parent for p in (tmp_path / "out").glob("*/journal.json")}
         records = records / "records"
