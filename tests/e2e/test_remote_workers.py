@@ -9,7 +9,9 @@ home over Locust's messages.
   every record comes home: per worker, the records in the master's run directory are the shards the
   worker wrote (byte for byte), as many as the worker says it wrote, and each attempt is one request in
   the target's own request log (logs/requests.jsonl), matched by op id, endpoint and status (the fault
-  delays answers, so every request still reaches the target);
+  delays answers, so every request still reaches the target). That run is TLS on every hop (`tls: true`):
+  the workers follow the origin map and trust the run's CA certificate they got from the master (its key
+  never leaves the master);
 - a worker killed mid-phase is named in the report, with the seconds of its records that are missing,
   and the other's records are all there, in a run that ends normally.
 """
@@ -44,6 +46,7 @@ SCENARIO = """
 name: remote-{name}
 seed: 7
 proxy: {{kind: {proxy}}}
+target: {{kind: embedded, tls: {tls}}}
 load: {{users: 4, spawn_rate: 4, think_time_s: [0.0, 0.02]}}
 flows: [{{flow: client_credentials}}]
 retry: {{stop: {{after_attempt: 3}}, wait: {{fixed_s: 0.01}}, retry_on: [connect_error, timeout, reset, http_5xx]}}
@@ -60,10 +63,10 @@ SIGINT_PHASES = (
 class Cluster:
     """One master and two workers on their own machines, each started by this test and stopped by its PID."""
 
-    def __init__(self, lab: NetLab, tmp: Path, name: str, phases: str, proxy: str = "embedded"):
+    def __init__(self, lab: NetLab, tmp: Path, name: str, phases: str, proxy: str = "embedded", tls: bool = False):
         self.lab, self.tmp = lab, tmp
         self.scenario = tmp / f"{name}.yaml"
-        self.scenario.write_text(SCENARIO.format(name=name, phases=phases, proxy=proxy))
+        self.scenario.write_text(SCENARIO.format(name=name, phases=phases, proxy=proxy, tls=str(tls).lower()))
         self.out = tmp / "master" / "reports"
         self.env = {**os.environ, Env.CLIENT_SECRET: SECRET}
         self.env.pop(Env.CLIENT_ID, None)
@@ -167,7 +170,7 @@ def check_worker_records(run_dir: Path, node: str, tmp: Path) -> Counter[tuple[s
 
 
 def test_sigint_stops_both_workers_leaves_no_fault_and_every_record_comes_home(lab: NetLab, tmp_path: Path) -> None:
-    cluster = Cluster(lab, tmp_path, "sigint", SIGINT_PHASES)
+    cluster = Cluster(lab, tmp_path, "sigint", SIGINT_PHASES, tls=True)  # the origin map and the run's CA travel
     try:
         cluster.wait_for("the fault and 1 s of load under it", lambda evs: any(
             e["kind"] == "fault_applied" and e["ts"] < time.time() - 1 for e in evs))  # fmt: skip
@@ -213,7 +216,9 @@ def test_sigint_stops_both_workers_leaves_no_fault_and_every_record_comes_home(l
     assert summary["listen"] == lab["master"].addr
     assert lab["master"].addr in (run_dir / "report.html").read_text()
     for node in NODES:  # the worker's own copy holds no secret either (the master's is scanned by the run)
-        assert not any(SECRET.encode() in p.read_bytes() for p in (tmp_path / node).rglob("*") if p.is_file())
+        files = [p.read_bytes() for p in (tmp_path / node).rglob("*") if p.is_file()]
+        assert not any(SECRET.encode() in b or b"PRIVATE KEY" in b for b in files)
+        assert any(b"BEGIN CERTIFICATE" in b for b in files)  # the run's CA certificate came, never its key
 
 
 def test_a_worker_killed_mid_phase_is_named_with_its_missing_seconds(lab: NetLab, tmp_path: Path) -> None:
