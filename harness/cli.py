@@ -11,12 +11,13 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from harness.errors import EXIT_ABORTED, EXIT_BAD_INPUT, HarnessError, ScenarioWarning
+from harness.errors import EXIT_ABORTED, EXIT_BAD_INPUT, HarnessError, InputError, ScenarioWarning
 
 if TYPE_CHECKING:
     from harness.run.console import Console
 
 Handler = Callable[[argparse.Namespace], int]
+HarnessUsage = InputError  # a usage error of ours (exit 2), beside argparse's own
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -26,7 +27,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     failed = False
     for path in args.scenarios:
         try:
-            scenario = load_scenario(path)
+            scenario = load_scenario(path, args.set)
         except ScenarioError as exc:
             failed = True
             for problem in exc.problems:
@@ -39,8 +40,64 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_scenarios(args: argparse.Namespace) -> int:
     from harness.scenario.catalog import listing, shipped_scenarios
 
+    if args.plugins:
+        return _list_plugins()
     for line in listing(shipped_scenarios()):
         print(line)
+    return 0
+
+
+def _list_plugins() -> int:
+    """Every flow, fault, probe and metric registered (ours and plugins'), and any that does not load."""
+    from harness import plugins
+
+    registry = plugins.registry()
+    failed = False
+    for kind in plugins.KINDS:
+        print(f"{kind}:")
+        problems = {f.entry.name: f.error for f in registry.failures(kind)}
+        for entry in registry.entries(kind):
+            origin = "built-in" if entry.builtin else f"{entry.package} {entry.version}"
+            line = f"  {entry.name:<30} {origin:<28} {entry.value}"
+            if entry.name in problems:
+                failed = True
+                line += f"\n    FAILED TO LOAD: {problems[entry.name]}"
+            print(line)
+    return EXIT_BAD_INPUT if failed else 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from harness.scenario.schema import render
+
+    text = render(builtin=args.builtin)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"schema: {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from harness import scaffold
+
+    if args.plugin:
+        if args.question:
+            raise HarnessUsage("give a question or --plugin, not both")
+        directory = Path(args.out or args.plugin)
+        written = scaffold.write_plugin(args.plugin, directory)
+        print("\n".join(f"wrote {p}" for p in written))
+        print(f"next: pip install -e {directory} && harness scenarios --plugins && "
+              f"harness run {directory / 'scenario.yaml'}")  # fmt: skip
+        return 0
+    if not args.question:
+        raise HarnessUsage(f"give a question ({', '.join(scaffold.QUESTIONS)}) or --plugin PACKAGE")
+    out = Path(args.out or f"{args.question}.yaml")
+    scaffold.write_starter(args.question, out)
+    print(f"wrote {out}\nnext: harness validate {out} && harness run {out} --duration-scale 0.25")
     return 0
 
 
@@ -68,6 +125,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         workers_timeout_s=args.workers_timeout,
         listen=args.listen,
         console=_console(args),
+        overrides=args.set,
     )
 
 
@@ -76,9 +134,8 @@ def _cmd_ui(args: argparse.Namespace) -> int:
     from harness.run.orchestrator import run_scenario_file
 
     ui = LoadMode(workers=args.workers, ui=True, web_host=args.web_host, web_port=args.web_port)
-    return run_scenario_file(
-        args.scenario, out=args.out, seed=args.seed, duration_scale=args.duration_scale, ui=ui, console=_console(args)
-    )
+    return run_scenario_file(args.scenario, out=args.out, seed=args.seed, duration_scale=args.duration_scale, ui=ui,
+                             console=_console(args), overrides=args.set)  # fmt: skip
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
@@ -170,6 +227,12 @@ def _add_proxy_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-level", default="warning")
 
 
+def _add_set_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                   help="override a value of the scenario, e.g. --set load.users=200 --set phases.1.duration_s=60 "
+                        "(validated like the file; repeat for several)")  # fmt: skip
+
+
 def _add_progress_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--progress", choices=["text", "json"], default="text",
                    help="the live line every interval as text (default) or as one JSON object a line on stdout")
@@ -216,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--listen", metavar="ADDR", default=None,
                    help="put the target and the proxy on this address of this machine instead of loopback, "
                    "for workers on other machines")
+    _add_set_arg(p)
     _add_progress_args(p)
     p.set_defaults(handler=_cmd_run)
 
@@ -234,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration-scale", type=float, default=1.0, help="multiply every phase duration of every offered scenario"
     )
     p.add_argument("--workers", type=int, default=0, help="Locust worker processes on this machine (0: one process)")
+    _add_set_arg(p)
     _add_progress_args(p)
     p.set_defaults(handler=_cmd_ui)
 
@@ -258,10 +323,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check scenario files; run nothing")
     p.add_argument("scenarios", nargs="+", metavar="SCENARIO")
+    _add_set_arg(p)
     p.set_defaults(handler=_cmd_validate)
 
-    p = sub.add_parser("scenarios", help="list the shipped scenarios")
+    p = sub.add_parser("scenarios", help="list the shipped scenarios (--plugins: every flow, fault, probe, metric)")
+    p.add_argument("--plugins", action="store_true",
+                   help="list every registered flow, fault, probe and metric, ours and plugins' (exit 2 when one "
+                        "does not load)")  # fmt: skip
     p.set_defaults(handler=_cmd_scenarios)
+
+    p = sub.add_parser("schema", help="the scenario JSON Schema, with the installed plugins' types")
+    p.add_argument("--builtin", action="store_true", help="the harness's own types only (scenarios/schema.json)")
+    p.add_argument("--out", default=None, help="write it to this file (default: standard output)")
+    p.set_defaults(handler=_cmd_schema)
+
+    p = sub.add_parser("init", help="write a commented starter scenario, or a plugin package's skeleton")
+    p.add_argument("question", nargs="?", choices=["brownout", "throttling", "key-rotation", "external"],
+                   help="the question the starter scenario asks")
+    p.add_argument("--plugin", metavar="PACKAGE", default=None,
+                   help="write a plugin package named PACKAGE (a flow, a fault, a probe, a scenario using them)")
+    p.add_argument("--out", default=None,
+                   help="the file (default: QUESTION.yaml) or, with --plugin, the directory (default: PACKAGE)")
+    p.set_defaults(handler=_cmd_init)
 
     p = sub.add_parser("target", help="run the embedded SSO target alone")
     _add_target_args(p)

@@ -256,7 +256,10 @@ def _notes(run: Run) -> list[str]:
     if lost and not workers:  # a journal from before the workers' coverage was recorded
         notes.append("load workers lost during the run: " + "; ".join(str(e.get("detail")) for e in lost))
     stop = run.journal.get("stop_condition")
-    if stop:
+    if stop and stop.get("probe"):
+        notes.append(f"aborted by the stop condition {stop.get('condition')}: {stop.get('detail')}; every fault was "
+                     "removed and the load stopped")  # fmt: skip
+    elif stop:
         notes.append(
             f"aborted by the stop condition {stop.get('condition')}: observed {stop.get('observed', float('nan')):.4g}"
             f" over {stop.get('samples')} records; every fault was removed and the load stopped"

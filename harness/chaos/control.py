@@ -21,13 +21,14 @@ from pydantic import ValidationError
 
 from harness.chaos.command import Commands
 from harness.chaos.netfaults import NetFaults
+from harness.chaos.plugin import PluginFaults
 from harness.chaos.process import ProcessFaults
 from harness.contract import Env, HostEvent
-from harness.faults import FAULT_ADAPTER, FaultModel
+from harness.faults import FAULT_ADAPTER, FaultModel, PluginFault
 from harness.faults.base import NetworkFault, ProcessFault
 from harness.faults.command import CommandFault
 
-HostFault = ProcessFault | NetworkFault | CommandFault
+HostFault = ProcessFault | NetworkFault | CommandFault | PluginFault
 
 
 class FaultRefused(Exception):
@@ -35,7 +36,7 @@ class FaultRefused(Exception):
 
 
 class HostFaults:
-    """Applies and removes process, network and command faults; every change is also written to the
+    """Applies and removes process, network, command and plugin faults; every change is also written to the
     timeline."""
 
     def __init__(
@@ -46,10 +47,11 @@ class HostFaults:
         clock: Callable[[], float],
         kernel: dict[str, bool] | None = None,
         commands: Commands | None = None,
+        plugins: PluginFaults | None = None,
     ):
         self.processes, self.network, self.emit, self.clock = processes, network, emit, clock
         self.kernel = kernel or {}
-        self.commands = commands
+        self.commands, self.plugins = commands, plugins
         self._types: dict[str, HostFault] = {}
 
     def apply(self, name: str, fault: HostFault) -> dict[str, Any]:
@@ -58,6 +60,10 @@ class HostFaults:
             if self.commands is None:
                 raise FaultRefused(f"{fault.type}: no command runner in this run")
             done = self.commands.apply(name, fault)
+        elif isinstance(fault, PluginFault):
+            if self.plugins is None:
+                raise FaultRefused(f"{fault.type}: no plugin fault runner in this run")
+            done = self.plugins.apply(name, fault)
         elif isinstance(fault, ProcessFault):
             if self.processes is None:
                 raise FaultRefused(f"{fault.type}: no target process of ours in this run")
@@ -80,6 +86,9 @@ class HostFaults:
         if isinstance(fault, CommandFault):
             assert self.commands is not None
             done = self.commands.remove(name)
+        elif isinstance(fault, PluginFault):
+            assert self.plugins is not None
+            done = self.plugins.remove(name)
         elif isinstance(fault, ProcessFault):
             assert self.processes is not None
             done = self.processes.remove(name)
@@ -133,7 +142,7 @@ class ControlServer:
             try:
                 if method == "POST":
                     fault: FaultModel = FAULT_ADAPTER.validate_python(json.loads(body or b"{}"))
-                    if not isinstance(fault, ProcessFault | NetworkFault | CommandFault):
+                    if not isinstance(fault, HostFault):
                         return 400, {"error": f"{fault.type} is a {fault.channel} fault, not a host one"}
                     return 200, self.faults.apply(name, fault)
                 if method == "DELETE":

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import requests
 
@@ -19,6 +19,7 @@ from harness.chaos.command import Commands
 from harness.chaos.control import ControlServer, HostFaults
 from harness.chaos.netfaults import NetFaults, probe
 from harness.chaos.netns import Link, Namespace, host_addresses
+from harness.chaos.plugin import PluginFaults, Where
 from harness.chaos.process import ProcessFaults
 from harness.contract import HostEvent
 from harness.errors import InputError
@@ -74,19 +75,26 @@ class OrchestratedTarget:
             return None
 
 
+# what the leftovers registration keeps, not done yet: command reverts, plugin faults
+PendingKind = Literal["commands", "plugin_faults"]
+OnPending = Callable[[PendingKind, list[dict[str, Any]]], None]
+
+
 class ChaosSession:
     def __init__(self, scenario: Scenario, run_id: str, run_dir: Path,
-                 on_pending: Callable[[list[dict[str, Any]]], None] = lambda pending: None):  # fmt: skip
+                 on_pending: OnPending = lambda kind, pending: None):  # fmt: skip
         self.scenario, self.run_id, self.run_dir = scenario, run_id, run_dir
         self.emit = EventLog(run_dir / "timeline.jsonl")
-        self.types = scenario.fault_types("process", "network", "command")
+        self.types = scenario.fault_types("process", "network", "command", "plugin")
         self.namespace: Namespace | None = None
         self.kernel: dict[str, bool] = {}
         self.processes: ProcessFaults | None = None
         self.network: NetFaults | None = None
         self.commands: Commands | None = None
+        self.plugins: PluginFaults | None = None
         self.control: ControlServer | None = None
-        self._on_pending = on_pending  # command reverts not run yet: for the leftovers registry
+        # command reverts not run yet, plugin faults not reverted yet: for the leftovers registry
+        self._on_pending = on_pending
 
     @property
     def link(self) -> Link | None:
@@ -121,15 +129,19 @@ class ChaosSession:
         self.network = NetFaults(link)
         return link
 
-    def start_control(self, target: OrchestratedTarget | None) -> dict[str, str]:
+    def start_control(self, target: OrchestratedTarget | None, base_url: str | None = None) -> dict[str, str]:
         """Once the target is up (None: an external provider, no process of ours): the control channel;
         returns the environment for Locust (the token)."""
         if not self.types:
             return {}
         self.processes = ProcessFaults(target, self.emit) if target is not None else None
         if "command" in self.types:
-            self.commands = Commands(self.run_dir / "logs", self._on_pending)
-        faults = HostFaults(self.processes, self.network, self.emit, time.time, self.kernel, self.commands)
+            self.commands = Commands(self.run_dir / "logs", lambda pending: self._on_pending("commands", pending))
+        if self.scenario.fault_types("plugin"):
+            where = Where(self.run_dir, target.url if target is not None else base_url, base_url)
+            self.plugins = PluginFaults(where, lambda pending: self._on_pending("plugin_faults", pending))
+        faults = HostFaults(self.processes, self.network, self.emit, time.time, self.kernel, self.commands,
+                            self.plugins)  # fmt: skip
         self.control = ControlServer(faults).start()
         return self.control.env()
 
@@ -145,7 +157,8 @@ class ChaosSession:
 
     def roll_back_faults(self) -> list[tuple[str, bool, str]]:
         """After the load stopped (its timeline removed what it could): stop the channel, SIGCONT anything
-        paused, wait for restarts under way, remove network faults still on, revert commands still applied."""
+        paused, wait for restarts under way, remove network faults still on, revert commands and plugin faults
+        still applied."""
         steps: list[tuple[str, bool, str]] = []
         if self.control is not None:
             self.control.close()
@@ -158,6 +171,8 @@ class ChaosSession:
             steps.append(("network faults", not problems, "; ".join(problems) or "no nft table or qdisc left"))
         if self.commands is not None:
             steps += self.commands.close() or [("command faults", True, "no command left to revert")]
+        if self.plugins is not None:
+            steps += self.plugins.close() or [("plugin faults", True, "no plugin fault left to revert")]
         return steps
 
     def remove_namespace(self) -> list[tuple[str, bool, str]]:

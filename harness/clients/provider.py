@@ -80,6 +80,13 @@ class Provider:
             return None
         return self.aws_base + EMBEDDED_PATHS[endpoint]
 
+    def allows(self, url: str) -> bool:
+        """Whether load may go to `url`: loopback, or a host the scenario allowed (an external target's
+        `allow`). For a flow's calls to an application of its own (Flow.call_url)."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        return parts.scheme in ("http", "https") and (is_loopback(host) or host in self.allow)
+
     def _reachable(self, url: str) -> str | None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -70,7 +70,7 @@ class FaultApplier:
             on, off = fault.chaos_requests()
             self.target.send(on)
             self._on_target[name] = off
-        elif fault.channel in ("process", "network", "command"):  # the orchestrator applies them
+        elif fault.channel in ("process", "network", "command", "plugin"):  # the orchestrator applies them
             if self.host is None:
                 raise RuntimeError(f"{fault.type} needs `harness run` (no chaos control channel here)")
             self.host.apply(fault, name)

@@ -10,13 +10,17 @@ The channels:
               or `QdiscFault.qdisc_args()`, run by harness.chaos.netfaults
     command   fault actions of the user's own (argv lists, no shell), run by the orchestrator
               (harness.chaos.command): `CommandFault` in command.py
+    plugin    a plugin's own fault (`PluginFault.apply()` / `.revert()`), run by the orchestrator
+              (harness.chaos.plugin) and reverted on every exit path, as the command channel's
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import Field, model_validator
@@ -25,7 +29,7 @@ from harness.contract import ChaosRequest, ForgedToken, Forgery, ToxicSpec
 from harness.endpoints import EndpointName
 from harness.modelbase import Model, at_field
 
-Channel = Literal["proxy", "target", "process", "network", "command"]
+Channel = Literal["proxy", "target", "process", "network", "command", "plugin"]
 AwsErrorCode = Literal["SlowDownException", "TooManyRequestsException", "InternalServerException"]
 Probability = Annotated[float, Field(ge=0, le=1)]
 
@@ -220,3 +224,34 @@ def link_rules(ns_if: str, direction: LinkDirection, action: str) -> list[tuple[
         ["to_target", "from_target"] if direction == "both" else [direction]
     )
     return [(hooks[d][0], f'{hooks[d][1]} "{ns_if}" {action}') for d in directions]
+
+
+# --- plugin: a fault of a plugin's own, applied and reverted by the orchestrator ------------------------
+
+
+@dataclass(frozen=True)
+class FaultContext:
+    """What a plugin fault's `apply` and `revert` get."""
+
+    name: str  # this application of the fault, unique in the run (the timeline's name for it)
+    run_dir: Path  # the run directory; write nothing secret there
+    log: Callable[[str], None]  # one line to logs/fault-<name>.log
+    target_url: str | None = None  # the provider itself (the embedded target's own address, or the issuer)
+    base_url: str | None = None  # where the clients' requests go (the fault proxy, or the provider)
+
+
+class PluginFault(FaultModel):
+    """A fault whose action is Python of its own. The orchestrator calls `apply` when the phase starts and
+    `revert` when it ends, and also on every other exit path: an error, Ctrl-C, SIGTERM, SIGHUP, and from
+    `harness cleanup` (in another process, from the fault's attributes) when the orchestrator itself died.
+    So `revert` must undo whatever part of `apply` happened and be safe to call twice. Both run in the
+    orchestrator's process, one change at a time; what they return (JSON values) goes to the journal."""
+
+    channel: ClassVar[Channel] = "plugin"
+    timeout_s: ClassVar[float] = 60.0  # how long apply or revert may take before the run treats it as failed
+
+    def apply(self, ctx: FaultContext) -> Mapping[str, Any] | None:
+        raise NotImplementedError
+
+    def revert(self, ctx: FaultContext) -> Mapping[str, Any] | None:
+        raise NotImplementedError

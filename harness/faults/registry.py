@@ -1,87 +1,109 @@
-"""Every scenario fault type, registered once: the `Fault` union below is what a scenario's `faults:`
-validate against, and every list of fault types (by channel) is derived from it.
+"""Every scenario fault type, registered once: the `harness.faults` entry points (ours in pyproject.toml,
+a plugin's in its own package). The `Fault` type below is what a scenario's `faults:` validate against:
+a discriminated union on `type`, built from the registry when a model first needs it, and every list of
+fault types (by channel) is derived from the same registry.
 
 Adding a fault type is one module in this package (its model, named `<type>.py`, with its channel and
-what it asks that channel for) plus its line in `Fault`; tests/unit/faults/test_registry.py checks that
-every module is registered under its own name.
+what it asks that channel for) plus its entry point; tests/unit/faults/test_registry.py checks that
+every module is registered under its own name. A plugin's fault is the same: a FaultModel subclass whose
+`type` is its entry point's name (usually on the `plugin` channel, base.PluginFault).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, get_args
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, GetCoreSchemaHandler, TypeAdapter
+from pydantic_core import CoreSchema
 
+from harness import plugins
 from harness.contract import ToxicSpec
 from harness.endpoints import EMBEDDED_PATHS
-from harness.faults.bandwidth import BandwidthFault
-from harness.faults.bandwidth_limit import BandwidthLimitFault
 from harness.faults.base import Channel, FaultModel, ProxyFault
-from harness.faults.command import CommandFault
-from harness.faults.down import DownFault
-from harness.faults.http_answer import HttpAnswerFault
-from harness.faults.http_corrupt import HttpCorruptFault
-from harness.faults.http_drop import HttpDropFault
-from harness.faults.http_error import HttpErrorFault
-from harness.faults.http_throttle import HttpThrottleFault
-from harness.faults.latency import LatencyFault
-from harness.faults.limit_data import LimitDataFault
-from harness.faults.packet_corrupt import PacketCorruptFault
-from harness.faults.packet_delay import PacketDelayFault
-from harness.faults.packet_loss import PacketLossFault
-from harness.faults.packet_reorder import PacketReorderFault
-from harness.faults.partition import PartitionFault
-from harness.faults.process_kill import ProcessKillFault
-from harness.faults.process_pause import ProcessPauseFault
-from harness.faults.process_restart import ProcessRestartFault
-from harness.faults.reset_peer import ResetPeerFault
-from harness.faults.slicer import SlicerFault
-from harness.faults.slow_close import SlowCloseFault
-from harness.faults.target_clock_skew import TargetClockSkewFault
-from harness.faults.target_device_timing import TargetDeviceTimingFault
-from harness.faults.target_error import TargetErrorFault
-from harness.faults.target_id_token_wrong_nonce import TargetIdTokenWrongNonceFault
-from harness.faults.target_jwks_key_swap import TargetJwksKeySwapFault
-from harness.faults.target_key_rotation import TargetKeyRotationFault
-from harness.faults.target_store_latency import TargetStoreLatencyFault
-from harness.faults.target_token_alg_none import TargetTokenAlgNoneFault
-from harness.faults.target_token_expired import TargetTokenExpiredFault
-from harness.faults.target_token_unknown_key import TargetTokenUnknownKeyFault
-from harness.faults.target_token_wrong_aud import TargetTokenWrongAudFault
-from harness.faults.target_token_wrong_iss import TargetTokenWrongIssFault
-from harness.faults.tcp_reject import TcpRejectFault
-from harness.faults.timeout import TimeoutFault
 
-Fault = Annotated[
-    # proxy
-    LatencyFault | HttpErrorFault | HttpDropFault | HttpThrottleFault | HttpCorruptFault | HttpAnswerFault
-    | BandwidthFault
-    | TimeoutFault | ResetPeerFault | SlowCloseFault | SlicerFault | LimitDataFault | DownFault
-    # process
-    | ProcessKillFault | ProcessPauseFault | ProcessRestartFault
-    # network
-    | PacketLossFault | PartitionFault | TcpRejectFault | BandwidthLimitFault | PacketDelayFault
-    | PacketCorruptFault | PacketReorderFault
-    # target
-    | TargetErrorFault | TargetStoreLatencyFault | TargetClockSkewFault | TargetKeyRotationFault
-    | TargetDeviceTimingFault
-    # target: security chaos, tokens forged on purpose (harness/idp/forgery.py)
-    | TargetTokenWrongAudFault | TargetTokenWrongIssFault | TargetTokenExpiredFault | TargetTokenUnknownKeyFault
-    | TargetTokenAlgNoneFault | TargetIdTokenWrongNonceFault | TargetJwksKeySwapFault
-    # command
-    | CommandFault,
-    Field(discriminator="type"),
-]  # fmt: skip
 
-FAULT_MODELS: tuple[type[FaultModel], ...] = get_args(get_args(Fault)[0])
-FAULT_TYPES: dict[str, type[FaultModel]] = {model.wire_type(): model for model in FAULT_MODELS}
-FAULT_ADAPTER: TypeAdapter[Fault] = TypeAdapter(Fault)
+def _check(name: str, obj: Any) -> str | None:
+    if not (isinstance(obj, type) and issubclass(obj, FaultModel)):
+        return "not a fault model (a subclass of harness.faults.base.FaultModel, e.g. PluginFault)"
+    try:
+        wire = obj.wire_type()
+    except (KeyError, ValueError, TypeError):
+        return "its `type` field is not a Literal of one name"
+    if wire != name:
+        return f"its type is {wire!r}, not the entry point's name {name!r}"
+    return None
+
+
+def fault_types() -> dict[str, type[FaultModel]]:
+    """type -> model, every registered fault type (built-ins first); PluginError when one did not load."""
+    loaded = plugins.registry().load("faults", _check)
+    return {name: model for name, model in loaded.items()}
+
+
+class _Registered:
+    """Pydantic metadata: validate as the discriminated union of the registered fault types (built when the
+    enclosing model's schema is built, so on first use, never at import)."""
+
+    @classmethod
+    def members(cls) -> tuple[type[FaultModel], ...]:
+        """The union's members (the loader walks them to suggest a field's spelling)."""
+        return tuple(fault_types().values())
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        union: Any = Union[tuple(fault_types().values())]  # noqa: UP007 - a runtime tuple of types
+        return handler.generate_schema(Annotated[union, Field(discriminator="type")])
+
+
+if TYPE_CHECKING:
+    Fault = FaultModel
+else:
+    Fault = Annotated[FaultModel, _Registered]
+
+
+class _Lazy(Mapping[str, type[FaultModel]]):
+    """FAULT_TYPES: the registry's fault types as a mapping, read afresh on each use."""
+
+    def __getitem__(self, key: str) -> type[FaultModel]:
+        return fault_types()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(fault_types())
+
+    def __len__(self) -> int:
+        return len(fault_types())
+
+
+FAULT_TYPES: Mapping[str, type[FaultModel]] = _Lazy()
+
+
+class _Adapter:
+    """FAULT_ADAPTER: validates one fault against the registered types (rebuilt when the registry is)."""
+
+    _adapter: TypeAdapter[Any] | None = None
+
+    def validate_python(self, data: Any) -> FaultModel:
+        if self._adapter is None:
+            self._adapter = TypeAdapter(Fault)
+        fault: FaultModel = self._adapter.validate_python(data)
+        return fault
+
+    def reset(self) -> None:
+        self._adapter = None
+
+
+FAULT_ADAPTER = _Adapter()
+plugins.on_reset(FAULT_ADAPTER.reset)
+
+
+def fault_models() -> tuple[type[FaultModel], ...]:
+    return tuple(fault_types().values())
 
 
 def types_on(*channels: Channel) -> frozenset[str]:
     """The fault types applied through any of `channels`."""
-    return frozenset(name for name, model in FAULT_TYPES.items() if model.channel in channels)
+    return frozenset(name for name, model in fault_types().items() if model.channel in channels)
 
 
 def toxic_spec(fault: ProxyFault, toxic_name: str, paths: Mapping[str, str] = EMBEDDED_PATHS) -> ToxicSpec:

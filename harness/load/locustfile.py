@@ -188,8 +188,8 @@ class HarnessPlugin:
             client = ToxiproxyClient(self.runtime.proxy_api)
             applier = FaultApplier.for_runtime(client, self.runtime)
             _warm_up(applier, client, self.scenario)
-        elif self.scenario.fault_types("command"):  # no proxy: only the orchestrator's channel
-            applier = FaultApplier(None, "", target=None)
+        elif self.scenario.fault_types("process", "network", "command", "plugin"):
+            applier = FaultApplier(None, "", target=None)  # no proxy: the orchestrator's channel only
         run_dir = self.tests.current if self.tests is not None and self.tests.current else self.runtime.run_dir
         run_id = os.path.basename(os.path.normpath(run_dir)).split("-")[0].lower()
         self.timeline = Timeline(self.scenario.phases, applier, self.emit, sleep=gevent.sleep, run_id=run_id)

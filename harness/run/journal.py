@@ -63,7 +63,8 @@ class Journal:
     events: list[dict[str, Any]] = field(default_factory=list)
     rollback: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    steady_state: dict[str, Any] = field(default_factory=dict)  # "before"/"after": {ts, ok, detail}
+    # "before"/"after": {ts, ok, detail, probes}; "during": every probe check made during the load
+    steady_state: dict[str, Any] = field(default_factory=dict)
     stop_condition: dict[str, Any] | None = None
     workers: list[dict[str, Any]] = field(default_factory=list)  # who joined, and their records (coverage.py)
 
@@ -89,9 +90,12 @@ class Journal:
         """Rebuild phases and faults from the timeline's events (idempotent: call as often as you like)."""
         phases: dict[str, dict[str, Any]] = {}
         faults: dict[str, dict[str, Any]] = {}
+        probes: list[dict[str, Any]] = []
         for ev in timeline_events:
             kind = ev.get("kind")
-            if kind == "timeline_start" and self.test_start is None:
+            if kind == "probe":  # a steady-state probe's check during the load (harness.run.steady)
+                probes.append({k: v for k, v in ev.items() if k != "kind"})
+            elif kind == "timeline_start" and self.test_start is None:
                 self.test_start = ev.get("asked_at")
             elif kind in WORKER_EVENTS:
                 self._fold_event(ev)
@@ -123,6 +127,8 @@ class Journal:
                     fault["error"] = ev.get("error")
         self.phases = list(phases.values())
         self.faults = list(faults.values())
+        if probes:
+            self.steady_state["during"] = probes
 
     def _fold_event(self, ev: dict[str, Any]) -> None:
         """A load-side event (a lost worker, the workers' final flush) joins `events` once."""

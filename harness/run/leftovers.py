@@ -2,8 +2,8 @@
 run registers what it started in one registry per user (`user_registry()`), whatever its output
 directory; a later `harness run` anywhere (or `harness cleanup`) finds registrations whose orchestrator
 is gone, stops the processes they name, removes the proxies they made on a shared Toxiproxy, runs the
-`revert` of every command fault still applied, deletes the target's scratch directory (its signing keys,
-the run's CA), and marks their journal.
+`revert` of every command fault still applied, reverts every plugin fault still applied, deletes the
+target's scratch directory (its signing keys, the run's CA), and marks their journal.
 
 Processes are matched by PID *and* start time (from /proc), so a recycled PID is never signalled.
 """
@@ -25,6 +25,7 @@ from typing import Any
 
 from harness.chaos.command import revert_pending
 from harness.chaos.leftovers import sweep
+from harness.chaos.plugin import revert_pending as revert_plugin_fault
 from harness.chaos.procs import process_start_ticks, same_process
 from harness.proxy.client import NotFoundError, ToxiproxyClient
 
@@ -54,6 +55,7 @@ class Registration:
     shared_proxy: dict[str, Any] | None = None
     scratch: str | None = None  # the target's store and signing keys, the run's CA (harness-target-* in tmp)
     commands: list[dict[str, Any]] = field(default_factory=list)  # command reverts not run yet (chaos.command)
+    plugin_faults: list[dict[str, Any]] = field(default_factory=list)  # not reverted yet (chaos.plugin)
 
     def __post_init__(self) -> None:
         if self.start_ticks is None:
@@ -78,7 +80,7 @@ class ActiveRuns:
         return self.directory / f"{reg.run_id}.{reg.pid}.json"
 
     def save(self, reg: Registration) -> None:
-        with self._lock:  # the chaos control thread saves pending commands too
+        with self._lock:  # the chaos control thread saves pending commands and plugin faults too
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             path = self.path(reg)
             tmp = path.with_name(f".{path.name}.tmp")
@@ -113,6 +115,8 @@ class ActiveRuns:
                 done = revert_pending(entry)
                 said.append(f"  {'reverted' if done.ok else 'could not revert'} command fault {entry['name']}: "
                             f"{done.describe()}")  # fmt: skip
+            for entry in reg.plugin_faults:  # after the load is gone, so no timeline applies it again
+                said.append(f"  {revert_plugin_fault(entry)}")
             if reg.scratch:
                 said.append(_remove_scratch(reg.scratch))
             _mark_journal_crashed(Path(reg.run_dir), said)

@@ -12,9 +12,12 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from harness import plugins
+from harness.chaos.session import EventLog
 from harness.clients.users import UsersFileError, read_users_file
 from harness.errors import EXIT_ABORTED, EXIT_INFRA, HarnessError, InfrastructureError, InputError
 from harness.records import shard_paths
@@ -31,6 +34,7 @@ from harness.run.rollback import Rollback
 from harness.run.services import ManagedProcess
 from harness.run.signals import Interrupted, raise_if_received, signals_force, signals_raise
 from harness.run.stack import Stack
+from harness.run.steady import ProbeTrigger, SteadyState
 from harness.run.uichoices import UiChoices
 from harness.run.uisession import UiSession
 from harness.run.watch import Trigger, first_trigger
@@ -55,8 +59,10 @@ def run_scenario_file(
     expect_workers: int = 0,
     workers_timeout_s: float = loadgen.EXPECT_WORKERS_WAIT_S,
     listen: str | None = None,
+    overrides: Sequence[str] = (),
 ) -> int:
-    scenario = load_scenario(path)  # bad input raises before anything starts or is written
+    plugins.check_all()  # a plugin that does not import stops the run here, named with its package (exit 2)
+    scenario = load_scenario(path, overrides)  # bad input raises before anything starts or is written
     if not duration_scale > 0:
         raise InputError(f"--duration-scale must be above 0 (got {duration_scale:g})")
     if seed is not None:
@@ -129,7 +135,7 @@ def run_id_for(scenario: Scenario, now: datetime | None = None) -> str:
 
 
 class StopConditionTriggered(Exception):
-    def __init__(self, trigger: Trigger):
+    def __init__(self, trigger: Trigger | ProbeTrigger):
         super().__init__(trigger.describe())
         self.trigger = trigger
 
@@ -167,6 +173,7 @@ class Run:
         for line in cleaned:
             journal.event("leftovers_cleaned", line.strip())
         stack = Stack(self.scenario, self.run_dir, journal, self.active, self.registration, self.listen)
+        stack.secret_values += self.scenario.secret_values  # from secret-named ${VAR}s: scanned for too
         rollback = Rollback(journal, self.run_dir)
         exit_code, status = EXIT_INFRA, "crashed"
         try:
@@ -175,9 +182,15 @@ class Run:
                 if self.ui is not None:  # each test of the session writes to a run directory of its own
                     runtime.model_copy(update={"ui_session": True}).save(self.run_dir / "runtime.json")
                 raise_if_received(self._signals)
-                journal.steady_state["before"] = stack.probe()
-                self._drive_load(stack, journal)
-                journal.steady_state["after"] = stack.probe()
+                events = EventLog(self.run_dir / "timeline.jsonl")
+                steady = SteadyState(self.scenario, self.run_dir, events, stack.probe)
+                journal.steady_state["before"] = steady.check("before")
+                steady.start()
+                try:
+                    self._drive_load(stack, journal, steady)
+                finally:
+                    steady.stop()
+                journal.steady_state["after"] = steady.check("after")
             status = "completed"
         except StopConditionTriggered as exc:
             status, exit_code = "aborted", EXIT_ABORTED
@@ -232,13 +245,13 @@ class Run:
                              self.duration_scale)  # fmt: skip
         return journal
 
-    def _drive_load(self, stack: Stack, journal: Journal) -> None:
+    def _drive_load(self, stack: Stack, journal: Journal, steady: SteadyState) -> None:
         load = loadgen.start(stack.spawn, journal, self.run_dir, stack.load_env(), self.mode)
         try:
             if self.ui is not None:
                 self._serve_ui(load, stack, journal)
             else:
-                self._watch(load.master, stack, journal)
+                self._watch(load.master, stack, journal, steady)
                 self._check_workers_came(load)
                 self._check_load_made_records(load.master)
                 load.check_exit(journal)
@@ -254,10 +267,10 @@ class Run:
                                  self._signals)  # fmt: skip
         self.session.serve(load)
 
-    def _watch(self, locust: ManagedProcess, stack: Stack, journal: Journal) -> None:
-        """Once a second until the load ends: keep the journal current, judge the stop conditions, notice a
-        service that died, refresh live.json; every console interval, print the live line. The deadline
-        allows for the wait for --expect-workers before the first phase."""
+    def _watch(self, locust: ManagedProcess, stack: Stack, journal: Journal, steady: SteadyState) -> None:
+        """Once a second until the load ends: keep the journal current, judge the stop conditions (on the
+        records and on the probes), notice a service that died, refresh live.json; every console interval,
+        print the live line. The deadline allows for the wait for --expect-workers before the first phase."""
         waiting = self.mode.workers_timeout_s if self.mode.expected else 0.0
         deadline = time.monotonic() + self.scenario.duration_s + LOCUST_GRACE_S + waiting
         timeline = self.run_dir / "timeline.jsonl"
@@ -277,7 +290,8 @@ class Run:
             stack.check()
             now = time.time()
             if live.poll() >= 0 and conditions:
-                trigger = first_trigger(conditions, live.records, now)
+                trigger: Trigger | ProbeTrigger | None = first_trigger(conditions, live.records, now)
+                trigger = trigger or steady.trigger(now)
                 if trigger is not None:
                     raise StopConditionTriggered(trigger)
             state = journal.to_dict()

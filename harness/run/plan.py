@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from harness.endpoints import EMBEDDED_PATHS
 from harness.faults import Fault
-from harness.faults.base import ProxyFault, TargetFault
+from harness.faults.base import PluginFault, ProxyFault, TargetFault
 from harness.faults.command import CommandFault
 from harness.run.origins import ProviderMap
 from harness.scenario.model import EmbeddedTarget, ExternalTarget, Scenario
@@ -48,6 +48,11 @@ def describe_plan(scenario: Scenario, provider: ProviderMap | None = None, liste
     for slo in scenario.slos:
         bound = f">= {slo.at_least:g}" if slo.at_least is not None else f"<= {slo.at_most:g}"
         lines.append(f"slo {slo.name}: {slo.metric} ({slo.scope}) {bound} over {', '.join(slo.phases or ['all'])}")
+    for probe in scenario.probes:
+        when = [w for w, on in (("before", probe.before), ("after", probe.after)) if on]
+        if probe.every_s is not None:
+            when.append(f"every {probe.every_s:g} s during the load")
+        lines.append(f"probe {probe.name} ({probe.type}): {', '.join(when) or 'never'}")
     for cond in scenario.stop_conditions:
         lines.append(f"stop if {cond.label}")
     return "\n".join(lines)
@@ -90,5 +95,7 @@ def _fault_line(fault: Fault, name: str, paths: Mapping[str, str]) -> str:
     if isinstance(fault, CommandFault):
         return (f"run {json.dumps(list(fault.apply))} (no shell, timeout {fault.timeout_s:g} s), at its end "
                 f"{json.dumps(list(fault.revert))}; output in logs/")  # fmt: skip
+    if isinstance(fault, PluginFault):
+        return f"a plugin fault, applied by the orchestrator {json.dumps(fault.attributes(), sort_keys=True)}"
     where = "processes" if fault.channel == "process" else "namespace link"
     return f"on the target's {where} {json.dumps(fault.attributes(), sort_keys=True)}"

@@ -26,7 +26,7 @@ import requests
 
 from harness.chaos.netns import exec_prefix
 from harness.chaos.procs import process_start_ticks
-from harness.chaos.session import ChaosSession, OrchestratedTarget
+from harness.chaos.session import ChaosSession, OrchestratedTarget, PendingKind
 from harness.clients.classify import classify_exception, classify_response
 from harness.clients.transport import make_session, origin_of, origin_url, runtime_origins
 from harness.clients.users import read_users_file
@@ -107,6 +107,7 @@ class Stack:
         self._target_env: dict[str, str] = {}
         self._target_argv: list[str] = []
         self._target_url = ""
+        self._base_url: str | None = None  # where clients go (the proxy, if any): plugin faults' context
         self._ca: RunCA | None = None  # the run's CA, made on first need in the scratch directory
         self._leaves: dict[tuple[str, ...], LeafFiles] = {}
 
@@ -159,6 +160,7 @@ class Stack:
                 target.tls, names, target_host, str(self._ca.cert_path) if self._ca else None))
             self._note_proxies()
         base_url = f"{scheme}://{listen}" if listen else self._target_url
+        self._base_url = base_url
         self._target_argv = [*self._namespace_prefix(), *python_module(
             "harness", "target", "--host", target_host, "--port", str(target_port),
             "--db", str(scratch / "target.sqlite3"), "--issuer", base_url,
@@ -247,6 +249,7 @@ class Stack:
         if self.proxies is not None:
             provider = read_provider(target)  # discovery first: which origins the flows use
             origins, endpoints = self._proxy_origins(target, provider), provider.endpoints
+        self._base_url = issuer
         self._start_chaos_control(None)
         self.journal.event("services_ready", f"external provider {issuer}" + (
             f", {len(origins)} origin(s) behind the proxy" if origins else ""))  # fmt: skip
@@ -313,7 +316,7 @@ class Stack:
         """The session for process/network faults; with target.netns, the run's namespace. Returns the
         address the target listens on: 127.0.0.1, or the namespace's end of the veth. Load may go to that
         address because the harness made it (a link-local /30 on a veth pair named after the run)."""
-        self.chaos = ChaosSession(self.scenario, self.run_id, self.run_dir, self._pending_commands)
+        self.chaos = ChaosSession(self.scenario, self.run_id, self.run_dir, self._pending)
         link = self.chaos.prepare_network()
         if link is None:
             return "127.0.0.1"
@@ -326,16 +329,21 @@ class Stack:
         link = self.chaos.link if self.chaos is not None else None
         return exec_prefix(link) if link is not None else []
 
-    def _pending_commands(self, pending: list[dict[str, Any]]) -> None:
-        """Command reverts not run yet, for `harness cleanup` should the orchestrator die."""
-        self.registration.commands = pending
+    def _pending(self, kind: PendingKind, pending: list[dict[str, Any]]) -> None:
+        """Command reverts not run yet and plugin faults not reverted yet, for `harness cleanup` should the
+        orchestrator die."""
+        if kind == "commands":
+            self.registration.commands = pending
+        else:
+            self.registration.plugin_faults = pending
         self.active.save(self.registration)
 
     def _start_chaos_control(self, target: OrchestratedTarget | None) -> None:
-        """The control channel for process, network and command faults (only when the scenario has some)."""
+        """The control channel for process, network, command and plugin faults (only when the scenario has
+        some)."""
         if self.chaos is None:
-            self.chaos = ChaosSession(self.scenario, self.run_id, self.run_dir, self._pending_commands)
-        env = self.chaos.start_control(target)
+            self.chaos = ChaosSession(self.scenario, self.run_id, self.run_dir, self._pending)
+        env = self.chaos.start_control(target, self._base_url)
         self._load_env |= env
         if self.chaos.secret():
             self.secret_values.append(str(self.chaos.secret()))

@@ -122,7 +122,10 @@ def judge(condition: StopCondition, live: LiveRecords, now: float) -> Trigger | 
 
 
 def first_trigger(conditions: tuple[StopCondition, ...], live: LiveRecords, now: float) -> Trigger | None:
+    """The first stop condition on the records that fired (those on probes: harness.run.steady)."""
     for condition in conditions:
+        if condition.metric is None:
+            continue
         trigger = judge(condition, live, now)
         if trigger is not None:
             return trigger

@@ -4,10 +4,12 @@ one asks, as `harness scenarios` lists them."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from harness.errors import ScenarioError
+from harness.errors import InputError, ScenarioError
 from harness.scenario.loader import load_scenario
 from harness.scenario.model import Scenario
+from harness.scenario.params import escape
 
 SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -30,10 +32,51 @@ def listing(scenarios: list[tuple[Path, Scenario]]) -> list[str]:
 
 
 def resolved_yaml(scenario: Scenario) -> str:
-    """The scenario with every default filled in, as the run directory keeps it (`scenario.yaml`)."""
+    """The scenario with every default filled in and every parameter applied, as the run directory keeps
+    it (`scenario.yaml`): loading it again gives the same scenario. A value that came from a secret-named
+    variable keeps its `${VAR}` (never the secret), and a literal `${` is escaped as `$${`."""
     import yaml
 
-    return yaml.safe_dump(scenario.model_dump(mode="json", exclude_none=True), sort_keys=False)
+    data = _escaped(scenario.model_dump(mode="json", exclude_none=True))
+    for path, template in scenario.secret_templates.items():
+        _put(data, path, template)
+    text = yaml.safe_dump(data, sort_keys=False)
+    leaked = [v for v in scenario.secret_values if len(v) >= 4 and v in text]
+    if leaked:  # a secret reached a field the templates do not cover (a renamed field): refuse to write it
+        raise InputError(f"{scenario.name}: a value from a secret variable would be written into the resolved "
+                         "scenario; pass it through a field that takes it as given (a header, an argument)")
+    return text
+
+
+def _put(data: Any, path: tuple[str | int, ...], value: str) -> None:
+    """Set the value at `path` when the dump has it (a field left at its default is not there)."""
+    node = data
+    for part in path[:-1]:
+        node = _at(node, part)
+    last = path[-1]
+    if _at(node, last) is None:
+        return
+    if isinstance(node, dict):
+        node[last] = value
+    else:
+        assert isinstance(node, list) and isinstance(last, int)
+        node[last] = value
+
+
+def _at(node: Any, part: str | int) -> Any:
+    if isinstance(node, dict):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None
+
+
+def _escaped(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _escaped(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_escaped(v) for v in node]
+    return escape(node) if isinstance(node, str) else node
 
 
 def conflict(candidate: Scenario, started: Scenario) -> str | None:
@@ -46,7 +89,7 @@ def conflict(candidate: Scenario, started: Scenario) -> str | None:
     if candidate.fault_types("target") and not started.fault_types("target"):
         return "needs the target's chaos API, which this run did not switch on"
     # the control channel serves the fault types it was started for
-    missing = candidate.fault_types("process", "network") - started.fault_types()
+    missing = candidate.fault_types("process", "network", "plugin") - started.fault_types()
     if missing:
         return f"needs {', '.join(sorted(missing))}, which this run's control channel was not set up for"
     return None

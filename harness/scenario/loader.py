@@ -1,4 +1,6 @@
-"""YAML -> Scenario, keeping the line of every key so errors read `file:line: field.path: message`.
+"""YAML -> Scenario, keeping the line of every key so errors read `file:line: field.path: message`, with
+the scenario's parameters applied in between (`extends:`, `${VAR}`, `--set`: params.py), each value keeping
+its source, so an error in a value from an override reads `--set load.users=x: load.users: message`.
 
 PyYAML's composer already knows where each node starts; we build plain Python values from the node tree
 ourselves (a few lines) so that we can keep a `path -> line` map beside them. Pydantic's error locations
@@ -16,10 +18,12 @@ themselves stay allowed: `&defaults` / `*defaults` is a fair way to share a retr
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import types
 import typing
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +33,9 @@ from pydantic import BaseModel, ValidationError
 
 from harness.errors import Problem, ScenarioError, ScenarioWarning
 from harness.modelbase import FieldRenamed
-from harness.scenario.model import Scenario
+from harness.scenario import params
+from harness.scenario.model import Scenario, rebuild_models
+from harness.scenario.params import Source
 
 PathKey = tuple[str | int, ...]
 
@@ -42,45 +48,113 @@ MAX_PROBLEMS = 50  # problems reported for one file
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; raise ScenarioError listing every problem found."""
+def load_scenario(path: str | Path, overrides: Sequence[str] = (), environ: Mapping[str, str] | None = None,
+                  ) -> Scenario:  # fmt: skip
+    """Read a scenario file, apply its parameters (`extends:`, `${VAR}` from `environ`, the `--set`
+    `overrides`: harness.scenario.params) and validate the result; raise ScenarioError listing every
+    problem found, each at its source (a file and line, or the override)."""
     path = Path(path)
+    text = _read(path, None)
+    return load_scenario_text(text, str(path), overrides, environ)
+
+
+def load_scenario_text(text: str, filename: str = "<scenario>", overrides: Sequence[str] = (),
+                       environ: Mapping[str, str] | None = None) -> Scenario:  # fmt: skip
+    data, where = _tree(text, filename, ())
+    resolved = params.substitute(data, where, os.environ if environ is None else environ)
+    data = resolved.data
+    params.check_unique(overrides)
+    for override in overrides:
+        at, value_text = params.parse_override(override)
+        value, value_lines = parse_yaml_with_lines(value_text, f"--set {override}")
+        value_where = {k: Source(f"--set {override}", None) for k in value_lines}
+        data = params.apply_override(data, resolved.where, at, value, override, value_where)
+    if overrides or "extends" in text:  # the files were measured one by one; now what they make together
+        _measure_tree(data, filename)
+    return _validate(data, resolved, filename)
+
+
+def _read(path: Path, source: Source | None) -> str:
+    def problem(message: str) -> ScenarioError:
+        if source is not None:
+            return ScenarioError([source.problem("extends", f"{path}: {message}")])
+        return ScenarioError([Problem(str(path), None, "", message)])
+
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ScenarioError([Problem(str(path), None, "", "no such file")]) from None
+        raise problem("no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([Problem(str(path), None, "", f"cannot read: {exc}")]) from None
-    return load_scenario_text(text, str(path))
+        raise problem(f"cannot read: {exc}") from None
 
 
-def load_scenario_text(text: str, filename: str = "<scenario>") -> Scenario:
+def _tree(text: str, filename: str, chain: tuple[Path, ...]) -> tuple[Any, dict[PathKey, Source]]:
+    """A file's tree with its base's merged under it (`extends:`), and the source of every value."""
     data, lines = parse_yaml_with_lines(text, filename)
     if not isinstance(data, dict):
         name = type(data).__name__
         kind = "empty" if data is None else f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
         message = f"a scenario is a YAML mapping, this file is {kind}"
         raise ScenarioError([Problem(filename, lines.get((), 1), "", message)])
+    where = {path: Source(filename, line) for path, line in lines.items()}
+    base_path = params.extends_of(data, where, Path(filename))
+    if base_path is None:
+        return data, where
+    source = where[("extends",)]
+    if base_path in chain or base_path == Path(filename).resolve():
+        cycle = " -> ".join(p.name for p in (*chain, Path(filename).resolve(), base_path))
+        raise ScenarioError([source.problem("extends", f"the files extend one another in a cycle: {cycle}")])
+    if len(chain) >= params.MAX_EXTENDS:
+        raise ScenarioError([source.problem("extends", f"more than {params.MAX_EXTENDS} files extend one another")])
+    base, base_where = _tree(_read(base_path, source), str(base_path), (*chain, Path(filename).resolve()))
+    del data["extends"]
+    where = {k: v for k, v in where.items() if k[:1] != ("extends",)}
+    return params.merge(base, data, base_where, where), base_where
+
+
+def _measure_tree(data: Any, filename: str) -> None:
+    """The limits of `_measure`, on a tree that several files and overrides made together."""
+    total, deepest, stack = 0, 0, [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        total += 1
+        deepest = max(deepest, depth)
+        if isinstance(node, dict):
+            stack += [(v, depth + 1) for v in node.values()]
+        elif isinstance(node, list):
+            stack += [(v, depth + 1) for v in node]
+    if total > MAX_VALUES:
+        raise ScenarioError([Problem(filename, None, "", f"with its base files and overrides, more than "
+                                                        f"{MAX_VALUES:,} values (a scenario holds a few hundred)")])
+    if deepest > MAX_DEPTH:
+        raise ScenarioError([Problem(filename, None, "", f"with its base files and overrides, values nested "
+                                                        f"deeper than {MAX_DEPTH} levels")])
+
+
+def _validate(data: Any, resolved: params.Resolved, filename: str) -> Scenario:
+    where = resolved.where
+    rebuild_models()  # the registry's fault and probe types; a plugin that does not load is PluginError
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             scenario = Scenario.model_validate(data)
         except ValidationError as exc:
-            problems = _problems(exc, filename, data, lines)
+            problems = _problems(exc, filename, data, where)
             if len(problems) > MAX_PROBLEMS:  # a file of junk keys gets a page of errors, not thousands
                 more = Problem(filename, problems[MAX_PROBLEMS].line, "", f"and {len(problems) - MAX_PROBLEMS} more")
                 problems = [*problems[:MAX_PROBLEMS], more]
             raise ScenarioError(problems) from None
+    scenario.keep_secrets(resolved.secret_templates, resolved.secret_values)
     if scenario.testing is not None:  # a negative control must never pass for a normal run unnoticed
-        where = ("testing", "lax_relying_party")
+        at = ("testing", "lax_relying_party")
         checks = ", ".join(scenario.testing.lax_relying_party)
         message = (f"TEST ONLY: a negative control; its relying party skips checks ({checks}), so its "
                    "fail-closed SLO must fail")
-        warnings.warn(ScenarioWarning(Problem(filename, lines.get(where), _dotted(where), message)), stacklevel=2)
+        warnings.warn(ScenarioWarning(_source(at, where, filename).problem(_dotted(at), message)), stacklevel=2)
     for warning in caught:
         if isinstance(warning.message, FieldRenamed):
-            for path in sorted(p for p in lines if p and p[-1] == warning.message.old):
-                problem = Problem(filename, lines[path], _dotted(path), str(warning.message))
+            for path in sorted((p for p in where if p and p[-1] == warning.message.old), key=str):
+                problem = where[path].problem(_dotted(path), str(warning.message))
                 warnings.warn(ScenarioWarning(problem), stacklevel=2)
         else:
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
@@ -217,7 +291,7 @@ def _scalar(node: yaml.Node, path: PathKey) -> Any:
         raise _Unsupported(f"not a value a scenario can hold ({type(exc).__name__})", path, line) from None
 
 
-def _problems(exc: ValidationError, filename: str, data: Any, lines: dict[PathKey, int]) -> list[Problem]:
+def _problems(exc: ValidationError, filename: str, data: Any, where: dict[PathKey, Source]) -> list[Problem]:
     problems = []
     errors = exc.errors(include_url=False)
     failing = {tuple(e["loc"]) for e in errors}
@@ -233,7 +307,7 @@ def _problems(exc: ValidationError, filename: str, data: Any, lines: dict[PathKe
         if marked:  # a cross-field check that knows which field is at fault (model.at_field)
             loc = (*loc, *(int(p) if p.isdigit() else p for p in marked.group(1).split(".")))
             message = message[marked.end() :]
-        problems.append(Problem(filename, _nearest_line(loc, lines), _dotted(loc), message))
+        problems.append(_source(loc, where, filename).problem(_dotted(loc), message))
     return problems
 
 
@@ -257,13 +331,14 @@ def _yaml_path(loc: tuple[Any, ...], data: Any) -> PathKey:
     return tuple(out)
 
 
-def _nearest_line(loc: PathKey, lines: dict[PathKey, int]) -> int | None:
+def _source(loc: PathKey, where: dict[PathKey, Source], filename: str) -> Source:
+    """Where the value at `loc` came from, or the nearest enclosing value's source."""
     keys = [str(k) if isinstance(k, str) else k for k in loc]
     for cut in range(len(keys), -1, -1):
         probe = tuple(keys[:cut])
-        if probe in lines:
-            return lines[probe]
-    return None
+        if probe in where:
+            return where[probe]
+    return Source(filename, None)
 
 
 def _dotted(loc: PathKey) -> str:
@@ -325,8 +400,8 @@ def _fields_at(tp: Any, loc: tuple[Any, ...]) -> set[str]:
 
 def _step(tp: Any, part: Any) -> Any:
     """The type one location step below `tp` (a field, a list item, a union member by its tag)."""
-    tp = _unwrap(tp)
     if isinstance(part, int):
+        tp = _unwrap(tp)
         args = typing.get_args(tp)
         return args[0] if typing.get_origin(tp) in (tuple, list) and args else None
     members = _members(tp)
@@ -348,8 +423,14 @@ def _unwrap(tp: Any) -> Any:
 
 
 def _members(tp: Any) -> list[type[BaseModel]]:
-    """The models a type may be: itself, or each model of a union (None and plain values left out)."""
-    tp = _unwrap(tp)
+    """The models a type may be: itself, or each model of a union (None and plain values left out), or
+    of a union built from the plugin registry (its Annotated marker's `members()`)."""
+    while typing.get_origin(tp) is typing.Annotated:
+        for meta in typing.get_args(tp)[1:]:
+            members = getattr(meta, "members", None)
+            if callable(members):
+                return list(members())
+        tp = typing.get_args(tp)[0]
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         return [m for arg in typing.get_args(tp) if (m := _model(arg)) is not None]
     model = _model(tp)

@@ -11,12 +11,24 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
+from harness import plugins
 from harness.contract import Env, Outcome
 from harness.endpoints import is_loopback
-from harness.faults import Channel, Fault
+from harness.faults import Channel, Fault, fault_types
 from harness.modelbase import Model, PositiveSeconds, Seconds, at_field
+from harness.probes import Probe, probe_types
+
+# the judging half of the model, re-exported: `from harness.scenario.model import Slo` keeps working
+from harness.scenario.judging import METRIC_FLOOR as METRIC_FLOOR
+from harness.scenario.judging import SHARE_METRICS as SHARE_METRICS
+from harness.scenario.judging import Metric as Metric
+from harness.scenario.judging import Slo as Slo
+from harness.scenario.judging import StopCondition as StopCondition
+from harness.scenario.judging import StopMetric as StopMetric
+from harness.scenario.judging import check_bound as check_bound
+from harness.scenario.names import FlowRef
 
 ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
 RETRYABLE_DEFAULT: tuple[Outcome, ...] = ("connect_error", "timeout", "reset", "http_5xx", "http_429")
@@ -151,25 +163,17 @@ class Load(Model):
         return self
 
 
-FlowName = Literal[
-    "client_credentials",
-    "authorization_code_pkce",
-    "refresh_token",
-    "device_authorization",
-    "aws_device_login",
-    "aws_credentials_refresh",
-    "jwks_validation",
-    "token_introspection",
-    "revocation",
-]
 AWS_FLOWS: tuple[str, ...] = ("aws_device_login", "aws_credentials_refresh")
 
 
 class FlowWeight(Model):
     """One entry of the flow mix. Two entries of the same flow (say, relying parties with and without
-    clock leeway) need their own `name`, which records and reports then use as the flow's name."""
+    clock leeway) need their own `name`, which records and reports then use as the flow's name.
 
-    flow: FlowName
+    `flow` is a registered flow's name (ours or a plugin's `harness.flows` entry point), or a reference
+    `module:Class` to a Flow subclass of your own (importable where the run runs)."""
+
+    flow: FlowRef
     weight: Annotated[float, Field(gt=0)] = 1.0
     name: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)
     leeway_s: Annotated[float, Field(ge=0, le=3600)] | None = None  # jwks_validation: exp/nbf leeway (default 30)
@@ -257,6 +261,9 @@ class Retry(Model):
 
 
 class Phase(Model):
+    # built on first use, not at import: its faults' union comes from the plugin registry (rebuild_models)
+    model_config = ConfigDict(defer_build=True)
+
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)
     duration_s: Annotated[float, Field(gt=0, le=86_400)]
     faults: tuple[Fault, ...] = ()
@@ -264,90 +271,6 @@ class Phase(Model):
     users: Annotated[int, Field(ge=0, le=10_000)] | None = None
     spawn_rate: Annotated[float, Field(gt=0)] | None = None
     rate_per_s: Annotated[float, Field(gt=0, le=100_000)] | None = None
-
-
-# --- SLOs ----------------------------------------------------------------------------------------
-
-Metric = Literal[
-    "availability",
-    "error_rate",
-    "latency_p50_ms",
-    "latency_p90_ms",
-    "latency_p95_ms",
-    "latency_p99_ms",
-    "latency_max_ms",
-    "attempts_per_operation",
-    "throughput_ops",
-    "time_to_recover_s",
-    "unauthorized_accepted",
-]
-
-
-# What a bound of each metric can be: shares are fractions (an SLO of 99.9 meant 99.9% is a typo that would
-# never pass), latencies and times are not negative, and every operation makes at least one attempt.
-SHARE_METRICS = ("availability", "error_rate")
-METRIC_FLOOR = {"attempts_per_operation": 1.0}
-
-
-def check_bound(metric: str, field: str, value: float | None) -> None:
-    """Raise at `field` when `value` cannot be a bound of `metric` (see above)."""
-    if value is None:
-        return
-    if metric in SHARE_METRICS and not 0.0 <= value <= 1.0:
-        hint = f" ({value:g}% is {value / 100:g})" if 1.0 < value <= 100.0 else " (99.9% is 0.999)"
-        raise at_field(field, f"{metric} is a share from 0 to 1{hint}; got {value:g}")
-    floor = METRIC_FLOOR.get(metric, 0.0)
-    if metric not in SHARE_METRICS and value < floor:
-        raise at_field(field, f"{metric} is at least {floor:g}; got {value:g}")
-
-
-class Slo(Model):
-    name: str = Field(min_length=1, max_length=128)
-    metric: Metric
-    scope: Literal["attempt", "operation"] = "operation"
-    phases: tuple[str, ...] | None = None
-    flows: tuple[str, ...] | None = None  # names in the flow mix (an entry's `name`, else its flow); None: all
-    steps: tuple[str, ...] | None = None  # step names as records carry them (`token`, `verify`...); None: all
-    at_least: float | None = None
-    at_most: float | None = None
-
-    @model_validator(mode="after")
-    def _one_bound(self) -> Slo:
-        if (self.at_least is None) == (self.at_most is None):
-            raise at_field("at_most", "give exactly one of at_least or at_most")
-        check_bound(self.metric, "at_least", self.at_least)
-        check_bound(self.metric, "at_most", self.at_most)
-        return self
-
-
-# --- stop conditions ----------------------------------------------------------------------------
-
-StopMetric = Literal["availability", "error_rate", "latency_p95_ms", "latency_p99_ms", "unauthorized_accepted"]
-
-
-class StopCondition(Model):
-    """Abort the run (faults off, load stopped, exit 3) when a rolling window crosses a bound."""
-
-    name: str | None = Field(default=None, max_length=128)
-    metric: StopMetric
-    scope: Literal["attempt", "operation"] = "operation"
-    window_s: Annotated[float, Field(gt=0, le=3600)] = 10.0
-    min_samples: Annotated[int, Field(ge=1)] = 20
-    below: float | None = None
-    above: float | None = None
-
-    @model_validator(mode="after")
-    def _one_bound(self) -> StopCondition:
-        if (self.below is None) == (self.above is None):
-            raise at_field("above", "give exactly one of below or above")
-        check_bound(self.metric, "below", self.below)
-        check_bound(self.metric, "above", self.above)
-        return self
-
-    @property
-    def label(self) -> str:
-        bound = f"below {self.below:g}" if self.below is not None else f"above {self.above:g}"
-        return self.name or f"{self.metric} ({self.scope}, {self.window_s:g} s) {bound}"
 
 
 # --- test only: negative controls ---------------------------------------------------------------
@@ -371,6 +294,8 @@ class Testing(Model):
 
 
 class Scenario(Model):
+    model_config = ConfigDict(defer_build=True)  # its probes' union comes from the registry (rebuild_models)
+
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)
     description: str = ""
     question: str = Field(default="", max_length=300)  # what the experiment asks; `harness scenarios` lists it
@@ -379,11 +304,15 @@ class Scenario(Model):
     proxy: Annotated[EmbeddedProxy | ToxiproxyProxy | NoProxy, Field(discriminator="kind")] = EmbeddedProxy()
     seed: int = 0
     load: Load = Load()
-    flows: tuple[FlowWeight, ...] = Field(default=(FlowWeight(flow="client_credentials"),), min_length=1)
+    # model_construct: a default built without validating, so importing this module looks up no registry
+    flows: tuple[FlowWeight, ...] = Field(default=(FlowWeight.model_construct(flow="client_credentials"),),
+                                          min_length=1)
     retry: Retry = Retry()
     phases: tuple[Phase, ...] = Field(min_length=1)
     slos: tuple[Slo, ...] = ()
     stop_conditions: tuple[StopCondition, ...] = ()
+    # steady-state probes: before and after the load, every `every_s` during it, and as stop conditions
+    probes: tuple[Probe, ...] = ()
     testing: Testing | None = None  # TEST ONLY: negative controls (tests/fixtures/scenarios/negative/)
 
     @model_validator(mode="after")
@@ -419,6 +348,31 @@ class Scenario(Model):
         return self
 
     @model_validator(mode="after")
+    def _probes_fit(self) -> Scenario:
+        """Probe names are unique, reach only loopback or allowed hosts, and stop conditions name probes
+        that run during the load."""
+        names = [p.name for p in self.probes]
+        allow = set(self.target.allow) if isinstance(self.target, ExternalTarget) else set()
+        for i, probe in enumerate(self.probes):
+            if probe.name in names[:i]:
+                raise at_field(f"probes.{i}.name", f"probe name {probe.name!r} is used twice; names must be unique")
+            for url in probe.urls():
+                host = urlsplit(url).hostname or ""
+                if not is_loopback(host) and host not in allow:
+                    raise at_field(f"probes.{i}.url", f"{host} is not loopback; probes reach loopback or the hosts "
+                                                      "in target.allow (an external target's)")  # fmt: skip
+        for i, condition in enumerate(self.stop_conditions):
+            if condition.probe is None:
+                continue
+            if condition.probe not in names:
+                known = f"probes: {', '.join(names)}" if names else "the scenario has no probes"
+                raise at_field(f"stop_conditions.{i}.probe", f"no probe named {condition.probe!r} ({known})")
+            if self.probes[names.index(condition.probe)].every_s is None:
+                raise at_field(f"stop_conditions.{i}.probe",
+                               f"probe {condition.probe!r} runs only before and after the load; give it every_s")
+        return self
+
+    @model_validator(mode="after")
     def _faults_need_their_channel(self) -> Scenario:
         """Process faults act on the embedded target's processes, target faults on its chaos API, network
         faults on its namespace."""
@@ -435,6 +389,22 @@ class Scenario(Model):
                     raise at_field(where, f"{fault.type} needs target.netns: true (the link it acts on)")
         return self
 
+    # what parameters put in from secret-named variables (harness.scenario.params): the resolved file keeps
+    # the ${VAR} text at those paths, and the values join the run's secret scan
+    _secret_templates: dict[tuple[str | int, ...], str] = PrivateAttr(default_factory=dict)
+    _secret_values: tuple[str, ...] = PrivateAttr(default=())
+
+    def keep_secrets(self, templates: dict[tuple[str | int, ...], str], values: list[str]) -> None:
+        self._secret_templates, self._secret_values = dict(templates), tuple(v for v in values if v)
+
+    @property
+    def secret_templates(self) -> dict[tuple[str | int, ...], str]:
+        return dict(self._secret_templates)
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        return self._secret_values
+
     def fault_types(self, *channels: Channel) -> set[str]:
         """The fault types this scenario uses (on `channels`, or on any)."""
         return {f.type for p in self.phases for f in p.faults if not channels or f.channel in channels}
@@ -447,3 +417,27 @@ class Scenario(Model):
         """The same scenario with every phase `factor` times as long (short rehearsals, CI)."""
         phases = tuple(p.model_copy(update={"duration_s": p.duration_s * factor}) for p in self.phases)
         return self.model_copy(update={"phases": phases})
+
+
+# --- the parts built from the plugin registry ---------------------------------------------------------
+
+_stale = False
+
+
+def _registry_replaced() -> None:
+    global _stale
+    _stale = True
+
+
+plugins.on_reset(_registry_replaced)
+
+
+def rebuild_models() -> None:
+    """Load the fault and probe types (PluginError, exit 2, naming the plugin that did not load) and build
+    the models over them; again after the registry was replaced (harness.plugins.use)."""
+    global _stale
+    fault_types(), probe_types()
+    if _stale or not Scenario.__pydantic_complete__:
+        Phase.model_rebuild(force=True)
+        Scenario.model_rebuild(force=True)
+        _stale = False

@@ -17,7 +17,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "harness"
 
-LEAVES = {"errors", "modelbase", "endpoints", "lifeline", "tlsca"}
+LEAVES = {"errors", "modelbase", "endpoints", "lifeline", "tlsca", "plugins"}
 # package -> the packages it may import (leaves may be imported by anyone; nobody imports harness.load,
 # which Locust loads by path, nor the servers idp and proxy except to run them or to talk to them)
 ALLOWED: dict[str, set[str]] = {
@@ -26,19 +26,22 @@ ALLOWED: dict[str, set[str]] = {
     "endpoints": set(),
     "lifeline": set(),
     "tlsca": set(),
+    "plugins": {"errors"},
     "contract": {"modelbase"},
     "records": {"contract"},
     "faults": {"contract"},
+    "probes": set(),
     "proxy": set(),
     "idp": {"contract"},
-    "scenario": {"contract", "faults"},
+    "scenario": {"contract", "faults", "probes"},
     "clients": {"contract", "scenario"},
     "chaos": {"contract", "faults", "scenario"},
     "analysis": {"contract", "records", "scenario"},
     "report": {"analysis", "contract", "records", "scenario"},
     "load": {"clients", "contract", "faults", "proxy", "records", "scenario"},
-    "run": {"analysis", "chaos", "clients", "contract", "faults", "proxy", "records", "report", "scenario"},
-    "cli": {"contract", "idp", "proxy", "report", "run", "scenario"},
+    "run": {"analysis", "chaos", "clients", "contract", "faults", "probes", "proxy", "records", "report", "scenario"},
+    "scaffold": set(),
+    "cli": {"contract", "idp", "proxy", "report", "run", "scaffold", "scenario"},
     "__main__": {"cli"},
 }
 ONLY_IN_LOAD = ("gevent", "locust", "geventhttpclient")

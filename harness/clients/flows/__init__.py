@@ -1,4 +1,6 @@
-"""SSO journeys (the scenario's `flows:`), one module per flow, registered here under their wire name.
+"""SSO journeys (the scenario's `flows:`), one module per flow, each a `harness.flows` entry point under
+its wire name (pyproject.toml), as a plugin's flows are; a scenario may also name a Flow subclass of its
+own by reference (`flow: mypkg.journeys:Checkout`). `flow_class` finds either.
 
 `build_flows` gives one simulated user its flows, sharing one FlowContext (one discovery, one JWKS cache
 per flow kind). Credentials come from the environment (the embedded target's seeded client by the
@@ -16,7 +18,9 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Mapping
+from typing import Any
 
+from harness import plugins
 from harness.clients.caller import Caller
 from harness.clients.flows.authorization_code_pkce import AuthorizationCodePkceFlow
 from harness.clients.flows.aws_credentials_refresh import AwsCredentialsRefreshFlow
@@ -32,22 +36,31 @@ from harness.clients.oauth import ClientCredentials, UserCredentials, token_resp
 from harness.clients.provider import Provider
 from harness.clients.users import read_users_file
 from harness.contract import Env, seeded_password, seeded_username
+from harness.errors import InputError
 from harness.scenario.model import ExternalTarget, Scenario
 
-FLOWS: dict[str, type[Flow]] = {
-    flow.name: flow
-    for flow in (
-        ClientCredentialsFlow,
-        AuthorizationCodePkceFlow,
-        RefreshTokenFlow,
-        DeviceAuthorizationFlow,
-        AwsDeviceLoginFlow,
-        AwsCredentialsRefreshFlow,
-        JwksValidationFlow,
-        TokenIntrospectionFlow,
-        RevocationFlow,
-    )
-}
+
+def _check(name: str, obj: Any) -> str | None:
+    if not (isinstance(obj, type) and issubclass(obj, Flow)):
+        return "not a flow (a subclass of harness.clients.flows.Flow)"
+    return None
+
+
+def flow_classes() -> dict[str, type[Flow]]:
+    """name -> class of every registered flow (ours and plugins'); PluginError when one did not load."""
+    return dict(plugins.registry().load("flows", _check))
+
+
+def flow_class(flow: str) -> type[Flow]:
+    """The class a scenario's `flow:` names: a registered flow, or a `module:Class` reference."""
+    if plugins.REFERENCE.match(flow):
+        obj = plugins.import_reference(flow)
+        problem = _check(flow, obj)
+        if problem is not None:
+            raise InputError(f"flow {flow}: {problem}")
+        cls: type[Flow] = obj
+        return cls
+    return flow_classes()[flow]
 
 
 def flow_context(
@@ -131,12 +144,11 @@ def build_flows(
         if weighted.flow == JwksValidationFlow.name:
             flows.append(JwksValidationFlow(ctx, weighted.label, leeway_s=weighted.leeway_s))
         else:
-            flows.append(FLOWS[weighted.flow](ctx, weighted.label))
+            flows.append(flow_class(weighted.flow)(ctx, weighted.label))
     return flows
 
 
 __all__ = [
-    "FLOWS",
     "AuthorizationCodePkceFlow",
     "AwsCredentialsRefreshFlow",
     "AwsDeviceLoginFlow",
@@ -154,6 +166,8 @@ __all__ = [
     "credential_variables",
     "embedded_user",
     "external_user",
+    "flow_class",
+    "flow_classes",
     "flow_context",
     "token_response_problem",
 ]

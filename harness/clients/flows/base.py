@@ -28,7 +28,15 @@ class FlowContext:
 
 
 class Flow:
-    """A journey: `steps()` makes its calls; `run()` wraps them in one journey record and never raises."""
+    """A journey: `steps()` makes its calls; `run()` wraps them in one journey record and never raises.
+
+    This is also the protocol of a plugin's flow (a `harness.flows` entry point, or `flow: module:Class`):
+    subclass it and write `steps()`. `self.ctx` holds the Caller, the provider (its endpoints by logical
+    name, found by discovery: `self.ctx.provider.url("token")`), the client's credentials and this
+    simulated user's identity (`self.ctx.user`). Make every request through `call` (an endpoint of the
+    provider), `aws_call`, or `call_url` (a URL of your own application), so each attempt is recorded and
+    retried by the scenario's retry policy; `fail()` marks the journey failed for a reason of your own.
+    """
 
     name: ClassVar[str]  # the flow's kind, as the scenario's `flow:` names it
 
@@ -66,6 +74,15 @@ class Flow:
         """A step to an OIDC endpoint found by discovery; None (and a failed journey) when it has none."""
         url = self.ctx.provider.url(endpoint)
         if url is None:
+            self.fail("protocol_error")
+            return None
+        return self.ctx.caller.call(self.label, step, method, url, endpoint=endpoint, **kwargs)
+
+    def call_url(self, step: str, method: str, url: str, *, endpoint: str = "app",
+                 **kwargs: Any) -> OperationResult | None:  # fmt: skip
+        """A step to a URL of your own (say, an API that checks the token): loopback or an allowed host
+        only; `endpoint` names it in the records. None (and a failed journey) for a URL not allowed."""
+        if not self.ctx.provider.allows(url):
             self.fail("protocol_error")
             return None
         return self.ctx.caller.call(self.label, step, method, url, endpoint=endpoint, **kwargs)

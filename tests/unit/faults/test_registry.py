@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 import harness.faults as faults_package
+from harness import plugins
 from harness.faults import FAULT_ADAPTER, FAULT_TYPES, toxic_spec, types_on
 from harness.faults.base import NetworkFault, ProcessFault, ProxyFault, TargetFault
 from harness.faults.command import CommandFault
@@ -19,10 +20,15 @@ NOT_FAULT_MODULES = {"applier", "base", "channels", "registry"}
 
 
 def test_every_fault_module_is_registered_under_its_own_name() -> None:
+    """Each module of harness/faults is a `harness.faults` entry point of ours (pyproject.toml), named as
+    the module, and its model's `type` is that name."""
     modules = {m.name for m in pkgutil.iter_modules(faults_package.__path__)} - NOT_FAULT_MODULES
-    assert modules == set(FAULT_TYPES)
-    for name, model in FAULT_TYPES.items():
-        assert model.__module__ == f"harness.faults.{name}"
+    ours = {e.name: e.value for e in plugins.registry().entries("faults") if e.builtin}
+    assert modules == set(ours)
+    for name, value in ours.items():
+        assert value.startswith(f"harness.faults.{name}:")
+        model = FAULT_TYPES[name]
+        assert model.__module__ == f"harness.faults.{name}" and model.wire_type() == name
 
 
 @pytest.mark.parametrize("name", sorted(FAULT_TYPES))
@@ -38,7 +44,7 @@ def test_lists_by_channel_come_from_the_models() -> None:
     assert types_on("target") == {n for n in FAULT_TYPES if n.startswith("target_")}
     assert {"packet_loss", "partition", "bandwidth_limit"} <= types_on("network")
     assert types_on("proxy", "target", "process", "network", "command") == set(FAULT_TYPES)
-    assert types_on("command") == {"command"}
+    assert types_on("command") == {"command"} and not types_on("plugin")
 
 
 def test_http_error_on_an_endpoint_matches_its_path_exactly() -> None:
@@ -84,5 +90,5 @@ def test_an_endpoint_resolves_through_the_providers_own_paths() -> None:
 
 def test_unknown_type_lists_the_known_ones() -> None:
     fault: dict[str, Any] = {"type": "meteor"}
-    with pytest.raises(ValidationError, match=r"'meteor'.*expected tags: .*'latency'.*'http_error'"):
+    with pytest.raises(ValidationError, match=r"'meteor'.*expected tags: .*'http_error'.*'latency'"):
         FAULT_ADAPTER.validate_python(fault)

@@ -87,7 +87,7 @@ def test_committed_json_schema_matches_the_model() -> None:
     from harness.scenario.schema import render
 
     committed = (Path(__file__).resolve().parents[3] / "scenarios" / "schema.json").read_text()
-    assert committed == render(), "run: python -m harness.scenario.schema > scenarios/schema.json"
+    assert committed == render(builtin=True), "run: harness schema --builtin > scenarios/schema.json"
 
 
 def test_a_deprecated_field_name_is_a_warning_at_its_line_and_still_loads() -> None:
