@@ -1,7 +1,7 @@
 """`make bench`: every comparison of issue 11 in one run, as ratios against a peer measured alongside.
 
     python bench/run.py [--only load,proxy,target,report,timing,distributed,homing] [--duration-s 6] [--runs 3]
-                        [--quick]
+                        [--quick] [--soak]
 
 Runs the bench scripts beside this file one after the other (each alternates its A and B variants itself
 and takes medians of `runs`), gathers their JSON into reports/bench/<UTC stamp>/, and writes bench.json
@@ -30,6 +30,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 IDLE = "ours_idle_http_toxic"
 BENCHES = ("load", "proxy", "proxy_memory", "target", "timing", "report", "distributed", "homing")
+SOAK_TIMEOUT_S = 3600  # the 100M-record run: writing, compacting and reporting it
 
 
 @dataclass
@@ -55,15 +56,16 @@ def _args_for(name: str, opts: argparse.Namespace) -> list[str]:
         return [*common, "--records", "1000000"]
     if name == "proxy_memory":
         return ["--connections-total", "200000" if opts.quick else "1000000"]
-    return ["--sizes", "100000,1000000" if opts.quick else "100000,1000000,5000000"]
+    return [*common, "--sizes", "1000000" if opts.quick else "1000000,10000000", *(["--soak"] if opts.soak else [])]
 
 
 def _run_script(name: str, opts: argparse.Namespace, out: Path) -> dict[str, Any]:
     """Run bench/NAME.py, move the JSON it wrote (its last printed path) into `out`, return it."""
     started = time.monotonic()
+    timeout = opts.timeout_s + (SOAK_TIMEOUT_S if name == "report" and opts.soak else 0)
     proc = subprocess.run(
         [sys.executable, str(BENCH / f"{name}.py"), *_args_for(name, opts)],
-        cwd=ROOT, capture_output=True, text=True, timeout=opts.timeout_s,
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
     (out / f"{name}.log").write_text(proc.stdout + proc.stderr)
     paths = re.findall(r"(/\S+\.json)\s*$", proc.stdout, flags=re.MULTILINE)
@@ -136,14 +138,27 @@ def rows_target(d: dict[str, Any]) -> list[Row]:
 def rows_report(d: dict[str, Any]) -> list[Row]:
     rows = []
     for r in d["results"]:
-        label = f"{r['records'] / 1e6:g}M" if r["records"] >= 1_000_000 else f"{r['records'] // 1000}k"
-        if r["records"] == 1_000_000:
-            rows.append(_at_most(f"analysis: {label} records through harness report", r["seconds"], None, 15, "s"))
-            rows.append(_at_most(f"analysis: {label} records, peak memory", r["peak_rss_mb"], None, 1536, "MB"))
+        label = f"{r['records'] / 1e6:,.1f}M"
+        report, compact, millions = r["report"], r["compact"], round(r["records"] / 1e6)
+        what = f"analysis: {label} records through harness report (compacted)"
+        if millions == 1:
+            rows.append(_at_most(what, report["seconds"], None, 3, "s"))
+            rows.append(_at_most(f"analysis: {label} records, compaction", compact["seconds"], None, 5, "s"))
+        elif millions == 100:
+            rows.append(_at_most(what, report["seconds"], None, 180, "s"))
+            rows.append(_at_most(f"analysis: {label} records, peak memory", report["peak_rss_mb"], None, 2048, "MB"))
         else:
-            rows.append(Row(f"analysis: {label} records through harness report", r["seconds"], None, None, "-",
-                            "info", "s"))  # fmt: skip
-            rows.append(Row(f"analysis: {label} records, peak memory", r["peak_rss_mb"], None, None, "-", "info", "MB"))
+            rows.append(Row(what, report["seconds"], None, None, "-", "info", "s"))
+        if millions != 100:
+            rows.append(Row(f"analysis: {label} records, peak memory", report["peak_rss_mb"], None, None, "-", "info",
+                            "MB"))  # fmt: skip
+        rows.append(Row(f"analysis: {label} records from shards (a crashed run)", r["report_shards"]["seconds"],
+                        None, None, "-", "info", "s"))  # fmt: skip
+        if millions != 1:
+            rows.append(Row(f"analysis: {label} records, compaction", compact["seconds"], None, None, "-", "info", "s"))
+    if d.get("slope"):
+        rows.append(Row("analysis: cost per million records (slope)", d["slope"]["s_per_million"], None, None,
+                        "linear", "info", "s"))  # fmt: skip
     return rows
 
 
@@ -238,7 +253,8 @@ def main() -> int:
     parser.add_argument("--only", default=",".join(BENCHES), help="comma-separated subset of " + ", ".join(BENCHES))
     parser.add_argument("--duration-s", type=int, default=6)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="analysis up to 1M records only")
+    parser.add_argument("--quick", action="store_true", help="analysis of 1M records only")
+    parser.add_argument("--soak", action="store_true", help="also report a 100M-record run (about 15 minutes)")
     parser.add_argument("--timeout-s", type=int, default=900, help="per bench script")
     opts = parser.parse_args()
     if opts.runs < 3:

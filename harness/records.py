@@ -2,8 +2,13 @@
 
 Records are written where they are made: every load process appends to its own buffer and closes one
 Parquet shard per flush under `records/`, named `<kind>-<node>-<seq>.parquet`. A closed shard is a whole
-file, so a reader (a live view, `harness report` after a crash) never sees half a row group. Analysis
-reads every shard of a kind as one pyarrow dataset.
+file, so a reader (a live view, `harness report` after a crash) never sees half a row group.
+
+At the end of a run the shards of a kind are compacted (`harness.analysis.compact`) into a few files sorted
+by time under `records/<kind>/`, listed by that directory's `MANIFEST.json` together with the shards they
+replace. The manifest is written last, so it is the commit point: files it does not list (a compaction that
+died) are ignored, shards it lists are already in its files. `record_files` gives the files of a kind in
+record order for either layout, or both at once, which is how every reader finds them.
 
 Nothing secret is a field here: no token, code, client secret or password has a column to go into. The
 columns are the keys of harness.contract's AttemptRow and OperationRow (a test holds them equal).
@@ -11,9 +16,11 @@ columns are the keys of harness.contract's AttemptRow and OperationRow (a test h
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -108,10 +115,61 @@ def shard_paths(records_dir: str | Path, kind: str) -> list[Path]:
     return sorted(Path(records_dir).glob(f"{kind}-*.parquet"))
 
 
+MANIFEST = "MANIFEST.json"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a compaction of one kind committed: its files in record order and the shards they hold."""
+
+    generation: int
+    files: tuple[str, ...]  # names inside records/<kind>/, in time order
+    sources: frozenset[str]  # shard names (records/<name>) whose rows are in `files`
+    rows: int
+
+
+def compacted_dir(records_dir: str | Path, kind: str) -> Path:
+    return Path(records_dir) / kind
+
+
+def read_manifest(records_dir: str | Path, kind: str) -> Manifest | None:
+    """The committed compaction of a kind; None when there is none (or its manifest is unreadable, in which
+    case the shards it would have replaced are still there: they are deleted only after it is written)."""
+    path = compacted_dir(records_dir, kind) / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Manifest(int(data["generation"]), tuple(data["files"]), frozenset(data["sources"]), int(data["rows"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_manifest(records_dir: str | Path, kind: str, manifest: Manifest) -> None:
+    directory = compacted_dir(records_dir, kind)
+    data = {"generation": manifest.generation, "files": list(manifest.files), "sources": sorted(manifest.sources),
+            "rows": manifest.rows, "sorted_by": "ts"}  # fmt: skip
+    tmp = directory / f".{MANIFEST}.tmp"
+    with open(tmp, "w", encoding="utf-8") as out:
+        json.dump(data, out, indent=1)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, directory / MANIFEST)
+
+
+def record_files(records_dir: str | Path, kind: str) -> list[Path]:
+    """Every file holding records of one kind, in record order: the compacted files, then the shards no
+    compaction holds yet (all of them after a crash; none after a finished run)."""
+    manifest = read_manifest(records_dir, kind)
+    if manifest is None:
+        return shard_paths(records_dir, kind)
+    compacted = [compacted_dir(records_dir, kind) / name for name in manifest.files]
+    return compacted + [p for p in shard_paths(records_dir, kind) if p.name not in manifest.sources]
+
+
 def read_records(records_dir: str | Path, kind: str, columns: Iterable[str] | None = None) -> pa.Table:
-    """Every shard of one kind as one table (empty, with the right schema, when there is none)."""
+    """Every record of one kind as one in-memory table (empty, with the right schema, when there is none).
+    For small runs and tests: analysis never loads a whole run (see harness.analysis.scan)."""
     schema = SCHEMAS[kind]
-    paths = shard_paths(records_dir, kind)
+    paths = record_files(records_dir, kind)
     cols = list(columns) if columns is not None else None
     if not paths:
         empty = schema.empty_table()

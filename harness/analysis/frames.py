@@ -1,10 +1,11 @@
-"""A run directory as frames: the attempt and operation records, the phase windows and the fault windows.
+"""A run directory for analysis: its scenario, journal, phase and fault windows, and its records, which stay
+on disk (`Run.records`, DuckDB views) and are reduced on demand (`Run.stats`, harness.analysis.aggregate).
 
 This is the reading edge of analysis. The journal (written by the orchestrator) is checked and turned into
 small frozen values here, so nothing past this module handles the raw journal dict except to copy its
 events and rollback steps into the report. A run that died early is still a run: missing shards give
-empty frames, missing journal times fall back to the next best time (asked instead of effective, the
-phase end, the end of the observed data).
+empty views, missing journal times fall back to the next best time (asked instead of effective, the
+phase end, the end of the observed data). Shards and compacted files read the same.
 """
 
 from __future__ import annotations
@@ -14,29 +15,39 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import pandas as pd
 
+from harness.analysis.aggregate import JOURNEY_STEP, Aggregates
+from harness.analysis.scan import Records
 from harness.errors import InputError
-from harness.records import read_records
 from harness.scenario import Scenario, load_scenario
 
 JOURNAL_FILE = "journal.json"
 SCENARIO_FILE = "scenario.yaml"
 RECORDS_DIR = "records"
 
-# Only the columns analysis uses: records may be millions of rows, and per-record strings (op_id, user,
-# node, error) would take most of the memory. The few-valued strings become pandas categoricals.
+# An operation record whose step is JOURNEY_STEP covers a whole journey (all its steps, end to end); the
+# others cover one step each. Availability and recovery are judged on step operations, so that a failed
+# step is not counted twice (once as itself, once as its journey).
+__all__ = ["JOURNEY_STEP", "FaultWindow", "PhaseWindow", "Run", "load_run", "open_run"]
+
+# The columns the live view keeps in memory for its last seconds of records (harness.run.watch).
 ATTEMPT_COLUMNS = ("ts", "flow", "step", "endpoint", "attempt", "status", "outcome", "latency_ms", "phase")
 OPERATION_COLUMNS = (
     "ts", "flow", "step", "attempts", "outcome", "status", "latency_ms", "backoff_ms", "phase", "intended_ts",
 )  # fmt: skip
 
-# An operation record whose step is this one covers a whole journey (all its steps, end to end); the
-# others cover one step each. Availability and recovery are judged on step operations, so that a failed
-# step is not counted twice (once as itself, once as its journey).
-JOURNEY_STEP = "journey"
+
+def step_operations(operations: pd.DataFrame) -> pd.DataFrame:
+    """An in-memory frame of operation records without its whole-journey records (the live view's last
+    seconds): what `Slice(journeys=False)` selects in a run's scans."""
+    if "step" not in operations.columns:
+        return operations
+    journeys = operations["step"] == JOURNEY_STEP
+    return operations if not journeys.any() else operations[~journeys]
 
 
 @dataclass(frozen=True)
@@ -84,13 +95,14 @@ class FaultWindow:
 
 @dataclass(frozen=True)
 class Run:
-    """Everything analysis needs about one run directory."""
+    """Everything analysis needs about one run directory. Holds a DuckDB connection: close it (or use the
+    run as a context manager) when done."""
 
     run_dir: Path
     scenario: Scenario
     journal: dict[str, Any]
-    attempts: pd.DataFrame
-    operations: pd.DataFrame
+    records: Records
+    stats: Aggregates
     phases: tuple[PhaseWindow, ...]
     faults: tuple[FaultWindow, ...]
     t0: float  # the test start: x = 0 on every time axis, window 0 of every time series
@@ -98,46 +110,63 @@ class Run:
 
     @property
     def has_records(self) -> bool:
-        return not (self.attempts.empty and self.operations.empty)
+        return bool(self.stats.count("attempt") or self.stats.count("operation"))
 
     def phase(self, name: str) -> PhaseWindow | None:
         return next((p for p in self.phases if p.name == name), None)
 
     @cached_property
-    def step_operations(self) -> pd.DataFrame:
-        """Operations of one step each (whole-journey records left out): what availability is judged on."""
-        return step_operations(self.operations)
+    def operations_per_second(self) -> pd.DataFrame:
+        """Step operations (whole-journey records left out) per second: metrics' per-second table."""
+        from harness.analysis import per_second
 
+        return per_second.table(self.records, "operation", self.t0)
 
-def step_operations(operations: pd.DataFrame) -> pd.DataFrame:
-    if "step" not in operations.columns:
-        return operations
-    journeys = operations["step"] == JOURNEY_STEP
-    return operations if not journeys.any() else operations[~journeys]
+    @cached_property
+    def attempts_per_second(self) -> pd.DataFrame:
+        from harness.analysis import per_second
+
+        return per_second.table(self.records, "attempt", self.t0)
+
+    def close(self) -> None:
+        self.records.close()
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
 
 def load_run(run_dir: str | Path) -> Run:
-    """Read scenario, journal and record shards of a run directory."""
+    """Read scenario and journal of a run directory and open its records (either layout)."""
     run_dir = Path(run_dir)
     for name in (SCENARIO_FILE, JOURNAL_FILE):
         if not (run_dir / name).is_file():
             raise InputError(f"{run_dir}: no {name} here; is this a run directory?")
     scenario = load_scenario(run_dir / SCENARIO_FILE)
     journal = read_journal(run_dir / JOURNAL_FILE)
-    attempts = read_frame(run_dir / RECORDS_DIR, "attempts", ATTEMPT_COLUMNS)
-    operations = read_frame(run_dir / RECORDS_DIR, "operations", OPERATION_COLUMNS)
-    return run_of(run_dir, scenario, journal, attempts, operations)
+    return open_run(run_dir, scenario, journal)
 
 
-def run_of(
-    run_dir: Path, scenario: Scenario, journal: dict[str, Any], attempts: pd.DataFrame, operations: pd.DataFrame
-) -> Run:
-    """A run from records already in memory (the live view of a run still going reads its own)."""
-    phases = phase_windows(scenario, journal, attempts, operations)
-    t0 = test_start(journal, phases, attempts, operations)
-    data_end = observed_end(journal, attempts, operations, t0)
-    faults = fault_windows(journal, phases, data_end)
-    return Run(run_dir, scenario, journal, attempts, operations, phases, faults, t0, data_end)
+def open_run(run_dir: Path, scenario: Scenario, journal: dict[str, Any], threads: int | None = None) -> Run:
+    """A run over the records its directory holds now, with scenario and journal already in hand: the live
+    view of a run still going judges its SLOs on one of these (the journal so far, the shards so far),
+    through the same scans as the report (`threads`: DuckDB's; all this process may use by default)."""
+    records = Records(run_dir / RECORDS_DIR, threads)
+    try:
+        stats = Aggregates(records)
+        phases = phase_windows(scenario, journal, stats.spans())
+        bounds = [stats.time_bounds(scope) for scope in ("attempt", "operation")]
+        t0 = test_start(journal, phases, *(b[0] if b else None for b in bounds))
+        data_end = observed_end(journal, max((b[1] for b in bounds if b), default=None), t0)
+        faults = fault_windows(journal, phases, data_end)
+    except BaseException:
+        records.close()
+        raise
+    return Run(run_dir, scenario, journal, records, stats, phases, faults, t0, data_end)
 
 
 def read_journal(path: Path) -> dict[str, Any]:
@@ -153,23 +182,12 @@ def read_journal(path: Path) -> dict[str, Any]:
     return journal
 
 
-def read_frame(records_dir: Path, kind: str, columns: tuple[str, ...]) -> pd.DataFrame:
-    table = read_records(records_dir, kind, columns)
-    # self_destruct hands each column back to the Arrow pool as soon as it is converted: a lower peak.
-    frame = table.to_pandas(strings_to_categorical=True, self_destruct=True, split_blocks=True)
-    del table
-    if frame["ts"].is_monotonic_increasing:
-        return frame
-    return frame.sort_values("ts", kind="stable", ignore_index=True)
-
-
 def phase_windows(
-    scenario: Scenario, journal: dict[str, Any], attempts: pd.DataFrame, operations: pd.DataFrame
+    scenario: Scenario, journal: dict[str, Any], spans: dict[str | None, tuple[float, float]]
 ) -> tuple[PhaseWindow, ...]:
     """Scenario phases in order with their journal times; a phase the journal lost is placed by its
-    records."""
+    records (`spans`: first and last record time per phase)."""
     logged = {p.get("name"): p for p in journal.get("phases") or () if isinstance(p, dict)}
-    spans = _record_spans(attempts, operations)
     run_end = _number(journal.get("ended_at"))
     windows: list[PhaseWindow] = []
     for i, phase in enumerate(scenario.phases):
@@ -187,18 +205,17 @@ def phase_windows(
 
 
 def test_start(
-    journal: dict[str, Any], phases: tuple[PhaseWindow, ...], attempts: pd.DataFrame, operations: pd.DataFrame
+    journal: dict[str, Any], phases: tuple[PhaseWindow, ...], first_attempt: float | None, first_operation: float | None
 ) -> float:
     candidates = [_number(journal.get("test_start"))]
     candidates += [p.start for p in phases]
-    candidates += [_min_ts(attempts), _min_ts(operations), _number(journal.get("started_at"))]
+    candidates += [first_attempt, first_operation, _number(journal.get("started_at"))]
     return next((c for c in candidates if c is not None), 0.0)
 
 
-def observed_end(journal: dict[str, Any], attempts: pd.DataFrame, operations: pd.DataFrame, t0: float) -> float:
-    last = [t for t in (_max_ts(attempts), _max_ts(operations)) if t is not None]
-    if last:
-        return max(last)
+def observed_end(journal: dict[str, Any], last_record: float | None, t0: float) -> float:
+    if last_record is not None:
+        return last_record
     return _first(_number(journal.get("ended_at")), t0)
 
 
@@ -265,18 +282,10 @@ def _num(value: Any) -> str:
     return str(value)
 
 
-def _record_spans(attempts: pd.DataFrame, operations: pd.DataFrame) -> dict[str, tuple[float, float]]:
-    both = pd.concat([attempts[["phase", "ts"]], operations[["phase", "ts"]]], ignore_index=True)
-    if both.empty:
-        return {}
-    grouped = both.groupby("phase", observed=True)["ts"].agg(["min", "max"])
-    return {str(name): (float(row["min"]), float(row["max"])) for name, row in grouped.iterrows()}
-
-
 def _next_start(
     scenario: Scenario,
     logged: dict[Any, dict[str, Any]],
-    spans: dict[str, tuple[float, float]],
+    spans: dict[str | None, tuple[float, float]],
     index: int,
 ) -> float | None:
     """When the first later phase started, by the journal or else by its first record."""
@@ -288,14 +297,6 @@ def _next_start(
         if start is not None:
             return start
     return None
-
-
-def _min_ts(frame: pd.DataFrame) -> float | None:
-    return None if frame.empty else float(frame["ts"].min())
-
-
-def _max_ts(frame: pd.DataFrame) -> float | None:
-    return None if frame.empty else float(frame["ts"].max())
 
 
 def _coalesce(*values: float | None) -> float | None:

@@ -1,14 +1,23 @@
-"""Every metric of the harness, defined once: small functions over a frame of attempt or operation records.
+"""Every metric of the harness, defined once: small functions over a `Tally`, one slice of records reduced
+to its counts, sums, latency percentiles and (for the statistics) a seeded latency sample.
+
+A run's tallies come from `harness.analysis.aggregate`, which scans the Parquet records out of core; a
+pandas frame of records (the live view's last seconds, a test's few rows) becomes one with `Tally.of`, and
+every metric function takes either, so the stop conditions, the report and a notebook cannot disagree.
 
 Conventions, so that callers never have to guess:
-- A metric of nothing is None, never 0 (an empty frame has no availability and no p99).
-- Latency percentiles come from the raw `latency_ms` samples with numpy's default (linear) interpolation.
-- "ok" is the only successful outcome; everything else counts against availability.
+- A metric of nothing is None, never 0 (an empty slice has no availability and no p99).
+- Latency percentiles are those of the raw `latency_ms` samples by numpy's default (linear) interpolation,
+  exact (harness.analysis.quantiles); a group past EXACT_MAX_SAMPLES samples gets them from the log-bucket
+  histogram, within SKETCH_RELATIVE_ERROR, and its `Latency.exact` says so.
+- "ok" is the only successful outcome; everything else (a missing outcome too) counts against availability.
 - Open-loop operations (those with an `intended_ts`) already carry the coordinated-omission corrected
   latency in `latency_ms` (the client adds the wait from `intended_ts` to `ts`); the closed-loop (service)
   latency of such an operation is that minus the wait. Closed-loop operations have one latency: both.
-- Time series use 1-second windows: window k holds the records with `t0 + k <= ts < t0 + k + 1`, computed
-  with one vectorised groupby on `floor(ts - t0)`; no Python loop touches a record.
+- Time series use 1-second windows: window k holds the records with `t0 + k <= ts < t0 + k + 1`, i.e.
+  `floor(ts - t0)`. A per-second table (`per_second`, or the aggregate's SQL) has one row per window with
+  records and the columns `count`, `ok`, `attempts_sum`, `attempts_count`, `outcome:<name>` and, for
+  operations, `p50`, `p95`, `p99` of their latency.
 
 Recovery (time to detect / time to recover) compares each window of operations with the baseline phase:
 a window is *within tolerance* when its availability is at least the baseline's minus
@@ -22,21 +31,30 @@ Uncertainty, each method named in METHODS: shares (availability, error rate) get
 which stays meaningful at 0% and 100%; latency percentiles a distribution-free interval from order
 statistics (no bootstrap: it is unreliable for tail percentiles of small samples); attempts per operation
 a Student t interval of the mean.
+
+Size: every metric definition of the harness, with the Tally they all read, in one module: one number, one
+source (splitting it would put half the definitions one import away from the other half).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from harness.analysis.quantiles import percentiles_of_sorted
 
 OK = "ok"
 SECURITY_VIOLATION = "security_violation"
 PERCENTILES: dict[str, float] = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99.9": 99.9, "max": 100.0}
+INTERVAL_PERCENTILES = {name: q for name, q in PERCENTILES.items() if q < 100.0}  # the max has no interval
+SERIES_PERCENTILES = ("p50", "p95", "p99")
 CONFIDENCE = 0.95
+OUTCOME_COLUMN = "outcome:"
 
 # Recovery tolerance against the baseline (see the module docstring). Absolute 5 points of availability:
 # a relative bound would be meaningless near 100%. Latency gets a factor and an absolute slack, so that a
@@ -54,6 +72,103 @@ METHODS: dict[str, str] = {
 }
 
 
+# --- what a slice of records is reduced to ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Latency:
+    """The PERCENTILES of one set of latency samples (all None when there is none)."""
+
+    count: int  # samples (records with a latency)
+    percentiles: Mapping[str, float | None]
+    exact: bool = True  # False: from the histogram, within SKETCH_RELATIVE_ERROR
+    # (low, high) of each percentile but the max (`percentile_interval`); given for record latencies only
+    intervals: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, values: np.ndarray, *, intervals: bool = False) -> Latency:
+        values = np.sort(values[~np.isnan(values)])
+        if not values.size:
+            return cls(0, dict.fromkeys(PERCENTILES))
+        found = percentiles_of_sorted(values, list(PERCENTILES.values()))
+        ranks = interval_ranks([values.size])[0] if intervals else {}
+        bounds = {name: (_at(values, low), _at(values, high)) for name, (low, high) in ranks.items()}
+        return cls(int(values.size), dict(zip(PERCENTILES, found, strict=True)), intervals=bounds)
+
+
+NO_LATENCY = Latency(0, dict.fromkeys(PERCENTILES))
+
+
+def _at(values: np.ndarray, rank: int | None) -> float | None:
+    return None if rank is None else float(values[rank])
+
+
+@dataclass(frozen=True)
+class Tally:
+    """One slice of attempt or operation records, reduced to what every metric below needs."""
+
+    count: int
+    outcomes: Mapping[str, int]  # records per outcome (a missing outcome is in `count` only)
+    statuses: Mapping[int, int]  # records per HTTP status (0: no response)
+    latency: Latency = NO_LATENCY
+    # operations only
+    attempts_sum: int = 0
+    attempts_count: int = 0  # operations with a known number of attempts
+    attempts_squares: int = 0  # sum of squared attempts, for the interval of their mean
+    backoff_sum_ms: float = 0.0
+    latency_sum_ms: float = 0.0
+    open_loop: int = 0  # operations with an intended start (open-loop arrivals)
+    closed_loop_latency: Latency = NO_LATENCY  # latency less the open-loop wait
+    open_loop_latency: Latency = NO_LATENCY  # latency of the open-loop operations
+    sample: np.ndarray | None = field(default=None, compare=False)  # statistics.latency_sample, record order
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, *, sample: bool = False) -> Tally:
+        """A frame of records in record order; every column is optional but `outcome`. Operation columns
+        (`attempts`, `backoff_ms`, `intended_ts`) fill the operation fields when present."""
+        latency = frame["latency_ms"].to_numpy(dtype=float) if "latency_ms" in frame.columns else np.zeros(0)
+        found: dict[str, Any] = {
+            "count": len(frame),
+            "outcomes": _value_counts(frame, "outcome", str),
+            "statuses": _value_counts(frame, "status", int),
+            "latency": Latency.of(latency, intervals=True),
+        }
+        if "attempts" in frame.columns:
+            attempts = frame["attempts"].dropna()
+            open_rows = frame["intended_ts"].notna().to_numpy() if "intended_ts" in frame.columns else None
+            found |= {
+                "attempts_sum": int(attempts.sum()),
+                "attempts_count": len(attempts),
+                "attempts_squares": int((attempts.astype("int64") ** 2).sum()),
+                "backoff_sum_ms": float(frame["backoff_ms"].fillna(0.0).sum()) if "backoff_ms" in frame else 0.0,
+                "latency_sum_ms": float(np.nansum(latency)),
+                "open_loop": 0 if open_rows is None else int(open_rows.sum()),
+                "closed_loop_latency": Latency.of(latency - open_loop_wait_ms(frame)),
+                "open_loop_latency": NO_LATENCY if open_rows is None else Latency.of(latency[open_rows]),
+            }
+        if sample:
+            from harness.analysis.statistics import sample_positions
+
+            values = latency[~np.isnan(latency)]
+            positions = sample_positions(values.size)
+            found["sample"] = values if positions is None else values[positions]
+        return cls(**found)
+
+
+TallyOrFrame: TypeAlias = Tally | pd.DataFrame
+
+
+def tally(records: TallyOrFrame) -> Tally:
+    return records if isinstance(records, Tally) else Tally.of(records)
+
+
+def _value_counts(frame: pd.DataFrame, column: str, key: type) -> dict[Any, int]:
+    if column not in frame.columns:
+        return {}
+    counts = frame[column].value_counts(sort=False, dropna=True)
+    return {key(k): int(v) for k, v in counts.items() if v}
+
+
 # --- proportions ----------------------------------------------------------------------------------
 
 
@@ -61,23 +176,25 @@ def wilson_interval(successes: int, total: int, confidence: float = CONFIDENCE) 
     """Wilson score interval of a binomial proportion; None for zero trials."""
     if total <= 0:
         return None
+    from scipy import stats  # here, not at the top: its 0.6 s import overlaps the report's drawing
+
     ci = stats.binomtest(int(successes), int(total)).proportion_ci(confidence_level=confidence, method="wilson")
     return float(ci.low), float(ci.high)
 
 
-def ok_count(frame: pd.DataFrame) -> int:
-    return int((frame["outcome"] == OK).sum())
+def ok_count(records: TallyOrFrame) -> int:
+    return tally(records).outcomes.get(OK, 0)
 
 
-def availability(frame: pd.DataFrame) -> float | None:
-    """Share of records whose outcome is ok (attempt or operation scope, by the frame given)."""
-    if frame.empty:
-        return None
-    return ok_count(frame) / len(frame)
+def availability(records: TallyOrFrame) -> float | None:
+    """Share of records whose outcome is ok (attempt or operation scope, by the records given)."""
+    t = tally(records)
+    return ok_count(t) / t.count if t.count else None
 
 
-def availability_interval(frame: pd.DataFrame, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
-    return wilson_interval(ok_count(frame), len(frame), confidence)
+def availability_interval(records: TallyOrFrame, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    t = tally(records)
+    return wilson_interval(ok_count(t), t.count, confidence)
 
 
 def share_interval(successes: int, total: int) -> tuple[float, float] | None:
@@ -85,226 +202,281 @@ def share_interval(successes: int, total: int) -> tuple[float, float] | None:
     return wilson_interval(successes, total)
 
 
-def error_rate(frame: pd.DataFrame) -> float | None:
-    value = availability(frame)
+def error_rate(records: TallyOrFrame) -> float | None:
+    value = availability(records)
     return None if value is None else 1.0 - value
 
 
-def error_rate_interval(frame: pd.DataFrame, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
-    ci = availability_interval(frame, confidence)
+def error_rate_interval(records: TallyOrFrame, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    ci = availability_interval(records, confidence)
     return None if ci is None else (1.0 - ci[1], 1.0 - ci[0])
 
 
-def outcome_counts(frame: pd.DataFrame) -> dict[str, int]:
+def outcome_counts(records: TallyOrFrame) -> dict[str, int]:
     """Error breakdown: records per outcome, ok included."""
-    counts = frame["outcome"].value_counts(sort=False)
-    return {str(k): int(v) for k, v in sorted(counts.items()) if v}  # a categorical lists absent outcomes too
+    return {k: v for k, v in sorted(tally(records).outcomes.items()) if v}
 
 
-def status_counts(frame: pd.DataFrame) -> dict[str, int]:
+def status_counts(records: TallyOrFrame) -> dict[str, int]:
     """Error breakdown by HTTP status (0: no response), as strings so that the keys survive JSON."""
-    counts = frame["status"].value_counts(sort=False)
-    return {str(int(k)): int(v) for k, v in sorted(counts.items()) if v}
+    return {str(k): v for k, v in sorted(tally(records).statuses.items()) if v}
 
 
-def unauthorized_accepted(attempts: pd.DataFrame) -> int:
+def unauthorized_accepted(attempts: TallyOrFrame) -> int:
     """Attempts the client flagged as a security violation: a bad token the server let through."""
-    return int((attempts["outcome"] == SECURITY_VIOLATION).sum())
+    return tally(attempts).outcomes.get(SECURITY_VIOLATION, 0)
 
 
-def give_up_rate(operations: pd.DataFrame, retry_on: Iterable[str] | None = None) -> float | None:
+def give_up_rate(operations: TallyOrFrame, retry_on: Iterable[str] | None = None) -> float | None:
     """Share of operations that ended not ok. With `retry_on`, only those whose final outcome was retryable
     count: the client gave up retrying, rather than meeting an error it was never meant to retry."""
-    if operations.empty:
+    t = tally(operations)
+    if not t.count:
         return None
-    failed = operations["outcome"] != OK
-    if retry_on is not None:
-        failed &= operations["outcome"].isin(list(retry_on))
-    return int(failed.sum()) / len(operations)
+    if retry_on is None:
+        failed = t.count - ok_count(t)
+    else:
+        failed = sum(t.outcomes.get(outcome, 0) for outcome in set(retry_on) if outcome != OK)
+    return failed / t.count
 
 
 # --- latency ----------------------------------------------------------------------------------------
 
 
-def latency_percentile(frame: pd.DataFrame, q: float) -> float | None:
+def latency_percentile(records: TallyOrFrame, q: float) -> float | None:
     """The q-th percentile (0..100) of raw latency samples in ms."""
-    values = frame["latency_ms"].dropna().to_numpy(dtype=float)
-    return float(np.percentile(values, q)) if values.size else None
+    if isinstance(records, pd.DataFrame) and q not in PERCENTILES.values():
+        values = records["latency_ms"].dropna().to_numpy(dtype=float)
+        return float(np.percentile(values, q)) if values.size else None
+    name = next(n for n, v in PERCENTILES.items() if v == q)
+    return tally(records).latency.percentiles[name]
 
 
-def percentile_interval(
-    frame: pd.DataFrame, q: float, confidence: float = CONFIDENCE
-) -> tuple[float | None, float | None] | None:
-    """Distribution-free interval of the q-th percentile (0..100) of raw latency samples: the order
-    statistics whose ranks bracket q% of the sample with probability `confidence` (binomial). A bound the
-    sample is too small to give is None (the upper bound of a p99 needs several hundred samples); None
-    for no sample. Exact for any distribution, unlike a bootstrap of a tail percentile."""
-    values = np.sort(frame["latency_ms"].dropna().to_numpy(dtype=float))
-    n = values.size
-    if not n:
-        return None
-    p, alpha = min(max(q / 100.0, 0.0), 1.0), (1.0 - confidence) / 2.0
+def percentile_interval(records: TallyOrFrame, q: float) -> tuple[float | None, float | None] | None:
+    """Distribution-free 95% interval of the q-th percentile (one of PERCENTILES but the max) of raw latency
+    samples: the order statistics whose ranks `interval_ranks` gives. A bound the sample is too small to give
+    is None (the upper bound of a p99 needs several hundred samples); None for no sample. Exact for any
+    distribution, unlike a bootstrap of a tail percentile. A run's slices fetch the two order statistics in
+    the scan that fetches their percentiles (harness.analysis.aggregate)."""
+    name = next(n for n, v in PERCENTILES.items() if v == q)
+    latency = tally(records).latency
+    return latency.intervals.get(name) if latency.count else None
+
+
+Ranks = dict[str, tuple[int | None, int | None]]  # per percentile name: (low, high) 0-based ranks
+
+
+def interval_ranks(counts: Sequence[int], confidence: float = CONFIDENCE) -> list[Ranks]:
+    """For each sample size n: the 0-based ranks of the order statistics bounding each percentile but the max
+    with probability `confidence` (METHODS["order_statistic"]), None where n samples cannot give a bound;
+    {} for n = 0. One vectorised call for many slices (scipy's per-call overhead is most of the cost)."""
+    if not len(counts):
+        return []
+    from scipy import stats
+
+    p = np.array([q / 100.0 for q in INTERVAL_PERCENTILES.values()])
+    n = np.maximum(np.asarray(counts, dtype=np.int64), 1)[:, None]
+    alpha = (1.0 - confidence) / 2.0
     # P(X_(r) <= true quantile) = P(Binomial(n, p) >= r): the lower bound is the largest r with that
     # probability >= 1 - alpha, the upper bound the smallest s with P(Binomial(n, p) < s) >= 1 - alpha
-    low_rank = int(stats.binom.ppf(alpha, n, p))  # X_(low_rank) with 1-based ranks; 0: no lower bound
-    high_rank = int(stats.binom.ppf(1.0 - alpha, n, p)) + 1
-    low = float(values[low_rank - 1]) if low_rank >= 1 else None
-    high = float(values[high_rank - 1]) if high_rank <= n else None
-    return low, high
+    # (ranks 1-based here; a lower rank of 0 is no lower bound)
+    low = stats.binom.ppf(alpha, n, p).astype(np.int64)
+    high = stats.binom.ppf(1.0 - alpha, n, p).astype(np.int64) + 1
+    out: list[Ranks] = []
+    for i, count in enumerate(counts):
+        ranks: Ranks = {}
+        for j, name in enumerate(INTERVAL_PERCENTILES if count else ()):
+            lo, hi = int(low[i, j]), int(high[i, j])
+            ranks[name] = (lo - 1 if lo >= 1 else None, hi - 1 if hi <= count else None)
+        out.append(ranks)
+    return out
 
 
-def mean_interval(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
-    """Student t interval of a mean (METHODS["student_t"]); None below two values or with no spread at
-    all (every value equal: the sample says nothing about the spread, and a zero-width interval would
-    claim certainty)."""
-    values = values[~np.isnan(values)]
-    if values.size < 2:
+def t_interval(n: int, total: int, squares: int, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """Student t interval of the mean of n integers (METHODS["student_t"]) from their sum and sum of squares,
+    which a scan adds up exactly; None below two values or with no spread at all (every value equal: the
+    sample says nothing about the spread, and a zero-width interval would claim certainty)."""
+    if n < 2:
         return None
-    sd = float(values.std(ddof=1))
-    if sd == 0.0:
+    spread = n * squares - total * total  # exact in integers: n (n - 1) times the sample variance
+    if spread <= 0:
         return None
-    half = float(stats.t.ppf(0.5 + confidence / 2.0, values.size - 1)) * sd / float(np.sqrt(values.size))
-    mean = float(values.mean())
+    from scipy import stats
+
+    sd = math.sqrt(spread / (n * (n - 1)))
+    half = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1)) * sd / math.sqrt(n)
+    mean = total / n
     return mean - half, mean + half
 
 
-def latency_percentiles(frame: pd.DataFrame) -> dict[str, float | None]:
+def latency_percentiles(records: TallyOrFrame) -> dict[str, float | None]:
     """p50, p90, p95, p99, p99.9 and max of raw latency samples in ms (all None for no sample)."""
-    return percentiles_of(frame["latency_ms"].to_numpy(dtype=float))
+    return dict(tally(records).latency.percentiles)
 
 
 def percentiles_of(values: np.ndarray) -> dict[str, float | None]:
-    values = values[~np.isnan(values)]
-    if not values.size:
-        return dict.fromkeys(PERCENTILES)
-    found = np.percentile(values, list(PERCENTILES.values()))
-    return {name: float(v) for name, v in zip(PERCENTILES, found, strict=True)}
+    return dict(Latency.of(values).percentiles)
 
 
 def open_loop_wait_ms(operations: pd.DataFrame) -> np.ndarray:
-    """Per operation, how late it started against its intended start (0 for closed-loop operations)."""
+    """Per operation, how late it started against its intended start (0 for closed-loop operations).
+    harness.analysis.aggregate writes the same arithmetic in SQL (OPEN_LOOP_WAIT_MS_SQL)."""
     if "intended_ts" not in operations.columns:
         return np.zeros(len(operations))
     wait = (operations["ts"].to_numpy(dtype=float) - operations["intended_ts"].to_numpy(dtype=float)) * 1000.0
     return np.where(np.isnan(wait), 0.0, np.maximum(wait, 0.0))
 
 
-def has_open_loop(operations: pd.DataFrame) -> bool:
-    return "intended_ts" in operations.columns and bool(operations["intended_ts"].notna().any())
+def has_open_loop(operations: TallyOrFrame) -> bool:
+    return tally(operations).open_loop > 0
 
 
-def closed_and_open_loop_latency(operations: pd.DataFrame) -> dict[str, dict[str, float | None] | None]:
+def closed_and_open_loop_latency(operations: TallyOrFrame) -> dict[str, dict[str, float | None] | None]:
     """Percentiles of the service (closed-loop) latency, and of the corrected (open-loop) one when any
     operation was open-loop (None otherwise)."""
-    recorded = operations["latency_ms"].to_numpy(dtype=float)
-    if not has_open_loop(operations):
-        return {"closed_loop": percentiles_of(recorded), "open_loop": None}
-    open_rows = operations["intended_ts"].notna().to_numpy()
+    t = tally(operations)
+    if not t.open_loop:
+        return {"closed_loop": dict(t.latency.percentiles), "open_loop": None}
     return {
-        "closed_loop": percentiles_of(recorded - open_loop_wait_ms(operations)),
-        "open_loop": percentiles_of(recorded[open_rows]),
+        "closed_loop": dict(t.closed_loop_latency.percentiles),
+        "open_loop": dict(t.open_loop_latency.percentiles),
     }
+
+
+def exact_latency(records: TallyOrFrame) -> bool:
+    """Whether every percentile of these records is exact (False: some came from the histogram sketch)."""
+    t = tally(records)
+    return t.latency.exact and t.closed_loop_latency.exact and t.open_loop_latency.exact
 
 
 # --- load and retries -------------------------------------------------------------------------------
 
 
-def attempts_per_operation_interval(operations: pd.DataFrame) -> tuple[float, float] | None:
-    return mean_interval(operations["attempts"].to_numpy(dtype=float))
+def attempts_per_operation_interval(operations: TallyOrFrame) -> tuple[float, float] | None:
+    """Student t interval of attempts per operation (the mean of `operations.attempts`)."""
+    t = tally(operations)
+    return t_interval(t.attempts_count, t.attempts_sum, t.attempts_squares)
 
 
-def attempts_per_operation(operations: pd.DataFrame) -> float | None:
+def attempts_per_operation(operations: TallyOrFrame) -> float | None:
     """Retry amplification: the mean of `operations.attempts`.
 
     Taken from the operation records rather than counting attempt rows, so that an operation whose
     retries cross a phase boundary still counts wholly in the phase where the user started it, and a
     lost attempt shard cannot skew it.
     """
-    if operations.empty:
+    t = tally(operations)
+    if not t.count:
         return None
-    return float(operations["attempts"].mean())
+    return t.attempts_sum / t.attempts_count if t.attempts_count else math.nan
 
 
-def backoff_share(operations: pd.DataFrame) -> float | None:
+def backoff_share(operations: TallyOrFrame) -> float | None:
     """Share of the users' waiting time spent sleeping between retries: sum(backoff) / sum(latency)."""
-    if operations.empty or "backoff_ms" not in operations.columns:
+    t = tally(operations)
+    if not t.count:
         return None
-    total = float(operations["latency_ms"].sum())
-    return float(operations["backoff_ms"].fillna(0.0).sum()) / total if total > 0 else None
+    return t.backoff_sum_ms / t.latency_sum_ms if t.latency_sum_ms > 0 else None
 
 
-def error_budget(frame: pd.DataFrame, target: float) -> dict[str, float | int | None]:
-    """Error budget of an availability objective `target` over a frame: the failures it allows
+def error_budget(records: TallyOrFrame, target: float) -> dict[str, float | int | None]:
+    """Error budget of an availability objective `target` over some records: the failures it allows
     ((1 - target) x total), the failures seen, and the share of the budget they burned (1.0: all of it;
     None when the objective allows no failure at all)."""
-    total, ok = len(frame), ok_count(frame)
+    t = tally(records)
+    total, ok = t.count, ok_count(t)
     allowed = (1.0 - target) * total
     failed = total - ok
     burned = failed / allowed if allowed > 0 else (0.0 if failed == 0 and total else None)
     return {"total": total, "failed": failed, "allowed_failures": allowed, "burned": burned}
 
 
-def throughput_ops(operations: pd.DataFrame, duration_s: float | None) -> float | None:
+def throughput_ops(operations: TallyOrFrame, duration_s: float | None) -> float | None:
     """Operations per second over a duration (a phase's, or the sum of several)."""
     if not duration_s or duration_s <= 0:
         return None
-    return len(operations) / duration_s
+    return tally(operations).count / duration_s
 
 
 # --- time series (1-second windows) ----------------------------------------------------------------
 
 
-def window_index(ts: pd.Series, t0: float) -> pd.Series:
+def window_index(ts: np.ndarray | pd.Series, t0: float) -> np.ndarray:
     """The 1-second window of each timestamp, counted from t0."""
-    return np.floor(ts.to_numpy(dtype=float) - t0).astype(np.int64)
+    return np.floor(np.asarray(ts, dtype=float) - t0).astype(np.int64)
 
 
-def availability_series(frame: pd.DataFrame, t0: float) -> pd.Series:
-    """Availability per window (only windows with records)."""
-    ok = (frame["outcome"] == OK).to_numpy()
-    return pd.Series(ok, dtype=float).groupby(window_index(frame["ts"], t0)).mean().rename("availability")
-
-
-def latency_series(frame: pd.DataFrame, t0: float, names: Iterable[str] = ("p50", "p95", "p99")) -> pd.DataFrame:
-    """Latency percentiles (ms) per window, one column per name in PERCENTILES."""
-    names = list(names)
+def per_second(frame: pd.DataFrame, t0: float) -> pd.DataFrame:
+    """The per-second table (see the module docstring) of an in-memory frame of records; a run's comes from
+    harness.analysis.aggregate, computed the same way in SQL."""
+    columns = ["count", "ok", "attempts_sum", "attempts_count"]
     if frame.empty:
-        return pd.DataFrame(columns=names, dtype=float)
-    latency = pd.Series(frame["latency_ms"].to_numpy(dtype=float))
-    grouped = latency.groupby(window_index(frame["ts"], t0))
-    table = grouped.quantile([PERCENTILES[n] / 100.0 for n in names]).unstack()
-    table.columns = names
+        return pd.DataFrame({c: pd.Series(dtype=np.int64) for c in columns})
+    window = window_index(frame["ts"], t0)
+    outcome = frame["outcome"].astype(object).to_numpy()
+    attempts = frame["attempts"].to_numpy(dtype=float) if "attempts" in frame.columns else np.full(len(frame), np.nan)
+    table = pd.DataFrame(
+        {"w": window, "count": 1, "ok": outcome == OK, "attempts_sum": np.nan_to_num(attempts),
+         "attempts_count": ~np.isnan(attempts)}
+    ).groupby("w")[columns].sum().astype(np.int64)  # fmt: skip
+    crossed = pd.crosstab(window, outcome).add_prefix(OUTCOME_COLUMN)
+    table = table.join(crossed).fillna(0)
+    latency = frame["latency_ms"].to_numpy(dtype=float)
+    for w, group in pd.Series(latency).groupby(window):
+        values = np.sort(group.dropna().to_numpy())
+        if values.size:
+            found = percentiles_of_sorted(values, [PERCENTILES[n] for n in SERIES_PERCENTILES])
+            table.loc[w, list(SERIES_PERCENTILES)] = found
+    table.index.name = None
     return table
 
 
-def count_series(frame: pd.DataFrame, t0: float, length: int | None = None) -> pd.Series:
-    """Records per window; with `length`, windows 0..length-1 with zeros where nothing happened."""
-    counts = pd.Series(1, index=window_index(frame["ts"], t0)).groupby(level=0).sum()
+def availability_series(windows: pd.DataFrame) -> pd.Series:
+    """Availability per window (only windows with records)."""
+    seen = windows[windows["count"] > 0]
+    return (seen["ok"] / seen["count"]).astype(float).rename("availability")
+
+
+def latency_series(windows: pd.DataFrame, names: Iterable[str] = SERIES_PERCENTILES) -> pd.DataFrame:
+    """Latency percentiles (ms) per window with latency samples, one column per name in SERIES_PERCENTILES."""
+    names = list(names)
+    if windows.empty or names[0] not in windows.columns:
+        return pd.DataFrame(columns=names, dtype=float)
+    return windows[names].dropna(how="all").astype(float)
+
+
+def count_series(windows: pd.DataFrame, length: int | None = None) -> pd.Series:
+    """TallyOrFrame per window; with `length`, windows 0..length-1 with zeros where nothing happened."""
+    counts = windows["count"].astype(np.int64) if not windows.empty else pd.Series(dtype=np.int64)
     if length is not None:
         counts = counts.reindex(range(max(length, 0)), fill_value=0)
     return counts.astype(np.int64).rename("count")
 
 
-def throughput_series(operations: pd.DataFrame, t0: float, length: int | None = None) -> pd.Series:
+def throughput_series(windows: pd.DataFrame, length: int | None = None) -> pd.Series:
     """Operations started per second, per window."""
-    return count_series(operations, t0, length).astype(float).rename("throughput_ops")
+    return count_series(windows, length).astype(float).rename("throughput_ops")
 
 
-def outcome_series(frame: pd.DataFrame, t0: float, length: int | None = None) -> pd.DataFrame:
-    """Records per window and outcome (one column per outcome seen, ok first), zeros where none."""
-    if frame.empty:
+def outcome_series(windows: pd.DataFrame, length: int | None = None) -> pd.DataFrame:
+    """TallyOrFrame per window and outcome (one column per outcome seen, ok first), zeros where none."""
+    columns = [c for c in windows.columns if str(c).startswith(OUTCOME_COLUMN)]
+    if windows.empty or not columns:
         return pd.DataFrame(dtype=np.int64)
-    outcome = frame["outcome"].astype(str).to_numpy()
-    table = pd.crosstab(window_index(frame["ts"], t0), outcome)
+    table = windows[columns].astype(np.int64)
+    table.columns = [c.removeprefix(OUTCOME_COLUMN) for c in columns]
+    table = table.loc[:, table.sum() > 0]
     if length is not None:
         table = table.reindex(range(max(length, int(table.index.max()) + 1)), fill_value=0)
-    columns = sorted(table.columns, key=lambda c: (c != OK, c))
-    return table[columns]
+    ordered = sorted(table.columns, key=lambda c: (c != OK, c))
+    return table[ordered]
 
 
-def attempts_per_operation_series(operations: pd.DataFrame, t0: float) -> pd.Series:
-    attempts = pd.Series(operations["attempts"].to_numpy(dtype=float))
-    return attempts.groupby(window_index(operations["ts"], t0)).mean().rename("attempts_per_operation")
+def attempts_per_operation_series(windows: pd.DataFrame) -> pd.Series:
+    seen = windows[windows["attempts_count"] > 0] if not windows.empty else windows
+    if seen.empty:
+        return pd.Series(dtype=float, name="attempts_per_operation")
+    return (seen["attempts_sum"] / seen["attempts_count"]).astype(float).rename("attempts_per_operation")
 
 
 # --- recovery ----------------------------------------------------------------------------------------
@@ -326,7 +498,7 @@ class Baseline:
         return max(P95_FACTOR * self.p95_ms, self.p95_ms + P95_SLACK_MS)
 
     @classmethod
-    def of(cls, operations: pd.DataFrame) -> Baseline | None:
+    def of(cls, operations: TallyOrFrame) -> Baseline | None:
         value, p95 = availability(operations), latency_percentile(operations, 95.0)
         if value is None or p95 is None:
             return None
@@ -342,15 +514,14 @@ class Recovery:
     note: str | None = None  # why there is no time to recover
 
 
-def window_health(operations: pd.DataFrame, t0: float, baseline: Baseline) -> pd.DataFrame:
-    """Per window with operations: availability, p95_ms and whether both are within tolerance."""
+def window_health(windows: pd.DataFrame, baseline: Baseline) -> pd.DataFrame:
+    """Per window with operations (a per-second table): availability, p95_ms and whether both are within
+    tolerance."""
     table = pd.concat(
-        [
-            availability_series(operations, t0),
-            latency_series(operations, t0, ["p95"]).rename(columns={"p95": "p95_ms"}),
-        ],
-        axis=1,
+        [availability_series(windows), latency_series(windows, ["p95"]).rename(columns={"p95": "p95_ms"})], axis=1
     ).sort_index()
+    if "p95_ms" not in table.columns:
+        table["p95_ms"] = np.nan
     table["healthy"] = (table["availability"] >= baseline.availability_floor) & (
         table["p95_ms"] <= baseline.p95_ceiling_ms
     )

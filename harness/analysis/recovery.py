@@ -9,6 +9,7 @@ the next fault's effect counted as this one's.
 
 from __future__ import annotations
 
+from harness.analysis.aggregate import Slice
 from harness.analysis.frames import FaultWindow, Run
 from harness.analysis.metrics import Baseline, Recovery, recovery, window_health
 
@@ -23,12 +24,16 @@ def baseline_phase(run: Run) -> str | None:
     return next((p.name for p in run.phases if not p.faults), None)
 
 
+def phase_operations(name: str) -> Slice:
+    """A phase's step operations (whole-journey records left out): what a phase is judged on."""
+    return Slice("operation", (name,), journeys=False)
+
+
 def baseline(run: Run) -> Baseline | None:
     name = baseline_phase(run)
     if name is None:
         return None
-    ops = run.step_operations
-    return Baseline.of(ops[ops["phase"] == name])
+    return Baseline.of(run.stats.tally(phase_operations(name)))
 
 
 def horizon_end(run: Run, fault: FaultWindow) -> float:
@@ -62,7 +67,7 @@ def recovery_window(run: Run, fault: FaultWindow) -> tuple[float, float, str]:
 def fault_recoveries(run: Run) -> dict[str, Recovery]:
     """Recovery of each fault, by fault id (all None inside when there is no baseline to compare with)."""
     reference = baseline(run)
-    health = None if reference is None else window_health(run.step_operations, run.t0, reference)
+    health = None if reference is None else window_health(run.operations_per_second, reference)
     found = {}
     for f in run.faults:
         _, until, why = recovery_window(run, f)

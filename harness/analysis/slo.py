@@ -16,9 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-import pandas as pd
-
 from harness.analysis import metrics
+from harness.analysis.aggregate import Slice
 from harness.analysis.frames import Run
 from harness.analysis.metrics import Recovery
 from harness.scenario.model import Metric, Slo
@@ -126,20 +125,21 @@ def crosses_threshold(interval: tuple[float | None, float | None] | None, limit:
     return (low is None or low < limit) and (high is None or high > limit)
 
 
-def in_phases(frame: pd.DataFrame, phases: tuple[str, ...] | None) -> pd.DataFrame:
-    return frame if phases is None else frame[frame["phase"].isin(list(phases))]
+def scope_slice(slo: Slo, scope: str | None = None) -> Slice:
+    """The records an SLO speaks of: its phases, and its flows and steps when it names some; at operation
+    scope, step operations only."""
+    scope = scope or slo.scope
+    return Slice(scope, slo.phases, slo.flows, slo.steps, journeys=scope == "attempt")
 
 
-def in_scope(frame: pd.DataFrame, slo: Slo) -> pd.DataFrame:
-    """The records an SLO speaks of: its phases, and its flows and steps when it names some."""
-    frame = in_phases(frame, slo.phases)
-    if slo.flows is not None:
-        frame = frame[frame["flow"].isin(list(slo.flows))]
-    return frame if slo.steps is None else frame[frame["step"].isin(list(slo.steps))]
+def slices(run: Run) -> list[Slice]:
+    """Every slice `evaluate_slos` and `error_budgets` will ask for (to prepare them in one go)."""
+    measured = [slo for slo in run.scenario.slos if slo.metric != "time_to_recover_s"]
+    return [scope_slice(slo, _SCOPE_OF.get(slo.metric)) for slo in measured]
 
 
-def _scoped(slo: Slo, run: Run) -> pd.DataFrame:
-    return in_scope(run.attempts if slo.scope == "attempt" else run.step_operations, slo)
+def _scoped(slo: Slo, run: Run, scope: str | None = None) -> metrics.Tally:
+    return run.stats.tally(scope_slice(slo, scope))
 
 
 def error_budgets(run: Run) -> list[dict[str, Any]]:
@@ -194,7 +194,7 @@ def _percentile(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _Measure:
 
 
 def _attempts_per_operation(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _Measure:
-    frame = in_scope(run.step_operations, slo)
+    frame = _scoped(slo, run, "operation")
     observed = metrics.attempts_per_operation(frame)
     interval = metrics.attempts_per_operation_interval(frame) if observed is not None else None
     return _Measure("operation", observed, interval, "student_t", missing="no operation records")
@@ -203,7 +203,7 @@ def _attempts_per_operation(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _M
 def _throughput(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _Measure:
     names = set(slo.phases) if slo.phases is not None else {p.name for p in run.phases}
     durations = [p.duration_s for p in run.phases if p.name in names and p.duration_s is not None]
-    observed = metrics.throughput_ops(in_scope(run.step_operations, slo), sum(durations))
+    observed = metrics.throughput_ops(_scoped(slo, run, "operation"), sum(durations))
     return _Measure("operation", observed, missing="no phase of known duration")
 
 
@@ -226,10 +226,10 @@ def _time_to_recover(slo: Slo, run: Run, recoveries: Mapping[str, Recovery]) -> 
 
 
 def _unauthorized(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _Measure:
-    frame = in_scope(run.attempts, slo)
-    if frame.empty:
+    attempts = _scoped(slo, run, "attempt")
+    if not attempts.count:
         return _Measure("attempt", None, missing="no attempt records")
-    return _Measure("attempt", float(metrics.unauthorized_accepted(frame)))
+    return _Measure("attempt", float(metrics.unauthorized_accepted(attempts)))
 
 
 _MEASURES: dict[str, Callable[[Slo, Run, Mapping[str, Recovery]], _Measure]] = {
@@ -241,6 +241,8 @@ _MEASURES: dict[str, Callable[[Slo, Run, Mapping[str, Recovery]], _Measure]] = {
     "unauthorized_accepted": _unauthorized,
     **{f"latency_{name}_ms": _percentile for name in metrics.PERCENTILES if f"latency_{name}_ms" in get_args(Metric)},
 }
+# Metrics whose scope is fixed whatever the SLO says (the others follow `slo.scope`).
+_SCOPE_OF = {"attempts_per_operation": "operation", "throughput_ops": "operation", "unauthorized_accepted": "attempt"}
 
 
 def _fmt(value: float) -> str:

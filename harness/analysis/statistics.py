@@ -8,8 +8,14 @@ Latency: the Mann-Whitney U test (no normality assumed; latency is anything but 
 as the effect size: P(phase > baseline) - P(phase < baseline), from -1 to 1, 0 meaning no shift; and the
 differences of p50/p95/p99 with percentile-bootstrap 95% intervals, given only where the bootstrap is
 valid: at least MIN_TAIL_SAMPLES samples beyond the percentile on each side (a bootstrap of a p99 from 200
-samples redraws the same two values). Large samples are subsampled and every random draw is seeded, so
-two builds of one run give the same report. METHODS names each method, as the reports show it.
+samples redraws the same two values). METHODS names each method, as the reports show it.
+
+The latency tests never see all rows: each side is a seeded sample of at most MAX_LATENCY_SAMPLES latencies
+drawn by position in record order (`sample_positions`; all of them, in order, for a smaller phase), fetched
+by harness.analysis.aggregate. The Mann-Whitney test runs on the samples; the bootstrap resamples
+(BOOTSTRAP_RESAMPLES of at most MAX_BOOTSTRAP_SAMPLES each) are drawn from them. The percentile
+differences themselves, and the sample counts that decide whether a bootstrap is valid, are those of all
+samples (exact). Every draw is seeded, so two builds of one run give the same report.
 """
 
 from __future__ import annotations
@@ -17,13 +23,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from scipy import stats
 
 from harness.analysis import metrics
+from harness.analysis.metrics import TallyOrFrame, tally
 
 FISHER_MAX_TOTAL = 10_000  # above this, the chi-square approximation is as good and much cheaper
-MAX_LATENCY_SAMPLES = 200_000  # Mann-Whitney input per side
+MAX_LATENCY_SAMPLES = 200_000  # the seeded sample per side: Mann-Whitney input, bootstrap population
 MAX_BOOTSTRAP_SAMPLES = 5_000  # per side and resample: the interval of a p99 barely moves past this
 BOOTSTRAP_RESAMPLES = 400
 BOOTSTRAP_PERCENTILES = {"p50": 50.0, "p95": 95.0, "p99": 99.0}
@@ -41,7 +46,14 @@ METHODS: dict[str, str] = {
 }
 
 
-def compare_with_baseline(baseline: pd.DataFrame, phase: pd.DataFrame) -> dict[str, Any]:
+def sample_positions(n: int) -> np.ndarray | None:
+    """Which of n latencies (0-based positions in record order) form the seeded sample; None: all of them."""
+    if n <= MAX_LATENCY_SAMPLES:
+        return None
+    return np.random.default_rng(SEED).choice(n, MAX_LATENCY_SAMPLES, replace=False)
+
+
+def compare_with_baseline(baseline: TallyOrFrame, phase: TallyOrFrame) -> dict[str, Any]:
     """Both comparisons of a phase's operations with the baseline's (None inside when either is empty)."""
     return {
         "availability": availability_difference(baseline, phase),
@@ -49,18 +61,22 @@ def compare_with_baseline(baseline: pd.DataFrame, phase: pd.DataFrame) -> dict[s
     }
 
 
-def availability_difference(baseline: pd.DataFrame, phase: pd.DataFrame) -> dict[str, Any] | None:
-    n1, n2 = len(baseline), len(phase)
+def availability_difference(baseline: TallyOrFrame, phase: TallyOrFrame) -> dict[str, Any] | None:
+    baseline, phase = tally(baseline), tally(phase)
+    n1, n2 = baseline.count, phase.count
     if not n1 or not n2:
         return None
     k1, k2 = metrics.ok_count(baseline), metrics.ok_count(phase)
     table = np.array([[k1, n1 - k1], [k2, n2 - k2]])
     if (table.sum(axis=0) == 0).any():  # nobody failed (or nobody succeeded) anywhere: nothing to test
         p_value, test = 1.0, "none"
-    elif n1 + n2 <= FISHER_MAX_TOTAL:
-        p_value, test = float(stats.fisher_exact(table).pvalue), "fisher_exact"
     else:
-        p_value, test = float(stats.chi2_contingency(table).pvalue), "chi2"
+        from scipy import stats  # imported when first used (see metrics.wilson_interval)
+
+        if n1 + n2 <= FISHER_MAX_TOTAL:
+            p_value, test = float(stats.fisher_exact(table).pvalue), "fisher_exact"
+        else:
+            p_value, test = float(stats.chi2_contingency(table).pvalue), "chi2"
     return {
         "difference": k2 / n2 - k1 / n1,
         "interval": proportion_difference_interval(k1, n1, k2, n2),
@@ -84,10 +100,13 @@ def proportion_difference_interval(k1: int, n1: int, k2: int, n2: int) -> list[f
     return [max(-1.0, low), min(1.0, high)]
 
 
-def latency_shift(baseline: pd.DataFrame, phase: pd.DataFrame) -> dict[str, Any] | None:
-    x, y = _samples(baseline, MAX_LATENCY_SAMPLES), _samples(phase, MAX_LATENCY_SAMPLES)
+def latency_shift(baseline: TallyOrFrame, phase: TallyOrFrame) -> dict[str, Any] | None:
+    baseline, phase = _sampled(baseline), _sampled(phase)
+    x, y = _sample(baseline), _sample(phase)
     if not x.size or not y.size:
         return None
+    from scipy import stats
+
     u, p_value = stats.mannwhitneyu(y, x, alternative="two-sided", method="asymptotic")
     p95_x, p95_y = np.percentile(x, 95), np.percentile(y, 95)
     return {
@@ -95,24 +114,26 @@ def latency_shift(baseline: pd.DataFrame, phase: pd.DataFrame) -> dict[str, Any]
         "p_value": float(p_value),
         "p95_ratio": float(p95_y / p95_x) if p95_x > 0 else None,
         "test": "mann_whitney_u",
+        "samples": [int(x.size), int(y.size)],
         "percentile_differences_ms": percentile_differences(baseline, phase),
     }
 
 
-def percentile_differences(baseline: pd.DataFrame, phase: pd.DataFrame) -> dict[str, dict[str, Any]] | None:
-    """For p50/p95/p99: phase minus baseline in ms (from all samples) with a percentile-bootstrap 95%
-    interval (from at most MAX_BOOTSTRAP_SAMPLES per side) where it is valid (`bootstrap_valid`); elsewhere
-    the interval is None and `interval_note` says why."""
-    x_all, y_all = _samples(baseline, None), _samples(phase, None)
-    if not x_all.size or not y_all.size:
+def percentile_differences(baseline: TallyOrFrame, phase: TallyOrFrame) -> dict[str, dict[str, Any]] | None:
+    """For p50/p95/p99: phase minus baseline in ms (from all samples, exact) with a percentile-bootstrap 95%
+    interval (resamples of at most MAX_BOOTSTRAP_SAMPLES from each side's seeded sample) where it is valid
+    (`bootstrap_valid`, on all samples); elsewhere the interval is None and `interval_note` says why."""
+    baseline, phase = _sampled(baseline), _sampled(phase)
+    x, y = _sample(baseline), _sample(phase)
+    if not x.size or not y.size:
         return None
     qs = list(BOOTSTRAP_PERCENTILES.values())
-    point = np.percentile(y_all, qs) - np.percentile(x_all, qs)
-    boot = _bootstrap_percentiles(y_all, qs, SEED + 1) - _bootstrap_percentiles(x_all, qs, SEED)
+    point = np.array([_percentile(phase, q) for q in qs]) - np.array([_percentile(baseline, q) for q in qs])
+    boot = _bootstrap_percentiles(y, qs, SEED + 1) - _bootstrap_percentiles(x, qs, SEED)
     low, high = np.percentile(boot, [2.5, 97.5], axis=0)
     out: dict[str, dict[str, Any]] = {}
     for i, (name, q) in enumerate(BOOTSTRAP_PERCENTILES.items()):
-        valid = bootstrap_valid(x_all.size, q) and bootstrap_valid(y_all.size, q)
+        valid = bootstrap_valid(baseline.latency.count, q) and bootstrap_valid(phase.latency.count, q)
         out[name] = {
             "difference": float(point[i]),
             "interval": [float(low[i]), float(high[i])] if valid else None,
@@ -140,8 +161,17 @@ def _bootstrap_percentiles(values: np.ndarray, qs: list[float], seed: int) -> np
     return percentiles
 
 
-def _samples(frame: pd.DataFrame, limit: int | None) -> np.ndarray:
-    values = frame["latency_ms"].dropna().to_numpy(dtype=float)
-    if limit is not None and values.size > limit:
-        values = np.random.default_rng(SEED).choice(values, limit, replace=False)
-    return np.asarray(values, dtype=float)
+def _sampled(records: TallyOrFrame) -> metrics.Tally:
+    return records if isinstance(records, metrics.Tally) else metrics.Tally.of(records, sample=True)
+
+
+def _sample(t: metrics.Tally) -> np.ndarray:
+    if t.sample is None:
+        raise ValueError("a latency comparison needs the tally's seeded sample (aggregate: sample=True)")
+    return t.sample
+
+
+def _percentile(t: metrics.Tally, q: float) -> float:
+    found = metrics.latency_percentile(t, q)
+    assert found is not None
+    return found

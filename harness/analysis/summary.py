@@ -17,13 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.analysis import metrics, statistics
+from harness.analysis import breakdown as breakdown_tables
+from harness.analysis import metrics, quantiles, slo, statistics
+from harness.analysis.aggregate import Slice
 from harness.analysis.breakdown import breakdown
 from harness.analysis.configuration import configuration
 from harness.analysis.frames import FaultWindow, PhaseWindow, Run, load_run
 from harness.analysis.metrics import Recovery
 from harness.analysis.proxy_counters import PROXY_METRICS_FILE, ToxicCount, read_toxic_counters
-from harness.analysis.recovery import baseline_phase, fault_recoveries
+from harness.analysis.recovery import baseline_phase, fault_recoveries, phase_operations
 from harness.analysis.slo import error_budgets, evaluate_slos
 from harness.analysis.statistics import compare_with_baseline
 
@@ -53,11 +55,21 @@ def outcome(journal_status: str, journal_exit_code: int | None, slos_held: bool)
 
 def build_summary(run_dir: str | Path) -> dict[str, Any]:
     """The summary of a run directory (not written; see `write_summary`)."""
-    return summarize(load_run(run_dir))
+    with load_run(run_dir) as run:
+        return summarize(run)
+
+
+def slices(run: Run) -> list[Slice]:
+    """Every slice of records the summary reads, so that their percentiles are found in one go."""
+    phases = [s for p in run.phases for s in (phase_operations(p.name), Slice("attempt", (p.name,)))]
+    rows = [s for scope in breakdown_tables.SCOPES for part in breakdown_tables.slices(run.stats, scope) for s in part]
+    totals = [Slice("operation", journeys=False), Slice("operation"), Slice("attempt")]
+    return phases + rows + totals + slo.slices(run)
 
 
 def summarize(run: Run) -> dict[str, Any]:
     journal, scenario = run.journal, run.scenario
+    run.stats.prepare(slices(run))
     recoveries = fault_recoveries(run)
     slos = evaluate_slos(run, recoveries)
     started, ended = journal.get("started_at"), journal.get("ended_at")
@@ -98,7 +110,8 @@ def summarize(run: Run) -> dict[str, Any]:
         "phases": {p.name: _phase(run, p, reference) for p in run.phases},
         "faults": [_fault(f, recoveries[f.id], counters) for f in run.faults],
         "proxy_counters": {"measured": counters is not None, "file": PROXY_METRICS_FILE},
-        "open_loop": metrics.has_open_loop(run.operations),
+        "open_loop": metrics.has_open_loop(run.stats.tally(Slice("operation"))),
+        "latency_percentiles": _precision(run),
         "slos": [s.as_dict() for s in slos],
         "error_budgets": error_budgets(run),
         "breakdown": breakdown(run),
@@ -141,9 +154,8 @@ def json_safe(value: Any) -> Any:
 
 
 def _phase(run: Run, phase: PhaseWindow, reference: str | None) -> dict[str, Any]:
-    step_ops = run.step_operations
-    ops = step_ops[step_ops["phase"] == phase.name]
-    att = run.attempts[run.attempts["phase"] == phase.name]
+    ops = run.stats.tally(phase_operations(phase.name))
+    att = run.stats.tally(Slice("attempt", (phase.name,)))
     faults = [f.spec | {"label": f.label, "id": f.id} for f in run.faults if f.phase == phase.name]
     if not faults:  # the run never got to apply them: show what the scenario planned
         faults = [dict(spec) for spec in phase.faults]
@@ -153,8 +165,8 @@ def _phase(run: Run, phase: PhaseWindow, reference: str | None) -> dict[str, Any
         "duration_s": phase.duration_s,
         "planned_duration_s": phase.planned_duration_s,
         "faults": faults,
-        "operations": len(ops),
-        "attempts": len(att),
+        "operations": ops.count,
+        "attempts": att.count,
         "availability": {
             "attempt": metrics.availability(att),
             "attempt_interval": metrics.availability_interval(att),
@@ -178,7 +190,9 @@ def _phase(run: Run, phase: PhaseWindow, reference: str | None) -> dict[str, Any
         "unauthorized_accepted": metrics.unauthorized_accepted(att),
         "vs_baseline": None
         if reference is None or reference == phase.name
-        else compare_with_baseline(step_ops[step_ops["phase"] == reference], ops),
+        else compare_with_baseline(
+            run.stats.sampled(phase_operations(reference)), run.stats.sampled(phase_operations(phase.name))
+        ),
     }
 
 
@@ -222,18 +236,29 @@ def configured_rate(spec: dict[str, Any]) -> float:
 
 
 def _totals(run: Run) -> dict[str, Any]:
-    ops = run.step_operations
+    ops = run.stats.tally(Slice("operation", journeys=False))
+    attempts = run.stats.tally(Slice("attempt"))
     return {
-        "operations": len(ops),
-        "journeys": len(run.operations) - len(ops),
-        "attempts": len(run.attempts),
-        "unauthorized_accepted": metrics.unauthorized_accepted(run.attempts),
+        "operations": ops.count,
+        "journeys": run.stats.tally(Slice("operation")).count - ops.count,
+        "attempts": attempts.count,
+        "unauthorized_accepted": metrics.unauthorized_accepted(attempts),
         "availability": {
-            "attempt": metrics.availability(run.attempts),
+            "attempt": metrics.availability(attempts),
             "operation": metrics.availability(ops),
         },
         "latency_ms": metrics.latency_percentiles(ops),
         "attempts_per_operation": metrics.attempts_per_operation(ops),
+    }
+
+
+def _precision(run: Run) -> dict[str, Any]:
+    """How the latency percentiles were found: exact up to a group size, from the histogram past it."""
+    sketched = sorted({part.describe() for part in run.stats.sketched})
+    return {
+        "exact_max_samples": quantiles.EXACT_MAX_SAMPLES,
+        "sketch_relative_error": quantiles.SKETCH_RELATIVE_ERROR,
+        "sketched": sketched,
     }
 
 
@@ -244,6 +269,12 @@ def _notes(run: Run) -> list[str]:
         notes.append(f"the run did not finish (status {status}); the numbers cover only what was recorded")
     if not run.has_records:
         notes.append("no records: the run ended before any request was recorded")
+    if run.stats.sketched:
+        notes.append(
+            f"latency percentiles of groups of more than {quantiles.EXACT_MAX_SAMPLES:,} samples come from a "
+            f"log-bucket histogram and are within {quantiles.SKETCH_RELATIVE_ERROR:.2%} of the exact value: "
+            + "; ".join(sorted({part.describe() for part in run.stats.sketched}))
+        )
     unrun = [p.name for p in run.phases if p.start is None]
     if unrun:
         notes.append(f"phases never started: {', '.join(unrun)}")

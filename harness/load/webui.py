@@ -100,8 +100,9 @@ def register(
             return Response("No test has run yet.\n", status=404, mimetype="text/plain")
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:  # Parquet is compressed already
-            for path in sorted((run_dir / "records").glob("*.parquet")):
-                zf.write(path, f"records/{path.name}")
+            records = run_dir / "records"  # shards, or the compacted files and their manifest
+            for path in sorted(p for p in records.rglob("*") if p.is_file() and not p.name.startswith(".")):
+                zf.write(path, f"records/{path.relative_to(records).as_posix()}")
         buffer.seek(0)
         name = f"{run_dir.name}-records.zip"
         return send_file(buffer, mimetype="application/zip", as_attachment=True, download_name=name)

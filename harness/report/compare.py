@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from matplotlib.figure import Figure
 
 from harness.analysis import metrics
+from harness.analysis.aggregate import Slice
 from harness.analysis.configuration import flatten
 from harness.analysis.frames import Run, load_run
+from harness.analysis.metrics import Tally
+from harness.analysis.recovery import phase_operations
 from harness.analysis.statistics import availability_difference, latency_shift
 from harness.analysis.summary import dumps, json_safe, summarize
 from harness.errors import InputError
@@ -61,13 +63,20 @@ def default_out_dir(run_dirs: Sequence[str | Path]) -> Path:
 def compare_runs(run_dirs: Sequence[str | Path], out_dir: str | Path | None = None) -> CompareResult:
     if len(run_dirs) < 2:
         raise InputError("compare needs at least two run directories")
-    runs = [load_run(d) for d in run_dirs]
-    summaries = [summarize(r) for r in runs]
-    out = Path(out_dir) if out_dir is not None else default_out_dir(run_dirs)
-    out.mkdir(parents=True, exist_ok=True)
-    data = json_safe(comparison(runs, summaries))
+    runs: list[Run] = []
+    try:
+        for run_dir in run_dirs:
+            runs.append(load_run(run_dir))
+        summaries = [summarize(r) for r in runs]
+        out = Path(out_dir) if out_dir is not None else default_out_dir(run_dirs)
+        out.mkdir(parents=True, exist_ok=True)
+        data = json_safe(comparison(runs, summaries))
+        overlays = overlay_figures(runs)
+    finally:
+        for run in runs:
+            run.close()
     (out / COMPARE_JSON).write_text(dumps(data), encoding="utf-8")
-    paths = save_figures(overlay_figures(runs), out)
+    paths = save_figures(overlays, out)
     figures = {name: path.read_bytes() for name, path in paths.items()}
     html = out / COMPARE_HTML
     html.write_text(render_compare(data, figures), encoding="utf-8")
@@ -153,9 +162,8 @@ def warnings(summaries: Sequence[dict[str, Any]]) -> list[str]:
     return out
 
 
-def _ops(run: Run, phase: str) -> Any:
-    ops = run.step_operations
-    return ops[ops["phase"] == phase]
+def _ops(run: Run, phase: str) -> Tally:
+    return run.stats.sampled(phase_operations(phase))
 
 
 # --- figures -------------------------------------------------------------------------------------------
@@ -170,15 +178,13 @@ def overlay_figures(runs: Sequence[Run]) -> dict[str, Figure]:
     cdf, ax_c = _fig()
     for i, run in enumerate(runs):
         colour, label = RUN_COLOURS[i % len(RUN_COLOURS)], run.run_dir.name
-        ops = run.step_operations
-        p95 = gapped(metrics.latency_series(ops, run.t0, ("p95",)))
+        per_second = run.operations_per_second
+        p95 = gapped(metrics.latency_series(per_second, ("p95",)))
         plot_series(ax_l, p95["p95"], color=colour, label=label, linewidth=1.2)
-        plot_series(ax_a, gapped(metrics.availability_series(ops, run.t0)), color=colour, label=label, linewidth=1.2)
-        values = ops["latency_ms"].to_numpy(dtype=float)
-        values = values[np.isfinite(values) & (values > 0)]
-        if values.size:
-            probabilities = np.linspace(0, 1, 400)
-            ax_c.plot(np.quantile(values, probabilities), probabilities, color=colour, label=label)
+        plot_series(ax_a, gapped(metrics.availability_series(per_second)), color=colour, label=label, linewidth=1.2)
+        x, y = run.stats.histogram(Slice("operation", journeys=False)).cdf()
+        if x.size:
+            ax_c.plot(x, y, color=colour, label=label, drawstyle="steps-post")
     ax_l.set_title("Operation latency p95 per second, runs overlaid", loc="left")
     ax_l.set_ylabel("latency p95 (ms)")
     ax_l.set_yscale("log")

@@ -26,23 +26,24 @@ def write_csv(run: Run, summary: dict[str, Any], run_dir: Path) -> tuple[Path, P
 
 def per_second(run: Run) -> pd.DataFrame:
     """Every second from the test start to the last record: counts (0 where nothing happened) and the
-    per-second metrics (empty where a second has no record to measure)."""
-    ops, att, t0 = run.step_operations, run.attempts, run.t0
+    per-second metrics (empty where a second has no record to measure), from the run's per-second tables
+    (the figures' own)."""
+    ops, att, t0 = run.operations_per_second, run.attempts_per_second, run.t0
     length = max(0, math.ceil(run.data_end - t0)) if run.has_records else 0
     seconds = pd.RangeIndex(length, name="second")
-    latency = metrics.latency_series(ops, t0, ("p50", "p95", "p99"))
+    latency = metrics.latency_series(ops, ("p50", "p95", "p99"))
     table = pd.DataFrame(index=seconds)
     table["time_utc"] = pd.to_datetime(t0 + seconds.to_numpy(dtype=float), unit="s", utc=True).strftime(
         "%Y-%m-%dT%H:%M:%SZ"
     )
     table["phase"] = [_phase_at(run, t0 + s) for s in seconds]
-    table["operations"] = metrics.count_series(ops, t0, length).reindex(seconds, fill_value=0)
-    table["attempts"] = metrics.count_series(att, t0, length).reindex(seconds, fill_value=0)
-    table["availability_operation"] = metrics.availability_series(ops, t0).reindex(seconds)
-    table["availability_attempt"] = metrics.availability_series(att, t0).reindex(seconds)
+    table["operations"] = metrics.count_series(ops, length).reindex(seconds, fill_value=0)
+    table["attempts"] = metrics.count_series(att, length).reindex(seconds, fill_value=0)
+    table["availability_operation"] = metrics.availability_series(ops).reindex(seconds)
+    table["availability_attempt"] = metrics.availability_series(att).reindex(seconds)
     for name in ("p50", "p95", "p99"):
         table[f"latency_{name}_ms"] = latency[name].reindex(seconds) if name in latency else float("nan")
-    table["attempts_per_operation"] = metrics.attempts_per_operation_series(ops, t0).reindex(seconds)
+    table["attempts_per_operation"] = metrics.attempts_per_operation_series(ops).reindex(seconds)
     return table.reset_index()
 
 

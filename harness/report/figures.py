@@ -1,4 +1,5 @@
-"""The report's figures: pure functions from record frames to matplotlib Figures, and a saver for PNGs.
+"""The report's figures: pure functions from small frames (per-second tables, CDF points) to matplotlib
+Figures, and a saver for PNGs.
 
 Every time axis is seconds since the test start, with the phase boundaries marked and named and each
 fault window shaded in its type's colour and labelled. Fit for publishing: legends sit outside the plot
@@ -6,7 +7,9 @@ area, a per-second line is broken where a second has no record (never drawn acro
 alone between gaps is a dot), and a panel is drawn only for data that makes a line. Figures are built
 as bare `matplotlib.figure.Figure` objects, never through pyplot: no global figure registry (nothing to
 leak, nothing to close), no GUI backend chosen, and so no side effect on whoever imports this module (a
-notebook keeps its backend). The series come from `harness.analysis.metrics`, where every metric is defined.
+notebook keeps its backend). The series come from `harness.analysis.metrics`, where every metric is defined,
+over the per-second tables and histograms `harness.analysis.aggregate` reduces a run's records to
+(`harness.report.figure_data`).
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,7 +26,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from harness.analysis import metrics
-from harness.analysis.frames import Run
+from harness.report.figure_data import MAX_STEP_PANELS, FaultMark, FigureData, PhaseMark, Timeline
+
+if TYPE_CHECKING:  # the drawing process never imports the analysis (DuckDB, the scenario models)
+    from harness.analysis.frames import Run
+
+__all__ = ["DPI", "SIZE_IN", "FaultMark", "FigureData", "PhaseMark", "Timeline", "figures_of", "save_figures"]
 
 FIGURE_DIR = "figures"
 SIZE_IN = (10.0, 4.2)
@@ -47,46 +55,8 @@ OUTCOME_COLOURS = {
     "protocol_error": "#8c8c8c",
     "security_violation": "#000000",
 }
-MAX_STEP_PANELS = 6
 MIN_PANEL_WINDOWS = 2  # a step with records in fewer seconds than this gets no panel of its own (one dot)
-CDF_POINTS = 400
 LEGEND_OUTSIDE = {"loc": "upper left", "bbox_to_anchor": (1.005, 1.0), "fontsize": 8, "frameon": False}
-
-
-@dataclass(frozen=True)
-class PhaseMark:
-    name: str
-    start_s: float
-    end_s: float
-
-
-@dataclass(frozen=True)
-class FaultMark:
-    id: str
-    type: str
-    label: str
-    start_s: float
-    end_s: float
-
-
-@dataclass(frozen=True)
-class Timeline:
-    """What every time-axis figure marks, in seconds since the test start `t0`."""
-
-    t0: float
-    end_s: float
-    phases: tuple[PhaseMark, ...] = ()
-    faults: tuple[FaultMark, ...] = ()
-
-    @classmethod
-    def of(cls, run: Run) -> Timeline:
-        t0 = run.t0
-        phases = tuple(
-            PhaseMark(p.name, p.start - t0, p.end - t0) for p in run.phases if p.start is not None and p.end is not None
-        )
-        faults = tuple(FaultMark(f.id, f.type, f.label, f.start - t0, f.end - t0) for f in run.faults)
-        ends = [run.data_end - t0, *(p.end_s for p in phases)]
-        return cls(t0, max(ends), phases, faults)
 
 
 def phase_colour(index: int) -> str:
@@ -107,91 +77,91 @@ def fault_colour(fault_type: str) -> str:
 
 
 def latency_figure(operations: pd.DataFrame, timeline: Timeline) -> Figure:
-    """Operation latency p50/p95/p99 per second."""
+    """Operation latency p50/p95/p99 per second (`operations`: their per-second table)."""
     fig, ax = _figure()
-    series = gapped(metrics.latency_series(operations, timeline.t0, ("p50", "p95", "p99")))
+    series = gapped(metrics.latency_series(operations, ("p50", "p95", "p99")))
     for name in series.columns:
         plot_series(ax, series[name], label=name, color=SERIES_COLOURS[name], linewidth=1.2)
-    ax.set_title("Operation latency per second (end to end, retries and backoff included)", loc="left")
+    ax.set_title("Operation latency per second (end to end, retries and backoff included)", loc="left", y=1.0)
     ax.set_ylabel("latency (ms)")
     if _wants_log(series):
         ax.set_yscale("log")
     else:
         ax.set_ylim(bottom=0)
     _finish(ax, timeline, empty=series.empty)
-    return fig
+    return _layout(fig)
 
 
 def availability_figure(attempts: pd.DataFrame, operations: pd.DataFrame, timeline: Timeline) -> Figure:
     """Availability per second at attempt and at operation scope."""
     fig, ax = _figure()
     for frame, name, colour in ((attempts, "attempt", "#ff7f0e"), (operations, "operation", "#1f77b4")):
-        series = gapped(metrics.availability_series(frame, timeline.t0))
+        series = gapped(metrics.availability_series(frame))
         plot_series(ax, series, label=f"{name} scope", color=colour, linewidth=1.2)
-    ax.set_title("Availability per second: share of ok attempts and of ok operations (after retries)", loc="left")
+    ax.set_title("Availability per second: share of ok attempts and of ok operations (after retries)", loc="left",
+                 y=1.0)  # fmt: skip
     ax.set_ylabel("availability (ok / total)")
     ax.set_ylim(-0.02, 1.08)
     _finish(ax, timeline, empty=attempts.empty and operations.empty)
-    return fig
+    return _layout(fig)
 
 
 def throughput_figure(operations: pd.DataFrame, timeline: Timeline) -> Figure:
     """Operations per second, and attempts per operation (retry amplification) below it."""
-    fig = Figure(figsize=(SIZE_IN[0], SIZE_IN[1] * 1.5), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(SIZE_IN[0], SIZE_IN[1] * 1.5), dpi=DPI, )
     top, bottom = fig.subplots(2, 1, sharex=True)
     length = math.ceil(timeline.end_s) if not operations.empty else 0
-    rate = metrics.throughput_series(operations, timeline.t0, length)
+    rate = metrics.throughput_series(operations, length)
     top.plot(rate.index + 0.5, rate, color="#1f77b4", linewidth=1.2, label="operations started")
-    top.set_title("Throughput and retry amplification per second", loc="left")
+    top.set_title("Throughput and retry amplification per second", loc="left", y=1.0)
     top.set_ylabel("throughput (operations/s)")
     top.set_ylim(bottom=0)
-    amplification = gapped(metrics.attempts_per_operation_series(operations, timeline.t0))
+    amplification = gapped(metrics.attempts_per_operation_series(operations))
     plot_series(bottom, amplification, color="#d62728", linewidth=1.2, label="attempts/op")
     bottom.set_ylabel("attempts per operation")
     bottom.set_ylim(bottom=0.9 if amplification.dropna().empty else min(0.9, float(amplification.min()) - 0.1))
     _finish(top, timeline, empty=operations.empty, xlabel=False)
     _finish(bottom, timeline, empty=operations.empty, phase_names=False)
-    return fig
+    return _layout(fig, hspace_in=0.15)
 
 
-def step_latency_figure(operations: pd.DataFrame, timeline: Timeline) -> Figure:
-    """One panel per step (the busiest MAX_STEP_PANELS with records in MIN_PANEL_WINDOWS seconds or more):
-    operation latency p50/p95/p99 per second. Steps left out are named below the panels."""
-    candidates = _busiest(operations, "step", MAX_STEP_PANELS + 4)
-    seconds = {s: metrics.window_index(operations.loc[operations["step"] == s, "ts"], timeline.t0) for s in candidates}
-    steps = [s for s in candidates if len(set(seconds[s].tolist())) >= MIN_PANEL_WINDOWS][:MAX_STEP_PANELS]
-    left_out = [s for s in candidates if s not in steps]
-    rows = max(len(steps), 1)
-    fig = Figure(figsize=(SIZE_IN[0], 1.0 + 2.2 * rows), dpi=DPI, layout="constrained")
+def step_latency_figure(steps: Mapping[str, pd.DataFrame], timeline: Timeline) -> Figure:
+    """One panel per step (the busiest MAX_STEP_PANELS with latencies in MIN_PANEL_WINDOWS seconds or more, of
+    the candidates `steps` holds): operation latency p50/p95/p99 per second. Steps left out are named below
+    the panels."""
+    tables = {step: metrics.latency_series(table) for step, table in steps.items()}
+    names = [s for s in tables if len(tables[s]) >= MIN_PANEL_WINDOWS][:MAX_STEP_PANELS]
+    left_out = [s for s in tables if s not in names]
+    rows = max(len(names), 1)
+    fig = Figure(figsize=(SIZE_IN[0], 1.0 + 2.2 * rows + (0.3 if left_out else 0.0)), dpi=DPI)
     axes = fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
     fig.suptitle("Operation latency per second, per step (end to end, retries and backoff included)")
     if left_out:
         fig.supxlabel(f"not drawn (records in fewer than {MIN_PANEL_WINDOWS} seconds, or past the "
                       f"{MAX_STEP_PANELS} busiest steps): {', '.join(left_out)}", fontsize=8, color="0.4")  # fmt: skip
     for i, ax in enumerate(axes):
-        step = steps[i] if steps else None
-        frame = operations[operations["step"] == step] if step is not None else operations.iloc[:0]
-        series = gapped(metrics.latency_series(frame, timeline.t0, ("p50", "p95", "p99")))
+        step = names[i] if names else None
+        series = gapped(tables[step] if step is not None else metrics.latency_series(pd.DataFrame()))
         for name in series.columns:
             plot_series(ax, series[name], label=name, color=SERIES_COLOURS[name], linewidth=1.1)
-        ax.set_title(f"step: {step}" if step is not None else "no step recorded", fontsize=10, loc="left")
+        ax.set_title(f"step: {step}" if step is not None else "no step recorded", fontsize=10, loc="left", y=1.0)
         ax.set_ylabel("latency (ms)")
         if _wants_log(series):
             ax.set_yscale("log")
         else:
             ax.set_ylim(bottom=0)
-        _finish(ax, timeline, empty=frame.empty, xlabel=i == rows - 1, phase_names=i == 0)
-    return fig
+        _finish(ax, timeline, empty=series.empty, xlabel=i == rows - 1, phase_names=i == 0)
+    return _layout(fig, top_in=0.75, hspace_in=0.4, bottom_in=0.85 if left_out else 0.55)
 
 
 def outcome_mix_figure(attempts: pd.DataFrame, operations: pd.DataFrame, timeline: Timeline) -> Figure:
     """Outcomes per second as stacked areas, attempts above and operations below."""
-    fig = Figure(figsize=(SIZE_IN[0], SIZE_IN[1] * 1.5), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(SIZE_IN[0], SIZE_IN[1] * 1.5), dpi=DPI, )
     top, bottom = fig.subplots(2, 1, sharex=True)
     fig.suptitle("Outcome mix per second: what the clients saw (attempts) and what users got (operations)")
     length = math.ceil(timeline.end_s)
     for ax, frame, name in ((top, attempts, "attempts"), (bottom, operations, "operations")):
-        table = metrics.outcome_series(frame, timeline.t0, length)
+        table = metrics.outcome_series(frame, length)
         if not table.empty:
             ax.stackplot(
                 table.index + 0.5,
@@ -203,39 +173,37 @@ def outcome_mix_figure(attempts: pd.DataFrame, operations: pd.DataFrame, timelin
         ax.set_ylabel(f"{name} per second")
         ax.set_ylim(bottom=0)
         _finish(ax, timeline, empty=frame.empty, xlabel=ax is bottom, phase_names=ax is top)
-    return fig
+    return _layout(fig, top_in=0.5, hspace_in=0.15)
 
 
-def latency_cdf_figure(operations: pd.DataFrame, phase_names: tuple[str, ...]) -> Figure:
-    """Distribution of operation latency per phase: empirical CDF on a log latency axis, from raw
-    samples (drawn at CDF_POINTS quantiles, so a million samples cost no more to draw than a thousand)."""
+def latency_cdf_figure(cdfs: Mapping[str, tuple[np.ndarray, np.ndarray]], phase_names: tuple[str, ...]) -> Figure:
+    """Distribution of operation latency per phase: the exact share of operations at or below each bucket
+    edge of the latency histogram (128 a power of two), on a log latency axis."""
     fig, ax = _figure()
-    probabilities = np.linspace(0.0, 1.0, CDF_POINTS)
     drawn = False
     for i, name in enumerate(phase_names):
-        values = operations.loc[operations["phase"] == name, "latency_ms"].to_numpy(dtype=float)
-        values = values[np.isfinite(values) & (values > 0)]
-        if not values.size:
+        if name not in cdfs:
             continue
-        ax.plot(np.quantile(values, probabilities), probabilities, color=phase_colour(i), label=name, linewidth=1.4)
+        x, y = cdfs[name]
+        ax.plot(x, y, color=phase_colour(i), label=name, linewidth=1.4, drawstyle="steps-post")
         drawn = True
-    ax.set_title("Operation latency distribution per phase (empirical CDF)", loc="left")
+    ax.set_title("Operation latency distribution per phase (empirical CDF)", loc="left", y=1.0)
     ax.set_xlabel("latency (ms, log scale)")
     ax.set_ylabel("share of operations at or below")
     ax.set_ylim(0, 1.01)
     if drawn:
         ax.set_xscale("log")
-        ax.legend(**LEGEND_OUTSIDE)
+        ax.legend(**LEGEND_OUTSIDE).set_gid(_OUTSIDE)
     else:
         ax.text(0.5, 0.5, "no data recorded", transform=ax.transAxes, ha="center", va="center", color="grey")
     ax.grid(True, alpha=0.3, which="both")
-    return fig
+    return _layout(fig)
 
 
 def fault_timeline_figure(timeline: Timeline) -> Figure:
     """A strip: the phases as coloured bands on the top row, each fault as a bar on its own row."""
     rows = len(timeline.faults) + 1
-    fig = Figure(figsize=(SIZE_IN[0], 0.9 + 0.45 * rows), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(SIZE_IN[0], 0.9 + 0.45 * rows), dpi=DPI, )
     ax = fig.add_subplot()
     for i, phase in enumerate(timeline.phases):
         ax.broken_barh([(phase.start_s, phase.end_s - phase.start_s)], (rows - 1 - 0.4, 0.8),
@@ -247,26 +215,28 @@ def fault_timeline_figure(timeline: Timeline) -> Figure:
                        facecolors=fault_colour(fault.type), gid=f"fault-bar:{fault.id}")  # fmt: skip
     ax.set_yticks(range(rows), [f.label for f in reversed(timeline.faults)] + ["phases"], fontsize=8)
     ax.set_ylim(-0.6, rows - 0.4)
-    ax.set_title("Fault timeline: phases and when each fault was in effect", loc="left")
+    ax.set_title("Fault timeline: phases and when each fault was in effect", loc="left", y=1.0)
     mark_timeline(ax, timeline, phase_names=False, fault_labels=False)
     ax.set_xlim(0, max(timeline.end_s, 1.0))
     ax.set_xlabel("time since test start (s)")
     ax.grid(True, axis="x", alpha=0.3)
-    return fig
+    labels = [f.label for f in timeline.faults] + ["phases"]
+    return _layout(fig, left_in=0.35 + _TEXT_IN_PER_CHAR * max(len(label) for label in labels), bottom_in=0.5)
 
 
-def figures_of(run: Run) -> dict[str, Figure]:
+def figures_of(data: FigureData | Run) -> dict[str, Figure]:
     """Every figure of the report, by file stem, in report order."""
-    timeline = Timeline.of(run)
-    ops = run.step_operations
+    if not isinstance(data, FigureData):
+        data = FigureData.of(data)
+    timeline = data.timeline
     return {
         "timeline": fault_timeline_figure(timeline),
-        "latency": latency_figure(ops, timeline),
-        "latency_by_step": step_latency_figure(run.operations, timeline),
-        "availability": availability_figure(run.attempts, ops, timeline),
-        "throughput": throughput_figure(ops, timeline),
-        "outcomes": outcome_mix_figure(run.attempts, ops, timeline),
-        "latency_cdf": latency_cdf_figure(ops, tuple(p.name for p in run.phases)),
+        "latency": latency_figure(data.operations, timeline),
+        "latency_by_step": step_latency_figure(data.steps, timeline),
+        "availability": availability_figure(data.attempts, data.operations, timeline),
+        "throughput": throughput_figure(data.operations, timeline),
+        "outcomes": outcome_mix_figure(data.attempts, data.operations, timeline),
+        "latency_cdf": latency_cdf_figure(data.cdfs, data.phase_names),
     }
 
 
@@ -286,8 +256,31 @@ def save_figures(figures: Mapping[str, Figure], run_dir: str | Path) -> dict[str
 # --- shared decoration -----------------------------------------------------------------------------
 
 
+# Approximate width of a character at the 8-point legend and tick font, and of a legend's handle and padding.
+_TEXT_IN_PER_CHAR = 0.062
+_LEGEND_HANDLE_IN = 0.55
+_OUTSIDE = "legend:outside"
+
+
+def _layout(
+    fig: Figure, *, left_in: float = 0.8, top_in: float = 0.4, bottom_in: float = 0.55, hspace_in: float = 0.0
+) -> Figure:
+    """Fixed margins in inches, the right one wide enough for the legends placed outside the axes. Matplotlib's
+    constrained layout would find them itself, but it costs a second full layout pass per figure, as much as
+    drawing it: the report's figures are regular enough to place by hand."""
+    width, height = fig.get_size_inches()
+    legends = [ax.get_legend() for ax in fig.axes]
+    labels = [t.get_text() for lg in legends if lg is not None and lg.get_gid() == _OUTSIDE for t in lg.get_texts()]
+    right_in = 0.3 + (_LEGEND_HANDLE_IN + _TEXT_IN_PER_CHAR * max(len(t) for t in labels) if labels else 0.0)
+    rows = max(len(fig.axes), 1)
+    axes_in = (height - top_in - bottom_in - hspace_in * (rows - 1)) / rows
+    fig.subplots_adjust(left=left_in / width, right=1 - right_in / width, top=1 - top_in / height,
+                        bottom=bottom_in / height, hspace=hspace_in / max(axes_in, 0.1))  # fmt: skip
+    return fig
+
+
 def _figure() -> tuple[Figure, Axes]:
-    fig = Figure(figsize=SIZE_IN, dpi=DPI, layout="constrained")
+    fig = Figure(figsize=SIZE_IN, dpi=DPI, )
     return fig, fig.add_subplot()
 
 
@@ -302,7 +295,7 @@ def _finish(ax: Axes, timeline: Timeline, *, empty: bool, xlabel: bool = True, p
     handles, _ = ax.get_legend_handles_labels()
     if handles:
         # Outside the axes, right: nothing of the data or of the phase names is hidden under it.
-        ax.legend(**LEGEND_OUTSIDE)
+        ax.legend(**LEGEND_OUTSIDE).set_gid(_OUTSIDE)
 
 
 def mark_timeline(ax: Axes, timeline: Timeline, *, phase_names: bool = True, fault_labels: bool = True) -> None:
@@ -343,13 +336,6 @@ def plot_series(ax: Axes, series: pd.Series, **style: object) -> None:
     dots = list(np.flatnonzero(alone))
     marks = {"marker": "o", "markersize": 2.5, "markevery": dots} if dots else {}
     ax.plot(series.index + 0.5, y, **marks, **style)  # type: ignore[arg-type]
-
-
-def _busiest(frame: pd.DataFrame, column: str, limit: int) -> list[str]:
-    if frame.empty:
-        return []
-    counts = frame[column].value_counts()
-    return sorted(str(v) for v in counts[counts > 0].index[:limit])
 
 
 def _wants_log(series: pd.DataFrame) -> bool:

@@ -131,7 +131,10 @@ for name, fig in figures_of(run).items():
 
 # %% [markdown]
 # ## Your own question
-# `run.operations` and `run.attempts` are the raw records as pandas frames, e.g. the slowest operations:
+# The records stay on disk (a day-long soak holds about 100 million); `run.records.frame(sql)` asks them a
+# question in SQL over the views `operations` and `attempts` and gives the answer as a pandas frame, e.g.
+# the slowest operations:
 
 # %%
-run.operations.nlargest(5, "latency_ms")
+run.records.frame("SELECT ts, flow, step, outcome, latency_ms, attempts FROM operations "
+                  "ORDER BY latency_ms DESC LIMIT 5")  # fmt: skip

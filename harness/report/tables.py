@@ -89,13 +89,16 @@ def _vs_baseline(summary: Mapping[str, Any], name: str, vs: Mapping[str, Any] | 
                      e(interval(avail.get("interval"), 4, True).strip()),
                      e(wording.method(avail.get("interval_method"))), e(p_value), e(avail.get("test"))])  # fmt: skip
     latency = vs.get("latency") or {}
+    # the latencies the test and the bootstraps drew on (all of a phase's, or its seeded sample of 200,000)
+    samples = latency.get("samples")
+    sampled = f" on {samples[0]:,} / {samples[1]:,} latencies" if samples else ""
     for q, d in (latency.get("percentile_differences_ms") or {}).items():
         shown = interval(d.get("interval"), 1, True).strip() or (d.get("interval_note") or "")
         rows.append([f"{e(q)} latency (ms)", e(signed(d.get("difference"), 1)), e(shown),
                      e(wording.method(d.get("interval_method"))), "", ""])  # fmt: skip
     if latency:
         rows.append(["latency shift (Cliff's delta)", e(signed(latency.get("cliffs_delta"), 3)), "", "",
-                     e(wording.p_value(latency.get("p_value"))), e(latency.get("test"))])  # fmt: skip
+                     e(wording.p_value(latency.get("p_value"))), e(f"{latency.get('test')}{sampled}")])  # fmt: skip
     head = [f"{name} minus {summary.get('baseline_phase')}", "difference", "95% interval", "interval method",
             "p-value", "test"]  # fmt: skip
     return table(head, rows, table_id=f"vs-baseline-{name}", numeric={1, 2, 4})

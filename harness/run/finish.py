@@ -1,7 +1,10 @@
 """The end of a run, after its rollback: scan for secrets, judge the SLOs, settle the journal and write the
 report, in an order that makes every file agree with the exit code from its first write.
 
-1. The journal already holds how the run ended (completed, aborted, interrupted, crashed).
+1. The journal already holds how the run ended (completed, aborted, interrupted, crashed). The load has
+   flushed and exited, so its shards are compacted into a few time-sorted files per kind
+   (`analysis.compact`, the same for a web UI test's own run directory); a compaction that fails leaves the
+   shards, which read the same, and is only reported.
 2. The secret scan runs over everything the report is made from (records, logs, journal, scenario); a leak
    makes the run crashed with exit 4 before anything is judged.
 3. The analysis judges the SLOs; `analysis.summary.outcome` turns status and verdict into the exit code
@@ -36,6 +39,7 @@ def finish(run_dir: Path, journal: Journal, secret_values: list[str], status: st
     """Judge and report a run whose journal was closed with `status`; `exit_code` is the run's own for an
     abnormal end (ignored for "completed": the SLOs decide). Returns what the process exits with."""
     journal.status, journal.exit_code = status, None if status == "completed" else exit_code
+    _compact(run_dir)
     leaks = scan_run_dir(run_dir, secret_values)
     if leaks:
         _leaked(journal, [str(leak) for leak in leaks])
@@ -59,6 +63,16 @@ def finish(run_dir: Path, journal: Journal, secret_values: list[str], status: st
         journal.write()
         result = build_report(run_dir)
     return Finished(result.exit_code, result)
+
+
+def _compact(run_dir: Path) -> None:
+    from harness.analysis.compact import compact
+
+    try:
+        compact(run_dir)
+    except Exception as exc:  # the shards stay, and every reader reads them as well
+        print(f"harness: the records were not compacted ({type(exc).__name__}: {exc}); the report reads the "
+              "shards", file=sys.stderr)  # fmt: skip
 
 
 def _leaked(journal: Journal, leaks: list[str]) -> None:

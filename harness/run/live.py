@@ -1,15 +1,19 @@
 """The live numbers of a running test, computed once for the console line, `--progress json`, the web UI's
 Resilience tab (`live.json` in the run directory) and the stop conditions.
 
-Everything here is the analysis package's own functions on the records written so far:
+Everything here is the analysis package's own functions on the records written so far, in bounded memory:
 - the "last N s" figures (request rate, availability of operations and attempts with their Wilson
-  intervals, p95) are `metrics` functions over the records of the last `window_s` seconds of data, and say
-  which window they cover;
-- the SLO states are `analysis.slo.evaluate_slos` over every record so far, phases and faults placed from
-  the journal as `harness report` places them: the number a live SLO shows is the number the report will
-  show for the same records (a state reads "pending" where the report needs more time, such as a recovery
-  whose window has not closed);
-- the per-second series of the charts are `metrics.*_series`, the report's figures' own.
+  intervals, p95) are `metrics` functions over the records of the last `window_s` seconds of data, the
+  only rows held in memory (`watch.LiveRecords`, a rolling horizon), and say which window they cover;
+- the SLO states are `analysis.slo.evaluate_slos` over every record so far, read where it lies: a run opened
+  on the shards written so far (`analysis.frames.open_run`, DuckDB scans, as `harness report` reads them),
+  phases and faults placed from the journal as the report places them: the number a live SLO shows is the
+  number the report will show for the same records (a state reads "pending" where the report needs more
+  time, such as a recovery whose window has not closed). A judgement scans the whole run so far, so it is
+  made again only after JUDGE_COST_FACTOR times as long as the last one took (on one DuckDB thread):
+  a long run's live SLOs cost at most a share of a core, and say when they were judged (`slos_at`);
+- the per-second series of the charts are `metrics.*_series` over `metrics.per_second` tables of the
+  horizon, the report's figures' own definitions.
 """
 
 from __future__ import annotations
@@ -17,15 +21,17 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from harness.analysis import metrics
-from harness.analysis.frames import fault_label, run_of, step_operations
+from harness.analysis.frames import Run, fault_label, open_run, step_operations
 from harness.analysis.recovery import fault_recoveries, recovery_window
 from harness.analysis.slo import evaluate_slos
+from harness.analysis.slo import slices as slo_slices
 from harness.analysis.summary import json_safe
 from harness.report import wording
 from harness.run.console import progress_line
@@ -36,6 +42,8 @@ LIVE_FILE = "live.json"
 WINDOW_S = 5.0
 SERIES_HORIZON_S = 15.0  # windows younger than this are recomputed at each tick (late shards land in them)
 STATES = {"pass": "holding", "fail": "violated", "no_data": "no data yet"}
+JUDGE_COST_FACTOR = 5.0  # the SLOs are judged again only after 5 times as long as the last judgement took
+JUDGE_THREADS = 1  # DuckDB threads for a judgement: the load generators have the other core
 
 
 class LiveView:
@@ -45,6 +53,7 @@ class LiveView:
         self._series: dict[int, dict[str, float | None]] = {}
         self.slos: list[dict[str, Any]] = []
         self.slos_at: float | None = None
+        self._next_judgement = 0.0  # time.monotonic() before which the last judgement stands
 
     def poll(self) -> int:
         return self.records.poll()
@@ -77,25 +86,29 @@ class LiveView:
     # --- the SLOs so far ----------------------------------------------------------------------------
 
     def judge_slos(self, journal: dict[str, Any], now: float) -> list[dict[str, Any]]:
-        """Every SLO over the records so far, with its live state."""
-        attempts, operations = self.records.everything("attempts"), self.records.everything("operations")
-        run = run_of(self.run_dir, self.scenario, journal, attempts, operations)
-        recoveries = fault_recoveries(run)
-        started = {p.name for p in run.phases if p.start is not None}
-        out = []
-        for result in evaluate_slos(run, recoveries):
-            row = result.as_dict()
-            state = STATES[result.verdict]
-            if result.phases is not None and not started & set(result.phases):
-                state = "waiting"
-            elif result.metric == "time_to_recover_s" and self._recovery_open(run, result.phases, now):
-                state = "pending"
-            row["state"] = state
-            out.append(row)
+        """Every SLO over the records so far, with its live state (the last judgement's while it stands)."""
+        if time.monotonic() < self._next_judgement:
+            return self.slos
+        began = time.monotonic()
+        with open_run(self.run_dir, self.scenario, journal, threads=JUDGE_THREADS) as run:
+            run.stats.prepare(slo_slices(run))
+            recoveries = fault_recoveries(run)
+            started = {p.name for p in run.phases if p.start is not None}
+            out = []
+            for result in evaluate_slos(run, recoveries):
+                row = result.as_dict()
+                state = STATES[result.verdict]
+                if result.phases is not None and not started & set(result.phases):
+                    state = "waiting"
+                elif result.metric == "time_to_recover_s" and self._recovery_open(run, result.phases, now):
+                    state = "pending"
+                row["state"] = state
+                out.append(row)
+        self._next_judgement = began + JUDGE_COST_FACTOR * (time.monotonic() - began)
         self.slos, self.slos_at = json_safe(out), now
         return self.slos
 
-    def _recovery_open(self, run: Any, phases: tuple[str, ...] | None, now: float) -> bool:
+    def _recovery_open(self, run: Run, phases: tuple[str, ...] | None, now: float) -> bool:
         """Whether a fault of these phases is still on, or its recovery window has not closed yet."""
         in_scope = [f for f in run.faults if phases is None or f.phase in phases]
         planned = [p for p in run.phases if (phases is None or p.name in phases) and p.faults]
@@ -113,14 +126,14 @@ class LiveView:
         newest = self.records.newest_ts
         if newest is not None and not ops.empty:
             oldest = math.floor(newest - SERIES_HORIZON_S - t0)
-            recent = ops[ops["ts"] >= t0 + oldest]
-            att = frames["attempts"][frames["attempts"]["ts"] >= t0 + oldest]
+            recent = metrics.per_second(ops[ops["ts"] >= t0 + oldest], t0)
+            att = metrics.per_second(frames["attempts"][frames["attempts"]["ts"] >= t0 + oldest], t0)
             table = pd.concat(
                 [
-                    metrics.availability_series(recent, t0).rename("availability_operation"),
-                    metrics.availability_series(att, t0).rename("availability_attempt"),
-                    metrics.latency_series(recent, t0, ["p95"])["p95"].rename("p95_ms"),
-                    metrics.attempts_per_operation_series(recent, t0),
+                    metrics.availability_series(recent).rename("availability_operation"),
+                    metrics.availability_series(att).rename("availability_attempt"),
+                    metrics.latency_series(recent, ["p95"])["p95"].rename("p95_ms"),
+                    metrics.attempts_per_operation_series(recent),
                 ],
                 axis=1,
             )

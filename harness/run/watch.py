@@ -1,12 +1,11 @@
 """Live view of a run for the orchestrator: the records of the last seconds, and the stop conditions
-judged on them; and every record so far, which the live SLO states are judged on (harness.run.live).
+judged on them (the live SLO states read every record so far where it lies: harness.run.live).
 
 The load processes close one Parquet shard per second; `LiveRecords.poll` reads only the shards it has
-not seen, keeps a rolling horizon for the windows, and appends the new rows to the history, consolidated
-only when asked for (every few seconds), so the cost per poll stays small however long the run. The
-metrics are the analysis package's own functions, on the same records: operation scope means step
-operations (whole-journey records left out), as in the report, so a stop condition and the report can
-never disagree on what "availability" means.
+not seen and keeps a rolling horizon, nothing older, so the cost per poll and the memory stay small
+however long the run. The metrics are the analysis package's own functions, on the same records:
+operation scope means step operations (whole-journey records left out), as in the report, so a stop
+condition and the report can never disagree on what "availability" means.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ class LiveRecords:
         self.records_dir, self.horizon_s = records_dir, horizon_s
         self._seen: set[str] = set()
         self.frames: dict[str, pd.DataFrame] = {kind: _empty(kind) for kind in COLUMNS}  # the horizon
-        self._history: dict[str, list[pd.DataFrame]] = {kind: [] for kind in COLUMNS}
         self.newest_ts: float | None = None
 
     def poll(self) -> int:
@@ -53,7 +51,6 @@ class LiveRecords:
                 newest = float(frame["ts"].max())
                 self.newest_ts = newest if self.newest_ts is None else max(self.newest_ts, newest)
                 self.frames[kind] = frame[frame["ts"] >= newest - self.horizon_s].reset_index(drop=True)
-                self._history[kind].extend(parts)
         return arrived
 
     def window(self, kind: str, since: float, until: float) -> pd.DataFrame:
@@ -61,16 +58,6 @@ class LiveRecords:
         frame = self.frames[kind]
         frame = frame[(frame["ts"] >= since) & (frame["ts"] <= until)]
         return step_operations(frame) if kind == "operations" else frame
-
-    def everything(self, kind: str) -> pd.DataFrame:
-        """Every record of `kind` so far, in ts order (operations with their journey records, as
-        `analysis.frames.load_run` reads them)."""
-        parts = self._history[kind]
-        if len(parts) != 1:
-            merged = pd.concat(parts, ignore_index=True) if parts else _empty(kind)
-            merged = merged.sort_values("ts", kind="stable", ignore_index=True)
-            self._history[kind] = [merged]
-        return self._history[kind][0]
 
 
 def _empty(kind: str) -> pd.DataFrame:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.analysis.summary import build_summary
+from harness.records import read_manifest, shard_paths
 from tests.helpers import free_port, harness_argv, wait_http_ok
 
 CHROMIUM = "/usr/bin/chromium"
@@ -194,6 +196,9 @@ def test_two_tests_in_the_web_ui_each_watched_live_and_reported_apart(ui_url) ->
         assert [f["phase"] for f in summary["faults"]] == [phase]  # only its own test's fault
         assert len(summary["phase_order"]) == 3 and all(p["operations"] > 0 for p in summary["phases"].values())
         assert (run / "report.html").exists() and (run / "junit.xml").exists()
+        for kind in ("attempts", "operations"):  # each test's records compacted at its end, in its own directory
+            assert read_manifest(run / "records", kind) is not None and not shard_paths(run / "records", kind)
+        assert build_summary(run) == summary  # `harness report` on the compacted test reads the same
     (session,) = [p for p in reports.iterdir() if p.name.endswith("-ui")]
     assert not (session / "journal.json").exists()  # the session's directory is not a run: not on the index
     terminal = log_path.read_text()

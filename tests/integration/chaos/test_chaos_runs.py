@@ -3,7 +3,6 @@ of the run remains afterwards (no namespace, veth or owner file). Network runs n
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import shutil
@@ -14,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+
+from harness.records import read_records
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios" / "chaos"
 pytestmark = pytest.mark.slow
@@ -33,8 +34,7 @@ def run(name: str, out: Path) -> tuple[int, Path, str]:
 
 
 def outcomes(run_dir: Path) -> pd.DataFrame:
-    files = glob.glob(str(run_dir / "records" / "**" / "*operations*.parquet"), recursive=True)
-    return pd.concat(pd.read_parquet(f) for f in files)
+    return read_records(run_dir / "records", "operations").to_pandas()  # compacted at the end of the run
 
 
 def journal(run_dir: Path) -> dict[str, Any]:

@@ -19,7 +19,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from harness.records import ShardWriter
+import pandas as pd
+
+from harness.analysis.aggregate import Aggregates
+from harness.analysis.frames import FaultWindow, PhaseWindow, Run
+from harness.analysis.scan import Records
+from harness.records import SCHEMAS, ShardWriter
+from harness.scenario import Scenario
 
 T0 = 1_764_300_000.0
 SCENARIO = Path(__file__).parent / "fixtures" / "synthetic-run.yaml"
@@ -146,3 +152,29 @@ def _operation(
         "node": "n1",
         "intended_ts": None,
     }
+
+
+def run_of(
+    root: Path,
+    scenario: Scenario,
+    operations: pd.DataFrame,
+    attempts: pd.DataFrame,
+    phases: tuple[PhaseWindow, ...],
+    faults: tuple[FaultWindow, ...],
+    t0: float,
+    data_end: float,
+) -> Run:
+    """A Run over records written from frames (missing columns are null), for tests that state rows by hand."""
+    records_dir = root / "records"
+    for kind, frame in (("operations", operations), ("attempts", attempts)):
+        writer = ShardWriter(records_dir, kind, "n1")
+        for row in frame.to_dict("records"):
+            writer.append(full_row(kind, row))
+        writer.flush()
+    records = Records(records_dir)
+    return Run(root, scenario, {}, records, Aggregates(records), phases, faults, t0, data_end)
+
+
+def full_row(kind: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A record row with every column of its kind (those not given are null), as ShardWriter wants it."""
+    return dict.fromkeys(SCHEMAS[kind].names) | row

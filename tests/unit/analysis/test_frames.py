@@ -3,8 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.analysis.frames import OPERATION_COLUMNS, fault_label, load_run
+from harness.analysis.frames import fault_label, load_run
 from harness.errors import InputError
+from harness.records import OPERATION_SCHEMA
 from tests.unit.analysis.synthetic import T0, journal, write_run
 
 
@@ -20,8 +21,7 @@ def rewrite_journal(run_dir: Path, **changes) -> None:
 
 def test_loads_records_phases_and_faults(run_dir):
     run = load_run(run_dir)
-    assert (len(run.operations), len(run.attempts)) == (300, 410)
-    assert run.operations["ts"].is_monotonic_increasing
+    assert (run.stats.count("operation"), run.stats.count("attempt")) == (300, 410)
     assert [(p.name, since_t0(p.start), since_t0(p.end)) for p in run.phases] == [
         ("baseline", 0.0, 10.0),
         ("brownout", 10.0, 20.0),
@@ -53,11 +53,12 @@ def test_an_unreadable_journal_is_bad_input(run_dir):
         load_run(run_dir)
 
 
-def test_a_run_without_records_gives_empty_frames(tmp_path):
+def test_a_run_without_records_reads_as_empty_records(tmp_path):
     run = load_run(write_run(tmp_path, records=False, status="crashed"))
-    assert run.attempts.empty and run.operations.empty
+    assert run.stats.count("attempt") == run.stats.count("operation") == 0
     assert not run.has_records
-    assert list(run.operations.columns) == list(OPERATION_COLUMNS)
+    found = run.records.frame("SELECT * FROM operations")
+    assert found.empty and list(found.columns)[: len(OPERATION_SCHEMA)] == OPERATION_SCHEMA.names
 
 
 def test_fault_times_fall_back_to_asked_times_then_to_the_phase_end(run_dir):

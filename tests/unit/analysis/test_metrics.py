@@ -109,13 +109,15 @@ def test_time_series_use_one_second_windows_from_t0():
         ts=[1000.1, 1000.9, 1001.0, 1003.5, 1003.99],
         attempts=[1, 3, 1, 1, 2],
     )
-    assert metrics.availability_series(f, t0).to_dict() == {0: 0.5, 1: 1.0, 3: 1.0}
-    assert metrics.count_series(f, t0, length=5).to_dict() == {0: 2, 1: 1, 2: 0, 3: 2, 4: 0}
-    assert metrics.throughput_series(f, t0).to_dict() == {0: 2.0, 1: 1.0, 3: 2.0}
-    assert metrics.attempts_per_operation_series(f, t0).to_dict() == {0: 2.0, 1: 1.0, 3: 1.5}
-    latency = metrics.latency_series(f, t0, ["p50", "max"])
-    assert latency.loc[0].tolist() == [20.0, 30.0]
-    assert latency.loc[3].tolist() == [8.0, 9.0]
+    table = metrics.per_second(f, t0)
+    assert metrics.availability_series(table).to_dict() == {0: 0.5, 1: 1.0, 3: 1.0}
+    assert metrics.count_series(table, length=5).to_dict() == {0: 2, 1: 1, 2: 0, 3: 2, 4: 0}
+    assert metrics.throughput_series(table).to_dict() == {0: 2.0, 1: 1.0, 3: 2.0}
+    assert metrics.attempts_per_operation_series(table).to_dict() == {0: 2.0, 1: 1.0, 3: 1.5}
+    assert metrics.outcome_series(table, length=4).to_dict("list") == {"ok": [1, 1, 0, 2], "http_5xx": [1, 0, 0, 0]}
+    latency = metrics.latency_series(table, ["p50", "p99"])
+    assert latency.loc[0].tolist() == [20.0, 29.8]
+    assert latency.loc[3].tolist() == [8.0, 8.98]
 
 
 # --- recovery ------------------------------------------------------------------------------------
@@ -150,7 +152,7 @@ def test_time_to_recover_on_a_step_function():
     ops = step_operations(bad_seconds=range(10, 22))
     baseline = Baseline.of(ops[ops["ts"] < T0 + 10])
     assert baseline is not None
-    health = metrics.window_health(ops, T0, baseline)
+    health = metrics.window_health(metrics.per_second(ops, T0), baseline)
     found = metrics.recovery(health, T0, start=T0 + 10, end=T0 + 20, horizon_end=T0 + 40)
     assert found.recovered is True
     assert found.time_to_recover_s == pytest.approx(2.0, abs=1.0)  # within one window
@@ -160,7 +162,7 @@ def test_time_to_recover_on_a_step_function():
 
 def test_detection_waits_for_the_first_window_out_of_tolerance():
     ops = step_operations(bad_seconds=range(13, 20))
-    health = metrics.window_health(ops, T0, Baseline(1.0, 20.0))
+    health = metrics.window_health(metrics.per_second(ops, T0), Baseline(1.0, 20.0))
     found = metrics.recovery(health, T0, start=T0 + 10.4, end=T0 + 20, horizon_end=T0 + 40)
     assert found.time_to_detect_s == pytest.approx(2.6)
     assert (found.time_to_recover_s, found.recovered) == (0.0, True)
@@ -169,7 +171,7 @@ def test_detection_waits_for_the_first_window_out_of_tolerance():
 def test_latency_alone_can_break_tolerance():
     ops = step_operations(bad_seconds=())
     ops.loc[(ops["ts"] >= T0 + 10) & (ops["ts"] < T0 + 25), "latency_ms"] = 500.0
-    health = metrics.window_health(ops, T0, Baseline(1.0, 20.0))
+    health = metrics.window_health(metrics.per_second(ops, T0), Baseline(1.0, 20.0))
     assert not health.loc[10:24, "healthy"].any()
     assert health.loc[25:, "healthy"].all()
     assert metrics.time_to_recover_s(health, T0, T0 + 20, T0 + 40) == (5.0, True)
@@ -177,7 +179,7 @@ def test_latency_alone_can_break_tolerance():
 
 def test_never_recovered_reports_the_time_to_the_end_of_the_data_and_false():
     ops = step_operations(bad_seconds=range(10, 40))
-    health = metrics.window_health(ops, T0, Baseline(1.0, 20.0))
+    health = metrics.window_health(metrics.per_second(ops, T0), Baseline(1.0, 20.0))
     ttr, recovered = metrics.time_to_recover_s(health, T0, T0 + 20, T0 + 39.9)
     assert ttr == pytest.approx(19.9)
     assert recovered is False
@@ -185,14 +187,14 @@ def test_never_recovered_reports_the_time_to_the_end_of_the_data_and_false():
 
 def test_nothing_observed_after_removal_is_not_a_recovery():
     ops = step_operations(bad_seconds=(), seconds=20)
-    health = metrics.window_health(ops, T0, Baseline(1.0, 20.0))
+    health = metrics.window_health(metrics.per_second(ops, T0), Baseline(1.0, 20.0))
     assert metrics.time_to_recover_s(health, T0, T0 + 20, T0 + 25) == (5.0, False)
 
 
 def test_windows_without_operations_are_skipped_not_judged():
     ops = step_operations(bad_seconds=range(10, 21))
     ops = ops[(ops["ts"] < T0 + 21) | (ops["ts"] >= T0 + 24)]  # silence in seconds 21..23
-    health = metrics.window_health(ops, T0, Baseline(1.0, 20.0))
+    health = metrics.window_health(metrics.per_second(ops, T0), Baseline(1.0, 20.0))
     assert metrics.time_to_recover_s(health, T0, T0 + 20, T0 + 40) == (4.0, True)
 
 
@@ -200,3 +202,19 @@ def test_no_baseline_means_no_recovery_numbers():
     found = metrics.recovery(None, T0, T0, T0 + 1, T0 + 2)
     assert (found.time_to_detect_s, found.time_to_recover_s, found.recovered) == (None, None, None)
     assert found.note == "no baseline operations to compare with"
+
+
+@pytest.mark.parametrize("n", [1, 7, 60, 300, 5000])
+def test_percentile_and_mean_intervals_are_those_of_the_in_memory_definitions(n) -> None:
+    from tests.reference.inmemory import metrics as reference
+
+    rng = np.random.default_rng(n)
+    frame = pd.DataFrame({"latency_ms": rng.lognormal(3, 1, n), "attempts": rng.integers(1, 4, n).astype(float)})
+    tally = metrics.Tally.of(frame)
+    for q in (50.0, 90.0, 95.0, 99.0, 99.9):
+        assert metrics.percentile_interval(tally, q) == reference.percentile_interval(frame, q), q
+    expected = reference.attempts_per_operation_interval(frame)
+    found = metrics.attempts_per_operation_interval(tally)
+    assert (found is None) == (expected is None)
+    if found is not None and expected is not None:
+        assert found == pytest.approx(expected, rel=1e-12)

@@ -28,7 +28,7 @@ phases:
 
     from harness.analysis.frames import phase_windows
 
-    other = replace(run, scenario=renamed, phases=phase_windows(renamed, {}, run.attempts, run.operations))
+    other = replace(run, scenario=renamed, phases=phase_windows(renamed, {}, run.stats.spans()))
     assert baseline_phase(other) == "steady"
 
 

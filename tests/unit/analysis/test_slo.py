@@ -9,11 +9,18 @@ from harness.analysis.slo import evaluate_slo
 from harness.errors import ScenarioError
 from harness.scenario import load_scenario_text
 from harness.scenario.model import Slo
+from tests.unit.analysis.synthetic import run_of
 
 T0 = 1000.0
 
 
-def make_run(slos_yaml: str, operations, attempts=None, faults=(), fault_in_brownout=True) -> Run:
+@pytest.fixture
+def make_run(tmp_path):
+    made = iter(range(1000))
+    return lambda *a, **k: _make_run(tmp_path / f"run{next(made)}", *a, **k)
+
+
+def _make_run(root: Path, slos_yaml: str, operations, attempts=None, faults=(), fault_in_brownout=True) -> Run:
     brownout_faults = "[{type: http_error, endpoint: token}]" if fault_in_brownout else "[]"
     scenario = load_scenario_text(
         f"""
@@ -30,7 +37,7 @@ slos: {slos_yaml}
         PhaseWindow("baseline", 10, (), T0, T0 + 10),
         PhaseWindow("brownout", 10, ({"type": "http_error"},) if fault_in_brownout else (), T0 + 10, T0 + 20),
     )
-    return Run(Path("."), scenario, {}, att, ops, phases, tuple(faults), T0, T0 + 20)
+    return run_of(root, scenario, ops, att, phases, tuple(faults), T0, T0 + 20)
 
 
 def fault(fid: str, phase: str) -> FaultWindow:
@@ -50,7 +57,7 @@ def only(run: Run):
     return slo
 
 
-def test_availability_passes_at_the_bound_and_reports_the_wilson_interval():
+def test_availability_passes_at_the_bound_and_reports_the_wilson_interval(make_run):
     run = make_run("[{name: a, metric: availability, phases: [brownout], at_least: 0.5}]", OPS)
     result = evaluate_slo(only(run), run, {})
     assert (result.verdict, result.observed, result.scope) == ("pass", 0.5, "operation")
@@ -63,7 +70,7 @@ def test_availability_passes_at_the_bound_and_reports_the_wilson_interval():
     assert result.as_dict()["threshold"] == {"at_least": 0.5}
 
 
-def test_error_rate_and_latency_and_amplification():
+def test_error_rate_and_latency_and_amplification(make_run):
     run = make_run(
         """[{name: e, metric: error_rate, at_most: 0.2},
             {name: p, metric: latency_max_ms, phases: [baseline], at_most: 30},
@@ -79,14 +86,14 @@ def test_error_rate_and_latency_and_amplification():
     assert (results["t"].verdict, results["t"].observed) == ("pass", 0.2)  # 4 operations in 20 s
 
 
-def test_attempt_scope_reads_attempt_records():
+def test_attempt_scope_reads_attempt_records(make_run):
     attempts = [(T0 + 1, "baseline", "ok", 5.0), (T0 + 11, "brownout", "http_5xx", 5.0)]
     run = make_run("[{name: a, metric: availability, scope: attempt, at_least: 0.9}]", OPS, attempts)
     result = evaluate_slo(only(run), run, {})
     assert (result.verdict, result.observed, result.scope) == ("fail", 0.5, "attempt")
 
 
-def test_nothing_in_scope_is_no_data_and_says_it_is_not_a_pass():
+def test_nothing_in_scope_is_no_data_and_says_it_is_not_a_pass(make_run):
     run = make_run("[{name: a, metric: latency_p99_ms, scope: attempt, at_most: 100}]", OPS)
     result = evaluate_slo(only(run), run, {})
     assert result.verdict == "no_data" and not result.passed
@@ -95,14 +102,14 @@ def test_nothing_in_scope_is_no_data_and_says_it_is_not_a_pass():
     assert "did not pass" in result.message
 
 
-def test_unauthorized_accepted_counts_security_violations():
+def test_unauthorized_accepted_counts_security_violations(make_run):
     attempts = [(T0 + 1, "baseline", "ok", 5.0), (T0 + 11, "brownout", "security_violation", 5.0)]
     run = make_run("[{name: f, metric: unauthorized_accepted, at_most: 0}]", OPS, attempts)
     result = evaluate_slo(only(run), run, {})
     assert (result.verdict, result.observed, result.scope) == ("fail", 1.0, "attempt")
 
 
-def test_time_to_recover_is_the_worst_fault_in_the_named_phases():
+def test_time_to_recover_is_the_worst_fault_in_the_named_phases(make_run):
     run = make_run(
         "[{name: r, metric: time_to_recover_s, phases: [brownout], at_most: 5}]",
         OPS,
@@ -113,20 +120,20 @@ def test_time_to_recover_is_the_worst_fault_in_the_named_phases():
     assert (result.verdict, result.observed) == ("fail", 7.0)
 
 
-def test_time_to_recover_without_faults_is_zero():
+def test_time_to_recover_without_faults_is_zero(make_run):
     run = make_run("[{name: r, metric: time_to_recover_s, at_most: 5}]", OPS, fault_in_brownout=False)
     result = evaluate_slo(only(run), run, {})
     assert (result.verdict, result.observed) == ("pass", 0.0)
 
 
-def test_time_to_recover_of_planned_faults_never_applied_is_no_data():
+def test_time_to_recover_of_planned_faults_never_applied_is_no_data(make_run):
     run = make_run("[{name: r, metric: time_to_recover_s, at_most: 5}]", OPS)
     result = evaluate_slo(only(run), run, {})
     assert result.verdict == "no_data"
     assert "none was applied" in result.message
 
 
-def test_time_to_recover_without_a_baseline_is_no_data():
+def test_time_to_recover_without_a_baseline_is_no_data(make_run):
     run = make_run("[{name: r, metric: time_to_recover_s, at_most: 5}]", OPS, faults=[fault("a", "brownout")])
     result = evaluate_slo(only(run), run, {"a": Recovery(None, None, None)})
     assert result.verdict == "no_data"
@@ -142,7 +149,7 @@ def test_every_metric_of_the_model_has_a_measure():
     assert Slo is not None  # the model the SLOs come from
 
 
-def test_an_slo_naming_flows_judges_only_their_records():
+def test_an_slo_naming_flows_judges_only_their_records(tmp_path):
     scenario = load_scenario_text(
         """
 name: t
@@ -163,7 +170,7 @@ slos:
         columns=["ts", "phase", "flow", "outcome", "latency_ms", "attempts"],
     )  # fmt: skip
     phases = (PhaseWindow("skew", 10, ({"type": "target_clock_skew"},), T0, T0 + 10),)
-    run = Run(Path("."), scenario, {}, ops.iloc[:0], ops, phases, (), T0, T0 + 10)
+    run = run_of(tmp_path, scenario, ops, ops.iloc[:0], phases, (), T0, T0 + 10)
     results = {slo.name: evaluate_slo(slo, run, {}) for slo in scenario.slos}
     assert (results["lenient"].verdict, results["lenient"].observed) == ("pass", 1.0)
     assert (results["strict"].verdict, results["strict"].observed) == ("fail", 0.5)
@@ -171,13 +178,13 @@ slos:
     assert results["strict"].message.endswith("over all phases, flows strict-rp")
 
 
-def test_an_slo_naming_steps_judges_only_their_records():
+def test_an_slo_naming_steps_judges_only_their_records(make_run, tmp_path):
     run = make_run("[{name: a, metric: availability, steps: [verify], at_least: 0.99}]", [])
     ops = pd.DataFrame(
         [(T0 + 1, "brownout", "verify", "ok", 1.0, 1), (T0 + 2, "brownout", "jwks", "reset", 9.0, 3)],
         columns=["ts", "phase", "step", "outcome", "latency_ms", "attempts"],
     )
-    run = Run(Path("."), run.scenario, {}, ops.iloc[:0], ops, run.phases, (), T0, T0 + 20)
+    run = run_of(tmp_path / "steps", run.scenario, ops, ops.iloc[:0], run.phases, (), T0, T0 + 20)
     result = evaluate_slo(only(run), run, {})
     assert (result.verdict, result.observed) == ("pass", 1.0)
     assert "over all phases, steps verify;" in result.message

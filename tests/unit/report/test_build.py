@@ -1,4 +1,5 @@
 import json
+import sys
 
 import pytest
 
@@ -50,3 +51,21 @@ def test_the_cli_prints_the_report_and_returns_the_exit_code(run_dir, capsys):
 
     assert main(["report", str(run_dir)]) == 1
     assert "report.html" in capsys.readouterr().out
+
+
+FIGURES = ["availability", "latency", "latency_by_step", "latency_cdf", "outcomes", "throughput", "timeline"]
+
+
+@pytest.mark.parametrize("worker", [("-c", "import sys; sys.exit(3)"), None])
+def test_figures_are_drawn_here_when_the_drawing_process_fails_or_cannot_start(run_dir, monkeypatch, capsys, worker):
+    from harness.report import render
+
+    if worker is None:
+        monkeypatch.setattr(sys, "executable", str(run_dir / "no-such-python"))
+    else:
+        monkeypatch.setattr(render, "WORKER", worker)
+    result = build_report(run_dir, index=False)
+    assert sorted(p.stem for p in (run_dir / "figures").iterdir()) == FIGURES
+    assert result.report_html.read_text().count("data:image/png;base64,") == len(FIGURES)
+    if worker is not None:
+        assert "the figure worker failed" in capsys.readouterr().err

@@ -2,6 +2,7 @@ import pandas as pd
 import pytest
 from matplotlib.patches import Rectangle
 
+from harness.analysis import metrics
 from harness.analysis.frames import load_run
 from harness.report.figures import (
     FaultMark,
@@ -73,7 +74,7 @@ def test_series_are_the_per_second_metrics(figures):
 
 
 def test_empty_frames_draw_an_annotated_empty_figure():
-    empty = pd.DataFrame({"ts": [], "outcome": [], "latency_ms": [], "attempts": []})
+    empty = metrics.per_second(pd.DataFrame({"ts": [], "outcome": [], "latency_ms": [], "attempts": []}), 0.0)
     timeline = Timeline(0.0, 5.0, (PhaseMark("baseline", 0.0, 5.0),), (FaultMark("f", "latency", "latency 5ms", 1, 2),))
     for fig in (
         latency_figure(empty, timeline),

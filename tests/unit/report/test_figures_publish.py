@@ -10,9 +10,28 @@ import pandas as pd
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from harness.analysis.frames import load_run
+from harness.analysis import metrics
+from harness.analysis.frames import load_run, step_operations
+from harness.records import read_records
+from harness.report.figure_data import FigureData, Timeline
 from harness.report.figures import figures_of
 from tests.unit.analysis.synthetic import T0
+
+
+def figure_data(run, ops: pd.DataFrame, att: pd.DataFrame) -> FigureData:
+    """The figures' data of a run whose records were edited in memory: per-second tables of these records."""
+    steps = {str(s): metrics.per_second(ops[ops["step"] == s], T0) for s in sorted(ops["step"].unique())}
+    return replace(
+        FigureData.of(run),
+        timeline=Timeline.of(run),
+        operations=metrics.per_second(step_operations(ops), T0),
+        attempts=metrics.per_second(att, T0),
+        steps=steps,
+    )
+
+
+def records(run_dir, kind: str) -> pd.DataFrame:
+    return read_records(run_dir / "records", kind).to_pandas().sort_values("ts", kind="stable", ignore_index=True)
 
 
 @pytest.fixture
@@ -26,13 +45,14 @@ def crowded(run_dir):
         replace(fault, id=f"brownout.{i}", label=f"{label} #{i}", type=t)
         for i, t in enumerate(("http_error", "latency", "reset_peer", "http_throttle", "target_error"))
     )
-    ops, att = run.operations, run.attempts
+    ops, att = records(run_dir, "operations"), records(run_dir, "attempts")
     gap = (ops["ts"] >= T0 + 24) & (ops["ts"] < T0 + 27)
     ops, att = ops[~gap], att[~((att["ts"] >= T0 + 24) & (att["ts"] < T0 + 27))]
     once = ops.iloc[:1].copy()
     once["step"] = "discovery"
     ops = pd.concat([once, ops], ignore_index=True)
-    return replace(run, faults=faults, operations=ops, attempts=att)
+    with run:
+        return figure_data(replace(run, faults=faults), ops, att)
 
 
 def drawn(fig):
@@ -75,11 +95,13 @@ def test_no_panel_without_a_line_and_what_was_left_out_is_named(crowded) -> None
 
 
 def test_a_lone_second_is_a_dot_not_nothing(run_dir) -> None:
-    run = load_run(run_dir)
-    ops = run.operations[(run.operations["ts"] < T0 + 5) | (run.operations["ts"] >= T0 + 6)]
+    every = records(run_dir, "operations")
+    ops = every[(every["ts"] < T0 + 5) | (every["ts"] >= T0 + 6)]
     ops = ops[(ops["ts"] < T0 + 6) | (ops["ts"] >= T0 + 6)]  # keep second 6 alone between gaps 5 and 7
     ops = ops[~((ops["ts"] >= T0 + 7) & (ops["ts"] < T0 + 8))]
-    ax = figures_of(replace(run, operations=ops))["latency"].axes[0]
+    with load_run(run_dir) as run:
+        data = figure_data(run, ops, records(run_dir, "attempts"))
+    ax = figures_of(data)["latency"].axes[0]
     p50 = next(line for line in ax.lines if line.get_label() == "p50")
     x = list(np.asarray(p50.get_xdata()))
     marked = p50.get_markevery()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import harness.analysis.summary
-import harness.report.build as build
+from harness.records import read_manifest, shard_paths
 from harness.report.build import build_report
 from harness.run.finish import finish
 from harness.run.journal import Journal
@@ -38,7 +38,7 @@ def writes(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         seen.append(json.loads(json.dumps(summary)))
         return real(summary, run_dir)
 
-    monkeypatch.setattr(build, "write_summary", counting)
+    monkeypatch.setattr(harness.analysis.summary, "write_summary", counting)  # build imports it when it runs
     return seen
 
 
@@ -56,6 +56,17 @@ def test_a_completed_run_whose_slo_failed_says_failed_and_1_everywhere(tmp_path:
     assert (rebuilt.summary["status"], rebuilt.summary["exit_code"], rebuilt.exit_code) == ("failed", 1, 1)
     junit = (run_dir / "junit.xml").read_text()
     assert '<property name="exit_code" value="1" />' in junit
+
+
+def test_the_end_of_a_run_compacts_its_records_and_reports_the_same_numbers(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path)
+    from_shards = build_report(run_dir, index=False).summary
+    finish(run_dir, closed_journal(run_dir, "completed"), [], "completed", 0)
+    for kind in ("attempts", "operations"):
+        assert read_manifest(run_dir / "records", kind) is not None
+        assert not shard_paths(run_dir / "records", kind)
+    on_disk = json.loads((run_dir / "summary.json").read_text())
+    assert on_disk["phases"] == from_shards["phases"] and on_disk["slos"] == from_shards["slos"]
 
 
 def test_an_aborted_run_keeps_its_exit_code_and_never_says_pass(tmp_path: Path, writes) -> None:

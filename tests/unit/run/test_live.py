@@ -13,7 +13,7 @@ import pytest
 
 from harness.analysis.summary import build_summary
 from harness.run.console import Console, progress_line
-from harness.run.live import LiveView, current_phase
+from harness.run.live import SERIES_HORIZON_S, WINDOW_S, LiveView, current_phase
 from harness.scenario import load_scenario
 from tests.unit.analysis.synthetic import T0, write_run
 
@@ -37,6 +37,19 @@ def test_live_slos_are_the_reports_slos_for_the_same_records(live) -> None:
         assert slos[name]["verdict"] == slo["verdict"], name
     assert slos["brownout-availability"]["state"] == "violated"
     assert slos["availability"]["state"] == "holding"
+
+
+def test_the_live_view_keeps_only_its_horizon_in_memory_and_judges_from_the_files(live) -> None:
+    view, journal, _ = live
+    horizon = max(WINDOW_S, SERIES_HORIZON_S) + 2.0
+    for kind, every in (("operations", 300), ("attempts", 410)):
+        frame = view.records.frames[kind]
+        assert 0 < len(frame) < every  # the 30 s run is not held whole
+        assert frame["ts"].max() - frame["ts"].min() <= horizon
+    slos = view.judge_slos(journal, T0 + 40)
+    assert {s["name"]: s["observed"] for s in slos}["availability"] is not None  # every record, from the files
+    assert view.judge_slos(journal, T0 + 41) is slos  # a judgement stands for JUDGE_COST_FACTOR times its cost
+    assert view.slos_at == T0 + 40
 
 
 def test_the_window_figures_cover_the_last_seconds_of_records(live) -> None:

@@ -1,0 +1,147 @@
+"""Baseline-vs-phase comparison: is a phase's difference from the baseline real, and how large is it?
+
+Availability: difference of proportions with Newcombe's hybrid score interval (built from the two Wilson
+intervals, so it stays meaningful when one side or both had no failure at all; a bootstrap there would
+redraw zero failures every time and claim [0, 0]), Fisher's exact test on small samples and the
+chi-square test of the 2x2 table on large ones.
+Latency: the Mann-Whitney U test (no normality assumed; latency is anything but normal) with Cliff's delta
+as the effect size: P(phase > baseline) - P(phase < baseline), from -1 to 1, 0 meaning no shift; and the
+differences of p50/p95/p99 with percentile-bootstrap 95% intervals, given only where the bootstrap is
+valid: at least MIN_TAIL_SAMPLES samples beyond the percentile on each side (a bootstrap of a p99 from 200
+samples redraws the same two values). Large samples are subsampled and every random draw is seeded, so
+two builds of one run give the same report. METHODS names each method, as the reports show it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from tests.reference.inmemory import metrics
+
+FISHER_MAX_TOTAL = 10_000  # above this, the chi-square approximation is as good and much cheaper
+MAX_LATENCY_SAMPLES = 200_000  # Mann-Whitney input per side
+MAX_BOOTSTRAP_SAMPLES = 5_000  # per side and resample: the interval of a p99 barely moves past this
+BOOTSTRAP_RESAMPLES = 400
+BOOTSTRAP_PERCENTILES = {"p50": 50.0, "p95": 95.0, "p99": 99.0}
+MIN_TAIL_SAMPLES = 10  # per side, beyond the percentile, for a bootstrap interval of it
+SEED = 0
+
+METHODS: dict[str, str] = {
+    "newcombe": "Newcombe hybrid score interval of a difference of two shares, 95% (from the Wilson intervals)",
+    "fisher_exact": "Fisher's exact test of the 2x2 table (two-sided)",
+    "chi2": "chi-square test of the 2x2 table (more than 10,000 records)",
+    "none": "no test: no failure (or no success) on either side",
+    "mann_whitney_u": "Mann-Whitney U test (two-sided), effect size Cliff's delta",
+    "bootstrap": f"percentile bootstrap, {BOOTSTRAP_RESAMPLES} seeded resamples, 95%; only with "
+    f"{MIN_TAIL_SAMPLES}+ samples beyond the percentile on each side",
+}
+
+
+def compare_with_baseline(baseline: pd.DataFrame, phase: pd.DataFrame) -> dict[str, Any]:
+    """Both comparisons of a phase's operations with the baseline's (None inside when either is empty)."""
+    return {
+        "availability": availability_difference(baseline, phase),
+        "latency": latency_shift(baseline, phase),
+    }
+
+
+def availability_difference(baseline: pd.DataFrame, phase: pd.DataFrame) -> dict[str, Any] | None:
+    n1, n2 = len(baseline), len(phase)
+    if not n1 or not n2:
+        return None
+    k1, k2 = metrics.ok_count(baseline), metrics.ok_count(phase)
+    table = np.array([[k1, n1 - k1], [k2, n2 - k2]])
+    if (table.sum(axis=0) == 0).any():  # nobody failed (or nobody succeeded) anywhere: nothing to test
+        p_value, test = 1.0, "none"
+    elif n1 + n2 <= FISHER_MAX_TOTAL:
+        p_value, test = float(stats.fisher_exact(table).pvalue), "fisher_exact"
+    else:
+        p_value, test = float(stats.chi2_contingency(table).pvalue), "chi2"
+    return {
+        "difference": k2 / n2 - k1 / n1,
+        "interval": proportion_difference_interval(k1, n1, k2, n2),
+        "interval_method": "newcombe",
+        "p_value": p_value,
+        "test": test,
+    }
+
+
+def proportion_difference_interval(k1: int, n1: int, k2: int, n2: int) -> list[float]:
+    """95% interval of k2/n2 - k1/n1: Newcombe's hybrid score interval (method 10 of Newcombe 1998), the
+    square-and-add of both sides' Wilson intervals. scipy has no function for it; its Wilson intervals are
+    the whole of the work."""
+    p1, p2 = k1 / n1, k2 / n2
+    w1, w2 = metrics.share_interval(k1, n1), metrics.share_interval(k2, n2)
+    assert w1 is not None and w2 is not None
+    (l1, u1), (l2, u2) = w1, w2
+    d = p2 - p1
+    low = d - float(np.sqrt((p2 - l2) ** 2 + (u1 - p1) ** 2))
+    high = d + float(np.sqrt((u2 - p2) ** 2 + (p1 - l1) ** 2))
+    return [max(-1.0, low), min(1.0, high)]
+
+
+def latency_shift(baseline: pd.DataFrame, phase: pd.DataFrame) -> dict[str, Any] | None:
+    x, y = _samples(baseline, MAX_LATENCY_SAMPLES), _samples(phase, MAX_LATENCY_SAMPLES)
+    if not x.size or not y.size:
+        return None
+    u, p_value = stats.mannwhitneyu(y, x, alternative="two-sided", method="asymptotic")
+    p95_x, p95_y = np.percentile(x, 95), np.percentile(y, 95)
+    return {
+        "cliffs_delta": 2.0 * float(u) / (x.size * y.size) - 1.0,
+        "p_value": float(p_value),
+        "p95_ratio": float(p95_y / p95_x) if p95_x > 0 else None,
+        "test": "mann_whitney_u",
+        "percentile_differences_ms": percentile_differences(baseline, phase),
+    }
+
+
+def percentile_differences(baseline: pd.DataFrame, phase: pd.DataFrame) -> dict[str, dict[str, Any]] | None:
+    """For p50/p95/p99: phase minus baseline in ms (from all samples) with a percentile-bootstrap 95%
+    interval (from at most MAX_BOOTSTRAP_SAMPLES per side) where it is valid (`bootstrap_valid`); elsewhere
+    the interval is None and `interval_note` says why."""
+    x_all, y_all = _samples(baseline, None), _samples(phase, None)
+    if not x_all.size or not y_all.size:
+        return None
+    qs = list(BOOTSTRAP_PERCENTILES.values())
+    point = np.percentile(y_all, qs) - np.percentile(x_all, qs)
+    boot = _bootstrap_percentiles(y_all, qs, SEED + 1) - _bootstrap_percentiles(x_all, qs, SEED)
+    low, high = np.percentile(boot, [2.5, 97.5], axis=0)
+    out: dict[str, dict[str, Any]] = {}
+    for i, (name, q) in enumerate(BOOTSTRAP_PERCENTILES.items()):
+        valid = bootstrap_valid(x_all.size, q) and bootstrap_valid(y_all.size, q)
+        out[name] = {
+            "difference": float(point[i]),
+            "interval": [float(low[i]), float(high[i])] if valid else None,
+            "interval_method": "bootstrap" if valid else None,
+            "interval_note": None
+            if valid
+            else f"too few samples for an interval: fewer than {MIN_TAIL_SAMPLES} beyond the {name} on a side",
+        }
+    return out
+
+
+def bootstrap_valid(n: int, q: float) -> bool:
+    """Whether a bootstrap of the q-th percentile of n samples can be trusted: enough of them lie beyond it."""
+    return n * (1.0 - q / 100.0) >= MIN_TAIL_SAMPLES
+
+
+def _bootstrap_percentiles(values: np.ndarray, qs: list[float], seed: int) -> np.ndarray:
+    """(resamples x len(qs)) percentiles of resamples with replacement; one matrix op, no Python loop per
+    sample. A large sample is resampled at MAX_BOOTSTRAP_SAMPLES: it then estimates the interval of a
+    sample that size, so it errs wide, never narrow."""
+    rng = np.random.default_rng(seed)
+    size = min(values.size, MAX_BOOTSTRAP_SAMPLES)
+    draws = values[rng.integers(0, values.size, size=(BOOTSTRAP_RESAMPLES, size))]
+    percentiles: np.ndarray = np.percentile(draws, qs, axis=1).T
+    return percentiles
+
+
+def _samples(frame: pd.DataFrame, limit: int | None) -> np.ndarray:
+    values = frame["latency_ms"].dropna().to_numpy(dtype=float)
+    if limit is not None and values.size > limit:
+        values = np.random.default_rng(SEED).choice(values, limit, replace=False)
+    return np.asarray(values, dtype=float)
