@@ -1,6 +1,7 @@
 """`make bench`: every comparison of issue 11 in one run, as ratios against a peer measured alongside.
 
-    python bench/run.py [--only load,proxy,target,report,timing] [--duration-s 6] [--runs 3] [--quick] [--soak]
+    python bench/run.py [--only load,proxy,target,report,timing,distributed,homing] [--duration-s 6] [--runs 3]
+                        [--quick] [--soak]
 
 Runs the bench scripts beside this file one after the other (each alternates its A and B variants itself
 and takes medians of `runs`), gathers their JSON into reports/bench/<UTC stamp>/, and writes bench.json
@@ -28,7 +29,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 IDLE = "ours_idle_http_toxic"
-BENCHES = ("load", "proxy", "proxy_memory", "target", "timing", "report")
+BENCHES = ("load", "proxy", "proxy_memory", "target", "timing", "report", "distributed", "homing")
 SOAK_TIMEOUT_S = 3600  # the 100M-record run: writing, compacting and reporting it
 
 
@@ -49,6 +50,10 @@ def _args_for(name: str, opts: argparse.Namespace) -> list[str]:
         return [*common, "--duration-s", str(opts.duration_s)]
     if name == "timing":
         return common
+    if name == "distributed":
+        return [*common, "--duration-s", str(max(10, 2 * opts.duration_s))]
+    if name == "homing":
+        return [*common, "--records", "1000000"]
     if name == "proxy_memory":
         return ["--connections-total", "200000" if opts.quick else "1000000"]
     return [*common, "--sizes", "1000000" if opts.quick else "1000000,10000000", *(["--soak"] if opts.soak else [])]
@@ -166,9 +171,24 @@ def rows_timing(d: dict[str, Any]) -> list[Row]:
     return [_at_most(f"fault timing: lateness p99 over {d['changes']} changes", d["medians"]["p99_ms"], None, 50, "ms")]
 
 
+def rows_distributed(d: dict[str, Any]) -> list[Row]:
+    m = d["medians"]
+    ratio = m["records_per_user_ratio"]
+    same = Row("workers: records per simulated user, 2 remote workers vs 1 process", m["records_per_user_two_workers"],
+               m["records_per_user_one_process"], ratio, "ratio 0.95-1.05", "pass" if 0.95 <= ratio <= 1.05 else "fail")
+    cpu = _at_most("workers: master CPU with 2 remote workers, share of one core (peer: a worker)",
+                   100 * m["master_cpu_share"], 100 * m["worker_cpu_share"], 5, "%")  # fmt: skip
+    return [cpu, same]
+
+
+def rows_homing(d: dict[str, Any]) -> list[Row]:
+    return [_at_most("workers: bringing records home at stop, per million records", d["added_s_per_million"],
+                     None, 2, "s")]  # fmt: skip
+
+
 ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "load": rows_load, "proxy": rows_proxy, "proxy_memory": rows_proxy_memory, "target": rows_target,
-    "report": rows_report, "timing": rows_timing,
+    "report": rows_report, "timing": rows_timing, "distributed": rows_distributed, "homing": rows_homing,
 }  # fmt: skip
 
 
