@@ -1,7 +1,7 @@
 """`make bench`: every comparison of issue 11 in one run, as ratios against a peer measured alongside.
 
-    python bench/run.py [--only load,proxy,target,report,timing] [--duration-s 6] [--min-rounds 5]
-                        [--max-rounds 8] [--runs 3] [--quick] [--soak]
+    python bench/run.py [--only load,proxy,target,report,timing,distributed,homing] [--duration-s 6]
+                        [--min-rounds 5] [--max-rounds 8] [--runs 3] [--quick] [--soak]
 
 Runs the bench scripts beside this file one after the other, gathers their JSON into reports/bench/<UTC
 stamp>/, and writes bench.json and bench.md there: one row per comparison with what, ours, peer, ratio,
@@ -31,7 +31,7 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-BENCHES = ("load", "proxy", "proxy_memory", "target", "timing", "report")
+BENCHES = ("load", "proxy", "proxy_memory", "target", "timing", "report", "distributed", "homing")
 SOAK_TIMEOUT_S = 3600  # the 100M-record run: writing, compacting and reporting it
 
 
@@ -51,16 +51,20 @@ class Row:
 
 def _args_for(name: str, opts: argparse.Namespace) -> list[str]:
     rounds = ["--min-rounds", str(opts.min_rounds), "--max-rounds", str(opts.max_rounds)]
+    common = ["--runs", str(opts.runs)]  # the scripts that take medians of runs
     if name == "load":
         return [*rounds, "--measure-s", str(opts.duration_s)]
     if name in ("proxy", "target"):
         return [*rounds, "--duration-s", str(opts.duration_s)]
     if name == "timing":
-        return ["--runs", str(opts.runs)]
+        return common
+    if name == "distributed":
+        return [*common, "--duration-s", str(max(10, 2 * opts.duration_s))]
+    if name == "homing":
+        return [*common, "--records", "1000000"]
     if name == "proxy_memory":
         return ["--connections-total", "200000" if opts.quick else "1000000"]
-    return ["--runs", str(opts.runs), "--sizes", "1000000" if opts.quick else "1000000,10000000",
-            *(["--soak"] if opts.soak else [])]  # fmt: skip
+    return [*common, "--sizes", "1000000" if opts.quick else "1000000,10000000", *(["--soak"] if opts.soak else [])]
 
 
 def _run_script(name: str, opts: argparse.Namespace, out: Path) -> dict[str, Any]:
@@ -142,9 +146,24 @@ def rows_timing(d: dict[str, Any]) -> list[Row]:
     return [_at_most(f"fault timing: lateness p99 over {d['changes']} changes", d["medians"]["p99_ms"], None, 50, "ms")]
 
 
+def rows_distributed(d: dict[str, Any]) -> list[Row]:
+    m = d["medians"]
+    ratio = m["records_per_user_ratio"]
+    same = Row("workers: records per simulated user, 2 remote workers vs 1 process", m["records_per_user_two_workers"],
+               m["records_per_user_one_process"], ratio, "ratio 0.95-1.05", "pass" if 0.95 <= ratio <= 1.05 else "fail")
+    cpu = _at_most("workers: master CPU with 2 remote workers, share of one core (peer: a worker)",
+                   100 * m["master_cpu_share"], 100 * m["worker_cpu_share"], 5, "%")  # fmt: skip
+    return [cpu, same]
+
+
+def rows_homing(d: dict[str, Any]) -> list[Row]:
+    return [_at_most("workers: bringing records home at stop, per million records", d["added_s_per_million"],
+                     None, 2, "s")]  # fmt: skip
+
+
 ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "load": rows_assessed, "proxy": rows_assessed, "proxy_memory": rows_proxy_memory, "target": rows_assessed,
-    "report": rows_report, "timing": rows_timing,
+    "report": rows_report, "timing": rows_timing, "distributed": rows_distributed, "homing": rows_homing,
 }  # fmt: skip
 
 
@@ -217,7 +236,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(BENCHES), help="comma-separated subset of " + ", ".join(BENCHES))
     parser.add_argument("--duration-s", type=int, default=6)
-    parser.add_argument("--runs", type=int, default=3, help="timing and report")
+    parser.add_argument("--runs", type=int, default=3, help="timing, report, distributed, homing")
     parser.add_argument("--min-rounds", type=int, default=5)
     parser.add_argument("--max-rounds", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="analysis of 1M records only")
