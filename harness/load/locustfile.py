@@ -35,7 +35,7 @@ from harness.faults.base import ProxyFault
 from harness.load import resilience, webui
 from harness.load.distributed import MasterSide, WorkerSide
 from harness.load.pacing import PacedCaller, Pacer
-from harness.load.recorder import Recorder
+from harness.load.recorder import Recorder, settle_heap
 from harness.load.remote import join_remote
 from harness.load.shape import rate_at, target_at
 from harness.load.timeline import JsonLines, Timeline
@@ -77,6 +77,7 @@ class HarnessPlugin:
             records_dir = os.path.join(runtime.run_dir, "records")
             self.recorder = Recorder(records_dir, self.node, environment.events.request)
             self.recorder.warm_up()
+            settle_heap()  # last of the start-up: what exists now stays for the whole run
         self.timeline: Timeline | None = None
         self._events: JsonLines | None = None
         # a web UI session: each test writes to a run directory of its own (records, timeline)
