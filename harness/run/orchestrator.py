@@ -27,7 +27,7 @@ from harness.run.coverage import worker_coverage
 from harness.run.finish import finish
 from harness.run.journal import Journal, read_jsonl, scenario_entry
 from harness.run.leftovers import ActiveRuns, Registration
-from harness.run.live import LiveView
+from harness.run.live import LiveView, import_ahead
 from harness.run.origins import read_provider
 from harness.run.plan import describe_plan
 from harness.run.rollback import Rollback
@@ -176,6 +176,7 @@ class Run:
         stack.secret_values += self.scenario.secret_values  # from secret-named ${VAR}s: scanned for too
         rollback = Rollback(journal, self.run_dir)
         exit_code, status = EXIT_INFRA, "crashed"
+        import_ahead()
         try:
             with signals_raise(self._signals):
                 runtime = stack.start(self.ui.offer(journal) if self.ui is not None else ())
