@@ -8,8 +8,8 @@
 The harness's own flows, faults and probes are registered the same way (pyproject.toml), so the protocol a
 plugin follows is the one the built-ins use. Its own metrics are not entry points: they are defined once in
 harness.analysis.metrics with their confidence intervals and judged by harness.analysis.slo; the
-`harness.metrics` group holds plugins only, whose names may not be one of ours. This module only finds and imports entries; each
-kind's owner checks what it got against its protocol (`load(kind, check=...)`).
+`harness.metrics` group holds plugins only, whose names may not be one of ours. This module only finds and
+imports entries; each kind's owner checks what it got against its protocol (`load(kind, check=...)`).
 
 Entry names are read from the packages' metadata without importing anything (`entries`), so the scenario
 model can list and check names cheaply; importing happens once per process and kind (`load`). An entry
@@ -79,6 +79,12 @@ class PluginError(InputError):
         if hint:
             lines.append(hint)
         super().__init__("\n".join(lines))
+
+
+def combined(errors: Iterable[PluginError]) -> PluginError | None:
+    """One PluginError listing the failures of several (None for none), so every bad plugin is named at once."""
+    failures = [f for error in errors for f in error.failures]
+    return PluginError(failures, _hint(failures)) if failures else None
 
 
 def _installed(name: str) -> Iterable[metadata.EntryPoint]:

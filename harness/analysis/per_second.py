@@ -21,7 +21,9 @@ COUNTS = ("count", "ok", "attempts_sum", "attempts_count")
 WINDOW_CHUNK_ROWS = 4_000_000
 
 
-def table(records: Records, scope: str, t0: float, *, journeys: bool = False, part: Slice | None = None) -> pd.DataFrame:
+def table(
+    records: Records, scope: str, t0: float, *, journeys: bool = False, part: Slice | None = None
+) -> pd.DataFrame:
     """The per-second table (metrics docstring) of a scope; operations without whole-journey records
     unless `journeys`; only the records of `part` when given (a metric plugin's slice). Operations carry
     p50/p95/p99 of their latency."""

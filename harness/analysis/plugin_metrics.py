@@ -87,7 +87,8 @@ class MetricRecords:
 def run_query(con: Any, view: str, where: str, query: str) -> pd.DataFrame:
     text = query.strip().rstrip(";")
     records = f"SELECT * EXCLUDE (_file, _row) FROM {view} WHERE {where}"
-    frame: pd.DataFrame = con.sql(f"WITH records AS ({records}) SELECT * FROM ({text}) LIMIT {MAX_RESULT_ROWS + 1}").df()
+    limited = f"WITH records AS ({records}) SELECT * FROM ({text}) LIMIT {MAX_RESULT_ROWS + 1}"
+    frame: pd.DataFrame = con.sql(limited).df()
     if len(frame) > MAX_RESULT_ROWS:
         raise MetricError(f"its query gives more than {MAX_RESULT_ROWS:,} rows; aggregate in SQL (a metric reads "
                           "a small result, never the records themselves)")  # fmt: skip

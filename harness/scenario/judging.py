@@ -80,8 +80,9 @@ def _check_metric(name: str, obj: Any) -> str | None:
     if not (isinstance(obj, type) and callable(getattr(obj, "measure", None))
             and callable(getattr(obj, "problems", None))):  # fmt: skip
         return "not a metric (a subclass of harness.analysis.plugin_metrics.PluginMetric, with measure())"
+    plugin: Any = obj  # a class with the protocol's methods (checked just above), of the plugin's making
     try:
-        problem = obj.problems()
+        problem = plugin.problems()
     except Exception as exc:  # the plugin's own checks may fail in any way; say how
         return f"checking it raised {type(exc).__name__}: {exc}"
     return None if problem is None else str(problem)

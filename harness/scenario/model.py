@@ -439,7 +439,14 @@ def rebuild_models() -> None:
     did not load) and build the models over them; again after the registry was replaced
     (harness.plugins.use)."""
     global _stale
-    fault_types(), probe_types(), metric_plugins()
+    errors = []
+    for load in (fault_types, probe_types, metric_plugins):
+        try:
+            load()
+        except plugins.PluginError as exc:
+            errors.append(exc)
+    if (error := plugins.combined(errors)) is not None:
+        raise error
     if _stale or not Scenario.__pydantic_complete__:
         Phase.model_rebuild(force=True)
         Scenario.model_rebuild(force=True)
