@@ -7,6 +7,7 @@ past the loader handles raw dicts. `schema.json` in `scenarios/` is exported fro
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -439,15 +440,25 @@ def rebuild_models() -> None:
     did not load) and build the models over them; again after the registry was replaced
     (harness.plugins.use)."""
     global _stale
+    _load_all((fault_types, probe_types, metric_plugins))
+    if _stale or not Scenario.__pydantic_complete__:
+        Phase.model_rebuild(force=True)
+        Scenario.model_rebuild(force=True)
+        _stale = False
+
+
+def check_plugins() -> None:
+    """Import every plugin of every kind and check it against its kind's protocol: one PluginError (exit 2)
+    naming every plugin that is not usable, before a run starts."""
+    _load_all((lambda: plugins.check_all(("flows",)), fault_types, probe_types, metric_plugins))
+
+
+def _load_all(loads: tuple[Callable[[], object], ...]) -> None:
     errors = []
-    for load in (fault_types, probe_types, metric_plugins):
+    for load in loads:
         try:
             load()
         except plugins.PluginError as exc:
             errors.append(exc)
     if (error := plugins.combined(errors)) is not None:
         raise error
-    if _stale or not Scenario.__pydantic_complete__:
-        Phase.model_rebuild(force=True)
-        Scenario.model_rebuild(force=True)
-        _stale = False
