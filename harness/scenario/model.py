@@ -7,7 +7,6 @@ past the loader handles raw dicts. `schema.json` in `scenarios/` is exported fro
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -31,7 +30,7 @@ from harness.scenario.judging import StopMetric as StopMetric
 from harness.scenario.judging import check_bound as check_bound
 from harness.scenario.judging import metric_names as metric_names
 from harness.scenario.judging import metric_plugins
-from harness.scenario.names import FlowRef
+from harness.scenario.names import FlowRef, load_plugins
 
 ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
 RETRYABLE_DEFAULT: tuple[Outcome, ...] = ("connect_error", "timeout", "reset", "http_5xx", "http_429")
@@ -436,11 +435,10 @@ plugins.on_reset(_registry_replaced)
 
 
 def rebuild_models() -> None:
-    """Load the fault and probe types and the metric plugins (PluginError, exit 2, naming the plugin that
-    did not load) and build the models over them; again after the registry was replaced
-    (harness.plugins.use)."""
+    """Load the fault and probe types and metric plugins (PluginError, exit 2, naming each that did not load),
+    build the models over them; again after the registry was replaced (harness.plugins.use)."""
     global _stale
-    _load_all((fault_types, probe_types, metric_plugins))
+    load_plugins((fault_types, probe_types, metric_plugins))
     if _stale or not Scenario.__pydantic_complete__:
         Phase.model_rebuild(force=True)
         Scenario.model_rebuild(force=True)
@@ -448,17 +446,5 @@ def rebuild_models() -> None:
 
 
 def check_plugins() -> None:
-    """Import every plugin of every kind and check it against its kind's protocol: one PluginError (exit 2)
-    naming every plugin that is not usable, before a run starts."""
-    _load_all((lambda: plugins.check_all(("flows",)), fault_types, probe_types, metric_plugins))
-
-
-def _load_all(loads: tuple[Callable[[], object], ...]) -> None:
-    errors = []
-    for load in loads:
-        try:
-            load()
-        except plugins.PluginError as exc:
-            errors.append(exc)
-    if (error := plugins.combined(errors)) is not None:
-        raise error
+    """Every plugin of every kind imported and checked against its protocol, before a run starts."""
+    load_plugins((lambda: plugins.check_all(("flows",)), fault_types, probe_types, metric_plugins))
