@@ -6,8 +6,8 @@ subprocesses' PYTHONPATH: the test venv stays clean):
   its metric judged in an SLO: the number of summary.json (= junit.xml, report.html, the live view) is
   the one the records give;
 - the test plugin (tests/fixtures/harness_testplugin): its flow (by name and by module:Class reference)
-  recorded with retries, its metric (a query) judged in an SLO of the aborted run's report with the number
-  the records give, its probe stopping the run (exit 3) while its fault is on, and the fault
+  recorded with retries, its metric (a query) judged in an SLO of the aborted run's report (and its
+  notebook) with the number the records give, its probe stopping the run (exit 3) while its fault is on, and the fault
   rolled back on that exit, on SIGINT, and by `harness cleanup` after the orchestrator was SIGKILLed.
 
 Each run has a few seconds of load."""
@@ -26,8 +26,9 @@ import pyarrow.compute as pc
 import pytest
 
 from harness.records import read_records
+from harness.report import wording
 from tests.helpers import harness_argv
-from tests.plugin_support import FIXTURE, install, plugin_env
+from tests.plugin_support import FIXTURE, install, plugin_env, registry_with
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -165,6 +166,13 @@ def test_the_probe_stops_the_run_the_fault_is_rolled_back_and_the_flow_retried(t
     expected = pc.sum(pc.equal(verify["outcome"], "ok")).as_py() / verify.num_rows
     assert (slo["metric"], slo["verdict"]) == ("testplugin_verify_ok", "pass")
     assert slo["observed"] == pytest.approx(expected, rel=1e-12)
+    notebook = subprocess.run(harness_argv("notebook", str(run_dir)), capture_output=True, text=True, timeout=180,
+                              env=own_registry(tmp_path, testplugin))  # fmt: skip
+    assert notebook.returncode == 0, notebook.stderr[-3000:]
+    page = (run_dir / "notebook.html").read_text()  # the notebook's SLO table: the summary's number, worded
+    with registry_with():  # the plugin's metric is a share: it reads as a percentage, where it is installed
+        observed = wording.slo_observed(slo)
+    assert "verified" in page and observed in page and observed.endswith("%")
 
 
 def test_sigint_rolls_the_plugin_fault_back(tmp_path: Path, testplugin: Path) -> None:
