@@ -55,10 +55,10 @@ def _list_plugins() -> int:
     registry = plugins.registry()
     failed = False
     try:
-        metric_plugins()  # imports them and checks each against the metric protocol (its query too)
+        described = {name: str(cls.description) for name, cls in metric_plugins().items()}  # checked (queries too)
         unusable = []
     except plugins.PluginError as exc:
-        unusable = exc.failures
+        described, unusable = {}, exc.failures
     for kind in plugins.KINDS:
         print(f"{kind}:")
         problems = {f.entry.name: f.error for f in registry.failures(kind)}
@@ -71,6 +71,8 @@ def _list_plugins() -> int:
             if entry.name in problems:
                 failed = True
                 line += f"\n    FAILED TO LOAD: {problems[entry.name]}"
+            elif kind == "metrics" and described.get(entry.name):
+                line += f"\n    {described[entry.name]}"
             print(line)
     return EXIT_BAD_INPUT if failed else 0
 

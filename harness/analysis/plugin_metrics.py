@@ -108,7 +108,7 @@ def one_value(frame: pd.DataFrame) -> float | None:
 class PluginMetric:
     """The base of a metric plugin: a number measured over the records of an SLO's slice."""
 
-    description: ClassVar[str] = ""  # one line, shown by `harness scenarios --plugins` users' docs
+    description: ClassVar[str] = ""  # what it measures, in one line (`harness scenarios --plugins` shows it)
     scopes: ClassVar[tuple[str, ...]] = SCOPE_NAMES  # the records it can measure (an SLO's `scope`)
     share: ClassVar[bool] = False  # a share from 0 to 1 (reads as a percentage): a bound outside is refused
     unit: ClassVar[str] = ""  # what a number reads with when not a share ("ms", "s", "req/s")

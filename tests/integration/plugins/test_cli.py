@@ -99,9 +99,10 @@ def test_a_plugins_attributes_and_types_are_checked_with_file_line_and_field(tmp
     assert "s.yaml:14: slos.0.metric: expected 'availability'" in result.stderr
     assert "did you mean 'testplugin_verify_ok'?" in result.stderr
     listed = harness(tmp_path, site, "scenarios", "--plugins")
-    metrics = listed.stdout.split("metrics:")[1]
+    metrics = listed.stdout.partition("\nmetrics:\n")[2]
     assert listed.returncode == 0 and "availability" in metrics and "built-in" in metrics
     assert "testplugin_verify_ok" in metrics and "harness-testplugin 0.1.0" in metrics
+    assert "share of checkout_verify steps that succeeded" in metrics  # its description
 
 
 def test_the_schema_has_the_installed_plugins_types(tmp_path: Path, site: Path) -> None:
