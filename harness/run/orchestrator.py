@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness import plugins
 from harness.chaos.session import EventLog
 from harness.clients.users import UsersFileError, read_users_file
 from harness.errors import EXIT_ABORTED, EXIT_INFRA, HarnessError, InfrastructureError, InputError
@@ -40,7 +39,7 @@ from harness.run.uisession import UiSession
 from harness.run.watch import Trigger, first_trigger
 from harness.scenario import Scenario, load_scenario
 from harness.scenario.catalog import resolved_yaml
-from harness.scenario.model import ExternalTarget
+from harness.scenario.model import ExternalTarget, check_plugins
 
 LOCUST_GRACE_S = 60.0  # start-up and shut-down time allowed beyond the scenario's own duration
 WATCH_INTERVAL_S = 1.0
@@ -61,7 +60,7 @@ def run_scenario_file(
     listen: str | None = None,
     overrides: Sequence[str] = (),
 ) -> int:
-    plugins.check_all()  # a plugin that does not import stops the run here, named with its package (exit 2)
+    check_plugins()  # a plugin that does not import or is not usable stops the run here, named with its package
     scenario = load_scenario(path, overrides)  # bad input raises before anything starts or is written
     if not duration_scale > 0:
         raise InputError(f"--duration-scale must be above 0 (got {duration_scale:g})")
