@@ -164,6 +164,7 @@ class Run:
     # --- the run ---------------------------------------------------------------------------------
 
     def execute(self) -> int:
+        import_ahead()  # before the run directory exists: a signal here leaves nothing half-made
         cleaned = self.active.clean()
         for line in cleaned:
             print(f"harness: {line}", file=sys.stderr)
@@ -175,7 +176,6 @@ class Run:
         stack.secret_values += self.scenario.secret_values  # from secret-named ${VAR}s: scanned for too
         rollback = Rollback(journal, self.run_dir)
         exit_code, status = EXIT_INFRA, "crashed"
-        import_ahead()
         try:
             with signals_raise(self._signals):
                 runtime = stack.start(self.ui.offer(journal) if self.ui is not None else ())
