@@ -23,15 +23,17 @@ from harness.errors import EXIT_ABORTED, EXIT_INFRA, HarnessError, Infrastructur
 from harness.records import shard_paths
 from harness.run import loadgen
 from harness.run.console import Console, Progress
+from harness.run.exporter import LiveMetrics
 from harness.run.finish import finish
 from harness.run.journal import Journal, read_jsonl, scenario_entry
 from harness.run.leftovers import ActiveRuns, Registration
-from harness.run.live import LiveView
+from harness.run.live import LiveView, current_phase
 from harness.run.origins import read_provider
 from harness.run.plan import describe_plan
 from harness.run.rollback import Rollback
 from harness.run.services import ManagedProcess
 from harness.run.signals import Interrupted, raise_if_received, signals_force, signals_raise
+from harness.run.soak import PartialReports, SoakOptions
 from harness.run.stack import Stack
 from harness.run.steady import ProbeTrigger, SteadyState
 from harness.run.uichoices import UiChoices
@@ -55,6 +57,7 @@ def run_scenario_file(
     ui: loadgen.LoadMode | None = None,
     console: Console | None = None,
     overrides: Sequence[str] = (),
+    soak: SoakOptions | None = None,
 ) -> int:
     plugins.check_all()  # a plugin that does not import stops the run here, named with its package (exit 2)
     scenario = load_scenario(path, overrides)  # bad input raises before anything starts or is written
@@ -62,13 +65,13 @@ def run_scenario_file(
         raise InputError(f"--duration-scale must be above 0 (got {duration_scale:g})")
     if seed is not None:
         scenario = scenario.model_copy(update={"seed": seed})
-    if duration_scale != 1.0:
-        scenario = scenario.scaled(duration_scale)
+    scenario, duration_scale = (soak or SoakOptions()).apply(scenario, duration_scale)  # --duration, --until
     check_external_target(scenario)
     if dry_run:
         target = scenario.target  # an external provider behind a proxy: its discovery is read (one GET)
         reads = isinstance(target, ExternalTarget) and scenario.proxy.kind != "none"
-        print(describe_plan(scenario, read_provider(target) if isinstance(target, ExternalTarget) and reads else None))
+        provider = read_provider(target) if isinstance(target, ExternalTarget) and reads else None
+        print(describe_plan(scenario, provider, load_processes=max(1, workers)))
         return 0
     mode = loadgen.LoadMode(workers=workers) if ui is None else ui
     return Run(scenario, Path(path), Path(out), mode, duration_scale, console).execute()
@@ -131,6 +134,8 @@ class Run:
         self.ui = UiChoices(scenario, source, self.run_dir, duration_scale) if self.mode.ui else None
         self.session: UiSession | None = None
         self._signals: list[str] = []
+        self.metrics: LiveMetrics | None = None  # /metrics (harness.run.exporter), when the scenario asks
+        self.partials: PartialReports | None = None
 
     # --- the run ---------------------------------------------------------------------------------
 
@@ -148,6 +153,7 @@ class Run:
         exit_code, status = EXIT_INFRA, "crashed"
         try:
             with signals_raise(self._signals):
+                self._serve_metrics(journal)  # before any service: a port in use is bad input (exit 2)
                 runtime = stack.start(self.ui.offer(journal) if self.ui is not None else ())
                 if self.ui is not None:  # each test of the session writes to a run directory of its own
                     runtime.model_copy(update={"ui_session": True}).save(self.run_dir / "runtime.json")
@@ -181,6 +187,7 @@ class Run:
             traceback.print_exc()
         finally:
             with signals_force(rollback.force):
+                self._stop_live_outputs()
                 # whatever the stack got as far as starting, even when a signal cut its start short
                 rollback.load, rollback.host = stack.processes.get("locust"), stack.chaos
                 rollback.target_chaos, rollback.proxy = stack.target_chaos, stack.proxy
@@ -213,6 +220,24 @@ class Run:
                              self.duration_scale)  # fmt: skip
         return journal
 
+    def _serve_metrics(self, journal: Journal) -> None:
+        live = self.scenario.live
+        if live.metrics_port is None or self.ui is not None:
+            return
+        self.metrics = LiveMetrics(self.run_id, self.scenario.name)
+        port = self.metrics.serve(live.metrics_port, live.metrics_host)
+        url = f"http://{live.metrics_host}:{port}/metrics"
+        journal.services["metrics"] = {"url": url}
+        journal.event("metrics_serving", url)
+        if self.console.mode != "json":
+            print(f"harness: Prometheus metrics at {url}", file=self.console.out, flush=True)
+
+    def _stop_live_outputs(self) -> None:
+        if self.partials is not None:
+            self.partials.stop()
+        if self.metrics is not None:
+            self.metrics.close()
+
     def _drive_load(self, stack: Stack, journal: Journal, steady: SteadyState) -> None:
         load = loadgen.start(stack.spawn, journal, self.run_dir, stack.load_env(), self.mode)
         try:
@@ -244,6 +269,10 @@ class Run:
         conditions = self.scenario.stop_conditions
         horizon = max((c.window_s for c in conditions), default=1.0)
         live = LiveView(self.run_dir, self.scenario, horizon_s=horizon)
+        if self.metrics is not None:
+            live.records.listeners.append(self.metrics.add_records)
+        every_s = self.scenario.live.partial_report_every_s
+        self.partials = PartialReports(self.run_dir, every_s, time.time()) if every_s else None
         next_line = time.monotonic() + self.console.interval_s
         while locust.alive():
             raise_if_received(self._signals)
@@ -264,6 +293,11 @@ class Run:
             if time.monotonic() >= next_line:
                 next_line += self.console.interval_s
                 self.console.progress(live.latest(state, now), live.judge_slos(state, now))
+            if self.metrics is not None:  # the judgement stands until it is due again (live.JUDGE_COST_FACTOR)
+                self.metrics.update(state, current_phase(state), live.judge_slos(state, now), live.slos_at)
+            if self.partials is not None:
+                test_start = state.get("test_start")
+                self.partials.tick(now, float(test_start) if isinstance(test_start, int | float) else None)
             live.write(state, now)
         progress.print_new()
         raise_if_received(self._signals)

@@ -28,6 +28,7 @@ from harness.scenario.judging import Slo as Slo
 from harness.scenario.judging import StopCondition as StopCondition
 from harness.scenario.judging import StopMetric as StopMetric
 from harness.scenario.judging import check_bound as check_bound
+from harness.scenario.live import Live
 from harness.scenario.names import FlowRef
 
 ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
@@ -313,6 +314,7 @@ class Scenario(Model):
     stop_conditions: tuple[StopCondition, ...] = ()
     # steady-state probes: before and after the load, every `every_s` during it, and as stop conditions
     probes: tuple[Probe, ...] = ()
+    live: Live = Live()
     testing: Testing | None = None  # TEST ONLY: negative controls (tests/fixtures/scenarios/negative/)
 
     @model_validator(mode="after")
