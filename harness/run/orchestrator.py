@@ -140,6 +140,7 @@ class Run:
     # --- the run ---------------------------------------------------------------------------------
 
     def execute(self) -> int:
+        url = self._serve_metrics()  # first: a port in use is bad input (exit 2) before anything is made
         cleaned = self.active.clean()
         for line in cleaned:
             print(f"harness: {line}", file=sys.stderr)
@@ -147,13 +148,17 @@ class Run:
         self.active.save(self.registration)
         for line in cleaned:
             journal.event("leftovers_cleaned", line.strip())
+        if url is not None:
+            journal.services["metrics"] = {"url": url}
+            journal.event("metrics_serving", url)
+            if self.console.mode == "text":
+                print(f"harness: Prometheus metrics at {url}", file=self.console.out, flush=True)
         stack = Stack(self.scenario, self.run_dir, journal, self.active, self.registration)
         stack.secret_values += self.scenario.secret_values  # from secret-named ${VAR}s: scanned for too
         rollback = Rollback(journal, self.run_dir)
         exit_code, status = EXIT_INFRA, "crashed"
         try:
             with signals_raise(self._signals):
-                self._serve_metrics(journal)  # before any service: a port in use is bad input (exit 2)
                 runtime = stack.start(self.ui.offer(journal) if self.ui is not None else ())
                 if self.ui is not None:  # each test of the session writes to a run directory of its own
                     runtime.model_copy(update={"ui_session": True}).save(self.run_dir / "runtime.json")
@@ -220,17 +225,14 @@ class Run:
                              self.duration_scale)  # fmt: skip
         return journal
 
-    def _serve_metrics(self, journal: Journal) -> None:
+    def _serve_metrics(self) -> str | None:
+        """Start /metrics when the scenario or --metrics-port asks (headless runs); returns its URL."""
         live = self.scenario.live
         if live.metrics_port is None or self.ui is not None:
-            return
+            return None
         self.metrics = LiveMetrics(self.run_id, self.scenario.name)
         port = self.metrics.serve(live.metrics_port, live.metrics_host)
-        url = f"http://{live.metrics_host}:{port}/metrics"
-        journal.services["metrics"] = {"url": url}
-        journal.event("metrics_serving", url)
-        if self.console.mode != "json":
-            print(f"harness: Prometheus metrics at {url}", file=self.console.out, flush=True)
+        return f"http://{live.metrics_host}:{port}/metrics"
 
     def _stop_live_outputs(self) -> None:
         if self.partials is not None:
@@ -293,8 +295,8 @@ class Run:
             if time.monotonic() >= next_line:
                 next_line += self.console.interval_s
                 self.console.progress(live.latest(state, now), live.judge_slos(state, now))
-            if self.metrics is not None:  # the judgement stands until it is due again (live.JUDGE_COST_FACTOR)
-                self.metrics.update(state, current_phase(state), live.judge_slos(state, now), live.slos_at)
+            if self.metrics is not None:  # the SLO states of the console's last judgement: no second one
+                self.metrics.update(state, current_phase(state), live.slos, live.slos_at)
             if self.partials is not None:
                 test_start = state.get("test_start")
                 self.partials.tick(now, float(test_start) if isinstance(test_start, int | float) else None)
