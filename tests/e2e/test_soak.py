@@ -1,8 +1,8 @@
 """A 10-minute soak writes partial reports and serves metrics that parse (issue 20's proof).
 
 The soak runs in the background of the whole session (tests/soak_support.py, started by tests/conftest.py
-once this module is selected, which it also moves to the end). Here /metrics is scraped every few seconds
-while the soak goes on and parsed with prometheus_client's parser; when the suite was shorter than the
+once this module is selected, which it also moves to the end), where /metrics is scraped every 10 s while
+the soak goes on; here every answer is parsed with prometheus_client's parser. When the suite was shorter than the
 soak, the test waits for the first partial report only and then interrupts the run, and the checks below
 are of what exists then (the output says the soak was cut short, and after how long).
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,18 +20,17 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from harness.errors import EXIT_ABORTED
 from harness.records import read_records
-from tests.soak_support import DURATION_S, PARTIAL_EVERY_S, BackgroundSoak
+from tests.soak_support import DURATION_S, PARTIAL_EVERY_S, Soak
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
-SCRAPE_EVERY_S = 5.0
+POLL_S = 2.0
 FIRST_PARTIAL_WAIT_S = PARTIAL_EVERY_S + 240.0  # start-up, the first interval, and a report on a busy machine
 NEARLY_DONE_S = 90.0  # a soak this close to its end is waited for rather than cut short
 
 
 @dataclass
 class Scrape:
-    at: float
     samples: list[Any]  # prometheus_client Samples
     live: dict[str, Any]  # live.json read right after
 
@@ -46,16 +44,13 @@ class SoakOutcome:
     scrapes: list[Scrape] = field(default_factory=list)
 
 
-def scrape(soak: BackgroundSoak, run_dir: Path | None) -> Scrape | None:
-    try:
-        with urllib.request.urlopen(soak.url, timeout=5.0) as response:
-            text = response.read().decode()
-    except OSError:
-        return None  # not listening yet, or gone at the end of the run
-    samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
-    live_file = run_dir / "live.json" if run_dir is not None else None
-    live = json.loads(live_file.read_text()) if live_file is not None and live_file.exists() else {}
-    return Scrape(time.time(), samples, live)
+def parsed(soak: Soak) -> list[Scrape]:
+    """The scrapes kept while the soak ran (tests/soak_support.py), parsed with prometheus_client's parser."""
+    out = []
+    for text, live in soak.scrapes():
+        samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
+        out.append(Scrape(samples, json.loads(live)))
+    return out
 
 
 def finished_partials(run_dir: Path | None) -> list[Path]:
@@ -65,25 +60,22 @@ def finished_partials(run_dir: Path | None) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def soak(background_soak: BackgroundSoak) -> SoakOutcome:
-    scrapes: list[Scrape] = []
+def soak(background_soak: Soak) -> SoakOutcome:
     shortened = False
-    while background_soak.process.poll() is None:
-        run_dir = background_soak.run_dir()
-        got = scrape(background_soak, run_dir)
-        if got is not None:
-            scrapes.append(got)
-        elapsed = time.monotonic() - background_soak.started_at
+    while background_soak.running():
+        elapsed = background_soak.elapsed_s()
         remaining = DURATION_S + 30.0 - elapsed
-        if finished_partials(run_dir) and len(scrapes) >= 3 and remaining > NEARLY_DONE_S:
+        ready = finished_partials(background_soak.run_dir()) and len(background_soak.scrapes()) >= 3
+        if ready and remaining > NEARLY_DONE_S:
             shortened = True  # the suite was shorter than the soak: stop it, check what exists
             break
         assert elapsed < DURATION_S + FIRST_PARTIAL_WAIT_S, f"the soak is still going:\n{background_soak.log()}"
-        time.sleep(SCRAPE_EVERY_S)
-    ran_s = time.monotonic() - background_soak.started_at
-    code = background_soak.interrupt() if shortened else background_soak.process.wait(timeout=60)
+        time.sleep(POLL_S)
+    ran_s = background_soak.elapsed_s()
+    code = background_soak.interrupt() if shortened else background_soak.wait(timeout_s=120)
+    scrapes = parsed(background_soak)
     print(f"\nsoak: {'cut short (SIGINT) after' if shortened else 'ran its full 10 minutes:'} {ran_s:.0f} s, "
-          f"{len(scrapes)} scrapes, exit code {code}")
+          f"{len(scrapes)} scrapes of /metrics, exit code {code}")
     run_dir = background_soak.run_dir()
     assert run_dir is not None, background_soak.log()
     return SoakOutcome(code, run_dir, shortened, ran_s, scrapes)
@@ -107,7 +99,9 @@ def test_partial_reports_are_written_while_the_soak_goes_and_read_what_was_there
     partials = finished_partials(soak.run_dir)
     assert partials, "no partial report finished"
     expected = int(soak.ran_s // PARTIAL_EVERY_S)
-    assert expected - 1 <= len(partials) <= expected  # one every 2 minutes (the last may have been cut off)
+    # one every 2 minutes of the watch loop (which starts after the services): the last may have been cut
+    # off at the end, and one that took long on a busy machine pushes the next one later
+    assert max(1, expected - 2) <= len(partials) <= expected
     final = read_records(soak.run_dir / "records", "operations", columns=["ts"]).num_rows
     counts = []
     for partial in partials:
