@@ -18,8 +18,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/harness run $(SCENARIO)
 
+# Two test processes (TEST_WORKERS=0: one): the end-to-end runs are mostly timed phases, so two share the
+# machine's two cores; a module's tests stay in one process (--dist loadscope), with its module fixtures.
+TEST_WORKERS ?= 2
 test: $(STAMP) oidc-provider
-	OIDC_PROVIDER_DIR=$(OIDC_PROVIDER_DIR) $(BIN)/python -m pytest -q --durations=15 tests
+	OIDC_PROVIDER_DIR=$(OIDC_PROVIDER_DIR) $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope --durations=15 tests
 
 test-fast: $(STAMP) oidc-provider
 	OIDC_PROVIDER_DIR=$(OIDC_PROVIDER_DIR) $(BIN)/python -m pytest -q -m "not slow" tests

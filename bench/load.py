@@ -1,14 +1,22 @@
 """Load-generator benchmark: what the harness's retry-aware user costs against plain Locust users.
 
-    python bench/load.py [--duration-s 8] [--runs 3] [--users 50]
+    python bench/load.py [--measure-s 6] [--min-rounds 5] [--max-rounds 8] [--users 50]
 
-Four users, one request per task against nginx's static file, no wait, one Locust process each:
-  http     plain Locust HttpUser                    harness   Caller (requests + tenacity) + records
-  fast     plain Locust FastHttpUser                harness_fast   the same Caller on geventhttpclient
-Run alternating (A/B/C/D, `runs` times), medians printed with the ratios harness/http (goal >= 0.95) and
-harness_fast/fast (goal >= 0.90), and written to reports/bench/<UTC stamp>/load.json. Expects nginx on
-PATH (Debian: apt-get install -y nginx-light); installs nothing; loopback only. Not a test: `make bench`.
-This file is also the locustfile of the runs (`locust -f bench/load.py CLASS`).
+Four users, one GET of nginx's 3-byte file per task, no wait, 50 users in one Locust process each:
+  http          Locust HttpUser                      harness       harness Caller (requests + tenacity)
+  fast          Locust FastHttpUser                  harness_fast  the same Caller on harness.load.fasttransport
+Both sides of a pair do the same work per request: the same transport library and connection reuse
+(one keep-alive pool per user; FastSession is FastHttpUser's own UserAgent, cookie jar and all), and every
+request reaches Locust's statistics through `events.request` (the harness adds one operation event per
+call, its Parquet records and the per-second flush, as in a run).
+
+Each run is measured from inside the Locust process over a window that starts `--warmup-s` after every
+user has spawned: requests counted in Locust's statistics, wall time, and the process's own CPU time, so
+start-up and shut-down are outside the figures and req/s comes with requests per CPU-second (which the
+neighbours on a shared machine move much less). Rounds alternate the four variants, rotating their order,
+until each goal's 95% bootstrap interval clears or misses it (bench/rounds.py). Expects nginx on PATH;
+installs nothing; loopback only. Writes reports/bench/<UTC stamp>/load.json. This file is also the
+locustfile of the runs (`locust -f bench/load.py CLASS`), with the window in BENCH_LOAD_WINDOW.
 """
 
 from __future__ import annotations
@@ -16,9 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,31 +34,40 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from proxy import NGINX_CONF, free_port  # bench/ is on sys.path: run as a script or as a locustfile
+from common import NGINX_CONF, ROOT, free_port, wait_port  # bench/ is on sys.path: a script or a locustfile
+from rounds import Goal, assess, run_rounds
 
-ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = ("http", "harness", "fast", "harness_fast")
 CLASS_OF = {"http": "PlainHttp", "harness": "HarnessHttp", "fast": "PlainFast", "harness_fast": "HarnessFast"}
+WINDOW_ENV = "BENCH_LOAD_WINDOW"  # "warmup_s:measure_s:result_path", set by the driver for each run
+GOALS = (
+    Goal("harness_vs_http", "load: retry-aware user vs Locust HttpUser, req/s", "harness", "http", "rps",
+         "ratio", 0.95, "req/s"),
+    Goal("harness_vs_http_cpu", "load: retry-aware user vs Locust HttpUser, requests per CPU-second", "harness",
+         "http", "per_cpu_s", "ratio", 0.95, "req/CPU-s"),
+    Goal("fast_vs_fast", "load: retry-aware user on the fast transport vs FastHttpUser, req/s", "harness_fast",
+         "fast", "rps", "ratio", 0.90, "req/s"),
+    Goal("fast_vs_fast_cpu", "load: retry-aware user on the fast transport vs FastHttpUser, per CPU-second",
+         "harness_fast", "fast", "per_cpu_s", "ratio", 0.90, "req/CPU-s"),
+)  # fmt: skip
 
 
 def _locust_classes() -> None:
     """Defined only when Locust imports this file, so the driver never monkey-patches itself."""
-    import gevent  # (locust is imported by the locust command first)
+    import resource
+
+    import gevent
     from locust import FastHttpUser, HttpUser, User, constant, events, task
 
-    from harness.clients import Caller, RetryPolicy
+    from harness.clients import RetryPolicy
     from harness.clients.transport import make_session
     from harness.load.fasttransport import FastSession
-    from harness.load.recorder import Recorder
+    from harness.load.pacing import PacedCaller
+    from harness.load.recorder import Recorder, settle_heap
     from harness.scenario.model import Retry
 
     records = tempfile.mkdtemp(prefix="bench-records-")
     events.quitting.add_listener(lambda **_: shutil.rmtree(records, ignore_errors=True))
-
-    def _flush_every_second(recorder: Any) -> None:
-        while True:
-            gevent.sleep(1.0)
-            recorder.flush()
 
     class PlainHttp(HttpUser):
         wait_time = constant(0)
@@ -69,37 +84,72 @@ def _locust_classes() -> None:
             self.client.get("/index.html")
 
     class _Harness(User):
+        """What `harness.load.locustfile.SsoUser` makes per user: a session and a PacedCaller writing to the
+        process's Recorder (Parquet shards, Locust events)."""
+
         abstract = True
         wait_time = constant(0)
         session_factory: Any = None
 
         def on_start(self) -> None:
-            recorder = self.environment.bench_recorder
-            self.caller = Caller(
-                type(self).session_factory(), RetryPolicy(Retry()), recorder, user="u", node="bench",
-                phase=lambda: "bench",
-            )  # fmt: skip
+            plugin = self.environment.bench_plugin
+            self.session = type(self).session_factory()
+            self.caller = PacedCaller(self.session, plugin["policy"], plugin["recorder"], user=f"bench-u{id(self)}",
+                                      node="bench", phase=lambda: "bench")  # fmt: skip
             self.url = f"{self.host}/index.html"
+
+        def on_stop(self) -> None:
+            self.session.close()
 
         @task
         def t(self) -> None:
             self.caller.call("bench", "get", "GET", self.url, endpoint="index")
-
-    @events.init.add_listener
-    def _recorder(environment: Any, **_: Any) -> None:
-        """As the harness's plugin does at init: one recorder per process, its Parquet codec warmed up
-        before the test (not inside the measured window), flushed once a second (Parquet costs too)."""
-        if any(issubclass(cls, _Harness) for cls in environment.user_classes):
-            recorder = Recorder(records, f"bench-{os.getpid()}", environment.events.request)
-            recorder.warm_up()
-            environment.bench_recorder = recorder
-            gevent.spawn(_flush_every_second, recorder)
 
     class HarnessHttp(_Harness):
         session_factory = staticmethod(make_session)
 
     class HarnessFast(_Harness):
         session_factory = staticmethod(FastSession)
+
+    def _flush_every_second(recorder: Any) -> None:
+        while True:  # as harness.load.locustfile's plugin does (FLUSH_INTERVAL_S; importing it would register
+            gevent.sleep(1.0)  # that locustfile's own listeners here)
+            recorder.flush()
+
+    def _wire_requests(environment: Any) -> int:
+        """Requests on the wire so far: every Locust entry but the harness's operation rows."""
+        return sum(e.num_requests for (_, method), e in environment.stats.entries.items() if method != "OP")
+
+    def _cpu_s() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    def _measure(environment: Any, warmup_s: float, measure_s: float, path: str) -> None:
+        gevent.sleep(warmup_s)
+        n0, t0, c0 = _wire_requests(environment), time.perf_counter(), _cpu_s()
+        gevent.sleep(measure_s)
+        n1, t1, c1 = _wire_requests(environment), time.perf_counter(), _cpu_s()
+        failures = sum(e.num_failures for (_, m), e in environment.stats.entries.items() if m != "OP")
+        Path(path).write_text(json.dumps({"requests": n1 - n0, "seconds": t1 - t0, "cpu_s": c1 - c0,
+                                          "failures": failures}))  # fmt: skip
+        environment.runner.quit()
+
+    @events.init.add_listener
+    def _on_init(environment: Any, **_: Any) -> None:
+        """As the harness's plugin does at init: one recorder per process (its Parquet codec warmed up
+        before the test), records flushed every second; and the measuring window."""
+        if any(issubclass(cls, _Harness) for cls in environment.user_classes):
+            recorder = Recorder(records, f"bench-{os.getpid()}", environment.events.request)
+            recorder.warm_up()
+            settle_heap()
+            environment.bench_plugin = {"recorder": recorder, "policy": RetryPolicy(Retry())}
+            gevent.spawn(_flush_every_second, recorder)
+        window = os.environ.get(WINDOW_ENV)
+        if window:
+            warmup_s, measure_s, path = window.split(":", 2)
+            environment.events.spawning_complete.add_listener(
+                lambda **_: gevent.spawn(_measure, environment, float(warmup_s), float(measure_s), path)
+            )
 
     globals().update(PlainHttp=PlainHttp, PlainFast=PlainFast, HarnessHttp=HarnessHttp, HarnessFast=HarnessFast)
 
@@ -108,40 +158,36 @@ if __name__ != "__main__":
     _locust_classes()
 
 
-def _children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _one_run(variant: str, host: str, users: int, duration_s: int, out: Path) -> dict[str, Any]:
-    stats_file = out / f"{variant}-{time.monotonic_ns()}"
-    cpu_before = _children_cpu_s()  # nginx is not waited for until the end, so only Locust counts here
-    subprocess.run(
+def _one_run(variant: str, host: str, users: int, warmup_s: float, measure_s: float, scratch: Path) -> dict[str, float]:
+    result = scratch / f"{variant}-{time.monotonic_ns()}.json"
+    run_s = int(users / 50 + warmup_s + measure_s + 30)  # a bound only: the window quits the run itself
+    proc = subprocess.run(
         [sys.executable, "-m", "locust", "-f", __file__, CLASS_OF[variant], "--headless", "-u", str(users),
-         "-r", str(users), "-t", f"{duration_s}s", "--host", host, "--only-summary", "--loglevel", "ERROR",
-         "--json-file", str(stats_file), "--exit-code-on-error", "0"],
-        check=True, cwd=ROOT, stdout=subprocess.DEVNULL, timeout=duration_s + 60,
+         "-r", str(users), "-t", f"{run_s}s", "--host", host, "--only-summary", "--loglevel", "ERROR",
+         "--exit-code-on-error", "0"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=run_s + 60,
+        env={**os.environ, WINDOW_ENV: f"{warmup_s}:{measure_s}:{result}"},
     )  # fmt: skip
-    cpu_s = _children_cpu_s() - cpu_before
-    entries = json.loads(stats_file.with_suffix(".json").read_text())
-    # the harness users count attempts and operations as two Locust entries; requests are the attempts
-    wire = [e for e in entries if e["method"] != "OP"]
-    n = sum(e["num_requests"] for e in wire)
-    start = min(e["start_time"] for e in wire)
-    end = max(e["last_request_timestamp"] for e in wire)
-    failures = sum(e["num_failures"] for e in wire)
-    # requests per CPU second of the Locust process: on a shared machine wall-clock rps swings with the
-    # neighbours' load, the CPU cost of a request much less (it includes start-up, alike for every variant)
-    return {"requests": n, "failures": failures, "seconds": end - start, "rps": n / (end - start),
-            "cpu_s": cpu_s, "per_cpu_s": n / cpu_s if cpu_s > 0 else 0.0}
+    if proc.returncode != 0 or not result.exists():  # Locust's summary (stderr) only when something went wrong
+        raise RuntimeError(f"locust {variant} exited {proc.returncode} without a result:\n{proc.stderr[-3000:]}")
+    got = json.loads(result.read_text())
+    return {"rps": got["requests"] / got["seconds"], "per_cpu_s": got["requests"] / got["cpu_s"],
+            "cpu_share": got["cpu_s"] / got["seconds"], "failures": got["failures"]}  # fmt: skip
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--duration-s", type=int, default=8)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--measure-s", type=float, default=6)
+    parser.add_argument("--warmup-s", type=float, default=1.5)
+    parser.add_argument("--min-rounds", type=int, default=5)
+    parser.add_argument("--max-rounds", type=int, default=8)
     parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--pairs", default="http,fast", help="which comparisons: http (harness vs HttpUser), fast")
+    parser.add_argument("--out-dir", type=Path, default=None)
     args = parser.parse_args()
+    pairs = {p.strip() for p in args.pairs.split(",")}
+    variants = [v for v in VARIANTS if ("fast" if "fast" in v else "http") in pairs]
+    goals = [g for g in GOALS if g.peer in variants]
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not os.path.exists(nginx):
         print("bench/load.py: nginx not found (apt-get install -y nginx-light)", file=sys.stderr)
@@ -154,46 +200,33 @@ def main() -> int:
     server = subprocess.Popen([nginx, "-c", str(scratch / "nginx.conf"), "-p", str(scratch)],
                               stderr=subprocess.DEVNULL)  # fmt: skip
     host = f"http://127.0.0.1:{port}"
-    results: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        for run in range(args.runs):
-            for variant in VARIANTS:  # alternating, so drift on the machine hits every variant alike
-                result = _one_run(variant, host, args.users, args.duration_s, scratch)
-                results[variant].append(result)
-                print(f"run {run + 1} {variant:<13} {result['rps']:8.0f} req/s {result['per_cpu_s']:8.0f} req/cpu-s "
-                      f"({result['failures']} failed)")
+        wait_port(port)
+        rounds, assessments = run_rounds(
+            lambda variant, _: _one_run(variant, host, args.users, args.warmup_s, args.measure_s, scratch),
+            variants, goals, min_rounds=args.min_rounds, max_rounds=args.max_rounds,
+        )  # fmt: skip
     finally:
         server.terminate()
         server.wait(10)
-    medians = {v: statistics.median(r["rps"] for r in results[v]) for v in VARIANTS}
-    ratios = {
-        "harness_vs_http": medians["harness"] / medians["http"],
-        "harness_fast_vs_fast": medians["harness_fast"] / medians["fast"],
-    }
-    per_cpu = {v: statistics.median(r["per_cpu_s"] for r in results[v]) for v in VARIANTS}
-    cpu_ratios = {
-        "harness_vs_http": per_cpu["harness"] / per_cpu["http"],
-        "harness_fast_vs_fast": per_cpu["harness_fast"] / per_cpu["fast"],
-    }
-    goals = {"harness_vs_http": 0.95, "harness_fast_vs_fast": 0.90}
-    for name, ratio in ratios.items():
-        print(f"{name}: {ratio:.3f} by req/s, {cpu_ratios[name]:.3f} by req/cpu-s (goal >= {goals[name]:.2f})")
+        shutil.rmtree(scratch, ignore_errors=True)
+    medians = {v: {k: statistics.median(r[v][k] for r in rounds) for k in rounds[0][v]} for v in variants}
+    scale = Goal("fast_transport_vs_http", "load: FastHttpUser vs HttpUser, per CPU-second (for scale)", "fast", "http",
+                 "per_cpu_s", "ratio", 1.0, "req/CPU-s")
+    info = [assess(scale, rounds)] if {"fast", "http"} <= set(variants) else []
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = ROOT / "reports" / "bench" / stamp
+    out = args.out_dir or ROOT / "reports" / "bench" / stamp
     out.mkdir(parents=True, exist_ok=True)
-    (out / "load.json").write_text(json.dumps(
-        {"users": args.users, "duration_s": args.duration_s, "runs": results, "median_rps": medians,
-         "ratios": ratios, "median_per_cpu_s": per_cpu, "cpu_ratios": cpu_ratios, "goals": goals,
-         "cpus": os.cpu_count()}, indent=2))  # fmt: skip
-    print(f"written: {out / 'load.json'}")
-    shutil.rmtree(scratch, ignore_errors=True)
+    summary = {"benchmark": "load", "setup": {"users": args.users, "warmup_s": args.warmup_s,
+                                              "measure_s": args.measure_s},
+               "medians": medians, "assessments": [a.to_json() for a in assessments],
+               "info": [a.to_json() for a in info], "rounds": rounds}  # fmt: skip
+    (out / "load.json").write_text(json.dumps(summary, indent=2) + "\n")
+    for name, m in medians.items():
+        print(f"  {name:13s} {m['rps']:8.0f} req/s  {m['per_cpu_s']:8.0f} req/CPU-s  ({m['failures']:.0f} failed)")
+    for a in [*assessments, *info]:
+        print(f"  {a.what}: {a.estimate:.3f} [{a.low:.3f}, {a.high:.3f}] over {a.rounds} rounds -> {a.verdict}")
+    print(f"written {out / 'load.json'}")
     return 0
 
 

@@ -1,16 +1,28 @@
 // Peer for bench/target.py: node oidc-provider v9 set up as shared/reference/peers.md says.
 // client_credentials with HTTP Basic auth; a JWT access token (RS256) through resourceIndicators;
-// introspection on; devInteractions off. Usage: node oidc_provider_server.mjs PORT CLIENT_ID SECRET
+// introspection on; devInteractions off. Usage: node oidc_provider_server.mjs PORT CLIENT_ID SECRET [WORKERS]
 // (run with NODE_PATH pointing at the node_modules that `make bench` installs outside the repository).
+// WORKERS > 1: node's cluster module, that many worker processes sharing the port and one signing key
+// (oidc-provider has no cluster mode of its own; bench/target.py tries 1 and 2 and keeps the faster).
+import cluster from 'node:cluster';
 import { generateKeyPairSync } from 'node:crypto';
 import { createRequire } from 'node:module';
+
+const workers = Number(process.argv[5] || 1);
+if (workers > 1 && cluster.isPrimary) {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const BENCH_JWK = JSON.stringify(privateKey.export({ format: 'jwk' }));
+  for (let i = 0; i < workers; i += 1) cluster.fork({ BENCH_JWK });
+  cluster.on('exit', () => process.exit(1));  // a worker that dies ends the peer: the bench sees it
+} else {
 
 const require = createRequire(process.env.OIDC_PROVIDER_DIR + '/');
 const { default: Provider } = await import(require.resolve('oidc-provider'));
 
 const [port, clientId, secret] = process.argv.slice(2);
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'bench-rs256', use: 'sig', alg: 'RS256' };
+const key = process.env.BENCH_JWK ? JSON.parse(process.env.BENCH_JWK)
+  : generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+const jwk = { ...key, kid: 'bench-rs256', use: 'sig', alg: 'RS256' };
 const RESOURCE = 'urn:bench:api';
 const issuer = `http://127.0.0.1:${port}`;
 
@@ -36,3 +48,4 @@ const provider = new Provider(issuer, {
 });
 provider.on('server_error', (ctx, err) => console.error('server_error', err));
 provider.listen(Number(port), '127.0.0.1', () => console.log(`oidc-provider listening on ${issuer}`));
+}

@@ -1,154 +1,93 @@
-"""Pass-through benchmark of the fault proxy beside nginx direct and haproxy (TCP mode), in one run.
+"""Pass-through benchmark of the fault proxy beside nginx direct, haproxy (TCP mode, at its best thread
+count here) and the floor of a Python pass-through (bench/floor_proxy.py), in one run.
 
-    python bench/proxy.py [--duration-s 8] [--runs 3] [--connections 32] [--only ours_idle_http_toxic]
+    python bench/proxy.py [--duration-s 5] [--min-rounds 5] [--max-rounds 10] [--connections 32]
+                          [--only ours,ours_idle_http_toxic,ours_tls]
 
 Expects nginx, haproxy and wrk on PATH (Debian: apt-get install -y nginx-light haproxy wrk); installs
-nothing. Loopback only. Paths are run alternating (direct, haproxy, ours, ours + idle HTTP toxic, and
-the TLS trio), `runs` times each; the medians are printed and written to reports/bench/<UTC stamp>/
-proxy.json. `--only` runs just the named paths of ours beside their references (direct for added
-latency, haproxy for the ratio), for a quicker look at one case.
+nothing; loopback only. First haproxy `nbthread 1` and `nbthread 2` run in short interleaved rounds and the
+faster one is the peer. Then rounds of `wrk -t2 -cN` over every path (direct, haproxy, floor, ours, ours
+with an idle HTTP toxic), the order rotating per round, until every goal's 95% bootstrap interval clears
+or misses it (bench/rounds.py). Besides req/s and p99, each path's server process reports its CPU time per
+request. Written to reports/bench/<UTC stamp>/proxy.json. `--only` runs just the named paths of ours
+beside their references, for a quicker look at one case.
 
 `ours_tls` is TLS on both hops with keep-alive: wrk speaks https to the proxy, which terminates it with a
 certificate from a run CA (harness.tlsca) and opens TLS again to nginx's https listener (SNI and
-verification against that CA); its peers are nginx's https listener direct (`direct_tls`) and haproxy with
-`ssl` on its bind and server lines (`haproxy_tls`), with the same certificates and the same upstream.
+verification against that CA); its references are nginx's https listener direct (`direct_tls`) and the
+selected haproxy with `ssl` on its bind and server lines (`haproxy_tls`), the same certificates and upstream.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import HAPROXY_CONF, NGINX_CONF, ROOT, free_port, stop_all, tree_pids, wait_port, wrk
+from rounds import Goal, pick_best, run_rounds
 
-NGINX_CONF = """worker_processes 1;
-daemon off;
-pid {dir}/nginx.pid;
-error_log {dir}/nginx-error.log;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  client_body_temp_path {dir}; proxy_temp_path {dir}; fastcgi_temp_path {dir};
-  uwsgi_temp_path {dir}; scgi_temp_path {dir};
-  server {{ listen 127.0.0.1:{port}; location / {{ root {dir}/www; }} }}
-  server {{
+IDLE = "ours_idle_http_toxic"
+OURS = ("ours", IDLE, "ours_tls")
+# each path of ours and the references it is measured beside
+REFERENCES = {"ours": ("direct", "haproxy", "floor"), IDLE: ("direct", "haproxy"),
+              "ours_tls": ("direct_tls", "haproxy_tls")}  # fmt: skip
+ORDER = ("direct", "haproxy", "floor", "ours", IDLE, "direct_tls", "haproxy_tls", "ours_tls")
+TLS_PATHS = ("direct_tls", "haproxy_tls", "ours_tls")
+HAPROXY_THREADS = (1, 2)
+GOALS = (
+    Goal("ours_vs_haproxy", "proxy: pass-through vs haproxy", "ours", "haproxy", "rps", "ratio", 1.0, "req/s"),
+    Goal("ours_p99_added", "proxy: p99 added over nginx direct", "ours", "direct", "p99_ms", "difference", 1.0,
+         "ms"),
+    Goal("idle_vs_haproxy", "proxy: idle HTTP toxic vs haproxy", IDLE, "haproxy", "rps", "ratio", 1.0, "req/s"),
+    Goal("idle_p99_added", "proxy: p99 added over nginx direct, idle HTTP toxic", IDLE, "direct", "p99_ms",
+         "difference", 1.0, "ms"),
+    Goal("tls_vs_haproxy", "proxy: TLS both hops vs haproxy ssl bind+server", "ours_tls", "haproxy_tls", "rps",
+         "ratio", 0.8, "req/s"),
+    Goal("tls_p99_added", "proxy: p99 added, TLS both hops, over nginx https", "ours_tls", "direct_tls", "p99_ms",
+         "difference", 2.0, "ms"),
+)  # fmt: skip
+# Shown, not judged: where the floor stands, and what ours costs above it.
+INFO = (
+    Goal("floor_vs_haproxy", "proxy floor (asyncio Protocol + uvloop) vs haproxy", "floor", "haproxy", "rps",
+         "ratio", 1.0, "req/s"),
+    Goal("ours_vs_floor", "proxy: pass-through vs the floor", "ours", "floor", "rps", "ratio", 1.0, "req/s"),
+    Goal("ours_cpu_vs_haproxy", "proxy: CPU per request, haproxy / ours", "haproxy", "ours", "cpu_us_per_req",
+         "ratio", 1.0),
+)  # fmt: skip
+# The TLS references: an https server block for nginx, an ssl listen section for haproxy (the same
+# certificates as ours: a run CA from harness.tlsca).
+NGINX_TLS_SERVER = """  server {{
     listen 127.0.0.1:{tls_port} ssl; server_name idp.test;
     ssl_certificate {dir}/tls/upstream.pem; ssl_certificate_key {dir}/tls/upstream-key.pem;
     keepalive_requests 1000000;
     location / {{ root {dir}/www; }}
   }}
-}}
 """
-HAPROXY_CONF = """global
-  maxconn 4096
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-listen bench
-  bind 127.0.0.1:{port}
-  server nginx 127.0.0.1:{upstream}
-listen bench_tls
+HAPROXY_TLS_LISTEN = """listen bench_tls
   bind 127.0.0.1:{tls_port} ssl crt {dir}/tls/proxy-haproxy.pem
   server nginx 127.0.0.1:{tls_upstream} ssl verify required ca-file {dir}/tls/ca.pem sni str(idp.test)
 """
 
 
-OURS = ("ours", "ours_idle_http_toxic", "ours_tls")
-# each path of ours and the references it is measured beside
-REFERENCES = {"ours": ("direct", "haproxy"), "ours_idle_http_toxic": ("direct", "haproxy"),
-              "ours_tls": ("direct_tls", "haproxy_tls")}  # fmt: skip
-TLS_PATHS = ("direct_tls", "haproxy_tls", "ours_tls")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
-
-
-def stop_all(procs: list[subprocess.Popen[bytes]], timeout_s: float = 5.0) -> None:
-    """End the servers a bench started (its own children, by handle): SIGTERM, then SIGKILL if need be."""
-    for proc in reversed(procs):
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _to_ms(value: str, unit: str) -> float:
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def wrk(
-    port: int,
-    duration_s: int,
-    connections: int,
-    path: str = "/f.txt",
-    script: Path | None = None,
-    env: dict[str, str] | None = None,
-    scheme: str = "http",
-) -> dict[str, float]:
-    """One `wrk -t2 -cN -dS --latency` run on loopback (bench/target.py reuses it with a Lua script)."""
-    argv = ["wrk", "-t2", f"-c{connections}", f"-d{duration_s}s", "--latency"]
-    argv += ["-s", str(script)] if script is not None else []
-    out = subprocess.run(
-        [*argv, f"{scheme}://127.0.0.1:{port}{path}"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=duration_s + 30,
-        env=env,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {
-        "rps": rps,
-        "p99_ms": _to_ms(*p99.groups()) if p99 else float("nan"),
-        "non_2xx": float(errors.group(1)) if errors else 0.0,
-    }
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration-s", type=int, default=8)
-    parser.add_argument("--warmup-s", type=int, default=2)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--duration-s", type=float, default=5)
+    parser.add_argument("--warmup-s", type=float, default=2)
+    parser.add_argument("--select-s", type=float, default=3, help="each run of the peer's selection")
+    parser.add_argument("--min-rounds", type=int, default=5)
+    parser.add_argument("--max-rounds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument(
-        "--only",
-        type=lambda text: text.split(","),
-        default=list(OURS),
-        help=f"comma-separated paths of ours to run (of {', '.join(OURS)}); direct and haproxy always run",
-    )
+    parser.add_argument("--out-dir", type=Path, default=None)
+    parser.add_argument("--only", type=lambda text: text.split(","), default=list(OURS),
+                        help=f"comma-separated paths of ours to run (of {', '.join(OURS)})")  # fmt: skip
     args = parser.parse_args()
     unknown = sorted(set(args.only) - set(OURS))
     if unknown:
@@ -157,6 +96,10 @@ def main() -> int:
     if missing:
         print(f"missing {', '.join(missing)}: apt-get install -y nginx-light haproxy wrk", file=sys.stderr)
         return 2
+    wanted = {*args.only, *(ref for name in args.only for ref in REFERENCES[name])}
+    variants = [v for v in ORDER if v in wanted]
+    goals = [g for g in GOALS if g.ours in wanted and g.peer in wanted]
+    info_goals = [g for g in INFO if g.ours in wanted and g.peer in wanted]
 
     from harness.proxy.client import ToxiproxyClient
     from harness.tlsca import RunCA
@@ -171,107 +114,92 @@ def main() -> int:
         proxy_cert = ca.issue(["idp.test", "127.0.0.1"], "proxy")
         # haproxy takes certificate and key in one file; the same certificate and key as ours
         (work / "tls" / "proxy-haproxy.pem").write_bytes(proxy_cert.cert.read_bytes() + proxy_cert.key.read_bytes())
-        nginx_port, haproxy_port = free_port(), free_port()
-        nginx_tls_port, haproxy_tls_port = free_port(), free_port()
-        (work / "nginx.conf").write_text(NGINX_CONF.format(dir=work, port=nginx_port, tls_port=nginx_tls_port))
-        (work / "haproxy.cfg").write_text(HAPROXY_CONF.format(
-            port=haproxy_port, upstream=nginx_port, tls_port=haproxy_tls_port, tls_upstream=nginx_tls_port, dir=work,
-        ))  # fmt: skip
+        nginx_port, nginx_tls_port = free_port(), free_port()
+        nginx_conf = NGINX_CONF.format(dir=work, port=nginx_port).rstrip()
+        assert nginx_conf.endswith("}")  # the http block: the https server goes inside it
+        nginx_conf = nginx_conf[:-1] + NGINX_TLS_SERVER.format(dir=work, tls_port=nginx_tls_port) + "}\n"
+        (work / "nginx.conf").write_text(nginx_conf)
+        ports: dict[str, int] = {"direct": nginx_port, "direct_tls": nginx_tls_port}
+        pids: dict[str, list[int]] = {}
         try:
             procs.append(subprocess.Popen(["nginx", "-c", str(work / "nginx.conf"), "-p", str(work)]))
-            procs.append(subprocess.Popen(["haproxy", "-f", str(work / "haproxy.cfg")]))
-            for port in (nginx_port, haproxy_port, nginx_tls_port, haproxy_tls_port):
-                wait_port(port)
+            pids["direct"] = pids["direct_tls"] = [procs[-1].pid]
+            for threads in HAPROXY_THREADS:
+                name, port, tls_port = f"haproxy_nbthread_{threads}", free_port(), free_port()
+                conf = work / f"{name}.cfg"
+                conf.write_text(HAPROXY_CONF.format(port=port, upstream=nginx_port, threads=threads)
+                                + HAPROXY_TLS_LISTEN.format(tls_port=tls_port, tls_upstream=nginx_tls_port, dir=work))
+                procs.append(subprocess.Popen(["haproxy", "-f", str(conf)]))
+                ports[name], ports[f"{name}_tls"], pids[name] = port, tls_port, [procs[-1].pid]
+            ports["floor"] = free_port()
+            procs.append(subprocess.Popen([sys.executable, str(Path(__file__).parent / "floor_proxy.py"),
+                                           str(ports["floor"]), str(nginx_port)]))  # fmt: skip
+            pids["floor"] = [procs[-1].pid]
             # Ours runs in a child process of its own, as `harness proxy` would (not sharing this GIL).
             api_port = free_port()
             procs.append(
                 subprocess.Popen([sys.executable, "-m", "harness", "proxy", "--port", str(api_port)], cwd=ROOT)
             )
+            pids["ours"] = pids[IDLE] = pids["ours_tls"] = [procs[-1].pid]
             client = ToxiproxyClient(f"http://127.0.0.1:{api_port}")
             client.wait_ready(timeout_s=15)
-            plain = free_port()
-            idle = free_port()
-            tls = free_port()
-            client.create_proxy("plain", f"127.0.0.1:{nginx_port}", listen=f"127.0.0.1:{plain}")
-            client.create_proxy("idle_http", f"127.0.0.1:{nginx_port}", listen=f"127.0.0.1:{idle}")
+            ports["ours"], ports[IDLE], ports["ours_tls"] = free_port(), free_port(), free_port()
+            client.create_proxy("plain", f"127.0.0.1:{nginx_port}", listen=f"127.0.0.1:{ports['ours']}")
+            client.create_proxy("idle_http", f"127.0.0.1:{nginx_port}", listen=f"127.0.0.1:{ports[IDLE]}")
             client.add_toxic("idle_http", "http_error", stream="upstream", attributes={"path": "/never", "status": 503})
             client.create_proxy(
-                "tls", f"127.0.0.1:{nginx_tls_port}", listen=f"127.0.0.1:{tls}",
+                "tls", f"127.0.0.1:{nginx_tls_port}", listen=f"127.0.0.1:{ports['ours_tls']}",
                 listen_tls={"cert": str(proxy_cert.cert), "key": str(proxy_cert.key)},
                 upstream_tls={"server_name": "idp.test", "ca": str(ca.cert_path)},
             )  # fmt: skip
-            ours = {"ours": plain, "ours_idle_http_toxic": idle, "ours_tls": tls}
-            references = {"direct": nginx_port, "haproxy": haproxy_port, "direct_tls": nginx_tls_port,
-                          "haproxy_tls": haproxy_tls_port}  # fmt: skip
-            wanted = {ref for name in args.only for ref in REFERENCES[name]}
-            paths = {name: port for name, port in references.items() if name in wanted}
-            paths.update((name, port) for name, port in ours.items() if name in args.only)
-            for name, port in paths.items():
-                wrk(port, args.warmup_s, args.connections, scheme="https" if name in TLS_PATHS else "http")
-            samples: dict[str, list[dict[str, float]]] = {name: [] for name in paths}
-            for run in range(args.runs):
-                for name, port in paths.items():
-                    scheme = "https" if name in TLS_PATHS else "http"
-                    result = wrk(port, args.duration_s, args.connections, scheme=scheme)
-                    samples[name].append(result)
-                    print(
-                        f"run {run + 1} {name:22s} {result['rps']:>10,.0f} req/s  p99 {result['p99_ms']:.2f} ms",
-                        flush=True,
-                    )
+
+            def scheme(name: str) -> str:
+                return "https" if name.endswith("_tls") else "http"
+
+            for name, port in ports.items():
+                wait_port(port)
+                if name in wanted or name.startswith("haproxy"):
+                    wrk(port, args.warmup_s, args.connections, scheme=scheme(name))
+
+            candidates = [f"haproxy_nbthread_{t}" for t in HAPROXY_THREADS]
+            best, selection = pick_best(
+                lambda name: wrk(ports[name], args.select_s, args.connections)["rps"], candidates
+            )
+            ports["haproxy"], ports["haproxy_tls"] = ports[best], ports[f"{best}_tls"]
+            pids["haproxy"] = pids["haproxy_tls"] = pids[best]
+
+            def one(variant: str, _: int) -> dict[str, float]:
+                return wrk(ports[variant], args.duration_s, args.connections, scheme=scheme(variant),
+                           server_pids=tree_pids(pids[variant][0]))  # fmt: skip
+
+            rounds, assessments = run_rounds(
+                one, variants, goals, min_rounds=args.min_rounds, max_rounds=args.max_rounds
+            )
         finally:
             stop_all(procs)
-    medians = {
-        name: {key: statistics.median(s[key] for s in runs) for key in ("rps", "p99_ms", "non_2xx")}
-        for name, runs in samples.items()
-    }
+    from rounds import assess
+
+    info = [assess(goal, rounds) for goal in info_goals]
+    medians = {v: {k: statistics.median(r[v][k] for r in rounds) for k in rounds[0][v]} for v in variants}
     summary: dict[str, Any] = {
-        "stamp": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
-        "setup": {
-            "duration_s": args.duration_s,
-            "runs": args.runs,
-            "connections": args.connections,
-            "wrk_threads": 2,
-            "file_bytes": 3,
-        },
+        "benchmark": "proxy",
+        "setup": {"duration_s": args.duration_s, "connections": args.connections, "wrk_threads": 2, "file_bytes": 3,
+                  "peer": best, "peer_selection_rps": selection, "paths": variants},
         "medians": medians,
-        "ratios": {
-            label: medians[name]["rps"] / medians[reference]["rps"]
-            for label, name, reference in (
-                ("ours_vs_haproxy", "ours", "haproxy"),
-                ("ours_idle_http_vs_haproxy", "ours_idle_http_toxic", "haproxy"),
-                ("ours_vs_direct", "ours", "direct"),
-                ("ours_tls_vs_haproxy_tls", "ours_tls", "haproxy_tls"),
-            )
-            if name in medians
-        },
-        # over nginx direct on the same listener kind (plain, or https for the TLS paths)
-        "added_p99_ms": {
-            name: m["p99_ms"] - medians["direct_tls" if name in TLS_PATHS else "direct"]["p99_ms"]
-            for name, m in medians.items()
-            if not name.startswith("direct")
-        },
-        # Each round's ratio to haproxy measured seconds apart, then their median: on a shared machine
-        # the load drifts between rounds more than between neighbouring paths of one round.
-        "paired_vs_haproxy": {
-            name: statistics.median(
-                a["rps"] / b["rps"] for a, b in zip(runs, samples[REFERENCES[name][1]], strict=True)
-            )
-            for name, runs in samples.items()
-            if name in REFERENCES
-        },
-        "runs": samples,
-    }
-    out_dir = ROOT / "reports" / "bench" / summary["stamp"]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "proxy.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print("\nmedians:")
+        "assessments": [a.to_json() for a in assessments],
+        "info": [a.to_json() for a in info],
+        "rounds": rounds,
+    }  # fmt: skip
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out_dir or ROOT / "reports" / "bench" / stamp
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "proxy.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"\npeer: {best}; medians:")
     for name, m in medians.items():
-        print(f"  {name:22s} {m['rps']:>10,.0f} req/s  p99 {m['p99_ms']:.2f} ms")
-    print("ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in summary["ratios"].items()))
-    paired = summary["paired_vs_haproxy"]
-    print("per-round ratio to haproxy, median: " + ", ".join(f"{k} {v:.2f}" for k, v in paired.items()))
-    print("added p99: " + ", ".join(f"{k} {v:+.2f} ms" for k, v in summary["added_p99_ms"].items()))
-    print(f"written {out_dir / 'proxy.json'}")
+        print(f"  {name:22s} {m['rps']:>10,.0f} req/s  p99 {m['p99_ms']:.2f} ms  {m['cpu_us_per_req']:.1f} µs CPU/req")
+    for a in [*assessments, *info]:
+        print(f"  {a.what}: {a.estimate:.3f} [{a.low:.3f}, {a.high:.3f}] over {a.rounds} rounds -> {a.verdict}")
+    print(f"written {out / 'proxy.json'}")
     return 0
 
 

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from proxy import NGINX_CONF, ROOT, free_port, stop_all, wait_port  # bench/ is on sys.path when run as a script
+from common import NGINX_CONF, ROOT, free_port, stop_all, wait_port  # bench/ is on sys.path when run as a script
 
 GROWTH_LIMIT_MB = 5.0  # flat: what the last sample may exceed the post-warm-up one by
 

@@ -1,11 +1,15 @@
 """`make bench`: every comparison of issue 11 in one run, as ratios against a peer measured alongside.
 
-    python bench/run.py [--only load,proxy,target,report,timing] [--duration-s 6] [--runs 3] [--quick] [--soak]
+    python bench/run.py [--only load,proxy,target,report,timing,distributed,homing] [--duration-s 6]
+                        [--min-rounds 5] [--max-rounds 8] [--runs 3] [--quick] [--soak]
 
-Runs the bench scripts beside this file one after the other (each alternates its A and B variants itself
-and takes medians of `runs`), gathers their JSON into reports/bench/<UTC stamp>/, and writes bench.json
-and bench.md there: one row per comparison with what, ours, peer, ratio, goal and verdict. Loopback only;
-each script is bounded by a timeout. A script that fails gives an `error` row and the others still run.
+Runs the bench scripts beside this file one after the other, gathers their JSON into reports/bench/<UTC
+stamp>/, and writes bench.json and bench.md there: one row per comparison with what, ours, peer, ratio,
+goal and verdict. load, proxy and target run interleaved rounds (bench/rounds.py): their ratio is the
+geometric mean of the rounds' paired ratios with a 95% bootstrap interval, and the verdict is pass or fail
+only when the interval clears or misses the goal, else inconclusive. timing takes medians of `runs`.
+The machine line gives the CPU model and the load average before and after. Loopback only; each script is
+bounded by a timeout. A script that fails gives an `error` row and the others still run.
 """
 
 from __future__ import annotations
@@ -27,8 +31,7 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-IDLE = "ours_idle_http_toxic"
-BENCHES = ("load", "proxy", "proxy_memory", "target", "timing", "report")
+BENCHES = ("load", "proxy", "proxy_memory", "target", "timing", "report", "distributed", "homing")
 SOAK_TIMEOUT_S = 3600  # the 100M-record run: writing, compacting and reporting it
 
 
@@ -39,16 +42,26 @@ class Row:
     peer: float | None
     ratio: float | None
     goal: str
-    verdict: str  # pass, fail, info, error
+    verdict: str  # pass, fail, inconclusive, info, error
     unit: str = ""
+    low: float | None = None  # the ratio's (or difference's) 95% bootstrap interval over rounds
+    high: float | None = None
+    rounds: int | None = None
 
 
 def _args_for(name: str, opts: argparse.Namespace) -> list[str]:
-    common = ["--runs", str(opts.runs)]
-    if name in ("load", "proxy", "target"):
-        return [*common, "--duration-s", str(opts.duration_s)]
+    rounds = ["--min-rounds", str(opts.min_rounds), "--max-rounds", str(opts.max_rounds)]
+    common = ["--runs", str(opts.runs)]  # the scripts that take medians of runs
+    if name == "load":
+        return [*rounds, "--measure-s", str(opts.duration_s)]
+    if name in ("proxy", "target"):
+        return [*rounds, "--duration-s", str(opts.duration_s)]
     if name == "timing":
         return common
+    if name == "distributed":
+        return [*common, "--duration-s", str(max(10, 2 * opts.duration_s))]
+    if name == "homing":
+        return [*common, "--records", "1000000"]
     if name == "proxy_memory":
         return ["--connections-total", "200000" if opts.quick else "1000000"]
     return [*common, "--sizes", "1000000" if opts.quick else "1000000,10000000", *(["--soak"] if opts.soak else [])]
@@ -76,58 +89,25 @@ def _run_script(name: str, opts: argparse.Namespace, out: Path) -> dict[str, Any
     return data
 
 
-def _ratio_row(what: str, ours: float, peer: float, goal: float, unit: str) -> Row:
-    ratio = ours / peer if peer else None
-    verdict = "pass" if ratio is not None and ratio >= goal else "fail"
-    return Row(what, ours, peer, ratio, f"ratio >= {goal:g}", verdict, unit)
-
-
 def _at_most(what: str, ours: float | None, peer: float | None, limit: float, unit: str) -> Row:
     ratio = ours / peer if ours is not None and peer and ours > 0 and peer > 0 else None  # no ratio of noise
     verdict = "pass" if ours is not None and ours <= limit else "fail"
     return Row(what, ours, peer, ratio, f"<= {limit:g} {unit}", verdict, unit)
 
 
-def rows_load(d: dict[str, Any]) -> list[Row]:
-    m = d["median_rps"]
-    return [
-        _ratio_row("load: harness retry-aware user vs Locust HttpUser (nginx)", m["harness"], m["http"], 0.95, "req/s"),
-        _ratio_row("load: harness user on fast transport vs FastHttpUser", m["harness_fast"], m["fast"], 0.90, "req/s"),
-    ]
-
-
-TLS_RATIO = "proxy: TLS both hops vs haproxy ssl bind+server"
-TLS_ADDED = "proxy: p99 added, TLS both hops, over nginx https (peer: haproxy)"
-
-
-def rows_proxy(d: dict[str, Any]) -> list[Row]:
-    m, added = d["medians"], d["added_p99_ms"]
+def rows_assessed(d: dict[str, Any]) -> list[Row]:
+    """A rounds-based bench (load, proxy, target): one row per goal, then its figures shown for scale."""
     rows = []
-    if "ours" in m:
-        rows += [
-            _ratio_row("proxy: pass-through vs haproxy mode tcp", m["ours"]["rps"], m["haproxy"]["rps"], 1.0, "req/s"),
-            _at_most("proxy: p99 added over nginx direct (peer: haproxy)", added["ours"], added["haproxy"], 1.0, "ms"),
-        ]
-    if IDLE in m:
-        rows += [
-            _ratio_row("proxy: with an idle HTTP toxic vs haproxy", m[IDLE]["rps"], m["haproxy"]["rps"], 1.0, "req/s"),
-            _at_most("proxy: p99 added, idle HTTP toxic (peer: haproxy)", added[IDLE], added["haproxy"], 1.0, "ms"),
-        ]
-    if "ours_tls" in m:
-        rows += [
-            _ratio_row(TLS_RATIO, m["ours_tls"]["rps"], m["haproxy_tls"]["rps"], 0.8, "req/s"),
-            _at_most(TLS_ADDED, added["ours_tls"], added["haproxy_tls"], 2.0, "ms"),
-        ]
+    for a, judged in [*((a, True) for a in d["assessments"]), *((a, False) for a in d.get("info", []))]:
+        ratio = a["kind"] == "ratio"
+        goal = f"ratio >= {a['goal']:g}" if ratio else f"<= {a['goal']:g} {a['unit']}"
+        if a.get("stretch"):
+            goal += f" (stretch {a['stretch']:g})"
+        ours, peer = a["ours_median"], a["peer_median"]
+        rows.append(Row(a["what"], ours if ratio else a["estimate"], peer if ratio else None, a["estimate"] if ratio
+                        else None, goal if judged else "-", a["verdict"] if judged else "info",
+                        a["unit"], a["low"], a["high"], a["rounds"]))  # fmt: skip
     return rows
-
-
-def rows_target(d: dict[str, Any]) -> list[Row]:
-    rps = {name: m["rps"] for name, m in d["medians"].items()}
-    token = "target vs oidc-provider: token (client_credentials, RS256 JWT)"
-    return [
-        _ratio_row(token, rps["ours_token"], rps["peer_token"], 1.0, "req/s"),
-        _ratio_row("target vs oidc-provider: discovery", rps["ours_discovery"], rps["peer_discovery"], 1.0, "req/s"),
-    ]
 
 
 def rows_report(d: dict[str, Any]) -> list[Row]:
@@ -166,9 +146,24 @@ def rows_timing(d: dict[str, Any]) -> list[Row]:
     return [_at_most(f"fault timing: lateness p99 over {d['changes']} changes", d["medians"]["p99_ms"], None, 50, "ms")]
 
 
+def rows_distributed(d: dict[str, Any]) -> list[Row]:
+    m = d["medians"]
+    ratio = m["records_per_user_ratio"]
+    same = Row("workers: records per simulated user, 2 remote workers vs 1 process", m["records_per_user_two_workers"],
+               m["records_per_user_one_process"], ratio, "ratio 0.95-1.05", "pass" if 0.95 <= ratio <= 1.05 else "fail")
+    cpu = _at_most("workers: master CPU with 2 remote workers, share of one core (peer: a worker)",
+                   100 * m["master_cpu_share"], 100 * m["worker_cpu_share"], 5, "%")  # fmt: skip
+    return [cpu, same]
+
+
+def rows_homing(d: dict[str, Any]) -> list[Row]:
+    return [_at_most("workers: bringing records home at stop, per million records", d["added_s_per_million"],
+                     None, 2, "s")]  # fmt: skip
+
+
 ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
-    "load": rows_load, "proxy": rows_proxy, "proxy_memory": rows_proxy_memory, "target": rows_target,
-    "report": rows_report, "timing": rows_timing,
+    "load": rows_assessed, "proxy": rows_assessed, "proxy_memory": rows_proxy_memory, "target": rows_assessed,
+    "report": rows_report, "timing": rows_timing, "distributed": rows_distributed, "homing": rows_homing,
 }  # fmt: skip
 
 
@@ -200,6 +195,10 @@ def machine() -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def _fmt(value: float | None, unit: str = "") -> str:
     if value is None:
         return "-"
@@ -215,16 +214,21 @@ def markdown(rows: list[Row], info: dict[str, Any], stamp: str, opts: argparse.N
         f"Machine: {info['cpus']} CPUs ({info['cpu']}), {info['memory_gb']} GB, {info['os']}; "
         f"Python {info['python']}, nginx {info['nginx']}, haproxy {info['haproxy']}, wrk {info['wrk']}, "
         f"node {info['node']}, oidc-provider {info['oidc-provider']}.",
-        f"Each figure is the median of {opts.runs} runs of {opts.duration_s} s (wrk -t2 -c32; Locust 50 users), "
-        "A and B alternating, loopback only, on a shared machine: differences under ~20% are noise.",
+        f"Load average (1, 5, 15 min) {info['loadavg_before']} before, {info['loadavg_after']} after.",
+        f"load, proxy, target: interleaved rounds ({opts.min_rounds} to {opts.max_rounds}, the order rotating) of "
+        f"{opts.duration_s} s each (wrk -t2 -c32; Locust 50 users, measured inside the process after spawn); ours "
+        "and peer are medians over rounds, the ratio is the geometric mean of each round's paired ratio with its "
+        "95% bootstrap interval over rounds (a difference: its mean). A verdict is called only when the interval "
+        "clears or misses the goal. Loopback only, on a shared machine.",
         "",
-        "| what | ours | peer | ratio | goal | verdict |",
-        "|---|---:|---:|---:|---|---|",
+        "| what | ours | peer | ratio | 95% interval | rounds | goal | verdict |",
+        "|---|---:|---:|---:|---|---:|---|---|",
     ]
     for r in rows:
         unit = f" {r.unit}" if r.unit and r.ours is not None else ""
-        lines.append(f"| {r.what} | {_fmt(r.ours, r.unit)}{unit} | {_fmt(r.peer, r.unit)} | "
-                     f"{_fmt(r.ratio)} | {r.goal} | {r.verdict} |")  # fmt: skip
+        spread = f"[{_fmt(r.low)}, {_fmt(r.high)}]" if r.low is not None and r.high is not None else "-"
+        lines.append(f"| {r.what} | {_fmt(r.ours, r.unit)}{unit} | {_fmt(r.peer, r.unit)} | {_fmt(r.ratio)} | "
+                     f"{spread} | {r.rounds or '-'} | {r.goal} | {r.verdict} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -232,13 +236,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(BENCHES), help="comma-separated subset of " + ", ".join(BENCHES))
     parser.add_argument("--duration-s", type=int, default=6)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="timing, report, distributed, homing")
+    parser.add_argument("--min-rounds", type=int, default=5)
+    parser.add_argument("--max-rounds", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="analysis of 1M records only")
     parser.add_argument("--soak", action="store_true", help="also report a 100M-record run (about 15 minutes)")
     parser.add_argument("--timeout-s", type=int, default=900, help="per bench script")
     opts = parser.parse_args()
-    if opts.runs < 3:
-        print("bench/run.py: fewer than 3 runs gives no median worth the name; use --runs 3 or more", file=sys.stderr)
+    if opts.runs < 3 or opts.min_rounds < 5:
+        print("bench/run.py: fewer than 3 runs or 5 rounds gives no figure worth the name", file=sys.stderr)
+    loadavg_before = _loadavg()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = ROOT / "reports" / "bench" / stamp
     out.mkdir(parents=True, exist_ok=True)
@@ -256,7 +263,7 @@ def main() -> int:
         for row in rows[before:]:
             print(f"   {row.what}: ours {_fmt(row.ours, row.unit)} peer {_fmt(row.peer, row.unit)} "
                   f"ratio {_fmt(row.ratio)} [{row.verdict}]", flush=True)  # fmt: skip
-    info = machine()
+    info = {**machine(), "loadavg_before": loadavg_before, "loadavg_after": _loadavg()}
     (out / "bench.json").write_text(json.dumps(
         {"stamp": stamp, "machine": info, "settings": vars(opts), "rows": [asdict(r) for r in rows],
          "results": results}, indent=2) + "\n")  # fmt: skip

@@ -1,14 +1,16 @@
 """Embedded SSO target vs node oidc-provider v9: token endpoint (client_credentials, RS256 JWT access token,
 HTTP Basic client auth) and discovery, the same wrk command against both, in one run.
 
-    python bench/target.py [--duration-s 6] [--runs 3] [--connections 32] [--out-dir DIR]
+    python bench/target.py [--duration-s 6] [--min-rounds 5] [--max-rounds 8] [--connections 32] [--out-dir DIR]
 
 Needs wrk and node on PATH and oidc-provider@9 installed in OIDC_PROVIDER_DIR (default
 ~/.cache/harness-bench/oidc-provider; `make bench` installs it there, outside the repository). The peer is
 set up as shared/reference/peers.md says (bench/oidc_provider_server.mjs); ours is `harness target`
-with one worker process, like the one node process. Runs alternate ours/peer per endpoint, `runs` times;
-medians and the ratios ours/peer (goal >= 1.0 each) go to DIR/target.json (default
-reports/bench/<UTC stamp>/). Loopback only.
+with `--target-workers` processes. Rounds of wrk over the four (side, endpoint) pairs, in an order that
+rotates per round, until each goal's 95% bootstrap interval over the rounds' paired ratios clears or misses
+it (bench/rounds.py: token >= 1.0, stretch 1.4; discovery >= 2.0); each server's CPU per request beside
+req/s. Medians, assessments and every round go to DIR/target.json (default reports/bench/<UTC stamp>/).
+Loopback only.
 """
 
 from __future__ import annotations
@@ -32,11 +34,19 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
-from proxy import free_port, stop_all, wait_port, wrk  # noqa: E402  (bench/proxy.py: one wrk runner for every bench)
+from common import free_port, stop_all, tree_pids, wait_port, wrk  # noqa: E402  (one wrk runner for every bench)
+from rounds import Goal, pick_best, run_rounds  # noqa: E402
 
 DEFAULT_NODE_DIR = Path.home() / ".cache" / "harness-bench" / "oidc-provider"
 CLIENT_ID = "bench-client"
 ENDPOINTS = ("discovery", "token")
+PEER_WORKERS = (1, 2)  # node processes of the peer (cluster workers): both tried, the faster is the peer
+GOALS = (
+    Goal("token", "target vs oidc-provider: token (client_credentials, RS256 JWT)", "ours_token", "peer_token", "rps",
+         "ratio", 1.0, "req/s", stretch=1.4),
+    Goal("discovery", "target vs oidc-provider: discovery", "ours_discovery", "peer_discovery", "rps", "ratio", 2.0,
+         "req/s"),
+)  # fmt: skip
 PATHS = {
     "ours": {"discovery": "/.well-known/openid-configuration", "token": "/token"},
     "peer": {"discovery": "/.well-known/openid-configuration", "token": "/token"},
@@ -61,6 +71,11 @@ def _token_alg(port: int, body: str, auth: str) -> str:
     return str(json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["alg"])
 
 
+def side(name: str) -> str:
+    """"ours", or "peer" for any configuration of the peer (peer1, peer2: its worker count)."""
+    return "ours" if name == "ours" else "peer"
+
+
 def _wait_http(port: int, path: str, timeout_s: float = 30.0) -> None:
     wait_port(port, timeout_s)
     urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout_s).close()
@@ -69,7 +84,7 @@ def _wait_http(port: int, path: str, timeout_s: float = 30.0) -> None:
 def _start(
     work: Path, node_dir: Path, secret: str, workers: int
 ) -> tuple[list[subprocess.Popen[bytes]], dict[str, int]]:
-    ports = {"ours": free_port(), "peer": free_port()}
+    ports = {"ours": free_port(), **{f"peer{n}": free_port() for n in PEER_WORKERS}}
     logs = {name: open(work / f"{name}.log", "wb") for name in ports}  # noqa: SIM115 - closed with the work dir
     env_ours = {**os.environ, "HARNESS_CLIENT_ID": CLIENT_ID, "HARNESS_CLIENT_SECRET": secret}
     procs = [
@@ -78,10 +93,10 @@ def _start(
              "--workers", str(workers), "--signing-alg", "RS256", "--max-inflight", "100000", "--log-level", "warning"],
             cwd=ROOT, env=env_ours, stdout=logs["ours"], stderr=subprocess.STDOUT,
         ),
-        subprocess.Popen(
-            ["node", str(BENCH / "oidc_provider_server.mjs"), str(ports["peer"]), CLIENT_ID, secret],
-            env={**os.environ, "OIDC_PROVIDER_DIR": str(node_dir)}, stdout=logs["peer"], stderr=subprocess.STDOUT,
-        ),
+        *(subprocess.Popen(
+            ["node", str(BENCH / "oidc_provider_server.mjs"), str(ports[f"peer{n}"]), CLIENT_ID, secret, str(n)],
+            env={**os.environ, "OIDC_PROVIDER_DIR": str(node_dir)}, stdout=logs[f"peer{n}"], stderr=subprocess.STDOUT,
+        ) for n in PEER_WORKERS),
     ]  # fmt: skip
     return procs, ports
 
@@ -90,12 +105,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration-s", type=int, default=6)
     parser.add_argument("--warmup-s", type=int, default=2)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--min-rounds", type=int, default=5)
+    parser.add_argument("--max-rounds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--out-dir", type=Path, default=None)
     # As deployed: one uvicorn worker per core (the issue sizes the goal on a two-process app); the node
-    # peer is one process, as oidc-provider runs (it has no cluster mode of its own).
+    # peer runs as one process and as two cluster workers, and the faster on the token endpoint is the peer.
     parser.add_argument("--target-workers", type=int, default=2)
+    parser.add_argument("--select-s", type=float, default=3, help="each run of the peer's selection")
     args = parser.parse_args()
     node_dir = Path(os.environ.get("OIDC_PROVIDER_DIR", DEFAULT_NODE_DIR))
     missing = [tool for tool in ("wrk", "node") if shutil.which(tool) is None]
@@ -106,38 +123,40 @@ def main() -> int:
     secret = secrets.token_urlsafe(32)
     auth = base64.b64encode(f"{CLIENT_ID}:{secret}".encode()).decode()
     script = BENCH / "token.lua"
-    samples: dict[str, list[dict[str, float]]] = {}
     algs: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="bench-target-") as tmp:
         procs, ports = _start(Path(tmp), node_dir, secret, args.target_workers)
+        procs_of = dict(zip(ports, procs, strict=True))
         try:
             for name, port in ports.items():
-                _wait_http(port, PATHS[name]["discovery"])
-                algs[name] = _token_alg(port, BODIES[name], auth)
+                _wait_http(port, PATHS[side(name)]["discovery"])
+                algs[name] = _token_alg(port, BODIES[side(name)], auth)
             if set(algs.values()) != {"RS256"}:
                 raise RuntimeError(f"both sides must issue RS256 JWT access tokens, got {algs}")
 
-            def one(name: str, endpoint: str, duration_s: int) -> dict[str, float]:
+            def one(name: str, endpoint: str, duration_s: float) -> dict[str, float]:
+                pids = tree_pids(procs_of[name].pid)
                 if endpoint == "token":
-                    env = {**os.environ, "BENCH_AUTH": auth, "BENCH_BODY": BODIES[name]}
-                    return wrk(ports[name], duration_s, args.connections, PATHS[name]["token"], script, env)
-                return wrk(ports[name], duration_s, args.connections, PATHS[name]["discovery"])
+                    env = {**os.environ, "BENCH_AUTH": auth, "BENCH_BODY": BODIES[side(name)]}
+                    return wrk(ports[name], duration_s, args.connections, PATHS[side(name)]["token"], script, env,
+                               pids)  # fmt: skip
+                return wrk(ports[name], duration_s, args.connections, PATHS[side(name)]["discovery"],
+                           server_pids=pids)  # fmt: skip
 
             for endpoint in ENDPOINTS:
                 for name in ports:
                     one(name, endpoint, args.warmup_s)
-            for run in range(args.runs):
-                for endpoint in ENDPOINTS:
-                    for name in ports:  # alternating A/B, so drift on the shared machine hits both alike
-                        result = one(name, endpoint, args.duration_s)
-                        samples.setdefault(f"{name}_{endpoint}", []).append(result)
-                        print(f"run {run + 1} {name:4s} {endpoint:9s} {result['rps']:>9,.0f} req/s "
-                              f"p99 {result['p99_ms']:.2f} ms non-2xx {result['non_2xx']:.0f}", flush=True)  # fmt: skip
+            best, selection = pick_best(lambda name: one(name, "token", args.select_s)["rps"],
+                                        [f"peer{n}" for n in PEER_WORKERS])  # fmt: skip
+            ports["peer"], procs_of["peer"] = ports[best], procs_of[best]
+            variants = [f"{name}_{endpoint}" for endpoint in ENDPOINTS for name in ("ours", "peer")]
+            rounds, assessments = run_rounds(
+                lambda variant, _: one(*variant.split("_", 1), args.duration_s), variants, GOALS,
+                min_rounds=args.min_rounds, max_rounds=args.max_rounds,
+            )  # fmt: skip
         finally:
             stop_all(procs, timeout_s=10)
-    medians = {k: {f: statistics.median(s[f] for s in v) for f in ("rps", "p99_ms", "non_2xx")}
-               for k, v in samples.items()}  # fmt: skip
-    ratios = {e: medians[f"ours_{e}"]["rps"] / medians[f"peer_{e}"]["rps"] for e in ENDPOINTS}
+    medians = {v: {k: statistics.median(r[v][k] for r in rounds) for k in rounds[0][v]} for v in rounds[0]}
     peer_version = json.loads((node_dir / "node_modules" / "oidc-provider" / "package.json").read_text())["version"]
     node_version = subprocess.check_output(["node", "--version"], text=True).strip()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -145,15 +164,16 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {
         "benchmark": "target",
-        "setup": {"duration_s": args.duration_s, "runs": args.runs, "connections": args.connections,
+        "setup": {"duration_s": args.duration_s, "connections": args.connections,
                   "wrk_threads": 2, "ours": f"harness target --workers {args.target_workers} --signing-alg RS256",
-                  "peer": f"oidc-provider {peer_version} (node {node_version})",
+                  "peer": f"oidc-provider {peer_version} (node {node_version}), {best[4:]} worker process(es)",
+                  "peer_selection_rps": selection,
                   "access_token_alg": algs},
-        "medians": medians, "ratios": ratios, "goals": {e: 1.0 for e in ENDPOINTS}, "runs": samples,
+        "medians": medians, "assessments": [a.to_json() for a in assessments], "rounds": rounds,
     }  # fmt: skip
     (out / "target.json").write_text(json.dumps(summary, indent=2) + "\n")
-    for endpoint, ratio in ratios.items():
-        print(f"{endpoint}: ours/peer {ratio:.2f} (goal >= 1.0)")
+    for a in assessments:
+        print(f"  {a.what}: {a.estimate:.3f} [{a.low:.3f}, {a.high:.3f}] over {a.rounds} rounds -> {a.verdict}")
     print(f"written {out / 'target.json'}")
     return 0
 

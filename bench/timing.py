@@ -31,7 +31,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
-from proxy import free_port  # noqa: E402
+from common import free_port  # noqa: E402
 
 GOAL_P99_MS = 50.0
 

@@ -121,6 +121,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         duration_scale=args.duration_scale,
         dry_run=args.dry_run,
         workers=args.workers,
+        master_bind=args.master_bind,
+        expect_workers=args.expect_workers,
+        workers_timeout_s=args.workers_timeout,
+        listen=args.listen,
         console=_console(args),
         overrides=args.set,
         soak=SoakOptions(args.duration, args.until, args.metrics_port, args.partial_every),
@@ -137,11 +141,9 @@ def _cmd_ui(args: argparse.Namespace) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
-    from harness.run.loadgen import run_remote_worker
+    from harness.run.worker import run_worker
 
-    return run_remote_worker(
-        args.scenario, args.master_host, args.master_port, args.base_url, args.out, args.client_id, args.seed
-    )
+    return run_worker(args.master, node=args.node, out=args.out, master_timeout_s=args.master_timeout)
 
 
 def _cmd_cleanup(args: argparse.Namespace) -> int:
@@ -222,6 +224,8 @@ def _add_proxy_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, help="JSON file of proxies to create at start (like toxiproxy -config); "
                    "a proxy may add listen_tls {cert, key} and upstream_tls {server_name, ca}")
     p.add_argument("--seed", type=int, default=None, help="seed for per-request fault coin flips")
+    p.add_argument("--allow-listen", metavar="ADDR", default=None,
+                   help="one non-loopback address proxies may listen on (the API stays on --host)")
     p.add_argument("--log-level", default="warning")
 
 
@@ -275,6 +279,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a partial report of the records so far every LENGTH (30m) in RUN_DIR/partial/<elapsed>/")
     p.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
                    help="serve Prometheus text at /metrics on this port (0: a free one) while the run goes")
+    p.add_argument("--master-bind", metavar="HOST:PORT", default=None,
+                   help="where the Locust master listens for workers (default: 127.0.0.1, a free port)")
+    p.add_argument("--expect-workers", type=int, default=0, metavar="N",
+                   help="wait for N workers in all (the --workers ones included) before the first phase; the "
+                   "others join with `harness worker --master HOST:PORT`")
+    p.add_argument("--workers-timeout", type=float, default=60.0, metavar="S",
+                   help="how long to wait for them (default: 60 s); then exit 4 saying who is missing")
+    p.add_argument("--listen", metavar="ADDR", default=None,
+                   help="put the target and the proxy on this address of this machine instead of loopback, "
+                   "for workers on other machines")
     _add_set_arg(p)
     _add_progress_args(p)
     p.set_defaults(handler=_cmd_run)
@@ -298,14 +312,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_progress_args(p)
     p.set_defaults(handler=_cmd_ui)
 
-    p = sub.add_parser("worker", help="a Locust worker for a master on another machine (multi-machine runs)")
-    p.add_argument("scenario", help="scenario YAML file (the same as the master's)")
-    p.add_argument("--master-host", required=True, help="address of the master (`harness run --workers` or locust)")
-    p.add_argument("--master-port", type=int, default=5557, help="the master's bind port")
-    p.add_argument("--base-url", required=True, help="where this worker's clients send requests (proxy or target)")
-    p.add_argument("--client-id", default="harness-load", help="OAuth client id (secret: $HARNESS_CLIENT_SECRET)")
-    p.add_argument("--out", default="reports", help="records go to OUT/<stamp>-<scenario>-worker/records/")
-    p.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    p = sub.add_parser(
+        "worker",
+        help="a Locust worker joining a `harness run --master-bind` master on another machine",
+        description="Join a run: the master sends the scenario, endpoints and seed; secrets come from this "
+        "machine's environment (the same variable names as on the master, e.g. HARNESS_CLIENT_SECRET).",
+    )
+    p.add_argument("--master", required=True, metavar="HOST:PORT", help="the master's --master-bind address")
+    p.add_argument("--node", default=None, help="this worker's name in records (default: <hostname>-<pid>)")
+    p.add_argument("--out", default="reports", help="records go to OUT/<run id>-<node>/records/ (then home)")
+    p.add_argument("--master-timeout", type=float, default=20.0, metavar="S",
+                   help="quit after this long without hearing from the master (default: 20 s)")
     p.set_defaults(handler=_cmd_worker)
 
     p = sub.add_parser("cleanup", help="stop processes and remove proxies left behind by crashed runs")

@@ -9,6 +9,7 @@ crosses a process boundary is written here once, so a misspelled key is a type e
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Final, Literal, NotRequired, TypedDict
 
@@ -36,6 +37,8 @@ class Env:
     TARGET_CHAOS_URL: Final = "HARNESS_TARGET_CHAOS_URL"  # the target's own address, bypassing the proxy
     TARGET_ADMIN_TOKEN: Final = "HARNESS_TARGET_ADMIN_TOKEN"  # the target's chaos API token (a secret)
     TARGET_CONFIG: Final = "HARNESS_TARGET_CONFIG"  # the target's options, for its uvicorn workers
+    WORKER_DIR: Final = "HARNESS_WORKER_DIR"  # `harness worker`: where its run copy and records go
+    MASTER_TIMEOUT: Final = "HARNESS_MASTER_TIMEOUT_S"  # a worker quits after this long without its master
     # an external provider's users file (`username,password` lines; secrets): each simulated user takes one.
     # The default of `target.users_file_env`; read where it lies, never copied into the run directory
     USERS_FILE: Final = "HARNESS_USERS_FILE"
@@ -204,11 +207,59 @@ HostEvent = dict[str, Any]
 
 
 class WorkerLost(TypedDict):
+    """A worker that stopped answering heartbeats (`how: missing`) or quit on its own (`left`)."""
+
     kind: Literal["worker_lost"]
     ts: float
     node: str
     phase: str
     workers_left: int
+    how: NotRequired[Literal["missing", "left"]]
+    made: NotRequired[int]  # records it had made by its last report to the master
+
+
+class WorkerJoined(TypedDict):
+    """A worker the master accepted: who it is, for the journal and the report."""
+
+    kind: Literal["worker_joined"]
+    ts: float
+    node: str
+    client_id: str
+    host: str
+    pid: int
+    cores: int
+    version: str
+    remote: bool  # records on its own disk, brought home at stop
+
+
+class WorkerRefused(TypedDict):
+    kind: Literal["worker_refused"]
+    ts: float
+    node: str
+    host: str
+    reason: str
+
+
+class WorkersMissing(TypedDict):
+    """The master gave up waiting for --expect-workers before the first phase."""
+
+    kind: Literal["workers_missing"]
+    ts: float
+    expected: int
+    joined: list[str]
+    waited_s: float
+
+
+class RecordsHome(TypedDict):
+    """A remote worker's shards as the master holds them at stop (`missing`: names it never got)."""
+
+    kind: Literal["records_home"]
+    ts: float
+    node: str
+    files: int
+    bytes: int
+    complete: bool
+    missing: list[str]
 
 
 class WorkersFlushed(TypedDict):
@@ -218,6 +269,7 @@ class WorkersFlushed(TypedDict):
     expected: int
     written: int
     missing: NotRequired[list[str]]
+    by_node: NotRequired[dict[str, int]]  # records each worker says it wrote
 
 
 class ScenarioSelected(TypedDict):
@@ -227,7 +279,86 @@ class ScenarioSelected(TypedDict):
 
 
 # what the load side writes (harness.load); the journal folds these
-TimelineEvent = TimelineStart | PhaseEvent | TimelineEnd | FaultEvent | WorkerLost | WorkersFlushed | ScenarioSelected
+TimelineEvent = (
+    TimelineStart | PhaseEvent | TimelineEnd | FaultEvent | WorkerLost | WorkersFlushed | ScenarioSelected
+    | WorkerJoined | WorkerRefused | WorkersMissing | RecordsHome
+)  # fmt: skip
+
+
+# --- master <-> worker messages (Locust custom messages, msgpack: no tuple, no exception, no secret) ---
+
+WIRE_VERSION = 1  # bump when a message below changes: a master refuses a worker that speaks another
+# message names, master -> worker / worker -> master
+HELLO, SETUP, REFUSED, PHASE = "harness_hello", "harness_setup", "harness_refused", "harness_phase"
+FLUSH, FLUSHED, SHARD, SHARD_ACK = "harness_flush", "harness_flushed", "harness_shard", "harness_shard_ack"
+READY, RELEASE = "harness_ready", "harness_release"
+TEST = "harness_test"  # master -> workers: a web UI test begins, its run id (where its records go)
+# a load process's node name: it names its record shards (`<kind>-<node>-<seq>.parquet`), so file-safe
+NODE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def harness_version() -> str:
+    """This installation's version: a master refuses workers of another one."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("sso-resilience-harness")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class WorkerHello(TypedDict):
+    """Worker -> master, once connected: who it is. `remote`: it was started by `harness worker` and
+    needs the run's setup; its records stay on its disk until the master asks for them."""
+
+    node: str
+    host: str
+    pid: int
+    cores: int
+    version: str
+    wire: int
+    remote: bool
+
+
+class WorkerSetup(TypedDict):
+    """Master -> remote worker: everything it needs but secrets (those it reads from its environment)."""
+
+    run_id: str
+    scenario_yaml: str  # the run's resolved scenario
+    base_url: str
+    target_url: str
+    client_id: str  # not a secret; the client secret comes from the worker's own Env.CLIENT_SECRET
+    seed: int
+    user_count: int  # the embedded target's seeded users (Env.USER_COUNT); 0 for an external provider
+    phase: str  # the phase the run is in now (a late worker starts there)
+    started_at: float | None  # when the test started, if it has
+    origins: list[dict[str, Any]]  # Runtime.origins (OriginRoute dumps): where each origin's proxy listens
+    endpoints: dict[str, str]  # Runtime.endpoints (an external provider's logical endpoints)
+    ca_pem: str | None  # the run's CA certificate (public, never its key): TLS listeners' issuer
+
+
+class ShardChunk(TypedDict):
+    """Worker -> master: `data` is bytes [offset, offset + len) of shard `name`, `size` bytes in all."""
+
+    name: str
+    offset: int
+    size: int
+    data: bytes
+
+
+class ShardAck(TypedDict):
+    name: str
+    end: int  # bytes of the shard the master now holds
+    done: bool
+    error: str | None
+
+
+class WorkerFlushedMsg(TypedDict):
+    """Worker -> master at stop, after its flush (and, for a remote worker, after shipping every shard)."""
+
+    node: str
+    written: int
+    shards: dict[str, int]  # remote only: every shard it wrote, name -> size (the master checks it has them)
 
 # --- the web UI session's log (session.jsonl in the session directory: one line per test) --------------
 

@@ -121,6 +121,8 @@ def summarize(run: Run) -> dict[str, Any]:
         "stop_condition": journal.get("stop_condition"),
         "steady_state": journal.get("steady_state") or {},
         "deviated": journal.get("deviated"),
+        "workers": [_worker(w, run.t0) for w in journal.get("workers") or []],
+        "listen": ((journal.get("services") or {}).get("target") or {}).get("listen"),
     }
     safe: dict[str, Any] = json_safe(summary)
     return safe
@@ -279,8 +281,10 @@ def _notes(run: Run) -> list[str]:
     failed = [f.id for f in run.faults if f.error]
     if failed:
         notes.append(f"faults that reported an error: {', '.join(failed)}")
+    workers = run.journal.get("workers") or []
+    notes += [_worker_note(w, run.t0) for w in workers if w.get("complete") is False]
     lost = [e for e in run.journal.get("events") or [] if e.get("kind") == "worker_lost"]
-    if lost:
+    if lost and not workers:  # a journal from before the workers' coverage was recorded
         notes.append("load workers lost during the run: " + "; ".join(str(e.get("detail")) for e in lost))
     stop = run.journal.get("stop_condition")
     if stop and stop.get("probe"):
@@ -298,6 +302,31 @@ def _notes(run: Run) -> list[str]:
     if run.journal.get("deviated"):
         notes.append(f"deviated: the steady state held before the experiment but not after it ({after.get('detail')})")
     return notes
+
+
+def _worker(entry: dict[str, Any], t0: float) -> dict[str, Any]:
+    """A load worker as the journal's coverage has it, with its missing span also relative to x = 0."""
+    missing = entry.get("missing")
+    relative = [round(float(missing[0]) - t0, 1), round(float(missing[1]) - t0, 1)] if missing else None
+    return {**entry, "missing_s": relative}
+
+
+def _worker_note(entry: dict[str, Any], t0: float) -> str:
+    """Why a worker's records are not all here, and which seconds of the run they are missing for."""
+    node, host = entry.get("node"), entry.get("host")
+    missing = _worker(entry, t0)["missing_s"]
+    span = f"its records from {missing[0]:.1f} s to {missing[1]:.1f} s are missing" if missing else "records missing"
+    lost = entry.get("lost")
+    if lost:
+        how = "quit before the end" if lost.get("how") == "left" else "stopped answering"
+        what = f"load worker {node} ({host}) {how} at {float(lost['at']) - t0:.1f} s, in phase {lost.get('phase')}"
+    else:
+        what = f"load worker {node} ({host}) did not send all its records home"
+    records = entry.get("records") or {}
+    held = int(records.get("attempts", 0)) + int(records.get("operations", 0))
+    made = lost.get("made") if lost else None
+    count = f"; it had written {made} records by its last report, {held} are here" if made else f"; {held} are here"
+    return f"{what}: {span}{count}"
 
 
 def _duration(started: Any, ended: Any) -> float | None:

@@ -203,38 +203,50 @@ class Caller:
         failure the flow handles itself (a pending poll) passes `decides_journey=False`."""
         op_id = self._next_op_id()
         sent_headers = {OP_ID_HEADER: op_id, **headers} if headers else {OP_ID_HEADER: op_id}
-        timeout, http, policy, sink, clock, perf = self._timeout, session or self.session, self.policy, \
-            self.sink, self.clock, self.perf
-        attempt_no = 0
+        http, policy, sink, clock, perf = session or self.session, self.policy, self.sink, self.clock, self.perf
+        timeout = self._timeout
+        policy.deposit()
+        # an operation belongs to the phase it started in, however long its retries run into the next; so
+        # does its first attempt (the phase is read once, so a boundary never splits them), sent at once
+        ts, t0, phase = clock(), perf(), self.phase()
 
         def exchange() -> AttemptResult:
             return self._exchange(http, method, url, sent_headers, timeout, validate, errors, aws, request_kwargs)
 
-        def attempt() -> AttemptResult:
-            nonlocal attempt_no
-            # an attempt belongs to the phase it was sent in (the first one to its operation's, read once,
-            # so that a phase boundary can never split an operation from its first attempt)
-            ts, t0, sent_in = clock(), perf(), phase if attempt_no == 0 else self.phase()
-            result = policy.guard(endpoint, exchange)
-            if result is None:  # the circuit breaker refused: nothing was sent, so no attempt row
-                return AttemptResult("circuit_open", 0, 0.0, error="circuit open", final=True)
-            attempt_no += 1
-            result.latency_ms = (perf() - t0) * 1000.0
+        def record(result: AttemptResult, attempt_no: int, sent_ts: float, sent_in: str) -> None:
+            response = result.response
             sink.attempt({
-                "ts": ts, "op_id": op_id, "flow": flow, "step": step, "phase": sent_in, "user": self.user,
+                "ts": sent_ts, "op_id": op_id, "flow": flow, "step": step, "phase": sent_in, "user": self.user,
                 "node": self.node, "endpoint": endpoint, "method": method, "attempt": attempt_no,
                 "status": result.status, "outcome": result.outcome, "latency_ms": result.latency_ms,
-                "bytes": len(result.response.content) if result.response is not None else 0, "error": result.error,
+                "bytes": len(response.content) if response is not None else 0, "error": result.error,
             })  # fmt: skip
-            return result
 
-        policy.deposit()
-        # an operation belongs to the phase it started in, however long its retries run into the next
-        ts, t0, phase = clock(), perf(), self.phase()
-        last = attempt()
-        backoff_s = 0.0
-        if policy.wants_retry(last):  # only now is tenacity needed: a success costs no Retrying
-            last, backoff_s = policy.resume(last, perf() - t0, attempt, self.sleep)
+        # The first attempt, straight (no Retrying, and no breaker call when there is none): the common
+        # case, a success, costs only this. Later attempts run under tenacity (`resume`), as `attempt`.
+        first = exchange() if policy.breakers is None else policy.guard(endpoint, exchange)
+        attempt_no = 0
+        if first is None:  # the circuit breaker refused: nothing was sent, so no attempt row
+            first = AttemptResult("circuit_open", 0, 0.0, error="circuit open", final=True)
+        else:
+            attempt_no = 1
+            first.latency_ms = (perf() - t0) * 1000.0
+            record(first, 1, ts, phase)
+        last, backoff_s = first, 0.0
+        if policy.wants_retry(first):
+
+            def attempt() -> AttemptResult:
+                nonlocal attempt_no
+                sent_ts, sent_t0, sent_in = clock(), perf(), self.phase()
+                result = policy.guard(endpoint, exchange)
+                if result is None:
+                    return AttemptResult("circuit_open", 0, 0.0, error="circuit open", final=True)
+                attempt_no += 1
+                result.latency_ms = (perf() - sent_t0) * 1000.0
+                record(result, attempt_no, sent_ts, sent_in)
+                return result
+
+            last, backoff_s = policy.resume(first, perf() - t0, attempt, self.sleep)
         latency_ms = (perf() - t0) * 1000.0
         backoff_ms = backoff_s * 1000.0
         if intended_ts is not None:  # open loop: the user waited from when the call was due

@@ -15,10 +15,13 @@ import os
 import random
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.event
 import locust
+import locust.exception
 from locust import LoadTestShape, User, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
@@ -26,13 +29,14 @@ from locust.runners import MasterRunner, WorkerRunner
 from harness.clients import RetryPolicy
 from harness.clients.flows import ClientCredentials, build_flows
 from harness.clients.transport import make_session, runtime_origins
-from harness.contract import Env, Runtime, ScenarioChoice, TimelineEvent
+from harness.contract import PHASE, Env, Runtime, ScenarioChoice, TimelineEvent, WorkerSetup
 from harness.faults import FaultApplier
 from harness.faults.base import ProxyFault
 from harness.load import resilience, webui
 from harness.load.distributed import MasterSide, WorkerSide
 from harness.load.pacing import PacedCaller, Pacer
-from harness.load.recorder import Recorder
+from harness.load.recorder import Recorder, settle_heap
+from harness.load.remote import join_remote
 from harness.load.shape import rate_at, target_at
 from harness.load.timeline import JsonLines, Timeline
 from harness.load.uitests import UiTests, form_choices, peak_load, records_dir_of
@@ -41,6 +45,8 @@ from harness.scenario import Scenario, load_scenario
 
 FLUSH_INTERVAL_S = 1.0
 PLUGIN_ATTR = "harness_plugin"
+READY_ATTR = "harness_ready"  # a gevent Event, set once the plugin is registered (late for a remote worker)
+JOIN_TIMEOUT_S = 60.0  # a remote worker's users wait this long for the run's setup
 
 
 def node_name(runner: Any) -> str:
@@ -54,8 +60,8 @@ def node_name(runner: Any) -> str:
 class HarnessPlugin:
     """Everything the harness adds to one Locust process: records, the fault timeline, the scenario."""
 
-    def __init__(self, environment: Environment, runtime: Runtime, scenario: Scenario):
-        self.environment, self.runtime, self.scenario = environment, runtime, scenario
+    def __init__(self, environment: Environment, runtime: Runtime, scenario: Scenario, remote: bool = False):
+        self.environment, self.runtime, self.scenario, self.remote = environment, runtime, scenario, remote
         runner = environment.runner
         self.is_worker = isinstance(runner, WorkerRunner)
         self.is_master = isinstance(runner, MasterRunner)
@@ -71,6 +77,7 @@ class HarnessPlugin:
             records_dir = os.path.join(runtime.run_dir, "records")
             self.recorder = Recorder(records_dir, self.node, environment.events.request)
             self.recorder.warm_up()
+            settle_heap()  # last of the start-up: what exists now stays for the whole run
         self.timeline: Timeline | None = None
         self._events: JsonLines | None = None
         # a web UI session: each test writes to a run directory of its own (records, timeline)
@@ -78,6 +85,7 @@ class HarnessPlugin:
         if not self.is_worker and self.tests is None:
             self._events = JsonLines(os.path.join(runtime.run_dir, "timeline.jsonl"))
         self.master_side: MasterSide | None = None
+        self.worker_side: WorkerSide | None = None
         self._greenlets: list[gevent.Greenlet] = []
         self._users_made = 0
         self.test_started_at: float | None = None
@@ -95,12 +103,12 @@ class HarnessPlugin:
             self._greenlets.append(gevent.spawn(self._flush_loop))
         if self.is_worker:
             assert self.recorder is not None and self.environment.runner is not None
-            self.environment.runner.register_message("harness_phase", self._on_phase)
-            session = self.runtime.run_dir
-            records_of = lambda run_id: records_dir_of(session, run_id)  # noqa: E731 - named for the line
-            WorkerSide(self.environment, self.recorder, self.node, records_of).register()
+            self.environment.runner.register_message(PHASE, self._on_phase)
+            self.worker_side = WorkerSide(self.environment, self.recorder, self.node, self.remote, self.records_of)
+            self._greenlets += self.worker_side.register()
         if self.is_master:
-            self.master_side = MasterSide(self.environment, self.emit, self.current_phase)
+            self.master_side = MasterSide(self.environment, self.emit, self.current_phase, self.worker_setup,
+                                          Path(self.runtime.run_dir) / "records")  # fmt: skip
             self.master_side.register()
             self._greenlets.append(gevent.spawn(self.master_side.watch))
         if self.environment.web_ui is not None and self.tests is not None:
@@ -111,10 +119,45 @@ class HarnessPlugin:
                 self.environment.web_ui, self.view_rows, resilience.COLUMNS, dirs, tests.live, lambda: choices
             )
 
+        ready(self.environment).set()
+
     @staticmethod
     def of(environment: Environment) -> HarnessPlugin:
         plugin: HarnessPlugin = getattr(environment, PLUGIN_ATTR)
         return plugin
+
+    @staticmethod
+    def wait(environment: Environment, timeout_s: float = JOIN_TIMEOUT_S) -> HarnessPlugin:
+        """The plugin, once there is one: a late remote worker gets users before the run's setup arrives."""
+        if not ready(environment).wait(timeout_s):
+            raise locust.exception.StopUser()
+        return HarnessPlugin.of(environment)
+
+    def records_of(self, run_id: str) -> str:
+        """On a worker: where the records of web UI test `run_id` go. A remote worker keeps its own copy of
+        each test's run directory beside the one it joined with (`<run id>-<node>`, as harness.load.remote)."""
+        if self.remote:
+            return str(Path(self.runtime.run_dir).parent / f"{run_id}-{self.node}" / "records")
+        return records_dir_of(self.runtime.run_dir, run_id)
+
+    def worker_setup(self) -> WorkerSetup:
+        """What a remote worker is told (the master's side): everything but secrets. In a web UI session the
+        run is the current test (its directory, its scenario)."""
+        runtime = self.runtime
+        try:
+            user_count = int(os.environ.get(Env.USER_COUNT, "0"))
+        except ValueError:
+            user_count = 0
+        current = self.tests.current if self.tests is not None else None
+        return {
+            "run_id": os.path.basename(os.path.normpath(current or runtime.run_dir)),
+            "scenario_yaml": Path(self.scenario_file).read_text(encoding="utf-8"),
+            "base_url": runtime.base_url, "target_url": runtime.target_url, "client_id": runtime.client_id,
+            "seed": runtime.seed, "user_count": user_count, "phase": self.current_phase(),
+            "started_at": self.test_started_at,
+            "origins": [o.model_dump() for o in runtime.origins], "endpoints": dict(runtime.endpoints),
+            "ca_pem": Path(runtime.ca_file).read_text(encoding="utf-8") if runtime.ca_file else None,
+        }  # fmt: skip
 
     def emit(self, event: TimelineEvent) -> None:
         if self._events is not None:
@@ -122,10 +165,15 @@ class HarnessPlugin:
         if self.is_master and event["kind"] == "phase_start":
             runner = self.environment.runner
             assert runner is not None
-            runner.send_message("harness_phase", event["phase"])  # workers label their records with it
+            runner.send_message(PHASE, event["phase"])  # workers label their records with it
 
     def _on_phase(self, environment: Environment, msg: Any, **_: Any) -> None:
         self._worker_phase = str(msg.data)
+
+    def join_running(self, phase: str, started_at: float | None) -> None:
+        """A remote worker joining: the phase the run is in (a late one starts there)."""
+        self._worker_phase = phase
+        self.test_started_at = started_at
 
     # --- events ----------------------------------------------------------------------------------
 
@@ -170,7 +218,7 @@ class HarnessPlugin:
         run_dir = tests.begin(self.scenario, self.scenario_file)
         self._events = JsonLines(run_dir / "timeline.jsonl")
         if self.master_side is not None:
-            self.master_side.announce_test(run_dir.name)
+            self.master_side.announce_test(run_dir)
         if self.recorder is not None:
             self.recorder.switch(run_dir / "records")
         self.timeline = None  # a new test: a new timeline, for the scenario chosen now
@@ -192,6 +240,8 @@ class HarnessPlugin:
             self.timeline.stop()
         if self.recorder is not None:
             self.recorder.flush()
+        if self.worker_side is not None:
+            self.worker_side.on_quitting()
         for greenlet in self._greenlets:
             greenlet.kill(block=False)
         if self._events is not None:
@@ -266,7 +316,15 @@ def _form_choices(runtime_path: str) -> list[str]:
 
 @events.init.add_listener  # type: ignore[untyped-decorator]
 def _on_init(environment: Environment, **_: Any) -> None:
-    path = environment.parsed_options.harness_runtime if environment.parsed_options else ""
+    options = environment.parsed_options
+    path = options.harness_runtime if options else ""
+    work_dir = os.environ.get(Env.WORKER_DIR, "")
+    # `harness worker` sets WORKER_DIR. Its --harness-runtime may not be empty even so: a worker joining a
+    # running test gets Locust's spawn message, with the master's own options, before `init` fires here
+    if work_dir and isinstance(environment.runner, WorkerRunner):
+        node = node_name(environment.runner)  # `harness worker --master`: the master sends the rest
+        join_remote(environment, Path(work_dir), node, _start_remote)
+        return
     if not path:
         raise SystemExit("harness: --harness-runtime (or HARNESS_RUNTIME) is required; use `harness run`")
     runtime = Runtime.load(path)
@@ -276,14 +334,32 @@ def _on_init(environment: Environment, **_: Any) -> None:
         load = peak_load(scenario)  # the form's users and ramp-up: the scenario's, not Locust's defaults
         environment.parsed_options.num_users = load["users"]
         environment.parsed_options.spawn_rate = load["spawn_rate"]
-    HarnessPlugin(environment, runtime, scenario).register()
+    plugin = HarnessPlugin(environment, runtime, scenario)
+    plugin.register()
+    if plugin.master_side is not None and options is not None and options.headless:
+        plugin.master_side.gate(options.expect_workers, options.expect_workers_max_wait)
+
+
+def _start_remote(environment: Environment, runtime: Runtime, scenario: Scenario, setup: WorkerSetup) -> None:
+    environment.host = runtime.base_url
+    plugin = HarnessPlugin(environment, runtime, scenario, remote=True)
+    plugin.join_running(setup["phase"], setup["started_at"])
+    plugin.register()
+
+
+def ready(environment: Environment) -> gevent.event.Event:
+    event = getattr(environment, READY_ATTR, None)
+    if event is None:
+        event = gevent.event.Event()
+        setattr(environment, READY_ATTR, event)
+    return event
 
 
 class SsoUser(User):
     """One simulated client running the scenario's weighted mix of SSO journeys, closed or open loop."""
 
     def on_start(self) -> None:
-        plugin = HarnessPlugin.of(self.environment)
+        plugin = HarnessPlugin.wait(self.environment)
         index, self.rng = plugin.new_user_rng()
         scenario = plugin.scenario
         self.think_time_s = scenario.load.think_time_s

@@ -4,11 +4,27 @@ writes into its own run directory (`switch`)."""
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
 from harness.contract import AttemptRow, OperationRow
 from harness.records import ShardWriter
+
+GC_THRESHOLD = (7000, 10, 10)  # gen0 every 7,000 net allocations instead of 700
+
+
+def settle_heap() -> None:
+    """Once start-up is over: collect, then move every object alive now (modules, classes, the scenario)
+    into the permanent generation, so that the full collections of the run no longer walk them; and
+    collect the young generation ten times less often (most of a request's objects die young, before any
+    collection). A load process imports Locust, pyarrow, pydantic and the harness; measured with
+    gc.callbacks under 50 users on the fast transport, collections took 82 us per request (27% of the
+    process's CPU; a bare FastHttpUser process: 15-19 us), 23 us frozen, 6 us frozen with this threshold.
+    Objects made later are collected as usual; a cycle lives at most a few thousand allocations longer."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)
 
 
 class AttemptFailed(Exception):

@@ -26,9 +26,10 @@ def split_hostport(value: str, what: str) -> tuple[str, int]:
     return host, port
 
 
-def check_listen(value: str, allow_non_loopback: bool) -> tuple[str, int]:
+def check_listen(value: str, allow_non_loopback: bool, also: str | None = None) -> tuple[str, int]:
+    """`also`: the one other address proxies may listen on (`harness proxy --allow-listen`)."""
     host, port = split_hostport(value, "listen")
-    if not allow_non_loopback and not is_loopback(host):
+    if not allow_non_loopback and not is_loopback(host) and host != also:
         raise LISTEN_NOT_ALLOWED(
             f"{value!r} is not a loopback address; the harness proxy listens only on 127.0.0.0/8, ::1 "
             "or localhost (blast-radius rule)"

@@ -57,6 +57,7 @@ class Settings:
 
     seed: int | None = None
     allow_non_loopback: bool = False
+    also_listen: str | None = None  # one more address listeners may use (harness run --listen)
     binder: Binder = tcp_binder
 
     def rng(self, *names: str) -> random.Random:
@@ -182,7 +183,7 @@ class Proxy:
             return
         from harness.proxy.connection import ClientProtocol
 
-        host, port = check_listen(self.listen, self.settings.allow_non_loopback)
+        host, port = check_listen(self.listen, self.settings.allow_non_loopback, self.settings.also_listen)
         try:
             tls = self.tls.listen.context if self.tls.listen is not None else None
             self.generation += 1
@@ -213,7 +214,7 @@ class Proxy:
         enabled = body.get("enabled", self.enabled)
         if not isinstance(enabled, bool):
             raise err.BAD_REQUEST_BODY("enabled must be true or false")
-        check_listen(listen, self.settings.allow_non_loopback)
+        check_listen(listen, self.settings.allow_non_loopback, self.settings.also_listen)
         split_hostport(upstream, "upstream")
         tls = Tls.parse(body, upstream, self.tls)
         if self.differs(listen, upstream, tls):
@@ -321,7 +322,7 @@ class ProxyCollection:
         if not upstream:
             raise err.MISSING_FIELD(f"upstream{where}")
         listen = _normalize_listen(_string(body, "listen") or DEFAULT_LISTEN)
-        check_listen(listen, self.settings.allow_non_loopback)
+        check_listen(listen, self.settings.allow_non_loopback, self.settings.also_listen)
         split_hostport(upstream, "upstream")
         enabled = body.get("enabled", True)
         if enabled is None:

@@ -288,6 +288,15 @@ class Link:
             self.proxy.counters.requests += self.framer.requests
 
 
+class _Nowhere:
+    """The up pipe of a connection cut when it was made: it takes bytes and does nothing with them."""
+
+    entry: Callable[[bytes], None] = staticmethod(_discard)
+
+
+_NOWHERE = _Nowhere()
+
+
 class ClientProtocol(asyncio.Protocol):
     """The side a client connected to (the proxy's listener)."""
 
@@ -295,6 +304,7 @@ class ClientProtocol(asyncio.Protocol):
         self.proxy = proxy
         self.counters = proxy.counters
         self.link: Link | None = None
+        self.up: Pipe | _Nowhere = _NOWHERE  # the link's up pipe once the connection is made
         self.generation = generation  # of the listener that accepted it (Proxy.generation)
         # a TLS transport cannot stay half open (and logs a warning for each True returned)
         self.half_close = proxy.tls.listen is None
@@ -302,14 +312,14 @@ class ClientProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self.generation != self.proxy.generation:  # its listener closed during the TLS handshake
             transport.abort()  # type: ignore[attr-defined]
-            self.feed = _discard
+            self.up = _NOWHERE  # whatever still arrives goes nowhere
             return
         self.link = Link(self.proxy, transport)  # type: ignore[arg-type]
-        self.feed = self.link.up.feed
+        self.up = self.link.up
 
     def data_received(self, data: bytes) -> None:
         self.counters.bytes_upstream += len(data)
-        self.feed(data)
+        self.up.entry(data)  # looked up per chunk: it changes as toxics come and go (Pipe._rebind)
 
     def eof_received(self) -> bool:
         if self.link is not None:

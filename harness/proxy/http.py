@@ -29,6 +29,12 @@ _METHOD_RE = re.compile(rb"[A-Z][A-Z0-9_-]{0,31}\Z")
 # Headers that frame a body or may end HTTP on the connection: a head with none of them is a whole
 # request. One search is cheaper than three `in` tests on a lowercased copy.
 _FRAMING_HEADER = re.compile(rb"\r\n(?:content-length|transfer-encoding|upgrade):", re.IGNORECASE)
+# The end of a head or a framing header, whichever comes first (the header's first letter as a class: a
+# literal-ish start keeps the scan fast).
+_FRAMING_OR_END = re.compile(rb"\r\n(?:\r\n|[CcTtUu](?i:ontent-length|ransfer-encoding|pgrade):)")
+# The request line of a head `track` takes as it is (one whole head, no framing header): a method (not
+# CONNECT, whose stream stops being HTTP), a target, HTTP/1.x. Stricter than `_parse_head`, never looser.
+_BARE_REQUEST_LINE = re.compile(rb"(?!CONNECT )[A-Z][A-Z0-9_-]{0,31} [^ \r\n]+ HTTP/1\.")
 # A request line as `skim` takes it: method and the path of an origin-form target (groups), then the
 # query, version and CRLF. Stricter than `_parse_head` (one space apart, no CR or LF inside), never looser.
 _SKIM_LINE = re.compile(rb"([A-Z][A-Z0-9_-]{0,31}) (/[^ \r\n?]*)[^ \r\n]* HTTP/1\.[^ \r\n]*\r\n")
@@ -243,21 +249,25 @@ class RequestFramer:
         target = parts[1]
         return Request(parts[0].decode("ascii"), target.decode("latin-1"), _path_of(target), keep_alive, self.requests)
 
-    def track(self, data: bytes) -> bool:
+    def track(self, data: bytes) -> bool | None:
         """Keeps count of boundaries while nothing is held back (no HTTP toxic): the caller forwards
-        `data` as it is. True if `data` ends a request. Only when `can_track`."""
-        if self._state == _HEAD:
-            n = len(data)
-            if (
-                data.find(b"\r\n\r\n") == n - 4  # one whole head, the usual case
-                and n > 4
-                and _FRAMING_HEADER.search(data) is None
-                and data.find(b" HTTP/1.", 0, data.find(b"\r\n")) > 0
-                and not data.startswith(b"CONNECT ")
-            ):
+        `data` as it is. True if `data` ends a request; None, with nothing changed, when `feed` must
+        take it (an incomplete head is kept, or a request is being swallowed). Runs for every chunk of
+        every connection with no toxic, so the usual chunk (one whole head, no body) costs two regexes."""
+        state = self._state
+        if state == _HEAD:
+            if self._head:
+                return None
+            # one whole head, the usual case: its first CRLF that is followed by another CRLF or by a
+            # framing header is the one that ends the head and `data`
+            first = _FRAMING_OR_END.search(data)
+            if first is not None and first.start() == len(data) - 4 and _BARE_REQUEST_LINE.match(data) is not None:
                 self.requests += 1
                 return True
-        elif self._state == _BODY:
+        elif state == _BODY:
+            current = self.current
+            if current is not None and current.fault_response is not None:
+                return None
             n = len(data)
             if n < self._remaining:
                 self._remaining -= n
@@ -267,8 +277,10 @@ class RequestFramer:
                 self._state = _OPAQUE if self._opaque_after else _HEAD
                 self.current = None
                 return True
-        elif self._state == _OPAQUE:
+        elif state == _OPAQUE:
             return False
+        elif (current := self.current) is not None and current.fault_response is not None:
+            return None
         segments = self.feed(data, False)
         return bool(segments) and segments[-1][2]
 
@@ -282,7 +294,20 @@ class RequestFramer:
             return None
         n = len(data)
         pos = 0
-        if self._state == _BODY:  # the rest of a request that went through here or `track`
+        if self._state == _HEAD:  # the usual chunk first: one whole head, no body (as in `track`)
+            first = _FRAMING_OR_END.search(data)
+            if first is not None and first.start() == n - 4:
+                line = _SKIM_LINE.match(data)
+                if line is None:
+                    return None
+                method, path = line.groups()
+                if method == b"CONNECT" or sieve.may_match(method, path):
+                    return None
+                self.requests += 1
+                self._opaque_after = False
+                self.current = None
+                return True
+        elif self._state == _BODY:  # the rest of a request that went through here or `track`
             if self.current is not TRACKED:
                 return None
             pos = self._remaining

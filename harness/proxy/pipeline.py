@@ -223,7 +223,8 @@ class Pipe:
         self._first_eof: Callable[[], None] = write_eof
         self.eof_seen = False
         # What the source's data_received calls: the peer's write itself when there is nothing to do
-        # on the way (no framer, no stage), one Python call less per chunk; else `feed`.
+        # on the way (no framer, no stage), one Python call less per chunk; `_feed_tracking` when there is
+        # only the framer to keep up to date (no toxic); else `feed`.
         self.entry: Callable[[bytes], None] = self.feed
         self._rebind()
 
@@ -233,7 +234,23 @@ class Pipe:
         self._rebind()
 
     def _rebind(self) -> None:
-        self.entry = self.write if self.framer is None and self._first is None else self.feed
+        if self._first is not None:
+            self.entry = self.feed
+        elif self.framer is None:
+            self.entry = self.write
+        else:
+            self.entry = self._feed_tracking
+
+    def _feed_tracking(self, data: bytes) -> None:
+        """The entry of a client -> server pipe with no toxic on it, the proxy's plain path: requests are
+        counted and the bytes go on as they came."""
+        ended = self.framer.track(data)  # type: ignore[union-attr]  # (set: see _rebind)
+        if ended is None:
+            self.feed(data)
+            return
+        self.write(data)
+        if ended and self.on_request_end is not None:
+            self.on_request_end()
 
     # --- input -----------------------------------------------------------------------------------
 
@@ -245,12 +262,6 @@ class Pipe:
                 self.write(data)
             else:
                 first(data, None, False)
-            return
-        if first is None and not self.hold and framer.can_track:  # the fast path: no toxic
-            ended = framer.track(data)
-            self.write(data)
-            if ended and self.on_request_end is not None:
-                self.on_request_end()
             return
         sieve = self.sieve
         may_hold = self._may_hold

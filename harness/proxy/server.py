@@ -46,6 +46,7 @@ class ProxyServer:
         seed: int | None = None,
         allow_non_loopback: bool = False,
         log_level: str = "warning",
+        also_listen: str | None = None,
     ):
         from harness.proxy.collection import ProxyCollection, Settings
 
@@ -55,7 +56,9 @@ class ProxyServer:
             raise InputError(f"--host {host} is not a loopback address; the proxy's API listens on loopback only")
         self.host = host
         self.port = port
-        self.proxies = ProxyCollection(Settings(seed=seed, allow_non_loopback=allow_non_loopback))
+        self.proxies = ProxyCollection(
+            Settings(seed=seed, allow_non_loopback=allow_non_loopback, also_listen=also_listen)
+        )
         self.log_level = log_level
         self._uvicorn: Any = None
         self._serve_task: asyncio.Task[None] | None = None
@@ -162,7 +165,8 @@ class ProxyServerThread:
 async def _serve(args: argparse.Namespace) -> int:
     from harness.proxy.apierrors import ApiError
 
-    server = ProxyServer(host=args.host, port=args.port, seed=args.seed, log_level=args.log_level)
+    server = ProxyServer(host=args.host, port=args.port, seed=args.seed, log_level=args.log_level,
+                         also_listen=getattr(args, "allow_listen", None))  # fmt: skip
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

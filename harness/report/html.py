@@ -29,6 +29,7 @@ from harness.report.htmlkit import (
 )
 from harness.report.tables import flows_section, phases_section
 from harness.report.tested import methods_section, tested_section
+from harness.report.workers import load_section, shown
 
 
 def render_report(summary: Mapping[str, Any], figures: Mapping[str, tuple[str, bytes]]) -> str:
@@ -44,6 +45,7 @@ def render_report(summary: Mapping[str, Any], figures: Mapping[str, tuple[str, b
             section("Figures", _figures(figures), "figures"),
             section("Phases", phases_section(summary), "phases-section"),
             section("Flows", flows_section(summary), "flows"),
+            section("Load", load_section(summary), "load-section") if shown(summary) else "",
             section("Events", _events(summary.get("events") or [], summary), "events-section"),
             section("Rollback", _rollback(summary.get("rollback") or [], summary), "rollback-section"),
             section("Methods", methods_section(summary), "methods-section"),

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from harness.report import wording
-from harness.run.journal import read_jsonl
+from harness.run.journal import WORKER_EVENTS, describe_worker_event, read_jsonl
 
 Mode = Literal["text", "json", "quiet"]
 INTERVAL_S = 5.0
@@ -108,6 +108,8 @@ def describe(ev: dict[str, Any]) -> str:
         return f"fault {ev['fault_id']} removed, {late_ms:.0f} ms after asked"
     if kind == "fault_error":
         return f"fault {ev['fault_id']} could not be {ev.get('action')}d: {ev.get('error')}"
+    if kind in WORKER_EVENTS:
+        return describe_worker_event(ev)
     return ""
 
 

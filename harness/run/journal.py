@@ -66,6 +66,7 @@ class Journal:
     # "before"/"after": {ts, ok, detail, probes}; "during": every probe check made during the load
     steady_state: dict[str, Any] = field(default_factory=dict)
     stop_condition: dict[str, Any] | None = None
+    workers: list[dict[str, Any]] = field(default_factory=list)  # who joined, and their records (coverage.py)
 
     @property
     def deviated(self) -> bool | None:
@@ -96,7 +97,7 @@ class Journal:
                 probes.append({k: v for k, v in ev.items() if k != "kind"})
             elif kind == "timeline_start" and self.test_start is None:
                 self.test_start = ev.get("asked_at")
-            elif kind in ("worker_lost", "workers_flushed"):
+            elif kind in WORKER_EVENTS:
                 self._fold_event(ev)
             elif kind == "phase_start":
                 name = ev["phase"]
@@ -131,12 +132,10 @@ class Journal:
 
     def _fold_event(self, ev: dict[str, Any]) -> None:
         """A load-side event (a lost worker, the workers' final flush) joins `events` once."""
-        if any(e.get("kind") == ev["kind"] and e.get("ts") == ev.get("ts") for e in self.events):
+        if any(e.get("kind") == ev["kind"] and e.get("ts") == ev.get("ts") and e.get("node") == ev.get("node")
+               for e in self.events):
             return
-        if ev["kind"] == "worker_lost":
-            detail = f"worker {ev.get('node')} stopped answering in phase {ev.get('phase')}; the run goes on"
-        else:
-            detail = f"{ev.get('acks')}/{ev.get('expected')} workers flushed {ev.get('written')} records"
+        detail = describe_worker_event(ev)
         extra = {k: v for k, v in ev.items() if k not in ("kind", "ts")}
         self.events.append({"ts": ev.get("ts"), "kind": ev["kind"], "detail": detail, **extra})
 
@@ -174,12 +173,36 @@ class Journal:
             "steady_state": self.steady_state,
             "deviated": self.deviated,
             "stop_condition": self.stop_condition,
+            "workers": self.workers,
         }
 
     def write(self) -> None:
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True), encoding="utf-8")
         os.replace(tmp, self.path)
+
+
+WORKER_EVENTS = ("worker_joined", "worker_refused", "workers_missing", "worker_lost", "workers_flushed",
+                 "records_home")  # fmt: skip
+
+
+def describe_worker_event(ev: dict[str, Any]) -> str:
+    kind = ev["kind"]
+    if kind == "worker_joined":
+        where = "remote" if ev.get("remote") else "local"
+        return (f"{where} worker {ev.get('node')} joined: host {ev.get('host')}, pid {ev.get('pid')}, "
+                f"{ev.get('cores')} cores, harness {ev.get('version')}")  # fmt: skip
+    if kind == "worker_refused":
+        return f"worker {ev.get('node')} on {ev.get('host')} refused: {ev.get('reason')}"
+    if kind == "workers_missing":
+        return f"{len(ev.get('joined') or [])} of {ev.get('expected')} workers joined within {ev.get('waited_s')} s"
+    if kind == "worker_lost":
+        how = "quit before the end" if ev.get("how") == "left" else "stopped answering"
+        return f"worker {ev.get('node')} {how} in phase {ev.get('phase')}; the run goes on"
+    if kind == "records_home":
+        state = "all" if ev.get("complete") else f"not all ({len(ev.get('missing') or [])} shards missing)"
+        return f"records of {ev.get('node')} home: {state}; {ev.get('files')} shards, {ev.get('bytes')} bytes"
+    return f"{ev.get('acks')}/{ev.get('expected')} workers flushed {ev.get('written')} records"
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -1,11 +1,13 @@
 """Locust as the run's load generator: the command lines for a local process, a master and its workers,
-the web UI, and a worker on another machine; starting them and waiting for the load to end.
+and the web UI; starting them and waiting for the load to end.
 
 Plain Python like the rest of `harness/run/`: Locust runs in its own processes. A run with `--workers N`
 is one master (named `locust`, so the orchestrator's rollback stops it first and its timeline removes the
 faults) and N workers (`locust-worker-K`), all on a master port of their own, so no stale worker of an
-earlier run can join. Each worker writes its own record shards into the run's `records/` under its node
-name; a worker that dies is reported by the master (`worker_lost` in the timeline) and the run goes on.
+earlier run can join. With `--expect-workers` the master also waits for workers started elsewhere by
+`harness worker --master` (harness/run/worker.py). Each local worker writes its own record shards into
+the run's `records/` under its node name; a remote one's come home at stop; a worker that dies is
+reported by the master (`worker_lost` in the timeline) and the run goes on.
 """
 
 from __future__ import annotations
@@ -14,18 +16,19 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from harness.contract import Env, Runtime
+from harness.contract import Env
 from harness.errors import InfrastructureError, InputError
 from harness.run.journal import Journal, read_jsonl
-from harness.run.services import ManagedProcess, free_port
-from harness.scenario import Scenario, load_scenario
+from harness.run.remote import master_port
+from harness.run.services import ManagedProcess
+from harness.scenario import Scenario
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "load" / "locustfile.py"
-EXPECT_WORKERS_WAIT_S = 30
+EXPECT_WORKERS_WAIT_S = 60.0  # --workers-timeout: how long the master waits for its workers
 QUIT_UI_S = 15.0  # how long Locust gets to quit gracefully when the web UI session ends
 STATS_FILE = "locust-stats"  # logs/locust-stats.json: Locust's own final request counts
 
@@ -38,10 +41,28 @@ class LoadMode:
     ui: bool = False
     web_host: str = "127.0.0.1"
     web_port: int = 8089
+    master_host: str = "127.0.0.1"  # where the master binds (--master-bind); loopback unless told
+    master_port: int = 0  # 0: a free port
+    expect_workers: int = 0  # workers in all, local ones included, before the first phase; 0: the local ones
+    workers_timeout_s: float = EXPECT_WORKERS_WAIT_S
 
     def __post_init__(self) -> None:
         if self.workers < 0 or self.workers > 256:
             raise InputError(f"--workers must be between 0 and 256 (got {self.workers})")
+        if self.expect_workers < 0 or self.expect_workers > 1024:
+            raise InputError(f"--expect-workers must be between 0 and 1024 (got {self.expect_workers})")
+        if not self.workers_timeout_s > 0:
+            raise InputError(f"--workers-timeout must be above 0 (got {self.workers_timeout_s:g})")
+
+    @property
+    def expected(self) -> int:
+        """Workers in all the master waits for (0: no master, one local process)."""
+        return max(self.workers, self.expect_workers)
+
+    @property
+    def master_address(self) -> str:
+        host = f"[{self.master_host}]" if ":" in self.master_host else self.master_host
+        return f"{host}:{self.master_port}"
 
 
 def base_argv(runtime_path: Path) -> list[str]:
@@ -52,11 +73,14 @@ def local_argv(runtime_path: Path, logs: Path) -> list[str]:
     return [*base_argv(runtime_path), "--headless", *_headless_tail(logs)]
 
 
-def master_argv(runtime_path: Path, logs: Path, port: int, workers: int, ui: LoadMode | None = None) -> list[str]:
-    argv = [*base_argv(runtime_path), "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]
-    if ui is not None:
-        return [*argv, *_ui_tail(ui)]
-    expect = ["--expect-workers", str(workers), "--expect-workers-max-wait", str(EXPECT_WORKERS_WAIT_S)]
+def master_argv(runtime_path: Path, logs: Path, mode: LoadMode) -> list[str]:
+    """The master: it binds where `mode` says and (headless) waits for `mode.expected` workers in all, the
+    harness's gate refusing other versions and saying who is missing (harness.load.distributed)."""
+    argv = [*base_argv(runtime_path), "--master", "--master-bind-host", mode.master_host,
+            "--master-bind-port", str(mode.master_port)]  # fmt: skip
+    if mode.ui:
+        return [*argv, *_ui_tail(mode)]
+    expect = ["--expect-workers", str(mode.expected), "--expect-workers-max-wait", f"{mode.workers_timeout_s:g}"]
     return [*argv, "--headless", *expect, *_headless_tail(logs)]
 
 
@@ -133,19 +157,26 @@ def start(spawn: Spawn, journal: Journal, run_dir: Path, env: Mapping[str, str],
     runtime_path = run_dir / "runtime.json"
     logs = run_dir / "logs"
     env = {**env, Env.RUNTIME: str(runtime_path)}  # Env.RUNTIME: the form's choices at parse time
-    port = free_port() if mode.workers else 0
-    if mode.workers:
-        argv = master_argv(runtime_path, logs, port, mode.workers, mode if mode.ui else None)
+    if mode.expected and not mode.master_port:
+        mode = replace(mode, master_port=master_port(mode.master_host))
+    port = mode.master_port
+    if mode.expected:
+        argv = master_argv(runtime_path, logs, mode)
     else:
         argv = ui_argv(runtime_path, mode) if mode.ui else local_argv(runtime_path, logs)
     load = Load(spawn("locust", argv, env), [], mode)
-    journal.services["locust"] = {"pid": load.master.pid, "role": "master" if mode.workers else "local"}
+    journal.services["locust"] = {"pid": load.master.pid, "role": "master" if mode.expected else "local"}
+    if mode.expected:
+        journal.services["locust"] |= {"bind": mode.master_address, "expect_workers": mode.expected}
+    connect = "127.0.0.1" if mode.master_host in ("0.0.0.0", "::") else mode.master_host
     for k in range(1, mode.workers + 1):
         name = f"locust-worker-{k}"
-        worker = spawn(name, worker_argv(runtime_path, "127.0.0.1", port), {**env, Env.NODE: f"w{k}"})
+        worker = spawn(name, worker_argv(runtime_path, connect, port), {**env, Env.NODE: f"w{k}"})
         load.workers.append(worker)
         journal.services[name] = {"pid": worker.pid, "node": f"w{k}", "master_port": port}
-    detail = f"locust pid {load.master.pid}" + (f", {mode.workers} workers on port {port}" if mode.workers else "")
+    detail = f"locust pid {load.master.pid}"
+    if mode.expected:
+        detail += f", master on {mode.master_address} waiting for {mode.expected} workers ({mode.workers} local)"
     journal.event("load_started", detail)
     if mode.ui:
         print(f"harness: web UI at http://{mode.web_host}:{mode.web_port} (Ctrl-C here ends the run)", flush=True)
@@ -154,40 +185,3 @@ def start(spawn: Spawn, journal: Journal, run_dir: Path, env: Mapping[str, str],
 
 def lost_workers(run_dir: Path) -> list[dict[str, Any]]:
     return [ev for ev in read_jsonl(run_dir / "timeline.jsonl") if ev.get("kind") == "worker_lost"]
-
-
-def run_remote_worker(
-    scenario_file: str | Path,
-    master_host: str,
-    master_port: int,
-    base_url: str,
-    out: str | Path,
-    client_id: str,
-    seed: int | None = None,
-) -> int:
-    """`harness worker`: one worker on this machine for a master elsewhere. Records stay here, in
-    OUT/records/ (gather them with the master's run directory for the report)."""
-    scenario = load_scenario(scenario_file)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    run_dir = Path(out) / f"{stamp}-{scenario.name}-worker"
-    (run_dir / "records").mkdir(parents=True)
-    (run_dir / "scenario.yaml").write_text(Path(scenario_file).read_text(encoding="utf-8"), encoding="utf-8")
-    runtime = Runtime(
-        run_dir=str(run_dir.resolve()),
-        scenario_file=str((run_dir / "scenario.yaml").resolve()),
-        base_url=base_url,
-        target_url=base_url,
-        client_id=client_id,
-        seed=scenario.seed if seed is None else seed,
-    )
-    runtime.save(run_dir / "runtime.json")
-    process = ManagedProcess(
-        "locust-worker", worker_argv(run_dir / "runtime.json", master_host, master_port), run_dir / "worker.log"
-    ).start()
-    print(f"harness: worker pid {process.pid} -> master {master_host}:{master_port}, records in {run_dir}")
-    try:
-        while process.alive():
-            process.wait(1.0)
-    except KeyboardInterrupt:
-        process.stop()
-    return process.returncode() or 0

@@ -21,8 +21,9 @@ from harness.chaos.session import EventLog
 from harness.clients.users import UsersFileError, read_users_file
 from harness.errors import EXIT_ABORTED, EXIT_INFRA, HarnessError, InfrastructureError, InputError
 from harness.records import shard_paths
-from harness.run import loadgen
+from harness.run import loadgen, remote
 from harness.run.console import Console, Progress
+from harness.run.coverage import worker_coverage
 from harness.run.exporter import LiveMetrics
 from harness.run.finish import finish
 from harness.run.journal import Journal, read_jsonl, scenario_entry
@@ -56,6 +57,10 @@ def run_scenario_file(
     workers: int = 0,
     ui: loadgen.LoadMode | None = None,
     console: Console | None = None,
+    master_bind: str | None = None,
+    expect_workers: int = 0,
+    workers_timeout_s: float = loadgen.EXPECT_WORKERS_WAIT_S,
+    listen: str | None = None,
     overrides: Sequence[str] = (),
     soak: SoakOptions | None = None,
 ) -> int:
@@ -67,14 +72,38 @@ def run_scenario_file(
         scenario = scenario.model_copy(update={"seed": seed})
     scenario, duration_scale = (soak or SoakOptions()).apply(scenario, duration_scale)  # --duration, --until
     check_external_target(scenario)
+    master = remote.parse_hostport(master_bind, "--master-bind") if master_bind is not None else None
+    if master is not None and master[0] not in ("0.0.0.0", "::"):
+        remote.check_listen(master[0], "--master-bind")
+    address = remote.check_listen(listen) if listen is not None else None
+    check_listen_target(scenario, address)
+    if ui is None:
+        mode = loadgen.LoadMode(workers=workers, master_host=master[0] if master else "127.0.0.1",
+                                master_port=master[1] if master else 0, expect_workers=expect_workers,
+                                workers_timeout_s=workers_timeout_s)  # fmt: skip
+    else:
+        mode = ui
+    remote.check_remote(scenario, mode.workers, mode.expect_workers or mode.workers, master_bind)
     if dry_run:
         target = scenario.target  # an external provider behind a proxy: its discovery is read (one GET)
         reads = isinstance(target, ExternalTarget) and scenario.proxy.kind != "none"
         provider = read_provider(target) if isinstance(target, ExternalTarget) and reads else None
-        print(describe_plan(scenario, provider, load_processes=max(1, workers)))
+        print(describe_plan(scenario, provider, address, load_processes=max(1, mode.expected)))
+        print("\n".join(remote.describe(mode.workers, mode.expected, master, mode.workers_timeout_s, address)))
         return 0
-    mode = loadgen.LoadMode(workers=workers) if ui is None else ui
-    return Run(scenario, Path(path), Path(out), mode, duration_scale, console).execute()
+    return Run(scenario, Path(path), Path(out), mode, duration_scale, console, address).execute()
+
+
+def check_listen_target(scenario: Scenario, listen: str | None) -> None:
+    """--listen moves our own services: there must be one that remote workers can reach there."""
+    if listen is None:
+        return
+    if isinstance(scenario.target, ExternalTarget) and scenario.proxy.kind == "none":
+        raise InputError(f"--listen {listen}: an external provider without a proxy is reached at its issuer; nothing "
+                         "of ours listens (with proxy: {kind: embedded} its proxies listen there)")  # fmt: skip
+    if getattr(scenario.target, "netns", False) and scenario.proxy.kind == "none":
+        raise InputError(f"--listen {listen}: with target.netns the target is reached through the proxy; "
+                         "drop proxy: {kind: none}")  # fmt: skip
 
 
 def clean_leftovers(out: str | Path | None = None) -> int:
@@ -115,8 +144,8 @@ class StopConditionTriggered(Exception):
 
 class Run:
     def __init__(self, scenario: Scenario, source: Path, out: Path, mode: loadgen.LoadMode | None = None,
-                 duration_scale: float = 1.0, console: Console | None = None):  # fmt: skip
-        self.scenario, self.source = scenario, source
+                 duration_scale: float = 1.0, console: Console | None = None, listen: str | None = None):  # fmt: skip
+        self.scenario, self.source, self.listen = scenario, source, listen
         self.duration_scale = duration_scale
         self.console = console or Console()
         self.mode = mode or loadgen.LoadMode()
@@ -153,7 +182,7 @@ class Run:
             journal.event("metrics_serving", url)
             if self.console.mode == "text":
                 print(f"harness: Prometheus metrics at {url}", file=self.console.out, flush=True)
-        stack = Stack(self.scenario, self.run_dir, journal, self.active, self.registration)
+        stack = Stack(self.scenario, self.run_dir, journal, self.active, self.registration, self.listen)
         stack.secret_values += self.scenario.secret_values  # from secret-named ${VAR}s: scanned for too
         rollback = Rollback(journal, self.run_dir)
         exit_code, status = EXIT_INFRA, "crashed"
@@ -198,7 +227,9 @@ class Run:
                 rollback.target_chaos, rollback.proxy = stack.target_chaos, stack.proxy
                 rollback.run()
                 stack.stop()
-                journal.close(status, read_jsonl(self.run_dir / "timeline.jsonl"))
+                timeline = read_jsonl(self.run_dir / "timeline.jsonl")
+                journal.workers = worker_coverage(timeline, self.run_dir / "records", time.time())
+                journal.close(status, timeline)
                 self.active.remove(self.registration)
         if self.session is not None:  # each test was judged and reported when it ended
             return self.session.exit_code if status == "completed" else exit_code
@@ -247,6 +278,7 @@ class Run:
                 self._serve_ui(load, stack, journal)
             else:
                 self._watch(load.master, stack, journal, steady)
+                self._check_workers_came(load)
                 self._check_load_made_records(load.master)
                 load.check_exit(journal)
         finally:
@@ -264,8 +296,9 @@ class Run:
     def _watch(self, locust: ManagedProcess, stack: Stack, journal: Journal, steady: SteadyState) -> None:
         """Once a second until the load ends: keep the journal current, judge the stop conditions (on the
         records and on the probes), notice a service that died, refresh live.json; every console interval,
-        print the live line."""
-        deadline = time.monotonic() + self.scenario.duration_s + LOCUST_GRACE_S
+        print the live line. The deadline allows for the wait for --expect-workers before the first phase."""
+        waiting = self.mode.workers_timeout_s if self.mode.expected else 0.0
+        deadline = time.monotonic() + self.scenario.duration_s + LOCUST_GRACE_S + waiting
         timeline = self.run_dir / "timeline.jsonl"
         progress = Progress(timeline, self.console)
         conditions = self.scenario.stop_conditions
@@ -303,6 +336,15 @@ class Run:
             live.write(state, now)
         progress.print_new()
         raise_if_received(self._signals)
+
+    def _check_workers_came(self, load: loadgen.Load) -> None:
+        """The master gave up waiting for --expect-workers: say who came, who is missing, who was refused."""
+        events = read_jsonl(self.run_dir / "timeline.jsonl")
+        missing = [e for e in events if e.get("kind") == "workers_missing"]
+        if missing:
+            refused = [e for e in events if e.get("kind") == "worker_refused"]
+            local = [f"w{k}" for k in range(1, self.mode.workers + 1)]
+            raise InfrastructureError(remote.missing_message(missing[-1], local, refused, self.mode.master_address))
 
     def _check_load_made_records(self, locust: ManagedProcess) -> None:
         """A run whose simulated users all crashed has no failed SLO to show for it; say so loudly."""

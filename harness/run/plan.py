@@ -16,13 +16,17 @@ from harness.run.soak import disk_line
 from harness.scenario.model import EmbeddedTarget, ExternalTarget, Scenario
 
 
-def describe_plan(scenario: Scenario, provider: ProviderMap | None = None, load_processes: int = 1) -> str:
+def describe_plan(
+    scenario: Scenario, provider: ProviderMap | None = None, listen: str | None = None, load_processes: int = 1
+) -> str:
     lines = [f"scenario {scenario.name}: {scenario.duration_s:g} s, seed {scenario.seed}"]
     target = scenario.target
-    lines += _target_lines(target, scenario, provider)
+    where = f"{listen} (--listen)" if listen is not None else "127.0.0.1"
+    lines += _target_lines(target, scenario, provider, where)
     proxy = scenario.proxy
     if proxy.kind == "embedded":
-        lines.append("proxy: embedded `harness proxy` on 127.0.0.1 (its own process), clients go through it")
+        lines.append(f"proxy: embedded `harness proxy` listening on {where} (its API on 127.0.0.1), clients go "
+                     "through it")  # fmt: skip
     elif proxy.kind == "toxiproxy":
         lines.append(f"proxy: the Toxiproxy API at {proxy.api}; proxies named harness-<run id>... are added there")
     else:
@@ -63,7 +67,7 @@ def describe_plan(scenario: Scenario, provider: ProviderMap | None = None, load_
 
 
 def _target_lines(
-    target: EmbeddedTarget | ExternalTarget, scenario: Scenario, provider: ProviderMap | None
+    target: EmbeddedTarget | ExternalTarget, scenario: Scenario, provider: ProviderMap | None, where: str
 ) -> list[str]:
     if isinstance(target, ExternalTarget):
         lines = [f"target: external provider, issuer {target.issuer}",
@@ -76,7 +80,7 @@ def _target_lines(
             lines.append("  its discovery document is read at start; one proxy per allowed origin")
         return lines
     tls = ", https with a certificate from the run's CA" if target.tls else ""
-    lines = [f"target: embedded (started on 127.0.0.1, a free port; its store in a scratch dir{tls})"]
+    lines = [f"target: embedded (started on {where}, a free port; its store in a scratch dir{tls})"]
     if target.netns:
         lines.append("network: target in namespace harness-<run tag> (root), veth pair hv<tag>h/hv<tag>n, a "
                      "169.254.x.y/30 chosen at start; removed at the end")  # fmt: skip

@@ -11,6 +11,7 @@ from typing import Any
 
 from harness.errors import InfrastructureError
 from harness.proxy.client import ToxiproxyClient
+from harness.run.remote import url_host
 from harness.run.rollback import ProxyInUse
 from harness.run.services import ManagedProcess, free_port, python_module, wait_until_ready
 from harness.scenario.model import EmbeddedProxy, ToxiproxyProxy
@@ -23,8 +24,9 @@ Spawn = Callable[[str, list[str]], ManagedProcess]
 
 class RunProxies:
     def __init__(self, config: EmbeddedProxy | ToxiproxyProxy, seed: int, run_id: str, spawn: Spawn,
-                 on_shared: Callable[[dict[str, Any]], None]):  # fmt: skip
+                 on_shared: Callable[[dict[str, Any]], None], listen: str | None = None):  # fmt: skip
         self.config, self.seed, self.run_id = config, seed, run_id
+        self.listen = listen  # --listen: every proxy listens on this address of the machine, not loopback
         self._spawn, self._on_shared = spawn, on_shared
         self.api_url: str | None = None
         self.client: ToxiproxyClient | None = None
@@ -40,6 +42,8 @@ class RunProxies:
         if self.config.kind == "embedded":
             api_url = f"http://127.0.0.1:{free_port()}"
             argv = python_module("harness", "proxy", "--port", api_url.rsplit(":", 1)[1], "--seed", str(self.seed))
+            if self.listen is not None:
+                argv += ["--allow-listen", self.listen]  # its listeners there too; its API stays on loopback
             self.process = self._spawn("proxy", argv)
             wait_until_ready(self.process, f"{api_url}/version", READY_TIMEOUT_S)
         else:
@@ -56,7 +60,7 @@ class RunProxies:
 
     def add(self, upstream: str, *, listen_tls: dict[str, str] | None = None,
             upstream_tls: dict[str, str] | None = None) -> tuple[str, str]:  # fmt: skip
-        """A proxy to `upstream` on a free loopback port: (its name, its listen address)."""
+        """A proxy to `upstream` on a free port of loopback (or of --listen): (its name, its listen address)."""
         client = self.open()
         name = self._prefix if self.in_use is None else f"{self._prefix}-{len(self.in_use.names) + 1}"
         # known to the rollback and registered before it exists: a signal or a crash during create_proxy
@@ -67,7 +71,8 @@ class RunProxies:
             self.in_use.more += (name,)
         if self.process is None:
             self._on_shared({"api": self.api_url, "name": self.in_use.name, "names": list(self.in_use.names)})
-        created = client.create_proxy(name, upstream=upstream, listen="127.0.0.1:0", listen_tls=listen_tls,
+        listen = f"{url_host(self.listen)}:0" if self.listen is not None else "127.0.0.1:0"
+        created = client.create_proxy(name, upstream=upstream, listen=listen, listen_tls=listen_tls,
                                       upstream_tls=upstream_tls)  # fmt: skip
         for field, asked in (("listen_tls", listen_tls), ("upstream_tls", upstream_tls)):
             if asked is not None and field not in created:

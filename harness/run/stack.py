@@ -45,6 +45,7 @@ from harness.run.journal import Journal
 from harness.run.leftovers import SCRATCH_PREFIX, ActiveRuns, Registration
 from harness.run.origins import ProviderMap, allowed, discovery_url, read_provider
 from harness.run.proxies import RunProxies
+from harness.run.remote import url_host
 from harness.run.rollback import ProxyInUse
 from harness.run.services import ManagedProcess, free_port, python_module, wait_until_ready
 from harness.scenario.model import EmbeddedTarget, ExternalTarget, NoProxy, Scenario
@@ -83,16 +84,20 @@ def _request(session: requests.Session, token_url: str, client: tuple[str, str])
 
 class Stack:
     def __init__(self, scenario: Scenario, run_dir: Path, journal: Journal, active: ActiveRuns,
-                 registration: Registration):  # fmt: skip
+                 registration: Registration, listen: str | None = None):  # fmt: skip
         self.scenario, self.run_dir, self.journal = scenario, run_dir, journal
         self.active, self.registration = active, registration
+        self.listen = listen  # --listen: target and proxy on this address of the machine, not loopback
         self.run_id = registration.run_id
         self.logs = run_dir / "logs"
-        self.secret = secrets.token_urlsafe(32)  # the load client's secret: by environment only
+        # the load client's credentials, by environment only: fixed ones when given (workers on other
+        # machines read the same variables from theirs), else made up for this run
+        self.client_id = os.environ.get(Env.CLIENT_ID) or CLIENT_ID
+        self.secret = os.environ.get(Env.CLIENT_SECRET) or secrets.token_urlsafe(32)
         self.processes: dict[str, ManagedProcess] = {}
         config = scenario.proxy
         self.proxies = None if isinstance(config, NoProxy) else RunProxies(
-            config, scenario.seed, self.run_id, self.spawn, self._shared_proxy)
+            config, scenario.seed, self.run_id, self.spawn, self._shared_proxy, listen)
         self.chaos: ChaosSession | None = None
         self.target_chaos: TargetChaos | None = None
         self.runtime: Runtime | None = None
@@ -136,10 +141,12 @@ class Stack:
 
     def _start_embedded(self, target: EmbeddedTarget, choices: tuple[ScenarioChoice, ...]) -> Runtime:
         scratch = self._scratch_dir()
-        target_host = self._prepare_namespace()
-        target_port = free_port()
+        target_host = self._prepare_namespace()  # in the run's namespace, the port is free there
+        if target_host == "127.0.0.1" and self.listen is not None:
+            target_host = self.listen  # --listen: workers on other machines reach the target there
+        target_port = free_port(target_host if target_host == self.listen else "127.0.0.1")
         scheme = "https" if target.tls else "http"
-        self._target_url = f"{scheme}://{target_host}:{target_port}"
+        self._target_url = f"{scheme}://{url_host(target_host)}:{target_port}"
         tls_args: list[str] = []
         listen = None
         if target.tls:  # the target's certificate from the run's CA (harness.idp.tls keeps files it finds)
@@ -148,8 +155,9 @@ class Stack:
             shutil.copyfile(ca.cert_path, scratch / "target-tls" / "ca.pem")
             tls_args = ["--tls", "--tls-dir", str(scratch / "target-tls")]
         if self.proxies is not None:
-            _, listen = self.proxies.add(f"{target_host}:{target_port}", **self._tls_fields(
-                target.tls, ["127.0.0.1", "localhost"], target_host, str(self._ca.cert_path) if self._ca else None))
+            names = ["127.0.0.1", "localhost", *([self.listen] if self.listen is not None else [])]
+            _, listen = self.proxies.add(f"{url_host(target_host)}:{target_port}", **self._tls_fields(
+                target.tls, names, target_host, str(self._ca.cert_path) if self._ca else None))
             self._note_proxies()
         base_url = f"{scheme}://{listen}" if listen else self._target_url
         self._base_url = base_url
@@ -163,7 +171,7 @@ class Stack:
         )]  # fmt: skip
         self._load_env = seeded_user_env()
         self.secret_values += seeded_passwords()
-        self._target_env = {Env.CLIENT_ID: CLIENT_ID, Env.CLIENT_SECRET: self.secret}
+        self._target_env = {Env.CLIENT_ID: self.client_id, Env.CLIENT_SECRET: self.secret}
         if self.scenario.fault_types("target"):  # only then is the target's chaos API switched on
             token = secrets.token_urlsafe(32)
             self.secret_values.append(token)
@@ -174,9 +182,10 @@ class Stack:
         if base_url != self._target_url:
             wait_until_ready(process, f"{base_url}/healthz", READY_TIMEOUT_S, ok=_healthy, verify=self._verify())
         self.journal.services["target"] = {"url": self._target_url, "pid": process.pid, "base_url": base_url,
+                                           "listen": self.listen or "127.0.0.1",
                                            **({"tls": True} if target.tls else {})}  # fmt: skip
         self._start_chaos_control(OrchestratedTarget(lambda: self.processes.get("target"), self.spawn_target,
-                                                     self._target_url, (CLIENT_ID, self.secret), self._verify()))
+                                                     self._target_url, (self.client_id, self.secret), self._verify()))
         self.journal.event("services_ready", f"target {self._target_url}, clients use {base_url}")
         if target.tls:
             self.journal.event("tls", "TLS on every hop: clients -> " + ("proxy (its certificate from the run's CA) -> "
@@ -189,7 +198,7 @@ class Stack:
         return Runtime(
             run_dir=str(self.run_dir.resolve()), scenario_file=str((self.run_dir / "scenario.yaml").resolve()),
             base_url=base_url, target_url=self._target_url, proxy_api=self.proxies.api_url if self.proxies else None,
-            proxy_name=proxy.name if proxy is not None else None, client_id=CLIENT_ID,
+            proxy_name=proxy.name if proxy is not None else None, client_id=self.client_id,
             seed=self.scenario.seed, netns=link.netns if link is not None else None, choices=choices,
             origins=origins, ca_file=self._ca_file(),
         )  # fmt: skip
@@ -366,7 +375,7 @@ class Stack:
                 if isinstance(target, ExternalTarget):
                     outcomes.append(self._probe_external(session, target))
                 else:
-                    outcomes.append(_request(session, f"{self.runtime.base_url}/token", (CLIENT_ID, self.secret)))
+                    outcomes.append(_request(session, f"{self.runtime.base_url}/token", (self.client_id, self.secret)))
         ok = outcomes.count("ok")
         what = "discovery + token checks" if isinstance(target, ExternalTarget) else "token requests"
         detail = f"{ok}/{len(outcomes)} {what} succeeded; outcomes {sorted(set(outcomes))}"

@@ -19,6 +19,7 @@ import requests
 from harness.contract import SESSION_LOG
 from harness.errors import EXIT_ABORTED
 from harness.run.console import Console, Progress, verdict_line
+from harness.run.coverage import worker_coverage
 from harness.run.finish import finish
 from harness.run.journal import Journal, read_jsonl, scenario_entry
 from harness.run.live import LiveView
@@ -140,7 +141,9 @@ class UiSession:
         assert test is not None
         self._no_fault_left(test)
         test.journal.steady_state["after"] = self.stack.probe()
-        test.journal.close(status, read_jsonl(test.run_dir / "timeline.jsonl"))
+        timeline = read_jsonl(test.run_dir / "timeline.jsonl")
+        test.journal.workers = worker_coverage(timeline, test.run_dir / "records", time.time())
+        test.journal.close(status, timeline)
         done = finish(test.run_dir, test.journal, self.stack.secret_values, status, exit_code)
         self.exit_codes.append(done.exit_code)
         ended: dict[str, Any] = {"status": test.journal.status, "exit_code": done.exit_code}

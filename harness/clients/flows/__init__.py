@@ -118,6 +118,15 @@ def embedded_user(environ: Mapping[str, str], rng: random.Random, user_index: in
     return UserCredentials(name, seeded_password(name))
 
 
+def credential_variables(scenario: Scenario) -> tuple[str, ...]:
+    """The environment variables holding what a load process needs and must never be sent it: the same
+    names on every machine (a remote worker reads them from its own environment)."""
+    target = scenario.target
+    if isinstance(target, ExternalTarget):
+        return (target.client_id_env, target.client_secret_env)
+    return (Env.CLIENT_SECRET,)
+
+
 def build_flows(
     scenario: Scenario,
     caller: Caller,
@@ -154,6 +163,7 @@ __all__ = [
     "TokenIntrospectionFlow",
     "UserCredentials",
     "build_flows",
+    "credential_variables",
     "embedded_user",
     "external_user",
     "flow_class",

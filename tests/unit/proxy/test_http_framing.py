@@ -1,6 +1,8 @@
 """Request boundaries (harness/proxy/http.py RequestFramer), no sockets."""
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from harness.proxy.http import TRACKED, HttpMatch, Request, RequestFramer, Segment
 from harness.proxy.sieve import RequestSieve
@@ -208,3 +210,59 @@ def test_framing_headers_are_found_whatever_their_case() -> None:
     assert (framer.skim(sized, TOKEN_ONLY), framer.skim(b"ab", TOKEN_ONLY)) == (False, True)
     assert framer.skim(chunked, TOKEN_ONLY) is None
     assert framer.requests == 3
+
+
+# --- track: the plain path's shortcut frames exactly as feed does ---------------------------------
+
+_STREAM_PARTS = [
+    GET, POST, CHUNKED,
+    b"GET /b HTTP/1.1\r\nHost: h\r\nUser-Agent: x\r\nX-Harness-Op-Id: 1f\r\n\r\n",
+    b"GET /c HTTP/1.0\r\ncontent-LENGTH: 3\r\n\r\nabc",
+    b"PUT /d HTTP/1.1\r\nTRANSFER-encoding: chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n",
+    b"GET /e HTTP/1.1\r\nHost: h\r\n\r\n\r\n",  # a stray CRLF after the head
+    b"get /lower HTTP/1.1\r\n\r\n",  # not a method we know: the connection turns opaque
+    b"CONNECT idp:443 HTTP/1.1\r\nHost: idp:443\r\n\r\n\x16\x03\x01",
+    b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n\x81\x00",
+]
+
+
+def _chunks(parts: list[bytes], data: st.DataObject) -> list[bytes]:
+    stream = b"".join(parts)
+    # cuts anywhere, and often where a shortcut could go wrong: at the end of a part or of a head
+    edges, at = [], 0
+    for part in parts:
+        edges += [at + part.find(b"\r\n\r\n") + 4, at + len(part)]
+        at += len(part)
+    inner = [e for e in edges if 0 < e < len(stream)]
+    anywhere = st.integers(1, len(stream) - 1)
+    cuts = sorted(data.draw(st.sets(st.sampled_from(inner) | anywhere if inner else anywhere, max_size=8)))
+    return [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(_STREAM_PARTS), min_size=1, max_size=6), st.data())
+def test_track_counts_and_ends_requests_exactly_as_feed_does(parts: list[bytes], data: st.DataObject) -> None:
+    chunks = _chunks(parts, data)
+    tracked, fed = RequestFramer(), RequestFramer()
+    for chunk in chunks:
+        ended = tracked.track(chunk)
+        if ended is None:  # what Pipe does: feed takes what track cannot
+            segments = tracked.feed(chunk, False)
+            ended = bool(segments) and segments[-1][2]
+        reference = fed.feed(chunk, False)
+        assert ended == (bool(reference) and reference[-1][2]), chunk
+        assert (tracked.requests, tracked.opaque) == (fed.requests, fed.opaque), chunk
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from([*_STREAM_PARTS, OTHER, POST_OTHER]), min_size=1, max_size=6), st.data())
+def test_skim_counts_and_ends_requests_exactly_as_feed_does(parts: list[bytes], data: st.DataObject) -> None:
+    skimmed, fed = RequestFramer(), RequestFramer()
+    for chunk in _chunks(parts, data):
+        ended = skimmed.skim(chunk, TOKEN_ONLY)
+        if ended is None:  # what Pipe does: feed takes what skim cannot
+            segments = skimmed.feed(chunk)
+            ended = bool(segments) and segments[-1][2]
+        reference = fed.feed(chunk)
+        assert ended == (bool(reference) and reference[-1][2]), chunk
+        assert (skimmed.requests, skimmed.opaque) == (fed.requests, fed.opaque), chunk

@@ -36,12 +36,17 @@ def test_set_write_rebinds_the_entry() -> None:
     assert pipe.entry == second.write
 
 
-def test_the_framed_direction_always_goes_through_feed() -> None:
+def test_the_framed_direction_never_skips_the_framer() -> None:
     sink = Sink()
     pipe = upstream_pipe(sink, FakeLink())
-    assert pipe.entry == pipe.feed
+    assert pipe.entry != sink.write
     pipe.set_write(sink.write)
-    assert pipe.entry == pipe.feed
+    assert pipe.entry != sink.write
+    pipe.entry(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
+    pipe.entry(b"POST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\nab")
+    pipe.set_stages([Stage(context())], False)
+    pipe.entry(b"GET /c HTTP/1.1\r\n\r\n")
+    assert pipe.framer is not None and pipe.framer.requests == 3
 
 
 # --- requests no HTTP toxic can match skip the stages; the guarantees stay ----------------------

@@ -54,6 +54,8 @@ def write_test(out: Path, run_id: str, t0: float) -> Path:
     (run_dir / "records").mkdir(parents=True)
     (run_dir / "scenario.yaml").write_text(SCENARIO)
     events = [{"kind": "timeline_start", "ts": t0, "asked_at": t0},
+              {"kind": "worker_joined", "ts": t0, "node": "local", "client_id": "c1", "host": "h", "pid": 7,
+               "cores": 2, "version": "0.1.0", "remote": False},
               {"kind": "phase_start", "phase": "calm", "asked_at": t0, "ts": t0},
               {"kind": "phase_end", "phase": "calm", "asked_at": t0 + 20, "ts": t0 + 20},
               {"kind": "phase_start", "phase": "storm", "asked_at": t0 + 20, "ts": t0 + 20},
@@ -106,6 +108,10 @@ def test_a_test_is_watched_stopped_by_its_stop_condition_and_reported_apart(tmp_
     assert (summary["status"], summary["exit_code"], summary["verdict"]) == ("aborted", 3, "fail")
     saved = json.loads((run_dir / "journal.json").read_text())
     assert saved["stop_condition"]["condition"] == "too-many-failures"
+    # who made the load, per test as for a headless run (the master tells each test's timeline who is in)
+    (worker,) = saved["workers"]
+    assert worker["node"] == "local" and worker["complete"] and worker["records"]["operations"] == 300
+    assert [w["node"] for w in summary["workers"]] == ["local"]
     ended = json.loads((run_dir / "live.json").read_text())["ended"]
     assert ended["verdict"] == "fail" and ended["report"] == str((run_dir / "report.html").resolve())
     assert [s["state"] for s in json.loads((run_dir / "live.json").read_text())["slos"]] == ["fail"]

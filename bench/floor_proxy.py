@@ -1,0 +1,66 @@
+"""The floor of a Python TCP pass-through: asyncio Protocols on uvloop, each side writing what it reads to
+the other, pausing reading when the other's write buffer is full. Nothing else: no framing, no counters,
+no toxics. bench/proxy.py measures it beside haproxy and `harness proxy`; what ours costs above it is ours.
+
+    python bench/floor_proxy.py LISTEN_PORT UPSTREAM_PORT
+"""
+
+import asyncio
+import sys
+
+import uvloop
+
+
+class Side(asyncio.Protocol):
+    def __init__(self, peer: "Side | None" = None):
+        self.peer, self.transport, self.early = peer, None, []
+
+    def connection_made(self, transport):
+        self.transport = transport
+        if self.peer is None:  # the client side: open the upstream, hold what comes before it is up
+            transport.pause_reading()
+            asyncio.get_running_loop().create_task(self.connect())
+        else:  # the upstream side: its client may go on
+            client = self.peer
+            client.peer = self
+            if client.early:
+                transport.write(b"".join(client.early))
+            client.transport.resume_reading()
+
+    async def connect(self):
+        try:
+            await asyncio.get_running_loop().create_connection(lambda: Side(self), "127.0.0.1", UPSTREAM)
+        except OSError:
+            self.transport.close()
+
+    def data_received(self, data):
+        if self.peer is None:  # uvloop may read once before the pause holds
+            self.early.append(data)
+            self.transport.pause_reading()
+        else:
+            self.peer.transport.write(data)
+
+    def eof_received(self):
+        if self.peer is not None and not self.peer.transport.is_closing():
+            self.peer.transport.write_eof()
+        return True
+
+    def connection_lost(self, exc):
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.close()
+
+    def pause_writing(self):
+        self.peer.transport.pause_reading()
+
+    def resume_writing(self):
+        self.peer.transport.resume_reading()
+
+
+async def main(port: int) -> None:
+    server = await asyncio.get_running_loop().create_server(Side, "127.0.0.1", port, backlog=1024)
+    await server.serve_forever()
+
+
+if __name__ == "__main__":
+    UPSTREAM = int(sys.argv[2])
+    uvloop.run(main(int(sys.argv[1])))

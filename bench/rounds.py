@@ -1,0 +1,164 @@
+"""Rounds of interleaved measurements, and what may be concluded from them.
+
+A round measures every variant once (ours, the peer, the references), in an order that rotates from round
+to round, so that drift on a shared machine hits every variant alike. A goal compares two variants of the
+same round: a ratio (ours / peer, e.g. req/s) that must reach at least `goal`, or a difference (ours -
+reference, e.g. p99 added over nginx direct) that must stay at most `goal`. Over the rounds the per-round
+figures give an estimate (the geometric mean of ratios, the mean of differences) and a 95% bootstrap
+interval of it (scipy.stats.bootstrap, percentile method, resampling the rounds).
+
+A verdict is called only when the interval lies wholly on one side of the goal: `pass` or `fail`; an
+interval that straddles it is `inconclusive`, and `run_rounds` adds rounds (at least `min_rounds`, at
+most `max_rounds`) until every goal is decided or the bound is reached.
+
+Each peer is measured at its best configuration on the machine at hand: `pick_best` runs the candidate
+configurations in short interleaved rounds and keeps the fastest (the report shows every figure).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+from scipy import stats
+
+CONFIDENCE = 0.95
+MIN_ROUNDS = 5
+RESAMPLES = 9999
+
+Round = dict[str, dict[str, float]]  # variant -> metric -> value, one round
+
+
+@dataclass(frozen=True)
+class Goal:
+    key: str  # short name in the JSON (e.g. "token")
+    what: str  # the table's label
+    ours: str  # variant
+    peer: str  # variant compared against (the peer, or the reference of a difference)
+    metric: str  # "rps", "per_cpu_s", "p99_ms"...
+    kind: Literal["ratio", "difference"]
+    goal: float  # ratio at least this; difference at most this
+    unit: str = ""
+    stretch: float | None = None  # shown beside the goal, never decides the verdict
+
+
+@dataclass(frozen=True)
+class Assessment:
+    key: str
+    what: str
+    kind: str
+    goal: float
+    stretch: float | None
+    unit: str
+    metric: str
+    estimate: float
+    low: float
+    high: float
+    rounds: int
+    verdict: str  # pass, fail, inconclusive
+    ours_median: float
+    peer_median: float
+    per_round: list[float]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def per_round(goal: Goal, rounds: Sequence[Round]) -> list[float]:
+    values = []
+    for r in rounds:
+        ours, peer = r[goal.ours][goal.metric], r[goal.peer][goal.metric]
+        values.append(ours / peer if goal.kind == "ratio" else ours - peer)
+    return values
+
+
+def interval(values: Sequence[float], kind: str, seed: int = 0) -> tuple[float, float, float]:
+    """(estimate, low, high): for ratios the geometric mean and its interval (a mean of logs, so that
+    1.1 and 1/1.1 weigh alike), for differences the mean."""
+    data = np.log(np.asarray(values, dtype=float)) if kind == "ratio" else np.asarray(values, dtype=float)
+    estimate = float(np.mean(data))
+    if len(data) < 2 or float(np.ptp(data)) == 0.0:
+        low = high = estimate
+    else:
+        result = stats.bootstrap((data,), np.mean, confidence_level=CONFIDENCE, n_resamples=RESAMPLES,
+                                 method="percentile", rng=np.random.default_rng(seed))  # fmt: skip
+        low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
+    if kind == "ratio":
+        return math.exp(estimate), math.exp(low), math.exp(high)
+    return estimate, low, high
+
+
+def verdict(goal: Goal, low: float, high: float) -> str:
+    if goal.kind == "ratio":
+        return "pass" if low >= goal.goal else "fail" if high < goal.goal else "inconclusive"
+    return "pass" if high <= goal.goal else "fail" if low > goal.goal else "inconclusive"
+
+
+def assess(goal: Goal, rounds: Sequence[Round]) -> Assessment:
+    values = per_round(goal, rounds)
+    estimate, low, high = interval(values, goal.kind)
+    return Assessment(
+        key=goal.key, what=goal.what, kind=goal.kind, goal=goal.goal, stretch=goal.stretch, unit=goal.unit,
+        metric=goal.metric, estimate=estimate, low=low, high=high, rounds=len(values),
+        verdict=verdict(goal, low, high) if len(values) >= 2 else "inconclusive",  # one round: no interval
+        ours_median=statistics.median(r[goal.ours][goal.metric] for r in rounds),
+        peer_median=statistics.median(r[goal.peer][goal.metric] for r in rounds), per_round=values,
+    )  # fmt: skip
+
+
+def rotated(items: Sequence[str], index: int) -> list[str]:
+    """The round's order: the same cycle, started one place later each round."""
+    shift = index % len(items)
+    return [*items[shift:], *items[:shift]]
+
+
+def run_rounds(
+    one: Callable[[str, int], dict[str, float]],
+    variants: Sequence[str],
+    goals: Sequence[Goal],
+    *,
+    min_rounds: int = MIN_ROUNDS,
+    max_rounds: int = 2 * MIN_ROUNDS,
+    log: Callable[[str], None] = print,
+) -> tuple[list[Round], list[Assessment]]:
+    """Rounds of `one(variant, round_index)` over every variant, until each goal is decided (after at least
+    `min_rounds`) or `max_rounds` were run. Returns the rounds and the final assessments."""
+    rounds: list[Round] = []
+    assessments: list[Assessment] = []
+    while len(rounds) < max(min_rounds, max_rounds):
+        index = len(rounds)
+        this: Round = {}
+        for variant in rotated(variants, index):
+            this[variant] = one(variant, index)
+            log(f"round {index + 1} {variant:<24} " + "  ".join(f"{k} {v:,.2f}" for k, v in this[variant].items()))
+        rounds.append(this)
+        if len(rounds) < min_rounds:
+            continue
+        assessments = [assess(goal, rounds) for goal in goals]
+        for a in assessments:
+            log(f"  after {a.rounds} rounds: {a.what}: {a.estimate:.3f} [{a.low:.3f}, {a.high:.3f}] -> {a.verdict}")
+        if all(a.verdict != "inconclusive" for a in assessments):
+            break
+    return rounds, assessments
+
+
+def pick_best(
+    measure: Callable[[str], float],
+    candidates: Sequence[str],
+    *,
+    rounds: int = 3,
+    log: Callable[[str], None] = print,
+) -> tuple[str, dict[str, list[float]]]:
+    """The candidate with the highest median of `measure` over `rounds` interleaved rounds, and every figure."""
+    figures: dict[str, list[float]] = {c: [] for c in candidates}
+    for index in range(rounds):
+        for candidate in rotated(candidates, index):
+            figures[candidate].append(measure(candidate))
+            log(f"selection {index + 1} {candidate:<24} {figures[candidate][-1]:,.1f}")
+    best = max(candidates, key=lambda c: statistics.median(figures[c]))
+    log(f"selected {best} (" + ", ".join(f"{c} {statistics.median(v):,.0f}" for c, v in figures.items()) + ")")
+    return best, figures
