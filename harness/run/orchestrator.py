@@ -221,12 +221,12 @@ class Run:
             traceback.print_exc()
         finally:
             with signals_force(rollback.force):
-                self._stop_live_outputs()
                 # whatever the stack got as far as starting, even when a signal cut its start short
                 rollback.load, rollback.host = stack.processes.get("locust"), stack.chaos
                 rollback.target_chaos, rollback.proxy = stack.target_chaos, stack.proxy
                 rollback.run()
                 stack.stop()
+                self._stop_live_outputs()  # after the faults are off: a partial report may take a moment
                 timeline = read_jsonl(self.run_dir / "timeline.jsonl")
                 journal.workers = worker_coverage(timeline, self.run_dir / "records", time.time())
                 journal.close(status, timeline)

@@ -25,6 +25,7 @@ from harness.run.services import ManagedProcess
 from harness.scenario.model import Scenario
 
 PARTIAL_DIR = "partial"
+FINISH_S = 10.0  # what a partial report still going at the end of the run gets to finish
 _UNITS = {"d": 86_400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
 # The disk model of --dry-run, measured with bench/synth.py (the per-record shape of a real run: three
@@ -180,9 +181,12 @@ class PartialReports:
         self.written.append(out)
         return out
 
-    def stop(self) -> None:
-        """A partial report still being written when the run ends is stopped and its half-written directory
-        removed (the final report follows); the ones that finished stay."""
-        if self.current is not None and self.current.alive():
+    def stop(self, finish_s: float = FINISH_S) -> None:
+        """A partial report still being written when the run ends gets `finish_s` to finish (it may be writing
+        its last file), then is stopped and its half-written directory removed (the final report follows)."""
+        if self.current is None or not self.current.alive():
+            return
+        self.current.wait(finish_s)
+        if self.current.alive():
             self.current.stop(timeout_s=5.0)
             shutil.rmtree(self.written.pop(), ignore_errors=True)

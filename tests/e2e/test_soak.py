@@ -56,7 +56,8 @@ def parsed(soak: Soak) -> list[Scrape]:
 def finished_partials(run_dir: Path | None) -> list[Path]:
     if run_dir is None or not (run_dir / "partial").exists():
         return []
-    return sorted(p for p in (run_dir / "partial").iterdir() if (p / "report.html").exists())
+    # junit.xml is the last file a report writes
+    return sorted(p for p in (run_dir / "partial").iterdir() if (p / "junit.xml").exists())
 
 
 @pytest.fixture(scope="module")
