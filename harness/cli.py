@@ -50,18 +50,29 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
 def _list_plugins() -> int:
     """Every flow, fault, probe and metric registered (ours and plugins'), and any that does not load."""
     from harness import plugins
+    from harness.scenario.judging import BUILTIN_METRICS, metric_plugins
 
     registry = plugins.registry()
     failed = False
+    try:
+        described = {name: str(cls.description) for name, cls in metric_plugins().items()}  # checked (queries too)
+        unusable = []
+    except plugins.PluginError as exc:
+        described, unusable = {}, exc.failures
     for kind in plugins.KINDS:
         print(f"{kind}:")
         problems = {f.entry.name: f.error for f in registry.failures(kind)}
+        problems |= {f.entry.name: f.error for f in unusable if f.entry.kind == kind}
+        if kind == "metrics":  # ours are defined in harness.analysis.metrics, not registered as entries
+            print("\n".join(f"  {name:<30} {'built-in':<28} harness.analysis.metrics" for name in BUILTIN_METRICS))
         for entry in registry.entries(kind):
             origin = "built-in" if entry.builtin else f"{entry.package} {entry.version}"
             line = f"  {entry.name:<30} {origin:<28} {entry.value}"
             if entry.name in problems:
                 failed = True
                 line += f"\n    FAILED TO LOAD: {problems[entry.name]}"
+            elif kind == "metrics" and described.get(entry.name):
+                line += f"\n    {described[entry.name]}"
             print(line)
     return EXIT_BAD_INPUT if failed else 0
 

@@ -3,11 +3,13 @@
     harness.flows    name -> a Flow subclass (harness.clients.flows.base): a journey, run through the Caller
     harness.faults   name -> a FaultModel subclass (harness.faults.base) whose `type` is that name
     harness.probes   name -> a ProbeModel subclass (harness.probes.base) whose `type` is that name
-    harness.metrics  name -> a metric function (harness.analysis.plugin_metrics)
+    harness.metrics  name -> a PluginMetric subclass (harness.analysis.plugin_metrics): a metric an SLO names
 
-The harness's own flows, faults, probes and metrics are registered the same way (pyproject.toml), so the
-protocol a plugin follows is the one the built-ins use. This module only finds and imports entries; each
-kind's owner checks what it got against its protocol (`load(kind, check=...)`).
+The harness's own flows, faults and probes are registered the same way (pyproject.toml), so the protocol a
+plugin follows is the one the built-ins use. Its own metrics are not entry points: they are defined once in
+harness.analysis.metrics with their confidence intervals and judged by harness.analysis.slo; the
+`harness.metrics` group holds plugins only, whose names may not be one of ours. This module only finds and
+imports entries; each kind's owner checks what it got against its protocol (`load(kind, check=...)`).
 
 Entry names are read from the packages' metadata without importing anything (`entries`), so the scenario
 model can list and check names cheaply; importing happens once per process and kind (`load`). An entry
@@ -29,6 +31,7 @@ from harness.errors import InputError
 
 Kind = Literal["flows", "faults", "probes", "metrics"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
+OWN_KINDS: tuple[Kind, ...] = ("flows", "faults", "probes")  # the kinds the harness registers entries of its own
 OURS = "sso-resilience-harness"  # the distribution whose entries are the built-ins
 REFERENCE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 
@@ -78,6 +81,12 @@ class PluginError(InputError):
         super().__init__("\n".join(lines))
 
 
+def combined(errors: Iterable[PluginError]) -> PluginError | None:
+    """One PluginError listing the failures of several (None for none), so every bad plugin is named at once."""
+    failures = [f for error in errors for f in error.failures]
+    return PluginError(failures, _hint(failures)) if failures else None
+
+
 def _installed(name: str) -> Iterable[metadata.EntryPoint]:
     return metadata.entry_points(group=name)
 
@@ -113,7 +122,7 @@ class Registry:
     def load(self, kind: Kind, check: Check | None = None) -> dict[str, Any]:
         """name -> object for every entry of `kind`; raises PluginError listing every entry that did not
         import, did not pass `check`, or shares its name with another package's."""
-        if not any(e.builtin for e in self.entries(kind)):
+        if kind in OWN_KINDS and not any(e.builtin for e in self.entries(kind)):
             raise InputError(f"none of the harness's own {kind} is registered (entry-point group {group(kind)}): "
                              "the harness is not installed; install it (`make install`, or `pip install -e .`)")
         with self._lock:

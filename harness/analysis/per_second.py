@@ -21,10 +21,13 @@ COUNTS = ("count", "ok", "attempts_sum", "attempts_count")
 WINDOW_CHUNK_ROWS = 4_000_000
 
 
-def table(records: Records, scope: str, t0: float, *, journeys: bool = False) -> pd.DataFrame:
+def table(
+    records: Records, scope: str, t0: float, *, journeys: bool = False, part: Slice | None = None
+) -> pd.DataFrame:
     """The per-second table (metrics docstring) of a scope; operations without whole-journey records
-    unless `journeys`. Operations carry p50/p95/p99 of their latency."""
-    part = Slice(scope, journeys=journeys or scope == "attempt")
+    unless `journeys`; only the records of `part` when given (a metric plugin's slice). Operations carry
+    p50/p95/p99 of their latency."""
+    part = part or Slice(scope, journeys=journeys or scope == "attempt")
     window = f"floor(ts - {number(t0)})::BIGINT"
     extra = ", sum(attempts) AS attempts_sum, count(attempts) AS attempts_count" if scope == "operation" else ""
     rows = records.frame(

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from harness.analysis import metrics
+from harness.analysis import metrics, plugin_metrics
 from harness.analysis.aggregate import Slice
 from harness.analysis.frames import Run
 from harness.analysis.metrics import Recovery
@@ -79,7 +79,7 @@ def evaluate_slos(run: Run, recoveries: Mapping[str, Recovery]) -> list[SloResul
 
 
 def evaluate_slo(slo: Slo, run: Run, recoveries: Mapping[str, Recovery]) -> SloResult:
-    measure = _MEASURES[slo.metric](slo, run, recoveries)
+    measure = _MEASURES.get(slo.metric, _plugin)(slo, run, recoveries)
     threshold = {"at_least": slo.at_least} if slo.at_least is not None else {"at_most": slo.at_most}
     over = f"over phases {', '.join(slo.phases)}" if slo.phases else "over all phases"
     if slo.flows:
@@ -223,6 +223,12 @@ def _time_to_recover(slo: Slo, run: Run, recoveries: Mapping[str, Recovery]) -> 
     worst = max(times, key=lambda fid: times[fid])
     note = f"worst: {worst}" + (f"; not measured: {'; '.join(unmeasured)}" if unmeasured else "")
     return _Measure("operation", times[worst], note=note)
+
+
+def _plugin(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _Measure:
+    """A metric plugin's number over the SLO's slice (harness.analysis.plugin_metrics); no interval."""
+    observed, missing = plugin_metrics.measure(slo.metric, run, scope_slice(slo))
+    return _Measure(slo.scope, observed, missing=missing)
 
 
 def _unauthorized(slo: Slo, run: Run, _: Mapping[str, Recovery]) -> _Measure:

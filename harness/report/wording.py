@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from harness.errors import InputError
+from harness.scenario.judging import BUILTIN_METRICS, metric_plugins
+
 SHARES = ("availability", "error_rate")
 UNITS = {
     "attempts_per_operation": "attempts/op",
@@ -28,21 +31,38 @@ METHOD_NAMES = {
 P_FLOOR = 0.001
 
 
+def _plugin(metric: str) -> Any:
+    """The class of a metric plugin (its `share` and `unit` say how its numbers read), or None: one of ours,
+    or a plugin not installed (or broken) where the report is read, whose numbers then read plainly."""
+    if metric in BUILTIN_METRICS:
+        return None
+    try:
+        return metric_plugins().get(metric)
+    except InputError:
+        return None
+
+
+def _share(metric: str) -> bool:
+    plugin = _plugin(metric)
+    return metric in SHARES if plugin is None else bool(plugin.share)
+
+
 def unit_of(metric: str) -> str:
-    if metric in SHARES:
+    if _share(metric):
         return "%"
-    if metric.startswith("latency_"):
+    if metric.startswith("latency_") and metric in BUILTIN_METRICS:
         return "ms"
-    return UNITS.get(metric, "")
+    plugin = _plugin(metric)
+    return str(plugin.unit) if plugin is not None else UNITS.get(metric, "")
 
 
 def value(metric: str, x: Any, *, unit: bool = True) -> str:
     """One number of `metric` with its unit: 99.43%, 312.5 ms, 1.23 attempts/op, 0.49 s."""
     if not isinstance(x, int | float) or isinstance(x, bool):
         return "no data"
-    if metric in SHARES:
+    if _share(metric):
         return f"{_trim(x * 100.0, 3 if 0.99 <= x < 1 or 0 < x <= 0.01 else 2)}%"
-    if metric.startswith("latency_"):
+    if metric.startswith("latency_") and metric in BUILTIN_METRICS:
         text = _trim(x, 1)
     elif metric == "unauthorized_accepted":
         text = str(int(x))
@@ -57,8 +77,8 @@ def interval(metric: str, bounds: Any) -> str:
     if not bounds:
         return ""
     low, high = bounds
-    shown = [("…" if b is None else value(metric, b, unit=metric in SHARES)) for b in (low, high)]
-    u = "" if metric in SHARES else f" {unit_of(metric)}".rstrip()
+    shown = [("…" if b is None else value(metric, b, unit=_share(metric))) for b in (low, high)]
+    u = "" if _share(metric) else f" {unit_of(metric)}".rstrip()
     return f"[{shown[0]}, {shown[1]}]{u}"
 
 

@@ -46,6 +46,19 @@ JUDGE_COST_FACTOR = 5.0  # the SLOs are judged again only after 5 times as long 
 JUDGE_THREADS = 1  # DuckDB threads for a judgement: the load generators have the other core
 
 
+def import_ahead() -> None:
+    """Import now what the live view and the report import on first use. While a run runs, a signal raises
+    Interrupted wherever the main thread is; inside an import it leaves a half-built module in sys.modules,
+    and the report built after it fails (seen: SIGHUP during the first judgement's lazy scipy import, then
+    "NameError: name '_ndimage_api' is not defined" and a run reported as crashed). The orchestrator calls
+    this before it turns signals into exceptions."""
+    import duckdb  # noqa: F401
+    import scipy.stats  # noqa: F401
+
+    from harness.analysis import per_second, statistics, summary  # noqa: F401
+    from harness.report import build, export, figure_data, html, junit  # noqa: F401
+
+
 class LiveView:
     def __init__(self, run_dir: Path, scenario: Scenario, horizon_s: float = WINDOW_S):
         self.run_dir, self.scenario = run_dir, scenario

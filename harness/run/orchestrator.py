@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness import plugins
 from harness.chaos.session import EventLog
 from harness.clients.users import UsersFileError, read_users_file
 from harness.errors import EXIT_ABORTED, EXIT_INFRA, HarnessError, InfrastructureError, InputError
@@ -28,7 +27,7 @@ from harness.run.exporter import LiveMetrics
 from harness.run.finish import finish
 from harness.run.journal import Journal, read_jsonl, scenario_entry
 from harness.run.leftovers import ActiveRuns, Registration
-from harness.run.live import LiveView, current_phase
+from harness.run.live import LiveView, current_phase, import_ahead
 from harness.run.origins import read_provider
 from harness.run.plan import describe_plan
 from harness.run.rollback import Rollback
@@ -42,7 +41,7 @@ from harness.run.uisession import UiSession
 from harness.run.watch import Trigger, first_trigger
 from harness.scenario import Scenario, load_scenario
 from harness.scenario.catalog import resolved_yaml
-from harness.scenario.model import ExternalTarget
+from harness.scenario.model import ExternalTarget, check_plugins
 
 LOCUST_GRACE_S = 60.0  # start-up and shut-down time allowed beyond the scenario's own duration
 WATCH_INTERVAL_S = 1.0
@@ -64,7 +63,7 @@ def run_scenario_file(
     overrides: Sequence[str] = (),
     soak: SoakOptions | None = None,
 ) -> int:
-    plugins.check_all()  # a plugin that does not import stops the run here, named with its package (exit 2)
+    check_plugins()  # a plugin that does not import or is not usable stops the run here, named with its package
     scenario = load_scenario(path, overrides)  # bad input raises before anything starts or is written
     if not duration_scale > 0:
         raise InputError(f"--duration-scale must be above 0 (got {duration_scale:g})")
@@ -186,6 +185,7 @@ class Run:
         stack.secret_values += self.scenario.secret_values  # from secret-named ${VAR}s: scanned for too
         rollback = Rollback(journal, self.run_dir)
         exit_code, status = EXIT_INFRA, "crashed"
+        import_ahead()
         try:
             with signals_raise(self._signals):
                 runtime = stack.start(self.ui.offer(journal) if self.ui is not None else ())

@@ -1,5 +1,6 @@
 """`harness init`: a commented starter scenario for a question (starters/*.yaml), or the skeleton of a
-plugin package (plugin/*.tmpl: one flow, one fault, one probe, their entry points, a scenario using them).
+plugin package (plugin/*.tmpl: one flow, one fault, one probe, one metric, their entry points, a scenario
+using them).
 Nothing is overwritten: an existing file is an error (exit 2)."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ _PLUGIN_FILES = {  # template -> where it goes in the new project (__PKG__: the 
     "pkg/journeys.py.tmpl": "__PKG__/journeys.py",
     "pkg/faults.py.tmpl": "__PKG__/faults.py",
     "pkg/probes.py.tmpl": "__PKG__/probes.py",
+    "pkg/metrics.py.tmpl": "__PKG__/metrics.py",
 }
 
 

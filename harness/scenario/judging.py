@@ -1,13 +1,25 @@
 """What a scenario judges: its SLOs (a metric over the records of some phases, flows and steps, with one
 bound) and its stop conditions (a rolling window of the records, or a steady-state probe, that aborts the
-run). Part of the scenario model (harness.scenario.model re-exports every name)."""
+run). Part of the scenario model (harness.scenario.model re-exports every name).
+
+An SLO's metric is one of ours (`Metric`, defined in harness.analysis.metrics) or a metric plugin's
+(`harness.metrics` entry points, harness.analysis.plugin_metrics): its name is checked against the registry
+of the moment, and the plugin's class says which scopes it measures and whether it is a share, so a bound
+it can never meet is refused at its line as ours are. The class is checked here without importing the
+analysis package (a layer above): it must be a class with `measure` and `problems()` (what
+harness.analysis.plugin_metrics.PluginMetric provides), and `problems()` says what else is wrong with it.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import threading
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
-from pydantic import Field, model_validator
+from pydantic import Field, GetCoreSchemaHandler, GetJsonSchemaHandler, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
+from harness import plugins
 from harness.modelbase import Model, at_field
 
 # --- SLOs ----------------------------------------------------------------------------------------
@@ -31,23 +43,92 @@ Metric = Literal[
 # never pass), latencies and times are not negative, and every operation makes at least one attempt.
 SHARE_METRICS = ("availability", "error_rate")
 METRIC_FLOOR = {"attempts_per_operation": 1.0}
+BUILTIN_METRICS: tuple[str, ...] = get_args(Metric)
 
 
-def check_bound(metric: str, field: str, value: float | None) -> None:
-    """Raise at `field` when `value` cannot be a bound of `metric` (see above)."""
+def check_bound(metric: str, field: str, value: float | None, plugin: Any = None) -> None:
+    """Raise at `field` when `value` cannot be a bound of `metric` (see above); a plugin's metric (its class)
+    is a share when it says so, and may otherwise take any value."""
     if value is None:
         return
-    if metric in SHARE_METRICS and not 0.0 <= value <= 1.0:
+    share = bool(plugin.share) if plugin is not None else metric in SHARE_METRICS
+    if share and not 0.0 <= value <= 1.0:
         hint = f" ({value:g}% is {value / 100:g})" if 1.0 < value <= 100.0 else " (99.9% is 0.999)"
         raise at_field(field, f"{metric} is a share from 0 to 1{hint}; got {value:g}")
     floor = METRIC_FLOOR.get(metric, 0.0)
-    if metric not in SHARE_METRICS and value < floor:
+    if plugin is None and not share and value < floor:
         raise at_field(field, f"{metric} is at least {floor:g}; got {value:g}")
+
+
+# --- metric plugins ------------------------------------------------------------------------------
+
+_checked: dict[str, Any] | None = None  # name -> class of every metric plugin, while the registry stands
+_lock = threading.Lock()
+
+
+def _forget() -> None:
+    global _checked
+    _checked = None
+
+
+plugins.on_reset(_forget)
+
+
+def _check_metric(name: str, obj: Any) -> str | None:
+    if name in BUILTIN_METRICS:
+        return f"{name!r} is one of the harness's own metrics; give the plugin's metric a name of its own"
+    if not (isinstance(obj, type) and callable(getattr(obj, "measure", None))
+            and callable(getattr(obj, "problems", None))):  # fmt: skip
+        return "not a metric (a subclass of harness.analysis.plugin_metrics.PluginMetric, with measure())"
+    plugin: Any = obj  # a class with the protocol's methods (checked just above), of the plugin's making
+    try:
+        problem = plugin.problems()
+    except Exception as exc:  # the plugin's own checks may fail in any way; say how
+        return f"checking it raised {type(exc).__name__}: {exc}"
+    return None if problem is None else str(problem)
+
+
+def metric_plugins() -> dict[str, Any]:
+    """name -> class of every registered metric plugin, checked once per registry; PluginError (exit 2)
+    naming each plugin that did not import or is not a usable metric."""
+    global _checked
+    with _lock:
+        if _checked is None:
+            _checked = dict(plugins.registry().load("metrics", _check_metric))
+        return dict(_checked)
+
+
+def metric_names() -> list[str]:
+    """Every metric an SLO may name: ours, then the plugins' (metadata only: nothing imported)."""
+    return [*BUILTIN_METRICS, *(n for n in plugins.registry().names("metrics") if n not in BUILTIN_METRICS)]
+
+
+def _check_metric_name(value: str) -> str:
+    if value not in BUILTIN_METRICS and value not in plugins.registry().names("metrics"):
+        expected = ", ".join(repr(n) for n in metric_names())
+        raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+    return value
+
+
+class _RegisteredMetric:
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(_check_metric_name, core_schema.str_schema())
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {"enum": metric_names(), "title": "Metric", "type": "string"}
+
+
+if TYPE_CHECKING:
+    MetricName = str
+else:
+    MetricName = Annotated[str, _RegisteredMetric]
 
 
 class Slo(Model):
     name: str = Field(min_length=1, max_length=128)
-    metric: Metric
+    metric: MetricName  # one of ours (Metric) or a metric plugin's
     scope: Literal["attempt", "operation"] = "operation"
     phases: tuple[str, ...] | None = None
     flows: tuple[str, ...] | None = None  # names in the flow mix (an entry's `name`, else its flow); None: all
@@ -59,8 +140,14 @@ class Slo(Model):
     def _one_bound(self) -> Slo:
         if (self.at_least is None) == (self.at_most is None):
             raise at_field("at_most", "give exactly one of at_least or at_most")
-        check_bound(self.metric, "at_least", self.at_least)
-        check_bound(self.metric, "at_most", self.at_most)
+        plugin = None
+        if self.metric not in BUILTIN_METRICS:
+            plugin = metric_plugins()[self.metric]
+            if self.scope not in plugin.scopes:
+                raise at_field("scope", f"metric {self.metric} measures {' or '.join(plugin.scopes)} records, "
+                                        f"not {self.scope} records")  # fmt: skip
+        check_bound(self.metric, "at_least", self.at_least, plugin)
+        check_bound(self.metric, "at_most", self.at_most, plugin)
         return self
 
 

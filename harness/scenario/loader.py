@@ -133,7 +133,7 @@ def _measure_tree(data: Any, filename: str) -> None:
 
 def _validate(data: Any, resolved: params.Resolved, filename: str) -> Scenario:
     where = resolved.where
-    rebuild_models()  # the registry's fault and probe types; a plugin that does not load is PluginError
+    rebuild_models()  # the registry's fault and probe types, metric plugins; one that does not load: PluginError
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

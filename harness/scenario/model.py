@@ -2,6 +2,8 @@
 
 Frozen pydantic models with `extra="forbid"`: validated once at the edge (see `loader.py`), and nothing
 past the loader handles raw dicts. `schema.json` in `scenarios/` is exported from these classes.
+Size: the Scenario model and its cross-field checks (each naming the field at fault) read as one; what
+could leave has (judging.py: SLOs and stop conditions, names.py, live.py: the live outputs).
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from harness.scenario.judging import Slo as Slo
 from harness.scenario.judging import StopCondition as StopCondition
 from harness.scenario.judging import StopMetric as StopMetric
 from harness.scenario.judging import check_bound as check_bound
+from harness.scenario.judging import metric_names as metric_names
+from harness.scenario.judging import metric_plugins
 from harness.scenario.live import Live
-from harness.scenario.names import FlowRef
+from harness.scenario.names import FlowRef, load_plugins
 
 ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
 RETRYABLE_DEFAULT: tuple[Outcome, ...] = ("connect_error", "timeout", "reset", "http_5xx", "http_429")
@@ -435,11 +439,16 @@ plugins.on_reset(_registry_replaced)
 
 
 def rebuild_models() -> None:
-    """Load the fault and probe types (PluginError, exit 2, naming the plugin that did not load) and build
-    the models over them; again after the registry was replaced (harness.plugins.use)."""
+    """Load the fault and probe types and metric plugins (PluginError, exit 2, naming each that did not load),
+    build the models over them; again after the registry was replaced (harness.plugins.use)."""
     global _stale
-    fault_types(), probe_types()
+    load_plugins((fault_types, probe_types, metric_plugins))
     if _stale or not Scenario.__pydantic_complete__:
         Phase.model_rebuild(force=True)
         Scenario.model_rebuild(force=True)
         _stale = False
+
+
+def check_plugins() -> None:
+    """Every plugin of every kind imported and checked against its protocol, before a run starts."""
+    load_plugins((lambda: plugins.check_all(("flows",)), fault_types, probe_types, metric_plugins))

@@ -9,6 +9,7 @@ words them as it words every other closed choice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
@@ -55,3 +56,15 @@ if TYPE_CHECKING:
     FlowRef = str
 else:
     FlowRef = Annotated[str, _RegisteredFlow]
+
+
+def load_plugins(loads: tuple[Callable[[], object], ...]) -> None:
+    """Run each loader of plugins of one kind; one PluginError (exit 2) naming every plugin that failed."""
+    errors = []
+    for load in loads:
+        try:
+            load()
+        except plugins.PluginError as exc:
+            errors.append(exc)
+    if (error := plugins.combined(errors)) is not None:
+        raise error

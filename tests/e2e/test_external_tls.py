@@ -168,8 +168,11 @@ def test_latency_on_the_link_shifts_every_answer(chaos: ChaosRun) -> None:
     base = chaos.attempts[(chaos.attempts.phase == "baseline") & (chaos.attempts.method != "VERIFY")]
     slow = chaos.while_on("slow-link")
     slow = slow[slow.method != "VERIFY"]
+    # every answer is at least the toxic's 150 ms late (a low quantile, not a difference of medians: on a
+    # loaded machine the baseline's own median grows and a median difference understates the shift)
+    fastest = statistics.quantiles(slow.latency_ms, n=20)[0]
     shift = statistics.median(slow.latency_ms) - statistics.median(base.latency_ms)
-    assert len(slow) >= 20 and 0.7 * 150 <= shift <= 3 * 150, (shift, len(slow))
+    assert len(slow) >= 20 and fastest >= 0.9 * 150 and shift <= 3 * 150, (fastest, shift, len(slow))
     assert not set(slow.outcome) & {"timeout", "reset", "connect_error", "http_5xx"}  # slower, not broken
 
 
@@ -187,8 +190,9 @@ def test_http_latency_on_jwks_shifts_only_jwks(chaos: ChaosRun) -> None:
     base = jwks[jwks.phase == "baseline"]
     slow = chaos.while_on("slow-jwks")
     slow_jwks = slow[(slow.endpoint == "jwks") & (slow.method == "GET")]
+    fastest = min(slow_jwks.latency_ms)  # every JWKS answer is at least the toxic's 400 ms late
     shift = statistics.median(slow_jwks.latency_ms) - statistics.median(base.latency_ms)
-    assert len(slow_jwks) >= 5 and 0.8 * 400 <= shift <= 2 * 400, (shift, len(slow_jwks))
+    assert len(slow_jwks) >= 5 and fastest >= 0.9 * 400 and shift <= 2 * 400, (fastest, shift, len(slow_jwks))
     token = slow[slow.endpoint == "token"]
     assert statistics.median(token.latency_ms) < 200  # the token path is not slowed
 

@@ -2,9 +2,12 @@
 subprocesses' PYTHONPATH: the test venv stays clean):
 
 - the skeleton `harness init --plugin` writes installs, is listed, and its scenario runs to a report with
-  its flow's operations in the records, its probe before and after, its fault applied and reverted;
+  its flow's operations in the records, its probe before and after, its fault applied and reverted, and
+  its metric judged in an SLO: the number of summary.json (= junit.xml, report.html, the live view) is
+  the one the records give;
 - the test plugin (tests/fixtures/harness_testplugin): its flow (by name and by module:Class reference)
-  recorded with retries, its probe stopping the run (exit 3) while its fault is on, and the fault
+  recorded with retries, its metric (a query) judged in an SLO of the aborted run's report (and its
+  notebook) with the number the records give, its probe stopping the run (exit 3) while its fault is on, and the fault
   rolled back on that exit, on SIGINT, and by `harness cleanup` after the orchestrator was SIGKILLed.
 
 Each run has a few seconds of load."""
@@ -18,12 +21,14 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pyarrow.compute as pc
 import pytest
 
 from harness.records import read_records
+from harness.report import wording
 from tests.helpers import harness_argv
-from tests.plugin_support import FIXTURE, install, plugin_env
+from tests.plugin_support import FIXTURE, install, plugin_env, registry_with
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -49,6 +54,8 @@ phases:
   - {name: recovery, duration_s: 1}
 probes:
   - {name: flag, type: testplugin_flag_absent, path: "${FLAG}", every_s: 1}
+slos:
+  - {name: verified, metric: testplugin_verify_ok, flows: [testplugin_checkout], at_least: 0.5}
 """
 # interrupted while the plugin's fault is on: no proxy, no brownout (less to start)
 INTERRUPTED = (FIXTURE_SCENARIO.replace("{kind: embedded}\nload", "{kind: none}\nload")
@@ -81,11 +88,12 @@ def test_the_skeleton_installs_lists_and_runs_to_a_report(tmp_path: Path) -> Non
     env = plugin_env(site, {**os.environ, "TMPDIR": str(tmp_path), "BASELINE_S": "1"})
     listed = subprocess.run(harness_argv("scenarios", "--plugins"), capture_output=True, text=True, timeout=60,
                             env=env)  # fmt: skip
-    for name in ("acme_sso_checkout", "acme_sso_maintenance", "acme_sso_not_in_maintenance"):
+    for name in ("acme_sso_checkout", "acme_sso_maintenance", "acme_sso_not_in_maintenance",
+                 "acme_sso_slowest_second_p95_ms"):
         assert f"{name}" in listed.stdout and "acme_sso 0.1.0" in listed.stdout, listed.stdout
     run = subprocess.run(harness_argv("run", str(tmp_path / "acme_sso" / "scenario.yaml"), "--out",
                                       str(tmp_path / "out"), "--set", "phases.1.duration_s=3",
-                                      "--set", "phases.2.duration_s=1"),
+                                      "--set", "phases.2.duration_s=1", "--progress-interval-s", "1"),
                          capture_output=True, text=True, timeout=180, env=env)  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     run_dir = only_run_dir(tmp_path / "out")
@@ -103,6 +111,18 @@ def test_the_skeleton_installs_lists_and_runs_to_a_report(tmp_path: Path) -> Non
     assert not (tmp_path / "acme_sso-maintenance.flag").exists()
     resolved = (run_dir / "scenario.yaml").read_text()  # parameters and overrides applied
     assert "duration_s: 3" in resolved and str(tmp_path) in resolved and "${" not in resolved
+    # its metric, judged in an SLO: the worst per-second p95 of the checkout's step operations, from the records
+    (slo,) = [s for s in summary["slos"] if s["metric"] == "acme_sso_slowest_second_p95_ms"]
+    steps = checkout.filter(pc.not_equal(checkout["step"], "journey"))
+    window = np.floor(steps["ts"].to_numpy() - summary["test_start"])
+    latency = steps["latency_ms"].to_numpy()
+    expected = max(float(np.percentile(latency[window == w], 95)) for w in np.unique(window))
+    assert slo["verdict"] == "pass" and slo["observed"] == pytest.approx(expected, rel=1e-9)
+    assert f'name="{slo["name"]}"' in (run_dir / "junit.xml").read_text()
+    assert slo["name"] in (run_dir / "report.html").read_text()
+    # the live view judged it too, with the report's code (a line a second: judged several times in the run)
+    live = json.loads((run_dir / "live.json").read_text())
+    assert [s["state"] for s in live["slos"] if s["name"] == slo["name"]] in (["holding"], ["no data yet"])
 
 
 def start(tmp: Path, site: Path, scenario_text: str) -> tuple[subprocess.Popen[str], Path]:
@@ -140,6 +160,20 @@ def test_the_probe_stops_the_run_the_fault_is_rolled_back_and_the_flow_retried(t
         assert ops.num_rows > 0, label
         assert pc.max(steps["attempt"]).as_py() > 1, f"{label}: no retry under the 40% brownout"
         assert {"checkout_token", "checkout_verify"} <= set(steps["step"].to_pylist())
+    # the plugin's metric, in the report of the aborted run: the share of the checkout's verifications that succeeded
+    (slo,) = json.loads((run_dir / "summary.json").read_text())["slos"]
+    mine = operations.filter(pc.equal(operations["flow"], "testplugin_checkout"))
+    verify = mine.filter(pc.equal(mine["step"], "checkout_verify"))
+    expected = pc.sum(pc.equal(verify["outcome"], "ok")).as_py() / verify.num_rows
+    assert (slo["metric"], slo["verdict"]) == ("testplugin_verify_ok", "pass")
+    assert slo["observed"] == pytest.approx(expected, rel=1e-12)
+    notebook = subprocess.run(harness_argv("notebook", str(run_dir)), capture_output=True, text=True, timeout=180,
+                              env=own_registry(tmp_path, testplugin))  # fmt: skip
+    assert notebook.returncode == 0, notebook.stderr[-3000:]
+    page = (run_dir / "notebook.html").read_text()  # the notebook's SLO table: the summary's number, worded
+    with registry_with():  # the plugin's metric is a share: it reads as a percentage, where it is installed
+        observed = wording.slo_observed(slo)
+    assert "verified" in page and observed in page and observed.endswith("%")
 
 
 def test_sigint_rolls_the_plugin_fault_back(tmp_path: Path, testplugin: Path) -> None:

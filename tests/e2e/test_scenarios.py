@@ -36,6 +36,9 @@ class Expected:
     bad_tokens_in: str | None = None  # a fault phase in which injected invalid tokens must be refused
     may_fail: frozenset[str] = field(default=frozenset())  # carry-over the short form cannot always avoid
     forged_in: tuple[tuple[str, str], ...] = ()  # (phase, forgery): the target's forged tokens, all refused
+    # (SLO, phase): an error-rate SLO that may fail only through attempts sent in the phase's last moment and
+    # answered after it ended, under the next phase's fault (a loaded machine's slow answers straddle it)
+    edge_only: tuple[tuple[str, str], ...] = ()
 
 
 EXPECTED: dict[str, Expected] = {
@@ -48,7 +51,7 @@ EXPECTED: dict[str, Expected] = {
     # refusals until each relying party's 10 s refetch guard expires can spill into the next short phase
     "key-rotation": Expected(0.07, frozenset({"abrupt-availability"}), "announced-rotation",
                              may_fail=frozenset({"after-rotation-availability"})),
-    "device-login-slowdown": Expected(0.05),
+    "device-login-slowdown": Expected(0.05, edge_only=(("never-too-fast", "slow-interval"),)),
     "credential-refresh-outage": Expected(0.1, frozenset({"outage-availability"})),
     "network-partition": Expected(0.2, frozenset({"partition-availability"})),
     "target-crash-restart": Expected(0.15),
@@ -110,17 +113,28 @@ def test_short_form_reaches_its_documented_verdict(name: str, short_runs: dict[s
     expected = EXPECTED[name]
     run = short_runs[name].result(timeout=RUN_TIMEOUT_S * (len(EXPECTED) // PARALLEL + 1))
     output = run.output
-    assert run.returncode == (1 if expected.failing else 0), output
     assert run.run_dir is not None, output
     run_dir = run.run_dir
     summary = json.loads((run_dir / "summary.json").read_text())
     failing = {s["name"] for s in summary["slos"] if s["verdict"] != "pass"}
-    assert expected.failing <= failing <= expected.failing | expected.may_fail, output
+    at_edge = {slo for slo, phase in expected.edge_only if slo in failing and errors_only_at_the_end(run_dir, phase)}
+    assert run.returncode == (1 if expected.failing or at_edge else 0), output
+    assert expected.failing <= failing <= expected.failing | expected.may_fail | at_edge, output
     assert {s["name"]: s["verdict"] for s in summary["slos"]}["fail-closed"] == "pass"
     if expected.bad_tokens_in is not None:
         assert_bad_tokens_refused_during(run_dir, expected.bad_tokens_in)
     if expected.forged_in:
         assert_forgeries_refused(run_dir, expected.forged_in)
+
+
+def errors_only_at_the_end(run_dir: Path, phase: str) -> bool:
+    """Every failed attempt of the phase was answered after the phase had ended (its answer came under the
+    next phase's fault), so none says anything about the phase itself."""
+    (window,) = [p for p in json.loads((run_dir / "journal.json").read_text())["phases"] if p["name"] == phase]
+    attempts = read_records(run_dir / "records", "attempts").to_pandas()
+    failed = attempts[(attempts.phase == phase) & (attempts.outcome != "ok")]
+    answered = failed.ts + failed.latency_ms / 1000.0
+    return len(failed) > 0 and bool((answered >= window["end"]).all())
 
 
 def assert_bad_tokens_refused_during(run_dir: Path, phase: str) -> None:

@@ -125,3 +125,66 @@ def test_the_fixture_plugin_is_a_package_of_its_own() -> None:
     with registry_with() as registry:
         entries = {e.name: e for e in registry.entries("faults")}
         assert entries["testplugin_flag"].package == PACKAGE and not entries["testplugin_flag"].builtin
+
+
+METRICS = "tests.unit.plugins.metric_plugins"
+SLO_SCENARIO = """
+name: with-metric
+phases:
+  - {name: baseline, duration_s: 5}
+slos:
+  - {name: verified, metric: testplugin_verify_ok, scope: operation, at_least: 0.9}
+"""
+
+
+def test_an_slo_names_a_plugins_metric_and_its_bounds_and_scope_are_checked_at_their_line() -> None:
+    with registry_with({"harness.metrics": {"worst_second": f"{METRICS}:WorstSecond"}}):
+        assert load_scenario_text(SLO_SCENARIO, "m.yaml").slos[0].metric == "testplugin_verify_ok"
+        with pytest.raises(ScenarioError) as info:
+            load_scenario_text(SLO_SCENARIO.replace("0.9", "95"), "m.yaml")
+        assert "m.yaml:6: slos.0.at_least: testplugin_verify_ok is a share from 0 to 1 (95% is 0.95)" in str(info.value)
+        attempts = SLO_SCENARIO.replace("testplugin_verify_ok, scope: operation", "worst_second, scope: attempt")
+        with pytest.raises(ScenarioError) as info:
+            load_scenario_text(attempts, "m.yaml")
+        assert "m.yaml:6: slos.0.scope: metric worst_second measures operation records, not attempt" in str(info.value)
+        with pytest.raises(ScenarioError) as info:
+            load_scenario_text(SLO_SCENARIO.replace("verify_ok", "verify_okay"), "m.yaml")
+        message = str(info.value)
+        assert "m.yaml:6: slos.0.metric: expected 'availability'" in message and "'worst_second'" in message
+        assert "did you mean 'testplugin_verify_ok'?" in message
+    with pytest.raises(ScenarioError, match=r"slos\.0\.metric: expected 'availability'"):  # not installed: unknown
+        load_scenario_text(SLO_SCENARIO, "m.yaml")
+
+
+def test_a_metric_plugin_that_is_not_a_usable_metric_is_refused_naming_it_and_its_package() -> None:
+    bad = {
+        "no_measure": f"{METRICS}:NoMeasure",
+        "bad_scopes": f"{METRICS}:BadScopes",
+        "bad_column": f"{METRICS}:BadColumn",
+        "not_a_class": f"{METRICS}:NOT_A_CLASS",
+        "availability": f"{METRICS}:FailedShare",
+        "broken_metric": BROKEN,
+    }
+    with registry_with({"harness.metrics": bad}, package="acme-metrics"), pytest.raises(plugins.PluginError) as info:
+        load_scenario_text(SLO_SCENARIO, "m.yaml")
+    assert info.value.exit_code == EXIT_BAD_INPUT
+    said = {f.entry.name: f.error for f in info.value.failures}
+    assert set(said) == set(bad)
+    assert "does not define measure(records)" in said["no_measure"]
+    assert "scopes is ('request',); give a tuple of 'attempt' and/or 'operation'" in said["bad_scopes"]
+    assert said["bad_column"].startswith("its query does not run on attempt records: Binder Error")
+    assert "latency_us" in said["bad_column"]
+    assert "not a metric (a subclass of harness.analysis.plugin_metrics.PluginMetric" in said["not_a_class"]
+    assert "'availability' is one of the harness's own metrics" in said["availability"]
+    assert "ImportError: this plugin needs a library that is not installed" in said["broken_metric"]
+    assert "metric 'bad_column' (tests.unit.plugins.metric_plugins:BadColumn) from package acme-metrics 0.1.0" in (
+        str(info.value))
+    assert "fix or uninstall acme-metrics" in str(info.value)
+
+
+def test_the_json_schema_lists_the_plugins_metrics() -> None:
+    with registry_with():
+        installed, builtin = scenario_json_schema(), scenario_json_schema(builtin=True)
+    metric = installed["$defs"]["Slo"]["properties"]["metric"]  # type: ignore[index]
+    assert metric["enum"][-1] == "testplugin_verify_ok" and "availability" in metric["enum"]
+    assert "testplugin_verify_ok" not in builtin["$defs"]["Slo"]["properties"]["metric"]["enum"]  # type: ignore[index]

@@ -36,10 +36,10 @@ def test_the_skeletons_entry_points_name_what_its_modules_define(tmp_path: Path)
     written = write_plugin("acme_sso", tmp_path)
     assert {p.relative_to(tmp_path).as_posix() for p in written} == {
         "pyproject.toml", "README.md", "scenario.yaml", "acme_sso/__init__.py", "acme_sso/journeys.py",
-        "acme_sso/faults.py", "acme_sso/probes.py"}  # fmt: skip
+        "acme_sso/faults.py", "acme_sso/probes.py", "acme_sso/metrics.py"}  # fmt: skip
     entries = tomllib.loads((tmp_path / "pyproject.toml").read_text())["project"]["entry-points"]
     assert entries["harness.faults"] == {"acme_sso_maintenance": "acme_sso.faults:MaintenanceFault"}
-    assert set(entries) == {"harness.flows", "harness.faults", "harness.probes"}
+    assert set(entries) == {"harness.flows", "harness.faults", "harness.probes", "harness.metrics"}
     extra = {group: dict(names) for group, names in entries.items()}
     sys.path.insert(0, str(tmp_path))
     try:
@@ -48,6 +48,7 @@ def test_the_skeletons_entry_points_name_what_its_modules_define(tmp_path: Path)
             assert [f.flow for f in scenario.flows] == ["acme_sso_checkout", "client_credentials"]
             assert scenario.phases[1].faults[0].type == "acme_sso_maintenance"
             assert scenario.probes[0].type == "acme_sso_not_in_maintenance"
+            assert scenario.slos[-1].metric == "acme_sso_slowest_second_p95_ms"
     finally:
         sys.path.remove(str(tmp_path))
         for name in [m for m in sys.modules if m.split(".")[0] == "acme_sso"]:
