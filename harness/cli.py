@@ -123,6 +123,7 @@ def _console(args: argparse.Namespace) -> Console:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from harness.run.orchestrator import run_scenario_file
+    from harness.run.soak import SoakOptions
 
     return run_scenario_file(
         args.scenario,
@@ -137,6 +138,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         listen=args.listen,
         console=_console(args),
         overrides=args.set,
+        soak=SoakOptions(args.duration, args.until, args.metrics_port, args.partial_every),
     )
 
 
@@ -176,7 +178,7 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from harness.report.build import build_report
 
-    result = build_report(args.run_dir)
+    result = build_report(args.run_dir, out_dir=args.out, index=args.out is None)
     print(f"report: {result.report_html}")
     return result.exit_code
 
@@ -280,6 +282,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dry-run", action="store_true", help="print what would be started and sent where; start nothing")
     p.add_argument("--workers", type=int, default=0, help="Locust worker processes on this machine (0: one process)")
+    p.add_argument("--duration", default=None, metavar="LENGTH",
+                   help="run this long (24h, 90m, 1h30m, seconds): every phase stretched by one factor")
+    p.add_argument("--until", default=None, metavar="TIME",
+                   help="end at this wall-clock time (2026-12-06T09:00Z): every phase stretched by one factor")
+    p.add_argument("--partial-every", default=None, metavar="LENGTH",
+                   help="a partial report of the records so far every LENGTH (30m) in RUN_DIR/partial/<elapsed>/")
+    p.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                   help="serve Prometheus text at /metrics on this port (0: a free one) while the run goes")
     p.add_argument("--master-bind", metavar="HOST:PORT", default=None,
                    help="where the Locust master listens for workers (default: 127.0.0.1, a free port)")
     p.add_argument("--expect-workers", type=int, default=0, metavar="N",
@@ -367,6 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="rebuild summary, figures and report of a run directory")
     p.add_argument("run_dir")
+    p.add_argument("--out", default=None, help="write the report files here instead of into the run directory "
+                                               "(a running soak's partial report; the index is left alone)")
     p.set_defaults(handler=_cmd_report)
 
     p = sub.add_parser("notebook", help="execute the report notebook against a run; write .ipynb and .html")

@@ -37,13 +37,20 @@ class ReportResult:
 
 
 def build_report(
-    run_dir: str | Path, *, index: bool = True, on_summary: Callable[[dict[str, Any]], None] | None = None
+    run_dir: str | Path,
+    *,
+    index: bool = True,
+    on_summary: Callable[[dict[str, Any]], None] | None = None,
+    out_dir: str | Path | None = None,
 ) -> ReportResult:
     """Analyse the run once and write every report file; raise InputError when it is not a run directory.
     With `index`, the parent directory's index.html is rewritten too (the run's place on the front page).
     `on_summary` sees the summary before any file is written (`harness run` settles its journal there, so
-    that journal, summary.json and its exit code agree from the first write)."""
+    that journal, summary.json and its exit code agree from the first write). `out_dir`: where the report
+    files go instead of the run directory (a soak's partial reports, harness.run.soak)."""
     run_dir = Path(run_dir)
+    out = Path(out_dir) if out_dir is not None else run_dir
+    out.mkdir(parents=True, exist_ok=True)
     worker = FigureWorker()  # first, so that its imports overlap ours, which are therefore made here
     try:
         from harness.analysis.frames import load_run
@@ -52,12 +59,12 @@ def build_report(
         from harness.report.figure_data import FigureData
 
         with load_run(run_dir) as run:
-            worker.draw(FigureData.of(run), run_dir)
+            worker.draw(FigureData.of(run), out)
             summary = summarize(run)
             if on_summary is not None:
                 on_summary(summary)
-            write_summary(summary, run_dir)
-            write_csv(run, summary, run_dir)
+            write_summary(summary, out)
+            write_csv(run, summary, out)
         paths = worker.paths()
     finally:
         worker.close()
@@ -66,9 +73,9 @@ def build_report(
     from harness.report.junit import write_junit
 
     figures = {name: (CAPTIONS.get(name, name), path.read_bytes()) for name, path in paths.items()}
-    report = run_dir / REPORT_FILE
+    report = out / REPORT_FILE
     report.write_text(render_report(summary, figures), encoding="utf-8")
-    junit = write_junit(summary, run_dir)
+    junit = write_junit(summary, out)
     if index:
         write_index(run_dir.resolve().parent)
     exit_code = summary["exit_code"]

@@ -23,15 +23,17 @@ from harness.records import shard_paths
 from harness.run import loadgen, remote
 from harness.run.console import Console, Progress
 from harness.run.coverage import worker_coverage
+from harness.run.exporter import LiveMetrics
 from harness.run.finish import finish
 from harness.run.journal import Journal, read_jsonl, scenario_entry
 from harness.run.leftovers import ActiveRuns, Registration
-from harness.run.live import LiveView, import_ahead
+from harness.run.live import LiveView, current_phase, import_ahead
 from harness.run.origins import read_provider
 from harness.run.plan import describe_plan
 from harness.run.rollback import Rollback
 from harness.run.services import ManagedProcess
 from harness.run.signals import Interrupted, raise_if_received, signals_force, signals_raise
+from harness.run.soak import PartialReports, SoakOptions
 from harness.run.stack import Stack
 from harness.run.steady import ProbeTrigger, SteadyState
 from harness.run.uichoices import UiChoices
@@ -59,6 +61,7 @@ def run_scenario_file(
     workers_timeout_s: float = loadgen.EXPECT_WORKERS_WAIT_S,
     listen: str | None = None,
     overrides: Sequence[str] = (),
+    soak: SoakOptions | None = None,
 ) -> int:
     check_plugins()  # a plugin that does not import or is not usable stops the run here, named with its package
     scenario = load_scenario(path, overrides)  # bad input raises before anything starts or is written
@@ -66,8 +69,7 @@ def run_scenario_file(
         raise InputError(f"--duration-scale must be above 0 (got {duration_scale:g})")
     if seed is not None:
         scenario = scenario.model_copy(update={"seed": seed})
-    if duration_scale != 1.0:
-        scenario = scenario.scaled(duration_scale)
+    scenario, duration_scale = (soak or SoakOptions()).apply(scenario, duration_scale)  # --duration, --until
     check_external_target(scenario)
     master = remote.parse_hostport(master_bind, "--master-bind") if master_bind is not None else None
     if master is not None and master[0] not in ("0.0.0.0", "::"):
@@ -85,7 +87,7 @@ def run_scenario_file(
         target = scenario.target  # an external provider behind a proxy: its discovery is read (one GET)
         reads = isinstance(target, ExternalTarget) and scenario.proxy.kind != "none"
         provider = read_provider(target) if isinstance(target, ExternalTarget) and reads else None
-        print(describe_plan(scenario, provider, address))
+        print(describe_plan(scenario, provider, address, load_processes=max(1, mode.expected)))
         print("\n".join(remote.describe(mode.workers, mode.expected, master, mode.workers_timeout_s, address)))
         return 0
     return Run(scenario, Path(path), Path(out), mode, duration_scale, console, address).execute()
@@ -160,10 +162,13 @@ class Run:
         self.ui = UiChoices(scenario, source, self.run_dir, duration_scale) if self.mode.ui else None
         self.session: UiSession | None = None
         self._signals: list[str] = []
+        self.metrics: LiveMetrics | None = None  # /metrics (harness.run.exporter), when the scenario asks
+        self.partials: PartialReports | None = None
 
     # --- the run ---------------------------------------------------------------------------------
 
     def execute(self) -> int:
+        url = self._serve_metrics()  # first: a port in use is bad input (exit 2) before anything is made
         import_ahead()  # before the run directory exists: a signal here leaves nothing half-made
         cleaned = self.active.clean()
         for line in cleaned:
@@ -172,6 +177,11 @@ class Run:
         self.active.save(self.registration)
         for line in cleaned:
             journal.event("leftovers_cleaned", line.strip())
+        if url is not None:
+            journal.services["metrics"] = {"url": url}
+            journal.event("metrics_serving", url)
+            if self.console.mode == "text":
+                print(f"harness: Prometheus metrics at {url}", file=self.console.out, flush=True)
         stack = Stack(self.scenario, self.run_dir, journal, self.active, self.registration, self.listen)
         stack.secret_values += self.scenario.secret_values  # from secret-named ${VAR}s: scanned for too
         rollback = Rollback(journal, self.run_dir)
@@ -216,6 +226,7 @@ class Run:
                 rollback.target_chaos, rollback.proxy = stack.target_chaos, stack.proxy
                 rollback.run()
                 stack.stop()
+                self._stop_live_outputs()  # after the faults are off: a partial report may take a moment
                 timeline = read_jsonl(self.run_dir / "timeline.jsonl")
                 journal.workers = worker_coverage(timeline, self.run_dir / "records", time.time())
                 journal.close(status, timeline)
@@ -244,6 +255,21 @@ class Run:
         self.console.started(self.run_id, self.scenario.name, self.scenario.duration_s, self.run_dir,
                              self.duration_scale)  # fmt: skip
         return journal
+
+    def _serve_metrics(self) -> str | None:
+        """Start /metrics when the scenario or --metrics-port asks (headless runs); returns its URL."""
+        live = self.scenario.live
+        if live.metrics_port is None or self.ui is not None:
+            return None
+        self.metrics = LiveMetrics(self.run_id, self.scenario.name)
+        port = self.metrics.serve(live.metrics_port, live.metrics_host)
+        return f"http://{live.metrics_host}:{port}/metrics"
+
+    def _stop_live_outputs(self) -> None:
+        if self.partials is not None:
+            self.partials.stop()
+        if self.metrics is not None:
+            self.metrics.close()
 
     def _drive_load(self, stack: Stack, journal: Journal, steady: SteadyState) -> None:
         load = loadgen.start(stack.spawn, journal, self.run_dir, stack.load_env(), self.mode)
@@ -278,6 +304,10 @@ class Run:
         conditions = self.scenario.stop_conditions
         horizon = max((c.window_s for c in conditions), default=1.0)
         live = LiveView(self.run_dir, self.scenario, horizon_s=horizon)
+        if self.metrics is not None:
+            live.records.listeners.append(self.metrics.add_records)
+        every_s = self.scenario.live.partial_report_every_s
+        self.partials = PartialReports(self.run_dir, every_s, time.time()) if every_s else None
         next_line = time.monotonic() + self.console.interval_s
         while locust.alive():
             raise_if_received(self._signals)
@@ -298,6 +328,11 @@ class Run:
             if time.monotonic() >= next_line:
                 next_line += self.console.interval_s
                 self.console.progress(live.latest(state, now), live.judge_slos(state, now))
+            if self.metrics is not None:  # the SLO states of the console's last judgement: no second one
+                self.metrics.update(state, current_phase(state), live.slos, live.slos_at)
+            if self.partials is not None:
+                test_start = state.get("test_start")
+                self.partials.tick(now, float(test_start) if isinstance(test_start, int | float) else None)
             live.write(state, now)
         progress.print_new()
         raise_if_received(self._signals)

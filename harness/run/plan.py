@@ -12,10 +12,13 @@ from harness.faults import Fault
 from harness.faults.base import PluginFault, ProxyFault, TargetFault
 from harness.faults.command import CommandFault
 from harness.run.origins import ProviderMap
+from harness.run.soak import disk_line
 from harness.scenario.model import EmbeddedTarget, ExternalTarget, Scenario
 
 
-def describe_plan(scenario: Scenario, provider: ProviderMap | None = None, listen: str | None = None) -> str:
+def describe_plan(
+    scenario: Scenario, provider: ProviderMap | None = None, listen: str | None = None, load_processes: int = 1
+) -> str:
     lines = [f"scenario {scenario.name}: {scenario.duration_s:g} s, seed {scenario.seed}"]
     target = scenario.target
     where = f"{listen} (--listen)" if listen is not None else "127.0.0.1"
@@ -45,6 +48,11 @@ def describe_plan(scenario: Scenario, provider: ProviderMap | None = None, liste
             lines.append(f"             fault {fault.type}: {line}")
         offset += phase.duration_s
     lines.append(f"  t={offset:>6g} s  end: every fault removed, every process stopped")
+    live = scenario.live
+    if live.metrics_port is not None:
+        port = live.metrics_port or "<a free port>"
+        lines.append(f"metrics: Prometheus text at http://{live.metrics_host}:{port}/metrics while the run goes")
+    lines.append(disk_line(scenario, live.partial_report_every_s, load_processes))
     for slo in scenario.slos:
         bound = f">= {slo.at_least:g}" if slo.at_least is not None else f"<= {slo.at_most:g}"
         lines.append(f"slo {slo.name}: {slo.metric} ({slo.scope}) {bound} over {', '.join(slo.phases or ['all'])}")

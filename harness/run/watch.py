@@ -10,6 +10,7 @@ condition and the report can never disagree on what "availability" means.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ COLUMNS = {"attempts": list(ATTEMPT_COLUMNS), "operations": list(OPERATION_COLUM
 class LiveRecords:
     def __init__(self, records_dir: Path, horizon_s: float):
         self.records_dir, self.horizon_s = records_dir, horizon_s
+        # each shard's rows as they arrive, before the horizon drops any (harness.run.exporter's counters)
+        self.listeners: list[Callable[[str, pd.DataFrame], None]] = []
         self._seen: set[str] = set()
         self.frames: dict[str, pd.DataFrame] = {kind: _empty(kind) for kind in COLUMNS}  # the horizon
         self.newest_ts: float | None = None
@@ -45,6 +48,9 @@ class LiveRecords:
                     continue  # vanished or unreadable: the writer only renames whole files, so try later
                 self._seen.add(path.name)
             parts = [p for p in parts if len(p)]
+            for part in parts:
+                for listener in self.listeners:
+                    listener(kind, part)
             if parts:
                 frame = pd.concat([self.frames[kind], *parts], ignore_index=True)
                 arrived += sum(len(p) for p in parts)

@@ -2,6 +2,8 @@
 
 Frozen pydantic models with `extra="forbid"`: validated once at the edge (see `loader.py`), and nothing
 past the loader handles raw dicts. `schema.json` in `scenarios/` is exported from these classes.
+Size: the Scenario model and its cross-field checks (each naming the field at fault) read as one; what
+could leave has (judging.py: SLOs and stop conditions, names.py, live.py: the live outputs).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from harness.scenario.judging import StopMetric as StopMetric
 from harness.scenario.judging import check_bound as check_bound
 from harness.scenario.judging import metric_names as metric_names
 from harness.scenario.judging import metric_plugins
+from harness.scenario.live import Live
 from harness.scenario.names import FlowRef, load_plugins
 
 ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
@@ -315,6 +318,7 @@ class Scenario(Model):
     stop_conditions: tuple[StopCondition, ...] = ()
     # steady-state probes: before and after the load, every `every_s` during it, and as stop conditions
     probes: tuple[Probe, ...] = ()
+    live: Live = Live()
     testing: Testing | None = None  # TEST ONLY: negative controls (tests/fixtures/scenarios/negative/)
 
     @model_validator(mode="after")
