@@ -122,8 +122,8 @@ def _console(args: argparse.Namespace) -> Console:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from harness.run.orchestrator import run_scenario_file
     from harness.run.soak import SoakOptions
+    from harness.run.start import run_scenario_file
 
     return run_scenario_file(
         args.scenario,
@@ -144,7 +144,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_ui(args: argparse.Namespace) -> int:
     from harness.run.loadgen import LoadMode
-    from harness.run.orchestrator import run_scenario_file
+    from harness.run.start import run_scenario_file
 
     ui = LoadMode(workers=args.workers, ui=True, web_host=args.web_host, web_port=args.web_port)
     return run_scenario_file(args.scenario, out=args.out, seed=args.seed, duration_scale=args.duration_scale, ui=ui,
@@ -158,7 +158,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _cmd_cleanup(args: argparse.Namespace) -> int:
-    from harness.run.orchestrator import clean_leftovers
+    from harness.run.start import clean_leftovers
 
     return clean_leftovers(args.out)
 

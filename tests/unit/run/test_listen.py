@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from harness.errors import InputError
-from harness.run.orchestrator import check_listen_target
 from harness.run.plan import describe_plan
 from harness.run.proxies import RunProxies
+from harness.run.start import check_listen_target
 from harness.scenario.model import EmbeddedProxy, Scenario, ToxiproxyProxy
 
 PHASES = [{"name": "p", "duration_s": 1}]
