@@ -40,12 +40,17 @@ class Expected:
     # the phase's last moment and still running when it ended, under the next phase's harsher fault (a
     # record belongs to the phase it began in; on a loaded machine more of them straddle the boundary)
     edge_only: tuple[tuple[str, str, str, float | None], ...] = ()
+    # SLOs whose objective sits so close to the expected value that a short form's few hundred operations
+    # cannot decide: they may fail only as the report's own "not conclusive" (interval across the objective)
+    undecided_ok: frozenset[str] = frozenset()
 
 
 EXPECTED: dict[str, Expected] = {
     "baseline": Expected(0.08),
     "token-latency": Expected(0.05),
-    "idp-brownout": Expected(0.05),
+    # 30% of attempts fail and four attempts are allowed: about 0.3^4 = 0.8% of operations fail, against a
+    # 99% objective; the short form's ~140 brownout operations cannot tell 99.2% from 99%
+    "idp-brownout": Expected(0.05, undecided_ok=frozenset({"brownout-availability"})),
     "throttling-storm": Expected(0.05, frozenset({"retry-amplification"})),
     "throttling-storm-backoff": Expected(0.05),
     "jwks-outage": Expected(0.07, frozenset({"rotated-outage-availability"}), "outage"),
@@ -121,8 +126,10 @@ def test_short_form_reaches_its_documented_verdict(name: str, short_runs: dict[s
     failing = {s["name"] for s in summary["slos"] if s["verdict"] != "pass"}
     at_edge = {slo for slo, phase, kind, bound in expected.edge_only
                if slo in failing and only_straddlers_miss(run_dir, phase, kind, bound)}  # fmt: skip
-    assert run.returncode == (1 if expected.failing or at_edge else 0), output
-    assert expected.failing <= failing <= expected.failing | expected.may_fail | at_edge, output
+    undecided = {s["name"] for s in summary["slos"] if s["name"] in expected.undecided_ok
+                 and s["verdict"] != "pass" and s.get("crosses_threshold")}  # fmt: skip
+    assert run.returncode == (1 if expected.failing or at_edge or undecided else 0), output
+    assert expected.failing <= failing <= expected.failing | expected.may_fail | at_edge | undecided, output
     assert {s["name"]: s["verdict"] for s in summary["slos"]}["fail-closed"] == "pass"
     if expected.bad_tokens_in is not None:
         assert_bad_tokens_refused_during(run_dir, expected.bad_tokens_in)
