@@ -25,7 +25,10 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, Union, get_args
+
+from pydantic import Field, GetCoreSchemaHandler
+from pydantic_core import CoreSchema
 
 from harness.errors import InputError
 
@@ -222,3 +225,40 @@ def check_all(kinds: Iterable[Kind] = KINDS) -> None:
     failures = [f for kind in kinds for f in registry().failures(kind)]
     if failures:
         raise PluginError(failures, _hint(failures))
+
+
+def typed_model_check(base: type, what: str) -> Callable[[str, Any], str | None]:
+    """The check of an entry point that must be a `base` subclass whose `type` Literal is the entry point's
+    name (fault and probe types alike); `what` says what it should have been."""
+
+    def check(name: str, obj: Any) -> str | None:
+        if not (isinstance(obj, type) and issubclass(obj, base)):
+            return f"not {what}"
+        model: Any = obj  # a `base` subclass, which declares wire_type
+        try:
+            wire = model.wire_type()
+        except (KeyError, ValueError, TypeError):
+            return "its `type` field is not a Literal of one name"
+        if wire != name:
+            return f"its type is {wire!r}, not the entry point's name {name!r}"
+        return None
+
+    return check
+
+
+def registered_union(types: Callable[[], dict[str, Any]]) -> type:
+    """Pydantic metadata: validate as the discriminated union on `type` of the registered models, built when
+    the enclosing model's schema is built (on first use, never at import). `members()` is what the
+    scenario loader walks to suggest a field's spelling."""
+
+    class Registered:
+        @classmethod
+        def members(cls) -> tuple[Any, ...]:
+            return tuple(types().values())
+
+        @classmethod
+        def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+            union: Any = Union[tuple(types().values())]  # noqa: UP007 - a runtime tuple of types
+            return handler.generate_schema(Annotated[union, Field(discriminator="type")])
+
+    return Registered

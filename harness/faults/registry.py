@@ -12,27 +12,18 @@ every module is registered under its own name. A plugin's fault is the same: a F
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Annotated, Any, Union
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import Field, GetCoreSchemaHandler, TypeAdapter
-from pydantic_core import CoreSchema
+from pydantic import TypeAdapter
 
 from harness import plugins
 from harness.contract import ToxicSpec
 from harness.endpoints import EMBEDDED_PATHS
 from harness.faults.base import Channel, FaultModel, ProxyFault
 
-
-def _check(name: str, obj: Any) -> str | None:
-    if not (isinstance(obj, type) and issubclass(obj, FaultModel)):
-        return "not a fault model (a subclass of harness.faults.base.FaultModel, e.g. PluginFault)"
-    try:
-        wire = obj.wire_type()
-    except (KeyError, ValueError, TypeError):
-        return "its `type` field is not a Literal of one name"
-    if wire != name:
-        return f"its type is {wire!r}, not the entry point's name {name!r}"
-    return None
+_check = plugins.typed_model_check(
+    FaultModel, "a fault model (a subclass of harness.faults.base.FaultModel, e.g. PluginFault)"
+)
 
 
 def fault_types() -> dict[str, type[FaultModel]]:
@@ -41,19 +32,7 @@ def fault_types() -> dict[str, type[FaultModel]]:
     return {name: model for name, model in loaded.items()}
 
 
-class _Registered:
-    """Pydantic metadata: validate as the discriminated union of the registered fault types (built when the
-    enclosing model's schema is built, so on first use, never at import)."""
-
-    @classmethod
-    def members(cls) -> tuple[type[FaultModel], ...]:
-        """The union's members (the loader walks them to suggest a field's spelling)."""
-        return tuple(fault_types().values())
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        union: Any = Union[tuple(fault_types().values())]  # noqa: UP007 - a runtime tuple of types
-        return handler.generate_schema(Annotated[union, Field(discriminator="type")])
+_Registered = plugins.registered_union(fault_types)
 
 
 if TYPE_CHECKING:

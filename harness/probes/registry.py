@@ -3,25 +3,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Union
-
-from pydantic import Field, GetCoreSchemaHandler
-from pydantic_core import CoreSchema
+from typing import TYPE_CHECKING, Annotated
 
 from harness import plugins
 from harness.probes.base import ProbeModel
 
-
-def _check(name: str, obj: Any) -> str | None:
-    if not (isinstance(obj, type) and issubclass(obj, ProbeModel)):
-        return "not a probe model (a subclass of harness.probes.base.ProbeModel)"
-    try:
-        wire = obj.wire_type()
-    except (KeyError, ValueError, TypeError):
-        return "its `type` field is not a Literal of one name"
-    if wire != name:
-        return f"its type is {wire!r}, not the entry point's name {name!r}"
-    return None
+_check = plugins.typed_model_check(ProbeModel, "a probe model (a subclass of harness.probes.base.ProbeModel)")
 
 
 def probe_types() -> dict[str, type[ProbeModel]]:
@@ -29,15 +16,7 @@ def probe_types() -> dict[str, type[ProbeModel]]:
     return dict(plugins.registry().load("probes", _check))
 
 
-class _Registered:
-    @classmethod
-    def members(cls) -> tuple[type[ProbeModel], ...]:
-        return tuple(probe_types().values())
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        union: Any = Union[tuple(probe_types().values())]  # noqa: UP007 - a runtime tuple of types
-        return handler.generate_schema(Annotated[union, Field(discriminator="type")])
+_Registered = plugins.registered_union(probe_types)
 
 
 if TYPE_CHECKING:
