@@ -12,9 +12,11 @@ A leaf module (anyone may import it): the run's children and the target's uvicor
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -79,3 +81,17 @@ class Spawner:
                 cls._pool, cls._pid = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spawner"), os.getpid()
             pool = cls._pool
         return pool.submit(fork).result()
+
+
+def end_process_group(process: subprocess.Popen[bytes], grace_s: float) -> None:
+    """SIGTERM, then SIGKILL, to the process group `process` leads (started with start_new_session): only
+    what we started, each signal given `grace_s` to work. communicate() drains a piped output while waiting,
+    so a child blocked on a full pipe still gets to exit."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.communicate(timeout=grace_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue

@@ -8,9 +8,6 @@ Before `apply` runs, its `revert` is registered (`on_pending`: the run's leftove
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import threading
 import time
@@ -20,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.faults.command import CommandFault
+from harness.lifeline import end_process_group
 
 KILL_GRACE_S = 5.0
 
@@ -58,21 +56,10 @@ def run_argv(argv: Sequence[str], timeout_s: float, log_path: Path) -> CommandRu
             code: int | None = process.wait(timeout=timeout_s)
             error = ""
         except subprocess.TimeoutExpired:
-            _end_group(process)
+            end_process_group(process, KILL_GRACE_S)
             code, error = None, f"still running after its timeout of {timeout_s:g} s; killed"
         log.write(f"[exit {code if code is not None else 'killed'}]\n".encode())
     return CommandRun(tuple(argv), code, time.monotonic() - started, str(log_path), error)
-
-
-def _end_group(process: subprocess.Popen[bytes]) -> None:
-    for sig, wait_s in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, KILL_GRACE_S)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def pending_entry(name: str, fault: CommandFault, logs: Path) -> dict[str, Any]:

@@ -4,15 +4,13 @@ probe's timeout is ended with its process group (it leads one of its own) and th
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import time
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
+from harness.lifeline import end_process_group
 from harness.probes.base import ProbeContext, ProbeModel, ProbeResult
 
 Argv = Annotated[tuple[Annotated[str, Field(min_length=1)], ...], Field(min_length=1, max_length=256)]
@@ -41,7 +39,7 @@ class CommandProbe(ProbeModel):
         try:
             output, _ = process.communicate(timeout=self.timeout_s)
         except subprocess.TimeoutExpired:
-            _end_group(process)
+            end_process_group(process, KILL_GRACE_S)
             return ProbeResult(False, f"{self.argv[0]}: still running after {self.timeout_s:g} s; ended")
         for line in output.decode(errors="replace").splitlines()[-50:]:
             ctx.log(line)
@@ -53,13 +51,3 @@ class CommandProbe(ProbeModel):
         return ProbeResult(True, detail, float(code))
 
 
-def _end_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL, to the process group the command leads: only what this probe started."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        try:
-            process.communicate(timeout=KILL_GRACE_S)
-            return
-        except subprocess.TimeoutExpired:
-            continue
