@@ -20,7 +20,8 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from decimal import Context, Decimal
+from functools import reduce
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,9 @@ QS = list(PERCENTILES.values())
 # is exact integer arithmetic), so that a sum does not depend on the order DuckDB's threads add in, and two
 # builds of one report are the same file.
 FIXED_POINT = "DECIMAL(38, 18)"
+# ...and they come out of DuckDB as text (a DataFrame would make them doubles) and are added in Python with
+# room for all 38 digits (the default context keeps 28 and rounds, which would bring the order back).
+EXACT = Context(prec=80)
 # The values whose percentiles are reported, as SQL over a record (operations: ts, latency_ms, intended_ts).
 # The closed-loop one is metrics.open_loop_wait_ms's arithmetic, step for step.
 OPEN_LOOP = "intended_ts IS NOT NULL AND NOT isnan(intended_ts)"
@@ -137,8 +141,8 @@ class Aggregates:
             extra = (
                 ", sum(attempts) AS attempts_sum, count(attempts) AS attempts_count, "
                 "sum(attempts::BIGINT * attempts::BIGINT) AS attempts_squares, "
-                f"sum(backoff_ms::{FIXED_POINT}) FILTER (WHERE NOT isnan(backoff_ms)) AS backoff_sum, "
-                f"sum(latency_ms::{FIXED_POINT}) FILTER (WHERE NOT isnan(latency_ms)) AS latency_sum, "
+                f"(sum(backoff_ms::{FIXED_POINT}) FILTER (WHERE NOT isnan(backoff_ms)))::VARCHAR AS backoff_sum, "
+                f"(sum(latency_ms::{FIXED_POINT}) FILTER (WHERE NOT isnan(latency_ms)))::VARCHAR AS latency_sum, "
                 f"count(*) FILTER (WHERE {OPEN_LOOP}) AS open_loop"
             )
         rows = self.records.frame(
@@ -162,8 +166,10 @@ class Aggregates:
                 group.attempts_sum += int(row.attempts_sum) if _known(row.attempts_sum) else 0
                 group.attempts_count += int(row.attempts_count)
                 group.attempts_squares += int(row.attempts_squares) if _known(row.attempts_squares) else 0
-                group.backoff_sum += Decimal(row.backoff_sum) if _known(row.backoff_sum) else 0
-                group.latency_sum += Decimal(row.latency_sum) if _known(row.latency_sum) else 0
+                if _known(row.backoff_sum):
+                    group.backoff_sum = EXACT.add(group.backoff_sum, Decimal(row.backoff_sum))
+                if _known(row.latency_sum):
+                    group.latency_sum = EXACT.add(group.latency_sum, Decimal(row.latency_sum))
                 group.open_loop += int(row.open_loop)
         for value in self._values(scope, groups):
             for key, histogram in self._histograms(scope, value).items():
@@ -277,8 +283,8 @@ class Aggregates:
                 attempts_sum=sum(g.attempts_sum for g in found),
                 attempts_count=sum(g.attempts_count for g in found),
                 attempts_squares=sum(g.attempts_squares for g in found),
-                backoff_sum_ms=float(sum((g.backoff_sum for g in found), Decimal(0))),
-                latency_sum_ms=float(sum((g.latency_sum for g in found), Decimal(0))),
+                backoff_sum_ms=float(reduce(EXACT.add, (g.backoff_sum for g in found), Decimal(0))),
+                latency_sum_ms=float(reduce(EXACT.add, (g.latency_sum for g in found), Decimal(0))),
                 open_loop=open_loop,
                 closed_loop_latency=latencies.get("closed_loop", NO_LATENCY),
                 open_loop_latency=latencies.get("open_loop", NO_LATENCY),
