@@ -30,6 +30,8 @@ from common import ROOT, free_port, tree_pids  # bench/ is on sys.path when run 
 
 GROWTH_LIMIT = 0.05  # within 5% of the size after warm-up
 ROLES = ("load", "proxy", "target", "orchestrator")
+JUDGED = ("load", "proxy", "target")  # issue 20's three; the orchestrator's figure is shown beside them
+STOP_MARGIN_S = 20.0
 
 SCENARIO = """\
 name: soak-memory
@@ -148,8 +150,10 @@ def main() -> int:
             raise RuntimeError(f"harness run exited {run.returncode}:\n{err.decode(errors='replace')[-2000:]}")
         summary = json.loads(next(out.glob("**/summary.json")).read_text())
     totals = summary["totals"]
-    # Samples stop at the end of the load: the run's last seconds (stop, compaction, report) are not the soak.
-    samples = [s for s in samples if "load" in s]
+    # Samples stop before the end of the load: the run's last seconds (stop, compaction, report) are not the
+    # soak. The load's phase begins a few seconds after `harness run` (the stack starts first).
+    began = next(s["t_s"] for s in samples if "load" in s)
+    samples = [s for s in samples if "load" in s and s["t_s"] <= began + seconds - STOP_MARGIN_S]
     warmup_s = args.warmup_minutes * 60
     processes = {who: judge(samples, who, warmup_s) for who in ROLES}
     requests = totals["attempts"]
@@ -166,6 +170,7 @@ def main() -> int:
         "operations": totals["operations"],
         "requests_per_s": requests / seconds,
         "limit": GROWTH_LIMIT,
+        "judged": list(JUDGED),
         "processes": processes,
         "samples": samples,
     }
