@@ -1,6 +1,7 @@
 """`make bench`: every comparison of issue 11 in one run, as ratios against a peer measured alongside.
 
-    python bench/run.py [--only load,proxy,target,report,timing,distributed,homing] [--duration-s 6]
+    python bench/run.py [--only load,proxy,proxy_memory,soak_memory,target,report,timing,distributed,homing]
+                        [--duration-s 6]
                         [--min-rounds 5] [--max-rounds 8] [--runs 3] [--quick] [--soak]
 
 Runs the bench scripts beside this file one after the other, gathers their JSON into reports/bench/<UTC
@@ -31,8 +32,9 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-BENCHES = ("load", "proxy", "proxy_memory", "target", "timing", "report", "distributed", "homing")
-SOAK_TIMEOUT_S = 3600  # the 100M-record run: writing, compacting and reporting it
+BENCHES = ("load", "proxy", "proxy_memory", "soak_memory", "target", "timing", "report", "distributed", "homing")
+SOAK_TIMEOUT_S = 3600  # the 100M-record run: writing, compacting and reporting it; the hour of soak_memory
+SOAK_MEMORY_MINUTES = (10, 60)  # soak_memory's full-speed run: make bench, and with --soak
 
 
 @dataclass
@@ -62,6 +64,8 @@ def _args_for(name: str, opts: argparse.Namespace) -> list[str]:
         return [*common, "--duration-s", str(max(10, 2 * opts.duration_s))]
     if name == "homing":
         return [*common, "--records", "1000000"]
+    if name == "soak_memory":
+        return ["--minutes", str(SOAK_MEMORY_MINUTES[opts.soak])]
     if name == "proxy_memory":
         return ["--connections-total", "200000" if opts.quick else "1000000"]
     return [*common, "--sizes", "1000000" if opts.quick else "1000000,10000000", *(["--soak"] if opts.soak else [])]
@@ -70,7 +74,7 @@ def _args_for(name: str, opts: argparse.Namespace) -> list[str]:
 def _run_script(name: str, opts: argparse.Namespace, out: Path) -> dict[str, Any]:
     """Run bench/NAME.py, move the JSON it wrote (its last printed path) into `out`, return it."""
     started = time.monotonic()
-    timeout = opts.timeout_s + (SOAK_TIMEOUT_S if name == "report" and opts.soak else 0)
+    timeout = opts.timeout_s + (SOAK_TIMEOUT_S if name in ("report", "soak_memory") and opts.soak else 0)
     proc = subprocess.run(
         [sys.executable, str(BENCH / f"{name}.py"), *_args_for(name, opts)],
         cwd=ROOT, capture_output=True, text=True, timeout=timeout,
@@ -142,6 +146,22 @@ def rows_proxy_memory(d: dict[str, Any]) -> list[Row]:
     return [_at_most(what, d["growth_after_warmup_mb"], None, d["limit_mb"], "MB")]
 
 
+def rows_soak_memory(d: dict[str, Any]) -> list[Row]:
+    rows = []
+    for who, p in d["processes"].items():
+        what = f"memory: {who} process over {d['minutes']:g} min at full speed ({d['requests_per_s']:,.0f} req/s)"
+        if "growth" not in p:
+            rows.append(Row(f"{what}: {p['error']}", None, None, None, "-", "error"))
+            continue
+        what += f", growth after warm-up (slope {p['slope_mb_per_h']:+.1f} MB/h, {p['after_warmup_mb']:.0f} MB)"
+        if who in d.get("judged", ()):
+            rows.append(Row(what, 100 * p["growth"], None, None, f"<= {100 * d['limit']:g} %",
+                            "pass" if p["flat"] else "fail", "%"))  # fmt: skip
+        else:
+            rows.append(Row(what, 100 * p["growth"], None, None, "-", "info", "%"))
+    return rows
+
+
 def rows_timing(d: dict[str, Any]) -> list[Row]:
     return [_at_most(f"fault timing: lateness p99 over {d['changes']} changes", d["medians"]["p99_ms"], None, 50, "ms")]
 
@@ -162,7 +182,8 @@ def rows_homing(d: dict[str, Any]) -> list[Row]:
 
 
 ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
-    "load": rows_assessed, "proxy": rows_assessed, "proxy_memory": rows_proxy_memory, "target": rows_assessed,
+    "load": rows_assessed, "proxy": rows_assessed, "proxy_memory": rows_proxy_memory,
+    "soak_memory": rows_soak_memory, "target": rows_assessed,
     "report": rows_report, "timing": rows_timing, "distributed": rows_distributed, "homing": rows_homing,
 }  # fmt: skip
 
@@ -240,7 +261,8 @@ def main() -> int:
     parser.add_argument("--min-rounds", type=int, default=5)
     parser.add_argument("--max-rounds", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="analysis of 1M records only")
-    parser.add_argument("--soak", action="store_true", help="also report a 100M-record run (about 15 minutes)")
+    parser.add_argument("--soak", action="store_true",
+                        help="also report a 100M-record run (about 15 minutes); soak_memory runs an hour")
     parser.add_argument("--timeout-s", type=int, default=900, help="per bench script")
     opts = parser.parse_args()
     if opts.runs < 3 or opts.min_rounds < 5:

@@ -34,6 +34,7 @@ from harness.faults import FaultApplier
 from harness.faults.base import ProxyFault
 from harness.load import resilience, webui
 from harness.load.distributed import MasterSide, WorkerSide
+from harness.load.footprint import keep_stats_bounded
 from harness.load.pacing import PacedCaller, Pacer
 from harness.load.recorder import Recorder, settle_heap
 from harness.load.remote import join_remote
@@ -101,6 +102,7 @@ class HarnessPlugin:
         ev.quitting.add_listener(self.on_quitting)
         if self.recorder is not None:
             self._greenlets.append(gevent.spawn(self._flush_loop))
+        self._greenlets.append(gevent.spawn(keep_stats_bounded, self.environment.stats, time.time))
         if self.is_worker:
             assert self.recorder is not None and self.environment.runner is not None
             self.environment.runner.register_message(PHASE, self._on_phase)

@@ -41,6 +41,10 @@ from harness.scenario import Scenario
 LIVE_FILE = "live.json"
 WINDOW_S = 5.0
 SERIES_HORIZON_S = 15.0  # windows younger than this are recomputed at each tick (late shards land in them)
+# The charts' per-second points kept (and written to live.json each tick): the last hour. A longer run's
+# whole curve is in its partial reports and in Prometheus (/metrics); an unbounded series would grow the
+# orchestrator and the file rewritten every second with the run's length (a day: 86,400 points).
+SERIES_KEEP_S = 3600
 STATES = {"pass": "holding", "fail": "violated", "no_data": "no data yet"}
 JUDGE_COST_FACTOR = 5.0  # the SLOs are judged again only after 5 times as long as the last judgement took
 JUDGE_THREADS = 1  # DuckDB threads for a judgement: the load generators have the other core
@@ -60,8 +64,9 @@ def import_ahead() -> None:
 
 
 class LiveView:
-    def __init__(self, run_dir: Path, scenario: Scenario, horizon_s: float = WINDOW_S):
-        self.run_dir, self.scenario = run_dir, scenario
+    def __init__(self, run_dir: Path, scenario: Scenario, horizon_s: float = WINDOW_S,
+                 series_keep_s: int = SERIES_KEEP_S):  # fmt: skip
+        self.run_dir, self.scenario, self.series_keep_s = run_dir, scenario, series_keep_s
         self.records = LiveRecords(run_dir / "records", horizon_s=max(horizon_s, SERIES_HORIZON_S) + 2.0)
         self._series: dict[int, dict[str, float | None]] = {}
         self.slos: list[dict[str, Any]] = []
@@ -132,8 +137,9 @@ class LiveView:
     # --- per-second series, for the charts ----------------------------------------------------------
 
     def series(self, t0: float) -> dict[str, list[Any]]:
-        """Per second since t0: availability of operations and attempts, operation p95 and attempts per
-        operation (seconds without records are left out: a chart draws no line across them)."""
+        """Per second since t0, for the last `series_keep_s` seconds: availability of operations and attempts,
+        operation p95 and attempts per operation (seconds without records are left out: a chart draws no
+        line across them)."""
         frames = self.records.frames
         ops = step_operations(frames["operations"])
         newest = self.records.newest_ts
@@ -153,6 +159,10 @@ class LiveView:
             for window, row in table.iterrows():
                 if int(window) >= oldest:
                     self._series[int(window)] = {k: _num(v) for k, v in row.items()}
+        if len(self._series) > self.series_keep_s:
+            cut = max(self._series) - self.series_keep_s
+            for old in [k for k in self._series if k <= cut]:
+                del self._series[old]
         keys = sorted(k for k in self._series if k >= 0)
         names = ("availability_operation", "availability_attempt", "p95_ms", "attempts_per_operation")
         return {"t": keys, **{n: [self._series[k].get(n) for k in keys] for n in names}}

@@ -104,3 +104,12 @@ def test_console_line_text_json_and_quiet() -> None:
 def test_current_phase_is_the_last_one_started() -> None:
     assert current_phase({"phases": [{"name": "a", "end": 2.0}, {"name": "b", "end": None}]}) == "b"
     assert current_phase({}) == ""
+
+
+def test_series_keep_their_last_seconds_only(live) -> None:
+    view, _, run_dir = live
+    short = LiveView(run_dir, view.scenario, series_keep_s=10)
+    short.poll()
+    series = short.series(T0)
+    assert series["t"] == list(range(20, 30))  # the last ten seconds with records, 20..29
+    assert len(series["p95_ms"]) == 10
