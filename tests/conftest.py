@@ -1,4 +1,5 @@
-"""Session hooks: the background soak of tests/e2e/test_soak.py (tests/soak_support.py says why and how).
+"""Session hooks: the background soak of tests/e2e/test_soak.py (tests/soak_support.py says why and how),
+and the property tests' profile.
 
 In one pytest process the soak starts when collection has selected its test; under pytest-xdist the
 controller starts it when the first worker reports a collection with that test (the workers only read
@@ -6,13 +7,22 @@ controller starts it when the first worker reports a collection with that test (
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from tests.soak_support import SOAK_MODULE, Launched, Soak, remove
+
+# Property tests draw the same examples on every run of `make test` (seeded from each test), so a red CI
+# is a regression to fix, reproducible anywhere, and never a draw; `HYPOTHESIS_PROFILE=explore make test`
+# draws new examples, to look for what they have not found yet (a find becomes an explicit test).
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 SOAK_ROOT = pytest.StashKey[Path]()
 SOAK_STARTED = pytest.StashKey[Launched]()
