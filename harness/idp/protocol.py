@@ -8,6 +8,9 @@ is the keep-alive one, armed after a response):
   sends nothing at all), and a body within `body_timeout_s` of its head: a slow sender gets 408 and the
   connection is closed, so slowloris connections cannot pile up.
 
+It also writes each response's head and the body that follows it in one `write` (`OneWrite`): uvicorn
+writes them separately, two syscalls and two TCP segments per response where node and haproxy send one.
+
 Body size is the app's own limit (limits.py), so that it holds under any server. The limits come from the
 target's config in the environment (config.py), read once per worker process. uvicorn loads this class by
 its import string (server.py), so this module is imported only by the server's processes.
@@ -44,6 +47,53 @@ def limits_from_env() -> HeadLimits:
     return HeadLimits.of(TargetConfig.from_env())
 
 
+class OneWrite(asyncio.Transport):
+    """The transport a request's cycle writes to: after `arm()`, the next write (the response head) is
+    held and goes out with the write after it (the body), or at the loop's next turn if none comes in this
+    one (a streamed or HEAD response), or before anything else reaches the connection. Writes keep their
+    order. Hand-written: uvloop's and asyncio's transports have no cork, and TCP_CORK costs two syscalls
+    per response, which is what this saves."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop):
+        super().__init__()
+        self._transport = transport
+        self._loop = loop
+        self._armed = False
+        self._held: bytes | None = None
+
+    def arm(self) -> None:
+        self._armed = True
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._armed:
+            self._armed = False
+            self.flush()
+            self._held = bytes(data)
+            self._loop.call_soon(self.flush)
+            return
+        held = self._held
+        if held is not None:
+            self._held = None
+            data = held + data
+        self._transport.write(data)
+
+    def flush(self) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
+
+
 class _Refused(Exception):
     """Raised from a parser callback to stop parsing; the status is answered instead of uvicorn's 400."""
 
@@ -59,6 +109,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_count = 0
         self._head_started = False
         self._timer: asyncio.TimerHandle | None = None
+        self._one_write: OneWrite | None = None
 
     # -- timers ------------------------------------------------------------------------------------------
 
@@ -92,6 +143,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._one_write = OneWrite(transport, self.loop)
         self._arm(self.limits.header_timeout_s, "head")
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -121,6 +173,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm()
         self._head_started = False
         super().on_headers_complete()
+        one_write = self._one_write
+        if one_write is not None and self.cycle is not None and self.cycle.transport is self.transport:
+            self.cycle.transport = one_write  # this request's answer: head and body in one write
+            one_write.arm()
         if self._has_body():
             self._arm(self.limits.body_timeout_s, "body")
 
@@ -146,6 +202,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def send_400_response(self, msg: str) -> None:
         # uvicorn answers every parser error here; a refusal of ours raised it on purpose
         if self._refusal is None:
+            if self._one_write is not None:
+                self._one_write.flush()
             super().send_400_response(msg)
         else:
             self._answer(self._refusal)
@@ -157,5 +215,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         for name, value in self.server_state.default_headers:
             head.extend([name, b": ", value, b"\r\n"])
         head.append(b"content-length: 0\r\nconnection: close\r\n\r\n")
+        if self._one_write is not None:
+            self._one_write.flush()  # whatever a cycle wrote goes first
         self.transport.write(b"".join(head))
         self.transport.close()
