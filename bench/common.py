@@ -104,7 +104,9 @@ class Servers:
     def start(self, name: str, argv: list[str], **popen: object) -> subprocess.Popen[bytes]:
         self._argv[name] = (argv, popen)
         with open(self.log_dir / f"{name}.log", "ab") as log:  # the child keeps its own descriptor
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, **popen)  # type: ignore[call-overload]
+            proc: subprocess.Popen[bytes] = subprocess.Popen(  # type: ignore[call-overload]
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, **popen
+            )
         self.procs[name] = proc
         return proc
 

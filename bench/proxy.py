@@ -41,6 +41,7 @@ REFERENCES = {"ours": ("direct", "haproxy", "floor"), IDLE: ("direct", "haproxy"
               "ours_tls": ("direct_tls", "haproxy_tls")}  # fmt: skip
 ORDER = ("direct", "haproxy", "floor", "ours", IDLE, "direct_tls", "haproxy_tls", "ours_tls")
 TLS_PATHS = ("direct_tls", "haproxy_tls", "ours_tls")
+RESTARTS = 3  # times a path's run is made again after a reference server died under it
 HAPROXY_THREADS = (1, 2)
 GOALS = (
     Goal("ours_vs_haproxy", "proxy: pass-through vs haproxy", "ours", "haproxy", "rps", "ratio", 1.0, "req/s"),
@@ -128,6 +129,7 @@ def main() -> int:
     out = args.out_dir or ROOT / "reports" / "bench" / stamp
     # each server's stdout and stderr in a file of its own (a shared stream cannot say who printed what)
     servers = Servers(out / "proxy-logs")
+    restarts: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "www").mkdir()
@@ -143,26 +145,27 @@ def main() -> int:
         nginx_conf = nginx_conf[:-1] + NGINX_TLS_SERVER.format(dir=work, tls_port=nginx_tls_port) + "}\n"
         (work / "nginx.conf").write_text(nginx_conf)
         ports: dict[str, int] = {"direct": nginx_port, "direct_tls": nginx_tls_port}
-        pids: dict[str, list[int]] = {}
+        server_of: dict[str, str] = {}  # path -> the server process behind it (a name in `servers`)
         try:
-            nginx = servers.start("nginx", ["nginx", "-c", str(work / "nginx.conf"), "-p", str(work)])
-            pids["direct"] = pids["direct_tls"] = [nginx.pid]
+            servers.start("nginx", ["nginx", "-c", str(work / "nginx.conf"), "-p", str(work)])
+            server_of["direct"] = server_of["direct_tls"] = "nginx"
             for threads in HAPROXY_THREADS:
                 name, port, tls_port = f"haproxy_nbthread_{threads}", free_port(), free_port()
                 conf = work / f"{name}.cfg"
                 conf.write_text(HAPROXY_CONF.format(port=port, upstream=nginx_port, threads=threads)
                                 + HAPROXY_TLS_LISTEN.format(tls_port=tls_port, tls_upstream=nginx_tls_port, dir=work))
-                haproxy = servers.start(name, ["haproxy", "-f", str(conf)])
-                ports[name], ports[f"{name}_tls"], pids[name] = port, tls_port, [haproxy.pid]
+                servers.start(name, ["haproxy", "-f", str(conf)])
+                ports[name], ports[f"{name}_tls"] = port, tls_port
+                server_of[name] = server_of[f"{name}_tls"] = name
             ports["floor"] = free_port()
-            floor = servers.start("floor", [sys.executable, str(Path(__file__).parent / "floor_proxy.py"),
+            servers.start("floor", [sys.executable, str(Path(__file__).parent / "floor_proxy.py"),
                                             str(ports["floor"]), str(nginx_port)])  # fmt: skip
-            pids["floor"] = [floor.pid]
+            server_of["floor"] = "floor"
             # Ours runs in a child process of its own, as `harness proxy` would (not sharing this GIL).
             api_port = free_port()
-            ours = servers.start("ours", [sys.executable, "-X", "faulthandler", "-m", "harness", "proxy", "--port",
+            servers.start("ours", [sys.executable, "-X", "faulthandler", "-m", "harness", "proxy", "--port",
                                           str(api_port)], cwd=ROOT)  # fmt: skip
-            pids["ours"] = pids[IDLE] = pids["ours_tls"] = [ours.pid]
+            server_of["ours"] = server_of[IDLE] = server_of["ours_tls"] = "ours"
             client = ToxiproxyClient(f"http://127.0.0.1:{api_port}")
             client.wait_ready(timeout_s=15)
             ports["ours"], ports[IDLE], ports["ours_tls"] = free_port(), free_port(), free_port()
@@ -188,11 +191,28 @@ def main() -> int:
                 lambda name: checked_wrk(servers, ports[name], args.select_s, args.connections)["rps"], candidates
             )
             ports["haproxy"], ports["haproxy_tls"] = ports[best], ports[f"{best}_tls"]
-            pids["haproxy"] = pids["haproxy_tls"] = pids[best]
+            server_of["haproxy"] = server_of["haproxy_tls"] = best
 
-            def one(variant: str, _: int) -> dict[str, float]:
-                return checked_wrk(servers, ports[variant], args.duration_s, args.connections, scheme=scheme(variant),
-                                   server_pids=tree_pids(pids[variant][0]))  # fmt: skip
+            def one(variant: str, index: int) -> dict[str, float]:
+                """A path's run in a round; when a reference server died (not ours: a death of ours is the
+                result), it is restarted and the run made again, up to RESTARTS times, and the bench says so."""
+                for _ in range(RESTARTS):
+                    try:
+                        return checked_wrk(servers, ports[variant], args.duration_s, args.connections,
+                                           scheme=scheme(variant),
+                                           server_pids=tree_pids(servers.procs[server_of[variant]].pid))  # fmt: skip
+                    except ServerDied:
+                        dead = servers.dead()
+                        if not dead or "ours" in dead:
+                            raise
+                        for name, how in dead.items():
+                            print(f"round {index + 1} {variant}: {name} died ({how}); restarted, {variant} "
+                                  "measured again", file=sys.stderr)  # fmt: skip
+                            restarts.append({"round": index + 1, "path": variant, "server": name, "how": how})
+                            servers.restart(name)
+                            for path in [p for p, server in server_of.items() if server == name]:
+                                wait_port(ports[path])
+                raise ServerDied(f"{variant}: its servers died {RESTARTS} times in round {index + 1}")
 
             rounds, assessments = run_rounds(
                 one, variants, goals, min_rounds=args.min_rounds, max_rounds=args.max_rounds
@@ -214,6 +234,7 @@ def main() -> int:
     medians = {v: {k: statistics.median(r[v][k] for r in rounds) for k in rounds[0][v]} for v in variants}
     summary: dict[str, Any] = {
         "benchmark": "proxy",
+        "server_restarts": restarts,  # reference servers that died and were restarted (bench output names them)
         "setup": {"duration_s": args.duration_s, "connections": args.connections, "wrk_threads": 2, "file_bytes": 3,
                   "peer": best, "peer_selection_rps": selection, "paths": variants},
         "medians": medians,
@@ -227,6 +248,8 @@ def main() -> int:
         print(f"  {name:22s} {m['rps']:>10,.0f} req/s  p99 {m['p99_ms']:.2f} ms  {m['cpu_us_per_req']:.1f} µs CPU/req")
     for a in [*assessments, *info]:
         print(f"  {a.what}: {a.estimate:.3f} [{a.low:.3f}, {a.high:.3f}] over {a.rounds} rounds -> {a.verdict}")
+    for r in restarts:
+        print(f"  restarted: {r['server']} in round {r['round']} ({r['path']}): {r['how']}")
     print(f"written {out / 'proxy.json'}")
     return 0
 
