@@ -172,6 +172,9 @@ def parse_yaml_with_lines(text: str, filename: str) -> tuple[Any, dict[PathKey, 
         line = mark.line + 1 if mark is not None else None
         reason = getattr(exc, "problem", None) or str(exc)
         raise ScenarioError([Problem(filename, line, "", f"not valid YAML: {reason}")]) from None
+    except ValueError:  # PyYAML reads a %YAML directive's version with int(), which refuses 4,300+ digits
+        line = next((n for n, row in enumerate(text.splitlines(), 1) if row.startswith("%")), None)
+        raise ScenarioError([Problem(filename, line, "", "not valid YAML: a directive's number is too long")]) from None
     lines: dict[PathKey, int] = {}
     if node is None:
         return None, lines

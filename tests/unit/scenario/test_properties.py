@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -115,3 +116,13 @@ def test_alias_chains_of_any_shape_are_refused_or_loaded_never_built_whole(level
         lines.append(f"a{i}: &a{i} " + shape.format(", ".join([f"*a{i - 1}"] * width)).replace("- ", ""))
     with pure_python_yaml(pure_python):
         check("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("pure_python", [False, True], ids=["libyaml", "pure-python"])
+def test_a_yaml_directive_with_a_version_past_pythons_digit_limit_is_a_located_problem(pure_python: bool) -> None:
+    """Found by the test above: PyYAML reads the version with int(), which refuses 4,300+ digits."""
+    text = "%YAML 1." + "9" * 4401 + "\n---\nname: fuzz\n"
+    with pure_python_yaml(pure_python), pytest.raises(ScenarioError) as caught:
+        load_scenario_text(text, "prop.yaml")
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.line) == ("prop.yaml", 1) and "not valid YAML" in problem.message
