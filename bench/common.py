@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -75,6 +76,66 @@ def stop_all(procs: list[subprocess.Popen[bytes]], timeout_s: float = 5.0) -> No
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def describe_exit(returncode: int) -> str:
+    """`exited 1` or `killed by SIGABRT (6)`: what Popen.returncode says about how a process ended."""
+    if returncode >= 0:
+        return f"exited {returncode}"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = "signal"
+    return f"killed by {name} ({-returncode})"
+
+
+class Servers:
+    """The servers a bench starts, each with its stderr (and stdout) in a log file of its own, so that a
+    server that dies is named with how it died and what it printed, instead of a shared stream's glibc
+    message and a client's "connection refused" that say neither which nor how."""
+
+    def __init__(self, log_dir: Path):
+        self.log_dir = log_dir
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._argv: dict[str, tuple[list[str], dict[str, object]]] = {}
+        self.deaths: list[str] = []  # every death seen, in order, as `describe` wrote it
+
+    def start(self, name: str, argv: list[str], **popen: object) -> subprocess.Popen[bytes]:
+        self._argv[name] = (argv, popen)
+        with open(self.log_dir / f"{name}.log", "ab") as log:  # the child keeps its own descriptor
+            proc: subprocess.Popen[bytes] = subprocess.Popen(  # type: ignore[call-overload]
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, **popen
+            )
+        self.procs[name] = proc
+        return proc
+
+    def dead(self) -> dict[str, str]:
+        """Each server that is no longer running -> `pid N exited 1` / `pid N killed by SIGSEGV (11)`,
+        with the last lines of its log."""
+        found = {}
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                tail = self.tail(name)
+                ends = f"; its log ends: {tail}" if tail else ""
+                found[name] = f"pid {proc.pid} {describe_exit(proc.returncode)}{ends}"
+        return found
+
+    def tail(self, name: str, lines: int = 5) -> str:
+        try:
+            text = (self.log_dir / f"{name}.log").read_text(errors="replace")
+        except OSError:
+            return ""
+        return " | ".join(text.strip().splitlines()[-lines:])
+
+    def restart(self, name: str) -> subprocess.Popen[bytes]:
+        argv, popen = self._argv[name]
+        with open(self.log_dir / f"{name}.log", "ab") as log:
+            log.write(f"--- restarted after: {self.dead().get(name, 'death')}\n".encode())
+        return self.start(name, argv, **popen)
+
+    def stop(self) -> None:
+        stop_all(list(self.procs.values()))
 
 
 def _stat_fields(pid: int) -> list[str] | None:

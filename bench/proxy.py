@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common import HAPROXY_CONF, NGINX_CONF, ROOT, free_port, stop_all, tree_pids, wait_port, wrk
+from common import HAPROXY_CONF, NGINX_CONF, ROOT, Servers, free_port, tree_pids, wait_port, wrk
 from rounds import Goal, pick_best, run_rounds
 
 IDLE = "ours_idle_http_toxic"
@@ -41,6 +41,7 @@ REFERENCES = {"ours": ("direct", "haproxy", "floor"), IDLE: ("direct", "haproxy"
               "ours_tls": ("direct_tls", "haproxy_tls")}  # fmt: skip
 ORDER = ("direct", "haproxy", "floor", "ours", IDLE, "direct_tls", "haproxy_tls", "ours_tls")
 TLS_PATHS = ("direct_tls", "haproxy_tls", "ours_tls")
+RESTARTS = 3  # times a path's run is made again after a reference server died under it
 HAPROXY_THREADS = (1, 2)
 GOALS = (
     Goal("ours_vs_haproxy", "proxy: pass-through vs haproxy", "ours", "haproxy", "rps", "ratio", 1.0, "req/s"),
@@ -77,6 +78,26 @@ HAPROXY_TLS_LISTEN = """listen bench_tls
 """
 
 
+class ServerDied(RuntimeError):
+    """A server under test is no longer running: which, and how it ended (common.Servers.dead)."""
+
+
+def checked_wrk(servers: Servers, *args: Any, **kwargs: Any) -> dict[str, float]:
+    """`wrk`, then a look at every server: a death is named (server, pid, exit status or signal, the end of
+    its log) whether wrk failed for it or not, since one death can go unseen by a run on another path."""
+    try:
+        result = wrk(*args, **kwargs)
+    except subprocess.CalledProcessError as exc:
+        dead = servers.dead()
+        if dead:
+            raise ServerDied("; ".join(f"{name}: {how}" for name, how in dead.items())) from None
+        raise RuntimeError(f"wrk exited {exc.returncode}: {(exc.stderr or '').strip()[-300:]}") from None
+    dead = servers.dead()
+    if dead:
+        raise ServerDied("; ".join(f"{name}: {how}" for name, how in dead.items()))
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration-s", type=float, default=5)
@@ -104,7 +125,11 @@ def main() -> int:
     from harness.proxy.client import ToxiproxyClient
     from harness.tlsca import RunCA
 
-    procs: list[subprocess.Popen[bytes]] = []
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out_dir or ROOT / "reports" / "bench" / stamp
+    # each server's stdout and stderr in a file of its own (a shared stream cannot say who printed what)
+    servers = Servers(out / "proxy-logs")
+    restarts: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "www").mkdir()
@@ -120,27 +145,27 @@ def main() -> int:
         nginx_conf = nginx_conf[:-1] + NGINX_TLS_SERVER.format(dir=work, tls_port=nginx_tls_port) + "}\n"
         (work / "nginx.conf").write_text(nginx_conf)
         ports: dict[str, int] = {"direct": nginx_port, "direct_tls": nginx_tls_port}
-        pids: dict[str, list[int]] = {}
+        server_of: dict[str, str] = {}  # path -> the server process behind it (a name in `servers`)
         try:
-            procs.append(subprocess.Popen(["nginx", "-c", str(work / "nginx.conf"), "-p", str(work)]))
-            pids["direct"] = pids["direct_tls"] = [procs[-1].pid]
+            servers.start("nginx", ["nginx", "-c", str(work / "nginx.conf"), "-p", str(work)])
+            server_of["direct"] = server_of["direct_tls"] = "nginx"
             for threads in HAPROXY_THREADS:
                 name, port, tls_port = f"haproxy_nbthread_{threads}", free_port(), free_port()
                 conf = work / f"{name}.cfg"
                 conf.write_text(HAPROXY_CONF.format(port=port, upstream=nginx_port, threads=threads)
                                 + HAPROXY_TLS_LISTEN.format(tls_port=tls_port, tls_upstream=nginx_tls_port, dir=work))
-                procs.append(subprocess.Popen(["haproxy", "-f", str(conf)]))
-                ports[name], ports[f"{name}_tls"], pids[name] = port, tls_port, [procs[-1].pid]
+                servers.start(name, ["haproxy", "-f", str(conf)])
+                ports[name], ports[f"{name}_tls"] = port, tls_port
+                server_of[name] = server_of[f"{name}_tls"] = name
             ports["floor"] = free_port()
-            procs.append(subprocess.Popen([sys.executable, str(Path(__file__).parent / "floor_proxy.py"),
-                                           str(ports["floor"]), str(nginx_port)]))  # fmt: skip
-            pids["floor"] = [procs[-1].pid]
+            servers.start("floor", [sys.executable, str(Path(__file__).parent / "floor_proxy.py"),
+                                            str(ports["floor"]), str(nginx_port)])  # fmt: skip
+            server_of["floor"] = "floor"
             # Ours runs in a child process of its own, as `harness proxy` would (not sharing this GIL).
             api_port = free_port()
-            procs.append(
-                subprocess.Popen([sys.executable, "-m", "harness", "proxy", "--port", str(api_port)], cwd=ROOT)
-            )
-            pids["ours"] = pids[IDLE] = pids["ours_tls"] = [procs[-1].pid]
+            servers.start("ours", [sys.executable, "-X", "faulthandler", "-m", "harness", "proxy", "--port",
+                                          str(api_port)], cwd=ROOT)  # fmt: skip
+            server_of["ours"] = server_of[IDLE] = server_of["ours_tls"] = "ours"
             client = ToxiproxyClient(f"http://127.0.0.1:{api_port}")
             client.wait_ready(timeout_s=15)
             ports["ours"], ports[IDLE], ports["ours_tls"] = free_port(), free_port(), free_port()
@@ -159,30 +184,57 @@ def main() -> int:
             for name, port in ports.items():
                 wait_port(port)
                 if name in wanted or name.startswith("haproxy"):
-                    wrk(port, args.warmup_s, args.connections, scheme=scheme(name))
+                    checked_wrk(servers, port, args.warmup_s, args.connections, scheme=scheme(name))
 
             candidates = [f"haproxy_nbthread_{t}" for t in HAPROXY_THREADS]
             best, selection = pick_best(
-                lambda name: wrk(ports[name], args.select_s, args.connections)["rps"], candidates
+                lambda name: checked_wrk(servers, ports[name], args.select_s, args.connections)["rps"], candidates
             )
             ports["haproxy"], ports["haproxy_tls"] = ports[best], ports[f"{best}_tls"]
-            pids["haproxy"] = pids["haproxy_tls"] = pids[best]
+            server_of["haproxy"] = server_of["haproxy_tls"] = best
 
-            def one(variant: str, _: int) -> dict[str, float]:
-                return wrk(ports[variant], args.duration_s, args.connections, scheme=scheme(variant),
-                           server_pids=tree_pids(pids[variant][0]))  # fmt: skip
+            def one(variant: str, index: int) -> dict[str, float]:
+                """A path's run in a round; when a reference server died (not ours: a death of ours is the
+                result), it is restarted and the run made again, up to RESTARTS times, and the bench says so."""
+                for _ in range(RESTARTS):
+                    try:
+                        return checked_wrk(servers, ports[variant], args.duration_s, args.connections,
+                                           scheme=scheme(variant),
+                                           server_pids=tree_pids(servers.procs[server_of[variant]].pid))  # fmt: skip
+                    except ServerDied:
+                        dead = servers.dead()
+                        if not dead or "ours" in dead:
+                            raise
+                        for name, how in dead.items():
+                            print(f"round {index + 1} {variant}: {name} died ({how}); restarted, {variant} "
+                                  "measured again", file=sys.stderr)  # fmt: skip
+                            restarts.append({"round": index + 1, "path": variant, "server": name, "how": how})
+                            servers.restart(name)
+                            for path in [p for p, server in server_of.items() if server == name]:
+                                wait_port(ports[path])
+                raise ServerDied(f"{variant}: its servers died {RESTARTS} times in round {index + 1}")
 
             rounds, assessments = run_rounds(
                 one, variants, goals, min_rounds=args.min_rounds, max_rounds=args.max_rounds
             )
+        except ServerDied as exc:
+            print(f"proxy bench: NO RESULT: a server under test died: {exc} (logs in {servers.log_dir})",
+                  file=sys.stderr)  # fmt: skip
+            return 1
         finally:
-            stop_all(procs)
+            servers.stop()
+            if (work / "nginx-error.log").exists():  # nginx's master logs a worker's death there
+                shutil.copy(work / "nginx-error.log", servers.log_dir / "nginx-error.log")
+                for line in (work / "nginx-error.log").read_text(errors="replace").splitlines():
+                    if "exited on signal" in line:  # a worker died; its master started another
+                        print(f"proxy bench: nginx worker died: {line}", file=sys.stderr)
     from rounds import assess
 
     info = [assess(goal, rounds) for goal in info_goals]
     medians = {v: {k: statistics.median(r[v][k] for r in rounds) for k in rounds[0][v]} for v in variants}
     summary: dict[str, Any] = {
         "benchmark": "proxy",
+        "server_restarts": restarts,  # reference servers that died and were restarted (bench output names them)
         "setup": {"duration_s": args.duration_s, "connections": args.connections, "wrk_threads": 2, "file_bytes": 3,
                   "peer": best, "peer_selection_rps": selection, "paths": variants},
         "medians": medians,
@@ -190,15 +242,14 @@ def main() -> int:
         "info": [a.to_json() for a in info],
         "rounds": rounds,
     }  # fmt: skip
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = args.out_dir or ROOT / "reports" / "bench" / stamp
-    out.mkdir(parents=True, exist_ok=True)
     (out / "proxy.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(f"\npeer: {best}; medians:")
     for name, m in medians.items():
         print(f"  {name:22s} {m['rps']:>10,.0f} req/s  p99 {m['p99_ms']:.2f} ms  {m['cpu_us_per_req']:.1f} µs CPU/req")
     for a in [*assessments, *info]:
         print(f"  {a.what}: {a.estimate:.3f} [{a.low:.3f}, {a.high:.3f}] over {a.rounds} rounds -> {a.verdict}")
+    for r in restarts:
+        print(f"  restarted: {r['server']} in round {r['round']} ({r['path']}): {r['how']}")
     print(f"written {out / 'proxy.json'}")
     return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -72,11 +73,16 @@ class Link:
         tls = self.proxy.tls.upstream
         try:
             if tls is None:
-                transport, _ = await self.loop.create_connection(lambda: ServerProtocol(self), host, port)
+                transport, protocol = await self.loop.create_connection(lambda: ServerProtocol(self), host, port)
             else:
-                transport, _ = await self.loop.create_connection(
-                    lambda: ServerProtocol(self), host, port, ssl=tls.context, server_hostname=tls.server_name
-                )
+                # TCP first, then start_tls, not create_connection(ssl=...): this task is cancelled when the
+                # client leaves first (close(), abort()), and uvloop's create_connection(ssl=...) answers a
+                # cancel that lands between its TCP connect and its handshake by closing the TCP handle
+                # behind the TLS protocol's back. That protocol then went on reading and writing on the
+                # closed handle ("Fatal error on SSL protocol ... the handler is closed": 11 of 90 clients
+                # that reset mid-request in tests/integration/proxy/test_tls_churn.py). start_tls's
+                # cancel closes through the TLS protocol, and a cancel in the TCP step meets only ours.
+                transport, protocol = await self._connect_tls(host, port, tls.context, tls.server_name)
         except OSError as exc:  # ssl.SSLError is one too
             self.proxy.counters.upstream_connect_errors += 1
             if is_certificate_error(exc) and not self._closed:
@@ -94,11 +100,28 @@ class Link:
         self.up.set_write(transport.write)
         if self._eof_to_server:  # the client had already finished
             self._server_eof()
-            return
-        for owner in list(self._paused_server):  # a downstream stage asked for a pause meanwhile
-            self._paused_server.discard(owner)
-            self.pause_server(owner)
-        self.resume_client("connect")
+        else:
+            for owner in list(self._paused_server):  # a downstream stage asked for a pause meanwhile
+                self._paused_server.discard(owner)
+                self.pause_server(owner)
+            self.resume_client("connect")
+        protocol.attach()  # an end of the upstream that came during the handshake, now that it counts
+
+    async def _connect_tls(
+        self, host: str, port: int, context: ssl.SSLContext, name: str
+    ) -> tuple[asyncio.Transport, ServerProtocol]:
+        tcp, _ = await self.loop.create_connection(asyncio.Protocol, host, port)
+        # Detached until this link takes the connection: a handshake that fails (answered with _refuse)
+        # or is cancelled ends in the TLS protocol's connection_lost, which must not end this link.
+        protocol = ServerProtocol(self, attached=False)
+        try:
+            tls = await self.loop.start_tls(tcp, protocol, context, server_hostname=name)
+        except BaseException:
+            tcp.abort()
+            raise
+        if tls is None:  # the TCP connection ended during the handshake
+            raise ConnectionResetError(f"upstream {host}:{port} closed during the TLS handshake")
+        return tls, protocol
 
     def _refuse(self, response: bytes) -> None:
         """No upstream to be had: answer the client's first request with `response`, then close."""
@@ -342,11 +365,25 @@ class ClientProtocol(asyncio.Protocol):
 class ServerProtocol(asyncio.Protocol):
     """The side the proxy opened to the upstream."""
 
-    def __init__(self, link: Link):
+    def __init__(self, link: Link, attached: bool = True):
         self.link = link
         self.counters = link.proxy.counters
         self.down = link.down
         self.half_close = link.proxy.tls.upstream is None
+        # Until attached, the end of the connection is remembered, not passed on (see Link._connect_tls);
+        # attach() passes on what came meanwhile.
+        self.attached = attached
+        self._early_eof = False
+        self._early_lost = False
+
+    def attach(self) -> None:
+        if self.attached:
+            return
+        self.attached = True
+        if self._early_eof:
+            self.link.server_eof()
+        if self._early_lost:
+            self.link.server_lost()
 
     def data_received(self, data: bytes) -> None:
         self.counters.bytes_downstream += len(data)
@@ -357,10 +394,16 @@ class ServerProtocol(asyncio.Protocol):
         (link.response_handler or self.down.entry)(data)
 
     def eof_received(self) -> bool:
+        if not self.attached:
+            self._early_eof = True
+            return self.half_close
         self.link.server_eof()
         return self.half_close
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if not self.attached:
+            self._early_lost = True
+            return
         self.link.server_lost()
 
     def pause_writing(self) -> None:
