@@ -8,7 +8,14 @@ or master process grows), and `stats.history`, the web UI's chart points, gets o
 at full speed (20 users, about 550 requests/s, 30 request names): about 15 MB an hour, 7% of the process an
 hour. Locust has no setting that bounds either, so `trim_stats` cuts them back every TRIM_EVERY_S: the
 per-second counts to the last KEEP_SECONDS, the chart history to its last HISTORY_KEEP points. Totals,
-response-time histograms (bounded by Locust's rounding) and errors (keyed by our outcome text) are kept.
+response-time histograms (bounded by Locust's rounding) and errors (keyed by our outcome text) are kept;
+Locust's final `--json-file` (logs/locust-stats.json: its request counts) has per-second counts of the last
+minute only.
+
+Without a web UI (`harness run`), Locust's "current" percentiles have no reader, yet each second it copies
+every name's response-time histogram into a 20-second cache; those copies grow with the histograms' keys
+(each new rounded response time), so a headless process goes without them (`without_current_percentiles`,
+as Locust's own workers do), which also ends its chart-history greenlet.
 """
 
 from __future__ import annotations
@@ -26,6 +33,14 @@ TRIM_EVERY_S = 30.0
 class _Entry(Protocol):
     num_reqs_per_sec: dict[int, int]
     num_fail_per_sec: dict[int, int]
+
+
+def without_current_percentiles(stats: Any) -> None:
+    """Switch Locust's per-second response-time cache off for every entry of `stats`, now and to come."""
+    stats.use_response_times_cache = False
+    for entry in [*stats.entries.values(), stats.total]:
+        entry.use_response_times_cache = False
+        entry.response_times_cache = None
 
 
 def trim_stats(entries: Iterable[_Entry], history: list[Any], now: float) -> int:

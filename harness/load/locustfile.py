@@ -34,7 +34,7 @@ from harness.faults import FaultApplier
 from harness.faults.base import ProxyFault
 from harness.load import resilience, webui
 from harness.load.distributed import MasterSide, WorkerSide
-from harness.load.footprint import keep_stats_bounded
+from harness.load.footprint import keep_stats_bounded, without_current_percentiles
 from harness.load.pacing import PacedCaller, Pacer
 from harness.load.recorder import Recorder, settle_heap
 from harness.load.remote import join_remote
@@ -103,6 +103,8 @@ class HarnessPlugin:
         if self.recorder is not None:
             self._greenlets.append(gevent.spawn(self._flush_loop))
         self._greenlets.append(gevent.spawn(keep_stats_bounded, self.environment.stats, time.time))
+        if self.environment.web_ui is None:
+            without_current_percentiles(self.environment.stats)
         if self.is_worker:
             assert self.recorder is not None and self.environment.runner is not None
             self.environment.runner.register_message(PHASE, self._on_phase)

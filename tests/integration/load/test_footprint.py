@@ -19,14 +19,16 @@ SIMULATE = textwrap.dedent("""
     import json, sys
     from unittest import mock
     from locust.stats import RequestStats
-    from harness.load.footprint import TRIM_EVERY_S, trim_stats
+    from harness.load.footprint import TRIM_EVERY_S, trim_stats, without_current_percentiles
 
     NAMES = ["client_credentials.token", "refresh_token.refresh", "OP client_credentials.journey"]
     T0 = 1_764_300_000
 
-    def run_for(seconds, trim):
+    def run_for(seconds, trim, headless=False):
         # seconds of a run at 7 requests a second per name, one failure in seven; trimmed as the greenlet does
         stats = RequestStats()
+        if headless:
+            without_current_percentiles(stats)
         stats.total.start_time = T0
         for s in range(seconds):
             now = T0 + s
@@ -51,12 +53,14 @@ SIMULATE = textwrap.dedent("""
                     "current_rps": entry.current_rps, "current_fail_per_sec": entry.current_fail_per_sec,
                     "p95": entry.get_response_time_percentile(0.95),
                     "per_second_keys": len(entry.num_reqs_per_sec), "fail_keys": len(entry.num_fail_per_sec),
+                    "cached_seconds": len(entry.response_times_cache or ()),
                 }
         return {"entries": out, "errors": sorted(e.error for e in stats.errors.values()),
                 "history": len(stats.history)}
 
     seconds = int(sys.argv[1])
-    print(json.dumps({"trimmed": figures(run_for(seconds, True)), "whole": figures(run_for(seconds, False))}))
+    print(json.dumps({"trimmed": figures(run_for(seconds, True)), "whole": figures(run_for(seconds, False)),
+                      "headless": figures(run_for(seconds, True, headless=True))}))
 """)
 
 
@@ -75,11 +79,20 @@ def test_an_hour_of_requests_keeps_a_minute_of_per_second_counts_and_the_same_fi
     for key, figures in trimmed["entries"].items():
         assert figures["per_second_keys"] <= KEEP_SECONDS + TRIM_EVERY_S + 1, key
         assert figures["fail_keys"] <= KEEP_SECONDS + TRIM_EVERY_S + 1, key
-        same = {k: v for k, v in figures.items() if not k.endswith("_keys")}
-        assert same == {k: v for k, v in whole["entries"][key].items() if not k.endswith("_keys")}, key
+        same = {k: v for k, v in figures.items() if not k.endswith(("_keys", "_seconds"))}
+        assert same == {k: v for k, v in whole["entries"][key].items() if not k.endswith(("_keys", "_seconds"))}, key
         assert figures["current_rps"] > 0 and figures["current_fail_per_sec"] > 0
     assert trimmed["errors"] == whole["errors"] != []
     assert trimmed["history"] == whole["history"] == 720  # an hour is inside the kept two
+
+
+def test_without_a_web_ui_no_response_time_copies_are_kept_and_every_figure_stays() -> None:
+    found = simulate(600)
+    headless, trimmed = found["headless"], found["trimmed"]
+    for key, figures in headless["entries"].items():
+        assert figures["cached_seconds"] == 0 and trimmed["entries"][key]["cached_seconds"] > 10, key
+        for name in ("requests", "failures", "current_rps", "current_fail_per_sec", "p95"):
+            assert figures[name] == trimmed["entries"][key][name], (key, name)
 
 
 def test_the_web_uis_chart_history_keeps_its_last_points() -> None:
