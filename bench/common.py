@@ -138,6 +138,17 @@ class Servers:
         stop_all(list(self.procs.values()))
 
 
+def vmrss_mb(pid: int) -> float | None:
+    """The resident size of a process in MB (VmRSS); None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        return None
+    return None
+
+
 def _stat_fields(pid: int) -> list[str] | None:
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()

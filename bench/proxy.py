@@ -85,16 +85,16 @@ class ServerDied(RuntimeError):
 def checked_wrk(servers: Servers, *args: Any, **kwargs: Any) -> dict[str, float]:
     """`wrk`, then a look at every server: a death is named (server, pid, exit status or signal, the end of
     its log) whether wrk failed for it or not, since one death can go unseen by a run on another path."""
+    failed: subprocess.CalledProcessError | None = None
     try:
         result = wrk(*args, **kwargs)
     except subprocess.CalledProcessError as exc:
-        dead = servers.dead()
-        if dead:
-            raise ServerDied("; ".join(f"{name}: {how}" for name, how in dead.items())) from None
-        raise RuntimeError(f"wrk exited {exc.returncode}: {(exc.stderr or '').strip()[-300:]}") from None
+        failed = exc
     dead = servers.dead()
     if dead:
         raise ServerDied("; ".join(f"{name}: {how}" for name, how in dead.items()))
+    if failed is not None:
+        raise RuntimeError(f"wrk exited {failed.returncode}: {(failed.stderr or '').strip()[-300:]}") from None
     return result
 
 

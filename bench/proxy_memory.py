@@ -22,16 +22,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common import NGINX_CONF, ROOT, free_port, stop_all, wait_port  # bench/ is on sys.path when run as a script
+# bench/ is on sys.path when run as a script
+from common import NGINX_CONF, ROOT, free_port, stop_all, vmrss_mb, wait_port
 
 GROWTH_LIMIT_MB = 5.0  # flat: what the last sample may exceed the post-warm-up one by
 
 
-def vmrss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024.0
-    raise RuntimeError(f"no VmRSS for pid {pid}")
+def proxy_rss_mb(pid: int) -> float:
+    size = vmrss_mb(pid)
+    if size is None:
+        raise RuntimeError(f"no VmRSS for pid {pid}: the proxy is gone")
+    return size
 
 
 def main() -> int:
@@ -64,7 +65,7 @@ def main() -> int:
             listen = free_port()
             client.create_proxy("mem", f"127.0.0.1:{nginx_port}", listen=f"127.0.0.1:{listen}")
             client.add_toxic("mem", "http_error", stream="upstream", attributes={"path": "/never", "status": 503})
-            samples.append({"connections": 0, "rss_mb": vmrss_mb(proxy.pid)})
+            samples.append({"connections": 0, "rss_mb": proxy_rss_mb(proxy.pid)})
             done = 0
             while done < args.connections_total:
                 # bursts of wrk (it has no request-count flag); each request is one connection
@@ -74,7 +75,8 @@ def main() -> int:
                     capture_output=True, text=True, check=True, timeout=args.burst_s + 60,
                 ).stdout  # fmt: skip
                 done += _completed(out)
-                samples.append({"connections": done, "rss_mb": vmrss_mb(proxy.pid), "t_s": time.monotonic() - started})
+                rss = proxy_rss_mb(proxy.pid)
+                samples.append({"connections": done, "rss_mb": rss, "t_s": time.monotonic() - started})
                 print(f"{done:>10,} connections  proxy RSS {samples[-1]['rss_mb']:.1f} MB", flush=True)
         finally:
             stop_all(procs)

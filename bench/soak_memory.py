@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, free_port, tree_pids  # bench/ is on sys.path when run as a script
+from common import ROOT, free_port, tree_pids, vmrss_mb  # bench/ is on sys.path when run as a script
 
 GROWTH_LIMIT = 0.05  # within 5% of the size after warm-up
 ROLES = ("load", "proxy", "target", "orchestrator")
@@ -73,15 +73,6 @@ def role(pid: int) -> str | None:
     return None
 
 
-def rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        return None
-    return None
-
 
 def judge(samples: list[dict[str, float]], who: str, warmup_s: float) -> dict[str, Any]:
     """Growth after warm-up (last minute's median vs the next minute's after warm-up) and the slope per hour."""
@@ -112,7 +103,6 @@ def main() -> int:
     parser.add_argument("--warmup-minutes", type=float, default=2.0)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--sample-s", type=float, default=5.0)
-    parser.add_argument("--runs", type=int, default=1, help="accepted for bench/run.py; one run is enough")
     args = parser.parse_args()
 
     seconds = round(args.minutes * 60)
@@ -133,7 +123,7 @@ def main() -> int:
                 sample: dict[str, float] = {"t_s": time.monotonic() - started}
                 for pid in tree_pids(run.pid):
                     who = "orchestrator" if pid == run.pid else role(pid)
-                    size = rss_mb(pid) if who else None
+                    size = vmrss_mb(pid) if who else None
                     if who and size is not None:
                         sample[who] = sample.get(who, 0.0) + size  # a role with helpers counts them all
                 if len(sample) > 1:
