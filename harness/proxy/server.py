@@ -172,11 +172,8 @@ async def _serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await server.start()
-    except OSError as exc:
-        log.error("control API could not listen on %s:%s: %s", args.host, args.port, exc)
-        return EXIT_INFRA
-    try:
+        # The proxies of --config exist before the API answers, as with toxiproxy-server: a client that
+        # waits for /version must find them listed (CI once listed none, reading between the two).
         if args.config:
             try:
                 count = await server.populate_from_file(args.config)
@@ -184,6 +181,11 @@ async def _serve(args: argparse.Namespace) -> int:
                 log.error("config %s: %s", args.config, exc)
                 return EXIT_BAD_INPUT
             log.info("created %d proxies from %s", count, args.config)
+        try:
+            await server.start()
+        except OSError as exc:
+            log.error("control API could not listen on %s:%s: %s", args.host, args.port, exc)
+            return EXIT_INFRA
         log.warning("harness proxy: API on %s (Toxiproxy API)", server.api_url)
         await stop.wait()
         return 0

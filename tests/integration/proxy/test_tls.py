@@ -186,6 +186,27 @@ def test_config_file_tls_proxy_driven_by_a_client_that_knows_nothing_of_tls(
         assert shown["upstream_tls"] == {"server_name": "idp.test", "ca": upstream.ca_file}
 
 
+def test_every_proxy_of_the_config_file_is_listed_once_the_api_answers(
+    upstream: TlsUpstream, tmp_path: Path
+) -> None:
+    """A client that waits for /version (as toxiproxy-python and our own run do) finds every proxy of
+    `--config` already there: toxiproxy-server creates them before it listens, and so do we. Forty
+    proxies that each load a CA bundle make the window wide enough to see if the order ever slips."""
+    config = tmp_path / "proxies.json"
+    names = [f"idp{i}" for i in range(40)]
+    config.write_text(json.dumps([
+        {"name": name, "listen": f"{LOOPBACK}:0", "upstream": f"{LOOPBACK}:{upstream.port}",
+         "upstream_tls": {"server_name": "idp.test", "ca": upstream.ca_file}}
+        for name in names
+    ]))
+    api_port = free_port()
+    argv = harness_argv("proxy", "--port", str(api_port), "--config", str(config))
+    with running_process(argv, log_dir=tmp_path / "logs", name="proxy",
+                         ready_url=f"http://{LOOPBACK}:{api_port}/version"):
+        listed = requests.get(f"http://{LOOPBACK}:{api_port}/proxies", timeout=5).json()
+        assert sorted(listed) == sorted(names)
+
+
 def test_config_file_with_a_missing_certificate_exits_2(tmp_path: Path) -> None:
     config = tmp_path / "proxies.json"
     config.write_text(json.dumps([{"name": "idp", "upstream": f"{LOOPBACK}:1",
