@@ -11,7 +11,7 @@ those of their steps.
 
 A record belongs to the phase it began in. An SLO with `in_flight_at_end: exclude` leaves out the records
 still in flight when their phase ended (harness.analysis.aggregate, `Slice.exclude_in_flight`), and its
-verdict says how many per phase (`in_flight_note`, the one wording of it, for every output).
+verdict says how many per phase (`metrics.in_flight_note`, the one wording of it, for every output).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any, Literal, get_args
 from harness.analysis import metrics, plugin_metrics
 from harness.analysis.aggregate import Slice
 from harness.analysis.frames import Run
-from harness.analysis.metrics import Recovery
+from harness.analysis.metrics import Recovery, in_flight_note
 from harness.scenario.model import Metric, Slo
 
 Verdict = Literal["pass", "fail", "no_data"]
@@ -149,26 +149,6 @@ def _left_out(slo: Slo, run: Run) -> dict[str, int | None] | None:
     order = [p.name for p in run.phases]
     return {name: found[name] for name in sorted(found, key=lambda n: order.index(n) if n in order else len(order))}
 
-
-def in_flight_note(left_out: Mapping[str, int | None] | None) -> str:
-    """`3 records still in flight at the end of phase slow left out`: what an SLO with `in_flight_at_end:
-    exclude` left out, as every output words it ("" when it asked for nothing)."""
-    if left_out is None:
-        return ""
-    ended = {phase: n for phase, n in left_out.items() if n is not None}
-    parts = []
-    if ended or not left_out:
-        total = sum(ended.values())
-        records = "record" if total == 1 else "records"
-        if len(ended) == 1:
-            parts.append(f"{total} {records} still in flight at the end of phase {next(iter(ended))} left out")
-        else:
-            each = ", ".join(f"{phase} {n}" for phase, n in ended.items())
-            parts.append(f"{total} {records} still in flight at the end of their phase left out"
-                         + (f" ({each})" if each else ""))  # fmt: skip
-    for phase in (p for p, n in left_out.items() if n is None):
-        parts.append(f"phase {phase} has not ended: none of its records left out")
-    return "; ".join(parts)
 
 
 def crosses_threshold(interval: tuple[float | None, float | None] | None, limit: float) -> bool | None:

@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from harness.analysis.frames import FaultWindow, PhaseWindow, Run
-from harness.analysis.metrics import Recovery
-from harness.analysis.slo import evaluate_slo, in_flight_note
+from harness.analysis.metrics import Recovery, in_flight_note
+from harness.analysis.slo import evaluate_slo
 from harness.errors import ScenarioError
 from harness.scenario import load_scenario_text
 from harness.scenario.model import Slo
