@@ -147,7 +147,8 @@ class Aggregates:
     def groups(self, scope: str, exclude_in_flight: bool = False) -> dict[GroupKey, _Group]:
         key = (scope, exclude_in_flight)
         if key not in self._groups:
-            self._groups[key] = self._count(scope, exclude_in_flight)
+            same = exclude_in_flight and self.source(scope, True) == SCOPES[scope]  # no phase has ended
+            self._groups[key] = self.groups(scope) if same else self._count(scope, exclude_in_flight)
         return self._groups[key]
 
     def set_phase_ends(self, ends: dict[str, float | None]) -> None:
