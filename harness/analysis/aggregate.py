@@ -12,6 +12,12 @@ scan per scope; a slice of more than EXACT_MAX_SAMPLES samples takes the histogr
 
 The samples of `harness.analysis.statistics` are fetched by position in record order (`ORDER BY ts, _file,
 _row`). Per-second tables are in `harness.analysis.per_second`.
+
+A record belongs to the phase it began in. A slice with `exclude_in_flight` leaves out the records still in
+flight when that phase ended (their end, ts + latency_ms / 1000, after the phase's end: `set_phase_ends`,
+from the journal): its groups are a second grouping of the same kind over a view without them (`source`),
+made only when some slice asks for it, so that a run whose SLOs do not ask pays nothing for it. Records of
+a phase with no end yet (a phase still running) or without a latency are kept: their end is not known.
 """
 
 from __future__ import annotations
@@ -69,6 +75,12 @@ class Slice:
     flows: tuple[str, ...] | None = None
     steps: tuple[str, ...] | None = None
     journeys: bool = True  # False: whole-journey operation records left out ("step operations")
+    exclude_in_flight: bool = False  # True: records still in flight when their phase ended left out
+
+    @property
+    def grouping(self) -> tuple[str, bool]:
+        """Which grouping of the records the slice's groups come from (Aggregates.groups)."""
+        return self.scope, self.exclude_in_flight
 
     def matches(self, key: GroupKey) -> bool:
         phase, flow, step = key
@@ -96,6 +108,8 @@ class Slice:
                 parts.append(f"{name} {', '.join(values)}")
         if not self.journeys:
             parts.append("steps only")
+        if self.exclude_in_flight:
+            parts.append("records in flight at their phase's end left out")
         return ", ".join(parts)
 
 
@@ -122,20 +136,63 @@ class Aggregates:
 
     def __init__(self, records: Records):
         self.records = records
-        self._groups: dict[str, dict[GroupKey, _Group]] = {}
+        self._groups: dict[tuple[str, bool], dict[GroupKey, _Group]] = {}
         self._tallies: dict[Slice, Tally] = {}
+        self.phase_ends: dict[str, float | None] = {}  # phase -> when it ended (None: not yet, or not known)
         self.sketched: list[Slice] = []  # slices whose percentiles come from the histogram
         self.fetch_scans = 0  # scans spent fetching order statistics (prepare batches them)
 
     # --- the finest groups --------------------------------------------------------------------------
 
-    def groups(self, scope: str) -> dict[GroupKey, _Group]:
-        if scope not in self._groups:
-            self._groups[scope] = self._count(scope)
-        return self._groups[scope]
+    def groups(self, scope: str, exclude_in_flight: bool = False) -> dict[GroupKey, _Group]:
+        key = (scope, exclude_in_flight)
+        if key not in self._groups:
+            same = exclude_in_flight and self.source(scope, True) == SCOPES[scope]  # no phase has ended
+            self._groups[key] = self.groups(scope) if same else self._count(scope, exclude_in_flight)
+        return self._groups[key]
 
-    def _count(self, scope: str) -> dict[GroupKey, _Group]:
+    def set_phase_ends(self, ends: dict[str, float | None]) -> None:
+        """When each phase ended (None: it has not, or the journal does not say): what `exclude_in_flight`
+        slices are cut by. Forgets what was computed with the previous ends."""
+        self.phase_ends = dict(ends)
+        for key in [k for k in self._groups if k[1]]:
+            del self._groups[key]
+        for part in [p for p in self._tallies if p.exclude_in_flight]:
+            del self._tallies[part]
+
+    def source(self, scope: str, exclude_in_flight: bool = False) -> str:
+        """The records of a scope as SQL to select from: the view, or the view without the records still in
+        flight when their phase ended."""
         view = SCOPES[scope]
+        ended = [(phase, end) for phase, end in self.phase_ends.items() if end is not None]
+        if not exclude_in_flight or not ended:
+            return view
+        end = "CASE phase " + " ".join(f"WHEN {string_list([p])[1:-1]} THEN {number(e)}" for p, e in ended) + " END"
+        # NULL (no latency, no end) is not "after": such a record is kept. NaN compares above every number in
+        # DuckDB, hence the isnan.
+        after = f"coalesce(ts + latency_ms / 1000.0 > {end} AND NOT isnan(latency_ms), FALSE)"
+        return f"(SELECT * FROM {view} WHERE NOT {after})"
+
+    def left_out(self, part: Slice) -> dict[str, int | None]:
+        """Per phase of an `exclude_in_flight` slice: how many of its records were left out as still in flight
+        when the phase ended (None: the phase has no end, so none could be); {} for any other slice."""
+        if not part.exclude_in_flight:
+            return {}
+        out: dict[str, int | None] = {}
+        kept = self.groups(*part.grouping)
+        for key, group in self.groups(part.scope).items():
+            phase = key[0]
+            if phase is None or not part.matches(key):
+                continue
+            if self.phase_ends.get(phase) is None:
+                out[phase] = None
+                continue
+            found = kept.get(key)
+            out[phase] = (out.get(phase) or 0) + group.count - (found.count if found else 0)
+        return out
+
+    def _count(self, scope: str, exclude_in_flight: bool = False) -> dict[GroupKey, _Group]:
+        view = self.source(scope, exclude_in_flight)
         extra = ""
         if scope == "operation":
             extra = (
@@ -172,7 +229,7 @@ class Aggregates:
                     group.latency_sum = EXACT.add(group.latency_sum, Decimal(row.latency_sum))
                 group.open_loop += int(row.open_loop)
         for value in self._values(scope, groups):
-            for key, histogram in self._histograms(scope, value).items():
+            for key, histogram in self._histograms(view, value).items():
                 groups[key].histograms[value] = histogram
         return groups
 
@@ -181,12 +238,12 @@ class Aggregates:
             return list(VALUES)
         return ["latency"]
 
-    def _histograms(self, scope: str, value: str) -> dict[GroupKey, Histogram]:
+    def _histograms(self, source: str, value: str) -> dict[GroupKey, Histogram]:
         expression, where = VALUES[value]
         rows = self.records.frame(
             f"SELECT phase, flow, step, b, count(*) AS n, min(x) AS lo, max(x) AS hi FROM ("
             f"SELECT phase, flow, step, x, {bucket_sql('x')} AS b FROM ("
-            f"SELECT phase, flow, step, {expression} AS x FROM {SCOPES[scope]} WHERE {where}) "
+            f"SELECT phase, flow, step, {expression} AS x FROM {source} WHERE {where}) "
             f"WHERE x IS NOT NULL AND NOT isnan(x)) GROUP BY phase, flow, step, b ORDER BY phase, flow, step, b"
         )
         out: dict[GroupKey, Histogram] = {}
@@ -231,20 +288,18 @@ class Aggregates:
         return self._tallies[part]
 
     def histogram(self, part: Slice, value: str = "latency") -> Histogram:
-        groups = self.groups(part.scope)
+        groups = self.groups(*part.grouping)
         return Histogram.merge(g.histograms.get(value, Histogram.empty()) for k, g in groups.items() if part.matches(k))
 
     def prepare(self, slices: Iterable[Slice]) -> None:
         """Compute the tallies of many slices at once: one scan per scope fetches the samples of every
         order statistic they need."""
         todo = list(dict.fromkeys(s for s in slices if s not in self._tallies))
-        for scope in SCOPES:
-            mine = [s for s in todo if s.scope == scope]
-            if mine:
-                self._prepare(scope, mine)
+        for grouping in dict.fromkeys(s.grouping for s in todo):
+            self._prepare(grouping, [s for s in todo if s.grouping == grouping])
 
-    def _prepare(self, scope: str, slices: list[Slice]) -> None:
-        groups = self.groups(scope)
+    def _prepare(self, grouping: tuple[str, bool], slices: list[Slice]) -> None:
+        groups = self.groups(*grouping)
         orders = {value: OrderStatistics() for value in VALUES}
         planned = []
         sizes = [sum(g.histograms["latency"].count for k, g in groups.items() if part.matches(k) and "latency" in
@@ -269,7 +324,7 @@ class Aggregates:
             planned.append((part, found, open_loop, plans, (bounds, bound_plan)))
         for value, order in orders.items():
             if order.wanted:
-                order.supply(self._fetch(scope, value, order.wanted))
+                order.supply(self._fetch(self.source(*grouping), value, order.wanted))
         for part, found, open_loop, plans, (bounds, bound_plan) in planned:
             latencies = {v: self._latency(part, orders[v], merged, plan) for v, (merged, plan) in plans.items()}
             latencies["latency"] = replace(
@@ -300,7 +355,7 @@ class Aggregates:
             return Latency(n, dict(zip(PERCENTILES, merged.percentiles(QS), strict=True)), exact=False)
         return Latency(n, dict(zip(PERCENTILES, order.percentiles(plan, n, QS), strict=True)))
 
-    def _fetch(self, scope: str, value: str, wanted: dict[object, set[int]]) -> dict[object, tuple[Any, Any]]:
+    def _fetch(self, source: str, value: str, wanted: dict[object, set[int]]) -> dict[object, tuple[Any, Any]]:
         """Per group: (bucket ids, values) of its records in the wanted buckets; one scan."""
         keys = list(wanted)
         rows = [(i, *keys[i], b) for i in range(len(keys)) for b in sorted(wanted[keys[i]])]  # type: ignore[misc]
@@ -317,7 +372,7 @@ class Aggregates:
         expression, where = VALUES[value]
         found = self.records.arrow(
             f"SELECT w.gid, v.b, v.x FROM (SELECT phase, flow, step, x, {bucket_sql('x')} AS b FROM ("
-            f"SELECT phase, flow, step, {expression} AS x FROM {SCOPES[scope]} WHERE {where}) "
+            f"SELECT phase, flow, step, {expression} AS x FROM {source} WHERE {where}) "
             f"WHERE x IS NOT NULL AND NOT isnan(x)) v JOIN _wanted w ON v.b = w.b "
             f"AND v.phase IS NOT DISTINCT FROM w.phase AND v.flow IS NOT DISTINCT FROM w.flow "
             f"AND v.step IS NOT DISTINCT FROM w.step ORDER BY w.gid"
@@ -339,7 +394,7 @@ class Aggregates:
 
     def _sample(self, part: Slice, n: int) -> np.ndarray:
         source = (
-            f"SELECT latency_ms AS x, ts, _file, _row FROM {SCOPES[part.scope]} WHERE {part.where()} "
+            f"SELECT latency_ms AS x, ts, _file, _row FROM {self.source(*part.grouping)} WHERE {part.where()} "
             f"AND latency_ms IS NOT NULL AND NOT isnan(latency_ms) {self._time_bounds(part)}"
         )
         positions = sample_positions(n)
@@ -358,7 +413,7 @@ class Aggregates:
     def _time_bounds(self, part: Slice) -> str:
         """A ts range holding every record of the slice: lets DuckDB skip row groups of compacted files."""
         spans = [
-            (g.first_ts, g.last_ts) for k, g in self.groups(part.scope).items() if part.matches(k) and g.count
+            (g.first_ts, g.last_ts) for k, g in self.groups(*part.grouping).items() if part.matches(k) and g.count
         ]
         if not spans or any(not math.isfinite(a) for a, _ in spans):
             return ""

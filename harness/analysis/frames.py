@@ -159,6 +159,7 @@ def open_run(run_dir: Path, scenario: Scenario, journal: dict[str, Any], threads
     try:
         stats = Aggregates(records)
         phases = phase_windows(scenario, journal, stats.spans())
+        stats.set_phase_ends(phase_ends(scenario, journal))
         bounds = [stats.time_bounds(scope) for scope in ("attempt", "operation")]
         t0 = test_start(journal, phases, *(b[0] if b else None for b in bounds))
         data_end = observed_end(journal, max((b[1] for b in bounds if b), default=None), t0)
@@ -202,6 +203,23 @@ def phase_windows(
         faults = tuple(f.model_dump(mode="json", exclude_none=True) for f in phase.faults)
         windows.append(PhaseWindow(phase.name, phase.duration_s, faults, start, end))
     return tuple(windows)
+
+
+def phase_ends(scenario: Scenario, journal: dict[str, Any]) -> dict[str, float | None]:
+    """When each phase ended, by the journal alone: its `end`, else the start of the next phase that
+    started, else the end of the run; None for a phase that has not ended (read while it runs). What records
+    "still in flight at the end of their phase" are measured against: never a guess from the records (a
+    running phase's last record is not its end)."""
+    logged = {p.get("name"): p for p in journal.get("phases") or () if isinstance(p, dict)}
+    run_end = _number(journal.get("ended_at"))
+    out: dict[str, float | None] = {}
+    for i, phase in enumerate(scenario.phases):
+        entry = logged.get(phase.name)
+        if entry is None:
+            out[phase.name] = None  # never started: it has no records either
+            continue
+        out[phase.name] = _coalesce(_number(entry.get("end")), _next_start(scenario, logged, {}, i), run_end)
+    return out
 
 
 def test_start(

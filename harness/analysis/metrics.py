@@ -71,6 +71,15 @@ METHODS: dict[str, str] = {
     "student_t": "Student t 95% interval of a mean",
 }
 
+# What an SLO with `in_flight_at_end: exclude` leaves out (harness.analysis.aggregate, Slice.exclude_in_flight);
+# the report's Methods section states it once.
+IN_FLIGHT_DEFINITION = (
+    "Records in flight at the end of a phase: a record (attempt or operation) belongs to the phase it began "
+    "in. An SLO with in_flight_at_end: exclude leaves out the records whose end (start + latency) is after "
+    "the end of the phase they began in, as the journal gives it (they met the next phase's conditions), and "
+    "says how many; a phase with no end yet (still running) has none left out. By default (count) they count."
+)
+
 
 # --- what a slice of records is reduced to ----------------------------------------------------------
 
@@ -575,3 +584,24 @@ def _first_window(t: float, t0: float) -> int:
 def _last_window(t: float, t0: float) -> int:
     """The last window starting before `t`."""
     return int(np.ceil(t - t0)) - 1
+
+
+def in_flight_note(left_out: Mapping[str, int | None] | None) -> str:
+    """`3 records still in flight at the end of phase slow left out`: what an SLO with `in_flight_at_end:
+    exclude` left out, as every output words it ("" when it asked for nothing)."""
+    if left_out is None:
+        return ""
+    ended = {phase: n for phase, n in left_out.items() if n is not None}
+    parts = []
+    if ended or not left_out:
+        total = sum(ended.values())
+        records = "record" if total == 1 else "records"
+        if len(ended) == 1:
+            parts.append(f"{total} {records} still in flight at the end of phase {next(iter(ended))} left out")
+        else:
+            each = ", ".join(f"{phase} {n}" for phase, n in ended.items())
+            parts.append(f"{total} {records} still in flight at the end of their phase left out"
+                         + (f" ({each})" if each else ""))  # fmt: skip
+    for phase in (p for p, n in left_out.items() if n is None):
+        parts.append(f"phase {phase} has not ended: none of its records left out")
+    return "; ".join(parts)

@@ -22,16 +22,18 @@ WINDOW_CHUNK_ROWS = 4_000_000
 
 
 def table(
-    records: Records, scope: str, t0: float, *, journeys: bool = False, part: Slice | None = None
+    records: Records, scope: str, t0: float, *, journeys: bool = False, part: Slice | None = None,
+    source: str | None = None,
 ) -> pd.DataFrame:
     """The per-second table (metrics docstring) of a scope; operations without whole-journey records
-    unless `journeys`; only the records of `part` when given (a metric plugin's slice). Operations carry
-    p50/p95/p99 of their latency."""
+    unless `journeys`; only the records of `part` when given (a metric plugin's slice), read from `source`
+    (Aggregates.source: without the records in flight at their phase's end, for such a slice) when given.
+    Operations carry p50/p95/p99 of their latency."""
     part = part or Slice(scope, journeys=journeys or scope == "attempt")
     window = f"floor(ts - {number(t0)})::BIGINT"
     extra = ", sum(attempts) AS attempts_sum, count(attempts) AS attempts_count" if scope == "operation" else ""
     rows = records.frame(
-        f"SELECT {window} AS w, outcome, count(*) AS n{extra} FROM {SCOPES[scope]} "
+        f"SELECT {window} AS w, outcome, count(*) AS n{extra} FROM {source or SCOPES[scope]} "
         f"WHERE ts IS NOT NULL AND {part.where()} GROUP BY ALL"
     )
     if rows.empty:
@@ -47,7 +49,7 @@ def table(
     for c in table.columns:
         table[c] = table[c].astype(np.int64)
     if scope == "operation":
-        found = _window_percentiles(records, part, t0, table["count"])
+        found = _window_percentiles(records, part, t0, table["count"], source=source or SCOPES[scope])
         table = table.join(found.drop(columns="key"))
     table.index.name = None
     return table
@@ -65,7 +67,8 @@ def step_latency(records: Records, steps: Sequence[str], t0: float) -> dict[str,
     return {step: found[found["key"] == step].drop(columns="key") for step in steps}
 
 def _window_percentiles(
-    records: Records, part: Slice, t0: float, counts: pd.Series, *, by_step: bool = False
+    records: Records, part: Slice, t0: float, counts: pd.Series, *, by_step: bool = False,
+    source: str = "operations",
 ) -> pd.DataFrame:
     """Exact SERIES_PERCENTILES per window (and step), a few million records at a time."""
     window = f"floor(ts - {number(t0)})::BIGINT"
@@ -81,7 +84,7 @@ def _window_percentiles(
         parts.append(
             records.arrow(
                 f"SELECT w, key, n, {', '.join(picks)} FROM (SELECT w, key, count(*) AS n, list_sort(list(x)) AS l "
-                f"FROM (SELECT {window} AS w, {key} AS key, latency_ms AS x FROM operations WHERE {part.where()} "
+                f"FROM (SELECT {window} AS w, {key} AS key, latency_ms AS x FROM {source} WHERE {part.where()} "
                 f"AND ts >= {lo} AND ts < {hi} AND latency_ms IS NOT NULL AND NOT isnan(latency_ms)) "
                 f"WHERE w BETWEEN {first} AND {last} GROUP BY w, key) ORDER BY key, w"
             )

@@ -73,11 +73,12 @@ class MetricRecords:
         return self.run.stats.tally(self.slice)
 
     def per_second(self) -> pd.DataFrame:
-        return per_second.table(self.run.records, self.scope, self.run.t0, part=self.slice)
+        return per_second.table(self.run.records, self.scope, self.run.t0, part=self.slice,
+                                source=self.run.stats.source(*self.slice.grouping))  # fmt: skip
 
     def sql(self, query: str) -> pd.DataFrame:
         """The result of `query` (a SELECT over the view `records`), at most MAX_RESULT_ROWS rows."""
-        return run_query(self.run.records.con, SCOPES[self.scope], self.slice.where(), query)
+        return run_query(self.run.records.con, self.run.stats.source(*self.slice.grouping), self.slice.where(), query)
 
     def value(self, query: str) -> float | None:
         """The one number `query` gives: its first column of its one row (None for a NULL or no row)."""

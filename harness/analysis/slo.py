@@ -8,6 +8,10 @@ METHODS`), and when it reaches across the threshold `crosses_threshold` says so,
 the data cannot tell from its opposite is marked as such. Operation-scope SLOs are judged on step
 operations: whole-journey records (`step == "journey"`) are left out, since their failures are already
 those of their steps.
+
+A record belongs to the phase it began in. An SLO with `in_flight_at_end: exclude` leaves out the records
+still in flight when their phase ended (harness.analysis.aggregate, `Slice.exclude_in_flight`), and its
+verdict says how many per phase (`metrics.in_flight_note`, the one wording of it, for every output).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any, Literal, get_args
 from harness.analysis import metrics, plugin_metrics
 from harness.analysis.aggregate import Slice
 from harness.analysis.frames import Run
-from harness.analysis.metrics import Recovery
+from harness.analysis.metrics import Recovery, in_flight_note
 from harness.scenario.model import Metric, Slo
 
 Verdict = Literal["pass", "fail", "no_data"]
@@ -38,6 +42,16 @@ class SloResult:
     message: str
     interval_method: str | None = None  # a key of metrics.METHODS
     crosses_threshold: bool | None = None  # the interval holds values on both sides of the threshold
+    in_flight_at_end: str = "count"  # the SLO's choice: "count" or "exclude"
+    # with "exclude": records left out per phase (None: the phase has no end yet, so none could be)
+    excluded_in_flight_by_phase: dict[str, int | None] | None = None
+
+    @property
+    def excluded_in_flight(self) -> int | None:
+        """How many records were left out as still in flight at the end of their phase (None: none asked)."""
+        if self.excluded_in_flight_by_phase is None:
+            return None
+        return sum(n or 0 for n in self.excluded_in_flight_by_phase.values())
 
     @property
     def conclusive(self) -> bool:
@@ -61,6 +75,11 @@ class SloResult:
             "crosses_threshold": self.crosses_threshold,
             "verdict": self.verdict,
             "message": self.message,
+            "in_flight_at_end": self.in_flight_at_end,
+            "excluded_in_flight": self.excluded_in_flight,
+            "excluded_in_flight_by_phase": (
+                dict(self.excluded_in_flight_by_phase) if self.excluded_in_flight_by_phase is not None else None
+            ),
         }
 
 
@@ -101,6 +120,9 @@ def evaluate_slo(slo: Slo, run: Run, recoveries: Mapping[str, Recovery]) -> SloR
             message += "; the 95% interval reaches across the objective, so this verdict is not conclusive"
         if measure.note:
             message += f"; {measure.note}"
+    left_out = _left_out(slo, run)
+    if left_out is not None and (note := in_flight_note(left_out)):
+        message += f"; {note}"
     return SloResult(
         name=slo.name,
         metric=slo.metric,
@@ -113,7 +135,20 @@ def evaluate_slo(slo: Slo, run: Run, recoveries: Mapping[str, Recovery]) -> SloR
         message=message,
         interval_method=measure.method if measure.interval is not None else None,
         crosses_threshold=crosses,
+        in_flight_at_end=slo.in_flight_at_end,
+        excluded_in_flight_by_phase=left_out,
     )
+
+
+def _left_out(slo: Slo, run: Run) -> dict[str, int | None] | None:
+    """Per phase (in scenario order), the records the SLO left out as still in flight when their phase ended;
+    None unless it asked to."""
+    if slo.in_flight_at_end != "exclude":
+        return None
+    found = run.stats.left_out(scope_slice(slo, _SCOPE_OF.get(slo.metric)))
+    order = [p.name for p in run.phases]
+    return {name: found[name] for name in sorted(found, key=lambda n: order.index(n) if n in order else len(order))}
+
 
 
 def crosses_threshold(interval: tuple[float | None, float | None] | None, limit: float) -> bool | None:
@@ -129,7 +164,8 @@ def scope_slice(slo: Slo, scope: str | None = None) -> Slice:
     """The records an SLO speaks of: its phases, and its flows and steps when it names some; at operation
     scope, step operations only."""
     scope = scope or slo.scope
-    return Slice(scope, slo.phases, slo.flows, slo.steps, journeys=scope == "attempt")
+    return Slice(scope, slo.phases, slo.flows, slo.steps, journeys=scope == "attempt",
+                 exclude_in_flight=slo.in_flight_at_end == "exclude")  # fmt: skip
 
 
 def slices(run: Run) -> list[Slice]:

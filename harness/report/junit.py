@@ -83,6 +83,8 @@ def _facts(slo: Mapping[str, Any], duration: float | None) -> dict[str, str]:
         "objective": wording.threshold(metric, slo.get("threshold") or {}),
         "phases": ", ".join(slo.get("phases") or ["all"]),
         "phases_duration_s": "" if duration is None else f"{duration:.3f}",
+        "in_flight_at_end": str(slo.get("in_flight_at_end") or "count"),
+        "excluded_in_flight": "" if slo.get("excluded_in_flight") is None else str(slo.get("excluded_in_flight")),
     }
 
 

@@ -62,6 +62,8 @@ pd.DataFrame(
         "over": ", ".join(s["phases"] or ["all phases"]),
         "observed": wording.slo_observed(s) if s["verdict"] != "no_data" else s["message"],
         "verdict": wording.slo_verdict(s),
+        **({"left out": wording.in_flight(s)} if any(x.get("excluded_in_flight_by_phase") is not None
+                                                     for x in summary["slos"]) else {}),
     }
     for s in summary["slos"]
 ).style.hide(axis="index")

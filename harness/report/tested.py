@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from harness.analysis import metrics
 from harness.report.htmlkit import e, number, table
 
 # Only the methods a report shows, in the order it uses them.
@@ -177,6 +178,7 @@ def methods_section(summary: Mapping[str, Any]) -> str:
         f"{tolerance.get('p95_slack_ms')} ms). The recovery is watched from the fault's removal until the next "
         f"fault takes effect or the next phase ends; a window shorter than {tolerance.get('min_window_s')} s "
         "gives no time to recover.",
+        metrics.IN_FLIGHT_DEFINITION,
         "Verdicts use the point estimate; an SLO whose 95% interval reaches across its objective is marked "
         "\u201cnot conclusive\u201d. p-values below 0.001 read \u201c< 0.001\u201d.",
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from harness.analysis.metrics import in_flight_note
 from harness.errors import InputError
 from harness.scenario.judging import BUILTIN_METRICS, metric_plugins
 
@@ -129,7 +130,15 @@ def slo_line(slo: Mapping[str, Any]) -> str:
     line += f"{threshold(metric, slo.get('threshold') or {})} over {phases}"
     if slo.get("crosses_threshold"):
         line += " (interval crosses the objective: not conclusive)"
+    if note := in_flight(slo):
+        line += f"; {note}"
     return line
+
+
+def in_flight(slo: Mapping[str, Any]) -> str:
+    """What an SLO with `in_flight_at_end: exclude` left out (`3 records still in flight at the end of phase
+    slow left out`), "" for any other: the verdict message's own words (analysis.slo.in_flight_note)."""
+    return in_flight_note(slo.get("excluded_in_flight_by_phase"))
 
 
 def live_slo(slo: Mapping[str, Any]) -> str:

@@ -9,7 +9,9 @@ Everything here is the analysis package's own functions on the records written s
   on the shards written so far (`analysis.frames.open_run`, DuckDB scans, as `harness report` reads them),
   phases and faults placed from the journal as the report places them: the number a live SLO shows is the
   number the report will show for the same records (a state reads "pending" where the report needs more
-  time, such as a recovery whose window has not closed). A judgement scans the whole run so far, so it is
+  time, such as a recovery whose window has not closed; an SLO leaving out records in flight at the end of
+  their phase leaves out those of the phases the journal says have ended, and says that a running phase's
+  cannot be known yet). A judgement scans the whole run so far, so it is
   made again only after JUDGE_COST_FACTOR times as long as the last one took (on one DuckDB thread):
   a long run's live SLOs cost at most a share of a core, and say when they were judged (`slos_at`);
 - the per-second series of the charts are `metrics.*_series` over `metrics.per_second` tables of the
@@ -221,6 +223,7 @@ def display(latest: dict[str, Any], slos: list[dict[str, Any]]) -> dict[str, Any
                 "observed": wording.slo_observed(s) if s.get("observed") is not None else "",
                 "objective": f"{wording.threshold(str(s.get('metric')), s.get('threshold') or {})} over "
                 + ", ".join(s.get("phases") or ["all phases"]),
+                "note": wording.in_flight(s),  # what in_flight_at_end: exclude left out, or cannot yet
             }
             for s in slos
         ],

@@ -135,6 +135,16 @@ class Slo(Model):
     steps: tuple[str, ...] | None = None  # step names as records carry them (`token`, `verify`...); None: all
     at_least: float | None = None
     at_most: float | None = None
+    in_flight_at_end: Literal["count", "exclude"] = Field(
+        default="count",
+        description=(
+            "What to do with records (attempts or operations) still in flight when the phase they began in "
+            "ended: a record belongs to the phase it began in, so one begun in a phase's last moment and "
+            "answered under the next phase's fault counts against this SLO (`count`, the default). `exclude` "
+            "leaves out the records whose end (ts + latency) is after the end of their phase (journal.json "
+            "`phases[].end`), and the verdict says how many."
+        ),
+    )
 
     @model_validator(mode="after")
     def _one_bound(self) -> Slo:
@@ -148,6 +158,9 @@ class Slo(Model):
                                         f"not {self.scope} records")  # fmt: skip
         check_bound(self.metric, "at_least", self.at_least, plugin)
         check_bound(self.metric, "at_most", self.at_most, plugin)
+        if self.in_flight_at_end == "exclude" and self.metric == "time_to_recover_s":
+            raise at_field("in_flight_at_end", "time_to_recover_s is judged on 1-second windows, not on records: "
+                                               "there is no record to leave out")  # fmt: skip
         return self
 
 

@@ -14,12 +14,16 @@ import subprocess
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from html import unescape
 from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
 
 import pyarrow.compute as pc
 import pytest
 
 from harness.records import read_records
+from harness.report import wording
 from tests.helpers import harness_argv
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
@@ -36,10 +40,9 @@ class Expected:
     bad_tokens_in: str | None = None  # a fault phase in which injected invalid tokens must be refused
     may_fail: frozenset[str] = field(default=frozenset())  # carry-over the short form cannot always avoid
     forged_in: tuple[tuple[str, str], ...] = ()  # (phase, forgery): the target's forged tokens, all refused
-    # (SLO, phase, records, latency bound in ms or None): an SLO that may fail only through records begun in
-    # the phase's last moment and still running when it ended, under the next phase's harsher fault (a
-    # record belongs to the phase it began in; on a loaded machine more of them straddle the boundary)
-    edge_only: tuple[tuple[str, str, str, float | None], ...] = ()
+    # SLOs that leave out the records still in flight when their phase ended (`in_flight_at_end: exclude`:
+    # begun in the phase's last moment, they met the next phase's harsher fault)
+    in_flight_excluded: frozenset[str] = frozenset()
     # SLOs whose objective sits so close to the expected value that a short form's few hundred operations
     # cannot decide: they may fail only as the report's own "not conclusive" (interval across the objective)
     undecided_ok: frozenset[str] = frozenset()
@@ -57,12 +60,12 @@ EXPECTED: dict[str, Expected] = {
     # refusals until each relying party's 10 s refetch guard expires can spill into the next short phase
     "key-rotation": Expected(0.07, frozenset({"abrupt-availability"}), "announced-rotation",
                              may_fail=frozenset({"after-rotation-availability"})),
-    "device-login-slowdown": Expected(0.05, edge_only=(("never-too-fast", "slow-interval", "attempts", None),)),
+    "device-login-slowdown": Expected(0.05, in_flight_excluded=frozenset({"never-too-fast"})),
     "credential-refresh-outage": Expected(0.1, frozenset({"outage-availability"})),
     "network-partition": Expected(0.2, frozenset({"partition-availability"})),
     "target-crash-restart": Expected(0.15),
-    "slow-store": Expected(0.05, frozenset({"very-slow-availability"}), edge_only=(
-        ("slow-availability", "slow", "operations", None), ("slow-p99", "slow", "operations", 1000.0))),
+    "slow-store": Expected(0.05, frozenset({"very-slow-availability"}),
+                           in_flight_excluded=frozenset({"slow-availability", "slow-p99"})),
     "clock-skew": Expected(
         0.07, frozenset({"beyond-leeway-availability", "strict-rp-inside-leeway"}), "skew-beyond-leeway"
     ),
@@ -124,28 +127,33 @@ def test_short_form_reaches_its_documented_verdict(name: str, short_runs: dict[s
     run_dir = run.run_dir
     summary = json.loads((run_dir / "summary.json").read_text())
     failing = {s["name"] for s in summary["slos"] if s["verdict"] != "pass"}
-    at_edge = {slo for slo, phase, kind, bound in expected.edge_only
-               if slo in failing and only_straddlers_miss(run_dir, phase, kind, bound)}  # fmt: skip
     undecided = {s["name"] for s in summary["slos"] if s["name"] in expected.undecided_ok
                  and s["verdict"] != "pass" and s.get("crosses_threshold")}  # fmt: skip
-    assert run.returncode == (1 if expected.failing or at_edge or undecided else 0), output
-    assert expected.failing <= failing <= expected.failing | expected.may_fail | at_edge | undecided, output
+    assert run.returncode == (1 if expected.failing or undecided else 0), output
+    assert expected.failing <= failing <= expected.failing | expected.may_fail | undecided, output
     assert {s["name"]: s["verdict"] for s in summary["slos"]}["fail-closed"] == "pass"
     if expected.bad_tokens_in is not None:
         assert_bad_tokens_refused_during(run_dir, expected.bad_tokens_in)
     if expected.forged_in:
         assert_forgeries_refused(run_dir, expected.forged_in)
+    assert_in_flight_counts_agree(run, summary, expected.in_flight_excluded)
 
 
-def only_straddlers_miss(run_dir: Path, phase: str, kind: str, bound_ms: float | None) -> bool:
-    """Every record of the phase that failed (or took longer than `bound_ms`) was still running when the phase
-    had ended, so it met the next phase's fault and says nothing about the phase itself."""
-    (window,) = [p for p in json.loads((run_dir / "journal.json").read_text())["phases"] if p["name"] == phase]
-    rows = read_records(run_dir / "records", kind).to_pandas()
-    rows = rows[(rows.phase == phase) & (rows.step != "journey")]  # an operation-scope SLO judges steps
-    missed = rows[(rows.outcome != "ok") | (rows.latency_ms > (bound_ms if bound_ms is not None else float("inf")))]
-    ended = missed.ts + missed.latency_ms / 1000.0
-    return len(missed) > 0 and bool((ended >= window["end"]).all())
+def assert_in_flight_counts_agree(run: ShortRun, summary: dict[str, Any], excluded: frozenset[str]) -> None:
+    """The SLOs documented to leave out records in flight at the end of their phase do, and each says how
+    many in the same words in summary.json, the console's final lines, report.html and junit.xml."""
+    assert run.run_dir is not None
+    asked = {s["name"] for s in summary["slos"] if s.get("in_flight_at_end") == "exclude"}
+    assert asked == excluded
+    report = unescape((run.run_dir / "report.html").read_text())
+    cases = {c.get("name"): c for c in ET.parse(run.run_dir / "junit.xml").getroot().iter("testcase")}
+    for slo in (s for s in summary["slos"] if s["name"] in excluded):
+        note = wording.in_flight(slo)
+        assert isinstance(slo["excluded_in_flight"], int) and note.startswith(f"{slo['excluded_in_flight']} record")
+        assert note in slo["message"] and f"{wording.slo_line(slo)}\n" in run.output, (note, run.output)
+        assert note in report
+        props = {p.get("name"): p.get("value") for p in cases[slo["name"]].iter("property")}
+        assert props["excluded_in_flight"] == str(slo["excluded_in_flight"])
 
 
 def assert_bad_tokens_refused_during(run_dir: Path, phase: str) -> None:

@@ -145,7 +145,8 @@
                  style: `padding:.2rem .6rem; font-weight:600; color:${STATE_COLOURS[s.state] || "#333"};`
                    + ` background:${STATE_BACKGROUNDS[s.state] || "transparent"};` }),
       el("td", { text: s.observed || "—", style: "padding:.2rem .6rem; font-variant-numeric:tabular-nums;" }),
-      el("td", { text: s.objective, style: "padding:.2rem .6rem; color:#555;" }),
+      el("td", { text: s.note ? `${s.objective}; ${s.note}` : s.objective,
+                 style: "padding:.2rem .6rem; color:#555;" }),
     ]));
     const head = el("tr", {}, ["SLO", "so far", "observed (95% interval)", "objective"].map(
       (h) => el("th", { text: h, style: "text-align:left; padding:.2rem .6rem; border-bottom:1px solid #ccc;" })));

@@ -172,7 +172,9 @@ def run_of(
             writer.append(full_row(kind, row))
         writer.flush()
     records = Records(records_dir)
-    return Run(root, scenario, {}, records, Aggregates(records), phases, faults, t0, data_end)
+    stats = Aggregates(records)
+    stats.set_phase_ends({p.name: p.end for p in phases})
+    return Run(root, scenario, {}, records, stats, phases, faults, t0, data_end)
 
 
 def full_row(kind: str, row: dict[str, Any]) -> dict[str, Any]:

@@ -129,3 +129,70 @@ def test_shards_and_compacted_files_give_the_same_report_to_the_last_bit(mixed, 
     shutil.copytree(mixed, copy)
     compact(copy)
     assert build_summary(copy) == build_summary(mixed)
+
+
+# --- records still in flight when their phase ended ------------------------------------------------------
+
+# Phase a ran [100, 110), b [110, 120). A record belongs to the phase it began in; the two marked * were still
+# running when their phase ended (ts + latency_ms / 1000 after the end) and met the next phase's fault.
+IN_FLIGHT_ROWS: list[tuple[float, str, str, float | None]] = [
+    (101.0, "a", "ok", 10.0),
+    (109.90, "a", "ok", 50.0),  # ended 109.95: inside a
+    (109.98, "a", "http_5xx", 3000.0),  # * ended 112.98
+    (109.99, "a", "ok", 900.0),  # * ended 110.89
+    (110.0, "a", "ok", None),  # no latency: its end is unknown, so it is kept
+    (111.0, "b", "ok", 20.0),
+    (119.99, "b", "timeout", 5000.0),  # * ended 124.99
+]
+
+
+def _in_flight_stats(tmp_path: Path, ends: dict[str, float | None] | None):
+    from harness.analysis.aggregate import Aggregates
+    from harness.analysis.scan import Records
+    from harness.records import ShardWriter
+    from tests.unit.analysis.synthetic import full_row
+
+    writer = ShardWriter(tmp_path / "records", "attempts", "n1")
+    for ts, phase, outcome, latency in IN_FLIGHT_ROWS:
+        writer.append(full_row("attempts", {"ts": ts, "phase": phase, "outcome": outcome, "latency_ms": latency,
+                                            "flow": "f", "step": "token"}))  # fmt: skip
+    writer.flush()
+    records = Records(tmp_path / "records")
+    stats = Aggregates(records)
+    if ends is not None:
+        stats.set_phase_ends(ends)
+    return records, stats
+
+
+def test_a_slice_can_leave_out_records_still_in_flight_when_their_phase_ended(tmp_path: Path) -> None:
+    records, stats = _in_flight_stats(tmp_path, {"a": 110.0, "b": 120.0})
+    with records:
+        settled = stats.tally(Slice("attempt", ("a",), exclude_in_flight=True))
+        assert settled.count == 3 and settled.outcomes == {"ok": 3}
+        assert settled.latency.count == 2 and settled.latency.percentiles["max"] == 50.0  # exact, over the rest
+        assert stats.left_out(Slice("attempt", ("a",), exclude_in_flight=True)) == {"a": 2}
+        both = Slice("attempt", exclude_in_flight=True)
+        assert stats.tally(both).count == 4 and stats.left_out(both) == {"a": 2, "b": 1}
+        assert stats.histogram(both).count == 3
+        # the default is unchanged: every record of the phase counts
+        everything = stats.tally(Slice("attempt", ("a",)))
+        assert everything.count == 5 and everything.outcomes == {"ok": 4, "http_5xx": 1}
+        assert stats.left_out(Slice("attempt", ("a",))) == {}
+
+
+def test_without_a_phase_end_nothing_is_left_out_and_it_says_so(tmp_path: Path) -> None:
+    records, stats = _in_flight_stats(tmp_path, {"a": 110.0})  # b still running: no end yet
+    with records:
+        part = Slice("attempt", exclude_in_flight=True)
+        assert stats.tally(part).count == 5 and stats.left_out(part) == {"a": 2, "b": None}
+    records, stats = _in_flight_stats(tmp_path / "none", None)  # no phase window at all
+    with records:
+        part = Slice("attempt", exclude_in_flight=True)
+        assert stats.tally(part).count == 7 and stats.left_out(part) == {"a": None, "b": None}
+
+
+def test_runs_without_the_option_group_their_records_once(tmp_path: Path) -> None:
+    records, stats = _in_flight_stats(tmp_path, {"a": 110.0, "b": 120.0})
+    with records:
+        stats.prepare([Slice("attempt"), Slice("attempt", ("a",))])
+        assert list(stats._groups) == [("attempt", False)]

@@ -94,3 +94,22 @@ def test_phases_the_journal_lost_are_placed_by_their_records(run_dir):
 )  # fmt: skip
 def test_fault_labels_read_like_the_scenario(spec, label):
     assert fault_label(spec) == label
+
+
+def test_the_phase_ends_that_decide_in_flight_records_are_the_journals_not_a_guess(run_dir):
+    ends = {"baseline": 10, "brownout": 20, "recovery": 30, "cooldown": 35}
+    assert load_run(run_dir).stats.phase_ends == {name: T0 + end for name, end in ends.items()}
+    # read while the run goes: recovery has started, has no end yet, and nothing after it has started
+    live = journal()
+    live["phases"] = live["phases"][:3]
+    del live["phases"][2]["end"]
+    rewrite_journal(run_dir, phases=live["phases"], ended_at=None)
+    run = load_run(run_dir)
+    recovery = run.phase("recovery")
+    assert recovery is not None and recovery.end is not None  # placed by its last record, for the figures
+    assert run.stats.phase_ends["brownout"] == T0 + 20 and run.stats.phase_ends["recovery"] is None
+    # a phase whose end the journal lost ended when the next one started
+    lost = journal()
+    del lost["phases"][1]["end"]
+    rewrite_journal(run_dir, phases=lost["phases"])
+    assert load_run(run_dir).stats.phase_ends["brownout"] == T0 + 20

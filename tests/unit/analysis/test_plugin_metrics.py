@@ -107,3 +107,15 @@ def test_report_junit_and_live_view_show_the_summarys_number(run_dir: Path) -> N
     for name in ("brownout-failed", "brownout-failed-attempts", "worst-second", "same-as-ours"):
         assert live[name]["observed"] == slos[name]["observed"], name
     assert live["worst-second"]["state"] == "violated" and live["brownout-failed"]["state"] == "holding"
+
+
+def test_a_plugin_metric_reads_the_records_its_slo_keeps(run_dir: Path) -> None:
+    """With in_flight_at_end: exclude, a plugin's query reads the slice without the five brownout operations
+    still running when the brownout ended (all five failed): 40 failed of 95."""
+    scenario = run_dir / "scenario.yaml"
+    scenario.write_text(scenario.read_text() + "  - {name: settled-failed, metric: failed_share, phases: [brownout], "
+                        "in_flight_at_end: exclude, at_most: 0.5}\n")  # fmt: skip
+    slos = by_name(build_summary(run_dir)["slos"])
+    assert slos["settled-failed"]["observed"] == pytest.approx(40 / 95)
+    assert slos["settled-failed"]["excluded_in_flight"] == 5
+    assert slos["brownout-failed"]["observed"] == 0.45

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from harness.analysis.frames import FaultWindow, PhaseWindow, Run
-from harness.analysis.metrics import Recovery
+from harness.analysis.metrics import Recovery, in_flight_note
 from harness.analysis.slo import evaluate_slo
 from harness.errors import ScenarioError
 from harness.scenario import load_scenario_text
@@ -196,3 +196,45 @@ def test_an_slo_naming_a_flow_not_in_the_mix_is_refused_at_its_line():
                            "  - {name: x, metric: availability, flows: [nope], at_least: 0.9}\n", "s.yaml")  # fmt: skip
     (problem,) = caught.value.problems
     assert str(problem).startswith("s.yaml:4: slos.0.flows.0: no flow named 'nope'")
+
+
+STRADDLING = [
+    (T0 + 1, "baseline", "ok", 10.0, 1),
+    (T0 + 2, "baseline", "ok", 30.0, 1),
+    (T0 + 9.9, "baseline", "http_5xx", 900.0, 4),  # still running at T0 + 10, when the brownout began
+    (T0 + 11, "brownout", "ok", 100.0, 2),
+]
+
+
+def test_an_slo_may_leave_out_records_still_in_flight_at_the_end_of_their_phase(make_run):
+    slo = "[{name: base, metric: availability, phases: [baseline], in_flight_at_end: exclude, at_least: 1}]"
+    run = make_run(slo, STRADDLING)
+    result = evaluate_slo(only(run), run, {})
+    assert (result.verdict, result.observed, result.excluded_in_flight) == ("pass", 1.0, 1)
+    assert "1 record still in flight at the end of phase baseline left out" in result.message
+    assert result.as_dict()["excluded_in_flight"] == 1
+    assert result.as_dict()["in_flight_at_end"] == "exclude"
+
+
+def test_by_default_records_in_flight_at_the_end_of_their_phase_count(make_run):
+    run = make_run("[{name: base, metric: availability, phases: [baseline], at_least: 1}]", STRADDLING)
+    result = evaluate_slo(only(run), run, {})
+    assert result.verdict == "fail" and result.observed == pytest.approx(2 / 3)
+    assert result.excluded_in_flight is None and "in flight" not in result.message
+
+
+def test_an_slo_over_a_phase_without_an_end_says_nothing_could_be_left_out(make_run, tmp_path):
+    slo = "[{name: all, metric: availability, in_flight_at_end: exclude, at_least: 0.5}]"
+    run = make_run(slo, STRADDLING)
+    run.stats.set_phase_ends({"baseline": T0 + 10})  # brownout still running: no end yet
+    result = evaluate_slo(only(run), run, {})
+    assert result.excluded_in_flight == 1
+    assert "1 record still in flight at the end of phase baseline left out" in result.message
+    assert "phase brownout has not ended: none of its records left out" in result.message
+
+
+def test_the_in_flight_note_names_each_phase_of_a_many_phase_slo():
+    assert in_flight_note(None) == ""
+    assert in_flight_note({"a": 2, "b": 1}) == "3 records still in flight at the end of their phase left out (a 2, b 1)"
+    assert in_flight_note({"a": 0}) == "0 records still in flight at the end of phase a left out"
+    assert in_flight_note({}) == "0 records still in flight at the end of their phase left out"

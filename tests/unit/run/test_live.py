@@ -113,3 +113,31 @@ def test_series_keep_their_last_seconds_only(live) -> None:
     series = short.series(T0)
     assert series["t"] == list(range(20, 30))  # the last ten seconds with records, 20..29
     assert len(series["p95_ms"]) == 10
+
+
+def test_live_slos_leave_out_in_flight_records_as_the_report_does_or_say_they_cannot_yet(tmp_path: Path) -> None:
+    """The brownout's last five operations ran past its end (synthetic run): once the journal says it ended,
+    the live SLO leaves them out as the report will; while it runs, it says none could be left out yet."""
+    from harness.run.live import display
+
+    run_dir = write_run(tmp_path)
+    scenario = run_dir / "scenario.yaml"
+    scenario.write_text(scenario.read_text().rstrip("\n") + "\n  - {name: settled, metric: availability, "
+                        "phases: [brownout], in_flight_at_end: exclude, at_least: 0.5}\n")  # fmt: skip
+    journal = json.loads((run_dir / "journal.json").read_text())
+    view = LiveView(run_dir, load_scenario(scenario))
+    view.poll()
+    ended = {s["name"]: s for s in view.judge_slos(journal, T0 + 40)}["settled"]
+    report = {s["name"]: s for s in build_summary(run_dir)["slos"]}["settled"]
+    assert ended["excluded_in_flight"] == report["excluded_in_flight"] == 5
+    assert ended["observed"] == report["observed"]
+    running = dict(journal, ended_at=None, phases=journal["phases"][:2])
+    del running["phases"][1]["end"]
+    view = LiveView(run_dir, load_scenario(scenario))
+    view.poll()
+    slos = view.judge_slos(running, T0 + 19)
+    now = {s["name"]: s for s in slos}["settled"]
+    assert now["excluded_in_flight"] == 0
+    assert "phase brownout has not ended: none of its records left out" in now["message"]
+    shown = {s["name"]: s for s in display(view.latest(running, T0 + 19), slos)["slos"]}["settled"]
+    assert shown["note"] == "phase brownout has not ended: none of its records left out"

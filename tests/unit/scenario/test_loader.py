@@ -142,3 +142,9 @@ def test_a_page_of_problems_not_thousands() -> None:
     problems = info.value.problems
     assert len(problems) == MAX_PROBLEMS + 1
     assert str(problems[-1]).endswith(f"and {500 - MAX_PROBLEMS} more")
+
+
+def test_an_slo_leaves_out_records_in_flight_at_its_phase_end_only_when_asked() -> None:
+    text = "name: x\nphases: [{name: a, duration_s: 1}]\nslos:\n  - {name: s, metric: availability, at_least: 0.9}\n"
+    assert load_scenario_text(text).slos[0].in_flight_at_end == "count"
+    assert main(["validate", str(FIXTURES / "invalid" / "slo-bad-in-flight.yaml")]) == 2
