@@ -55,6 +55,10 @@ def allowed(path: str, old: Any, new: Any, large_phases: set[str]) -> bool:
         return True
     if path in ("/listen", "/workers") and old == "<absent>":  # copied from the journal (issue 16), not computed
         return True
+    in_flight = path.startswith("/slos[") and path.rsplit("/", 1)[-1] in (
+        "in_flight_at_end", "excluded_in_flight", "excluded_in_flight_by_phase")
+    if in_flight and old == "<absent>":  # an SLO option added after the in-memory path; these SLOs keep `count`
+        return new in ("count", None, {})
     if path.endswith("/backoff_share") and isinstance(old, float):
         return math.isclose(old, new, rel_tol=1e-12)
     t_interval = "attempts_per_operation_interval[" in path or (path.startswith("/slos[") and "/interval[" in path)
