@@ -77,10 +77,25 @@ def running_process(
         process = subprocess.Popen(list(argv), stdout=out, stderr=err, env=full_env, cwd=os.getcwd())
         try:
             if ready_url is not None:
-                wait_http_ok(ready_url, timeout_s=ready_timeout_s, process=process)
+                try:
+                    wait_http_ok(ready_url, timeout_s=ready_timeout_s, process=process)
+                except (TimeoutError, RuntimeError) as exc:  # say what the process said, not only that it failed
+                    raise type(exc)(f"{exc}; {name}'s log ends: {_log_tail(log_dir, name)}") from None
             yield process
         finally:
             stop_process(process)
+
+
+def _log_tail(log_dir: Path, name: str, lines: int = 5) -> str:
+    found = []
+    for stream in ("err", "out"):
+        try:
+            text = (log_dir / f"{name}.{stream}").read_text(errors="replace").strip()
+        except OSError:
+            continue
+        if text:
+            found.append(f"{stream}: " + " | ".join(text.splitlines()[-lines:]))
+    return "; ".join(found) or "(nothing)"
 
 
 def harness_argv(*args: str) -> list[str]:

@@ -26,6 +26,10 @@ from tests.helpers import LOOPBACK, free_port, running_process
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "oidc_provider"
 SERVER = FIXTURE / "server.mjs"
 DEFAULT_DIR = Path.home() / ".cache" / "harness-bench" / "oidc-provider"
+# Quiet, the provider answers 0.4 s after node starts. `make test` once saw one still silent after 20 s, with the
+# machine's two cores shared by both test workers (its log ended before key generation was done): a slow
+# start is not what these tests are about, so it gets a minute; a process that dies still fails at once.
+READY_S = 60.0
 INSTALL_HINT = "run `make oidc-provider` (tests/fixtures/oidc_provider/install.sh; `make test` runs it too)"
 MIN_NODE_MAJOR = 20  # oidc-provider 9 uses the global WebCrypto
 
@@ -86,7 +90,7 @@ class ProviderTls:
         return files
 
 
-def _wait_https(issuer: str, tls: ProviderTls, process: subprocess.Popen[bytes], timeout_s: float = 20.0) -> None:
+def _wait_https(issuer: str, tls: ProviderTls, process: subprocess.Popen[bytes], timeout_s: float = READY_S) -> None:
     """Discovery answers over TLS, at 127.0.0.1 under the provider's name (polling, never a fixed sleep)."""
     from harness.clients.transport import OriginMap, make_session
 
@@ -132,7 +136,7 @@ def start_oidc_provider(log_dir: Path, *, device_interval_s: int | None = 1,
         env["OIDC_USERS_FILE"] = str(users_file)
     ready = None if tls is not None else f"{provider.issuer}/.well-known/openid-configuration"
     with running_process([node, str(SERVER), str(port)], log_dir=log_dir, name="oidc-provider", env=env,
-                         ready_url=ready) as process:
+                         ready_url=ready, ready_timeout_s=READY_S) as process:
         if tls is not None:
             _wait_https(issuer, tls, process)
         yield provider
