@@ -30,8 +30,17 @@ def signals_raise(received: list[str]) -> Iterator[None]:
         raise Interrupted(received[-1])
 
     previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    before = len(received)
     try:
         yield
+    except Exception as exc:
+        # A library may turn the handler's Interrupted into an error of its own: DuckDB checks for signals
+        # while a query runs (a live judgement, a partial report) and raises RuntimeError("Query
+        # interrupted"). Once a stop signal arrived, whatever escapes the block is that interruption, and
+        # the run ends "interrupted" (exit 3), not "crashed" (exit 4).
+        if len(received) > before and not isinstance(exc, Interrupted):
+            raise Interrupted(received[-1]) from exc
+        raise
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)

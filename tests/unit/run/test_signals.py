@@ -30,6 +30,27 @@ def test_a_stop_signal_during_rollback_only_forces(sig: signal.Signals, capsys: 
     assert "faults are still being removed" in capsys.readouterr().err
 
 
+def test_an_interruption_a_library_turned_into_its_own_error_is_still_an_interruption() -> None:
+    """DuckDB, interrupted mid-query by our handler, raises RuntimeError("Query interrupted"): the run must
+    still end as interrupted (exit 3), not as crashed (a full make test's soak once exited 4 on Ctrl-C)."""
+    received: list[str] = []
+
+    def query() -> None:  # what DuckDB does with the exception our handler raised
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+        except Interrupted:
+            raise RuntimeError("Query interrupted") from None
+
+    with pytest.raises(Interrupted, match="SIGINT") as raised, signals_raise(received):
+        query()
+    assert isinstance(raised.value.__cause__, RuntimeError)
+
+
+def test_an_error_without_a_signal_stays_what_it_is() -> None:
+    with pytest.raises(RuntimeError, match="a bug"), signals_raise([]):
+        raise RuntimeError("a bug")
+
+
 def test_handlers_are_put_back() -> None:
     before = signal.getsignal(signal.SIGHUP)
     with signals_raise([]):
