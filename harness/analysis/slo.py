@@ -150,7 +150,6 @@ def _left_out(slo: Slo, run: Run) -> dict[str, int | None] | None:
     return {name: found[name] for name in sorted(found, key=lambda n: order.index(n) if n in order else len(order))}
 
 
-
 def crosses_threshold(interval: tuple[float | None, float | None] | None, limit: float) -> bool | None:
     """Whether the interval holds values on both sides of the limit (an open bound reaches everywhere);
     None without an interval."""
