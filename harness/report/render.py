@@ -12,6 +12,7 @@ files it wrote; a parent that dies leaves it an end of file, and it exits.
 
 from __future__ import annotations
 
+import gc
 import json
 import pickle
 import subprocess
@@ -98,4 +99,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    gc.freeze()  # exit without the last collections of matplotlib's and pandas' objects (harness.cli.entry)
+    sys.exit(code)
