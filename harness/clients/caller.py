@@ -207,7 +207,12 @@ class Caller:
         """`errors` maps protocol error codes (OAuth `error` or, with `aws`, AWS error shapes normalised to
         the OAuth code) to the outcome they mean here; such answers are final, never retried. A step whose
         failure the flow handles itself (a pending poll) passes `decides_journey=False`."""
-        op_id = self._next_op_id()
+        journey = self._journey
+        if journey is None:  # _next_op_id, inline: once per request
+            op_id = f"{self._op_prefix}{next(self._op_numbers):x}"
+        else:
+            journey.steps += 1
+            op_id = f"{journey.op_id}.{journey.steps}"
         sent_headers = {OP_ID_HEADER: op_id, **headers} if headers else {OP_ID_HEADER: op_id}
         http, policy, sink, clock, perf = session or self.session, self.policy, self.sink, self.clock, self.perf
         if intended_ts is None and self.intended_ts is not None:  # a paced journey's first operation
@@ -256,7 +261,6 @@ class Caller:
             "node": node, "attempts": attempt_no, "outcome": last.outcome, "status": last.status,
             "latency_ms": latency_ms, "backoff_ms": backoff_ms, "intended_ts": intended_ts,
         })  # fmt: skip
-        journey = self._journey
         if journey is not None:
             journey.attempts += attempt_no
             journey.backoff_s += backoff_s
