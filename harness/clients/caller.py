@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import requests
@@ -44,7 +45,7 @@ class RecordSink(Protocol):
 Validator = Callable[[requests.Response], Outcome | None]
 
 
-@dataclass
+@dataclass(slots=True)
 class AttemptResult:
     outcome: Outcome
     status: int
@@ -56,7 +57,7 @@ class AttemptResult:
     final: bool = False  # a protocol answer (e.g. authorization_pending): retrying it is not our call
 
 
-@dataclass
+@dataclass(slots=True)
 class OperationResult:
     op_id: str
     outcome: Outcome
@@ -117,7 +118,12 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
 
 
 class Caller:
-    """Makes retried HTTP calls for one simulated user and reports them to a RecordSink."""
+    """Makes retried HTTP calls for one simulated user and reports them to a RecordSink.
+
+    `intended_ts`, when set (open-loop pacing, harness.load.pacing), is the due time of the next operation
+    made without one of its own: that operation takes it and clears it."""
+
+    intended_ts: float | None = None
 
     def __init__(
         self,
@@ -201,62 +207,60 @@ class Caller:
         """`errors` maps protocol error codes (OAuth `error` or, with `aws`, AWS error shapes normalised to
         the OAuth code) to the outcome they mean here; such answers are final, never retried. A step whose
         failure the flow handles itself (a pending poll) passes `decides_journey=False`."""
-        op_id = self._next_op_id()
+        journey = self._journey
+        if journey is None:  # _next_op_id, inline: once per request
+            op_id = f"{self._op_prefix}{next(self._op_numbers):x}"
+        else:
+            journey.steps += 1
+            op_id = f"{journey.op_id}.{journey.steps}"
         sent_headers = {OP_ID_HEADER: op_id, **headers} if headers else {OP_ID_HEADER: op_id}
         http, policy, sink, clock, perf = session or self.session, self.policy, self.sink, self.clock, self.perf
-        timeout = self._timeout
-        policy.deposit()
+        if intended_ts is None and self.intended_ts is not None:  # a paced journey's first operation
+            intended_ts, self.intended_ts = self.intended_ts, None
+        if policy.budget is not None:
+            policy.deposit()
         # an operation belongs to the phase it started in, however long its retries run into the next; so
         # does its first attempt (the phase is read once, so a boundary never splits them), sent at once
         ts, t0, phase = clock(), perf(), self.phase()
-
-        def exchange() -> AttemptResult:
-            return self._exchange(http, method, url, sent_headers, timeout, validate, errors, aws, request_kwargs)
-
-        def record(result: AttemptResult, attempt_no: int, sent_ts: float, sent_in: str) -> None:
-            response = result.response
-            sink.attempt({
-                "ts": sent_ts, "op_id": op_id, "flow": flow, "step": step, "phase": sent_in, "user": self.user,
-                "node": self.node, "endpoint": endpoint, "method": method, "attempt": attempt_no,
-                "status": result.status, "outcome": result.outcome, "latency_ms": result.latency_ms,
-                "bytes": len(response.content) if response is not None else 0, "error": result.error,
-            })  # fmt: skip
-
-        # The first attempt, straight (no Retrying, and no breaker call when there is none): the common
-        # case, a success, costs only this. Later attempts run under tenacity (`resume`), as `attempt`.
-        first = exchange() if policy.breakers is None else policy.guard(endpoint, exchange)
+        user, node = self.user, self.node
+        # The first attempt, straight (no closure, no Retrying, and no breaker call when there is none): the
+        # common case, a success, costs only this. Later attempts run under tenacity (`_retry`).
+        if policy.breakers is None:
+            first: AttemptResult | None = self._exchange(
+                http, method, url, sent_headers, self._timeout, validate, errors, aws, request_kwargs
+            )
+        else:
+            first = policy.guard(endpoint, partial(self._exchange, http, method, url, sent_headers, self._timeout,
+                                                   validate, errors, aws, request_kwargs))  # fmt: skip
         attempt_no = 0
         if first is None:  # the circuit breaker refused: nothing was sent, so no attempt row
             first = AttemptResult("circuit_open", 0, 0.0, error="circuit open", final=True)
         else:
             attempt_no = 1
             first.latency_ms = (perf() - t0) * 1000.0
-            record(first, 1, ts, phase)
+            response = first.response
+            sink.attempt({
+                "ts": ts, "op_id": op_id, "flow": flow, "step": step, "phase": phase, "user": user,
+                "node": node, "endpoint": endpoint, "method": method, "attempt": 1, "status": first.status,
+                "outcome": first.outcome, "latency_ms": first.latency_ms,
+                "bytes": len(response.content) if response is not None else 0, "error": first.error,
+            })  # fmt: skip
         last, backoff_s = first, 0.0
         if policy.wants_retry(first):
-
-            def attempt() -> AttemptResult:
-                nonlocal attempt_no
-                sent_ts, sent_t0, sent_in = clock(), perf(), self.phase()
-                result = policy.guard(endpoint, exchange)
-                if result is None:
-                    return AttemptResult("circuit_open", 0, 0.0, error="circuit open", final=True)
-                attempt_no += 1
-                result.latency_ms = (perf() - sent_t0) * 1000.0
-                record(result, attempt_no, sent_ts, sent_in)
-                return result
-
-            last, backoff_s = policy.resume(first, perf() - t0, attempt, self.sleep)
+            last, attempt_no, backoff_s = self._retry(
+                first, attempt_no, perf() - t0, op_id, flow, step, endpoint, method,
+                partial(self._exchange, http, method, url, sent_headers, self._timeout, validate, errors, aws,
+                        request_kwargs),
+            )  # fmt: skip
         latency_ms = (perf() - t0) * 1000.0
         backoff_ms = backoff_s * 1000.0
         if intended_ts is not None:  # open loop: the user waited from when the call was due
             latency_ms += max(0.0, ts - intended_ts) * 1000.0
         sink.operation({
-            "ts": ts, "op_id": op_id, "flow": flow, "step": step, "phase": phase, "user": self.user,
-            "node": self.node, "attempts": attempt_no, "outcome": last.outcome, "status": last.status,
+            "ts": ts, "op_id": op_id, "flow": flow, "step": step, "phase": phase, "user": user,
+            "node": node, "attempts": attempt_no, "outcome": last.outcome, "status": last.status,
             "latency_ms": latency_ms, "backoff_ms": backoff_ms, "intended_ts": intended_ts,
         })  # fmt: skip
-        journey = self._journey
         if journey is not None:
             journey.attempts += attempt_no
             journey.backoff_s += backoff_s
@@ -265,6 +269,43 @@ class Caller:
         return OperationResult(
             op_id, last.outcome, last.status, attempt_no, latency_ms, backoff_ms, last.response, last.reason
         )
+
+    def _retry(
+        self,
+        first: AttemptResult,
+        attempt_no: int,
+        took_s: float,
+        op_id: str,
+        flow: str,
+        step: str,
+        endpoint: str,
+        method: str,
+        exchange: Callable[[], AttemptResult],
+    ) -> tuple[AttemptResult, int, float]:
+        """Attempts 2 and later, as tenacity decides: each one through the breaker, sent in the phase of
+        its own time and recorded as it ends. (last result, attempts made, seconds slept)"""
+        policy, sink, clock, perf = self.policy, self.sink, self.clock, self.perf
+        made = attempt_no
+
+        def attempt() -> AttemptResult:
+            nonlocal made
+            sent_ts, sent_t0, sent_in = clock(), perf(), self.phase()
+            result = policy.guard(endpoint, exchange)
+            if result is None:
+                return AttemptResult("circuit_open", 0, 0.0, error="circuit open", final=True)
+            made += 1
+            result.latency_ms = (perf() - sent_t0) * 1000.0
+            response = result.response
+            sink.attempt({
+                "ts": sent_ts, "op_id": op_id, "flow": flow, "step": step, "phase": sent_in, "user": self.user,
+                "node": self.node, "endpoint": endpoint, "method": method, "attempt": made,
+                "status": result.status, "outcome": result.outcome, "latency_ms": result.latency_ms,
+                "bytes": len(response.content) if response is not None else 0, "error": result.error,
+            })  # fmt: skip
+            return result
+
+        last, backoff_s = policy.resume(first, took_s, attempt, self.sleep)
+        return last, made, backoff_s
 
     def verdict(self, flow: str, step: str, endpoint: str, outcome: Outcome, latency_ms: float, reason: str) -> None:
         """A relying party's local decision (no request): one VERIFY attempt row and its step operation.
@@ -304,7 +345,7 @@ class Caller:
         except Exception as exc:  # every failure is an outcome; a user must never die of one
             return AttemptResult(classify_exception(exc), 0, 0.0, error=type(exc).__name__)
         status = response.status_code
-        outcome = classify_response(response)
+        outcome: Outcome = "ok" if 200 <= status < 400 else classify_response(response)  # its first test, inline
         reason = error_code(response, aws=aws) if status >= 400 else ""
         error = "" if outcome == "ok" else f"HTTP {status}" + (f" {reason}" if reason else "")
         final = False

@@ -11,9 +11,8 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from typing import Any
 
-from harness.clients.caller import Caller, OperationResult
+from harness.clients.caller import Caller
 
 RateFn = Callable[[], tuple[float, int] | None]  # (journeys per second, users sharing them)
 
@@ -42,11 +41,5 @@ class Pacer:
 
 
 class PacedCaller(Caller):
-    """A Caller that stamps the next operation it makes with the journey's due time."""
-
-    intended_ts: float | None = None
-
-    def call(self, *args: Any, **kwargs: Any) -> OperationResult:
-        if kwargs.get("intended_ts") is None and self.intended_ts is not None:
-            kwargs["intended_ts"], self.intended_ts = self.intended_ts, None
-        return super().call(*args, **kwargs)
+    """A Caller whose journeys are paced: `intended_ts` (set from `Pacer.start`) stamps the next operation
+    it makes with the journey's due time. The stamping is Caller's own (one attribute test on its path)."""

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import random
 
+from harness.clients import RetryPolicy
 from harness.load.pacing import PacedCaller, Pacer
+from harness.scenario.model import Retry
+from tests.unit.clients.fakes import FakeTime, ListSink, scripted_session
 
 
 class Clock:
@@ -43,15 +46,15 @@ def test_same_seed_same_offsets() -> None:
     assert offsets[0] == offsets[1]
 
 
-def test_paced_caller_stamps_only_the_first_operation(monkeypatch) -> None:
-    seen: list[float | None] = []
-
-    def fake_call(self, *args, **kwargs):  # the real Caller.call is tested with the clients
-        seen.append(kwargs.get("intended_ts"))
-
-    monkeypatch.setattr("harness.clients.caller.Caller.call", fake_call)
-    caller = PacedCaller.__new__(PacedCaller)
-    caller.intended_ts = 12.5
-    caller.call("flow", "step", "GET", "http://x")
-    caller.call("flow", "step2", "GET", "http://x")
-    assert seen == [12.5, None]
+def test_paced_caller_stamps_only_the_first_operation() -> None:
+    session, _ = scripted_session([200, 200])
+    sink, fake = ListSink(), FakeTime()
+    caller = PacedCaller(session, RetryPolicy(Retry()), sink, user="u1", node="local", phase=lambda: "p",
+                         clock=fake.clock, perf=fake.clock, sleep=fake.sleep)  # fmt: skip
+    caller.intended_ts = fake.now - 2.0  # the journey was due 2 s ago
+    caller.call("flow", "step", "GET", "http://x/a", endpoint="a")
+    caller.call("flow", "step2", "GET", "http://x/b", endpoint="b")
+    assert [op["intended_ts"] for op in sink.operations] == [fake.now - 2.0, None]
+    assert sink.operations[0]["latency_ms"] >= 2000.0  # its latency counts from when it was due
+    assert sink.operations[1]["latency_ms"] < 2000.0
+    assert caller.intended_ts is None
