@@ -110,10 +110,19 @@ class Registry:
         with self._lock:
             if kind not in self._entries:
                 found = []
+                # A package's name and version, read once per package: importlib.metadata parses the whole
+                # METADATA file (long description included) on every `dist.metadata` and `dist.version`,
+                # and the harness registers dozens of entries (about 80 ms a process, before this).
+                about: dict[int, tuple[Any, str, str]] = {}  # id -> (the distribution, kept: the id stays its)
                 for ep in self.source(group(kind)):
                     dist = getattr(ep, "dist", None)
-                    package = dist.metadata["Name"] if dist is not None else "<unknown package>"
-                    version = dist.version if dist is not None else "?"
+                    if dist is None:
+                        package, version = "<unknown package>", "?"
+                    else:
+                        if id(dist) not in about:
+                            meta = dist.metadata  # `dist.version` is meta["Version"], parsed once more
+                            about[id(dist)] = (dist, meta["Name"], meta["Version"])
+                        _, package, version = about[id(dist)]
                     found.append(Entry(kind, ep.name, ep.value, package, version))
                 found.sort(key=lambda e: (not e.builtin, e.package, e.name))
                 self._entries[kind] = found

@@ -51,7 +51,7 @@ class FakeDist:
 
     @property
     def metadata(self) -> dict[str, str]:
-        return {"Name": self.name}
+        return {"Name": self.name, "Version": self.version}
 
 
 @dataclass

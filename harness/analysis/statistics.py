@@ -20,6 +20,7 @@ samples (exact). Every draw is seeded, so two builds of one run give the same re
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -129,7 +130,7 @@ def percentile_differences(baseline: TallyOrFrame, phase: TallyOrFrame) -> dict[
         return None
     qs = list(BOOTSTRAP_PERCENTILES.values())
     point = np.array([_percentile(phase, q) for q in qs]) - np.array([_percentile(baseline, q) for q in qs])
-    boot = _bootstrap_percentiles(y, qs, SEED + 1) - _bootstrap_percentiles(x, qs, SEED)
+    boot = _bootstrap_percentiles(y, qs, SEED + 1) - _baseline_bootstrap(x, qs)
     low, high = np.percentile(boot, [2.5, 97.5], axis=0)
     out: dict[str, dict[str, Any]] = {}
     for i, (name, q) in enumerate(BOOTSTRAP_PERCENTILES.items()):
@@ -157,8 +158,28 @@ def _bootstrap_percentiles(values: np.ndarray, qs: list[float], seed: int) -> np
     rng = np.random.default_rng(seed)
     size = min(values.size, MAX_BOOTSTRAP_SAMPLES)
     draws = values[rng.integers(0, values.size, size=(BOOTSTRAP_RESAMPLES, size))]
+    # Sorted first: a percentile depends only on the values of its row, not their order, and numpy's
+    # partition around the six ranks of three linear percentiles takes longer than sorting each row
+    # (measured, 400 x 5,000: 33 ms as drawn, 14 + 6.5 ms sorted). The same numbers to the bit.
+    draws.sort(axis=1)
     percentiles: np.ndarray = np.percentile(draws, qs, axis=1).T
     return percentiles
+
+
+# The baseline's resamples, by its sample array: every phase of a run is compared with the same baseline
+# (the same Tally, so the same array), and its bootstrap is a third of a comparison's cost. An entry goes
+# with its array (weakref.finalize), so an id is never reused while it is in here.
+_BASELINE_BOOTSTRAPS: dict[tuple[int, tuple[float, ...]], np.ndarray] = {}
+
+
+def _baseline_bootstrap(values: np.ndarray, qs: list[float]) -> np.ndarray:
+    key = (id(values), tuple(qs))
+    found = _BASELINE_BOOTSTRAPS.get(key)
+    if found is None:
+        found = _BASELINE_BOOTSTRAPS[key] = _bootstrap_percentiles(values, qs, SEED)
+        found.flags.writeable = False
+        weakref.finalize(values, _BASELINE_BOOTSTRAPS.pop, key, None)
+    return found
 
 
 def _sampled(records: TallyOrFrame) -> metrics.Tally:

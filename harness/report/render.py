@@ -3,8 +3,9 @@
 Drawing seven PNGs costs about a second of CPU whatever the size of the run, and `harness report` has two
 cores: `FigureWorker` starts `python -m harness.report.render` before the analysis begins (so it imports
 matplotlib meanwhile), hands it the small `FigureData` as soon as the per-second tables are known, and
-collects the paths of the PNGs it wrote at the end. If the worker cannot start or fails, the figures are
-drawn here instead: slower, never missing.
+collects the paths of the PNGs it wrote at the end. While it waits for the data it draws a throwaway
+figure (figures.warm_up), so that the first real one does not pay for loading fonts and parsers. If the
+worker cannot start or fails, the figures are drawn here instead: slower, never missing.
 
 The worker reads one pickled (FigureData, run directory) from its stdin and prints the JSON object of the
 files it wrote; a parent that dies leaves it an end of file, and it exits.
@@ -12,6 +13,7 @@ files it wrote; a parent that dies leaves it an end of file, and it exits.
 
 from __future__ import annotations
 
+import gc
 import json
 import pickle
 import subprocess
@@ -82,20 +84,26 @@ class FigureWorker:
         self._process = None
 
 
-def _draw(data: FigureData, run_dir: Path) -> dict[str, Path]:
+def _draw(data: FigureData, run_dir: Path, *, release: bool = True) -> dict[str, Path]:
     from harness.report.figures import figures_of, save_figures  # matplotlib: only where figures are drawn
 
-    return save_figures(figures_of(data), run_dir)
+    return save_figures(figures_of(data), run_dir, release=release)
 
 
 def main() -> int:
-    import harness.report.figures  # noqa: F401  (import matplotlib while the parent analyses)
+    import select
 
+    from harness.report.figures import warm_up  # import matplotlib while the parent analyses
+
+    if not select.select([sys.stdin], [], [], 0)[0]:  # the data is not there yet: use the wait
+        warm_up()
     data, run_dir = pickle.load(sys.stdin.buffer)
-    paths = _draw(data, Path(run_dir))
+    paths = _draw(data, Path(run_dir), release=False)  # this process exits next
     print(json.dumps({name: str(path) for name, path in paths.items()}))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    gc.freeze()  # exit without the last collections of matplotlib's and pandas' objects (harness.cli.entry)
+    sys.exit(code)
