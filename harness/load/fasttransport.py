@@ -103,8 +103,7 @@ class FastSession:
         response: Any
         try:
             try:
-                agent = self._agents.get(timeout) or self._agent(timeout)
-                response = agent.urlopen(url, method=method, payload=body, headers=sent)
+                response = self._agent(timeout).urlopen(url, method=method, payload=body, headers=sent)
             except RetriesExceeded as exc:  # max_retries=0: what went wrong is the original error
                 raise getattr(exc, "original", None) or exc from None
             except Exception as exc:
