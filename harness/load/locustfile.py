@@ -26,7 +26,7 @@ from locust import LoadTestShape, User, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from harness.clients import RetryPolicy
+from harness.clients import Caller, RetryPolicy
 from harness.clients.flows import ClientCredentials, build_flows
 from harness.clients.transport import make_session, runtime_origins
 from harness.contract import PHASE, Env, Runtime, ScenarioChoice, TimelineEvent, WorkerSetup
@@ -35,7 +35,7 @@ from harness.faults.base import ProxyFault
 from harness.load import resilience, webui
 from harness.load.distributed import MasterSide, WorkerSide
 from harness.load.footprint import keep_stats_bounded, without_current_percentiles
-from harness.load.pacing import PacedCaller, Pacer
+from harness.load.pacing import Pacer
 from harness.load.recorder import Recorder, settle_heap
 from harness.load.remote import join_remote
 from harness.load.shape import rate_at, target_at
@@ -369,7 +369,7 @@ class SsoUser(User):
         self.think_time_s = scenario.load.think_time_s
         assert plugin.recorder is not None
         self.session = make_session(origins=runtime_origins(plugin.runtime, scenario.target))
-        self.caller = PacedCaller(
+        self.caller = Caller(
             self.session,
             plugin.policy,
             plugin.recorder,

@@ -12,8 +12,6 @@ import random
 import time
 from collections.abc import Callable
 
-from harness.clients.caller import Caller
-
 RateFn = Callable[[], tuple[float, int] | None]  # (journeys per second, users sharing them)
 
 
@@ -38,8 +36,3 @@ class Pacer:
         due = self.due_ts
         self.due_ts = due + self.interval_s()
         return due
-
-
-class PacedCaller(Caller):
-    """A Caller whose journeys are paced: `intended_ts` (set from `Pacer.start`) stamps the next operation
-    it makes with the journey's due time. The stamping is Caller's own (one attribute test on its path)."""

@@ -16,7 +16,7 @@ import requests
 
 from harness.analysis.metrics import latency_percentile
 from harness.clients import Caller, RetryPolicy
-from harness.load.pacing import PacedCaller, Pacer
+from harness.load.pacing import Pacer
 from harness.scenario.model import Retry
 from tests.fidelity.servers import MemorySink, ServerLog, logging_server
 
@@ -45,7 +45,7 @@ def _closed(url: str, sink: MemorySink, end: float, _: int) -> None:
 
 def _open(url: str, sink: MemorySink, end: float, n: int) -> None:
     with requests.Session() as session:
-        caller = PacedCaller(session, POLICY, sink, user="o", node="fidelity", phase=lambda: "p")
+        caller = Caller(session, POLICY, sink, user="o", node="fidelity", phase=lambda: "p")
         pacer = Pacer(lambda: (RATE_PER_S, USERS), random.Random(n))
         while pacer.due_ts < end:
             time.sleep(pacer.wait_s())

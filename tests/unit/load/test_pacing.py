@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import random
 
-from harness.clients import RetryPolicy
-from harness.load.pacing import PacedCaller, Pacer
+from harness.clients import Caller, RetryPolicy
+from harness.load.pacing import Pacer
 from harness.scenario.model import Retry
 from tests.unit.clients.fakes import FakeTime, ListSink, scripted_session
 
@@ -49,7 +49,7 @@ def test_same_seed_same_offsets() -> None:
 def test_paced_caller_stamps_only_the_first_operation() -> None:
     session, _ = scripted_session([200, 200])
     sink, fake = ListSink(), FakeTime()
-    caller = PacedCaller(session, RetryPolicy(Retry()), sink, user="u1", node="local", phase=lambda: "p",
+    caller = Caller(session, RetryPolicy(Retry()), sink, user="u1", node="local", phase=lambda: "p",
                          clock=fake.clock, perf=fake.clock, sleep=fake.sleep)  # fmt: skip
     caller.intended_ts = fake.now - 2.0  # the journey was due 2 s ago
     caller.call("flow", "step", "GET", "http://x/a", endpoint="a")
