@@ -59,10 +59,9 @@ def _locust_classes() -> None:
     import gevent
     from locust import FastHttpUser, HttpUser, User, constant, events, task
 
-    from harness.clients import RetryPolicy
+    from harness.clients import Caller, RetryPolicy
     from harness.clients.transport import make_session
     from harness.load.fasttransport import FastSession
-    from harness.load.pacing import PacedCaller
     from harness.load.recorder import Recorder, settle_heap
     from harness.scenario.model import Retry
 
@@ -84,7 +83,7 @@ def _locust_classes() -> None:
             self.client.get("/index.html")
 
     class _Harness(User):
-        """What `harness.load.locustfile.SsoUser` makes per user: a session and a PacedCaller writing to the
+        """What `harness.load.locustfile.SsoUser` makes per user: a session and a Caller writing to the
         process's Recorder (Parquet shards, Locust events)."""
 
         abstract = True
@@ -94,8 +93,8 @@ def _locust_classes() -> None:
         def on_start(self) -> None:
             plugin = self.environment.bench_plugin
             self.session = type(self).session_factory()
-            self.caller = PacedCaller(self.session, plugin["policy"], plugin["recorder"], user=f"bench-u{id(self)}",
-                                      node="bench", phase=lambda: "bench")  # fmt: skip
+            self.caller = Caller(self.session, plugin["policy"], plugin["recorder"], user=f"bench-u{id(self)}",
+                                 node="bench", phase=lambda: "bench")  # fmt: skip
             self.url = f"{self.host}/index.html"
 
         def on_stop(self) -> None:
