@@ -17,6 +17,7 @@ transactions so no process holds the write lock for long.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import os
 import sqlite3
@@ -37,6 +38,13 @@ BUSY_TIMEOUT_MS = 5000
 # repeats), within the same BUSY_TIMEOUT_MS. SQLite offers no shorter sleep, and Python's sqlite3 no busy
 # handler of one's own.
 PROMPT_PAUSES_S = (0.0, 20e-6, 50e-6, 100e-6, 200e-6, 500e-6, 1e-3)
+# How many connections this process holds to each path. POSIX record locks belong to a process and a file:
+# closing *any* descriptor of the database, its -wal or its -shm drops every lock SQLite holds on it through
+# its own descriptors (the -shm lock that says "this WAL is in use", the read marks). Another process may
+# then reset the WAL under our open connections: their writes vanish, then "disk I/O error". So this
+# process opens those files itself (_private_files) only while it has no connection to them.
+_open_paths: collections.Counter[str] = collections.Counter()
+_open_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -145,15 +153,23 @@ class Store:
         # another thread; each connection is still used by the thread that opened it.
         # `timeout` is SQLite's busy_timeout, set before anything else: switching to WAL needs a lock that
         # another process may briefly hold.
-        _private_files(self.path)
-        conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
-        )
+        with _open_lock:
+            if not _open_paths[self.path]:
+                _private_files(self.path)
+            _open_paths[self.path] += 1
+        try:
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
+            )
+        except BaseException:
+            with _open_lock:
+                _open_paths[self.path] -= 1
+            raise
+        with self._lock:
+            self._all.append(conn)  # counted from here on: close() closes it and counts it out
         _enable_wal(conn, self.path)
         conn.execute("PRAGMA synchronous = OFF")
         conn.execute("PRAGMA foreign_keys = ON")
-        with self._lock:
-            self._all.append(conn)
         return conn
 
     def close(self) -> None:
@@ -161,6 +177,8 @@ class Store:
             conns, self._all = self._all, []
         for conn in conns:
             conn.close()
+            with _open_lock:
+                _open_paths[self.path] -= 1
         self._local = threading.local()
 
     def initialize(self) -> None:
