@@ -31,7 +31,7 @@ from harness.idp.config import TargetConfig
 from harness.idp.forgery import ForgeryHeader
 from harness.idp.limits import BodyLimit
 from harness.idp.oauth import InvalidRequest, json_response
-from harness.idp.oidc import OidcFace
+from harness.idp.oidc import DISCOVERY_CACHE, JWKS_CACHE, JsonDocument, OidcFace
 from harness.idp.overload import InflightLimit
 from harness.idp.portal import PortalFace
 from harness.idp.requestid import RequestIdMiddleware
@@ -111,8 +111,8 @@ def create_app(config: TargetConfig) -> Starlette:
         return Response(_HEALTHY, media_type="application/json", headers={"Cache-Control": "no-store"})
 
     routes = [
-        Route(P["discovery"], bind(lambda f: f.oidc.discovery), methods=["GET"]),
-        Route(P["jwks"], bind(lambda f: f.oidc.jwks), methods=["GET"]),
+        Route(P["discovery"], JsonDocument(lambda: get().oidc.discovery_json, DISCOVERY_CACHE), methods=["GET"]),
+        Route(P["jwks"], JsonDocument(lambda: get().services.jwks_json, JWKS_CACHE), methods=["GET"]),
         Route(P["token"], by_content_type(lambda f: f.oidc.token, lambda f: f.aws.create_token), methods=["POST"]),
         Route(
             P["device_authorization"],

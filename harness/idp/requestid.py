@@ -27,7 +27,8 @@ class RequestIdMiddleware:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), header]
+                # A new message: the one given may be shared (overload.py sends one 429 to every request shed).
+                message = {**message, "headers": [*message.get("headers", ()), header]}
             await send(message)
 
         try:

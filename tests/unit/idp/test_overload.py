@@ -76,3 +76,28 @@ def test_inflight_count_recovers_after_an_exception() -> None:
         assert limit.inflight == 0
 
     asyncio.run(scenario())
+
+
+def test_each_shed_answer_carries_its_own_request_id_only() -> None:
+    # The 429 is one shared message; the request-id middleware outside it must not add to it in place,
+    # or every shed answer would carry the ids of all the ones before it.
+    from harness.idp.requestid import HEADER, RequestIdMiddleware
+
+    async def scenario() -> None:
+        inner = GatedApp()
+        app = RequestIdMiddleware(InflightLimit(inner, max_inflight=1))
+        held = asyncio.create_task(call(app))
+        while inner.entered < 1:
+            await asyncio.sleep(0)
+        ids = []
+        for _ in range(3):
+            start = (await call(app))[0]
+            assert start["status"] == 429
+            found = [value for name, value in start["headers"] if name == HEADER]
+            assert len(found) == 1
+            ids.append(found[0])
+        assert len(set(ids)) == 3
+        inner.gate.set()
+        await held
+
+    asyncio.run(scenario())

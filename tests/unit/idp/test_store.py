@@ -46,6 +46,25 @@ def test_a_token_outlives_the_process_that_wrote_it_even_when_killed(tmp_path: P
     store.close()
 
 
+def test_writes_stay_visible_to_other_processes_when_a_second_connection_opens(tmp_path: Path) -> None:
+    """A token insert uses a second connection (one that does not sleep on a busy lock), opened while the
+    first holds its locks. Opening it must not touch the files in a way that drops the first one's POSIX
+    locks: another process would then reset the WAL, and later inserts would vanish from its view."""
+    path = tmp_path / "s.sqlite3"
+    store = open_store(path)
+    count = (
+        "import sqlite3, sys\n"
+        "print(sqlite3.connect(sys.argv[1]).execute('SELECT count(*) FROM tokens').fetchone()[0])"
+    )
+    seen = []
+    for i in range(3):
+        store.add_token(jti=f"t{i}", kind="access", client_id="c", sub="u", scope="api", issued_at=1, expires_at=2)
+        out = subprocess.run([sys.executable, "-c", count, str(path)], capture_output=True, text=True, timeout=60)
+        seen.append(out.stdout.strip() or out.stderr.strip()[-200:])
+    assert seen == ["1", "2", "3"]
+    store.close()
+
+
 def test_initialize_is_idempotent(tmp_path: Path) -> None:
     a = open_store(tmp_path / "s.sqlite3")
     a.initialize()
