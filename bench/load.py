@@ -14,9 +14,11 @@ Each run is measured from inside the Locust process over a window that starts `-
 user has spawned: requests counted in Locust's statistics, wall time, and the process's own CPU time, so
 start-up and shut-down are outside the figures and req/s comes with requests per CPU-second (which the
 neighbours on a shared machine move much less). Rounds alternate the four variants, rotating their order,
-until each goal's 95% bootstrap interval clears or misses it (bench/rounds.py). Expects nginx on PATH;
-installs nothing; loopback only. Writes reports/bench/<UTC stamp>/load.json. This file is also the
-locustfile of the runs (`locust -f bench/load.py CLASS`), with the window in BENCH_LOAD_WINDOW.
+until each goal's 95% bootstrap interval clears or misses it (bench/rounds.py); with `--paired` each
+pair's two runs go back to back instead (bench/README.md says what that and CPU pinning measured).
+Expects nginx on PATH; installs nothing; loopback only. Writes reports/bench/<UTC stamp>/load.json. This
+file is also the locustfile of the runs (`locust -f bench/load.py CLASS`), with the window in
+BENCH_LOAD_WINDOW.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from common import NGINX_CONF, ROOT, free_port, wait_port  # bench/ is on sys.path: a script or a locustfile
-from rounds import Goal, assess, run_rounds
+from rounds import Goal, assess, paired, run_rounds
 
 VARIANTS = ("http", "harness", "fast", "harness_fast")
 CLASS_OF = {"http": "PlainHttp", "harness": "HarnessHttp", "fast": "PlainFast", "harness_fast": "HarnessFast"}
@@ -183,10 +185,13 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--pairs", default="http,fast", help="which comparisons: http (harness vs HttpUser), fast")
     parser.add_argument("--out-dir", type=Path, default=None)
+    parser.add_argument("--paired", action="store_true",
+                        help="run each pair's two variants back to back (rounds.paired) instead of rotating all four")
     args = parser.parse_args()
     pairs = {p.strip() for p in args.pairs.split(",")}
     variants = [v for v in VARIANTS if ("fast" if "fast" in v else "http") in pairs]
     goals = [g for g in GOALS if g.peer in variants]
+    pairs_run = list(dict.fromkeys((g.ours, g.peer) for g in goals))
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not os.path.exists(nginx):
         print("bench/load.py: nginx not found (apt-get install -y nginx-light)", file=sys.stderr)
@@ -204,6 +209,7 @@ def main() -> int:
         rounds, assessments = run_rounds(
             lambda variant, _: _one_run(variant, host, args.users, args.warmup_s, args.measure_s, scratch),
             variants, goals, min_rounds=args.min_rounds, max_rounds=args.max_rounds,
+            order=(lambda index: paired(pairs_run, index)) if args.paired else None,
         )  # fmt: skip
     finally:
         server.terminate()
@@ -217,7 +223,8 @@ def main() -> int:
     out = args.out_dir or ROOT / "reports" / "bench" / stamp
     out.mkdir(parents=True, exist_ok=True)
     summary = {"benchmark": "load", "setup": {"users": args.users, "warmup_s": args.warmup_s,
-                                              "measure_s": args.measure_s},
+                                              "measure_s": args.measure_s,
+                                              "order": "paired" if args.paired else "rotated"},
                "medians": medians, "assessments": [a.to_json() for a in assessments],
                "info": [a.to_json() for a in info], "rounds": rounds}  # fmt: skip
     (out / "load.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -21,7 +21,7 @@ import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 from scipy import stats
@@ -30,6 +30,7 @@ CONFIDENCE = 0.95
 MIN_ROUNDS = 5
 RESAMPLES = 9999
 
+T = TypeVar("T")
 Round = dict[str, dict[str, float]]  # variant -> metric -> value, one round
 
 
@@ -110,10 +111,18 @@ def assess(goal: Goal, rounds: Sequence[Round]) -> Assessment:
     )  # fmt: skip
 
 
-def rotated(items: Sequence[str], index: int) -> list[str]:
+def rotated(items: Sequence[T], index: int) -> list[T]:
     """The round's order: the same cycle, started one place later each round."""
     shift = index % len(items)
     return [*items[shift:], *items[:shift]]
+
+
+def paired(pairs: Sequence[tuple[str, str]], index: int) -> list[str]:
+    """The round's order when the goals compare disjoint pairs: each pair's two variants back to back, so
+    that a pair's ratio never spans the other pairs' runs; the pairs' order rotates every round and which
+    side of a pair goes first flips every other round (AB, AB, BA, BA... over pairs of rounds)."""
+    flip = (index // 2) % 2 == 1
+    return [v for a, b in rotated(pairs, index) for v in ((b, a) if flip else (a, b))]
 
 
 def run_rounds(
@@ -124,15 +133,17 @@ def run_rounds(
     min_rounds: int = MIN_ROUNDS,
     max_rounds: int = 2 * MIN_ROUNDS,
     log: Callable[[str], None] = print,
+    order: Callable[[int], list[str]] | None = None,
 ) -> tuple[list[Round], list[Assessment]]:
     """Rounds of `one(variant, round_index)` over every variant, until each goal is decided (after at least
-    `min_rounds`) or `max_rounds` were run. Returns the rounds and the final assessments."""
+    `min_rounds`) or `max_rounds` were run. Returns the rounds and the final assessments. `order(index)`
+    gives a round's order (default: `rotated`)."""
     rounds: list[Round] = []
     assessments: list[Assessment] = []
     while len(rounds) < max(min_rounds, max_rounds):
         index = len(rounds)
         this: Round = {}
-        for variant in rotated(variants, index):
+        for variant in order(index) if order is not None else rotated(variants, index):
             this[variant] = one(variant, index)
             log(f"round {index + 1} {variant:<24} " + "  ".join(f"{k} {v:,.2f}" for k, v in this[variant].items()))
         rounds.append(this)

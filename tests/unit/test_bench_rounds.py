@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from rounds import Goal, assess, pick_best, rotated, run_rounds
+from rounds import Goal, assess, paired, pick_best, rotated, run_rounds
 
 RATIO = Goal("r", "ours vs peer", "ours", "peer", "rps", "ratio", 1.0, "req/s")
 ADDED = Goal("d", "p99 added", "ours", "direct", "p99_ms", "difference", 1.0, "ms")
@@ -64,3 +64,24 @@ def test_the_order_rotates_and_the_fastest_configuration_is_picked() -> None:
     assert [rotated(["a", "b", "c"], i) for i in range(3)] == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"]]
     best, figures = pick_best({"one": 55.0, "two": 50.0}.__getitem__, ["one", "two"], log=lambda _: None)
     assert best == "one" and figures == {"one": [55.0] * 3, "two": [50.0] * 3}
+
+
+def test_paired_rounds_run_each_pair_back_to_back_with_either_side_first_as_often() -> None:
+    pairs = [("ours", "peer"), ("ours2", "peer2")]
+    orders = [paired(pairs, i) for i in range(4)]
+    for order in orders:  # a pair's two runs are neighbours, so its ratio spans no other run
+        assert sorted(order) == ["ours", "ours2", "peer", "peer2"]
+        for a, b in pairs:
+            assert abs(order.index(a) - order.index(b)) == 1
+    assert sum(o.index("ours") < o.index("peer") for o in orders) == 2  # ours first in two rounds of four
+    assert sum(o.index("ours2") < o.index("peer2") for o in orders) == 2
+    assert sum(o[0] in pairs[0] for o in orders) == 2  # and each pair opens two rounds of four
+    ran: list[str] = []
+
+    def one(variant: str, _: int) -> dict[str, float]:
+        ran.append(variant)
+        return {"rps": 100.0}
+
+    run_rounds(one, ["ours", "peer", "ours2", "peer2"], [RATIO], min_rounds=2, max_rounds=2, log=lambda _: None,
+               order=lambda i: paired(pairs, i))  # fmt: skip
+    assert ran == [*orders[0], *orders[1]]
