@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from tests.helpers import LOOPBACK, free_port, running_process
 
@@ -108,6 +110,26 @@ def _wait_https(issuer: str, tls: ProviderTls, process: subprocess.Popen[bytes],
     raise TimeoutError(f"{issuer} not ready after {timeout_s} s")
 
 
+def _signing_keys(where: Path) -> Path:
+    """The provider's signing keys as private JWKs in a 0600 file, made here rather than by node: twice a
+    `make test` saw node's start stall inside its own key generation (its log ended before "signing keys
+    generated"; the second time for over a minute, with both test workers busy)."""
+    keys = [
+        {**RSAAlgorithm.to_jwk(rsa.generate_private_key(65537, 2048), as_dict=True), "kid": "it-rs256", "alg": "RS256"},
+        {**ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP256R1()), as_dict=True), "kid": "it-es256",
+         "alg": "ES256"},
+    ]  # fmt: skip
+    for key in keys:
+        key.pop("key_ops", None)  # `use` says it, and a JWK should not carry both (RFC 7517 section 4.3)
+        key["use"] = "sig"
+    where.mkdir(parents=True, exist_ok=True)
+    path = where / "signing-keys.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(keys, out)
+    return path
+
+
 @contextlib.contextmanager
 def start_oidc_provider(log_dir: Path, *, device_interval_s: int | None = 1,
                         client_secret: str = "it-Ext-Secret-q8Vw3nZr5T",
@@ -125,6 +147,7 @@ def start_oidc_provider(log_dir: Path, *, device_interval_s: int | None = 1,
         "OIDC_PASSWORD": provider.password,
         "OIDC_REDIRECT_URI": provider.redirect_uri,
         "OIDC_RESOURCE": provider.resource,
+        "OIDC_SIGNING_KEYS": str(_signing_keys(log_dir.with_name(f"{log_dir.name}-keys"))),
     }
     if device_interval_s is not None:
         env["OIDC_DEVICE_INTERVAL_S"] = str(device_interval_s)
