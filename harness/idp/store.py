@@ -11,8 +11,9 @@ damage the file, and that ends the run using it anyway. NORMAL fsynced at each W
 event loop: about every thousand tokens a worker stalled, and the token endpoint made 4% fewer tokens a
 second (6 of 6 interleaved wrk rounds, 2 workers, issue 22) for a durability no run can use. (The peer
 in `make bench`, oidc-provider, keeps its tokens in memory.) A token insert is tens of microseconds.
-Each thread gets its own connection; writes are single statements or short `BEGIN IMMEDIATE`
-transactions so no process holds the write lock for long.
+Each thread gets its own connection (and a second one for token inserts, which does not sleep on a busy
+lock: see PROMPT_PAUSES_S); writes are single statements or short `BEGIN IMMEDIATE` transactions so no
+process holds the write lock for long.
 """
 
 from __future__ import annotations
