@@ -99,13 +99,14 @@ class JsonDocument:
     def __init__(self, body: Callable[[], bytes], cache_control: str):
         self._body = body
         self._cache_control = cache_control.encode("ascii")
-        self._last = b""
+        self._last: bytes | None = None
         self._headers: list[tuple[bytes, bytes]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = self._body()
         if body is not self._last:
-            # In the order Starlette's Response writes them, so that the answer did not change.
+            # In the order Starlette's Response writes them, so that the answer did not change. The list is
+            # shared by every answer until the document changes: middlewares copy a message to change it.
             self._headers = [(b"cache-control", self._cache_control),
                              (b"content-length", str(len(body)).encode("ascii")),
                              (b"content-type", b"application/json")]  # fmt: skip
