@@ -121,11 +121,7 @@ class OidcFace:
     def __init__(self, services: Services, browser: BrowserFace):
         self.services = services
         self.browser = browser
-        self._discovery = json_bytes(discovery_document(services.config, GRANTS))
-
-    @property
-    def discovery_json(self) -> bytes:
-        return self._discovery
+        self.discovery_json = json_bytes(discovery_document(services.config, GRANTS))  # JsonDocument serves it
 
     async def token(self, request: Request) -> Response:
         """`POST /token` with an application/x-www-form-urlencoded body (RFC 6749 sections 4 and 6)."""
