@@ -11,8 +11,12 @@ A verdict is called only when the interval lies wholly on one side of the goal: 
 interval that straddles it is `inconclusive`, and `run_rounds` adds rounds (at least `min_rounds`, at
 most `max_rounds`) until every goal is decided or the bound is reached.
 
-Each peer is measured at its best configuration on the machine at hand: `pick_best` runs the candidate
-configurations in short interleaved rounds and keeps the fastest (the report shows every figure).
+Each peer is measured at its best configuration on the machine at hand: a goal's `peer` may name several
+variants, the peer's candidate configurations (oidc-provider with 1 or 2 worker processes, haproxy with 1 or
+2 threads). Every candidate runs in every round like any other variant, and each assessment judges the goal
+against the candidate with the best median of that goal's metric over all rounds so far (the highest, or
+the lowest where less is better), so more rounds can change the choice and a configuration may win one goal
+and not another. The assessment names the one chosen and every candidate's median.
 """
 
 from __future__ import annotations
@@ -39,12 +43,31 @@ class Goal:
     key: str  # short name in the JSON (e.g. "token")
     what: str  # the table's label
     ours: str  # variant
-    peer: str  # variant compared against (the peer, or the reference of a difference)
+    # variant compared against (the peer, or the reference of a difference), or the peer's candidate
+    # configurations: the goal is judged against the one at its best on `metric`
+    peer: str | tuple[str, ...]
     metric: str  # "rps", "per_cpu_s", "p99_ms"...
     kind: Literal["ratio", "difference"]
     goal: float  # ratio at least this; difference at most this
     unit: str = ""
     stretch: float | None = None  # shown beside the goal, never decides the verdict
+    # a ratio of a metric where less is better (CPU per request): the ratio is peer / ours, so that the goal
+    # is still "at least", and the best candidate is the one with the lowest median
+    lower_is_better: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind == "difference" and (not isinstance(self.peer, str) or self.lower_is_better):
+            # a difference is over a fixed reference (nginx direct): there is no "best" of it to pick
+            raise ValueError(f"goal {self.key}: a difference is over one reference, got {self.peer!r}")
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        return (self.peer,) if isinstance(self.peer, str) else self.peer
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        """Every variant the goal needs measured: ours and each candidate of the peer."""
+        return (self.ours, *self.candidates)
 
 
 @dataclass(frozen=True)
@@ -61,19 +84,41 @@ class Assessment:
     high: float
     rounds: int
     verdict: str  # pass, fail, inconclusive
+    ours: str  # the variants compared: ours and the peer (of several candidates, the one at its best)
+    peer: str
     ours_median: float
     peer_median: float
+    candidates: dict[str, float]  # each candidate's median of the metric; empty when the goal names one peer
     per_round: list[float]
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def per_round(goal: Goal, rounds: Sequence[Round]) -> list[float]:
+def median(variant: str, metric: str, rounds: Sequence[Round]) -> float:
+    return statistics.median(r[variant][metric] for r in rounds)
+
+
+def best_peer(goal: Goal, rounds: Sequence[Round]) -> tuple[str, dict[str, float]]:
+    """The candidate at its best on the goal's metric over these rounds (the first of equals), and each
+    candidate's median (empty when the goal names one peer)."""
+    if isinstance(goal.peer, str):
+        return goal.peer, {}
+    medians = {c: median(c, goal.metric, rounds) for c in goal.peer}
+    pick = min if goal.lower_is_better else max
+    return pick(goal.peer, key=medians.__getitem__), medians
+
+
+def per_round(goal: Goal, rounds: Sequence[Round], peer: str | None = None) -> list[float]:
+    """Each round's figure against `peer` (default: the goal's peer at its best over these rounds)."""
+    peer = peer if peer is not None else best_peer(goal, rounds)[0]
     values = []
     for r in rounds:
-        ours, peer = r[goal.ours][goal.metric], r[goal.peer][goal.metric]
-        values.append(ours / peer if goal.kind == "ratio" else ours - peer)
+        ours, theirs = r[goal.ours][goal.metric], r[peer][goal.metric]
+        if goal.kind == "difference":
+            values.append(ours - theirs)
+        else:
+            values.append(theirs / ours if goal.lower_is_better else ours / theirs)
     return values
 
 
@@ -100,14 +145,18 @@ def verdict(goal: Goal, low: float, high: float) -> str:
 
 
 def assess(goal: Goal, rounds: Sequence[Round]) -> Assessment:
-    values = per_round(goal, rounds)
+    """The goal over these rounds; against several candidates of the peer, the one at its best over them
+    (chosen anew at every assessment: a later one, over more rounds, may choose another)."""
+    peer, candidates = best_peer(goal, rounds)
+    values = per_round(goal, rounds, peer)
     estimate, low, high = interval(values, goal.kind)
     return Assessment(
         key=goal.key, what=goal.what, kind=goal.kind, goal=goal.goal, stretch=goal.stretch, unit=goal.unit,
         metric=goal.metric, estimate=estimate, low=low, high=high, rounds=len(values),
         verdict=verdict(goal, low, high) if len(values) >= 2 else "inconclusive",  # one round: no interval
-        ours_median=statistics.median(r[goal.ours][goal.metric] for r in rounds),
-        peer_median=statistics.median(r[goal.peer][goal.metric] for r in rounds), per_round=values,
+        ours=goal.ours, peer=peer, ours_median=median(goal.ours, goal.metric, rounds),
+        peer_median=candidates.get(peer, median(peer, goal.metric, rounds)), candidates=candidates,
+        per_round=values,
     )  # fmt: skip
 
 
@@ -151,25 +200,10 @@ def run_rounds(
             continue
         assessments = [assess(goal, rounds) for goal in goals]
         for a in assessments:
-            log(f"  after {a.rounds} rounds: {a.what}: {a.estimate:.3f} [{a.low:.3f}, {a.high:.3f}] -> {a.verdict}")
+            against = f" (against {a.peer})" if a.candidates else ""
+            log(f"  after {a.rounds} rounds: {a.what}{against}: {a.estimate:.3f} [{a.low:.3f}, {a.high:.3f}] "
+                f"-> {a.verdict}")  # fmt: skip
         if all(a.verdict != "inconclusive" for a in assessments):
             break
     return rounds, assessments
 
-
-def pick_best(
-    measure: Callable[[str], float],
-    candidates: Sequence[str],
-    *,
-    rounds: int = 3,
-    log: Callable[[str], None] = print,
-) -> tuple[str, dict[str, list[float]]]:
-    """The candidate with the highest median of `measure` over `rounds` interleaved rounds, and every figure."""
-    figures: dict[str, list[float]] = {c: [] for c in candidates}
-    for index in range(rounds):
-        for candidate in rotated(candidates, index):
-            figures[candidate].append(measure(candidate))
-            log(f"selection {index + 1} {candidate:<24} {figures[candidate][-1]:,.1f}")
-    best = max(candidates, key=lambda c: statistics.median(figures[c]))
-    log(f"selected {best} (" + ", ".join(f"{c} {statistics.median(v):,.0f}" for c, v in figures.items()) + ")")
-    return best, figures

@@ -99,18 +99,32 @@ def _at_most(what: str, ours: float | None, peer: float | None, limit: float, un
     return Row(what, ours, peer, ratio, f"<= {limit:g} {unit}", verdict, unit)
 
 
+def _peer_at_best(a: dict[str, Any], labels: dict[str, str]) -> str:
+    """"; peer at its best: haproxy nbthread 1 (43,343 req/s; haproxy nbthread 2: 39,483)" for a goal judged
+    against several configurations of the peer (labels: the bench's setup.peer_configurations), else ""."""
+    candidates: dict[str, float] = a.get("candidates") or {}
+    if len(candidates) < 2:
+        return ""
+    unit = f" {a['unit']}" if a["unit"] else ""
+    others = "; ".join(f"{labels.get(c, c)}: {_fmt(m, a['unit'])}" for c, m in candidates.items() if c != a["peer"])
+    best = f"{_fmt(candidates[a['peer']], a['unit'])}{unit}"
+    return f"; peer at its best: {labels.get(a['peer'], a['peer'])} ({best}; {others})"
+
+
 def rows_assessed(d: dict[str, Any]) -> list[Row]:
-    """A rounds-based bench (load, proxy, target): one row per goal, then its figures shown for scale."""
+    """A rounds-based bench (load, proxy, target): one row per goal, then its figures shown for scale; a row
+    whose peer had several configurations names the one it was judged against and what each made."""
     rows = []
+    labels = d.get("setup", {}).get("peer_configurations", {})
     for a, judged in [*((a, True) for a in d["assessments"]), *((a, False) for a in d.get("info", []))]:
         ratio = a["kind"] == "ratio"
         goal = f"ratio >= {a['goal']:g}" if ratio else f"<= {a['goal']:g} {a['unit']}"
         if a.get("stretch"):
             goal += f" (stretch {a['stretch']:g})"
         ours, peer = a["ours_median"], a["peer_median"]
-        rows.append(Row(a["what"], ours if ratio else a["estimate"], peer if ratio else None, a["estimate"] if ratio
-                        else None, goal if judged else "-", a["verdict"] if judged else "info",
-                        a["unit"], a["low"], a["high"], a["rounds"]))  # fmt: skip
+        rows.append(Row(a["what"] + _peer_at_best(a, labels), ours if ratio else a["estimate"], peer if ratio
+                        else None, a["estimate"] if ratio else None, goal if judged else "-",
+                        a["verdict"] if judged else "info", a["unit"], a["low"], a["high"], a["rounds"]))  # fmt: skip
     return rows
 
 
@@ -240,7 +254,9 @@ def markdown(rows: list[Row], info: dict[str, Any], stamp: str, opts: argparse.N
         f"{opts.duration_s} s each (wrk -t2 -c32; Locust 50 users, measured inside the process after spawn); ours "
         "and peer are medians over rounds, the ratio is the geometric mean of each round's paired ratio with its "
         "95% bootstrap interval over rounds (a difference: its mean). A verdict is called only when the interval "
-        "clears or misses the goal. Loopback only, on a shared machine.",
+        "clears or misses the goal. Where the peer has several configurations (oidc-provider 1 or 2 worker "
+        "processes, haproxy nbthread 1 or 2), each runs in every round and a row is judged against the one with "
+        "the best median of its metric, named in the row. Loopback only, on a shared machine.",
         "",
         "| what | ours | peer | ratio | 95% interval | rounds | goal | verdict |",
         "|---|---:|---:|---:|---|---:|---|---|",

@@ -5,12 +5,14 @@ HTTP Basic client auth) and discovery, the same wrk command against both, in one
 
 Needs wrk and node on PATH and oidc-provider@9 installed in OIDC_PROVIDER_DIR (default
 ~/.cache/harness-bench/oidc-provider; `make bench` installs it there, outside the repository). The peer is
-set up as shared/reference/peers.md says (bench/oidc_provider_server.mjs); ours is `harness target`
-with `--target-workers` processes. Rounds of wrk over the four (side, endpoint) pairs, in an order that
-rotates per round, until each goal's 95% bootstrap interval over the rounds' paired ratios clears or misses
-it (bench/rounds.py: token >= 1.0, stretch 1.4; discovery >= 2.0); each server's CPU per request beside
-req/s. Medians, assessments and every round go to DIR/target.json (default reports/bench/<UTC stamp>/).
-Loopback only.
+set up as shared/reference/peers.md says (bench/oidc_provider_server.mjs), as one node process and as two
+cluster workers (`peer1`, `peer2`); ours is `harness target` with `--target-workers` processes. Rounds of
+wrk over the six (server, endpoint) pairs, in an order that rotates per round, until each goal's 95%
+bootstrap interval over the rounds' paired ratios clears or misses it (bench/rounds.py: token >= 1.0,
+stretch 1.4; discovery >= 2.0), each goal judged against the peer's configuration with the higher median
+req/s on its endpoint over the rounds so far; each server's CPU per request beside req/s. Medians,
+assessments (with the configuration that won) and every round go to DIR/target.json (default
+reports/bench/<UTC stamp>/). Loopback only.
 """
 
 from __future__ import annotations
@@ -35,17 +37,19 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 from common import free_port, stop_all, tree_pids, wait_port, wrk  # noqa: E402  (one wrk runner for every bench)
-from rounds import Goal, pick_best, run_rounds  # noqa: E402
+from rounds import Goal, run_rounds  # noqa: E402
 
 DEFAULT_NODE_DIR = Path.home() / ".cache" / "harness-bench" / "oidc-provider"
 CLIENT_ID = "bench-client"
 ENDPOINTS = ("discovery", "token")
-PEER_WORKERS = (1, 2)  # node processes of the peer (cluster workers): both tried, the faster is the peer
+# node processes of the peer (cluster workers): each runs in every round, a goal meets the one at its best
+PEER_WORKERS = (1, 2)
+PEERS = tuple(f"peer{n}" for n in PEER_WORKERS)
 GOALS = (
-    Goal("token", "target vs oidc-provider: token (client_credentials, RS256 JWT)", "ours_token", "peer_token", "rps",
-         "ratio", 1.0, "req/s", stretch=1.4),
-    Goal("discovery", "target vs oidc-provider: discovery", "ours_discovery", "peer_discovery", "rps", "ratio", 2.0,
-         "req/s"),
+    Goal("token", "target vs oidc-provider: token (client_credentials, RS256 JWT)", "ours_token",
+         tuple(f"{p}_token" for p in PEERS), "rps", "ratio", 1.0, "req/s", stretch=1.4),
+    Goal("discovery", "target vs oidc-provider: discovery", "ours_discovery", tuple(f"{p}_discovery" for p in PEERS),
+         "rps", "ratio", 2.0, "req/s"),
 )  # fmt: skip
 PATHS = {
     "ours": {"discovery": "/.well-known/openid-configuration", "token": "/token"},
@@ -69,6 +73,10 @@ def _token_alg(port: int, body: str, auth: str) -> str:
         token = json.loads(response.read())["access_token"]
     header = token.split(".")[0]
     return str(json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["alg"])
+
+
+def _label(workers: int) -> str:
+    return f"oidc-provider, {workers} worker process{'es' if workers > 1 else ''}"
 
 
 def side(name: str) -> str:
@@ -110,9 +118,8 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--out-dir", type=Path, default=None)
     # As deployed: one uvicorn worker per core (the issue sizes the goal on a two-process app); the node
-    # peer runs as one process and as two cluster workers, and the faster on the token endpoint is the peer.
+    # peer runs as one process and as two cluster workers, both in every round.
     parser.add_argument("--target-workers", type=int, default=2)
-    parser.add_argument("--select-s", type=float, default=3, help="each run of the peer's selection")
     args = parser.parse_args()
     node_dir = Path(os.environ.get("OIDC_PROVIDER_DIR", DEFAULT_NODE_DIR))
     missing = [tool for tool in ("wrk", "node") if shutil.which(tool) is None]
@@ -146,10 +153,7 @@ def main() -> int:
             for endpoint in ENDPOINTS:
                 for name in ports:
                     one(name, endpoint, args.warmup_s)
-            best, selection = pick_best(lambda name: one(name, "token", args.select_s)["rps"],
-                                        [f"peer{n}" for n in PEER_WORKERS])  # fmt: skip
-            ports["peer"], procs_of["peer"] = ports[best], procs_of[best]
-            variants = [f"{name}_{endpoint}" for endpoint in ENDPOINTS for name in ("ours", "peer")]
+            variants = [f"{name}_{endpoint}" for endpoint in ENDPOINTS for name in ("ours", *PEERS)]
             rounds, assessments = run_rounds(
                 lambda variant, _: one(*variant.split("_", 1), args.duration_s), variants, GOALS,
                 min_rounds=args.min_rounds, max_rounds=args.max_rounds,
@@ -166,14 +170,18 @@ def main() -> int:
         "benchmark": "target",
         "setup": {"duration_s": args.duration_s, "connections": args.connections,
                   "wrk_threads": 2, "ours": f"harness target --workers {args.target_workers} --signing-alg RS256",
-                  "peer": f"oidc-provider {peer_version} (node {node_version}), {best[4:]} worker process(es)",
-                  "peer_selection_rps": selection,
+                  "peer": f"oidc-provider {peer_version} (node {node_version}), "
+                          f"{' or '.join(map(str, PEER_WORKERS))} worker processes, each in every round",
+                  "peer_configurations": {f"{p}_{e}": _label(n) for n, p in zip(PEER_WORKERS, PEERS, strict=True)
+                                          for e in ENDPOINTS},
                   "access_token_alg": algs},
         "medians": medians, "assessments": [a.to_json() for a in assessments], "rounds": rounds,
     }  # fmt: skip
     (out / "target.json").write_text(json.dumps(summary, indent=2) + "\n")
     for a in assessments:
-        print(f"  {a.what}: {a.estimate:.3f} [{a.low:.3f}, {a.high:.3f}] over {a.rounds} rounds -> {a.verdict}")
+        medians_of = ", ".join(f"{c} {m:,.0f}" for c, m in a.candidates.items())
+        print(f"  {a.what}: {a.estimate:.3f} [{a.low:.3f}, {a.high:.3f}] over {a.rounds} rounds -> {a.verdict}; "
+              f"against {a.peer} ({medians_of} req/s)")  # fmt: skip
     print(f"written {out / 'target.json'}")
     return 0
 
