@@ -1,5 +1,6 @@
 """`harness target`: prepare the store once, then serve the app with uvicorn (uvloop + httptools where
-installed) in one or more worker processes that share the listener and the SQLite file.
+installed) in one or more worker processes that share the port (each with a listening socket of its own,
+harness.idp.listeners) and the SQLite file.
 
 uvicorn and starlette are imported inside `run` so that other commands never pay for them.
 """
@@ -144,6 +145,25 @@ def log_config() -> dict[str, Any]:
     return cfg
 
 
+def serve_workers(config: Any, args: argparse.Namespace) -> None:
+    """uvicorn's supervisor over `config.workers` workers, each listening on a socket of its own
+    (harness.idp.listeners). Returns when the supervisor stops; a worker that could not start stops it."""
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    from harness.idp.listeners import Reservation
+
+    try:
+        reservation = Reservation(args.host, args.port)
+    except OSError as exc:
+        raise InfrastructureError(f"target did not start on {args.host}:{args.port}: {exc}") from None
+    with reservation:
+        supervisor = Multiprocess(config, sockets=[reservation])
+        supervisor.run()
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        raise InfrastructureError(f"target did not start on {args.host}:{args.port} (see log)")
+
+
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -163,23 +183,26 @@ def run(args: argparse.Namespace) -> int:
         print(f"harness target: TLS CA certificate at {files.ca_cert}", file=sys.stderr, flush=True)
     for line in startup_lines(config, args, client_id, public_id, api_id):
         print(line, file=sys.stderr, flush=True)
+    settings: dict[str, Any] = dict(
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        loop="auto",  # uvloop when installed
+        http=HTTP_PROTOCOL,  # httptools (a dependency) with our limits
+        log_level=level,
+        log_config=log_config(),
+        access_log=level in _VERBOSE_LEVELS,
+        server_header=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_TLS_S if args.tls else GRACEFUL_SHUTDOWN_S,
+        **tls,
+    )
+    if args.workers > 1:
+        serve_workers(uvicorn.Config(APP_FACTORY, **settings), args)
+        return 0
     try:
-        uvicorn.run(
-            APP_FACTORY,
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            loop="auto",  # uvloop when installed
-            http=HTTP_PROTOCOL,  # httptools (a dependency) with our limits
-            log_level=level,
-            log_config=log_config(),
-            access_log=level in _VERBOSE_LEVELS,
-            server_header=False,
-            proxy_headers=False,
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_TLS_S if args.tls else GRACEFUL_SHUTDOWN_S,
-            **tls,  # type: ignore[arg-type]
-        )
+        uvicorn.run(APP_FACTORY, **settings)
     except SystemExit as exc:  # uvicorn exits when it cannot bind or the app fails to start
         if exc.code not in (0, None):
             raise InfrastructureError(f"target did not start on {args.host}:{args.port} (see log)") from None
