@@ -76,6 +76,19 @@ def wait_for(predicate: Callable[[], T | None], timeout_s: float = 20.0) -> T:
     raise TimeoutError("condition not met in time")
 
 
+def settled(count: Callable[[], int], quiet_s: float = 1.0, timeout_s: float = 20.0) -> int:
+    """`count()` once it is above 0 and has not changed for `quiet_s`."""
+    deadline, last, since = time.monotonic() + timeout_s, -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now = count()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif now > 0 and time.monotonic() - since >= quiet_s:
+            return now
+        time.sleep(0.05)
+    raise TimeoutError(f"still changing, or 0, after {timeout_s} s: {last}")
+
+
 def start(
     tmp_path: Path, port: int, workers: int, name: str
 ) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
@@ -154,3 +167,25 @@ def test_a_reservation_is_pickled_as_a_new_socket_on_the_same_port() -> None:
             assert type(copy) is socket.socket and copy.getsockname() == (LOOPBACK, port)
             assert os.fstat(copy.fileno()).st_ino != os.fstat(reservation.fileno()).st_ino
             assert copy.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
+
+
+def test_a_paused_workers_share_of_new_connections_waits_for_it(tmp_path: Path) -> None:
+    """What `process_pause` with `target: one` shows a client: as behind a load balancer, the paused
+    worker's socket still takes its share of new connections, answered once it runs again."""
+    port = free_port()
+    with start(tmp_path, port, 2, "t") as process:
+        by_process = wait_for(once_workers_listen(process.pid, port, 2))
+        paused = next(pid for pid in by_process if pid != process.pid)
+        os.kill(paused, signal.SIGSTOP)
+        try:
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                waiting = [
+                    pool.submit(requests.get, f"http://{LOOPBACK}:{port}/healthz", timeout=30) for _ in range(16)
+                ]
+                answered_while_paused = settled(lambda: sum(f.done() for f in waiting))  # the running one's share
+                os.kill(paused, signal.SIGCONT)
+                codes = [f.result().status_code for f in waiting]
+        finally:
+            os.kill(paused, signal.SIGCONT)
+    # 16 connections over two sockets: none on the paused one would happen once in 2**16 runs
+    assert 0 < answered_while_paused < 16 and codes == [200] * 16
