@@ -13,7 +13,7 @@ import uvloop
 
 class Side(asyncio.Protocol):
     def __init__(self, peer: "Side | None" = None):
-        self.peer, self.transport, self.early = peer, None, []
+        self.peer, self.transport, self.early, self.ended = peer, None, [], False
 
     def connection_made(self, transport):
         self.transport = transport
@@ -41,9 +41,14 @@ class Side(asyncio.Protocol):
             self.peer.transport.write(data)
 
     def eof_received(self):
-        if self.peer is not None and not self.peer.transport.is_closing():
+        if self.peer is None:
+            return True
+        self.ended = True
+        if not self.peer.transport.is_closing():
             self.peer.transport.write_eof()
-        return True
+        # Both ways ended: close (connection_lost closes the peer). Left open, the pair was the GC's to free,
+        # and uvloop 0.23 frees twice a transport collected while its write_eof() is in flight (SIGABRT).
+        return not self.peer.ended
 
     def connection_lost(self, exc):
         if self.peer is not None and self.peer.transport is not None:
