@@ -4,6 +4,7 @@ port is still refused to anything else that holds it (another target with worker
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TypeVar
 
 import pytest
@@ -189,3 +191,29 @@ def test_a_paused_workers_share_of_new_connections_waits_for_it(tmp_path: Path) 
             os.kill(paused, signal.SIGCONT)
     # 16 connections over two sockets: none on the paused one would happen once in 2**16 runs
     assert 0 < answered_while_paused < 16 and codes == [200] * 16
+
+
+def test_a_worker_that_fails_to_start_stops_the_target_with_an_infrastructure_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """uvicorn's supervisor stops when a worker exits as a failed start and returns as if all went well;
+    `harness target` must not exit 0 then (uvicorn.run with workers did)."""
+    from uvicorn.config import STARTUP_FAILURE
+
+    from harness.errors import InfrastructureError
+    from harness.idp.server import serve_workers
+
+    class FailedStart:  # the supervisor after a worker exited with STARTUP_FAILURE and it stopped
+        def __init__(self, config: object, sockets: list[socket.socket]) -> None:
+            assert isinstance(sockets[0], Reservation)
+            self.processes = [SimpleNamespace(exitcode=0), SimpleNamespace(exitcode=STARTUP_FAILURE)]
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.setattr("uvicorn.supervisors.Multiprocess", FailedStart)
+    port = free_port()
+    with pytest.raises(InfrastructureError, match=f"did not start on {LOOPBACK}:{port}"):
+        serve_workers(object(), argparse.Namespace(host=LOOPBACK, port=port))
+    with socket.socket() as again:  # and the port was let go
+        again.bind((LOOPBACK, port))
