@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -101,3 +102,49 @@ def _log_tail(log_dir: Path, name: str, lines: int = 5) -> str:
 def harness_argv(*args: str) -> list[str]:
     """`python -m harness ARGS` with the interpreter running the tests."""
     return [sys.executable, "-m", "harness", *args]
+
+
+class AnswerThenClose:
+    """A TCP upstream that answers each connection's first read with b"answer", then closes it, as nginx
+    does at `keepalive_requests`: every connection through a proxy ends both ways. Close `sock` to stop it."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server((LOOPBACK, 0))
+        self.port = int(self.sock.getsockname()[1])
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # closed by the test
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"answer")
+
+    @staticmethod
+    def end_both_ways(port: int, connections: int) -> None:
+        """`connections` connections through a proxy on `port` to this upstream, each ended both ways: the
+        upstream's FIN comes through after its answer, then the client's goes back (as wrk's does when it
+        reconnects after nginx ended a connection)."""
+        for _ in range(connections):
+            with socket.create_connection((LOOPBACK, port), timeout=5) as sock:
+                sock.sendall(b"request")
+                received = b""
+                while chunk := sock.recv(65536):
+                    received += chunk
+                assert received == b"answer", received
+
+
+def open_descriptors(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def descriptors_left(process: subprocess.Popen[bytes], baseline: int, timeout_s: float = 5.0) -> int:
+    """How many more descriptors `process` holds than `baseline`, once they stop falling (or after
+    `timeout_s`, or once it exited: then the caller's check of its exit status says so)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process.poll() is None and open_descriptors(process.pid) > baseline:
+        time.sleep(0.02)
+    return 0 if process.poll() is not None else open_descriptors(process.pid) - baseline

@@ -10,16 +10,16 @@ leaves open stays open and is counted, instead of crashing it some of the time.
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import AnswerThenClose, descriptors_left, free_port, open_descriptors
 
 pytestmark = pytest.mark.integration
 
@@ -29,35 +29,6 @@ CONNECTIONS = 40
 GC_OFF = (
     "import gc, runpy, sys; gc.disable(); sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class AnswerThenClose:
-    """An upstream that answers each connection's request, then closes it (nginx at keepalive_requests)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:  # closed by the test
-                return
-            with conn:
-                conn.recv(65536)
-                conn.sendall(b"answer")
-
-
-def _open_fds(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
@@ -74,7 +45,7 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture
 def floor(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
     upstream = AnswerThenClose()
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "floor.log"
     with open(log, "wb") as out:  # the child keeps its own descriptor
         proc = subprocess.Popen([sys.executable, "-c", GC_OFF, str(FLOOR), str(port), str(upstream.port)],
@@ -93,17 +64,8 @@ def test_the_floor_closes_both_sides_once_both_directions_ended(
 ) -> None:
     proc, port, log = floor
     time.sleep(0.1)  # the connection _wait_port made is gone
-    baseline = _open_fds(proc.pid)
-    for _ in range(CONNECTIONS):
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-            sock.sendall(b"request")
-            received = b""
-            while chunk := sock.recv(65536):  # the upstream's FIN comes through...
-                received += chunk
-            assert received == b"answer"
-        # ...and the client's FIN goes back (the socket closes here), as wrk's does when it reconnects
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and proc.poll() is None and _open_fds(proc.pid) > baseline:
-        time.sleep(0.02)
+    baseline = open_descriptors(proc.pid)
+    AnswerThenClose.end_both_ways(port, CONNECTIONS)
+    left = descriptors_left(proc, baseline)
     assert proc.poll() is None, f"the floor died ({proc.returncode}): {log.read_text(errors='replace')[-300:]}"
-    assert _open_fds(proc.pid) <= baseline, f"{_open_fds(proc.pid) - baseline} descriptors left open"
+    assert left <= 0, f"{left} descriptors left open"

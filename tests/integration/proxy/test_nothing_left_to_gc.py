@@ -7,11 +7,8 @@ off, a transport the proxy does not close stays open and is counted here as a de
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness.proxy.client import ToxiproxyClient
-from tests.helpers import LOOPBACK, free_port, running_process
+from tests.helpers import LOOPBACK, AnswerThenClose, descriptors_left, free_port, open_descriptors, running_process
 
 pytestmark = pytest.mark.integration
 
@@ -27,25 +24,6 @@ CONNECTIONS = 40
 GC_OFF = (
     "import gc, runpy, sys; gc.disable(); sys.argv[0] = 'harness'; runpy.run_module('harness', run_name='__main__')"
 )
-
-
-class AnswerThenClose:
-    """An upstream that answers each connection's request, then closes it (nginx at keepalive_requests)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server((LOOPBACK, 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:  # closed by the test
-                return
-            with conn:
-                conn.recv(65536)
-                conn.sendall(b"answer")
 
 
 @pytest.fixture
@@ -63,24 +41,11 @@ def proxy(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
         upstream.sock.close()
 
 
-def _open_fds(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
 def test_a_connection_ended_both_ways_leaves_no_descriptor(proxy: tuple[subprocess.Popen[bytes], int]) -> None:
     process, port = proxy
     time.sleep(0.1)  # the API's connection is gone
-    baseline = _open_fds(process.pid)
-    for _ in range(CONNECTIONS):
-        with socket.create_connection((LOOPBACK, port), timeout=5) as sock:
-            sock.sendall(b"request")
-            received = b""
-            while chunk := sock.recv(65536):  # the upstream's FIN comes through...
-                received += chunk
-            assert received == b"answer"
-        # ...and the client's FIN goes back as the socket closes, as wrk's does when it reconnects
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and process.poll() is None and _open_fds(process.pid) > baseline:
-        time.sleep(0.02)
+    baseline = open_descriptors(process.pid)
+    AnswerThenClose.end_both_ways(port, CONNECTIONS)
+    left = descriptors_left(process, baseline)
     assert process.poll() is None, f"the proxy died: exit status {process.returncode}"
-    assert _open_fds(process.pid) <= baseline, f"{_open_fds(process.pid) - baseline} descriptors left open"
+    assert left <= 0, f"{left} descriptors left open"
