@@ -15,7 +15,7 @@ import sqlite3
 import sys
 from collections.abc import MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.contract import Env, seeded_username
 from harness.errors import InfrastructureError, InputError
@@ -25,6 +25,9 @@ from harness.idp.directory import DEFAULT_PUBLIC_CLIENT_ID, seed_directory, seed
 from harness.idp.files import ensure_private
 from harness.idp.services import load_keys
 from harness.idp.store import Store
+
+if TYPE_CHECKING:  # uvicorn is imported inside `run` (see above)
+    from uvicorn import Config
 
 APP_FACTORY = "harness.idp.app:create_app_from_env"
 # uvicorn's httptools protocol plus the head limits and timeouts it lacks (protocol.py)
@@ -145,7 +148,7 @@ def log_config() -> dict[str, Any]:
     return cfg
 
 
-def serve_workers(config: Any, args: argparse.Namespace) -> None:
+def serve_workers(config: Config, args: argparse.Namespace) -> None:
     """uvicorn's supervisor over `config.workers` workers, each listening on a socket of its own
     (harness.idp.listeners). Returns when the supervisor stops; a worker that could not start stops it."""
     from uvicorn.config import STARTUP_FAILURE

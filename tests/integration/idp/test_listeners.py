@@ -20,6 +20,7 @@ from typing import TypeVar
 
 import pytest
 import requests
+import uvicorn
 
 from harness.chaos import procs
 from harness.idp.listeners import Reservation
@@ -201,7 +202,7 @@ def test_a_worker_that_fails_to_start_stops_the_target_with_an_infrastructure_er
     from uvicorn.config import STARTUP_FAILURE
 
     from harness.errors import InfrastructureError
-    from harness.idp.server import serve_workers
+    from harness.idp.server import APP_FACTORY, serve_workers
 
     class FailedStart:  # the supervisor after a worker exited with STARTUP_FAILURE and it stopped
         def __init__(self, config: object, sockets: list[socket.socket]) -> None:
@@ -214,6 +215,6 @@ def test_a_worker_that_fails_to_start_stops_the_target_with_an_infrastructure_er
     monkeypatch.setattr("uvicorn.supervisors.Multiprocess", FailedStart)
     port = free_port()
     with pytest.raises(InfrastructureError, match=f"did not start on {LOOPBACK}:{port}"):
-        serve_workers(object(), argparse.Namespace(host=LOOPBACK, port=port))
+        serve_workers(uvicorn.Config(APP_FACTORY), argparse.Namespace(host=LOOPBACK, port=port))
     with socket.socket() as again:  # and the port was let go
         again.bind((LOOPBACK, port))
