@@ -7,7 +7,7 @@ SCENARIO ?= scenarios/demo.yaml
 
 .PHONY: install run test test-fast lint clean bench scenarios oidc-provider
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml harness/proxy/_relay.c
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -54,19 +54,45 @@ def _path_test(matches: list[HttpMatch]) -> PathTest:
     return test
 
 
+# (method, path test, path) for the native relay: method b"" for any; the test _relay.PATH_ANY, _EXACT, _PREFIX
+NativeRules = tuple[tuple[bytes, int, bytes], ...]
+PATH_ANY, PATH_EXACT, PATH_PREFIX = range(3)  # as harness/proxy/_relay.c numbers them
+
+
+def _native_rules(matches: Iterable[HttpMatch]) -> NativeRules | None:
+    """The relay's rules for these toxics, or None if one is a regex. A method that is not ASCII or a path that
+    is not latin-1 matches no request (as in _path_test and RequestSieve.of): it is left out."""
+    rules: list[tuple[bytes, int, bytes]] = []
+    for match in matches:
+        if match.path and match.match == "regex":
+            return None
+        try:
+            method = match.method.encode("ascii")
+            path = match.path.encode("latin-1")
+        except UnicodeEncodeError:
+            continue
+        kind = PATH_ANY if not path else PATH_EXACT if match.match == "exact" else PATH_PREFIX
+        rules.append((method, kind, path))
+    return tuple(rules)
+
+
 class RequestSieve:
     """`may_match(method, path)`: could one of the toxics match this request? Exact, not approximate:
     False means none of them will act on it."""
 
-    __slots__ = ("_any_method", "_by_method")
+    __slots__ = ("_any_method", "_by_method", "native")
 
-    def __init__(self, any_method: PathTest | None, by_method: dict[bytes, PathTest]):
+    def __init__(self, any_method: PathTest | None, by_method: dict[bytes, PathTest],
+                 native: NativeRules | None = None):  # fmt: skip
         self._any_method = any_method
         self._by_method = by_method
+        # The same tests for the native relay (harness/proxy/_relay.c), None if one is a regex (it has none).
+        self.native = native
 
     @classmethod
     def of(cls, matches: Iterable[HttpMatch]) -> RequestSieve | None:
         """The sieve for these toxics; None when one of them matches every request (nothing to sift)."""
+        matches = list(matches)
         grouped: dict[str, list[HttpMatch]] = {}
         for match in matches:
             if not match.method and not match.path:
@@ -79,7 +105,7 @@ class RequestSieve:
                 by_method[method.encode("ascii")] = _path_test(group)
             except UnicodeEncodeError:  # a request's method is ASCII: this toxic matches nothing
                 continue
-        return cls(any_method, by_method)
+        return cls(any_method, by_method, _native_rules(matches))
 
     def may_match(self, method: bytes, path: bytes) -> bool:
         test = self._any_method
