@@ -239,6 +239,7 @@ def _add_proxy_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-listen", metavar="ADDR", default=None,
                    help="one non-loopback address proxies may listen on (the API stays on --host)")
     p.add_argument("--log-level", default="warning")
+    p.add_argument("--no-native", dest="native", action="store_false", help="relay every connection in Python")
 
 
 def _add_set_arg(p: argparse.ArgumentParser) -> None:
@@ -264,10 +265,8 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="harness",
-        description="Resilience and chaos testing for single sign-on services.",
-    )
+    parser = argparse.ArgumentParser(prog="harness",
+                                     description="Resilience and chaos testing for single sign-on services.")
     parser.add_argument("--version", action="version", version=f"harness {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

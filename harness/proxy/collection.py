@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.proxy import apierrors as err
+from harness.proxy import relay
 from harness.proxy.addresses import DEFAULT_LISTEN, check_listen, format_hostport, split_hostport
 from harness.proxy.metrics import ProxyCounters, ToxicCounters
 from harness.proxy.registry import (
@@ -59,6 +60,22 @@ class Settings:
     allow_non_loopback: bool = False
     also_listen: str | None = None  # one more address listeners may use (harness run --listen)
     binder: Binder = tcp_binder
+    # Connections no toxic touches go to the native relay (harness/proxy/relay.py) where it is built.
+    native: bool = relay.AVAILABLE  # False: every connection in Python (harness proxy --no-native)
+    _relay: relay.NativeRelay | None = field(default=None, init=False, repr=False, compare=False)
+
+    def native_relay(self) -> relay.NativeRelay | None:
+        """The relay of this collection (started on first use, on the running loop), or None."""
+        if not self.native:
+            return None
+        if self._relay is None:
+            self._relay = relay.NativeRelay(asyncio.get_running_loop())
+        return self._relay
+
+    def close_relay(self) -> None:
+        if self._relay is not None:
+            self._relay.close()
+            self._relay = None
 
     def rng(self, *names: str) -> random.Random:
         """A generator per (proxy, toxic): a toxic's coin flips do not depend on other toxics."""
@@ -379,13 +396,22 @@ class ProxyCollection:
     async def close(self) -> None:
         for proxy in self.proxies.values():
             await proxy.stop()
+        self.settings.close_relay()
 
     def counters(self) -> Iterable[tuple[str, ProxyCounters]]:
         for name, proxy in self.proxies.items():
-            live = sum(link.requests_seen() for link in proxy.links)
             counters = proxy.counters
-            snapshot = ProxyCounters(**{**vars(counters), "requests": counters.requests + live})
-            yield name, snapshot
+            requests, up, down = counters.requests, counters.bytes_upstream, counters.bytes_downstream
+            native = 0
+            for link in proxy.links:
+                requests += link.requests_seen()
+                if link.native:
+                    native += 1
+                    native_up, native_down = link.native_bytes()
+                    up += native_up
+                    down += native_down
+            yield name, ProxyCounters(**{**vars(counters), "requests": requests, "bytes_upstream": up,
+                                         "bytes_downstream": down, "connections_native": native})  # fmt: skip
 
 
 __all__ = ["Binder", "Listener", "Proxy", "ProxyCollection", "Settings", "ToxicEntry", "tcp_binder"]

@@ -3,12 +3,20 @@
 Protocol API, not streams: `data_received` hands bytes to the direction's Pipe, which writes them to the
 peer transport (with no toxic, at once); a full peer write buffer pauses reading on the other side.
 End of stream travels through the pipe behind the data, so delayed bytes are delivered before a FIN.
+
+A connection no toxic touches (or only HTTP toxics the native relay can sift for) goes to the native relay
+(harness/proxy/relay.py) once its upstream is up, and comes back on new transports when that changes.
+
+Size: one connection's whole life, the Link and the two Protocols feeding it, with its hand-offs to and
+from the native relay; each part reaches into the Link's state (ends of stream, pauses, the early bytes),
+so split they would share it through private attributes across modules.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import ssl
 import struct
@@ -18,6 +26,8 @@ from typing import TYPE_CHECKING
 from harness.proxy.addresses import split_hostport
 from harness.proxy.http import RequestFramer
 from harness.proxy.pipeline import Pipe, Stage, StageContext
+from harness.proxy.relay import Handback, NativeRelay
+from harness.proxy.sieve import NativeRules
 from harness.proxy.tls import is_certificate_error, tls_error_response
 
 if TYPE_CHECKING:
@@ -61,6 +71,10 @@ class Link:
         # Where server bytes go instead of the downstream pipe while a response is intercepted. Read by
         # ServerProtocol on every chunk, so a handler armed before the upstream connection exists holds.
         self.response_handler: Callable[[bytes], None] | None = None
+        # While the native relay has this connection: its slot there (see _go_native, take_back).
+        self._native: tuple[NativeRelay, int] | None = None
+        self._owed: Handback | None = None  # what the relay handed back, until the new transports are up
+        self._client_protocol: ClientProtocol | None = None
         proxy.links.add(self)
         proxy.counters.connections_total += 1
         proxy.counters.connections_active += 1
@@ -93,6 +107,10 @@ class Link:
         if self._closed:
             transport.abort()
             return
+        self._attach_server(transport, protocol)
+        self._go_native(protocol)
+
+    def _attach_server(self, transport: asyncio.Transport, protocol: ServerProtocol) -> None:
         self.server = transport
         if self._early:
             transport.write(b"".join(self._early))
@@ -143,6 +161,133 @@ class Link:
         self._early.append(data)
         self.client.pause_reading()
 
+    # --- the native relay ------------------------------------------------------------------------
+
+    def _go_native(self, server_protocol: ServerProtocol) -> None:
+        """Hands the connection to the native relay when nothing here has work on it: plain TCP both ways,
+        no stage, nothing buffered or paused, the framer between requests or in a body. The relay gets
+        dup()s of the sockets and the transports are closed without a word to the peers."""
+        relay = self.proxy.settings.native_relay() if self._native is None else None
+        client, server, protocol = self.client, self.server, self._client_protocol
+        if relay is None or server is None or protocol is None or self.proxy.tls.listen or self.proxy.tls.upstream:
+            return
+        body_left = self.framer.at_plain_boundary()
+        rules = self._native_rules()
+        if (body_left is None or rules is None or self._closed or self._eof_to_client or self._eof_to_server
+                or self._client_gone or self._server_gone or self._paused_client or self._paused_server or self._early
+                or client.get_write_buffer_size() or server.get_write_buffer_size()
+                or client.is_closing() or server.is_closing()):  # fmt: skip
+            return
+        client_sock, server_sock = client.get_extra_info("socket"), server.get_extra_info("socket")
+        if client_sock is None or server_sock is None:
+            return
+        client_fd = os.dup(client_sock.fileno())
+        server_fd = os.dup(server_sock.fileno())
+        try:
+            slot = relay.adopt(self, client_fd, server_fd, body_left, self._awaiting)
+        except OSError:
+            os.close(client_fd)
+            os.close(server_fd)
+            return
+        if rules:
+            relay.sift(slot, rules)
+        protocol.detach()
+        server_protocol.detach()
+        client.abort()  # closes uvloop's descriptor only: the relay's dup keeps each socket open
+        server.abort()
+        self._native = (relay, slot)
+
+    def _native_rules(self) -> NativeRules | None:
+        """What the native relay must know of this connection's toxics to carry it: the method and path
+        tests of its HTTP toxics (empty: none), while every stage is one of those, none holds anything, and
+        no response is being intercepted. None: it cannot carry it."""
+        if self.down.stages or self.response_handler is not None:
+            return None
+        if not self.up.stages:
+            return ()
+        sieve = self.up.sieve
+        if sieve is None or any(stage.holds() for stage in self.up.stages):
+            return None
+        return sieve.native
+
+    def _release_native(self) -> Handback | None:
+        """Takes the connection out of the relay now, folding its counts into this link's."""
+        native, self._native = self._native, None
+        if native is None:
+            return None
+        relay, slot = native
+        back = relay.release(slot)
+        self.framer.resume(back.requests, back.body_left)
+        self._awaiting = back.awaiting
+        self.proxy.counters.bytes_upstream += back.bytes_upstream
+        self.proxy.counters.bytes_downstream += back.bytes_downstream
+        return back
+
+    def take_back(self) -> None:
+        """The connection comes back from the native relay (for a toxic, or the relay's own doing: an end
+        of stream, an error, a short write, a request it leaves to the Python framer). New transports
+        take over the sockets; bytes the relay owed go first, through whatever stages there are now."""
+        back = self._release_native()
+        if back is None:
+            return
+        self.server = None  # until the new transport is up; abort() meanwhile cancels the task below
+        self._owed = back
+        # Client bytes wait in `_early` until the server side is up again, as they do on connect.
+        self.up.set_write(self._hold_early)
+        if back.framed:
+            self._early.append(back.framed)  # framed already: straight to the server, before the rest
+        self._connect_task = self.loop.create_task(self._rewrap(back))
+
+    async def _rewrap(self, back: Handback) -> None:
+        client_sock = socket.socket(fileno=back.client_fd)
+        server_sock = socket.socket(fileno=back.server_fd)
+        client = ClientProtocol(self.proxy, link=self)  # its connection_made calls _client_back first thing
+        server = ServerProtocol(self, attached=False)
+        try:
+            await self.loop.connect_accepted_socket(lambda: client, client_sock)
+            transport, _ = await self.loop.create_connection(lambda: server, sock=server_sock)
+        except BaseException:  # cancelled by abort() (a fault answered the owed request with a reset), or worse
+            # A transport owns its socket from connection_made on, and closes it itself: a second close here
+            # could close a descriptor already reused for another connection.
+            if client.transport is None:
+                client_sock.close()
+            if server.transport is None:
+                server_sock.close()
+            if not self._closed:
+                self.abort()
+            raise
+        if self._closed:
+            transport.abort()
+            return
+        self._attach_server(transport, server)
+
+    def _client_back(self, transport: asyncio.Transport, protocol: ClientProtocol) -> None:
+        """The client's new transport is up: what the relay owed each way is passed on before anything
+        the new transport reads."""
+        self.client = transport
+        self._client_protocol = protocol
+        self.pause_client("connect")
+        self.down.set_write(transport.write)
+        back, self._owed = self._owed, None
+        if back is not None:
+            if back.down:
+                self.down.entry(back.down)
+            if back.unframed:
+                self.up.entry(back.unframed)
+
+    @property
+    def native(self) -> bool:
+        """The native relay moves this connection's bytes now."""
+        return self._native is not None
+
+    def native_bytes(self) -> tuple[int, int]:
+        """Bytes each way the native relay has moved for this connection and not yet handed back."""
+        if self._native is None:
+            return 0, 0
+        relay, slot = self._native
+        _, up, down = relay.stats(slot)
+        return up, down
+
     # --- what stages may ask (LinkPort) ----------------------------------------------------------
 
     def respond(self, data: bytes, keep_alive: bool) -> None:
@@ -179,7 +324,10 @@ class Link:
         self._awaiting = True
 
     def requests_seen(self) -> int:
-        return self.framer.requests
+        if self._native is None:
+            return self.framer.requests
+        relay, slot = self._native
+        return self.framer.requests + relay.stats(slot)[0]
 
     # --- toxics ----------------------------------------------------------------------------------
 
@@ -210,6 +358,13 @@ class Link:
                     stages.append(stage)
                     hold = hold or entry.toxic.http
             pipe.set_stages(stages, hold)
+        if self._native is not None:
+            rules = self._native_rules()
+            if rules is None:
+                self.take_back()  # the stages act on the transports that take over the sockets
+            else:
+                relay, slot = self._native
+                relay.sift(slot, rules)
 
     # --- flow control ----------------------------------------------------------------------------
 
@@ -295,6 +450,14 @@ class Link:
     def abort(self) -> None:
         """The proxy went down: cut both sides now, delivering nothing more."""
         self._closed = True
+        back = self._release_native()
+        if back is not None:  # the relay's sockets: closed here, what they owed is dropped
+            os.close(back.client_fd)
+            os.close(back.server_fd)
+            self.up.close()
+            self.down.close()
+            self._forget()
+            return
         self.up.close()
         self.down.close()
         self.client.abort()
@@ -323,22 +486,35 @@ _NOWHERE = _Nowhere()
 class ClientProtocol(asyncio.Protocol):
     """The side a client connected to (the proxy's listener)."""
 
-    def __init__(self, proxy: Proxy, generation: int = 0):
+    def __init__(self, proxy: Proxy, generation: int = 0, link: Link | None = None):
         self.proxy = proxy
         self.counters = proxy.counters
-        self.link: Link | None = None
+        # A link given: a connection back from the native relay, on a new transport.
+        self.link: Link | None = link
+        self.transport: asyncio.BaseTransport | None = None
         self.up: Pipe | _Nowhere = _NOWHERE  # the link's up pipe once the connection is made
         self.generation = generation  # of the listener that accepted it (Proxy.generation)
         # a TLS transport cannot stay half open (and logs a warning for each True returned)
         self.half_close = proxy.tls.listen is None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        if self.link is not None:
+            self.up = self.link.up
+            self.link._client_back(transport, self)  # type: ignore[arg-type]
+            return
         if self.generation != self.proxy.generation:  # its listener closed during the TLS handshake
             transport.abort()  # type: ignore[attr-defined]
             self.up = _NOWHERE  # whatever still arrives goes nowhere
             return
         self.link = Link(self.proxy, transport)  # type: ignore[arg-type]
+        self.link._client_protocol = self
         self.up = self.link.up
+
+    def detach(self) -> None:
+        """The link no longer reads through this transport (it went to the native relay)."""
+        self.link = None
+        self.up = _NOWHERE
 
     def data_received(self, data: bytes) -> None:
         self.counters.bytes_upstream += len(data)
@@ -369,12 +545,23 @@ class ServerProtocol(asyncio.Protocol):
         self.link = link
         self.counters = link.proxy.counters
         self.down = link.down
+        self.transport: asyncio.BaseTransport | None = None
         self.half_close = link.proxy.tls.upstream is None
         # Until attached, the end of the connection is remembered, not passed on (see Link._connect_tls);
         # attach() passes on what came meanwhile.
         self.attached = attached
         self._early_eof = False
         self._early_lost = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        if self.link._closed:  # the link ended while this transport was being made (a take-back)
+            transport.abort()  # type: ignore[attr-defined]
+
+    def detach(self) -> None:
+        """The link no longer reads through this transport (it went to the native relay): whatever the
+        closing transport still reports is not the connection's."""
+        self.attached = False  # what an unattached protocol sees is kept, never passed on
 
     def attach(self) -> None:
         if self.attached:

@@ -112,6 +112,29 @@ class RequestFramer:
     def opaque(self) -> bool:
         return self._state == _OPAQUE
 
+    def at_plain_boundary(self) -> int | None:
+        """Where the native relay can take over framing (harness/proxy/_relay.c): the bytes of the current
+        request's body still to come (0: between requests), or None if the framer is anywhere the relay's
+        stricter framer cannot carry on from (a head or chunk under way, an opaque stream, a request being
+        answered by a fault)."""
+        if self._head or self._opaque_after:
+            return None
+        if self._state == _HEAD:
+            return 0
+        if self._state == _BODY and (self.current is None or self.current.fault_response is None):
+            return self._remaining
+        return None
+
+    def resume(self, requests: int, body_left: int) -> None:
+        """Takes framing back from the native relay: `requests` more were framed there, and the stream is
+        between requests or `body_left` bytes into a body no toxic may act on (it started unseen)."""
+        self.requests += requests
+        self._head = b""
+        if body_left:
+            self._state, self._remaining, self.current = _BODY, body_left, TRACKED
+        else:
+            self._state, self._remaining, self.current = _HEAD, 0, None
+
     def feed(self, data: bytes, hold: bool = True) -> list[Segment]:
         if self._state == _OPAQUE:
             return [(data, None, False)]

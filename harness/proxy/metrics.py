@@ -24,6 +24,7 @@ class ToxicCounters:
 class ProxyCounters:
     connections_total: int = 0
     connections_active: int = 0
+    connections_native: int = 0  # of the active ones, those the native relay moves now (a snapshot's)
     upstream_connect_errors: int = 0
     bytes_upstream: int = 0  # client -> server, as received from the client
     bytes_downstream: int = 0  # server -> client, as received from the server
@@ -42,6 +43,12 @@ def _labels(**labels: str) -> str:
 _PROXY_METRICS = (
     ("harness_proxy_connections_total", "counter", "TCP connections accepted.", "connections_total"),
     ("harness_proxy_connections_active", "gauge", "TCP connections open now.", "connections_active"),
+    (
+        "harness_proxy_connections_native",
+        "gauge",
+        "Open connections the native relay moves now (no toxic on them; the rest go through Python).",
+        "connections_native",
+    ),
     (
         "harness_proxy_upstream_connect_errors_total",
         "counter",

@@ -47,6 +47,7 @@ class ProxyServer:
         allow_non_loopback: bool = False,
         log_level: str = "warning",
         also_listen: str | None = None,
+        native: bool | None = None,
     ):
         from harness.proxy.collection import ProxyCollection, Settings
 
@@ -56,9 +57,10 @@ class ProxyServer:
             raise InputError(f"--host {host} is not a loopback address; the proxy's API listens on loopback only")
         self.host = host
         self.port = port
-        self.proxies = ProxyCollection(
-            Settings(seed=seed, allow_non_loopback=allow_non_loopback, also_listen=also_listen)
-        )
+        settings = Settings(seed=seed, allow_non_loopback=allow_non_loopback, also_listen=also_listen)
+        if native is not None:  # else where the relay is built
+            settings.native = native
+        self.proxies = ProxyCollection(settings)
         self.log_level = log_level
         self._uvicorn: Any = None
         self._serve_task: asyncio.Task[None] | None = None
@@ -166,7 +168,8 @@ async def _serve(args: argparse.Namespace) -> int:
     from harness.proxy.apierrors import ApiError
 
     server = ProxyServer(host=args.host, port=args.port, seed=args.seed, log_level=args.log_level,
-                         also_listen=getattr(args, "allow_listen", None))  # fmt: skip
+                         also_listen=getattr(args, "allow_listen", None),
+                         native=getattr(args, "native", None))  # fmt: skip
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

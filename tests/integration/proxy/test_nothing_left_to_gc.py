@@ -43,6 +43,8 @@ def proxy(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
 
 def test_a_connection_ended_both_ways_leaves_no_descriptor(proxy: tuple[subprocess.Popen[bytes], int]) -> None:
     process, port = proxy
+    # one connection first: the native relay (its thread, epoll and eventfds) starts with the first
+    AnswerThenClose.end_both_ways(port, 1)
     time.sleep(0.1)  # the API's connection is gone
     baseline = open_descriptors(process.pid)
     AnswerThenClose.end_both_ways(port, CONNECTIONS)
