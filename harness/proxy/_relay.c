@@ -256,19 +256,21 @@ static void hand(Relay *r, int slot, int reason, int error, const char *framed, 
     notify(r);
 }
 
-/* One readable side of an active pair (under the lock). */
-static void pump(Relay *r, int slot, int side) {
+/* One read from a side of an active pair, written on (under the lock). 1: the buffer came back full, so
+ * there may be more, and edge-triggered epoll would not say so again. */
+static int pump_once(Relay *r, int slot, int side) {
     Pair *p = &r->pairs[slot];
     char *buf = r->buf;
     ssize_t n = recv(p->fd[side], buf, BUF_BYTES, 0);
     if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+        if (errno == EINTR) return 1;
         hand(r, slot, HAND_ERROR, errno, NULL, 0, NULL, 0, NULL, 0);
-        return;
+        return 0;
     }
     if (n == 0) { /* the end stays readable: the transport that takes over sees it too */
         hand(r, slot, HAND_END, 0, NULL, 0, NULL, 0, NULL, 0);
-        return;
+        return 0;
     }
     p->bytes[side] += n;
     size_t ok = (size_t)n;
@@ -285,16 +287,18 @@ static void pump(Relay *r, int slot, int side) {
         }
         done += (size_t)k;
     }
-    if (done == (size_t)n) {
-        /* A full buffer may have left more behind, and edge-triggered epoll would not say so again. */
-        if (n == BUF_BYTES) pump(r, slot, side);
-        return;
-    }
+    if (done == (size_t)n) return n == BUF_BYTES;
     int reason = done < ok ? HAND_WRITE : HAND_FRAMING;
     if (side == 0)
         hand(r, slot, reason, 0, buf + done, ok - done, buf + ok, (size_t)n - ok, NULL, 0);
     else
         hand(r, slot, reason, 0, NULL, 0, NULL, 0, buf + done, (size_t)n - done);
+    return 0;
+}
+
+static void pump(Relay *r, int slot, int side) {
+    while (pump_once(r, slot, side)) {
+    }
 }
 
 static void *run(void *arg) {

@@ -365,6 +365,8 @@ class Link:
             else:
                 relay, slot = self._native
                 relay.sift(slot, rules)
+        elif self.server is not None and self._owed is None:  # e.g. the toxic that took it back went away
+            self._go_native(self.server.get_protocol())  # type: ignore[arg-type]
 
     # --- flow control ----------------------------------------------------------------------------
 
@@ -435,6 +437,9 @@ class Link:
             self.close()
 
     def close(self) -> None:
+        if self._native is not None:  # nothing here writes to the relay's sockets: there is no flush to wait for
+            self.abort()
+            return
         if self._closed:
             return
         self._closed = True

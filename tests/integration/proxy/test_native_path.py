@@ -5,8 +5,10 @@ them. Through a real proxy (in-process, its own loop) in front of a real keep-al
 from __future__ import annotations
 
 import contextlib
+import random
 import re
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -170,4 +172,69 @@ def test_a_proxy_going_down_cuts_its_native_connections(proxied: tuple[Toxiproxy
     assert _metrics(client)["harness_proxy_requests_total"] == 1
     client.enable("sso")
     assert Keepalive(port).ask(GET) == b"HTTP/1.1 200 OK ok GET /token"
+    conn.close()
+
+
+class Echo:
+    """A TCP upstream that writes back whatever it reads, on every connection."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server((LOOPBACK, 0))
+        self.address = f"{LOOPBACK}:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _echo(conn: socket.socket) -> None:
+        with conn:
+            while chunk := conn.recv(65536):
+                conn.sendall(chunk)
+
+
+def test_a_transfer_larger_than_the_socket_buffers_arrives_whole_and_in_order() -> None:
+    """Megabytes each way at once: the relay's writes come up short, it hands the connection back with
+    what it owes, and Python delivers the rest, in order."""
+    echo = Echo()
+    body = random.Random(7).randbytes(8 << 20)
+    request = b"POST /upload HTTP/1.1\r\nHost: idp\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    with ProxyServerThread(seed=3) as server:
+        client = ToxiproxyClient(server.api_url)
+        port = int(client.create_proxy("echo", upstream=echo.address)["listen"].rsplit(":", 1)[1])
+        conn = Keepalive(port)
+        sender = threading.Thread(target=conn.sock.sendall, args=(request,))
+        sender.start()
+        received = bytearray()
+        while len(received) < len(request):
+            chunk = conn.sock.recv(1 << 20)
+            assert chunk, f"closed after {len(received)} bytes"
+            received += chunk
+        sender.join()
+        assert bytes(received) == request
+        counts = _metrics(client, "echo")
+        assert counts["harness_proxy_requests_total"] == 1
+        assert counts["harness_proxy_bytes_total_upstream"] == len(request)
+        assert counts["harness_proxy_bytes_total_downstream"] == len(request)
+        conn.close()
+        client.close()
+    echo.sock.close()
+
+
+def test_a_connection_goes_back_to_the_relay_when_the_toxic_goes(proxied: tuple[ToxiproxyClient, int]) -> None:
+    client, port = proxied
+    conn = Keepalive(port)
+    conn.ask(GET)
+    client.add_toxic("sso", "latency", stream="downstream", attributes={"latency": 50})
+    conn.ask(GET)
+    assert _metrics(client)["harness_proxy_connections_native"] == 0
+    client.remove_toxic("sso", "latency_downstream")
+    _until(lambda: _metrics(client)["harness_proxy_connections_native"] == 1)
+    assert conn.ask(GET) == b"HTTP/1.1 200 OK ok GET /token"
+    assert _metrics(client)["harness_proxy_requests_total"] == 3
     conn.close()
