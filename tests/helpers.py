@@ -124,13 +124,13 @@ class AnswerThenClose:
                 conn.sendall(b"answer")
 
     @staticmethod
-    def end_both_ways(port: int, connections: int) -> None:
+    def end_both_ways(port: int, connections: int, request: bytes = b"request") -> None:
         """`connections` connections through a proxy on `port` to this upstream, each ended both ways: the
         upstream's FIN comes through after its answer, then the client's goes back (as wrk's does when it
         reconnects after nginx ended a connection)."""
         for _ in range(connections):
             with socket.create_connection((LOOPBACK, port), timeout=5) as sock:
-                sock.sendall(b"request")
+                sock.sendall(request)
                 received = b""
                 while chunk := sock.recv(65536):
                     received += chunk

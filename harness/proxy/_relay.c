@@ -6,9 +6,10 @@
  * (asyncio Protocols on uvloop) spends 2-4 µs of its own per request on a loopback round trip, which on
  * two shared cores is the difference to haproxy; the kernel work (read, write, epoll) is the same.
  *
- * It relays only the steady state, and anything else goes back to Python (harness/proxy/relay.py, then
- * harness/proxy/connection.py), which already handles it: the end of a stream or an error on a socket
- * (seen before reading, so the kernel still has it for the transport that takes over), a write the
+ * It relays the steady state and the ends of streams (passed on as half closes, as the Python path does;
+ * when both have ended it closes the pair and reports only the counts). Anything else goes back to Python
+ * (harness/proxy/relay.py, then harness/proxy/connection.py), which already handles it: an error on a
+ * socket (seen before reading, so the kernel still has it for the transport that takes over), a write the
  * kernel did not take whole, and a request the framer here cannot frame with certainty (it is stricter
  * than harness.proxy.http.RequestFramer, never looser: one whole head per request line, at most one
  * Content-Length, no Transfer-Encoding, no Upgrade, no CONNECT). A connection handed back carries its
@@ -48,7 +49,7 @@ typedef struct Rule {
     size_t path_len;
 } Rule;
 /* why the relay handed a connection back */
-enum { HAND_RELEASED, HAND_END, HAND_FRAMING, HAND_WRITE, HAND_ERROR };
+enum { HAND_RELEASED, HAND_END, HAND_FRAMING, HAND_WRITE, HAND_ERROR, HAND_CLOSED };
 
 typedef struct {
     int state;
@@ -58,6 +59,7 @@ typedef struct {
     long long requests;    /* framed here */
     long long body_left;   /* bytes of the current request's body still to come (0: at a head) */
     int awaiting;          /* a request ended and no response byte came since */
+    int ended[2];          /* the side's stream ended (read 0) and the other side's writing was shut down */
     int reason;
     int error;             /* errno of HAND_ERROR */
     char *framed;          /* client bytes framed but not written to the server */
@@ -256,9 +258,19 @@ static void hand(Relay *r, int slot, int reason, int error, const char *framed, 
     notify(r);
 }
 
-/* One read from a side of an active pair, written on (under the lock). 1: the buffer came back full, so
- * there may be more, and edge-triggered epoll would not say so again. */
-static int pump_once(Relay *r, int slot, int side) {
+/* Both streams ended: the relay closes the sockets itself and tells Python only the counts. */
+static void finish(Relay *r, int slot) {
+    Pair *p = &r->pairs[slot];
+    hand(r, slot, HAND_CLOSED, 0, NULL, 0, NULL, 0, NULL, 0);
+    close(p->fd[0]);
+    close(p->fd[1]);
+    p->fd[0] = p->fd[1] = -1;
+}
+
+/* One read from a side of an active pair, written on (under the lock). 1: read again, as edge-triggered
+ * epoll will not say so: the buffer came back full, or the event said the stream ended (`drain`), and the
+ * end comes after the data. */
+static int pump_once(Relay *r, int slot, int side, int drain) {
     Pair *p = &r->pairs[slot];
     char *buf = r->buf;
     ssize_t n = recv(p->fd[side], buf, BUF_BYTES, 0);
@@ -268,8 +280,15 @@ static int pump_once(Relay *r, int slot, int side) {
         hand(r, slot, HAND_ERROR, errno, NULL, 0, NULL, 0, NULL, 0);
         return 0;
     }
-    if (n == 0) { /* the end stays readable: the transport that takes over sees it too */
-        hand(r, slot, HAND_END, 0, NULL, 0, NULL, 0, NULL, 0);
+    if (n == 0) { /* an end of stream: passed on as the Python path does (a half close), both: closed */
+        if (!p->ended[side]) {
+            p->ended[side] = 1;
+            if (shutdown(p->fd[!side], SHUT_WR) < 0 && errno != ENOTCONN) {
+                hand(r, slot, HAND_ERROR, errno, NULL, 0, NULL, 0, NULL, 0);
+                return 0;
+            }
+        }
+        if (p->ended[!side]) finish(r, slot);
         return 0;
     }
     p->bytes[side] += n;
@@ -287,7 +306,7 @@ static int pump_once(Relay *r, int slot, int side) {
         }
         done += (size_t)k;
     }
-    if (done == (size_t)n) return n == BUF_BYTES;
+    if (done == (size_t)n) return drain || n == BUF_BYTES;
     int reason = done < ok ? HAND_WRITE : HAND_FRAMING;
     if (side == 0)
         hand(r, slot, reason, 0, buf + done, ok - done, buf + ok, (size_t)n - ok, NULL, 0);
@@ -296,8 +315,8 @@ static int pump_once(Relay *r, int slot, int side) {
     return 0;
 }
 
-static void pump(Relay *r, int slot, int side) {
-    while (pump_once(r, slot, side)) {
+static void pump(Relay *r, int slot, int side, int drain) {
+    while (pump_once(r, slot, side, drain)) {
     }
 }
 
@@ -323,11 +342,13 @@ static void *run(void *arg) {
             Pair *p = &r->pairs[slot];
             /* a pair released or handed back earlier in this batch, or a slot since reused */
             if (p->state != SLOT_ACTIVE || p->gen != (uint32_t)(t >> 32)) continue;
-            if (events[i].events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) {
+            /* An error (a reset) is left on the socket for Python's transport to see: not read here. An end of
+             * stream (RDHUP, HUP) is read like data, and read() says 0 once the data before it is passed on. */
+            if (events[i].events & EPOLLERR) {
                 hand(r, slot, HAND_END, 0, NULL, 0, NULL, 0, NULL, 0);
                 continue;
             }
-            pump(r, slot, side);
+            pump(r, slot, side, (events[i].events & (EPOLLRDHUP | EPOLLHUP)) != 0);
         }
         pthread_mutex_unlock(&r->lock);
     }
@@ -427,8 +448,8 @@ static void relay_close(Relay *r) {
     for (int i = 0; i < r->cap; i++) {
         Pair *p = &r->pairs[i];
         if (p->state != SLOT_FREE) {
-            close(p->fd[0]);
-            close(p->fd[1]);
+            if (p->fd[0] >= 0) close(p->fd[0]);
+            if (p->fd[1] >= 0) close(p->fd[1]);
             free_slot(r, i);
         }
     }
@@ -703,6 +724,7 @@ PyMODINIT_FUNC PyInit__relay(void) {
     PyModule_AddIntConstant(m, "FRAMING", HAND_FRAMING);
     PyModule_AddIntConstant(m, "WRITE", HAND_WRITE);
     PyModule_AddIntConstant(m, "ERROR", HAND_ERROR);
+    PyModule_AddIntConstant(m, "CLOSED", HAND_CLOSED);
     PyModule_AddIntConstant(m, "PATH_ANY", PATH_ANY);
     PyModule_AddIntConstant(m, "PATH_EXACT", PATH_EXACT);
     PyModule_AddIntConstant(m, "PATH_PREFIX", PATH_PREFIX);

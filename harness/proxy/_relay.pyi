@@ -7,6 +7,7 @@ END: int
 FRAMING: int
 WRITE: int
 ERROR: int
+CLOSED: int
 PATH_ANY: int
 PATH_EXACT: int
 PATH_PREFIX: int

@@ -224,11 +224,18 @@ class Link:
         return back
 
     def take_back(self) -> None:
-        """The connection comes back from the native relay (for a toxic, or the relay's own doing: an end
-        of stream, an error, a short write, a request it leaves to the Python framer). New transports
-        take over the sockets; bytes the relay owed go first, through whatever stages there are now."""
+        """The connection comes back from the native relay (for a toxic, or the relay's own doing: an error,
+        a short write, a request it leaves to the Python framer, or both streams ended and closed). New
+        transports take over the sockets; bytes the relay owed go first, through whatever stages there are
+        now."""
         back = self._release_native()
         if back is None:
+            return
+        if back.closed:  # both ways ended, passed on and closed by the relay: only the counts came back
+            self._closed = self._eof_to_client = self._eof_to_server = True
+            self.up.close()
+            self.down.close()
+            self._forget()
             return
         self.server = None  # until the new transport is up; abort() meanwhile cancels the task below
         self._owed = back
@@ -456,9 +463,10 @@ class Link:
         """The proxy went down: cut both sides now, delivering nothing more."""
         self._closed = True
         back = self._release_native()
-        if back is not None:  # the relay's sockets: closed here, what they owed is dropped
-            os.close(back.client_fd)
-            os.close(back.server_fd)
+        if back is not None:  # the relay's sockets: closed here (if it has not), what they owed is dropped
+            if not back.closed:
+                os.close(back.client_fd)
+                os.close(back.server_fd)
             self.up.close()
             self.down.close()
             self._forget()

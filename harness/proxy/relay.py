@@ -1,7 +1,7 @@
 """The proxy's native data path, as the event loop sees it: connections no toxic touches are handed to a C
 thread (harness/proxy/_relay.c) that moves their bytes and frames their requests; the loop takes them back
-when a toxic comes, or when the relay meets anything but the steady state (an end of stream, an error, a
-write the kernel did not take whole, a request its framer leaves to Python's).
+when a toxic comes, or when the relay meets anything but the steady state and the ends of streams (an
+error, a write the kernel did not take whole, a request its framer leaves to Python's).
 
 Built by `pip install` where a C compiler is at hand (optional: without one every connection stays in
 Python, which behaves the same, slower). `harness proxy --no-native` keeps every connection in Python.
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from harness.proxy.sieve import NativeRules
 
 AVAILABLE = _relay is not None
+_CLOSED = _relay.CLOSED if _relay is not None else -1
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Handback:
     """A connection as the relay gives it back: why, its counts since it went native, where its request
     framing stands, and the bytes it read and did not pass on (in the order they are owed)."""
 
-    reason: int  # _relay.RELEASED, END, FRAMING, WRITE or ERROR
+    reason: int  # _relay.RELEASED, END, FRAMING, WRITE, ERROR or CLOSED
     error: int  # errno, with ERROR
     client_fd: int  # the sockets, the caller's again
     server_fd: int
@@ -45,6 +46,11 @@ class Handback:
     framed: bytes  # client bytes framed, not yet written to the server
     unframed: bytes  # client bytes after them, for the framer
     down: bytes  # server bytes not yet written to the client
+
+    @property
+    def closed(self) -> bool:
+        """Both streams ended and the relay closed the sockets (their descriptors are -1)."""
+        return self.reason == _CLOSED
 
 
 class NativeRelay:

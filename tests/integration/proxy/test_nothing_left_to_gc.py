@@ -1,4 +1,5 @@
-"""`harness proxy` closes both sides of a connection that ended both ways: nothing is left for the GC.
+"""`harness proxy` closes both sides of a connection that ended both ways: nothing is left for the GC, and
+nothing left open by the native relay either (which closes such a connection itself).
 
 The bench's floor left such connections to the cyclic GC, and uvloop 0.23 frees a transport collected with
 its write_eof() still in flight twice (SIGABRT; see tests/integration/test_bench_floor.py). With the GC
@@ -41,13 +42,20 @@ def proxy(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
         upstream.sock.close()
 
 
-def test_a_connection_ended_both_ways_leaves_no_descriptor(proxy: tuple[subprocess.Popen[bytes], int]) -> None:
+@pytest.mark.parametrize(
+    "request_bytes",
+    [b"request", b"GET / HTTP/1.1\r\nHost: idp\r\n\r\n"],
+    ids=["not-http-so-python", "http-so-native-relay"],
+)
+def test_a_connection_ended_both_ways_leaves_no_descriptor(
+    proxy: tuple[subprocess.Popen[bytes], int], request_bytes: bytes
+) -> None:
     process, port = proxy
     # one connection first: the native relay (its thread, epoll and eventfds) starts with the first
     AnswerThenClose.end_both_ways(port, 1)
     time.sleep(0.1)  # the API's connection is gone
     baseline = open_descriptors(process.pid)
-    AnswerThenClose.end_both_ways(port, CONNECTIONS)
+    AnswerThenClose.end_both_ways(port, CONNECTIONS, request_bytes)
     left = descriptors_left(process, baseline)
     assert process.poll() is None, f"the proxy died: exit status {process.returncode}"
     assert left <= 0, f"{left} descriptors left open"

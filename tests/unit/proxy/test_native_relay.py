@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import select
 import socket
+import struct
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -138,14 +139,52 @@ def test_what_its_framer_cannot_frame_goes_back_unframed_after_what_it_could(wir
     assert back[9:] == (b"", head, b"")  # the rest is Python's to frame, none of it written
 
 
-def test_an_end_of_stream_is_left_for_the_transport_that_takes_over(wired: Wired) -> None:
+def test_an_end_of_stream_is_passed_on_as_a_half_close_and_both_close_the_pair(wired: Wired) -> None:
+    wired.server.shutdown(socket.SHUT_WR)  # the upstream is done sending (nginx at keepalive_requests)
+    wired.client.settimeout(3)
+    assert wired.client.recv(10) == b""  # passed on: the client sees the end
+    late = b"GET /late HTTP/1.1\r\n\r\n"
+    wired.client.sendall(late)  # the other way still goes
+    assert _recv_exactly(wired.server, len(late)) == late
+    wired.client.shutdown(socket.SHUT_WR)
+    assert wired.handed() == [wired.slot]
+    back = wired.relay.release(wired.slot)
+    assert back[0] == _relay.CLOSED and back[2:4] == (-1, -1)  # closed by the relay: nothing left to Python
+    assert back[4:7] == (1, len(late), 0)
+    wired.server.settimeout(3)
+    assert wired.server.recv(10) == b""
+
+
+def test_the_last_bytes_and_the_end_that_come_together_both_get_through(wired: Wired) -> None:
+    wired.relay.close()  # the bytes and the end are there before a relay looks: one event says both
+    wired.server.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
     wired.server.shutdown(socket.SHUT_WR)
+    time.sleep(0.05)
+    r = _relay.Relay()
+    slot = _add_dups(r, *wired.proxy_sides)
+    try:
+        wired.client.settimeout(3)
+        received = b""
+        while chunk := wired.client.recv(65536):
+            received += chunk
+        assert received.endswith(b"\r\n\r\nok")  # and then the end, or recv would have timed out
+        assert r.stats(slot)[2] == len(received)
+    finally:
+        r.close()
+
+
+def test_a_reset_is_left_for_the_transport_that_takes_over(wired: Wired) -> None:
+    wired.client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    wired.client.close()  # an RST
     assert wired.handed() == [wired.slot]
     back = wired.relay.release(wired.slot)
     assert back[0] == _relay.END
-    with socket.socket(fileno=back[3]) as server_side, socket.socket(fileno=back[2]):
-        server_side.settimeout(3)
-        assert server_side.recv(10) == b""  # the relay did not take the end: it is still there
+    with (
+        socket.socket(fileno=back[2]) as client_side,
+        socket.socket(fileno=back[3]),
+        pytest.raises(ConnectionResetError),  # the relay did not read the error away
+    ):
+        client_side.recv(10)
 
 
 def test_the_relay_never_closes_what_it_hands_back(wired: Wired) -> None:
@@ -175,8 +214,8 @@ def test_close_closes_what_it_still_holds() -> None:
 
 
 def test_a_released_slot_is_not_offered_again_and_slots_are_reused(wired: Wired) -> None:
-    wired.server.shutdown(socket.SHUT_WR)
-    time.sleep(0.1)  # handed back by the relay, not collected yet
+    wired.client.sendall(b"SSH-2.0-OpenSSH\r\n")
+    time.sleep(0.1)  # handed back by the relay (not HTTP), not collected yet
     wired.release()
     assert wired.relay.collect() == []  # released meanwhile: nothing to offer
     with pytest.raises(KeyError):
