@@ -10,15 +10,12 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from harness.proxy.client import ToxiproxyClient
 from harness.proxy.server import ProxyServerThread
 from tests.helpers import LOOPBACK
-
-from .test_proxy_process import upstream  # noqa: F401 - the keep-alive HTTP server fixture
 
 pytestmark = pytest.mark.integration
 GET = b"GET /token HTTP/1.1\r\nHost: idp\r\n\r\n"
@@ -85,15 +82,6 @@ def _traffic(port: int, client: ToxiproxyClient) -> tuple[list[bytes], int, int]
     return answers, len(GET) * 2 + len(post + body) * 2, native
 
 
-@pytest.fixture
-def proxied(upstream: str) -> Iterator[tuple[ToxiproxyClient, int]]:  # noqa: F811
-    with ProxyServerThread(seed=3) as server:
-        client = ToxiproxyClient(server.api_url)
-        proxy = client.create_proxy("sso", upstream=upstream)
-        yield client, int(proxy["listen"].rsplit(":", 1)[1])
-        client.close()
-
-
 def test_a_plain_connection_is_relayed_natively_and_counted_live(proxied: tuple[ToxiproxyClient, int]) -> None:
     client, port = proxied
     conn = Keepalive(port)
@@ -112,7 +100,7 @@ def test_a_plain_connection_is_relayed_natively_and_counted_live(proxied: tuple[
     assert after["harness_proxy_bytes_total_downstream"] == conn.received
 
 
-def test_the_native_and_python_paths_agree(upstream: str) -> None:  # noqa: F811
+def test_the_native_and_python_paths_agree(upstream: str) -> None:
     seen = {}
     for native in (True, False):
         with ProxyServerThread(seed=3, native=native) as server:

@@ -4,27 +4,12 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 
 import pytest
 import requests
 
-from harness.proxy.client import ToxiproxyClient
-from harness.proxy.server import ProxyServerThread
-
-from .test_proxy_process import upstream  # noqa: F401 - the keep-alive HTTP server fixture
-
 pytestmark = pytest.mark.integration
 REQUEST = b"GET /token HTTP/1.1\r\nHost: x\r\n\r\n"
-
-
-@pytest.fixture
-def proxied(upstream: str) -> Iterator[tuple[ToxiproxyClient, int]]:  # noqa: F811
-    with ProxyServerThread(seed=3) as server:
-        client = ToxiproxyClient(server.api_url)
-        proxy = client.create_proxy("sso", upstream=upstream)
-        yield client, int(proxy["listen"].rsplit(":", 1)[1])
-        client.close()
 
 
 def _exchange(port: int, data: bytes = REQUEST, timeout_s: float = 3.0) -> bytes:
