@@ -273,7 +273,7 @@ static void finish(Relay *r, int slot) {
 static int pump_once(Relay *r, int slot, int side, int drain) {
     Pair *p = &r->pairs[slot];
     char *buf = r->buf;
-    ssize_t n = recv(p->fd[side], buf, BUF_BYTES, 0);
+    ssize_t n = recv(p->fd[side], buf, BUF_BYTES, MSG_DONTWAIT);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
         if (errno == EINTR) return 1;
