@@ -530,11 +530,7 @@ static int slot_arg_unlocked(Relay *r, int slot) {
 static int slot_arg(Relay *r, PyObject *args, const char *format) {
     int slot;
     if (!PyArg_ParseTuple(args, format, &slot)) return -1;
-    if (slot < 0 || slot >= r->cap || r->pairs[slot].state == SLOT_FREE) {
-        PyErr_Format(PyExc_KeyError, "no connection %d in the relay", slot);
-        return -1;
-    }
-    return slot;
+    return slot_arg_unlocked(r, slot);
 }
 
 static PyObject *bytes_or_empty(const char *data, size_t len) {

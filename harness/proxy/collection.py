@@ -404,12 +404,11 @@ class ProxyCollection:
             requests, up, down = counters.requests, counters.bytes_upstream, counters.bytes_downstream
             native = 0
             for link in proxy.links:
-                requests += link.requests_seen()
-                if link.native:
-                    native += 1
-                    native_up, native_down = link.native_bytes()
-                    up += native_up
-                    down += native_down
+                seen, native_up, native_down = link.live_counts()
+                requests += seen
+                up += native_up
+                down += native_down
+                native += link.native
             yield name, ProxyCounters(**{**vars(counters), "requests": requests, "bytes_upstream": up,
                                          "bytes_downstream": down, "connections_native": native})  # fmt: skip
 

@@ -74,7 +74,6 @@ class Link:
         # While the native relay has this connection: its slot there (see _go_native, take_back).
         self._native: tuple[NativeRelay, int] | None = None
         self._owed: Handback | None = None  # what the relay handed back, until the new transports are up
-        self._client_protocol: ClientProtocol | None = None
         proxy.links.add(self)
         proxy.counters.connections_total += 1
         proxy.counters.connections_active += 1
@@ -108,7 +107,7 @@ class Link:
             transport.abort()
             return
         self._attach_server(transport, protocol)
-        self._go_native(protocol)
+        self._go_native()
 
     def _attach_server(self, transport: asyncio.Transport, protocol: ServerProtocol) -> None:
         self.server = transport
@@ -163,13 +162,16 @@ class Link:
 
     # --- the native relay ------------------------------------------------------------------------
 
-    def _go_native(self, server_protocol: ServerProtocol) -> None:
+    def _go_native(self) -> None:
         """Hands the connection to the native relay when nothing here has work on it: plain TCP both ways,
         no stage, nothing buffered or paused, the framer between requests or in a body. The relay gets
         dup()s of the sockets and the transports are closed without a word to the peers."""
         relay = self.proxy.settings.native_relay() if self._native is None else None
-        client, server, protocol = self.client, self.server, self._client_protocol
-        if relay is None or server is None or protocol is None or self.proxy.tls.listen or self.proxy.tls.upstream:
+        client, server = self.client, self.server
+        if relay is None or server is None or self.proxy.tls.listen or self.proxy.tls.upstream:
+            return
+        client_protocol, server_protocol = client.get_protocol(), server.get_protocol()
+        if not isinstance(client_protocol, ClientProtocol) or not isinstance(server_protocol, ServerProtocol):
             return
         body_left = self.framer.at_plain_boundary()
         rules = self._native_rules()
@@ -191,7 +193,7 @@ class Link:
             return
         if rules:
             relay.sift(slot, rules)
-        protocol.detach()
+        client_protocol.detach()
         server_protocol.detach()
         client.abort()  # closes uvloop's descriptor only: the relay's dup keeps each socket open
         server.abort()
@@ -268,11 +270,10 @@ class Link:
             return
         self._attach_server(transport, server)
 
-    def _client_back(self, transport: asyncio.Transport, protocol: ClientProtocol) -> None:
+    def _client_back(self, transport: asyncio.Transport) -> None:
         """The client's new transport is up: what the relay owed each way is passed on before anything
         the new transport reads."""
         self.client = transport
-        self._client_protocol = protocol
         self.pause_client("connect")
         self.down.set_write(transport.write)
         back, self._owed = self._owed, None
@@ -287,13 +288,14 @@ class Link:
         """The native relay moves this connection's bytes now."""
         return self._native is not None
 
-    def native_bytes(self) -> tuple[int, int]:
-        """Bytes each way the native relay has moved for this connection and not yet handed back."""
+    def live_counts(self) -> tuple[int, int, int]:
+        """What this open connection adds to its proxy's counters now: the requests framed on it, and the
+        bytes each way the native relay moved and has not handed back yet (those are in the counters)."""
         if self._native is None:
-            return 0, 0
+            return self.framer.requests, 0, 0
         relay, slot = self._native
-        _, up, down = relay.stats(slot)
-        return up, down
+        requests, up, down = relay.stats(slot)
+        return self.framer.requests + requests, up, down
 
     # --- what stages may ask (LinkPort) ----------------------------------------------------------
 
@@ -329,12 +331,6 @@ class Link:
 
     def _request_forwarded(self) -> None:
         self._awaiting = True
-
-    def requests_seen(self) -> int:
-        if self._native is None:
-            return self.framer.requests
-        relay, slot = self._native
-        return self.framer.requests + relay.stats(slot)[0]
 
     # --- toxics ----------------------------------------------------------------------------------
 
@@ -373,7 +369,7 @@ class Link:
                 relay, slot = self._native
                 relay.sift(slot, rules)
         elif self.server is not None and self._owed is None:  # e.g. the toxic that took it back went away
-            self._go_native(self.server.get_protocol())  # type: ignore[arg-type]
+            self._go_native()
 
     # --- flow control ----------------------------------------------------------------------------
 
@@ -462,22 +458,19 @@ class Link:
     def abort(self) -> None:
         """The proxy went down: cut both sides now, delivering nothing more."""
         self._closed = True
+        self.up.close()
+        self.down.close()
         back = self._release_native()
         if back is not None:  # the relay's sockets: closed here (if it has not), what they owed is dropped
             if not back.closed:
                 os.close(back.client_fd)
                 os.close(back.server_fd)
-            self.up.close()
-            self.down.close()
-            self._forget()
-            return
-        self.up.close()
-        self.down.close()
-        self.client.abort()
-        if self.server is not None:
-            self.server.abort()
         else:
-            self._connect_task.cancel()
+            self.client.abort()
+            if self.server is not None:
+                self.server.abort()
+            else:
+                self._connect_task.cancel()
         self._forget()
 
     def _forget(self) -> None:
@@ -514,14 +507,13 @@ class ClientProtocol(asyncio.Protocol):
         self.transport = transport
         if self.link is not None:
             self.up = self.link.up
-            self.link._client_back(transport, self)  # type: ignore[arg-type]
+            self.link._client_back(transport)  # type: ignore[arg-type]
             return
         if self.generation != self.proxy.generation:  # its listener closed during the TLS handshake
             transport.abort()  # type: ignore[attr-defined]
             self.up = _NOWHERE  # whatever still arrives goes nowhere
             return
         self.link = Link(self.proxy, transport)  # type: ignore[arg-type]
-        self.link._client_protocol = self
         self.up = self.link.up
 
     def detach(self) -> None:

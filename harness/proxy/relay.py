@@ -82,9 +82,6 @@ class NativeRelay:
         """(requests, bytes upstream, bytes downstream) of a connection in the relay, live."""
         return self._relay.stats(slot)
 
-    def active(self) -> int:
-        return self._relay.active()
-
     def _collect(self) -> None:
         for slot in self._relay.collect():
             link = self._links.get(slot)
