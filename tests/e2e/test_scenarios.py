@@ -67,7 +67,8 @@ EXPECTED: dict[str, Expected] = {
     "slow-store": Expected(0.05, frozenset({"very-slow-availability"}),
                            in_flight_excluded=frozenset({"slow-availability", "slow-p99"})),
     "clock-skew": Expected(
-        0.07, frozenset({"beyond-leeway-availability", "strict-rp-inside-leeway"}), "skew-beyond-leeway"
+        0.07, frozenset({"beyond-leeway-availability", "strict-rp-inside-leeway"}), "skew-beyond-leeway",
+        in_flight_excluded=frozenset({"leeway-absorbs-small-skew"}),
     ),
     "soak": Expected(0.007),
     "forged-tokens": Expected(0.1, forged_in=(
