@@ -42,9 +42,12 @@ oidc-provider:
 BENCH_NODE_DIR ?= $(OIDC_PROVIDER_DIR)
 BENCH_ARGS ?=
 bench: $(STAMP)
-	@for t in nginx haproxy wrk node npm; do command -v $$t >/dev/null || test -x /usr/sbin/$$t || missing=1; done; \
+	@# only the packages whose tool is missing: a node from elsewhere (NodeSource's nodejs bundles npm and
+	@# conflicts with Debian's npm package) must not make apt refuse the whole install
+	@for tp in nginx:nginx-light haproxy:haproxy wrk:wrk node:nodejs npm:npm; do t=$${tp%%:*}; \
+	  command -v $$t >/dev/null || test -x /usr/sbin/$$t || missing="$$missing $${tp#*:}"; done; \
 	  if [ -n "$$missing" ]; then SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq nginx-light haproxy wrk nodejs npm; fi
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; fi
 	@OIDC_PROVIDER_DIR=$(BENCH_NODE_DIR) tests/fixtures/oidc_provider/install.sh
 	PATH="$(BENCH_NODE_DIR)/bin:$$PATH:/usr/sbin" OIDC_PROVIDER_DIR=$(BENCH_NODE_DIR) $(BIN)/python bench/run.py $(BENCH_ARGS)
 
