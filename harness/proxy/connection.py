@@ -198,6 +198,7 @@ class Link:
         client.abort()  # closes uvloop's descriptor only: the relay's dup keeps each socket open
         server.abort()
         self._native = (relay, slot)
+        self.proxy.counters.native_handovers += 1
 
     def _native_rules(self) -> NativeRules | None:
         """What the native relay must know of this connection's toxics to carry it: the method and path

@@ -25,6 +25,7 @@ class ProxyCounters:
     connections_total: int = 0
     connections_active: int = 0
     connections_native: int = 0  # of the active ones, those the native relay moves now (a snapshot's)
+    native_handovers: int = 0  # connections handed to the native relay (again after each take-back)
     upstream_connect_errors: int = 0
     bytes_upstream: int = 0  # client -> server, as received from the client
     bytes_downstream: int = 0  # server -> client, as received from the server
@@ -48,6 +49,12 @@ _PROXY_METRICS = (
         "gauge",
         "Open connections the native relay moves now (no toxic on them; the rest go through Python).",
         "connections_native",
+    ),
+    (
+        "harness_proxy_native_handovers_total",
+        "counter",
+        "Connections handed to the native relay (a connection a toxic took back and handed again counts again).",
+        "native_handovers",
     ),
     (
         "harness_proxy_upstream_connect_errors_total",

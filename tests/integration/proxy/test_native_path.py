@@ -112,6 +112,9 @@ def test_the_native_and_python_paths_agree(upstream: str) -> None:
             client.close()
         assert relayed == int(native)
         assert seen[native][1]["harness_proxy_bytes_total_upstream"] == sent
+    # handed to the relay once the upstream is up; the split head brings it back to Python, where it stays
+    assert seen[True][1].pop("harness_proxy_native_handovers_total") == 1
+    assert seen[False][1].pop("harness_proxy_native_handovers_total") == 0
     assert seen[True] == seen[False]
     assert seen[True][1]["harness_proxy_requests_total"] == 4
 
@@ -131,6 +134,7 @@ def test_a_toxic_applies_at_once_to_a_connection_the_relay_had(proxied: tuple[To
     conn.ask(GET)
     assert time.monotonic() - started < 0.2
     assert _metrics(client)["harness_proxy_requests_total"] == 3
+    assert _metrics(client)["harness_proxy_native_handovers_total"] == 2  # and back to the relay
     conn.close()
 
 
