@@ -25,8 +25,9 @@ def describe_plan(
     lines += _target_lines(target, scenario, provider, where)
     proxy = scenario.proxy
     if proxy.kind == "embedded":
+        relay = "" if proxy.native_relay else "; every connection relayed in Python (native_relay: false)"
         lines.append(f"proxy: embedded `harness proxy` listening on {where} (its API on 127.0.0.1), clients go "
-                     "through it")  # fmt: skip
+                     f"through it{relay}")  # fmt: skip
     elif proxy.kind == "toxiproxy":
         lines.append(f"proxy: the Toxiproxy API at {proxy.api}; proxies named harness-<run id>... are added there")
     else:

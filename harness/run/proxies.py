@@ -42,6 +42,8 @@ class RunProxies:
         if self.config.kind == "embedded":
             api_url = f"http://127.0.0.1:{free_port()}"
             argv = python_module("harness", "proxy", "--port", api_url.rsplit(":", 1)[1], "--seed", str(self.seed))
+            if isinstance(self.config, EmbeddedProxy) and not self.config.native_relay:
+                argv.append("--no-native")
             if self.listen is not None:
                 argv += ["--allow-listen", self.listen]  # its listeners there too; its API stays on loopback
             self.process = self._spawn("proxy", argv)

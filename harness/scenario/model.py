@@ -59,6 +59,10 @@ class EmbeddedProxy(Model):
     """The harness's own Toxiproxy-compatible fault proxy, started for the run."""
 
     kind: Literal["embedded"] = "embedded"
+    # connections no toxic is acting on are relayed by the proxy's native relay (harness.proxy.relay) when
+    # it was built; false keeps every connection in Python (`harness proxy --no-native`): the same answers
+    # and counts, slower, for telling a finding of the relay's from one of the provider's
+    native_relay: bool = True
 
 
 class ToxiproxyProxy(Model):

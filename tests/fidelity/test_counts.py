@@ -1,5 +1,7 @@
 """Every attempt the clients recorded is seen by the server side, and the other way round, per endpoint and
-status for status, under faults, in a local run and with two Locust workers (and two target workers).
+status for status, under faults, in a local run and with two Locust workers (and two target workers). The
+local run's proxy hands the connections its toxic leaves alone to its native relay; the other's keeps
+every connection in Python (`native_relay: false`): the counts must agree either way.
 
 The target logs one line per request it served (logs/requests.jsonl, with the X-Harness-Op-Id the client
 sent), so attempts are matched one by one on (op id, endpoint, status):
@@ -47,6 +49,7 @@ def _run(tmp_path: Path, workers: int) -> Path:
     if workers:  # two target workers as well: two processes append to one request log
         spec = yaml.safe_load(SCENARIO.read_text())
         spec["target"] = {**spec.get("target", {}), "kind": "embedded", "workers": workers}
+        spec["proxy"] = {"kind": "embedded", "native_relay": False}
         scenario = tmp_path / "counts-workers.yaml"
         scenario.write_text(yaml.safe_dump(spec))
     out = tmp_path / "runs"
@@ -102,6 +105,10 @@ def test_client_records_and_server_log_agree_per_endpoint(workers: int, tmp_path
         assert client[endpoint] == server[endpoint] + injected[endpoint] - cut_off[endpoint], endpoint
     print(f"\nworkers={workers}: client {dict(client)}, target {dict(server)}, proxy injected {dict(injected)}, "
           f"cut off at stop {dict(cut_off)}, orchestrator's own {dict(own)}")  # fmt: skip
+
+    # the proxy took the path the scenario asked for
+    handovers = re.findall(r"^harness_proxy_native_handovers_total\{[^}]*\} (\d+)", metrics, flags=re.MULTILINE)
+    assert handovers and (sum(map(int, handovers)) == 0) == bool(workers), handovers
 
     # every endpoint together, through the proxy's own counter
     extra = _proxy_requests(metrics) - len(attempts) - probes

@@ -60,6 +60,23 @@ def test_our_proxy_process_is_allowed_to_listen_there() -> None:
     assert argv[argv.index("--allow-listen") + 1] == "10.1.2.3"
 
 
+def test_a_scenario_can_keep_the_proxy_off_its_native_relay() -> None:
+    started: list[list[str]] = []
+
+    def spawn(name: str, argv: list[str]) -> Any:
+        started.append(argv)
+        raise RuntimeError("not started in a unit test")
+
+    for native_relay in (True, False):
+        with pytest.raises(RuntimeError):
+            RunProxies(EmbeddedProxy(kind="embedded", native_relay=native_relay), 0, "r", spawn,
+                       lambda shared: None).open()  # fmt: skip
+    assert ["--no-native" in argv for argv in started] == [False, True]
+    python_only = {"kind": "embedded", "native_relay": False}
+    scenario = Scenario.model_validate({"name": "s", "phases": PHASES, "proxy": python_only})
+    assert "every connection relayed in Python (native_relay: false)" in describe_plan(scenario)
+
+
 def test_an_external_provider_needs_a_proxy_to_listen() -> None:
     bare = Scenario.model_validate({"name": "x", "phases": PHASES, "target": EXTERNAL, "proxy": {"kind": "none"}})
     with pytest.raises(InputError, match=r"--listen 10\.1\.2\.3: an external provider without a proxy"):
