@@ -14,12 +14,14 @@ import logging
 import multiprocessing
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from harness.endpoints import EMBEDDED_PATHS as P
 from harness.idp.aws import AwsOidcFace
@@ -29,10 +31,11 @@ from harness.idp.chaos import ChaosMiddleware, ChaosState
 from harness.idp.chaosapi import ChaosApi
 from harness.idp.config import TargetConfig
 from harness.idp.forgery import ForgeryHeader
+from harness.idp.hot import HotDocuments
 from harness.idp.limits import BodyLimit
 from harness.idp.oauth import InvalidRequest, json_response
 from harness.idp.oidc import DISCOVERY_CACHE, JWKS_CACHE, JsonDocument, OidcFace
-from harness.idp.overload import InflightLimit
+from harness.idp.overload import Inflight, InflightLimit
 from harness.idp.portal import PortalFace
 from harness.idp.requestid import RequestIdMiddleware
 from harness.idp.requestlog import RequestLog, RequestLogMiddleware, open_request_log
@@ -110,9 +113,12 @@ def create_app(config: TargetConfig) -> Starlette:
     async def healthz(request: Request) -> Response:
         return Response(_HEALTHY, media_type="application/json", headers={"Cache-Control": "no-store"})
 
+    discovery = JsonDocument(lambda: get().oidc.discovery_json, DISCOVERY_CACHE)
+    jwks = JsonDocument(lambda: get().services.jwks_json, JWKS_CACHE)
+    inflight = Inflight(config.max_inflight)
     routes = [
-        Route(P["discovery"], JsonDocument(lambda: get().oidc.discovery_json, DISCOVERY_CACHE), methods=["GET"]),
-        Route(P["jwks"], JsonDocument(lambda: get().services.jwks_json, JWKS_CACHE), methods=["GET"]),
+        Route(P["discovery"], discovery, methods=["GET"]),
+        Route(P["jwks"], jwks, methods=["GET"]),
         Route(P["token"], by_content_type(lambda f: f.oidc.token, lambda f: f.aws.create_token), methods=["POST"]),
         Route(
             P["device_authorization"],
@@ -140,16 +146,29 @@ def create_app(config: TargetConfig) -> Starlette:
         Middleware(RequestIdMiddleware),
         # only with --request-log: without it a request pays nothing for the option
         *([Middleware(RequestLogMiddleware, log=lambda: request_log)] if config.request_log else []),
-        Middleware(InflightLimit, max_inflight=config.max_inflight, exempt_paths=[P["health"]]),
+        Middleware(InflightLimit, max_inflight=inflight, exempt_paths=[P["health"]]),
         Middleware(BodyLimit, max_body_bytes=config.max_body_bytes),
         Middleware(ChaosMiddleware, state=chaos),
         Middleware(ForgeryHeader, forging=lambda: bool(chaos.forgeries), paths=frozenset({P["token"]})),
     ]
     handlers = {sqlite3.OperationalError: _store_busy, ClientDisconnect: _client_gone, Exception: _internal_error}
-    return Starlette(
-        routes=routes, middleware=middleware, lifespan=lifespan,
-        exception_handlers=handlers,
-    )
+    hot = HotDocuments({P["discovery"]: discovery, P["jwks"]: jwks}, chaos, inflight, bool(config.request_log))
+    return TargetApp(hot, routes=routes, middleware=middleware, lifespan=lifespan, exception_handlers=handlers)
+
+
+class TargetApp(Starlette):
+    """The app, with the hot path (hot.py) in front of everything Starlette does."""
+
+    def __init__(self, hot: HotDocuments, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.hot = hot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        document = self.hot.takes(scope)
+        if document is not None:
+            await self.hot.answer(document, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app_from_env() -> Starlette:

@@ -102,7 +102,8 @@ class JsonDocument:
         self._last: bytes | None = None
         self._headers: list[tuple[bytes, bytes]] = []
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def current(self) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        """The answer's headers and body now (also what the hot path, hot.py, answers)."""
         body = self._body()
         if body is not self._last:
             # In the order Starlette's Response writes them, so that the answer did not change. The list is
@@ -111,7 +112,11 @@ class JsonDocument:
                              (b"content-length", str(len(body)).encode("ascii")),
                              (b"content-type", b"application/json")]  # fmt: skip
             self._last = body
-        await send({"type": "http.response.start", "status": 200, "headers": self._headers})
+        return self._headers, body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers, body = self.current()
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
 

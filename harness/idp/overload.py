@@ -7,6 +7,7 @@ needs no lock: one event loop per process, and it changes only between awaits.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -25,26 +26,43 @@ _START = {
 _BODY_MESSAGE = {"type": "http.response.body", "body": _BODY, "more_body": False}
 
 
+@dataclass
+class Inflight:
+    """This process's requests in flight and those shed. One per app: InflightLimit keeps it, and the hot
+    path in front of the app (hot.py) counts its own answers in it and leaves a full server to the limit."""
+
+    max_inflight: int
+    inflight: int = 0
+    rejected: int = 0
+
+
 class InflightLimit:
-    def __init__(self, app: ASGIApp, max_inflight: int, exempt_paths: Collection[str] = ()):
+    def __init__(self, app: ASGIApp, max_inflight: int | Inflight, exempt_paths: Collection[str] = ()):
         self.app = app
-        self.max_inflight = max_inflight
+        self.counts = max_inflight if isinstance(max_inflight, Inflight) else Inflight(max_inflight)
         # Health probes are exempt: an overloaded server is busy, not dead, and must not be restarted.
         self.exempt_paths = frozenset(exempt_paths)
-        self.inflight = 0
-        self.rejected = 0
+
+    @property
+    def inflight(self) -> int:
+        return self.counts.inflight
+
+    @property
+    def rejected(self) -> int:
+        return self.counts.rejected
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.exempt_paths:
             await self.app(scope, receive, send)
             return
-        if self.inflight >= self.max_inflight:
-            self.rejected += 1
+        counts = self.counts
+        if counts.inflight >= counts.max_inflight:
+            counts.rejected += 1
             await send(_START)
             await send(_BODY_MESSAGE)
             return
-        self.inflight += 1
+        counts.inflight += 1
         try:
             await self.app(scope, receive, send)
         finally:
-            self.inflight -= 1
+            counts.inflight -= 1

@@ -13,6 +13,10 @@ from harness.idp.audit import current_request_id
 HEADER = b"x-amzn-requestid"
 
 
+def new_request_id() -> str:
+    return os.urandom(12).hex()
+
+
 class RequestIdMiddleware:
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -21,7 +25,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = os.urandom(12).hex()
+        request_id = new_request_id()
         token = current_request_id.set(request_id)
         header = (HEADER, request_id.encode("ascii"))
 
