@@ -2,13 +2,19 @@
 the other, pausing reading when the other's write buffer is full. Nothing else: no framing, no counters,
 no toxics. bench/proxy.py measures it beside haproxy and `harness proxy`; what ours costs above it is ours.
 
-    python bench/floor_proxy.py LISTEN_PORT UPSTREAM_PORT
+    python bench/floor_proxy.py LISTEN_PORT UPSTREAM_PORT [CERT KEY CA SERVER_NAME]
+
+With the four TLS arguments it ends TLS on its listener (CERT, KEY) and opens TLS to the upstream (verified
+against CA, SNI SERVER_NAME), as `harness proxy` does with TLS on both hops: uvloop's TLS, nothing else.
 """
 
 import asyncio
+import ssl
 import sys
 
 import uvloop
+
+TLS: "tuple[ssl.SSLContext, ssl.SSLContext, str] | None" = None  # listener, upstream, server name
 
 
 class Side(asyncio.Protocol):
@@ -28,8 +34,9 @@ class Side(asyncio.Protocol):
             client.transport.resume_reading()
 
     async def connect(self):
+        tls = {} if TLS is None else {"ssl": TLS[1], "server_hostname": TLS[2]}
         try:
-            await asyncio.get_running_loop().create_connection(lambda: Side(self), "127.0.0.1", UPSTREAM)
+            await asyncio.get_running_loop().create_connection(lambda: Side(self), "127.0.0.1", UPSTREAM, **tls)
         except OSError:
             self.transport.close()
 
@@ -41,6 +48,10 @@ class Side(asyncio.Protocol):
             self.peer.transport.write(data)
 
     def eof_received(self):
+        if TLS is not None:  # a TLS transport cannot half-close: the end closes both
+            if self.peer is not None:
+                self.peer.transport.close()
+            return False
         if self.peer is None:
             return True
         self.ended = True
@@ -62,10 +73,16 @@ class Side(asyncio.Protocol):
 
 
 async def main(port: int) -> None:
-    server = await asyncio.get_running_loop().create_server(Side, "127.0.0.1", port, backlog=1024)
+    listen_tls = TLS[0] if TLS is not None else None
+    server = await asyncio.get_running_loop().create_server(Side, "127.0.0.1", port, backlog=1024, ssl=listen_tls)
     await server.serve_forever()
 
 
 if __name__ == "__main__":
     UPSTREAM = int(sys.argv[2])
+    if len(sys.argv) == 7:
+        cert, key, ca, name = sys.argv[3:]
+        listener = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        listener.load_cert_chain(cert, key)
+        TLS = (listener, ssl.create_default_context(cafile=ca), name)
     uvloop.run(main(int(sys.argv[1])))

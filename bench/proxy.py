@@ -47,8 +47,8 @@ CONFIGURATIONS = {  # each haproxy path -> what the report calls it
 }
 # each path of ours and the references it is measured beside
 REFERENCES = {"ours": ("direct", *HAPROXY, "floor"), IDLE: ("direct", *HAPROXY),
-              "ours_tls": ("direct_tls", *HAPROXY_TLS)}  # fmt: skip
-ORDER = ("direct", *HAPROXY, "floor", "ours", IDLE, "direct_tls", *HAPROXY_TLS, "ours_tls")
+              "ours_tls": ("direct_tls", *HAPROXY_TLS, "floor_tls")}  # fmt: skip
+ORDER = ("direct", *HAPROXY, "floor", "ours", IDLE, "direct_tls", *HAPROXY_TLS, "floor_tls", "ours_tls")
 RESTARTS = 3  # times a path's run is made again after a reference server died under it
 GOALS = (
     Goal("ours_vs_haproxy", "proxy: pass-through vs haproxy", "ours", HAPROXY, "rps", "ratio", 1.0, "req/s"),
@@ -73,6 +73,11 @@ INFO = (
     Goal("ours_vs_floor", "proxy: pass-through vs the floor", "ours", "floor", "rps", "ratio", 1.0, "req/s"),
     Goal("ours_cpu_vs_haproxy", "proxy: CPU per request, haproxy / ours", "ours", HAPROXY, "cpu_us_per_req",
          "ratio", 1.0, "µs", lower_is_better=True),
+    # where Python's TLS stands: the floor with uvloop's TLS on both hops, and ours above it
+    Goal("floor_tls_vs_haproxy", "proxy floor with TLS both hops (uvloop) vs haproxy ssl", "floor_tls", HAPROXY_TLS,
+         "rps", "ratio", 0.8, "req/s"),
+    Goal("tls_vs_floor", "proxy: TLS both hops vs the TLS floor", "ours_tls", "floor_tls", "rps", "ratio", 1.0,
+         "req/s"),
 )  # fmt: skip
 # The TLS references: an https server block for nginx, an ssl listen section for haproxy (the same
 # certificates as ours: a run CA from harness.tlsca).
@@ -171,6 +176,12 @@ def main() -> int:
             servers.start("floor", [sys.executable, str(Path(__file__).parent / "floor_proxy.py"),
                                             str(ports["floor"]), str(nginx_port)])  # fmt: skip
             server_of["floor"] = "floor"
+            if "floor_tls" in wanted:
+                ports["floor_tls"] = free_port()
+                servers.start("floor_tls", [sys.executable, str(Path(__file__).parent / "floor_proxy.py"),
+                                            str(ports["floor_tls"]), str(nginx_tls_port), str(proxy_cert.cert),
+                                            str(proxy_cert.key), str(ca.cert_path), "idp.test"])  # fmt: skip
+                server_of["floor_tls"] = "floor_tls"
             # Ours runs in a child process of its own, as `harness proxy` would (not sharing this GIL).
             api_port = free_port()
             servers.start("ours", [sys.executable, "-X", "faulthandler", "-m", "harness", "proxy", "--port",
