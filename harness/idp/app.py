@@ -146,7 +146,7 @@ def create_app(config: TargetConfig) -> Starlette:
         Middleware(RequestIdMiddleware),
         # only with --request-log: without it a request pays nothing for the option
         *([Middleware(RequestLogMiddleware, log=lambda: request_log)] if config.request_log else []),
-        Middleware(InflightLimit, max_inflight=inflight, exempt_paths=[P["health"]]),
+        Middleware(InflightLimit, counts=inflight, exempt_paths=[P["health"]]),
         Middleware(BodyLimit, max_body_bytes=config.max_body_bytes),
         Middleware(ChaosMiddleware, state=chaos),
         Middleware(ForgeryHeader, forging=lambda: bool(chaos.forgeries), paths=frozenset({P["token"]})),

@@ -37,9 +37,9 @@ class Inflight:
 
 
 class InflightLimit:
-    def __init__(self, app: ASGIApp, max_inflight: int | Inflight, exempt_paths: Collection[str] = ()):
+    def __init__(self, app: ASGIApp, counts: Inflight, exempt_paths: Collection[str] = ()):
         self.app = app
-        self.counts = max_inflight if isinstance(max_inflight, Inflight) else Inflight(max_inflight)
+        self.counts = counts
         # Health probes are exempt: an overloaded server is busy, not dead, and must not be restarted.
         self.exempt_paths = frozenset(exempt_paths)
 

@@ -39,10 +39,10 @@ class RunProxies:
         """Our proxy process ready, or the shared API answering; once."""
         if self.client is not None:
             return self.client
-        if self.config.kind == "embedded":
+        if isinstance(self.config, EmbeddedProxy):
             api_url = f"http://127.0.0.1:{free_port()}"
             argv = python_module("harness", "proxy", "--port", api_url.rsplit(":", 1)[1], "--seed", str(self.seed))
-            if isinstance(self.config, EmbeddedProxy) and not self.config.native_relay:
+            if not self.config.native_relay:
                 argv.append("--no-native")
             if self.listen is not None:
                 argv += ["--allow-listen", self.listen]  # its listeners there too; its API stays on loopback

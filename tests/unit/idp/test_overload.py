@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
-from harness.idp.overload import InflightLimit
+from harness.idp.overload import Inflight, InflightLimit
 
 
 class GatedApp:
@@ -39,7 +39,7 @@ async def call(app: Any, path: str = "/token") -> list[dict[str, Any]]:
 def test_requests_above_the_limit_get_429_with_retry_after() -> None:
     async def scenario() -> None:
         inner = GatedApp()
-        limit = InflightLimit(inner, max_inflight=2, exempt_paths=["/healthz"])
+        limit = InflightLimit(inner, Inflight(2), exempt_paths=["/healthz"])
         held = [asyncio.create_task(call(limit)) for _ in range(2)]
         while inner.entered < 2:
             await asyncio.sleep(0)
@@ -69,7 +69,7 @@ def test_inflight_count_recovers_after_an_exception() -> None:
         raise RuntimeError("boom")
 
     async def scenario() -> None:
-        limit = InflightLimit(failing, max_inflight=1)
+        limit = InflightLimit(failing, Inflight(1))
         for _ in range(3):
             with contextlib.suppress(RuntimeError):
                 await call(limit)
@@ -85,7 +85,7 @@ def test_each_shed_answer_carries_its_own_request_id_only() -> None:
 
     async def scenario() -> None:
         inner = GatedApp()
-        app = RequestIdMiddleware(InflightLimit(inner, max_inflight=1))
+        app = RequestIdMiddleware(InflightLimit(inner, Inflight(1)))
         held = asyncio.create_task(call(app))
         while inner.entered < 1:
             await asyncio.sleep(0)
