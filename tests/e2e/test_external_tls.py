@@ -53,11 +53,13 @@ class ChaosRun:
         assert fault["applied_at"] is not None and fault["removed_at"] is not None, fault
         return fault
 
-    def while_on(self, phase: str) -> pd.DataFrame:
-        """Attempts started while the phase's fault was on (per the journal), away from its edges."""
+    def while_on(self, phase: str, held_s: float = 0.0) -> pd.DataFrame:
+        """Attempts started while the phase's fault was on (per the journal), away from its edges. A
+        latency fault's removal lets what it holds go at once (as Toxiproxy's toxics do when interrupted),
+        so an attempt must start `held_s` before that as well to have been held for its whole delay."""
         fault = self.fault(phase)
         a = self.attempts
-        return a[(a.ts >= fault["applied_at"] + MARGIN_S) & (a.ts <= fault["remove_asked_at"] - MARGIN_S)]
+        return a[(a.ts >= fault["applied_at"] + MARGIN_S) & (a.ts <= fault["remove_asked_at"] - MARGIN_S - held_s)]
 
 
 def provider_env(idp: OidcProvider) -> dict[str, str]:
@@ -166,7 +168,7 @@ def test_http_error_on_token_shows_at_the_configured_share(chaos: ChaosRun) -> N
 
 def test_latency_on_the_link_shifts_every_answer(chaos: ChaosRun) -> None:
     base = chaos.attempts[(chaos.attempts.phase == "baseline") & (chaos.attempts.method != "VERIFY")]
-    slow = chaos.while_on("slow-link")
+    slow = chaos.while_on("slow-link", held_s=0.15)
     slow = slow[slow.method != "VERIFY"]
     # every answer is at least the toxic's 150 ms late (a low quantile, not a difference of medians: on a
     # loaded machine the baseline's own median grows and a median difference understates the shift)
@@ -188,7 +190,7 @@ def test_http_latency_on_jwks_shifts_only_jwks(chaos: ChaosRun) -> None:
     a = chaos.attempts
     jwks = a[(a.endpoint == "jwks") & (a.method == "GET")]
     base = jwks[jwks.phase == "baseline"]
-    slow = chaos.while_on("slow-jwks")
+    slow = chaos.while_on("slow-jwks", held_s=0.4)
     slow_jwks = slow[(slow.endpoint == "jwks") & (slow.method == "GET")]
     fastest = min(slow_jwks.latency_ms)  # every JWKS answer is at least the toxic's 400 ms late
     shift = statistics.median(slow_jwks.latency_ms) - statistics.median(base.latency_ms)
