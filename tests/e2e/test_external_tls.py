@@ -9,6 +9,7 @@ Then a provider whose discovery names a host outside `allow`, and the embedded t
 from __future__ import annotations
 
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -158,7 +159,8 @@ def test_http_error_on_token_shows_at_the_configured_share(chaos: ChaosRun) -> N
     token = token[token.endpoint == "token"]
     share = float((token.status == 503).mean())
     assert len(token) >= 2000, f"only {len(token)} token requests while the fault was on"
-    assert abs(share - 0.3) <= 0.02, share
+    # four binomial standard errors: 0.041 at the 2,000 requests a slow machine makes, 0.017 at 10,000
+    assert abs(share - 0.3) <= 4 * math.sqrt(0.3 * 0.7 / len(token)), (share, len(token))
     others = chaos.while_on("brownout")
     assert not (others[others.endpoint != "token"].status == 503).any()  # the token path only
     summary = json.loads((chaos.run_dir / "summary.json").read_text())
