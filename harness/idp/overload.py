@@ -43,14 +43,6 @@ class InflightLimit:
         # Health probes are exempt: an overloaded server is busy, not dead, and must not be restarted.
         self.exempt_paths = frozenset(exempt_paths)
 
-    @property
-    def inflight(self) -> int:
-        return self.counts.inflight
-
-    @property
-    def rejected(self) -> int:
-        return self.counts.rejected
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.exempt_paths:
             await self.app(scope, receive, send)

@@ -48,7 +48,7 @@ def test_requests_above_the_limit_get_429_with_retry_after() -> None:
         headers = dict(rejected[0]["headers"])
         assert headers[b"retry-after"] == b"1"
         assert b'"temporarily_unavailable"' in rejected[1]["body"]
-        assert limit.rejected == 1
+        assert limit.counts.rejected == 1
 
         # The health probe is not shed, and is held like any request.
         probe = asyncio.create_task(call(limit, "/healthz"))
@@ -58,7 +58,7 @@ def test_requests_above_the_limit_get_429_with_retry_after() -> None:
         inner.gate.set()
         for result in [*await asyncio.gather(*held), await probe]:
             assert result[0]["status"] == 200
-        assert limit.inflight == 0
+        assert limit.counts.inflight == 0
         assert (await call(limit))[0]["status"] == 200
 
     asyncio.run(scenario())
@@ -73,7 +73,7 @@ def test_inflight_count_recovers_after_an_exception() -> None:
         for _ in range(3):
             with contextlib.suppress(RuntimeError):
                 await call(limit)
-        assert limit.inflight == 0
+        assert limit.counts.inflight == 0
 
     asyncio.run(scenario())
 
