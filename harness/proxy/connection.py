@@ -48,6 +48,19 @@ def _discard(data: bytes) -> None:
     pass
 
 
+async def _connect_socket(
+    loop: asyncio.AbstractEventLoop, protocol: asyncio.Protocol, sock: socket.socket
+) -> asyncio.Transport:
+    """loop.create_connection(sock=...) for a connected socket the transport is to own. uvloop attaches the
+    socket object to its transport only after connection_made: a transport closed before that (its protocol
+    aborted it there, the link having ended meanwhile) never lets go of the object, whose finalizer would
+    close the descriptor's number a second time, by then another connection's (seen as EEXIST and EBADF from
+    uvloop under TLS churn). The transport owns the descriptor either way, so the object lets go here."""
+    transport, _ = await loop.create_connection(lambda: protocol, sock=sock)
+    sock.detach()
+    return transport
+
+
 class Link:
     def __init__(self, proxy: Proxy, client: asyncio.Transport):
         self.proxy = proxy
@@ -255,7 +268,7 @@ class Link:
         server = ServerProtocol(self, attached=False)
         try:
             await self.loop.connect_accepted_socket(lambda: client, client_sock)
-            transport, _ = await self.loop.create_connection(lambda: server, sock=server_sock)
+            transport = await _connect_socket(self.loop, server, server_sock)
         except BaseException:  # cancelled by abort() (a fault answered the owed request with a reset), or worse
             # A transport owns its socket from connection_made on, and closes it itself: a second close here
             # could close a descriptor already reused for another connection.
@@ -402,7 +415,7 @@ class Link:
         server = self.server
         if server is None:
             return
-        if self._client_gone or not server.can_write_eof():
+        if self._client_gone or self._server_gone or server.is_closing() or not server.can_write_eof():
             server.close()
         else:
             server.write_eof()
@@ -410,7 +423,7 @@ class Link:
 
     def _client_eof(self) -> None:
         self._eof_to_client = True
-        if self._server_gone or self._client_gone or not self.client.can_write_eof():
+        if self._server_gone or self._client_gone or self.client.is_closing() or not self.client.can_write_eof():
             self.client.close()
         else:
             self.client.write_eof()
