@@ -144,6 +144,14 @@ class Tls:
         up = UpstreamTls.parse(body["upstream_tls"], host) if "upstream_tls" in body else (default or cls()).upstream
         return cls(listen, up)
 
+    def relayed(self, settings: Settings) -> relay.NativeRelay | None:
+        """The native relay that keeps this proxy's TLS sessions: TLS on both hops, a relay built with TLS,
+        both contexts made there. None: TLS in Python."""
+        if self.listen is None or self.upstream is None or self.listen.native is None or self.upstream.native is None:
+            return None
+        native = settings.native_relay()
+        return native if native is not None and native.tls else None
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.listen is not None:
@@ -198,15 +206,19 @@ class Proxy:
     async def start(self) -> None:
         if self.enabled:
             return
-        from harness.proxy.connection import ClientProtocol
+        from harness.proxy.connection import ClientProtocol, TlsAcceptProtocol
 
         host, port = check_listen(self.listen, self.settings.allow_non_loopback, self.settings.also_listen)
         try:
             tls = self.tls.listen.context if self.tls.listen is not None else None
             self.generation += 1
             generation = self.generation
-            self._listener, bound = await self.settings.binder(lambda: ClientProtocol(self, generation), host, port,
-                                                               tls)  # fmt: skip
+            factory: Callable[[], asyncio.Protocol] = lambda: ClientProtocol(self, generation)  # noqa: E731
+            relayed = self.tls.relayed(self.settings)
+            if relayed is not None:  # the relay does the handshake: the listener is plain TCP
+                tls = None
+                factory = lambda: TlsAcceptProtocol(self, generation, relayed)  # noqa: E731
+            self._listener, bound = await self.settings.binder(factory, host, port, tls)
         except OSError as exc:
             raise err.LISTEN_FAILED(f"{self.listen}: {exc.strerror or exc}") from exc
         self.listen = format_hostport(host, bound)  # port 0 becomes the real one; re-enable reuses it

@@ -6,6 +6,9 @@ End of stream travels through the pipe behind the data, so delayed bytes are del
 
 A connection no toxic touches (or only HTTP toxics the native relay can sift for) goes to the native relay
 (harness/proxy/relay.py) once its upstream is up, and comes back on new transports when that changes.
+With TLS on both hops and a relay that speaks TLS, the sessions stay in the relay from the handshake on:
+this module sees plaintext through the relay's bridges (socket pairs), and a connection going native
+joins its two bridges into one relayed pair of sessions.
 
 Size: one connection's whole life, the Link and the two Protocols feeding it, with its hand-offs to and
 from the native relay; each part reaches into the Link's state (ends of stream, pauses, the early bytes),
@@ -26,7 +29,7 @@ from typing import TYPE_CHECKING
 from harness.proxy.addresses import split_hostport
 from harness.proxy.http import RequestFramer
 from harness.proxy.pipeline import Pipe, Stage, StageContext
-from harness.proxy.relay import Handback, NativeRelay
+from harness.proxy.relay import HANDSHAKE_TIMEOUT_S, Handback, NativeRelay
 from harness.proxy.sieve import NativeRules
 from harness.proxy.tls import is_certificate_error, tls_error_response
 
@@ -62,7 +65,7 @@ async def _connect_socket(
 
 
 class Link:
-    def __init__(self, proxy: Proxy, client: asyncio.Transport):
+    def __init__(self, proxy: Proxy, client: asyncio.Transport, bridge: tuple[NativeRelay, int] | None = None):
         self.proxy = proxy
         self.client = client
         self.server: asyncio.Transport | None = None
@@ -87,6 +90,11 @@ class Link:
         # While the native relay has this connection: its slot there (see _go_native, take_back).
         self._native: tuple[NativeRelay, int] | None = None
         self._owed: Handback | None = None  # what the relay handed back, until the new transports are up
+        # TLS in the relay: the relay, and the bridges carrying each side's session (0: none yet), while
+        # this link sees the connection in plaintext. The client's is held until the link lets it go.
+        self._tls: NativeRelay | None = bridge[0] if bridge is not None else None
+        self._bridges = [bridge[1] if bridge is not None else 0, 0]
+        self._held = bridge is not None
         proxy.links.add(self)
         proxy.counters.connections_total += 1
         proxy.counters.connections_active += 1
@@ -98,7 +106,10 @@ class Link:
         host, port = split_hostport(self.proxy.upstream, "upstream")
         tls = self.proxy.tls.upstream
         try:
-            if tls is None:
+            if tls is not None and self._tls is not None:
+                transport, protocol = await self._connect_relayed_tls(self._tls, host, port, tls.native,
+                                                                      tls.server_name)  # fmt: skip
+            elif tls is None:
                 transport, protocol = await self.loop.create_connection(lambda: ServerProtocol(self), host, port)
             else:
                 # TCP first, then start_tls, not create_connection(ssl=...): this task is cancelled when the
@@ -112,6 +123,7 @@ class Link:
         except OSError as exc:  # ssl.SSLError is one too
             self.proxy.counters.upstream_connect_errors += 1
             if is_certificate_error(exc) and not self._closed:
+                self._unhold()
                 self._refuse(tls_error_response(exc))
             else:
                 self.client.close()
@@ -121,6 +133,7 @@ class Link:
             return
         self._attach_server(transport, protocol)
         self._go_native()
+        self._unhold()  # not gone native: the client's data comes this way
 
     def _attach_server(self, transport: asyncio.Transport, protocol: ServerProtocol) -> None:
         self.server = transport
@@ -153,6 +166,39 @@ class Link:
             raise ConnectionResetError(f"upstream {host}:{port} closed during the TLS handshake")
         return tls, protocol
 
+    async def _connect_relayed_tls(
+        self, relay: NativeRelay, host: str, port: int, context: object, name: str
+    ) -> tuple[asyncio.Transport, ServerProtocol]:
+        """TCP here, then the relay does the handshake (SNI and verification against `name`) and keeps the
+        session; the transport returned is the plaintext end of its bridge."""
+        tcp, _ = await self.loop.create_connection(asyncio.Protocol, host, port)
+        sock = tcp.get_extra_info("socket")
+        fd = os.dup(sock.fileno())
+        tcp.abort()  # closes uvloop's descriptor only: the dup keeps the socket open, for the relay
+        try:
+            handle, plain_fd, done = relay.bridge_upstream(fd, context, name)
+        except BaseException:
+            os.close(fd)
+            raise
+        plain = socket.socket(fileno=plain_fd)
+        protocol = ServerProtocol(self, attached=False)
+        try:
+            await asyncio.wait_for(done, HANDSHAKE_TIMEOUT_S)
+            transport = await _connect_socket(self.loop, protocol, plain)
+        except BaseException:
+            if protocol.transport is None:
+                plain.close()
+            relay.reset(handle)  # a session given up on (cancelled, timed out) ends with an RST; an ended one is gone
+            raise
+        self._bridges[1] = handle
+        return transport, protocol
+
+    def _unhold(self) -> None:
+        """The client's session may pass its data to this link's transport now."""
+        if self._held and self._tls is not None:
+            self._held = False
+            self._tls.unhold(self._bridges[0])
+
     def _refuse(self, response: bytes) -> None:
         """No upstream to be had: answer the client's first request with `response`, then close."""
 
@@ -181,7 +227,8 @@ class Link:
         dup()s of the sockets and the transports are closed without a word to the peers."""
         relay = self.proxy.settings.native_relay() if self._native is None else None
         client, server = self.client, self.server
-        if relay is None or server is None or self.proxy.tls.listen or self.proxy.tls.upstream:
+        bridged = self._tls is not None and all(self._bridges)
+        if relay is None or server is None or ((self.proxy.tls.listen or self.proxy.tls.upstream) and not bridged):
             return
         client_protocol, server_protocol = client.get_protocol(), server.get_protocol()
         if not isinstance(client_protocol, ClientProtocol) or not isinstance(server_protocol, ServerProtocol):
@@ -192,6 +239,9 @@ class Link:
                 or self._client_gone or self._server_gone or self._paused_client or self._paused_server or self._early
                 or client.get_write_buffer_size() or server.get_write_buffer_size()
                 or client.is_closing() or server.is_closing()):  # fmt: skip
+            return
+        if bridged:
+            self._join(relay, body_left, rules)
             return
         client_sock, server_sock = client.get_extra_info("socket"), server.get_extra_info("socket")
         if client_sock is None or server_sock is None:
@@ -209,6 +259,23 @@ class Link:
         client_protocol.detach()
         server_protocol.detach()
         client.abort()  # closes uvloop's descriptor only: the relay's dup keeps each socket open
+        server.abort()
+        self._native = (relay, slot)
+        self.proxy.counters.native_handovers += 1
+
+    def _join(self, relay: NativeRelay, body_left: int, rules: NativeRules) -> None:
+        """_go_native for a connection whose sessions are in the relay: its two bridges become one relayed
+        pair of sessions, and the plaintext transports close (their socket pairs are done with)."""
+        slot = relay.join(self, self._bridges[0], self._bridges[1], body_left, self._awaiting, rules)
+        if slot is None:  # something was on its way through a bridge: it stays here for now
+            return
+        self._held = False
+        self._bridges = [0, 0]
+        client, server = self.client, self.server
+        assert server is not None
+        client.get_protocol().detach()  # type: ignore[attr-defined]
+        server.get_protocol().detach()  # type: ignore[attr-defined]
+        client.abort()
         server.abort()
         self._native = (relay, slot)
         self.proxy.counters.native_handovers += 1
@@ -247,6 +314,8 @@ class Link:
         back = self._release_native()
         if back is None:
             return
+        if back.client_bridge:  # a TLS pair: its sessions went to bridges, the fds are their plaintext ends
+            self._bridges = [back.client_bridge, back.server_bridge]
         if back.closed:  # both ways ended, passed on and closed by the relay: only the counts came back
             self._closed = self._eof_to_client = self._eof_to_server = True
             self.up.close()
@@ -334,6 +403,10 @@ class Link:
 
     def reset(self) -> None:
         """Both sides get an RST: SO_LINGER 0, then close without flushing."""
+        if self._tls is not None:  # the TCP sockets are the relay's, behind the bridges
+            for handle in self._bridges:
+                if handle:
+                    self._tls.reset(handle)
         for transport in (self.client, self.server):
             if transport is None:
                 continue
@@ -506,8 +579,10 @@ _NOWHERE = _Nowhere()
 class ClientProtocol(asyncio.Protocol):
     """The side a client connected to (the proxy's listener)."""
 
-    def __init__(self, proxy: Proxy, generation: int = 0, link: Link | None = None):
+    def __init__(self, proxy: Proxy, generation: int = 0, link: Link | None = None,
+                 bridge: tuple[NativeRelay, int] | None = None):  # fmt: skip
         self.proxy = proxy
+        self.bridge = bridge  # the relay's TLS session behind this plaintext transport (TlsAcceptProtocol)
         self.counters = proxy.counters
         # A link given: a connection back from the native relay, on a new transport.
         self.link: Link | None = link
@@ -527,7 +602,7 @@ class ClientProtocol(asyncio.Protocol):
             transport.abort()  # type: ignore[attr-defined]
             self.up = _NOWHERE  # whatever still arrives goes nowhere
             return
-        self.link = Link(self.proxy, transport)  # type: ignore[arg-type]
+        self.link = Link(self.proxy, transport, self.bridge)  # type: ignore[arg-type]
         self.up = self.link.up
 
     def detach(self) -> None:
@@ -555,6 +630,45 @@ class ClientProtocol(asyncio.Protocol):
     def resume_writing(self) -> None:
         if self.link is not None:
             self.link.resume_server("client-write-buffer")
+
+
+_making: set[asyncio.Task[None]] = set()  # transports being made for accepted TLS connections (held here)
+
+
+class TlsAcceptProtocol(asyncio.Protocol):
+    """A TLS proxy's listener where the relay keeps the sessions: the accepted TCP socket goes to the relay
+    before a byte is read (it does the handshake), and the connection is made here on the plaintext end
+    of its bridge, as a ClientProtocol."""
+
+    def __init__(self, proxy: Proxy, generation: int, relay: NativeRelay):
+        self.proxy = proxy
+        self.generation = generation
+        self.relay = relay
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        sock = transport.get_extra_info("socket")
+        if self.generation != self.proxy.generation or sock is None or self.proxy.tls.listen is None:
+            transport.abort()  # type: ignore[attr-defined]
+            return
+        fd = os.dup(sock.fileno())
+        transport.abort()  # type: ignore[attr-defined]  # uvloop's descriptor only: the dup keeps the socket
+        try:
+            handle, plain_fd = self.relay.bridge_accepted(fd, self.proxy.tls.listen.native)
+        except OSError:
+            os.close(fd)
+            return
+        task = asyncio.get_running_loop().create_task(self._make(handle, socket.socket(fileno=plain_fd)))
+        _making.add(task)
+        task.add_done_callback(_making.discard)
+
+    async def _make(self, handle: int, plain: socket.socket) -> None:
+        protocol = ClientProtocol(self.proxy, self.generation, bridge=(self.relay, handle))
+        try:
+            await asyncio.get_running_loop().connect_accepted_socket(lambda: protocol, plain)
+        except BaseException:
+            if protocol.transport is None:
+                plain.close()  # the bridge sees its end go, and ends
+            raise
 
 
 class ServerProtocol(asyncio.Protocol):

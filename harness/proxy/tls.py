@@ -12,6 +12,10 @@ Certificate verification towards the upstream is always on: there is no field to
 passes between the two TLS sessions is plaintext, so HTTP toxics see requests as they are, and TCP
 toxics act on the client's connection (a reset costs the client a new handshake, as in production).
 The `Host` header is never touched. Contexts are built once per proxy, not per connection.
+
+Where the native relay speaks TLS (harness.proxy.relay.TLS) and both hops are TLS, the sessions live in the
+relay with the same settings (its own OpenSSL contexts from the same files, `native` below) and Python sees
+each connection in plaintext; otherwise Python (uvloop) does TLS with `context`.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.proxy import apierrors as err
+from harness.proxy.relay import native_context
 
 # What the proxy answers a client with when the upstream's certificate does not verify (mitmproxy answers
 # 502 too): the client records `tls_error` by this header, not a reset it could not tell from others.
@@ -58,6 +63,7 @@ class ListenTls:
     cert: str
     key: str
     context: ssl.SSLContext = field(compare=False, repr=False)
+    native: object | None = field(default=None, compare=False, repr=False)  # the relay's context, if it has TLS
 
     @classmethod
     def parse(cls, body: Any) -> ListenTls | None:
@@ -71,7 +77,7 @@ class ListenTls:
             context.load_cert_chain(cert, key)
         except (ssl.SSLError, OSError) as exc:
             raise err.BAD_REQUEST_BODY(f"listen_tls: cannot use {cert} with {key}: {exc}") from None
-        return cls(cert, key, context)
+        return cls(cert, key, context, native_context(True, cert, key))
 
     def to_json(self) -> dict[str, str]:
         return {"cert": self.cert, "key": self.key}
@@ -82,6 +88,7 @@ class UpstreamTls:
     server_name: str  # "" until bound to an upstream: then the upstream's host
     ca: str  # "" for the system store
     context: ssl.SSLContext = field(compare=False, repr=False)
+    native: object | None = field(default=None, compare=False, repr=False)  # the relay's context, if it has TLS
 
     @classmethod
     def parse(cls, body: Any, upstream_host: str) -> UpstreamTls | None:
@@ -96,7 +103,7 @@ class UpstreamTls:
             context = ssl.create_default_context(cafile=ca or None)
         except (ssl.SSLError, OSError) as exc:
             raise err.BAD_REQUEST_BODY(f"upstream_tls.ca: cannot load {ca}: {exc}") from None
-        return cls(name, ca, context)
+        return cls(name, ca, context, native_context(False, ca or None))
 
     def to_json(self) -> dict[str, str]:
         return {"server_name": self.server_name, **({"ca": self.ca} if self.ca else {})}

@@ -6,13 +6,17 @@
 from __future__ import annotations
 
 import json
+import re
+import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -20,6 +24,7 @@ import trustme
 
 from harness.clients.classify import classify_exception, classify_response
 from harness.clients.transport import OriginMap, Route, make_session
+from harness.proxy import relay
 from harness.proxy.client import ToxiproxyClient
 from harness.proxy.server import ProxyServerThread
 from harness.tlsca import RunCA
@@ -81,12 +86,19 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsUpstream]:
     server.server_close()
 
 
-@pytest.fixture
-def proxy(upstream: TlsUpstream, tmp_path: Path) -> Iterator[tuple[ToxiproxyClient, requests.Session, str]]:
+# Where the TLS sessions live: in the native relay (the default where it is built with OpenSSL) or in
+# Python (uvloop's TLS: `harness proxy --no-native`, a relay without OpenSSL, TLS on one hop only).
+SESSIONS = pytest.mark.parametrize("native", [True, False], ids=["relay-tls", "python-tls"])
+
+
+@pytest.fixture(params=[True, False], ids=["relay-tls", "python-tls"])
+def proxy(
+    request: pytest.FixtureRequest, upstream: TlsUpstream, tmp_path: Path
+) -> Iterator[tuple[ToxiproxyClient, requests.Session, str]]:
     """A proxy for idp.test terminating and re-originating TLS, and a client session routed through it."""
     ca = RunCA.create(tmp_path / "run-ca")
     leaf = ca.issue(["idp.test"], "proxy")
-    with ProxyServerThread(seed=5) as server:
+    with ProxyServerThread(seed=5, native=request.param) as server:
         client = ToxiproxyClient(server.api_url)
         created = client.create_proxy("idp", f"{LOOPBACK}:{upstream.port}",
                                       listen_tls={"cert": str(leaf.cert), "key": str(leaf.key)},
@@ -125,10 +137,13 @@ def test_a_reset_reaches_the_client_leg(proxy) -> None:
     assert session.get(f"{base}/token", timeout=5).status_code == 200  # a new handshake, and on
 
 
-def test_an_untrusted_upstream_certificate_is_a_tls_error_answer(upstream: TlsUpstream, tmp_path: Path) -> None:
+@SESSIONS
+def test_an_untrusted_upstream_certificate_is_a_tls_error_answer(
+    upstream: TlsUpstream, tmp_path: Path, native: bool
+) -> None:
     ca = RunCA.create(tmp_path / "run-ca")
     leaf = ca.issue(["idp.test"], "proxy")
-    with ProxyServerThread(seed=5) as server:
+    with ProxyServerThread(seed=5, native=native) as server:
         client = ToxiproxyClient(server.api_url)
         created = client.create_proxy("idp", f"{LOOPBACK}:{upstream.port}",
                                       listen_tls={"cert": str(leaf.cert), "key": str(leaf.key)},
@@ -138,6 +153,69 @@ def test_an_untrusted_upstream_certificate_is_a_tls_error_answer(upstream: TlsUp
             response = session.get(f"https://idp.test:{upstream.port}/token", timeout=5)
         assert response.status_code == 502 and classify_response(response) == "tls_error"
         assert response.json()["error"] == "upstream_tls_error"
+
+
+def _metric(client: ToxiproxyClient, name: str) -> int:
+    found = re.search(rf'harness_proxy_{name}\{{proxy="idp"\}} (\d+)', client.metrics())
+    assert found, f"no {name} for the proxy in /metrics"
+    return int(found.group(1))
+
+
+def _exchange(sock: ssl.SSLSocket, path: str) -> bytes:
+    """One keep-alive GET on an open TLS connection, its whole response."""
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: idp.test\r\n\r\n".encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"the connection ended after {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))  # type: ignore[union-attr]
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head.split(b"\r\n", 1)[0] + b" " + body
+
+
+def _settle(check: Any, timeout_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return bool(check())
+
+
+def test_a_tls_connection_no_toxic_touches_is_relayed_natively_and_comes_back_for_one(
+    upstream: TlsUpstream, tmp_path: Path
+) -> None:
+    """With the sessions in the relay, a keep-alive TLS connection goes native once both handshakes are
+    done; a toxic takes the same connection back to Python (its answers change, the TLS connection does not),
+    and when the toxic goes, the idle connection goes native again. The counts stay whole throughout."""
+    if not relay.TLS:
+        pytest.fail("the relay has no TLS (tests/unit/proxy/test_native_tls.py says why)")
+    ca = RunCA.create(tmp_path / "run-ca")
+    leaf = ca.issue(["idp.test"], "proxy")
+    with ProxyServerThread(seed=5) as server:
+        client = ToxiproxyClient(server.api_url)
+        created = client.create_proxy("idp", f"{LOOPBACK}:{upstream.port}",
+                                      listen_tls={"cert": str(leaf.cert), "key": str(leaf.key)},
+                                      upstream_tls={"server_name": "idp.test", "ca": upstream.ca_file})
+        port = int(created["listen"].rsplit(":", 1)[1])
+        context = ssl.create_default_context(cafile=str(ca.cert_path))
+        with context.wrap_socket(socket.create_connection((LOOPBACK, port), timeout=5),
+                                 server_hostname="idp.test") as sock:  # fmt: skip
+            assert _exchange(sock, "/a") == b"HTTP/1.1 200 OK ok"
+            assert _settle(lambda: _metric(client, "connections_native") == 1)
+            assert _metric(client, "native_handovers_total") == 1
+            client.add_toxic("idp", "http_error", stream="upstream", attributes={"path": "/token", "status": 503})
+            assert _exchange(sock, "/b") == b"HTTP/1.1 200 OK ok"  # sifted natively: not a /token request
+            assert _exchange(sock, "/token").startswith(b"HTTP/1.1 503")  # taken back: Python answers it
+            assert _metric(client, "connections_native") == 0
+            client.reset()  # the toxic goes; the connection is idle, so it goes native again
+            assert _settle(lambda: _metric(client, "connections_native") == 1)
+            assert _exchange(sock, "/token") == b"HTTP/1.1 200 OK ok"
+            assert _metric(client, "native_handovers_total") == 2
+        assert _settle(lambda: _metric(client, "connections_active") == 0)
+        assert _metric(client, "requests_total") == 4
+        client.close()
 
 
 def test_a_client_that_does_not_trust_the_proxy_gets_a_tls_error(proxy, upstream: TlsUpstream) -> None:

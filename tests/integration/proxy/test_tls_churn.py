@@ -1,7 +1,8 @@
-"""`harness proxy` as a real process with TLS on both hops, under connection churn: hundreds of TLS
-connections that end every way a client or an upstream can end one (reset before, during and after the
-handshake, mid-request, mid-body, close without close_notify, pipelined requests left unread, the upstream
-resetting mid-body). The proxy must still be running and serving afterwards, and hold no connection.
+"""`harness proxy` as a real process with TLS on both hops (its sessions in the native relay, and in Python
+with --no-native), under connection churn: hundreds of TLS connections that end every way a client or an
+upstream can end one (reset before, during and after the handshake, mid-request, mid-body, close without
+close_notify, pipelined requests left unread, the upstream resetting mid-body). The proxy must still be
+running and serving afterwards, and hold no connection.
 
 Why: a `harness proxy` that dies takes every path of a run or a bench with it (a bench once lost its whole
 proxy result to a process that aborted with glibc's "double free or corruption" during TLS rounds). The
@@ -115,14 +116,15 @@ class Proxy:
     log_dir: Path
 
 
-@pytest.fixture
-def proxy(upstream: tuple[int, str], tmp_path: Path) -> Iterator[Proxy]:
+@pytest.fixture(params=[[], ["--no-native"]], ids=["relay-tls", "python-tls"])
+def proxy(request: pytest.FixtureRequest, upstream: tuple[int, str], tmp_path: Path) -> Iterator[Proxy]:
+    """`harness proxy` with the TLS sessions in its native relay (the default), or in Python."""
     upstream_port, upstream_ca = upstream
     ca = RunCA.create(tmp_path / "run-ca")
     leaf = ca.issue(["idp.test", LOOPBACK], "proxy")
     api_port = free_port()
     url = f"http://{LOOPBACK}:{api_port}"
-    argv = harness_argv("proxy", "--port", str(api_port))
+    argv = harness_argv("proxy", "--port", str(api_port), *request.param)
     argv[1:1] = ["-X", "faulthandler"]  # a Python traceback beside the native abort, if it comes to that
     log_dir = tmp_path / "logs"
     env = {"PYTHONMALLOC": "debug"}

@@ -17,8 +17,10 @@ with warnings.catch_warnings():  # starlette 1.x would rather have httpx2; httpx
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
+from harness.proxy import relay
 from harness.proxy.api import build_app
 from harness.proxy.collection import ProxyCollection, Settings
+from harness.proxy.connection import ClientProtocol, TlsAcceptProtocol
 from tests.unit.proxy.test_api import FakeListener
 
 
@@ -65,14 +67,26 @@ def test_a_plain_proxy_shows_toxiproxys_json_only(api: Api) -> None:
     assert api.contexts == [None]
 
 
-def test_both_hops_are_echoed_and_the_listener_gets_a_context(api: Api, certs) -> None:
+def test_both_hops_are_echoed_and_the_handshakes_have_a_context(api: Api, certs) -> None:
     r = _create(api, listen_tls={"cert": certs["cert"], "key": certs["key"]},
                 upstream_tls={"server_name": "idp.test", "ca": certs["ca"]})
     assert r.status_code == 201, r.json()
     assert r.json()["listen_tls"] == {"cert": certs["cert"], "key": certs["key"]}
     assert r.json()["upstream_tls"] == {"server_name": "idp.test", "ca": certs["ca"]}
     (context,) = api.contexts
+    if relay.TLS:  # the relay does the handshakes: a plain listener hands it each socket before a byte is read
+        assert context is None
+        assert isinstance(api.factories[0](), TlsAcceptProtocol)
+    else:
+        assert isinstance(context, ssl.SSLContext)
+
+
+def test_tls_on_one_hop_only_is_done_by_the_event_loop(api: Api, certs) -> None:
+    r = _create(api, listen_tls={"cert": certs["cert"], "key": certs["key"]})
+    assert r.status_code == 201, r.json()
+    (context,) = api.contexts
     assert isinstance(context, ssl.SSLContext)
+    assert isinstance(api.factories[0](), ClientProtocol)
 
 
 def test_upstream_tls_defaults_to_the_upstream_host_and_the_system_store(api: Api) -> None:
