@@ -15,7 +15,7 @@ for a quicker look at one case.
 
 `ours_tls` is TLS on both hops with keep-alive: wrk speaks https to the proxy, which terminates it with a
 certificate from a run CA (harness.tlsca) and opens TLS again to nginx's https listener (SNI and
-verification against that CA); its references are nginx's https listener direct (`direct_tls`) and each
+verification against that CA), both sessions kept by its native relay (OpenSSL from C); its references are nginx's https listener direct (`direct_tls`) and each
 haproxy with `ssl` on its bind and server lines (`haproxy1_tls`, `haproxy2_tls`; the faster of the two with
 TLS is the peer, whichever won without), the same certificates and upstream.
 """
