@@ -965,19 +965,27 @@ static int check_open(Relay *r) {
     return 0;
 }
 
+static int parse_rules(PyObject *seq, Rule **rules_out, int *n_out);
+
+/* add(client_fd, server_fd, body_left=0, awaiting=False, rules=()): the rules (as sift()) are the
+ * connection's from its first read: set after add(), a request already in the socket could pass first. */
 static PyObject *Relay_add(Relay *r, PyObject *args) {
     int client, server;
     long long body_left = 0;
     int awaiting = 0;
-    if (!PyArg_ParseTuple(args, "ii|Lp:add", &client, &server, &body_left, &awaiting)) return NULL;
+    PyObject *seq = NULL;
+    if (!PyArg_ParseTuple(args, "ii|LpO:add", &client, &server, &body_left, &awaiting, &seq)) return NULL;
     if (check_open(r) < 0) return NULL;
     if (body_left < 0) {
         PyErr_SetString(PyExc_ValueError, "body_left must not be negative");
         return NULL;
     }
+    Pair built = {0};
+    if (seq != NULL && parse_rules(seq, &built.rules, &built.nrules) < 0) return NULL;
     pthread_mutex_lock(&r->lock);
     if (r->free_head < 0 && grow(r) < 0) {
         pthread_mutex_unlock(&r->lock);
+        free_rules(&built);
         return PyErr_NoMemory();
     }
     int slot = r->free_head;
@@ -990,6 +998,8 @@ static PyObject *Relay_add(Relay *r, PyObject *args) {
     p->fd[1] = server;
     p->body_left = body_left;
     p->awaiting = awaiting;
+    p->rules = built.rules;
+    p->nrules = built.nrules;
     p->state = SLOT_ACTIVE;
     for (int side = 0; side < 2; side++) {
         /* Edge-triggered: a side is read once per event (pump reads again only after a full buffer), and
@@ -1464,8 +1474,8 @@ static PyObject *Relay_active(Relay *r, PyObject *unused) {
 
 static PyMethodDef Relay_methods[] = {
     {"add", (PyCFunction)Relay_add, METH_VARARGS,
-     "add(client_fd, server_fd, body_left=0, awaiting=False) -> slot: relay these sockets (dup()s the relay "
-     "owns until release)."},
+     "add(client_fd, server_fd, body_left=0, awaiting=False, rules=()) -> slot: relay these sockets (dup()s the "
+     "relay owns until release), sifting for rules (as sift()) from the first byte."},
     {"release", (PyCFunction)Relay_release, METH_VARARGS,
      "release(slot) -> (reason, errno, client_fd, server_fd, requests, bytes_up, bytes_down, body_left, "
      "awaiting, framed, unframed, down): the connection back, with what was read and not passed on."},

@@ -20,7 +20,15 @@ def client_context(ca: str | None, /) -> TlsContext: ...
 
 class Relay:
     def __init__(self) -> None: ...
-    def add(self, client_fd: int, server_fd: int, body_left: int = 0, awaiting: bool = False, /) -> int: ...
+    def add(
+        self,
+        client_fd: int,
+        server_fd: int,
+        body_left: int = 0,
+        awaiting: bool = False,
+        rules: Sequence[tuple[bytes, int, bytes]] = (),
+        /,
+    ) -> int: ...
     def sift(self, slot: int, rules: Sequence[tuple[bytes, int, bytes]], /) -> None: ...
     def release(
         self, slot: int, /

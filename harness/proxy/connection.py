@@ -249,13 +249,11 @@ class Link:
         client_fd = os.dup(client_sock.fileno())
         server_fd = os.dup(server_sock.fileno())
         try:
-            slot = relay.adopt(self, client_fd, server_fd, body_left, self._awaiting)
+            slot = relay.adopt(self, client_fd, server_fd, body_left, self._awaiting, rules)
         except OSError:
             os.close(client_fd)
             os.close(server_fd)
             return
-        if rules:
-            relay.sift(slot, rules)
         client_protocol.detach()
         server_protocol.detach()
         client.abort()  # closes uvloop's descriptor only: the relay's dup keeps each socket open
@@ -637,8 +635,10 @@ _making: set[asyncio.Task[None]] = set()  # transports being made for accepted T
 
 class TlsAcceptProtocol(asyncio.Protocol):
     """A TLS proxy's listener where the relay keeps the sessions: the accepted TCP socket goes to the relay
-    before a byte is read (it does the handshake), and the connection is made here on the plaintext end
-    of its bridge, as a ClientProtocol."""
+    before a byte is read (it does the handshake), and once the handshake is done the connection is made
+    here on the plaintext end of its bridge, as a ClientProtocol. As with TLS in Python, a client whose
+    handshake fails or does not end within HANDSHAKE_TIMEOUT_S is no connection of the proxy's: it is not
+    counted and opens nothing upstream."""
 
     def __init__(self, proxy: Proxy, generation: int, relay: NativeRelay):
         self.proxy = proxy
@@ -653,15 +653,23 @@ class TlsAcceptProtocol(asyncio.Protocol):
         fd = os.dup(sock.fileno())
         transport.abort()  # type: ignore[attr-defined]  # uvloop's descriptor only: the dup keeps the socket
         try:
-            handle, plain_fd = self.relay.bridge_accepted(fd, self.proxy.tls.listen.native)
+            handle, plain_fd, done = self.relay.bridge_accepted(fd, self.proxy.tls.listen.native)
         except OSError:
             os.close(fd)
             return
-        task = asyncio.get_running_loop().create_task(self._make(handle, socket.socket(fileno=plain_fd)))
+        task = asyncio.get_running_loop().create_task(self._make(handle, socket.socket(fileno=plain_fd), done))
         _making.add(task)
         task.add_done_callback(_making.discard)
 
-    async def _make(self, handle: int, plain: socket.socket) -> None:
+    async def _make(self, handle: int, plain: socket.socket, handshake: asyncio.Future[None]) -> None:
+        try:
+            await asyncio.wait_for(handshake, HANDSHAKE_TIMEOUT_S)
+        except BaseException as exc:  # the client's handshake failed, timed out, or the proxy is going down
+            plain.close()
+            self.relay.reset(handle)  # one that timed out: an RST (a failed one is gone already)
+            if isinstance(exc, OSError):  # TimeoutError too: what a TLS listener meets every day, not an error
+                return
+            raise
         protocol = ClientProtocol(self.proxy, self.generation, bridge=(self.relay, handle))
         try:
             await asyncio.get_running_loop().connect_accepted_socket(lambda: protocol, plain)

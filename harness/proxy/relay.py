@@ -102,9 +102,11 @@ class NativeRelay:
         self.tls = TLS
         loop.add_reader(self._relay.fileno(), self._collect)
 
-    def adopt(self, link: Link, client_fd: int, server_fd: int, body_left: int, awaiting: bool) -> int:
-        """The relay takes these sockets (the caller's dup()s) on behalf of `link`; returns its slot."""
-        slot = self._relay.add(client_fd, server_fd, body_left, awaiting)
+    def adopt(self, link: Link, client_fd: int, server_fd: int, body_left: int, awaiting: bool,
+              rules: NativeRules = ()) -> int:  # fmt: skip
+        """The relay takes these sockets (the caller's dup()s) on behalf of `link`, sifting for `rules` from
+        the first byte; returns its slot."""
+        slot = self._relay.add(client_fd, server_fd, body_left, awaiting, rules)
         self._links[slot] = link
         return slot
 
@@ -123,17 +125,20 @@ class NativeRelay:
 
     # --- TLS sessions in the relay ---------------------------------------------------------------
 
-    def bridge_accepted(self, fd: int, context: object) -> tuple[int, int]:
+    def bridge_accepted(self, fd: int, context: object) -> tuple[int, int, asyncio.Future[None]]:
         """The relay takes an accepted TCP socket (the caller's dup()) and does the TLS handshake on it;
-        returns (handle, fd of the plaintext end for Python). Held: nothing reaches that end until unhold()
-        or a join, so the connection can go to the relay whole."""
-        return self._relay.bridge(fd, context, None, True, False)
+        returns (handle, fd of the plaintext end for Python, the handshake's end). Held: nothing reaches
+        that end until unhold() or a join, so the connection can go to the relay whole."""
+        return self._bridge(fd, context, None, True)
 
     def bridge_upstream(self, fd: int, context: object, server_name: str) -> tuple[int, int, asyncio.Future[None]]:
         """The relay does the TLS handshake towards an upstream on this TCP socket (the caller's dup()), with
         SNI and verification against `server_name`; returns (handle, Python's plaintext end, the
         handshake's end: an ssl error as the Python path raises it when it failed)."""
-        handle, fd = self._relay.bridge(fd, context, server_name, False, True)
+        return self._bridge(fd, context, server_name, False)
+
+    def _bridge(self, fd: int, context: object, name: str | None, hold: bool) -> tuple[int, int, asyncio.Future[None]]:
+        handle, fd = self._relay.bridge(fd, context, name, hold, True)
         done = self._loop.create_future()
         self._handshakes[handle] = done
         return handle, fd, done

@@ -221,6 +221,21 @@ def test_a_tls_connection_no_toxic_touches_is_relayed_natively_and_comes_back_fo
         client.close()
 
 
+def test_a_client_that_never_finishes_its_handshake_is_no_connection(proxy, upstream: TlsUpstream) -> None:
+    """Until a client's TLS handshake is done it is nobody's connection: not counted, nothing opened
+    upstream (a port scan or a TCP health check costs the provider nothing); then a real client counts."""
+    client, session, base = proxy
+    port = int(client.get_proxy("idp")["listen"].rsplit(":", 1)[1])
+    upstream.seen.clear()
+    with socket.create_connection((LOOPBACK, port), timeout=5) as silent:
+        silent.sendall(b"\x16\x03\x01")  # the start of a ClientHello, and no more
+        time.sleep(0.3)
+        assert _metric(client, "connections_total") == 0
+        assert session.get(f"{base}/token", timeout=5).status_code == 200
+        assert _metric(client, "connections_total") == 1
+    assert len(upstream.seen) == 1
+
+
 def test_a_client_that_does_not_trust_the_proxy_gets_a_tls_error(proxy, upstream: TlsUpstream) -> None:
     client, _session, base = proxy
     listen_port = int(client.get_proxy("idp")["listen"].rsplit(":", 1)[1])

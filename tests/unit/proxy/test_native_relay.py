@@ -262,6 +262,36 @@ def test_a_request_an_http_toxic_may_match_goes_back_before_any_of_it_is_written
         assert wired.relay.stats(wired.slot)[0] == 2
 
 
+def test_rules_given_with_the_sockets_hold_for_a_request_already_in_them() -> None:
+    """A connection going native while an HTTP toxic is on: its rules come with add(), so a request
+    already waiting in the socket is sifted too (set with sift() just after, the relay thread could pass it
+    first: tests/integration/proxy/test_http_corrupt_sockets.py saw a truncate toxic skip a response)."""
+    sieve = RequestSieve.of([HttpMatch(path="/token")])
+    assert sieve is not None and sieve.native is not None
+    r = _relay.Relay()
+    with socket.create_server((LOOPBACK, 0)) as listener:
+        client, proxy_client = _tcp_pair(listener)
+        proxy_server, server = _tcp_pair(listener)
+    request = b"GET /token HTTP/1.1\r\nHost: idp\r\n\r\n"
+    client.sendall(request)
+    time.sleep(0.05)  # in the proxy's socket before the relay has it
+    try:
+        slot = r.add(os.dup(proxy_client.fileno()), os.dup(proxy_server.fileno()), 0, False, sieve.native)
+        select.select([r.fileno()], [], [], 3)
+        assert list(r.collect()) == [slot]
+        back = r.release(slot)
+        os.close(back[2])
+        os.close(back[3])
+        assert back[10] == request  # unread by the server, unframed: Python's to apply the toxic to
+        server.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            server.recv(1)
+    finally:
+        r.close()
+        for sock in (client, server, proxy_client, proxy_server):
+            sock.close()
+
+
 def _method_and_path(request_line: bytes) -> tuple[bytes, bytes]:
     """As the Python framer takes them from a request line (an absolute-form target's path too)."""
     method, target, _ = request_line.split(b" ")
