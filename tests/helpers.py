@@ -99,6 +99,17 @@ def _log_tail(log_dir: Path, name: str, lines: int = 5) -> str:
     return "; ".join(found) or "(nothing)"
 
 
+def recv_exactly(sock: socket.socket, n: int, timeout_s: float = 5.0) -> bytes:
+    """Exactly n bytes from a stream socket, failing on an end of stream before them."""
+    sock.settimeout(timeout_s)
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        assert chunk, f"closed after {data!r}"
+        data += chunk
+    return data
+
+
 def harness_argv(*args: str) -> list[str]:
     """`python -m harness ARGS` with the interpreter running the tests."""
     return [sys.executable, "-m", "harness", *args]

@@ -264,6 +264,23 @@ static void notify(Relay *r) {
     (void)ignored;
 }
 
+/* Offers slot to collect() and wakes Python (under the lock). Without memory to list it, the slot stays
+ * HANDED all the same: release() still finds it. */
+static void push_handed(Relay *r, int slot) {
+    if (r->nhanded == r->handed_cap) {
+        int cap = r->handed_cap ? r->handed_cap * 2 : 64;
+        int *grown = realloc(r->handed, sizeof(int) * cap);
+        if (grown == NULL) {
+            notify(r);
+            return;
+        }
+        r->handed = grown;
+        r->handed_cap = cap;
+    }
+    r->handed[r->nhanded++] = slot;
+    notify(r);
+}
+
 /* Hands slot back to Python with what it read and did not pass on (under the lock). If memory for the
  * pending bytes cannot be had the connection is cut: nothing is ever lost silently. */
 static void hand(Relay *r, int slot, int reason, int error, const char *framed, size_t framed_len,
@@ -283,18 +300,7 @@ static void hand(Relay *r, int slot, int reason, int error, const char *framed, 
     p->reason = reason;
     p->error = error;
     p->state = SLOT_HANDED;
-    if (r->nhanded == r->handed_cap) {
-        int cap = r->handed_cap ? r->handed_cap * 2 : 64;
-        int *grown = realloc(r->handed, sizeof(int) * cap);
-        if (grown == NULL) { /* the slot stays HANDED; release() still finds it */
-            notify(r);
-            return;
-        }
-        r->handed = grown;
-        r->handed_cap = cap;
-    }
-    r->handed[r->nhanded++] = slot;
-    notify(r);
+    push_handed(r, slot);
 }
 
 /* Both streams ended: the relay closes the sockets itself and tells Python only the counts. */
@@ -304,6 +310,15 @@ static void finish(Relay *r, int slot) {
     close(p->fd[0]);
     close(p->fd[1]);
     p->fd[0] = p->fd[1] = -1;
+}
+
+/* n bytes read from a side, counted: client bytes are framed (how many of them may be written on is
+ * returned), server bytes answer what was awaited. */
+static size_t take_in(Pair *p, int side, const char *buf, size_t n) {
+    p->bytes[side] += (long long)n;
+    if (side == 0) return frame(p, buf, n);
+    p->awaiting = 0;
+    return n;
 }
 
 /* One read from a side of an active pair, written on (under the lock). 1: read again, as edge-triggered
@@ -330,12 +345,7 @@ static int pump_once(Relay *r, int slot, int side, int drain) {
         if (p->ended[!side]) finish(r, slot);
         return 0;
     }
-    p->bytes[side] += n;
-    size_t ok = (size_t)n;
-    if (side == 0)
-        ok = frame(p, buf, (size_t)n);
-    else
-        p->awaiting = 0;
+    size_t ok = take_in(p, side, buf, (size_t)n);
     size_t done = 0;
     while (done < ok) {
         ssize_t k = send(p->fd[!side], buf + done, ok - done, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -393,21 +403,6 @@ static int take_slot(Relay *r) {
     p->gen = gen ? gen : 1;
     p->fd[0] = p->fd[1] = -1;
     return slot;
-}
-
-static void push_handed(Relay *r, int slot) {
-    if (r->nhanded == r->handed_cap) {
-        int cap = r->handed_cap ? r->handed_cap * 2 : 64;
-        int *grown = realloc(r->handed, sizeof(int) * cap);
-        if (grown == NULL) {
-            notify(r);
-            return;
-        }
-        r->handed = grown;
-        r->handed_cap = cap;
-    }
-    r->handed[r->nhanded++] = slot;
-    notify(r);
 }
 
 #ifdef HAVE_TLS
@@ -512,6 +507,29 @@ static ssize_t plain_write(int fd, const char *data, size_t len) {
     return (ssize_t)done;
 }
 
+/* Writes to a side of a bridge (0: its TLS session, 1: Python's end): how much it took, -1 on an error. */
+static ssize_t bridge_write(Pair *p, int side, const char *data, size_t len) {
+    return side == 0 ? tls_write(p->ssl[0], data, len) : plain_write(p->fd[1], data, len);
+}
+
+/* What a side is owed goes first: 1 all of it went now, 0 not all (or nothing owed), -1 an error. */
+static int flush_owed(Pair *p, int side) {
+    if (p->out[side] == NULL) return 0;
+    ssize_t k = bridge_write(p, side, p->out[side] + p->out_off[side], p->out_len[side] - p->out_off[side]);
+    if (k < 0) return -1;
+    p->out_off[side] += (size_t)k;
+    if (p->out_off[side] < p->out_len[side]) return 0;
+    free(p->out[side]);
+    p->out[side] = NULL;
+    return 1;
+}
+
+/* Bytes read from one side, written to the other (`side`); what it does not take is owed. 0, or -1. */
+static int pass_on(Pair *p, int side, const char *data, size_t len) {
+    ssize_t k = bridge_write(p, side, data, len);
+    return k < 0 || owe(p, side, data + k, len - (size_t)k) < 0 ? -1 : 0;
+}
+
 /* Moves what it can through a bridge, both ways, until nothing moves (its sockets are edge-triggered). */
 static void bridge_run(Relay *r, int slot) {
     char *buf = r->buf;
@@ -552,25 +570,17 @@ static void bridge_run(Relay *r, int slot) {
             return;
         }
         /* TLS -> Python */
-        if (p->out[1] != NULL) {
-            ssize_t k = plain_write(p->fd[1], p->out[1] + p->out_off[1], p->out_len[1] - p->out_off[1]);
-            if (k < 0) {
-                bridge_end(r, slot, 0, NULL);
-                return;
-            }
-            p->out_off[1] += (size_t)k;
-            if (p->out_off[1] == p->out_len[1]) {
-                free(p->out[1]);
-                p->out[1] = NULL;
-                moved = 1;
-            }
+        int flushed = flush_owed(p, 1);
+        if (flushed < 0) {
+            bridge_end(r, slot, 0, NULL);
+            return;
         }
+        moved |= flushed;
         if (p->out[1] == NULL && !p->ended[0] && !p->hold) {
             ERR_clear_error();
             int n = SSL_read(s, buf, BUF_BYTES);
             if (n > 0) {
-                ssize_t k = plain_write(p->fd[1], buf, (size_t)n);
-                if (k < 0 || owe(p, 1, buf + k, (size_t)n - (size_t)k) < 0) {
+                if (pass_on(p, 1, buf, (size_t)n) < 0) {
                     bridge_end(r, slot, 0, NULL);
                     return;
                 }
@@ -589,24 +599,16 @@ static void bridge_run(Relay *r, int slot) {
             }
         }
         /* Python -> TLS */
-        if (p->out[0] != NULL) {
-            ssize_t k = tls_write(s, p->out[0] + p->out_off[0], p->out_len[0] - p->out_off[0]);
-            if (k < 0) {
-                bridge_end(r, slot, 0, NULL);
-                return;
-            }
-            p->out_off[0] += (size_t)k;
-            if (p->out_off[0] == p->out_len[0]) {
-                free(p->out[0]);
-                p->out[0] = NULL;
-                moved = 1;
-            }
+        flushed = flush_owed(p, 0);
+        if (flushed < 0) {
+            bridge_end(r, slot, 0, NULL);
+            return;
         }
+        moved |= flushed;
         if (p->out[0] == NULL && !p->ended[1]) {
             ssize_t n = recv(p->fd[1], buf, BUF_BYTES, MSG_DONTWAIT);
             if (n > 0) {
-                ssize_t k = tls_write(s, buf, (size_t)n);
-                if (k < 0 || owe(p, 0, buf + k, (size_t)n - (size_t)k) < 0) {
+                if (pass_on(p, 0, buf, (size_t)n) < 0) {
                     bridge_end(r, slot, 0, NULL);
                     return;
                 }
@@ -763,12 +765,7 @@ static int pump_tls_once(Relay *r, int slot, int side) {
                  NULL, 0, NULL, 0);
         return 0;
     }
-    p->bytes[side] += n;
-    size_t ok = (size_t)n;
-    if (side == 0)
-        ok = frame(p, buf, (size_t)n);
-    else
-        p->awaiting = 0;
+    size_t ok = take_in(p, side, buf, (size_t)n);
     ssize_t done = ok ? tls_write(p->ssl[!side], buf, ok) : 0;
     if (done < 0) done = 0; /* the bridge meets the error again and ends */
     if ((size_t)done == (size_t)n) return 1;

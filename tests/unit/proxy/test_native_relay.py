@@ -18,7 +18,7 @@ import pytest
 from harness.proxy import relay
 from harness.proxy.http import HttpMatch, _path_of
 from harness.proxy.sieve import PATH_ANY, PATH_EXACT, PATH_PREFIX, RequestSieve
-from tests.helpers import LOOPBACK
+from tests.helpers import LOOPBACK, recv_exactly
 
 if relay.AVAILABLE:  # a build without a C compiler has no relay: test_the_relay_is_built says so
     from harness.proxy import _relay
@@ -62,16 +62,6 @@ def _add_dups(r: _relay.Relay, a: socket.socket, b: socket.socket) -> int:
     return int(r.add(os.dup(a.fileno()), os.dup(b.fileno())))
 
 
-def _recv_exactly(sock: socket.socket, n: int) -> bytes:
-    sock.settimeout(3)
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        assert chunk, f"closed after {data!r}"
-        data += chunk
-    return data
-
-
 @pytest.fixture
 def wired() -> Iterator[Wired]:
     r = _relay.Relay()
@@ -88,15 +78,15 @@ def test_bytes_go_both_ways_and_requests_are_counted(wired: Wired) -> None:
     get = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
     response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
     wired.client.sendall(get)
-    assert _recv_exactly(wired.server, len(get)) == get
+    assert recv_exactly(wired.server, len(get)) == get
     wired.server.sendall(response)
-    assert _recv_exactly(wired.client, len(response)) == response
+    assert recv_exactly(wired.client, len(response)) == response
     body = b"grant_type=client_credentials"
     post = b"POST /token HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body)
     wired.client.sendall(post + body[:10])  # the body split over two reads
     time.sleep(0.05)
     wired.client.sendall(body[10:] + get)  # the rest, and the next request with it (pipelined)
-    assert _recv_exactly(wired.server, len(post + body + get)) == post + body + get
+    assert recv_exactly(wired.server, len(post + body + get)) == post + body + get
     up = len(get) * 2 + len(post + body)
     assert wired.relay.stats(wired.slot) == (3, up, len(response))
     back = wired.release()
@@ -107,7 +97,7 @@ def test_bytes_go_both_ways_and_requests_are_counted(wired: Wired) -> None:
 
 def test_a_release_mid_body_says_how_much_is_left(wired: Wired) -> None:
     wired.client.sendall(b"PUT /x HTTP/1.1\r\ncontent-length:  100 \r\n\r\n" + b"b" * 30)
-    _recv_exactly(wired.server, 72)
+    recv_exactly(wired.server, 72)
     back = wired.release()
     assert back[0] == _relay.RELEASED
     assert (back[4], back[7], back[8]) == (1, 70, False)  # one request, 70 body bytes to come
@@ -132,7 +122,7 @@ def test_what_its_framer_cannot_frame_goes_back_unframed_after_what_it_could(wir
     first = b"GET /ok HTTP/1.1\r\n\r\n"
     wired.client.sendall(first + head)
     assert wired.handed() == [wired.slot]
-    assert _recv_exactly(wired.server, len(first)) == first  # the request before it went on
+    assert recv_exactly(wired.server, len(first)) == first  # the request before it went on
     back = wired.release()
     assert back[0] == _relay.FRAMING
     assert back[4:7] == (1, len(first + head), 0)
@@ -145,7 +135,7 @@ def test_an_end_of_stream_is_passed_on_as_a_half_close_and_both_close_the_pair(w
     assert wired.client.recv(10) == b""  # passed on: the client sees the end
     late = b"GET /late HTTP/1.1\r\n\r\n"
     wired.client.sendall(late)  # the other way still goes
-    assert _recv_exactly(wired.server, len(late)) == late
+    assert recv_exactly(wired.server, len(late)) == late
     wired.client.shutdown(socket.SHUT_WR)
     assert wired.handed() == [wired.slot]
     back = wired.relay.release(wired.slot)
@@ -255,10 +245,10 @@ def test_a_request_an_http_toxic_may_match_goes_back_before_any_of_it_is_written
     wired.client.sendall(first + request)
     if sifted:
         assert wired.handed() == [wired.slot]
-        assert _recv_exactly(wired.server, len(first)) == first
+        assert recv_exactly(wired.server, len(first)) == first
         assert wired.release()[10] == request
     else:
-        assert _recv_exactly(wired.server, len(first + request)) == first + request
+        assert recv_exactly(wired.server, len(first + request)) == first + request
         assert wired.relay.stats(wired.slot)[0] == 2
 
 

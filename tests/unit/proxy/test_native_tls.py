@@ -21,7 +21,7 @@ import trustme
 
 from harness.proxy import relay
 from harness.proxy.tls import is_certificate_error
-from tests.helpers import LOOPBACK
+from tests.helpers import LOOPBACK, recv_exactly
 
 if relay.TLS:  # a build without OpenSSL's headers: test_the_relay_speaks_tls says so
     from harness.proxy import _relay
@@ -85,16 +85,6 @@ def _in_thread(work: Callable[[], Any]) -> Callable[[], Any]:
         return box["value"]
 
     return result
-
-
-def _recv_exactly(sock: socket.socket, n: int) -> bytes:
-    sock.settimeout(5)
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        assert chunk, f"closed after {data!r}"
-        data += chunk
-    return data
 
 
 def _collected(r: _relay.Relay, timeout_s: float = 5.0) -> list[int]:
@@ -174,19 +164,19 @@ def tls(certs: Certs) -> Iterator[Relay]:
 def test_a_bridge_speaks_tls_to_its_peer_and_plaintext_to_python(tls: Relay) -> None:
     hop = tls.client_hop()
     hop.peer.sendall(GET)
-    assert _recv_exactly(hop.plain, len(GET)) == GET
+    assert recv_exactly(hop.plain, len(GET)) == GET
     hop.plain.sendall(OK * 3000)  # larger than a record and a socket buffer: it comes whole and in order
-    assert _recv_exactly(hop.peer, len(OK) * 3000) == OK * 3000
+    assert recv_exactly(hop.peer, len(OK) * 3000) == OK * 3000
 
 
 def test_ends_of_stream_cross_a_bridge_as_close_notify_and_half_closes(tls: Relay) -> None:
     hop = tls.client_hop()
     hop.plain.sendall(OK)
     hop.plain.shutdown(socket.SHUT_WR)  # Python's half close: close_notify to the peer, then its FIN
-    assert _recv_exactly(hop.peer, len(OK)) == OK
+    assert recv_exactly(hop.peer, len(OK)) == OK
     assert hop.peer.recv(10) == b""  # a clean TLS end: the ssl module raises SSLEOFError without close_notify
     hop.peer.sendall(GET)  # the other way is still open
-    assert _recv_exactly(hop.plain, len(GET)) == GET
+    assert recv_exactly(hop.plain, len(GET)) == GET
     hop.peer.unwrap()  # the peer's close_notify: Python's end reads its end of stream
     hop.plain.settimeout(5)
     assert hop.plain.recv(10) == b""
@@ -216,14 +206,14 @@ def test_a_held_bridge_passes_nothing_until_let_go(tls: Relay) -> None:
     hop.peer.sendall(GET)
     assert select.select([hop.plain], [], [], 0.3)[0] == []
     tls.relay.unhold(hop.handle)
-    assert _recv_exactly(hop.plain, len(GET)) == GET
+    assert recv_exactly(hop.plain, len(GET)) == GET
 
 
 def test_an_upstream_handshake_reports_how_it_ended(tls: Relay) -> None:
     hop, ended = tls.upstream_hop()
     assert hop is not None and ended == (True, "", 0)
     hop.plain.sendall(GET)
-    assert _recv_exactly(hop.peer, len(GET)) == GET
+    assert recv_exactly(hop.peer, len(GET)) == GET
 
 
 def test_an_upstream_that_does_not_verify_is_the_certificate_error_python_raises(tls: Relay) -> None:
@@ -242,9 +232,9 @@ def test_joined_sessions_relay_frame_and_count_and_split_back_into_bridges(tls: 
     client.peer.sendall(GET)  # held in the session: the join takes it along
     slot = tls.relay.join(client.handle, upstream.handle, 0, False, ())
     assert slot is not None
-    assert _recv_exactly(upstream.peer, len(GET)) == GET
+    assert recv_exactly(upstream.peer, len(GET)) == GET
     upstream.peer.sendall(OK)
-    assert _recv_exactly(client.peer, len(OK)) == OK
+    assert recv_exactly(client.peer, len(OK)) == OK
     client.plain.settimeout(5)
     assert client.plain.recv(10) == b""  # the bridges' socket pairs are done with
     assert tls.relay.stats(slot) == (1, len(GET), len(OK))
@@ -256,13 +246,13 @@ def test_joined_sessions_relay_frame_and_count_and_split_back_into_bridges(tls: 
     assert client_bridge and server_bridge
     with socket.socket(fileno=client_fd) as python_client, socket.socket(fileno=server_fd) as python_server:
         client.peer.sendall(GET)  # the same TLS connections, in plaintext on Python's side now
-        assert _recv_exactly(python_client, len(GET)) == GET
+        assert recv_exactly(python_client, len(GET)) == GET
         python_server.sendall(GET)
-        assert _recv_exactly(upstream.peer, len(GET)) == GET
+        assert recv_exactly(upstream.peer, len(GET)) == GET
         upstream.peer.sendall(OK)
-        assert _recv_exactly(python_server, len(OK)) == OK
+        assert recv_exactly(python_server, len(OK)) == OK
         python_client.sendall(OK)
-        assert _recv_exactly(client.peer, len(OK)) == OK
+        assert recv_exactly(client.peer, len(OK)) == OK
 
 
 def test_a_request_the_framer_leaves_to_python_splits_the_pair_with_it_unframed(tls: Relay) -> None:
@@ -273,7 +263,7 @@ def test_a_request_the_framer_leaves_to_python_splits_the_pair_with_it_unframed(
     assert slot is not None
     chunked = b"POST /token HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
     client.peer.sendall(GET + chunked)
-    assert _recv_exactly(upstream.peer, len(GET)) == GET  # framed: written on
+    assert recv_exactly(upstream.peer, len(GET)) == GET  # framed: written on
     assert _collected(tls.relay) == [slot]
     back = tls.relay.release(slot)
     assert back[0] == _relay.FRAMING and back[4] == 1
@@ -291,7 +281,7 @@ def test_join_waits_while_bytes_are_on_their_way_through_a_bridge(tls: Relay) ->
     while not select.select([upstream.plain], [], [], 0.05)[0] and time.monotonic() < deadline:
         pass
     assert tls.relay.join(client.handle, upstream.handle, 0, False, ()) is None
-    assert _recv_exactly(upstream.plain, len(OK)) == OK
+    assert recv_exactly(upstream.plain, len(OK)) == OK
     assert tls.relay.join(client.handle, upstream.handle, 0, False, ()) is not None
 
 
