@@ -145,12 +145,11 @@ class Tls:
         return cls(listen, up)
 
     def relayed(self, settings: Settings) -> relay.NativeRelay | None:
-        """The native relay that keeps this proxy's TLS sessions: TLS on both hops, a relay built with TLS,
-        both contexts made there. None: TLS in Python."""
+        """The native relay that keeps this proxy's TLS sessions: TLS on both hops, both contexts made there
+        (only a relay built with TLS makes them). None: TLS in Python."""
         if self.listen is None or self.upstream is None or self.listen.native is None or self.upstream.native is None:
             return None
-        native = settings.native_relay()
-        return native if native is not None and native.tls else None
+        return settings.native_relay()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

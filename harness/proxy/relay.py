@@ -99,7 +99,6 @@ class NativeRelay:
         self._loop = loop
         self._links: dict[int, Link] = {}
         self._handshakes: dict[int, asyncio.Future[None]] = {}  # bridge handle -> its handshake's end
-        self.tls = TLS
         loop.add_reader(self._relay.fileno(), self._collect)
 
     def adopt(self, link: Link, client_fd: int, server_fd: int, body_left: int, awaiting: bool,
