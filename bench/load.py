@@ -1,6 +1,6 @@
 """Load-generator benchmark: what the harness's retry-aware user costs against plain Locust users.
 
-    python bench/load.py [--measure-s 6] [--min-rounds 5] [--max-rounds 8] [--users 50]
+    python bench/load.py [--measure-s 6] [--min-rounds 5] [--max-rounds 16] [--users 50]
 
 Four users, one GET of nginx's 3-byte file per task, no wait, 50 users in one Locust process each:
   http          Locust HttpUser                      harness       harness Caller (requests + tenacity)
@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from common import NGINX_CONF, ROOT, free_port, wait_port  # bench/ is on sys.path: a script or a locustfile
-from rounds import Goal, assess, paired, run_rounds
+from rounds import MAX_ROUNDS, Goal, assess, paired, run_rounds, variant_medians
 
 VARIANTS = ("http", "harness", "fast", "harness_fast")
 CLASS_OF = {"http": "PlainHttp", "harness": "HarnessHttp", "fast": "PlainFast", "harness_fast": "HarnessFast"}
@@ -181,7 +180,7 @@ def main() -> int:
     parser.add_argument("--measure-s", type=float, default=6)
     parser.add_argument("--warmup-s", type=float, default=1.5)
     parser.add_argument("--min-rounds", type=int, default=5)
-    parser.add_argument("--max-rounds", type=int, default=8)
+    parser.add_argument("--max-rounds", type=int, default=MAX_ROUNDS)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--pairs", default="http,fast", help="which comparisons: http (harness vs HttpUser), fast")
     parser.add_argument("--out-dir", type=Path, default=None)
@@ -215,7 +214,7 @@ def main() -> int:
         server.terminate()
         server.wait(10)
         shutil.rmtree(scratch, ignore_errors=True)
-    medians = {v: {k: statistics.median(r[v][k] for r in rounds) for k in rounds[0][v]} for v in variants}
+    medians = variant_medians(rounds)
     scale = Goal("fast_transport_vs_http", "load: FastHttpUser vs HttpUser, per CPU-second (for scale)", "fast", "http",
                  "per_cpu_s", "ratio", 1.0, "req/CPU-s")
     info = [assess(scale, rounds)] if {"fast", "http"} <= set(variants) else []

@@ -1,13 +1,14 @@
 """Pass-through benchmark of the fault proxy beside nginx direct, haproxy (TCP mode, at its best thread
 count here) and the floor of a Python pass-through (bench/floor_proxy.py), in one run.
 
-    python bench/proxy.py [--duration-s 5] [--min-rounds 5] [--max-rounds 10] [--connections 32]
+    python bench/proxy.py [--duration-s 5] [--min-rounds 5] [--max-rounds 16] [--connections 32]
                           [--only ours,ours_idle_http_toxic,ours_tls]
 
 Expects nginx, haproxy and wrk on PATH (Debian: apt-get install -y nginx-light haproxy wrk); installs
 nothing; loopback only. Rounds of `wrk -t2 -cN` over every path (direct, haproxy `nbthread 1` and
 `nbthread 2`, floor, ours, ours with an idle HTTP toxic), the order rotating per round, until every goal's
-95% bootstrap interval clears or misses it (bench/rounds.py). A goal against haproxy is judged against
+95% bootstrap interval clears or misses it (bench/rounds.py: once a goal is decided, later rounds run only
+the paths undecided goals compare). A goal against haproxy is judged against
 the thread count at its best on the goal's metric over the rounds so far (the JSON and the report name
 it). Besides req/s and p99, each path's server process reports its CPU time per request. Written to
 reports/bench/<UTC stamp>/proxy.json. `--only` runs just the named paths of ours beside their references,
@@ -15,9 +16,10 @@ for a quicker look at one case.
 
 `ours_tls` is TLS on both hops with keep-alive: wrk speaks https to the proxy, which terminates it with a
 certificate from a run CA (harness.tlsca) and opens TLS again to nginx's https listener (SNI and
-verification against that CA), both sessions kept by its native relay (OpenSSL from C); its references are nginx's https listener direct (`direct_tls`) and each
-haproxy with `ssl` on its bind and server lines (`haproxy1_tls`, `haproxy2_tls`; the faster of the two with
-TLS is the peer, whichever won without), the same certificates and upstream.
+verification against that CA), both sessions kept by its native relay (OpenSSL from C); its references
+are nginx's https listener direct (`direct_tls`) and each haproxy with `ssl` on its bind and server lines
+(`haproxy1_tls`, `haproxy2_tls`; the faster of the two with TLS is the peer, whichever won without), the
+same certificates and upstream.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from common import HAPROXY_CONF, NGINX_CONF, ROOT, Servers, free_port, tree_pids, wait_port, wrk
-from rounds import Goal, assess, run_rounds
+from rounds import MAX_ROUNDS, Goal, assess, run_rounds, variant_medians
 
 IDLE = "ours_idle_http_toxic"
 OURS = ("ours", IDLE, "ours_tls")
@@ -119,7 +120,7 @@ def main() -> int:
     parser.add_argument("--duration-s", type=float, default=5)
     parser.add_argument("--warmup-s", type=float, default=2)
     parser.add_argument("--min-rounds", type=int, default=5)
-    parser.add_argument("--max-rounds", type=int, default=10)
+    parser.add_argument("--max-rounds", type=int, default=MAX_ROUNDS)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--out-dir", type=Path, default=None)
     parser.add_argument("--only", type=lambda text: text.split(","), default=list(OURS),
@@ -243,7 +244,7 @@ def main() -> int:
                     if "exited on signal" in line:  # a worker died; its master started another
                         print(f"proxy bench: nginx worker died: {line}", file=sys.stderr)
     info = [assess(goal, rounds) for goal in info_goals]
-    medians = {v: {k: statistics.median(r[v][k] for r in rounds) for k in rounds[0][v]} for v in variants}
+    medians = variant_medians(rounds)
     summary: dict[str, Any] = {
         "benchmark": "proxy",
         "server_restarts": restarts,  # reference servers that died and were restarted (bench output names them)

@@ -9,7 +9,11 @@ interval of it (scipy.stats.bootstrap, percentile method, resampling the rounds)
 
 A verdict is called only when the interval lies wholly on one side of the goal: `pass` or `fail`; an
 interval that straddles it is `inconclusive`, and `run_rounds` adds rounds (at least `min_rounds`, at
-most `max_rounds`) until every goal is decided or the bound is reached.
+most `max_rounds`) until every goal is decided or the bound is reached. Each goal is a sequential test of
+its own: once decided (after `min_rounds`) it keeps the assessment that decided it, and later rounds run
+only the variants that goals still undecided compare, so the rounds left to a close goal are short and
+its two sides run close together in time (the round of one undecided goal against haproxy's two
+configurations is 3 runs instead of 11).
 
 Each peer is measured at its best configuration on the machine at hand: a goal's `peer` may name several
 variants, the peer's candidate configurations (oidc-provider with 1 or 2 worker processes, haproxy with 1 or
@@ -32,6 +36,8 @@ from scipy import stats
 
 CONFIDENCE = 0.95
 MIN_ROUNDS = 5
+# a bound only: a goal stops at its verdict, and only a close one's variants run on (3 or 4 runs a round)
+MAX_ROUNDS = 16
 RESAMPLES = 9999
 
 T = TypeVar("T")
@@ -96,7 +102,22 @@ class Assessment:
 
 
 def median(variant: str, metric: str, rounds: Sequence[Round]) -> float:
-    return statistics.median(r[variant][metric] for r in rounds)
+    return statistics.median(r[variant][metric] for r in rounds if variant in r)
+
+
+def variant_medians(rounds: Sequence[Round]) -> dict[str, dict[str, float]]:
+    """Each variant's median of each metric over the rounds that ran it (a variant no undecided goal
+    needed any more was not run in the later rounds), in the order variants first ran."""
+    metrics: dict[str, list[str]] = {}
+    for r in rounds:
+        for variant, figures in r.items():
+            metrics.setdefault(variant, list(figures))
+    return {v: {k: median(v, k, rounds) for k in keys} for v, keys in metrics.items()}
+
+
+def comparable(goal: Goal, rounds: Sequence[Round]) -> list[Round]:
+    """The rounds that ran every variant the goal compares."""
+    return [r for r in rounds if all(v in r for v in goal.variants)]
 
 
 def best_peer(goal: Goal, rounds: Sequence[Round]) -> tuple[str, dict[str, float]]:
@@ -145,8 +166,10 @@ def verdict(goal: Goal, low: float, high: float) -> str:
 
 
 def assess(goal: Goal, rounds: Sequence[Round]) -> Assessment:
-    """The goal over these rounds; against several candidates of the peer, the one at its best over them
-    (chosen anew at every assessment: a later one, over more rounds, may choose another)."""
+    """The goal over those of these rounds that ran its variants; against several candidates of the peer,
+    the one at its best over them (chosen anew at every assessment: a later one, over more rounds, may
+    choose another)."""
+    rounds = comparable(goal, rounds)
     peer, candidates = best_peer(goal, rounds)
     values = per_round(goal, rounds, peer)
     estimate, low, high = interval(values, goal.kind)
@@ -180,30 +203,41 @@ def run_rounds(
     goals: Sequence[Goal],
     *,
     min_rounds: int = MIN_ROUNDS,
-    max_rounds: int = 2 * MIN_ROUNDS,
+    max_rounds: int = MAX_ROUNDS,
     log: Callable[[str], None] = print,
     order: Callable[[int], list[str]] | None = None,
 ) -> tuple[list[Round], list[Assessment]]:
-    """Rounds of `one(variant, round_index)` over every variant, until each goal is decided (after at least
-    `min_rounds`) or `max_rounds` were run. Returns the rounds and the final assessments. `order(index)`
-    gives a round's order (default: `rotated`)."""
+    """Rounds of `one(variant, round_index)` until each goal is decided (after at least `min_rounds`) or
+    `max_rounds` were run. Until a first goal is decided a round runs every variant (references shown only
+    for scale included); after that, only the variants of the goals still undecided. A decided goal keeps
+    the assessment that decided it. Returns the rounds (a later one may lack variants) and the final
+    assessments, in the goals' order. `order(index)` gives a round's order (default: `rotated`), of which
+    the variants not needed any more are left out."""
     rounds: list[Round] = []
+    decided: dict[str, Assessment] = {}
     assessments: list[Assessment] = []
     while len(rounds) < max(min_rounds, max_rounds):
         index = len(rounds)
+        undecided = [g for g in goals if g.key not in decided]
+        needed = set(variants) if not decided else {v for g in undecided for v in g.variants}
         this: Round = {}
         for variant in order(index) if order is not None else rotated(variants, index):
+            if variant not in needed:
+                continue
             this[variant] = one(variant, index)
             log(f"round {index + 1} {variant:<24} " + "  ".join(f"{k} {v:,.2f}" for k, v in this[variant].items()))
         rounds.append(this)
         if len(rounds) < min_rounds:
             continue
-        assessments = [assess(goal, rounds) for goal in goals]
-        for a in assessments:
+        latest = {}
+        for goal in undecided:
+            a = latest[goal.key] = assess(goal, rounds)
             against = f" (against {a.peer})" if a.candidates else ""
             log(f"  after {a.rounds} rounds: {a.what}{against}: {a.estimate:.3f} [{a.low:.3f}, {a.high:.3f}] "
                 f"-> {a.verdict}")  # fmt: skip
-        if all(a.verdict != "inconclusive" for a in assessments):
+            if a.verdict != "inconclusive":
+                decided[goal.key] = a
+        assessments = [decided.get(g.key) or latest[g.key] for g in goals]
+        if len(decided) == len(goals):
             break
     return rounds, assessments
-

@@ -2,7 +2,7 @@
 
     python bench/run.py [--only load,proxy,proxy_memory,soak_memory,target,report,timing,distributed,homing]
                         [--duration-s 6]
-                        [--min-rounds 5] [--max-rounds 8] [--runs 3] [--quick] [--soak]
+                        [--min-rounds 5] [--max-rounds 16] [--runs 3] [--quick] [--soak]
 
 Runs the bench scripts beside this file one after the other, gathers their JSON into reports/bench/<UTC
 stamp>/, and writes bench.json and bench.md there: one row per comparison with what, ours, peer, ratio,
@@ -32,6 +32,10 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))  # a script, or bench.run imported by the tests
+
+from rounds import MAX_ROUNDS  # noqa: E402
+
 BENCHES = ("load", "proxy", "proxy_memory", "soak_memory", "target", "timing", "report", "distributed", "homing")
 SOAK_TIMEOUT_S = 3600  # the 100M-record run: writing, compacting and reporting it; the hour of soak_memory
 SOAK_MEMORY_MINUTES = (10, 60)  # soak_memory's full-speed run: make bench, and with --soak
@@ -250,7 +254,8 @@ def markdown(rows: list[Row], info: dict[str, Any], stamp: str, opts: argparse.N
         f"Python {info['python']}, nginx {info['nginx']}, haproxy {info['haproxy']}, wrk {info['wrk']}, "
         f"node {info['node']}, oidc-provider {info['oidc-provider']}.",
         f"Load average (1, 5, 15 min) {info['loadavg_before']} before, {info['loadavg_after']} after.",
-        f"load, proxy, target: interleaved rounds ({opts.min_rounds} to {opts.max_rounds}, the order rotating) of "
+        f"load, proxy, target: interleaved rounds ({opts.min_rounds} to {opts.max_rounds}, the order rotating; once "
+        "a row is decided, later rounds run only what undecided rows compare, so its rounds count stops there) of "
         f"{opts.duration_s} s each (wrk -t2 -c32; Locust 50 users, measured inside the process after spawn); ours "
         "and peer are medians over rounds, the ratio is the geometric mean of each round's paired ratio with its "
         "95% bootstrap interval over rounds (a difference: its mean). A verdict is called only when the interval "
@@ -275,11 +280,12 @@ def main() -> int:
     parser.add_argument("--duration-s", type=int, default=6)
     parser.add_argument("--runs", type=int, default=3, help="timing, report, distributed, homing")
     parser.add_argument("--min-rounds", type=int, default=5)
-    parser.add_argument("--max-rounds", type=int, default=8)
+    parser.add_argument("--max-rounds", type=int, default=MAX_ROUNDS)
     parser.add_argument("--quick", action="store_true", help="analysis of 1M records only")
     parser.add_argument("--soak", action="store_true",
                         help="also report a 100M-record run (about 15 minutes); soak_memory runs an hour")
-    parser.add_argument("--timeout-s", type=int, default=900, help="per bench script")
+    # proxy's 16 rounds at worst: 5 of its 11 paths (77 s each) and 11 of 7 (49 s): about 16 minutes
+    parser.add_argument("--timeout-s", type=int, default=1800, help="per bench script")
     opts = parser.parse_args()
     if opts.runs < 3 or opts.min_rounds < 5:
         print("bench/run.py: fewer than 3 runs or 5 rounds gives no figure worth the name", file=sys.stderr)

@@ -1,7 +1,7 @@
 """Embedded SSO target vs node oidc-provider v9: token endpoint (client_credentials, RS256 JWT access token,
 HTTP Basic client auth) and discovery, the same wrk command against both, in one run.
 
-    python bench/target.py [--duration-s 6] [--min-rounds 5] [--max-rounds 8] [--connections 32] [--out-dir DIR]
+    python bench/target.py [--duration-s 6] [--min-rounds 5] [--max-rounds 16] [--connections 32] [--out-dir DIR]
 
 Needs wrk and node on PATH and oidc-provider@9 installed in OIDC_PROVIDER_DIR (default
 ~/.cache/harness-bench/oidc-provider; `make bench` installs it there, outside the repository). The peer is
@@ -23,7 +23,6 @@ import json
 import os
 import secrets
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 from common import free_port, stop_all, tree_pids, wait_port, wrk  # noqa: E402  (one wrk runner for every bench)
-from rounds import Goal, run_rounds  # noqa: E402
+from rounds import MAX_ROUNDS, Goal, run_rounds, variant_medians  # noqa: E402
 
 DEFAULT_NODE_DIR = Path.home() / ".cache" / "harness-bench" / "oidc-provider"
 CLIENT_ID = "bench-client"
@@ -114,7 +113,7 @@ def main() -> int:
     parser.add_argument("--duration-s", type=int, default=6)
     parser.add_argument("--warmup-s", type=int, default=2)
     parser.add_argument("--min-rounds", type=int, default=5)
-    parser.add_argument("--max-rounds", type=int, default=8)
+    parser.add_argument("--max-rounds", type=int, default=MAX_ROUNDS)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--out-dir", type=Path, default=None)
     # As deployed: one uvicorn worker per core (the issue sizes the goal on a two-process app); the node
@@ -160,7 +159,7 @@ def main() -> int:
             )  # fmt: skip
         finally:
             stop_all(procs, timeout_s=10)
-    medians = {v: {k: statistics.median(r[v][k] for r in rounds) for k in rounds[0][v]} for v in rounds[0]}
+    medians = variant_medians(rounds)
     peer_version = json.loads((node_dir / "node_modules" / "oidc-provider" / "package.json").read_text())["version"]
     node_version = subprocess.check_output(["node", "--version"], text=True).strip()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -1,6 +1,7 @@
 """The bench's verdicts (bench/rounds.py): pass or fail only when the interval over rounds clears or misses
 the goal, inconclusive otherwise, and more rounds run while any goal is inconclusive; a peer with several
-configurations is judged, goal by goal, against the one at its best on that goal's metric."""
+configurations is judged, goal by goal, against the one at its best on that goal's metric; a goal once
+decided stops, and only what undecided goals compare runs on."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from rounds import Goal, assess, paired, rotated, run_rounds
+from rounds import Goal, assess, paired, rotated, run_rounds, variant_medians
 
 RATIO = Goal("r", "ours vs peer", "ours", "peer", "rps", "ratio", 1.0, "req/s")
 ADDED = Goal("d", "p99 added", "ours", "direct", "p99_ms", "difference", 1.0, "ms")
@@ -143,3 +144,35 @@ def test_paired_rounds_run_each_pair_back_to_back_with_either_side_first_as_ofte
     run_rounds(one, ["ours", "peer", "ours2", "peer2"], [RATIO], min_rounds=2, max_rounds=2, log=lambda _: None,
                order=lambda i: paired(pairs, i))  # fmt: skip
     assert ran == [*orders[0], *orders[1]]
+
+
+CLEAR = Goal("clear", "ours vs peer, well above", "ours", "peer", "rps", "ratio", 1.0, "req/s")
+CLOSE = Goal("close", "ours2 vs the peer at its best, noisy", "ours2", ("peer", "peer2"), "rps", "ratio", 1.0)
+
+
+def test_a_decided_goal_stops_and_later_rounds_run_only_what_undecided_goals_compare() -> None:
+    noisy: Iterator[float] = iter([0.8, 1.25] * 20)
+    ran: dict[int, list[str]] = {}
+
+    def one(variant: str, index: int) -> dict[str, float]:
+        ran.setdefault(index, []).append(variant)
+        return {"rps": {"ours": 120.0, "peer": 100.0, "peer2": 90.0, "floor": 80.0}.get(variant) or 100.0 * next(noisy)}
+
+    rounds, (clear, close) = run_rounds(one, ["ours", "peer", "peer2", "ours2", "floor"], [CLEAR, CLOSE],
+                                        min_rounds=5, max_rounds=9, log=lambda _: None)  # fmt: skip
+    assert len(rounds) == 9
+    assert [sorted(ran[i]) for i in range(5)] == [["floor", "ours", "ours2", "peer", "peer2"]] * 5
+    # decided at round 5, the clear goal keeps that verdict; its ours (and the floor, compared by no goal)
+    # run no more, while the close goal's three variants run on
+    assert (clear.verdict, clear.rounds, clear.estimate) == ("pass", 5, pytest.approx(1.2))
+    assert [sorted(ran[i]) for i in range(5, 9)] == [["ours2", "peer", "peer2"]] * 4
+    assert (close.verdict, close.rounds, close.peer) == ("inconclusive", 9, "peer")
+
+
+def test_a_goal_and_the_medians_read_only_the_rounds_that_ran_their_variants() -> None:
+    rounds = [{"ours": {"rps": 110.0}, "peer": {"rps": 100.0}, "floor": {"rps": 50.0}}] * 5
+    rounds += [{"ours": {"rps": 90.0}, "peer": {"rps": 100.0}}] * 6
+    floor = Goal("floor", "ours vs floor", "ours", "floor", "rps", "ratio", 1.0)
+    found = assess(floor, rounds)
+    assert (found.rounds, found.estimate, found.ours_median) == (5, pytest.approx(2.2), 110.0)
+    assert variant_medians(rounds) == {"ours": {"rps": 90.0}, "peer": {"rps": 100.0}, "floor": {"rps": 50.0}}
