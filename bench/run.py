@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import re
@@ -246,6 +247,15 @@ def _fmt(value: float | None, unit: str = "") -> str:
     return f"{value:.2f}"
 
 
+def interval_text(low: float | None, high: float | None) -> str:
+    """An interval at two decimals, rounded outwards, so that it still says what its verdict says: 0.9955
+    to 1.077 reads [0.99, 1.08] (inconclusive against 1.0), not [1.00, 1.08]."""
+    if low is None or high is None:
+        return "-"
+    tiny = 1e-9  # 0.57 * 100 is 56.99999999999999: a bound already at two decimals stays where it is
+    return f"[{math.floor(low * 100 + tiny) / 100:.2f}, {math.ceil(high * 100 - tiny) / 100:.2f}]"
+
+
 def markdown(rows: list[Row], info: dict[str, Any], stamp: str, opts: argparse.Namespace) -> str:
     lines = [
         f"# Benchmarks {stamp}",
@@ -268,7 +278,7 @@ def markdown(rows: list[Row], info: dict[str, Any], stamp: str, opts: argparse.N
     ]
     for r in rows:
         unit = f" {r.unit}" if r.unit and r.ours is not None else ""
-        spread = f"[{_fmt(r.low)}, {_fmt(r.high)}]" if r.low is not None and r.high is not None else "-"
+        spread = interval_text(r.low, r.high)
         lines.append(f"| {r.what} | {_fmt(r.ours, r.unit)}{unit} | {_fmt(r.peer, r.unit)} | {_fmt(r.ratio)} | "
                      f"{spread} | {r.rounds or '-'} | {r.goal} | {r.verdict} |")  # fmt: skip
     return "\n".join(lines) + "\n"

@@ -3,7 +3,7 @@ one won and what each made."""
 
 from __future__ import annotations
 
-from bench.run import rows_assessed
+from bench.run import interval_text, rows_assessed
 
 
 def assessment(**extra: object) -> dict[str, object]:
@@ -27,3 +27,12 @@ def test_a_row_with_one_peer_and_a_json_from_before_the_candidates_render_as_the
     (single,) = rows_assessed({"assessments": [assessment(peer="peer_token", candidates={})]})
     (old,) = rows_assessed({"assessments": [assessment()]})
     assert single.what == old.what == "target vs oidc-provider: token"
+
+
+def test_an_interval_is_rounded_outwards_so_that_it_reads_as_its_verdict() -> None:
+    # 0.9955 is below a goal of 1.0 (inconclusive): rounded to nearest it would read [1.00, 1.08]
+    assert interval_text(0.9955, 1.0772) == "[0.99, 1.08]"
+    assert interval_text(1.0, 1.07) == "[1.00, 1.07]"
+    assert interval_text(0.57, 0.58) == "[0.57, 0.58]"  # 0.57 * 100 is 56.99999999999999 in floats
+    assert interval_text(-1.434, -0.841) == "[-1.44, -0.84]"
+    assert interval_text(None, None) == "-"
