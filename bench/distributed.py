@@ -66,26 +66,37 @@ def run_once(work: Path, users: int, duration: int, workers: int, think: str) ->
         remote.append(subprocess.Popen([*harness, "worker", "--master", master, "--node", f"bench-{k}", "--out",
                                         str(work / f"w{k}")], env=env, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.STDOUT))  # fmt: skip
-    samples: dict[str, tuple[float, int | None, int | None]] = {}
+    # (monotonic time, CPU ticks) of the master and of the first worker: at the phase's start, and the last
+    # reading while it ran. A worker's Locust process can end (its records sent home) before the master
+    # writes the phase's end, and its /proc with it: its share is then taken up to its last reading, at
+    # most one poll (0.2 s) short, instead of being lost (which left no worker figure in a whole run).
+    start: dict[str, tuple[float, int]] = {}
+    last: dict[str, tuple[float, int]] = {}
+    ended = False
     try:
-        while run.poll() is None:
+        while run.poll() is None and not ended:
             time.sleep(0.2)
             timeline = list(out.glob("*/timeline.jsonl"))
             journal = list(out.glob("*/journal.json"))
             if not timeline or not journal:
                 continue
-            kinds = {e["kind"] for e in read_jsonl(timeline[0])}
+            events = read_jsonl(timeline[0])
+            kinds = {e["kind"] for e in events}
             try:
                 services = json.loads(journal[0].read_text())["services"]
             except (OSError, ValueError):
                 continue
+            if "phase_start" not in kinds:
+                continue
             pid = int(services.get("locust", {}).get("pid", 0))
-            joined = [e for e in read_jsonl(timeline[0]) if e["kind"] == "worker_joined"]
-            peer = int(joined[0]["pid"]) if joined else None
-            if "phase_start" in kinds and "start" not in samples:
-                samples["start"] = (time.monotonic(), cpu_ticks(pid), cpu_ticks(peer) if peer else None)
-            if kinds & {"phase_end", "timeline_stop"} and "end" not in samples:
-                samples["end"] = (time.monotonic(), cpu_ticks(pid), cpu_ticks(peer) if peer else None)
+            joined = [e for e in events if e["kind"] == "worker_joined"]
+            now, readings = time.monotonic(), {"master": cpu_ticks(pid), "worker": None}
+            if joined:
+                readings["worker"] = cpu_ticks(int(joined[0]["pid"]))
+            for who, ticks in readings.items():
+                if ticks is not None:
+                    (last if who in start else start)[who] = (now, ticks)
+            ended = bool(kinds & {"phase_end", "timeline_stop"})
         run.wait(timeout=300)
         for w in remote:
             w.wait(timeout=60)
@@ -98,15 +109,13 @@ def run_once(work: Path, users: int, duration: int, workers: int, think: str) ->
     records = sum(read_records(run_dir / "records", kind, ["ts"]).num_rows for kind in ("attempts", "operations"))
     result: dict[str, Any] = {"workers": workers, "exit_code": run.returncode, "records": records,
                               "records_per_user": records / users}  # fmt: skip
-    if "start" in samples and "end" in samples:
-        (t0, m0, p0), (t1, m1, p1) = samples["start"], samples["end"]
-        hz = os.sysconf("SC_CLK_TCK")
-        wall = t1 - t0
-        result["wall_s"] = wall
-        if m0 is not None and m1 is not None:
-            result["master_cpu_share"] = (m1 - m0) / hz / wall
-        if p0 is not None and p1 is not None:
-            result["worker_cpu_share"] = (p1 - p0) / hz / wall
+    hz = os.sysconf("SC_CLK_TCK")
+    if "master" in start and "master" in last:
+        result["wall_s"] = last["master"][0] - start["master"][0]
+    for who in ("master", "worker"):
+        if who in start and who in last and last[who][0] > start[who][0]:
+            (t0, c0), (t1, c1) = start[who], last[who]
+            result[f"{who}_cpu_share"] = (c1 - c0) / hz / (t1 - t0)
     return result
 
 
