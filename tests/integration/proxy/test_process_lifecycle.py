@@ -102,9 +102,8 @@ def test_proxy_process_memory_flat_over_20k_connections(proxy_process, closing_u
     # A connection is active until the proxy has closed both sides, which can come just after the client
     # read its end: polled, as the TLS churn test does (a read at once saw 1 on a busy machine).
     settle = time.monotonic() + 5
-    while 'harness_proxy_connections_active{proxy="churn"} 0' not in (metrics := client.metrics()):
-        if time.monotonic() > settle:
-            break
+    while 'harness_proxy_connections_active{proxy="churn"} 0' not in (metrics := client.metrics()) \
+            and time.monotonic() < settle:
         time.sleep(0.02)
     assert 'harness_proxy_connections_active{proxy="churn"} 0' in metrics
     assert 'harness_proxy_connections_total{proxy="churn"} 23000' in metrics
